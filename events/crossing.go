@@ -1,0 +1,71 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultThreshold names the threshold of a model that declares a single
+// `threshold:` rather than a list.
+const DefaultThreshold = "default"
+
+// Crossing announces that a contact's score in a model reached a threshold.
+// It is the message on the crossings topic, keyed by ContactID.
+type Crossing struct {
+	CrossingID    string         `json:"crossing_id"`
+	ContactID     string         `json:"contact_id"`
+	CompanyID     string         `json:"company_id,omitempty"`
+	Model         string         `json:"model"`
+	Score         float64        `json:"score"`
+	Threshold     float64        `json:"threshold"`
+	ThresholdName string         `json:"threshold_name"`
+	CrossedAt     time.Time      `json:"crossed_at"`
+	EventID       string         `json:"event_id"`
+	RuleVersion   string         `json:"rule_version"`
+	Contact       map[string]any `json:"contact,omitempty"`
+}
+
+// CrossingID is deterministic: the same contact, model, threshold and
+// triggering event always give the same id, so replays can be de-duplicated.
+func CrossingID(contactID, model, threshold, eventID string) string {
+	h := sha256.New()
+	for _, s := range []string{contactID, model, threshold, eventID} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// DecodeCrossing parses and validates a crossing message.
+func DecodeCrossing(data []byte) (Crossing, error) {
+	var c Crossing
+	if len(data) > MaxEventBytes {
+		return c, fmt.Errorf("crossing is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
+	}
+	if err := checkDepth(data); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("malformed crossing JSON: %w", err)
+	}
+	var missing []string
+	for name, v := range map[string]string{"crossing_id": c.CrossingID, "contact_id": c.ContactID, "model": c.Model} {
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if c.CrossedAt.IsZero() {
+		missing = append(missing, "crossed_at")
+	}
+	if len(missing) > 0 {
+		return c, errors.New("crossing missing " + strings.Join(missing, ", "))
+	}
+	if c.ThresholdName == "" {
+		c.ThresholdName = DefaultThreshold
+	}
+	return c, nil
+}
