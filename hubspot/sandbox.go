@@ -1,0 +1,711 @@
+package hubspot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SandboxOptions are the sandbox's non-file settings.
+type SandboxOptions struct {
+	// Now is the sandbox clock; tests inject their own. Default time.Now.
+	Now func() time.Time
+}
+
+// Sandbox imitates HubSpot's Sequences v4 and Workflows v2 enrollment
+// endpoints. It is an http.Handler; admin endpoints live under /_sandbox/.
+type Sandbox struct {
+	cfg  *SandboxConfig
+	now  func() time.Time
+	api  *http.ServeMux
+	adm  *http.ServeMux
+	seqs map[string]*sandboxSequence
+	// seqOrder is the list order: ids sorted numerically where possible.
+	seqOrder  []string
+	users     map[string]*SenderConfig
+	workflows map[int64]*WorkflowConfig
+	contacts  map[string]string // id -> email
+	byEmail   map[string]string // lower(email) -> id
+
+	mu        sync.Mutex
+	clockSkew time.Duration
+	faults    Faults
+	rng       *mrand.Rand
+	hits      []time.Time // accepted API requests inside the rolling window
+	day       time.Time
+	dayCount  int
+	nextID    int64
+	enrolls   []*SandboxEnrollment
+	active    map[string]*SandboxEnrollment   // contact id -> active enrollment
+	bySender  map[string][]*SandboxEnrollment // lower(sender email) -> enrollments
+	wf        map[string]map[int64]time.Time  // contact id -> workflow id -> enrolled at
+	wfLog     []SandboxWorkflowEvent
+	stats     SandboxStats
+}
+
+type sandboxSequence struct {
+	seq     Sequence
+	offsets []time.Duration // email sends after enrollment
+	length  time.Duration   // enrollment finishes after its last step
+}
+
+// SandboxEnrollment is a sequence enrollment as the sandbox stored it.
+type SandboxEnrollment struct {
+	ID           string     `json:"id"`
+	ContactID    string     `json:"contactId"`
+	ToEmail      string     `json:"toEmail"`
+	SequenceID   string     `json:"sequenceId"`
+	SequenceName string     `json:"sequenceName"`
+	UserID       string     `json:"userId"`
+	SenderEmail  string     `json:"senderEmail"`
+	EnrolledAt   time.Time  `json:"enrolledAt"`
+	EndedAt      *time.Time `json:"endedAt,omitempty"`
+	// EndReason is FINISHED, REPLIED, MEETING_BOOKED, UNSUBSCRIBED or BOUNCED.
+	EndReason string `json:"endReason,omitempty"`
+	// Answered is false when the fault injector dropped the connection or
+	// answered 5xx after storing: the client never saw the success.
+	Answered bool `json:"answered"`
+	sends    []time.Time
+}
+
+// SandboxWorkflowEvent records one workflow enrollment change.
+type SandboxWorkflowEvent struct {
+	WorkflowID int64     `json:"workflowId"`
+	ContactID  string    `json:"contactId"`
+	Email      string    `json:"email"`
+	Action     string    `json:"action"` // ENROLLED, UNENROLLED
+	At         time.Time `json:"at"`
+}
+
+// SandboxStats counts what the sandbox answered.
+type SandboxStats struct {
+	Requests       int `json:"requests"`
+	Unauthorized   int `json:"unauthorized"`
+	RateLimited    int `json:"rateLimited"`
+	InjectedErrors int `json:"injectedErrors"`
+	Dropped        int `json:"dropped"`
+	Enrollments    int `json:"enrollments"`
+}
+
+// NewSandbox builds a sandbox from a validated configuration.
+func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
+	if cfg == nil {
+		return nil, errors.New("sandbox: nil config")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s := &Sandbox{
+		cfg:       cfg,
+		now:       opts.Now,
+		seqs:      map[string]*sandboxSequence{},
+		users:     map[string]*SenderConfig{},
+		workflows: map[int64]*WorkflowConfig{},
+		contacts:  map[string]string{},
+		byEmail:   map[string]string{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	created := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	for i := range cfg.Senders {
+		s.users[cfg.Senders[i].UserID] = &cfg.Senders[i]
+	}
+	for _, c := range cfg.Contacts {
+		s.contacts[c.ID] = c.Email
+		s.byEmail[strings.ToLower(c.Email)] = c.ID
+	}
+	for i := range cfg.Workflows {
+		s.workflows[cfg.Workflows[i].ID] = &cfg.Workflows[i]
+	}
+	for _, q := range cfg.Sequences {
+		ss := buildSequence(q, created)
+		s.seqs[q.ID] = ss
+		s.seqOrder = append(s.seqOrder, q.ID)
+	}
+	slices.SortFunc(s.seqOrder, compareIDs)
+	s.resetLocked()
+	s.api = http.NewServeMux()
+	s.api.HandleFunc("GET /automation/v4/sequences", s.listSequences)
+	s.api.HandleFunc("GET /automation/v4/sequences/{sequenceId}", s.getSequence)
+	s.api.HandleFunc("POST /automation/v4/sequences/enrollments", s.enroll)
+	s.api.HandleFunc("GET /automation/v4/sequences/enrollments/contact/{contactId}", s.contactEnrollment)
+	s.api.HandleFunc("POST /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}", s.workflowEnroll)
+	s.api.HandleFunc("DELETE /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}", s.workflowUnenroll)
+	s.api.HandleFunc("GET /automation/v2/workflows/enrollments/contacts/{vid}", s.workflowEnrollments)
+	s.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Route %s %s not found", r.Method, r.URL.Path))
+	})
+	s.adm = http.NewServeMux()
+	s.registerAdmin(s.adm)
+	return s, nil
+}
+
+func buildSequence(q SequenceConfig, created time.Time) *sandboxSequence {
+	ss := &sandboxSequence{seq: Sequence{
+		ID: q.ID, Name: q.Name, UserID: q.UserID, FolderID: q.FolderID,
+		CreatedAt: created, UpdatedAt: created, Dependencies: []map[string]any{},
+		Settings: &SequenceSettings{
+			ID:                    q.ID + "-settings",
+			EligibleFollowUpDays:  q.Settings.EligibleFollowUpDays,
+			SendWindowStartMinute: *q.Settings.SendWindowStartMinute,
+			SendWindowEndMinute:   *q.Settings.SendWindowEndMinute,
+			SellingStrategy:       q.Settings.SellingStrategy,
+			TaskReminderMinute:    *q.Settings.SendWindowStartMinute,
+			CreatedAt:             created, UpdatedAt: created,
+		},
+	}}
+	for i, st := range q.Steps {
+		id := fmt.Sprintf("%s%02d", q.ID, i)
+		step := Step{
+			ID: id, StepOrder: i, DelayMillis: st.stepDelay().Milliseconds(),
+			ActionType: st.Action, CreatedAt: created, UpdatedAt: created,
+		}
+		switch st.Action {
+		case ActionEmail:
+			step.EmailPattern = &EmailPattern{ID: id + "-e", TemplateID: fmt.Sprintf("%d", 7000+i), CreatedAt: created, UpdatedAt: created}
+		case ActionTask:
+			step.TaskPattern = &TaskPattern{ID: id + "-t", TaskType: st.TaskType, TaskPriority: "MEDIUM", Subject: st.Subject, CreatedAt: created, UpdatedAt: created}
+		}
+		ss.seq.Steps = append(ss.seq.Steps, step)
+		ss.length += st.stepDelay()
+	}
+	ss.offsets = ss.seq.EmailSendOffsets()
+	return ss
+}
+
+// compareIDs orders numeric ids numerically, others lexically after them.
+func compareIDs(a, b string) int {
+	na, ea := strconv.ParseInt(a, 10, 64)
+	nb, eb := strconv.ParseInt(b, 10, 64)
+	switch {
+	case ea == nil && eb == nil:
+		return int(max(-1, min(1, na-nb)))
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// resetLocked forgets enrollments, counters and run-time fault changes.
+func (s *Sandbox) resetLocked() {
+	s.faults = s.cfg.Faults
+	s.rng = newFaultRand(s.faults.Seed)
+	s.hits = nil
+	s.day, s.dayCount = time.Time{}, 0
+	s.nextID = 3_000_000_000
+	s.enrolls = nil
+	s.active = map[string]*SandboxEnrollment{}
+	s.bySender = map[string][]*SandboxEnrollment{}
+	s.wf = map[string]map[int64]time.Time{}
+	s.wfLog = nil
+	s.stats = SandboxStats{}
+	s.clockSkew = 0
+}
+
+func newFaultRand(seed uint64) *mrand.Rand {
+	return mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+func (s *Sandbox) clock() time.Time { return s.now().Add(s.clockSkew).UTC() }
+
+// ServeHTTP answers HubSpot's endpoints after authentication, the rolling
+// rate limit and the fault injector, and the admin endpoints directly.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		s.adm.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("X-HubSpot-Correlation-Id", newCorrelationID())
+	if !s.authorized(r) {
+		s.mu.Lock()
+		s.stats.Unauthorized++
+		s.mu.Unlock()
+		writeError(w, r, http.StatusUnauthorized, "INVALID_AUTHENTICATION", "",
+			"Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+		return
+	}
+	latency, fail := s.admit(w, r)
+	if latency < 0 {
+		return // answered 429
+	}
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if fail != 0 {
+		writeError(w, r, fail, "INTERNAL_ERROR", "", "internal error (injected by the sandbox)")
+		return
+	}
+	s.api.ServeHTTP(w, r)
+}
+
+func (s *Sandbox) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+}
+
+// admit applies the rate limit and draws the pre-processing faults. It
+// returns a negative latency when it has already answered 429, and a
+// non-zero status when the request must fail with an injected 5xx.
+func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request) (time.Duration, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	rl := s.cfg.RateLimit
+	cut := 0
+	for cut < len(s.hits) && now.Sub(s.hits[cut]) >= rl.Interval {
+		cut++
+	}
+	s.hits = s.hits[cut:]
+	if day := now.Truncate(24 * time.Hour); !day.Equal(s.day) {
+		s.day, s.dayCount = day, 0
+	}
+	h := w.Header()
+	h.Set("X-HubSpot-RateLimit-Max", strconv.Itoa(rl.Max))
+	h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(rl.Interval.Milliseconds(), 10))
+	h.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(rl.Daily))
+	switch {
+	case s.dayCount >= rl.Daily:
+		s.stats.RateLimited++
+		h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(max(0, rl.Max-len(s.hits))))
+		h.Set("X-HubSpot-RateLimit-Daily-Remaining", "0")
+		next := s.day.Add(24 * time.Hour)
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(next.Sub(now).Seconds()))))
+		writeRateLimit(w, r, "DAILY", "You have reached your daily limit.")
+		return -1, 0
+	case len(s.hits) >= rl.Max:
+		s.stats.RateLimited++
+		h.Set("X-HubSpot-RateLimit-Remaining", "0")
+		h.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(rl.Daily-s.dayCount))
+		wait := s.hits[0].Add(rl.Interval).Sub(now)
+		h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		writeRateLimit(w, r, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.")
+		return -1, 0
+	}
+	s.hits = append(s.hits, now)
+	s.dayCount++
+	s.stats.Requests++
+	h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(rl.Max-len(s.hits)))
+	h.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(rl.Daily-s.dayCount))
+	fail := 0
+	switch {
+	case s.faults.FailNext > 0:
+		s.faults.FailNext--
+		fail = http.StatusServiceUnavailable
+	case s.faults.ErrorRate > 0 && s.rng.Float64() < s.faults.ErrorRate:
+		fail = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[s.rng.IntN(3)]
+	}
+	if fail != 0 {
+		s.stats.InjectedErrors++
+	}
+	return s.faults.Latency, fail
+}
+
+func writeRateLimit(w http.ResponseWriter, r *http.Request, policy, msg string) {
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{
+		"status":        "error",
+		"message":       msg,
+		"errorType":     "RATE_LIMIT",
+		"category":      "RATE_LIMITS",
+		"correlationId": w.Header().Get("X-HubSpot-Correlation-Id"),
+		"policyName":    policy,
+	})
+}
+
+// writeError answers HubSpot's error document.
+func writeError(w http.ResponseWriter, r *http.Request, status int, category, sub, msg string, details ...ErrorDetail) {
+	corr := w.Header().Get("X-HubSpot-Correlation-Id")
+	if corr == "" {
+		corr = newCorrelationID()
+		w.Header().Set("X-HubSpot-Correlation-Id", corr)
+	}
+	writeJSON(w, status, errorBody{
+		Status: "error", Message: msg, CorrelationID: corr, Category: category,
+		SubCategory: sub, Errors: details,
+		Links: map[string]string{"knowledge-base": "https://www.hubspot.com/products/service/knowledge-base"},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func newCorrelationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (s *Sandbox) listSequences(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("userId") == "" {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "userId is required",
+			ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
+		return
+	}
+	limit := 10
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "limit must be between 1 and 100")
+			return
+		}
+		limit = n
+	}
+	start := 0
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "invalid paging cursor")
+			return
+		}
+		start = n
+	}
+	name := strings.ToLower(q.Get("name"))
+	var match []SequenceLite
+	for _, id := range s.seqOrder {
+		sq := s.seqs[id].seq
+		if name != "" && !strings.Contains(strings.ToLower(sq.Name), name) {
+			continue
+		}
+		match = append(match, SequenceLite{ID: sq.ID, Name: sq.Name, UserID: sq.UserID, FolderID: sq.FolderID, CreatedAt: sq.CreatedAt, UpdatedAt: sq.UpdatedAt})
+	}
+	page := SequencePage{Total: len(match), Results: []SequenceLite{}}
+	if start < len(match) {
+		end := min(len(match), start+limit)
+		page.Results = match[start:end]
+		if end < len(match) {
+			nq := r.URL.Query()
+			nq.Set("after", strconv.Itoa(end))
+			page.Paging = &Paging{Next: &NextPage{After: strconv.Itoa(end), Link: "?" + nq.Encode()}}
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Sandbox) getSequence(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("userId") == "" {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "userId is required",
+			ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
+		return
+	}
+	id := r.PathValue("sequenceId")
+	sq, ok := s.seqs[id]
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Sequence with id %s not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, sq.seq)
+}
+
+// contactEmail resolves a contact id to its email.
+func (s *Sandbox) contactEmail(id string) (string, bool) {
+	if e, ok := s.contacts[id]; ok {
+		return e, true
+	}
+	if !s.cfg.ContactsAuto || id == "" || strings.ContainsAny(id, "/@ ") {
+		return "", false
+	}
+	return strings.ReplaceAll(s.cfg.ContactEmailTemplate, "{id}", id), true
+}
+
+// contactByEmail resolves an email to a contact id.
+func (s *Sandbox) contactByEmail(email string) (string, bool) {
+	if id, ok := s.byEmail[strings.ToLower(email)]; ok {
+		return id, true
+	}
+	if !s.cfg.ContactsAuto {
+		return "", false
+	}
+	pre, post, _ := strings.Cut(s.cfg.ContactEmailTemplate, "{id}")
+	lower := strings.ToLower(email)
+	if len(lower) <= len(pre)+len(post) || !strings.HasPrefix(lower, strings.ToLower(pre)) || !strings.HasSuffix(lower, strings.ToLower(post)) {
+		return "", false
+	}
+	id := email[len(pre) : len(email)-len(post)]
+	if _, ok := s.contactEmail(id); !ok {
+		return "", false
+	}
+	return id, true
+}
+
+// expireLocked ends enrollments whose last step has run.
+func (s *Sandbox) expireLocked(now time.Time) {
+	for id, e := range s.active {
+		if !now.Before(e.EnrolledAt.Add(s.seqs[e.SequenceID].length)) {
+			end := e.EnrolledAt.Add(s.seqs[e.SequenceID].length)
+			e.EndedAt, e.EndReason = &end, "FINISHED"
+			delete(s.active, id)
+		}
+	}
+}
+
+func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
+	userID := r.URL.Query().Get("userId")
+	var req EnrollRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "Invalid input JSON: "+err.Error())
+		return
+	}
+	var missing []ErrorDetail
+	for _, f := range []struct{ name, v string }{{"userId", userID}, {"contactId", req.ContactID}, {"sequenceId", req.SequenceID}, {"senderEmail", req.SenderEmail}} {
+		if f.v == "" {
+			missing = append(missing, ErrorDetail{Message: f.name + " is required", In: f.name, Code: "REQUIRED"})
+		}
+	}
+	if len(missing) > 0 {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", fmt.Sprintf("Invalid input: %d required field(s) missing", len(missing)), missing...)
+		return
+	}
+	sq, ok := s.seqs[req.SequenceID]
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Sequence with id %s not found", req.SequenceID))
+		return
+	}
+	user, ok := s.users[userID]
+	if !ok {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", fmt.Sprintf("User %s not found", userID))
+		return
+	}
+	if !*user.InboxConnected || !strings.EqualFold(user.Email, req.SenderEmail) {
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", fmt.Sprintf("User %s has no connected inboxes for specified user email", userID))
+		return
+	}
+	toEmail, ok := s.contactEmail(req.ContactID)
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Contact with id %s not found", req.ContactID))
+		return
+	}
+
+	s.mu.Lock()
+	now := s.clock()
+	s.expireLocked(now)
+	if _, busy := s.active[req.ContactID]; busy {
+		s.mu.Unlock()
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "Contact already enrolled in a sequence")
+		return
+	}
+	inbox := strings.ToLower(user.Email)
+	sends := SendTimes(sq.offsets, now)
+	if peak := maxSendsWithNew(s.scheduledLocked(inbox, now), sends, SendWindow); peak > user.DailySendCap {
+		s.mu.Unlock()
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "SEND_LIMIT_EXCEEDED",
+			fmt.Sprintf("Enrolling would schedule %d emails from %s in a rolling 24 hours, over the inbox send limit of %d", peak, user.Email, user.DailySendCap))
+		return
+	}
+	s.nextID++
+	e := &SandboxEnrollment{
+		ID: strconv.FormatInt(s.nextID, 10), ContactID: req.ContactID, ToEmail: toEmail,
+		SequenceID: sq.seq.ID, SequenceName: sq.seq.Name, UserID: userID, SenderEmail: user.Email,
+		EnrolledAt: now, Answered: true, sends: sends,
+	}
+	s.enrolls = append(s.enrolls, e)
+	s.active[req.ContactID] = e
+	s.bySender[inbox] = append(s.bySender[inbox], e)
+	s.stats.Enrollments++
+	drop := false
+	errAfter := false
+	switch {
+	case s.faults.DropAfterEnrollNext > 0:
+		s.faults.DropAfterEnrollNext--
+		drop = true
+	case s.faults.ErrorAfterEnrollNext > 0:
+		s.faults.ErrorAfterEnrollNext--
+		errAfter = true
+	case s.faults.DropAfterEnrollRate > 0 && s.rng.Float64() < s.faults.DropAfterEnrollRate:
+		drop = true
+	}
+	if drop || errAfter {
+		e.Answered = false
+		if drop {
+			s.stats.Dropped++
+		} else {
+			s.stats.InjectedErrors++
+		}
+	}
+	s.mu.Unlock()
+
+	switch {
+	case drop:
+		dropConnection(w)
+	case errAfter:
+		writeError(w, r, http.StatusBadGateway, "INTERNAL_ERROR", "", "Bad gateway (injected by the sandbox after storing the enrollment)")
+	default:
+		writeJSON(w, http.StatusOK, Enrollment{ID: e.ID, ToEmail: e.ToEmail, EnrolledAt: now, UpdatedAt: now})
+	}
+}
+
+// scheduledLocked lists the sends an inbox has made or will make that can
+// share a 24 h window with a send at or after now.
+func (s *Sandbox) scheduledLocked(inbox string, now time.Time) []time.Time {
+	horizon := now.Add(-SendWindow)
+	list := s.bySender[inbox]
+	keep := list[:0]
+	var out []time.Time
+	for _, e := range list {
+		if len(e.sends) == 0 || !e.sends[len(e.sends)-1].After(horizon) {
+			continue // nothing left that can matter: forget it for the cap
+		}
+		keep = append(keep, e)
+		for _, t := range e.sends {
+			if t.After(horizon) && (e.EndedAt == nil || t.Before(*e.EndedAt)) {
+				out = append(out, t)
+			}
+		}
+	}
+	clear(list[len(keep):])
+	s.bySender[inbox] = keep
+	return out
+}
+
+// dropConnection closes the client's connection without an answer, as a
+// network failure after HubSpot committed the enrollment would.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the stream instead
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func (s *Sandbox) contactEnrollment(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("contactId")
+	s.mu.Lock()
+	s.expireLocked(s.clock())
+	e, ok := s.active[id]
+	var ce ContactEnrollment
+	if ok {
+		ce = ContactEnrollment{ID: e.ID, SequenceID: e.SequenceID, SequenceName: e.SequenceName, EnrolledBy: e.UserID,
+			EnrolledByEmail: e.SenderEmail, ToEmail: e.ToEmail, EnrolledAt: e.EnrolledAt, UpdatedAt: e.EnrolledAt}
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("No active sequence enrollment found for contact %s", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, ce)
+}
+
+// workflowTarget resolves the workflow and contact of a v2 call, answering
+// 404 when either is unknown.
+func (s *Sandbox) workflowTarget(w http.ResponseWriter, r *http.Request) (*WorkflowConfig, string, string, bool) {
+	raw := r.PathValue("workflowId")
+	wid, err := strconv.ParseInt(raw, 10, 64)
+	wf, ok := s.workflows[wid]
+	if err != nil || !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Workflow %s not found", raw))
+		return nil, "", "", false
+	}
+	email := r.PathValue("email")
+	vid, ok := s.contactByEmail(email)
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Contact with email %s not found", email))
+		return nil, "", "", false
+	}
+	return wf, vid, email, true
+}
+
+func (s *Sandbox) workflowEnroll(w http.ResponseWriter, r *http.Request) {
+	wf, vid, email, ok := s.workflowTarget(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	m := s.wf[vid]
+	if m == nil {
+		m = map[int64]time.Time{}
+		s.wf[vid] = m
+	}
+	if _, in := m[wf.ID]; !in {
+		now := s.clock()
+		m[wf.ID] = now
+		s.wfLog = append(s.wfLog, SandboxWorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "ENROLLED", At: now})
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sandbox) workflowUnenroll(w http.ResponseWriter, r *http.Request) {
+	wf, vid, email, ok := s.workflowTarget(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	if _, in := s.wf[vid][wf.ID]; in {
+		delete(s.wf[vid], wf.ID)
+		s.wfLog = append(s.wfLog, SandboxWorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "UNENROLLED", At: s.clock()})
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sandbox) workflowEnrollments(w http.ResponseWriter, r *http.Request) {
+	vid := r.PathValue("vid")
+	if _, ok := s.contactEmail(vid); !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Contact %s not found", vid))
+		return
+	}
+	out := []WorkflowEnrollment{}
+	s.mu.Lock()
+	for wid := range s.wf[vid] {
+		wf := s.workflows[wid]
+		ms := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixMilli()
+		out = append(out, WorkflowEnrollment{ID: wf.ID, Name: wf.Name, Type: wf.Type, Enabled: *wf.Enabled, PortalID: s.cfg.PortalID, InsertedAt: ms, UpdatedAt: ms})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b WorkflowEnrollment) int { return int(max(-1, min(1, a.ID-b.ID))) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ServeSandbox serves a sandbox on addr until ctx ends, then shuts down
+// gracefully. It is all `bridge sandbox` needs.
+func ServeSandbox(ctx context.Context, addr string, cfg *SandboxConfig) error {
+	sb, err := NewSandbox(cfg, SandboxOptions{})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: addr, Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("sandbox: %w", err)
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shut); err != nil {
+			return fmt.Errorf("sandbox: shutdown: %w", err)
+		}
+		return nil
+	}
+}
