@@ -1,0 +1,456 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+)
+
+// GroupConfig configures a GroupConsumer. Brokers, Group and Topic are
+// required; every duration has a default that suits a local broker.
+type GroupConfig struct {
+	Brokers []string
+	Group   string
+	Topic   string
+	// StartOffset applies to partitions the group never committed:
+	// kafka.FirstOffset (default) or kafka.LastOffset.
+	StartOffset int64
+	// MaxBatch is the most messages one Handle call receives (default 500).
+	MaxBatch int
+	// CommitInterval is how often offsets marked with Claim.Commit are
+	// sent to the group (default 1s). Marks are also sent when a
+	// partition is revoked and when Run returns.
+	CommitInterval time.Duration
+	// HeartbeatInterval (default 1s) bounds how fast this member notices a
+	// rebalance; SessionTimeout (default 10s) how fast the group notices
+	// this member died; RebalanceTimeout (default 10s) how long the group
+	// waits for members to rejoin.
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
+	RebalanceTimeout  time.Duration
+	// RevokeTimeout bounds Handler.Revoked (default 10s).
+	RevokeTimeout time.Duration
+	// MaxWait is the fetch long-poll (default 250ms).
+	MaxWait time.Duration
+	// Log receives assignment changes and commit failures (default: none).
+	Log *zerolog.Logger
+}
+
+func (c *GroupConfig) validate() error {
+	var problems []string
+	if len(c.Brokers) == 0 {
+		problems = append(problems, "no brokers")
+	}
+	if c.Group == "" {
+		problems = append(problems, "no group")
+	}
+	if c.Topic == "" {
+		problems = append(problems, "no topic")
+	}
+	if c.StartOffset == 0 {
+		c.StartOffset = kafka.FirstOffset
+	}
+	if c.StartOffset != kafka.FirstOffset && c.StartOffset != kafka.LastOffset {
+		problems = append(problems, "start offset must be kafka.FirstOffset or kafka.LastOffset")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("group consumer: %s", joinProblems(problems))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 500
+	}
+	def(&c.CommitInterval, time.Second)
+	def(&c.HeartbeatInterval, time.Second)
+	def(&c.SessionTimeout, 10*time.Second)
+	def(&c.RebalanceTimeout, 10*time.Second)
+	def(&c.RevokeTimeout, 10*time.Second)
+	def(&c.MaxWait, 250*time.Millisecond)
+	if c.Log == nil {
+		nop := zerolog.Nop()
+		c.Log = &nop
+	}
+	return nil
+}
+
+// Handler receives one partition's lifecycle. For a given Claim the calls
+// are sequential: Assigned, then Handle zero or more times, then Revoked.
+// Different partitions are called concurrently, each from its own
+// goroutine.
+//
+// An error from any callback stops the consumer: Run commits what was
+// marked, leaves the group and returns the error. Handle a bad message
+// yourself (e.g. send it to a dead-letter topic and mark past it) and
+// return errors only for failures a restart should retry.
+type Handler interface {
+	// Assigned runs before the partition's first message: restore the
+	// partition's state here. c.Committed is where the group's committed
+	// offset stands (-1 when none); call c.StartAt to resume elsewhere.
+	Assigned(ctx context.Context, c *Claim) error
+	// Handle processes consecutive messages of one partition, in offset
+	// order. Call c.Commit(next) once the effects of every message before
+	// next are durable. msgs may be retained.
+	Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error
+	// Revoked runs when the partition leaves this member (a rebalance or
+	// Run returning): flush, then Commit. The marks are committed after it
+	// returns. Its ctx is bounded by GroupConfig.RevokeTimeout.
+	Revoked(ctx context.Context, c *Claim) error
+}
+
+// Claim is one partition owned by this member for one generation.
+//
+// kafka-go's groups rebalance eagerly: every rebalance revokes every
+// partition of every member and assigns them again, often to the same
+// member. A handler that keeps a partition's state in memory may reuse it
+// in Assigned when Committed equals the offset its state reflects.
+type Claim struct {
+	Topic      string
+	Partition  int
+	Generation int32
+	MemberID   string
+	// Committed is the group's committed offset for the partition when it
+	// was assigned: the next message to process. -1: nothing committed.
+	Committed int64
+
+	start int64
+	mark  atomic.Int64
+	lag   atomic.Int64
+}
+
+// StartAt makes consumption begin at offset instead of the committed
+// offset, e.g. where a local state store says it stopped. Only valid in
+// Assigned. kafka.FirstOffset and kafka.LastOffset are accepted too.
+func (c *Claim) StartAt(offset int64) { c.start = offset }
+
+// Commit marks every message before next as done: its effects are
+// durable. The mark is sent to the group asynchronously (see
+// GroupConfig.CommitInterval); a crash before then replays from the
+// previous commit, which idempotent effects absorb. Marks never go back.
+func (c *Claim) Commit(next int64) {
+	for {
+		cur := c.mark.Load()
+		if next <= cur || c.mark.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// Marked is the highest offset passed to Commit, or -1.
+func (c *Claim) Marked() int64 { return c.mark.Load() }
+
+// Lag is how many messages of the partition remained after the last batch
+// fetched, as the broker's high watermark said.
+func (c *Claim) Lag() int64 { return c.lag.Load() }
+
+// GroupConsumer consumes one topic as a member of a consumer group and
+// hands each assigned partition to a Handler, with explicit commits. It is
+// built on kafka-go's ConsumerGroup/Generation API because kafka-go's
+// Reader hides the assignments a stateful consumer must act on.
+type GroupConsumer struct {
+	cfg GroupConfig
+	h   Handler
+	log zerolog.Logger
+
+	mu     sync.Mutex
+	claims map[int]*Claim
+}
+
+// NewGroupConsumer validates the configuration; Run joins the group.
+func NewGroupConsumer(cfg GroupConfig, h Handler) (*GroupConsumer, error) {
+	if h == nil {
+		return nil, errors.New("group consumer: nil handler")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log.With().Str("group", cfg.Group).Str("topic", cfg.Topic).Logger()
+	return &GroupConsumer{cfg: cfg, h: h, log: log, claims: map[int]*Claim{}}, nil
+}
+
+// Run consumes until ctx ends or a Handler callback fails. On the way out
+// it revokes every partition (Handler.Revoked), commits the marks and
+// leaves the group, so another member takes over at once. It returns nil
+// after ctx ends, or the callback's error.
+func (g *GroupConsumer) Run(ctx context.Context) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                g.cfg.Group,
+		Brokers:           g.cfg.Brokers,
+		Topics:            []string{g.cfg.Topic},
+		HeartbeatInterval: g.cfg.HeartbeatInterval,
+		SessionTimeout:    g.cfg.SessionTimeout,
+		RebalanceTimeout:  g.cfg.RebalanceTimeout,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		StartOffset:       g.cfg.StartOffset,
+		Timeout:           5 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			g.log.Debug().Msgf("kafka-go: "+msg, args...)
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("group %s: %w", g.cfg.Group, err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		failMu sync.Mutex
+		failed error
+	)
+	for {
+		gen, err := cg.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				break
+			}
+			// kafka-go backs off before the next join attempt itself.
+			g.log.Warn().Err(err).Msg("joining the group failed; retrying")
+			continue
+		}
+		gen.Start(func(genCtx context.Context) {
+			if err := g.runGeneration(genCtx, gen); err != nil {
+				failMu.Lock()
+				failed = errors.Join(failed, err)
+				failMu.Unlock()
+				cancel()
+			}
+		})
+	}
+	// Close ends the current generation, waits for runGeneration to revoke
+	// and commit, then leaves the group.
+	cg.Close()
+	failMu.Lock()
+	defer failMu.Unlock()
+	return failed
+}
+
+// Assignment lists the partitions this member owns now, sorted.
+func (g *GroupConsumer) Assignment() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]int, 0, len(g.claims))
+	for p := range g.claims {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Lag sums Claim.Lag over the partitions this member owns now.
+func (g *GroupConsumer) Lag() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, c := range g.claims {
+		n += c.Lag()
+	}
+	return n
+}
+
+func (g *GroupConsumer) setClaims(claims []*Claim) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.claims = make(map[int]*Claim, len(claims))
+	for _, c := range claims {
+		g.claims[c.Partition] = c
+	}
+}
+
+// runGeneration owns the partitions of one generation: one goroutine per
+// partition, plus the periodic commit of marks; a final commit once every
+// partition has been revoked.
+func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation) error {
+	var claims []*Claim
+	for _, a := range gen.Assignments[g.cfg.Topic] {
+		c := &Claim{Topic: g.cfg.Topic, Partition: a.ID, Generation: gen.ID, MemberID: gen.MemberID, Committed: -1, start: a.Offset}
+		if a.Offset >= 0 {
+			c.Committed = a.Offset
+		}
+		c.mark.Store(-1)
+		claims = append(claims, c)
+	}
+	sort.Slice(claims, func(i, j int) bool { return claims[i].Partition < claims[j].Partition })
+	g.setClaims(claims)
+	defer g.setClaims(nil)
+	log := g.log.With().Int32("generation", gen.ID).Logger()
+	log.Info().Ints("partitions", partitionsOf(claims)).Msg("partitions assigned")
+
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	errs := make([]error, len(claims))
+	var wg sync.WaitGroup
+	for i, c := range claims {
+		wg.Go(func() {
+			if err := g.runPartition(pctx, c); err != nil {
+				errs[i] = err
+				pcancel()
+			}
+		})
+	}
+	// Only ever commit forward of what the group already holds, even if
+	// a handler chose to StartAt an earlier offset.
+	committed := map[int]int64{}
+	for _, c := range claims {
+		committed[c.Partition] = c.Committed
+	}
+	tick := time.NewTicker(g.cfg.CommitInterval)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-pctx.Done():
+			done = true
+		case <-tick.C:
+			if err := g.commit(gen, claims, committed); err != nil {
+				log.Warn().Err(err).Msg("periodic commit failed; the next one retries")
+			}
+		}
+	}
+	wg.Wait()
+	if err := g.commit(gen, claims, committed); err != nil {
+		// The partitions' next owner replays from the previous commit.
+		log.Warn().Err(err).Msg("commit on revoke failed; messages since the last commit will be replayed")
+	}
+	log.Info().Ints("partitions", partitionsOf(claims)).Msg("partitions revoked")
+	return errors.Join(errs...)
+}
+
+// commit sends the marks that moved since the last successful commit.
+func (g *GroupConsumer) commit(gen *kafka.Generation, claims []*Claim, committed map[int]int64) error {
+	offsets := map[int]int64{}
+	for _, c := range claims {
+		if m := c.Marked(); m > committed[c.Partition] {
+			offsets[c.Partition] = m
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := gen.CommitOffsets(map[string]map[int]int64{g.cfg.Topic: offsets}); err != nil {
+		return fmt.Errorf("commit %v for group %s topic %s: %w", offsets, g.cfg.Group, g.cfg.Topic, err)
+	}
+	for p, o := range offsets {
+		committed[p] = o
+	}
+	return nil
+}
+
+// runPartition fetches one partition and feeds the handler in batches
+// until ctx ends, then revokes it.
+func (g *GroupConsumer) runPartition(ctx context.Context, c *Claim) error {
+	// Callbacks finish their work even when the generation ends under them:
+	// a half-done batch would only be replayed.
+	hctx := context.WithoutCancel(ctx)
+	if err := g.h.Assigned(hctx, c); err != nil {
+		return fmt.Errorf("assign %s/%d: %w", c.Topic, c.Partition, err)
+	}
+	herr := g.consume(ctx, hctx, c)
+	rctx, rcancel := context.WithTimeout(hctx, g.cfg.RevokeTimeout)
+	defer rcancel()
+	if err := g.h.Revoked(rctx, c); err != nil {
+		herr = errors.Join(herr, fmt.Errorf("revoke %s/%d: %w", c.Topic, c.Partition, err))
+	}
+	return herr
+}
+
+func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        g.cfg.Brokers,
+		Topic:          c.Topic,
+		Partition:      c.Partition,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        g.cfg.MaxWait,
+		QueueCapacity:  g.cfg.MaxBatch,
+		IsolationLevel: kafka.ReadUncommitted,
+	})
+	defer r.Close()
+	if err := r.SetOffset(c.start); err != nil {
+		return fmt.Errorf("seek %s/%d to %d: %w", c.Topic, c.Partition, c.start, err)
+	}
+	fctx, fcancel := context.WithCancel(ctx)
+	msgs := make(chan kafka.Message, g.cfg.MaxBatch)
+	var fetchErr error
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		defer close(msgs)
+		for {
+			m, err := r.FetchMessage(fctx)
+			if err != nil {
+				if fctx.Err() == nil {
+					fetchErr = fmt.Errorf("fetch %s/%d: %w", c.Topic, c.Partition, err)
+				}
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		fcancel()
+		<-fetched
+	}()
+	for {
+		var m kafka.Message
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok = <-msgs:
+		}
+		if !ok {
+			<-fetched
+			return fetchErr
+		}
+		batch := make([]kafka.Message, 1, g.cfg.MaxBatch)
+		batch[0] = m
+	drain:
+		for len(batch) < g.cfg.MaxBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		last := batch[len(batch)-1]
+		c.lag.Store(max(0, last.HighWaterMark-last.Offset-1))
+		if err := g.h.Handle(hctx, c, batch); err != nil {
+			return fmt.Errorf("handle %s/%d offsets %d-%d: %w", c.Topic, c.Partition, batch[0].Offset, last.Offset, err)
+		}
+	}
+}
+
+func partitionsOf(claims []*Claim) []int {
+	out := make([]int, len(claims))
+	for i, c := range claims {
+		out[i] = c.Partition
+	}
+	return out
+}
+
+func joinProblems(p []string) string {
+	s := ""
+	for i, x := range p {
+		if i > 0 {
+			s += "; "
+		}
+		s += x
+	}
+	return s
+}

@@ -1,0 +1,161 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ProducerConfig configures a Producer. Brokers and Topic are required.
+type ProducerConfig struct {
+	Brokers []string
+	Topic   string
+	// BatchTimeout bounds how long a partial batch waits (default 5ms;
+	// kafka-go's own default of 1s is too slow for latency).
+	BatchTimeout time.Duration
+	// BatchSize is the most messages per batch (default 1000).
+	BatchSize int
+	// Async makes Write return once the messages are queued; failures go
+	// to OnError and are counted in Failed. Use it for throughput when the
+	// caller does not need to know a message is durable before going on.
+	Async bool
+	// OnError is called, in async mode, with the messages a batch failed
+	// to deliver. It must not block.
+	OnError func(msgs []kafka.Message, err error)
+	// Compression of batches (default none).
+	Compression kafka.Compression
+}
+
+// Producer writes keyed messages to one topic with acks from all in-sync
+// replicas. Messages with the same key go to the same partition (murmur2,
+// as the Java client and franz-go choose), so one contact's events keep
+// their order. It is safe for concurrent use.
+type Producer struct {
+	w      *kafka.Writer
+	tr     *kafka.Transport
+	topic  string
+	async  bool
+	failed atomic.Int64
+}
+
+// NewProducer builds a producer; it connects lazily on the first Write.
+func NewProducer(cfg ProducerConfig) (*Producer, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("producer: no brokers")
+	}
+	if cfg.Topic == "" {
+		return nil, errors.New("producer: no topic")
+	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 5 * time.Millisecond
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	// A transport of its own: the shared default transport caches metadata
+	// and may still believe a just-created topic does not exist.
+	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async}
+	p.w = &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Topic:        cfg.Topic,
+		Balancer:     kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, // the default, none, loses messages when a leader moves
+		BatchTimeout: cfg.BatchTimeout,
+		BatchSize:    cfg.BatchSize,
+		BatchBytes:   4 << 20,
+		Async:        cfg.Async,
+		Compression:  cfg.Compression,
+		Transport:    p.tr,
+	}
+	if cfg.Async {
+		onErr := cfg.OnError
+		p.w.Completion = func(msgs []kafka.Message, err error) {
+			if err == nil {
+				return
+			}
+			p.failed.Add(int64(len(msgs)))
+			if onErr != nil {
+				onErr(msgs, err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Topic is the topic this producer writes to.
+func (p *Producer) Topic() string { return p.topic }
+
+// Write sends the messages. In sync mode it returns once every message is
+// acknowledged by all in-sync replicas, or the error naming what failed; the
+// messages of one call may be split across batches and partitions. A
+// message's Topic must be empty (the producer's topic is used).
+func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("write %d messages to %s: %w", len(msgs), p.topic, describeWriteErr(err))
+	}
+	return nil
+}
+
+// Failed counts messages an async producer could not deliver.
+func (p *Producer) Failed() int64 { return p.failed.Load() }
+
+// Close flushes pending async batches and releases connections.
+func (p *Producer) Close() error {
+	err := p.w.Close()
+	p.tr.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("close producer for %s: %w", p.topic, err)
+	}
+	return nil
+}
+
+// describeWriteErr summarises kafka-go's per-message WriteErrors, which
+// print as an unreadable list otherwise.
+func describeWriteErr(err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	counts := map[string]int{}
+	var first error
+	for _, e := range we {
+		if e != nil {
+			counts[e.Error()]++
+			if first == nil {
+				first = e
+			}
+		}
+	}
+	parts := make([]string, 0, len(counts))
+	for msg, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d x %s", n, msg))
+	}
+	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), first)
+}
+
+// Message builds a keyed message; headers come as name, value pairs.
+func Message(key string, value []byte, headers ...string) kafka.Message {
+	m := kafka.Message{Key: []byte(key), Value: value}
+	for i := 0; i+1 < len(headers); i += 2 {
+		m.Headers = append(m.Headers, kafka.Header{Key: headers[i], Value: []byte(headers[i+1])})
+	}
+	return m
+}
+
+// Header returns the value of the first header with that name.
+func Header(m kafka.Message, name string) (string, bool) {
+	for _, h := range m.Headers {
+		if h.Key == name {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
