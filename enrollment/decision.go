@@ -1,0 +1,137 @@
+package enrollment
+
+import (
+	"time"
+
+	"github.com/scorebridge/scorebridge/events"
+)
+
+// Kind is the family of a decision; with its reason it makes the recorded
+// outcome, e.g. "suppressed:lifecycle_stage".
+type Kind string
+
+// Decision kinds. Only KindHeld is not final: a held crossing waits in the
+// durable queue and is decided again when released.
+const (
+	KindEnrolled        Kind = "enrolled"
+	KindAlreadyEnrolled Kind = "already_enrolled"
+	KindSuppressed      Kind = "suppressed"
+	KindExcluded        Kind = "excluded"
+	KindHeld            Kind = "held"
+	KindFailed          Kind = "failed"
+	KindNoRoute         Kind = "no_route"
+	KindNoSender        Kind = "no_sender"
+)
+
+// Reasons used with the kinds above.
+const (
+	ReasonLifecycleStage     = "lifecycle_stage"
+	ReasonEmailDomain        = "email_domain"
+	ReasonContactList        = "contact_list"
+	ReasonCompanyList        = "company_list"
+	ReasonCompanyActive      = "company_active"      // excluded: another contact of the company is in a sequence
+	ReasonConflictingSeq     = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
+	ReasonQuota              = "quota"
+	ReasonBusinessHours      = "business_hours"
+	ReasonSinkUnavailable    = "sink_unavailable"
+	ReasonHoldExpired        = "hold_expired"
+	ReasonNoEmail            = "no_email"
+	ReasonLedger             = "ledger" // already_enrolled: known from the bridge's ledger
+	ReasonStatus             = "status" // already_enrolled: confirmed by the sink's status call
+	ReasonInterruptedEnrolled = "resumed" // enrolled: an interrupted call had in fact succeeded
+)
+
+// TargetKind says whether a route enrolls into a sequence or a workflow.
+type TargetKind string
+
+// Target kinds.
+const (
+	TargetSequence TargetKind = "sequence"
+	TargetWorkflow TargetKind = "workflow"
+)
+
+// Target is a sequence or a workflow id.
+type Target struct {
+	Kind TargetKind `json:"kind"`
+	ID   string     `json:"id"`
+}
+
+// Decision is what the bridge decided for one crossing, and why.
+type Decision struct {
+	CrossingID    string    `json:"crossing_id"`
+	ContactID     string    `json:"contact_id"`
+	CompanyID     string    `json:"company_id,omitempty"`
+	Model         string    `json:"model"`
+	ThresholdName string    `json:"threshold_name,omitempty"`
+	Score         float64   `json:"score"`
+	Kind          Kind      `json:"kind"`
+	Reason        string    `json:"reason,omitempty"`
+	Outcome       string    `json:"decision"` // Kind[:Reason], the value queried in the audit
+	Detail        string    `json:"detail,omitempty"`
+	Stage         string    `json:"stage,omitempty"`
+	Target        *Target   `json:"target,omitempty"`
+	OwnerID       string    `json:"owner_id,omitempty"`
+	SenderEmail   string    `json:"sender_email,omitempty"`
+	EnrollmentID  string    `json:"enrollment_id,omitempty"`
+	// InSequence is the sequence the contact was found in (already_enrolled,
+	// excluded:conflicting_sequence, excluded:company_active).
+	InSequence string `json:"in_sequence,omitempty"`
+	// Unenrolled lists workflows the contact was taken out of because the
+	// sequence it entered conflicts with them; UnenrollFailed those that
+	// could not be left (the sequence enrollment stands).
+	Unenrolled     []string  `json:"unenrolled_workflows,omitempty"`
+	UnenrollFailed []string  `json:"unenroll_failed,omitempty"`
+	NotBefore      time.Time `json:"not_before,omitzero"` // held: earliest release
+	DecidedAt      time.Time `json:"decided_at"`
+}
+
+// Final reports whether the crossing is done with (everything but held).
+func (d *Decision) Final() bool { return d.Kind != KindHeld }
+
+func decide(a *Attempt, k Kind, reason, detail string) *Decision {
+	d := &Decision{Kind: k, Reason: reason, Detail: detail}
+	d.fill(a)
+	return d
+}
+
+// fill copies the crossing and attempt context into the decision.
+func (d *Decision) fill(a *Attempt) {
+	c := a.Crossing
+	d.CrossingID, d.ContactID, d.CompanyID = c.CrossingID, c.ContactID, c.CompanyID
+	d.Model, d.ThresholdName, d.Score = c.Model, c.ThresholdName, c.Score
+	if a.Route != nil && d.Target == nil {
+		t := a.Route.Target()
+		d.Target = &t
+	}
+	if a.Sender != nil {
+		d.OwnerID, d.SenderEmail = a.Sender.OwnerID, a.Sender.Email
+	}
+	d.Outcome = string(d.Kind)
+	if d.Reason != "" {
+		d.Outcome += ":" + d.Reason
+	}
+	d.DecidedAt = a.Now
+}
+
+func held(a *Attempt, reason string, notBefore time.Time, detail string) *Decision {
+	d := decide(a, KindHeld, reason, detail)
+	d.NotBefore = notBefore
+	return d
+}
+
+// Attempt is one crossing travelling through the pipeline; stages fill in
+// what later stages need.
+type Attempt struct {
+	Crossing events.Crossing
+	// Now is the decision time; stages read no other clock.
+	Now    time.Time
+	Route  *Route
+	Sender *SenderConfig
+	// Sequence and Schedule are set by Quota for sequence targets: the
+	// sequence's steps and the projected email send times.
+	Sequence *SequenceInfo
+	Schedule []time.Time
+}
+
+// Email is the contact's email as sent with the crossing, or "".
+func (a *Attempt) Email() string { return contactString(a.Crossing.Contact, "email") }

@@ -1,0 +1,174 @@
+package enrollment
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+const day = 24 * time.Hour
+
+// QuotaStage keeps each sender under daily_enrollments new enrollments and
+// daily_sends projected emails in any rolling 24 h. Over quota holds the
+// crossing until the window clears; it is not a failure.
+type QuotaStage struct {
+	Config    *Config
+	Ledger    Ledger
+	Sequences *SequenceCache
+}
+
+// Name implements Stage.
+func (*QuotaStage) Name() string { return "quota" }
+
+// Exec implements Stage.
+func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
+	if a.Route.Target().Kind != TargetSequence || a.Sender == nil {
+		return nil, nil
+	}
+	info, err := s.Sequences.Get(ctx, a.Route.SequenceID, a.Sender.UserID, a.Now)
+	if err != nil {
+		return held(a, ReasonSinkUnavailable, a.Now.Add(s.Config.Hold.retryAfter), "sequence steps: "+err.Error()), nil
+	}
+	a.Sequence = &info
+	a.Schedule = schedule(a.Now, info.EmailOffsets())
+
+	u, err := s.Ledger.SenderUsage(a.Sender.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	recent := within(u.Enrollments, a.Now.Add(-day), a.Now)
+	if len(recent) >= a.Sender.DailyEnrollments {
+		// The oldest enrollment in the window leaves it first.
+		return held(a, ReasonQuota, recent[len(recent)-a.Sender.DailyEnrollments].Add(day),
+			fmt.Sprintf("enrollments %d/%d in 24h", len(recent), a.Sender.DailyEnrollments)), nil
+	}
+	sends := within(u.Sends, a.Now.Add(-day), time.Time{})
+	if peak := peakWithNew(sends, a.Schedule); peak > a.Sender.DailySends {
+		offsets := info.EmailOffsets()
+		return held(a, ReasonQuota, nextFit(sends, offsets, a.Now, a.Sender.DailySends),
+			fmt.Sprintf("projected sends %d/%d in 24h", peak, a.Sender.DailySends)), nil
+	}
+	return nil, nil
+}
+
+func schedule(at time.Time, offsets []time.Duration) []time.Time {
+	out := make([]time.Time, len(offsets))
+	for i, o := range offsets {
+		out[i] = at.Add(o)
+	}
+	return out
+}
+
+// within returns the sorted times after from and, unless to is zero, not
+// after to.
+func within(ts []time.Time, from, to time.Time) []time.Time {
+	var out []time.Time
+	for _, t := range ts {
+		if t.After(from) && (to.IsZero() || !t.After(to)) {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// peakWithNew is the largest number of sends in any 24 h window that holds
+// at least one of the new sends. Windows without them are not this
+// enrollment's business.
+func peakWithNew(existing, added []time.Time) int {
+	type send struct {
+		at    time.Time
+		isNew bool
+	}
+	all := make([]send, 0, len(existing)+len(added))
+	for _, t := range existing {
+		all = append(all, send{t, false})
+	}
+	for _, t := range added {
+		all = append(all, send{t, true})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	newBefore := make([]int, len(all)+1) // new sends among all[:i]
+	for i, s := range all {
+		newBefore[i+1] = newBefore[i]
+		if s.isNew {
+			newBefore[i+1]++
+		}
+	}
+	peak, j := 0, 0
+	// Any window can slide right to start at its first send without losing
+	// sends, so windows starting at a send are enough.
+	for i := range all {
+		if j < i {
+			j = i
+		}
+		for j < len(all) && all[j].at.Before(all[i].at.Add(day)) {
+			j++
+		}
+		if newBefore[j]-newBefore[i] > 0 && j-i > peak {
+			peak = j - i
+		}
+	}
+	return peak
+}
+
+// nextFit is the earliest time the sequence's sends fit under the cap. The
+// count only drops when an existing send leaves a window, so the candidates
+// are those moments.
+func nextFit(existing []time.Time, offsets []time.Duration, now time.Time, limit int) time.Time {
+	for _, t := range existing {
+		at := t.Add(day)
+		if !at.After(now) {
+			continue
+		}
+		if peakWithNew(within(existing, at.Add(-day), time.Time{}), schedule(at, offsets)) <= limit {
+			return at
+		}
+	}
+	last := now
+	if len(existing) > 0 {
+		last = existing[len(existing)-1]
+	}
+	return last.Add(day)
+}
+
+// SequenceCache remembers sequence steps for an hour: they change rarely
+// and every enrollment needs them.
+type SequenceCache struct {
+	Sink Sink
+	TTL  time.Duration
+
+	mu      sync.Mutex
+	entries map[string]cachedSequence
+}
+
+type cachedSequence struct {
+	info    SequenceInfo
+	fetched time.Time
+}
+
+// NewSequenceCache caches sink.Sequence answers for an hour.
+func NewSequenceCache(sink Sink) *SequenceCache {
+	return &SequenceCache{Sink: sink, TTL: time.Hour, entries: map[string]cachedSequence{}}
+}
+
+// Get returns the sequence's steps, asking the sink when not cached.
+func (c *SequenceCache) Get(ctx context.Context, sequenceID, userID string, now time.Time) (SequenceInfo, error) {
+	key := sequenceID + "\x00" + userID
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && now.Sub(e.fetched) < c.TTL {
+		return e.info, nil
+	}
+	info, err := c.Sink.Sequence(ctx, sequenceID, userID)
+	if err != nil {
+		return SequenceInfo{}, err
+	}
+	c.mu.Lock()
+	c.entries[key] = cachedSequence{info: info, fetched: now}
+	c.mu.Unlock()
+	return info, nil
+}

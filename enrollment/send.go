@@ -1,0 +1,235 @@
+package enrollment
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// SendStage makes the call, with the never-twice protocol: an intent is
+// written before the call; a call that may have taken effect (timeout, 5xx,
+// or an intent left by an earlier run) is followed by a status check before
+// any retry; "already enrolled" is confirmed by the status call and never
+// retried; a permanent 4xx fails with the sink's message. When the sink
+// stays unavailable the crossing is held, not lost. Rate limiting is the
+// sink client's.
+type SendStage struct {
+	Config *Config
+	Ledger Ledger
+	Sink   Sink
+	// MaxAttempts bounds calls per decision (default 4).
+	MaxAttempts int
+	// Backoff is the wait before retry n (1-based); default exponential
+	// from 200 ms with full jitter, or the sink's Retry-After.
+	Backoff func(n int) time.Duration
+	// Sleep waits, or returns ctx's error; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Name implements Stage.
+func (*SendStage) Name() string { return "send" }
+
+func (s *SendStage) attempts() int {
+	if s.MaxAttempts <= 0 {
+		return 4
+	}
+	return s.MaxAttempts
+}
+
+func (s *SendStage) wait(ctx context.Context, n int, err error) error {
+	var d time.Duration
+	var se *SinkError
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		d = se.RetryAfter
+	} else if s.Backoff != nil {
+		d = s.Backoff(n)
+	} else {
+		d = time.Duration(rand.Int64N(int64(200*time.Millisecond) << min(n, 6)))
+	}
+	if s.Sleep != nil {
+		return s.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Exec implements Stage.
+func (s *SendStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
+	if a.Route.Target().Kind == TargetWorkflow {
+		return s.workflow(ctx, a)
+	}
+	return s.sequence(ctx, a)
+}
+
+func (s *SendStage) unavailable(a *Attempt, what string, err error) *Decision {
+	return held(a, ReasonSinkUnavailable, a.Now.Add(s.Config.Hold.retryAfter), what+": "+err.Error())
+}
+
+func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error) {
+	c := a.Crossing
+	target := a.Route.SequenceID
+	_, resumed, err := s.Ledger.Intent(c.CrossingID)
+	if err != nil {
+		return nil, err
+	}
+	if resumed {
+		// An earlier run may have enrolled before it stopped.
+		if d, done := s.confirm(ctx, a, target, "resumed: "); done {
+			return d, nil
+		}
+	}
+	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID, At: a.Now}); err != nil {
+		return nil, err
+	}
+	req := EnrollRequest{CrossingID: c.CrossingID, ContactID: c.ContactID, SequenceID: target,
+		UserID: a.Sender.UserID, SenderEmail: a.Sender.Email}
+	var lastErr error
+	for n := 1; n <= s.attempts(); n++ {
+		if n > 1 {
+			if err := s.wait(ctx, n-1, lastErr); err != nil {
+				return s.unavailable(a, "enroll", lastErr), nil
+			}
+		}
+		enr, err := s.Sink.Enroll(ctx, req)
+		if err == nil {
+			d := decide(a, KindEnrolled, "", "")
+			d.EnrollmentID = enr.ID
+			s.leaveConflicting(ctx, a, d)
+			return d, nil
+		}
+		lastErr = err
+		switch Classify(err) {
+		case Permanent:
+			return decide(a, KindFailed, failMessage(err), ""), nil
+		case AlreadyEnrolled:
+			if d, done := s.confirm(ctx, a, target, "after already-enrolled: "); done {
+				return d, nil
+			}
+			// HubSpot said enrolled, the status says not: the enrollment
+			// ended in between; trying again is safe.
+		case Ambiguous:
+			if d, done := s.confirm(ctx, a, target, "after ambiguous failure: "); done {
+				return d, nil
+			}
+		case Retryable:
+		}
+	}
+	return s.unavailable(a, "enroll", lastErr), nil
+}
+
+// confirm asks the status. done is true when the answer decides: enrolled
+// in our sequence (an earlier call took effect), in another sequence, or
+// the status itself is unavailable (hold; the intent stays for next time).
+func (s *SendStage) confirm(ctx context.Context, a *Attempt, target, why string) (*Decision, bool) {
+	enr, err := s.Sink.Status(ctx, a.Crossing.ContactID)
+	switch {
+	case errors.Is(err, ErrStatusUnknown):
+		// The sink cannot tell; its calls carry the crossing id as an
+		// idempotency key, so retrying is its receiver's to de-duplicate.
+		return nil, false
+	case err != nil:
+		return s.unavailable(a, why+"status check", err), true
+	case enr == nil:
+		return nil, false
+	case enr.SequenceID == target:
+		d := decide(a, KindEnrolled, "", why+"status shows the enrollment")
+		d.EnrollmentID = enr.ID
+		s.leaveConflicting(ctx, a, d)
+		return d, true
+	default:
+		d := decide(a, KindAlreadyEnrolled, ReasonStatus, why+"contact is in another sequence")
+		d.InSequence = enr.SequenceID
+		return d, true
+	}
+}
+
+// leaveConflicting takes the contact out of the workflows of the same
+// theme it is in, recording which were left and which could not be.
+func (s *SendStage) leaveConflicting(ctx context.Context, a *Attempt, d *Decision) {
+	conflicting := s.Config.ConflictingWorkflows(a.Route.SequenceID)
+	if len(conflicting) == 0 {
+		return
+	}
+	st, err := s.Ledger.Contact(a.Crossing.ContactID)
+	current := []string{}
+	if err == nil {
+		current = append(current, st.Workflows...)
+	}
+	if remote, err := s.Sink.Workflows(ctx, a.Crossing.ContactID); err == nil {
+		current = append(current, remote...)
+	} else if !errors.Is(err, ErrStatusUnknown) {
+		// Not knowing HubSpot's list, leave every conflicting workflow:
+		// unenrolling from one the contact is not in is harmless.
+		current = append(current, conflicting...)
+	}
+	email := a.Email()
+	for _, w := range conflicting {
+		if !slices.Contains(current, w) {
+			continue
+		}
+		if email == "" {
+			d.UnenrollFailed = append(d.UnenrollFailed, w)
+			continue
+		}
+		if err := s.retryIdempotent(ctx, func() error { return s.Sink.UnenrollWorkflow(ctx, w, email) }); err != nil {
+			d.UnenrollFailed = append(d.UnenrollFailed, w)
+			continue
+		}
+		d.Unenrolled = append(d.Unenrolled, w)
+	}
+}
+
+// retryIdempotent retries a call that is safe to repeat (workflow
+// enrollment and unenrollment) on any non-permanent failure.
+func (s *SendStage) retryIdempotent(ctx context.Context, call func() error) error {
+	var err error
+	for n := 1; n <= s.attempts(); n++ {
+		if n > 1 {
+			if werr := s.wait(ctx, n-1, err); werr != nil {
+				return err
+			}
+		}
+		if err = call(); err == nil {
+			return nil
+		}
+		if Classify(err) == Permanent {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *SendStage) workflow(ctx context.Context, a *Attempt) (*Decision, error) {
+	email := a.Email()
+	if email == "" {
+		return decide(a, KindFailed, ReasonNoEmail, "workflow enrollment needs the contact's email"), nil
+	}
+	if err := s.Ledger.PutIntent(Intent{Crossing: a.Crossing, Target: a.Route.Target(), At: a.Now}); err != nil {
+		return nil, err
+	}
+	err := s.retryIdempotent(ctx, func() error { return s.Sink.EnrollWorkflow(ctx, a.Route.WorkflowID, email) })
+	switch {
+	case err == nil:
+		return decide(a, KindEnrolled, "", ""), nil
+	case Classify(err) == Permanent:
+		return decide(a, KindFailed, failMessage(err), ""), nil
+	}
+	return s.unavailable(a, "workflow enroll", err), nil
+}
+
+// failMessage is the remote's message for failed:<message>.
+func failMessage(err error) string {
+	var se *SinkError
+	if errors.As(err, &se) && se.Message != "" {
+		return se.Message
+	}
+	return err.Error()
+}

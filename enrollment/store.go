@@ -1,0 +1,466 @@
+package enrollment
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/scorebridge/scorebridge/events"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Ledger is the bridge's own memory of what it enrolled, read by the
+// Exclusive, Quota and Send stages. *Store implements it.
+type Ledger interface {
+	Contact(contactID string) (ContactState, error)
+	Company(companyID string) (CompanyState, bool, error)
+	SenderUsage(ownerID string) (SenderUsage, error)
+	// ForgetSequence clears a contact's active sequence (and its company's
+	// claim) once the sink confirmed it has ended.
+	ForgetSequence(contactID string) error
+	ForgetCompany(companyID string) error
+	// Intent and PutIntent are the write-ahead log of sink calls.
+	Intent(crossingID string) (Intent, bool, error)
+	PutIntent(Intent) error
+}
+
+// ContactState is what the bridge knows of a contact's enrollments.
+type ContactState struct {
+	Sequence  *ActiveSequence `json:"sequence,omitempty"`
+	Workflows []string        `json:"workflows,omitempty"`
+}
+
+// ActiveSequence is a sequence enrollment the bridge made or confirmed.
+// EndsAt is when its last step is due (plus a day): after it the ledger
+// is no longer trusted and the sink's status is asked.
+type ActiveSequence struct {
+	SequenceID   string    `json:"sequence_id"`
+	EnrollmentID string    `json:"enrollment_id,omitempty"`
+	OwnerID      string    `json:"owner_id,omitempty"`
+	CrossingID   string    `json:"crossing_id,omitempty"`
+	EnrolledAt   time.Time `json:"enrolled_at"`
+	EndsAt       time.Time `json:"ends_at"`
+}
+
+// CompanyState is the company's active enrollment, for company_exclusive.
+type CompanyState struct {
+	ContactID  string    `json:"contact_id"`
+	SequenceID string    `json:"sequence_id"`
+	EndsAt     time.Time `json:"ends_at"`
+}
+
+// SenderUsage is a sender's recent enrollments and scheduled sends, for
+// the rolling 24 h quotas. Entries older than 24 h are pruned on write.
+type SenderUsage struct {
+	Enrollments []time.Time `json:"enrollments,omitempty"`
+	Sends       []time.Time `json:"sends,omitempty"`
+}
+
+// Intent is written before a sink call; if it is still there when the
+// crossing comes back, the call may have happened and the status is
+// checked before calling again.
+type Intent struct {
+	Crossing events.Crossing `json:"crossing"`
+	Target   Target          `json:"target"`
+	OwnerID  string          `json:"owner_id,omitempty"`
+	At       time.Time       `json:"at"`
+}
+
+// HeldItem is a crossing waiting in the held queue.
+type HeldItem struct {
+	Crossing  events.Crossing `json:"crossing"`
+	Decision  Decision        `json:"decision"` // the latest held decision
+	HeldSince time.Time       `json:"held_since"`
+}
+
+var (
+	bucketProcessed = []byte("processed")
+	bucketContacts  = []byte("contacts")
+	bucketCompanies = []byte("companies")
+	bucketSenders   = []byte("senders")
+	bucketIntents   = []byte("intents")
+	bucketHeld      = []byte("held")
+	bucketOutbox    = []byte("outbox")
+	allBuckets      = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld, bucketOutbox}
+)
+
+// Store is the bridge's durable state in a bbolt file in the state
+// directory: ledger, processed crossings, intents, held queue and the
+// outbox of decisions not yet handed to the Recorder. Every write is one
+// fsynced transaction.
+type Store struct {
+	db *bolt.DB
+}
+
+// StoreFile is the name of the database inside the state directory.
+const StoreFile = "bridge.db"
+
+// OpenStore opens (or creates) the store in dir. A second process on the
+// same directory fails after a second instead of waiting forever.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	path := filepath.Join(dir, StoreFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init state %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
+	var v T
+	raw := tx.Bucket(bucket).Get([]byte(key))
+	if raw == nil {
+		return v, false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, false, fmt.Errorf("state %s/%s: %w", bucket, key, err)
+	}
+	return v, true, nil
+}
+
+func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put([]byte(key), raw)
+}
+
+func view[T any](s *Store, bucket []byte, key string) (T, bool, error) {
+	var (
+		v  T
+		ok bool
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, ok, err = get[T](tx, bucket, key)
+		return err
+	})
+	return v, ok, err
+}
+
+// Processed is the final decision already made for a crossing, if any.
+func (s *Store) Processed(crossingID string) (Decision, bool, error) {
+	return view[Decision](s, bucketProcessed, crossingID)
+}
+
+// IsHeld reports whether the crossing waits in the held queue.
+func (s *Store) IsHeld(crossingID string) (bool, error) {
+	_, ok, err := view[HeldItem](s, bucketHeld, crossingID)
+	return ok, err
+}
+
+// Contact implements Ledger.
+func (s *Store) Contact(contactID string) (ContactState, error) {
+	st, _, err := view[ContactState](s, bucketContacts, contactID)
+	return st, err
+}
+
+// Company implements Ledger.
+func (s *Store) Company(companyID string) (CompanyState, bool, error) {
+	return view[CompanyState](s, bucketCompanies, companyID)
+}
+
+// SenderUsage implements Ledger.
+func (s *Store) SenderUsage(ownerID string) (SenderUsage, error) {
+	u, _, err := view[SenderUsage](s, bucketSenders, ownerID)
+	return u, err
+}
+
+// Intent implements Ledger.
+func (s *Store) Intent(crossingID string) (Intent, bool, error) {
+	return view[Intent](s, bucketIntents, crossingID)
+}
+
+// PutIntent implements Ledger.
+func (s *Store) PutIntent(in Intent) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return put(tx, bucketIntents, in.Crossing.CrossingID, in)
+	})
+}
+
+// Intents lists the intents left by calls whose outcome was never applied.
+func (s *Store) Intents() ([]Intent, error) {
+	var out []Intent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIntents).ForEach(func(k, v []byte) error {
+			var in Intent
+			if err := json.Unmarshal(v, &in); err != nil {
+				return fmt.Errorf("state intents/%s: %w", k, err)
+			}
+			out = append(out, in)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ForgetSequence implements Ledger.
+func (s *Store) ForgetSequence(contactID string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		st, ok, err := get[ContactState](tx, bucketContacts, contactID)
+		if err != nil || !ok || st.Sequence == nil {
+			return err
+		}
+		st.Sequence = nil
+		return put(tx, bucketContacts, contactID, st)
+	})
+}
+
+// ForgetCompany implements Ledger.
+func (s *Store) ForgetCompany(companyID string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCompanies).Delete([]byte(companyID))
+	})
+}
+
+// Apply makes a decision durable in one transaction: the crossing is marked
+// processed (final) or queued (held), the ledger learns the enrollment, the
+// intent is cleared, and the decision enters the outbox for the Recorder.
+func (s *Store) Apply(a *Attempt, d *Decision) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		id := d.CrossingID
+		if d.Final() {
+			if err := put(tx, bucketProcessed, id, d); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
+				return err
+			}
+			// A held decision keeps its intent: the call it follows may
+			// have taken effect, so the next try checks status first.
+			if err := tx.Bucket(bucketIntents).Delete([]byte(id)); err != nil {
+				return err
+			}
+		} else {
+			h, ok, err := get[HeldItem](tx, bucketHeld, id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				h = HeldItem{Crossing: a.Crossing, HeldSince: d.DecidedAt}
+			}
+			h.Decision = *d
+			if err := put(tx, bucketHeld, id, h); err != nil {
+				return err
+			}
+		}
+		if err := applyLedger(tx, a, d); err != nil {
+			return err
+		}
+		return appendOutbox(tx, d)
+	})
+}
+
+func applyLedger(tx *bolt.Tx, a *Attempt, d *Decision) error {
+	if d.Target == nil {
+		return nil
+	}
+	switch {
+	case d.Kind == KindEnrolled && d.Target.Kind == TargetWorkflow:
+		st, _, err := get[ContactState](tx, bucketContacts, d.ContactID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(st.Workflows, d.Target.ID) {
+			st.Workflows = append(st.Workflows, d.Target.ID)
+		}
+		return put(tx, bucketContacts, d.ContactID, st)
+	case d.Kind == KindEnrolled:
+		return applySequence(tx, a, d)
+	case d.Kind == KindAlreadyEnrolled && d.Reason == ReasonStatus:
+		// Learn the enrollment HubSpot reported, trusted for a day.
+		st, _, err := get[ContactState](tx, bucketContacts, d.ContactID)
+		if err != nil {
+			return err
+		}
+		st.Sequence = &ActiveSequence{SequenceID: d.InSequence, EnrolledAt: d.DecidedAt, EndsAt: d.DecidedAt.Add(24 * time.Hour)}
+		return put(tx, bucketContacts, d.ContactID, st)
+	}
+	return nil
+}
+
+func applySequence(tx *bolt.Tx, a *Attempt, d *Decision) error {
+	now := d.DecidedAt
+	ends := now.Add(24 * time.Hour)
+	if a.Sequence != nil {
+		var total time.Duration
+		for _, st := range a.Sequence.Steps {
+			total += st.Delay
+		}
+		ends = ends.Add(total)
+	}
+	st, _, err := get[ContactState](tx, bucketContacts, d.ContactID)
+	if err != nil {
+		return err
+	}
+	st.Sequence = &ActiveSequence{SequenceID: d.Target.ID, EnrollmentID: d.EnrollmentID, OwnerID: d.OwnerID,
+		CrossingID: d.CrossingID, EnrolledAt: now, EndsAt: ends}
+	st.Workflows = slices.DeleteFunc(st.Workflows, func(w string) bool { return slices.Contains(d.Unenrolled, w) })
+	if err := put(tx, bucketContacts, d.ContactID, st); err != nil {
+		return err
+	}
+	if d.CompanyID != "" {
+		cs := CompanyState{ContactID: d.ContactID, SequenceID: d.Target.ID, EndsAt: ends}
+		if err := put(tx, bucketCompanies, d.CompanyID, cs); err != nil {
+			return err
+		}
+	}
+	if d.OwnerID == "" {
+		return nil
+	}
+	u, _, err := get[SenderUsage](tx, bucketSenders, d.OwnerID)
+	if err != nil {
+		return err
+	}
+	cut := now.Add(-24 * time.Hour)
+	keep := func(ts []time.Time) []time.Time {
+		return slices.DeleteFunc(ts, func(t time.Time) bool { return !t.After(cut) })
+	}
+	u.Enrollments = append(keep(u.Enrollments), now)
+	u.Sends = append(keep(u.Sends), a.Schedule...)
+	sort.Slice(u.Sends, func(i, j int) bool { return u.Sends[i].Before(u.Sends[j]) })
+	return put(tx, bucketSenders, d.OwnerID, u)
+}
+
+func appendOutbox(tx *bolt.Tx, d *Decision) error {
+	b := tx.Bucket(bucketOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	key := make([]byte, 8)
+	binary.BigEndian.PutUint64(key, seq)
+	return b.Put(key, raw)
+}
+
+// Held lists the held queue, highest score first, then oldest crossing.
+func (s *Store) Held() ([]HeldItem, error) {
+	var out []HeldItem
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketHeld).ForEach(func(k, v []byte) error {
+			var h HeldItem
+			if err := json.Unmarshal(v, &h); err != nil {
+				return fmt.Errorf("state held/%s: %w", k, err)
+			}
+			out = append(out, h)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Crossing, out[j].Crossing
+		if a.Score != b.Score {
+			return a.Score > b.Score
+		}
+		if !a.CrossedAt.Equal(b.CrossedAt) {
+			return a.CrossedAt.Before(b.CrossedAt)
+		}
+		return a.CrossingID < b.CrossingID
+	})
+	return out, err
+}
+
+// Due lists held crossings whose NotBefore has come, highest score first.
+func (s *Store) Due(now time.Time) ([]HeldItem, error) {
+	all, err := s.Held()
+	return slices.DeleteFunc(all, func(h HeldItem) bool { return h.Decision.NotBefore.After(now) }), err
+}
+
+// OutboxEntry is a decision waiting to be recorded.
+type OutboxEntry struct {
+	Key      uint64
+	Decision Decision
+}
+
+// Outbox returns up to limit decisions not yet acknowledged by the Recorder.
+func (s *Store) Outbox(limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var d Decision
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("state outbox: %w", err)
+			}
+			out = append(out, OutboxEntry{Key: binary.BigEndian.Uint64(k), Decision: d})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AckOutbox removes recorded decisions from the outbox.
+func (s *Store) AckOutbox(entries []OutboxEntry) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		key := make([]byte, 8)
+		for _, e := range entries {
+			binary.BigEndian.PutUint64(key, e.Key)
+			if err := b.Delete(key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PruneProcessed forgets final decisions made before cutoff, bounding the
+// idempotence memory; a crossing redelivered after that would be decided
+// again (and still meet the ledger and HubSpot's one-sequence rule).
+func (s *Store) PruneProcessed(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProcessed)
+		var dead [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var d Decision
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			if d.DecidedAt.Before(cutoff) {
+				dead = append(dead, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	return n, err
+}
+
+var _ Ledger = (*Store)(nil)
