@@ -167,4 +167,3 @@ func Partitions(ctx context.Context, brokers []string, topic string) (int, error
 	}
 	return 0, fmt.Errorf("metadata for %s: topic not found", topic)
 }
-
