@@ -1,0 +1,572 @@
+package hubspot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// AmbiguityPolicy says what Enroll does when it cannot tell whether HubSpot
+// applied an enrollment.
+type AmbiguityPolicy int
+
+const (
+	// VerifyThenRetry (the default) asks GetContactEnrollment: enrolled in
+	// this sequence by this user means the enrollment succeeded (returned
+	// with Recovered set); not enrolled means the POST is sent again;
+	// anything else is returned.
+	VerifyThenRetry AmbiguityPolicy = iota
+	// ReturnAmbiguous returns an error wrapping ErrAmbiguous at once and
+	// leaves the check to the caller.
+	ReturnAmbiguous
+)
+
+// ClientConfig configures a Client. Zero values take the defaults shown.
+type ClientConfig struct {
+	BaseURL string // https://api.hubapi.com
+	Token   string // required; never logged nor audited
+	// RequestsPerInterval and Interval are the client-side limit shared by
+	// every call (190 per 10 s). The limiter spaces requests so that no
+	// rolling Interval ever holds more than RequestsPerInterval of them.
+	RequestsPerInterval int
+	Interval            time.Duration
+	// MaxAttempts bounds the attempts of one call (5).
+	MaxAttempts    int
+	InitialBackoff time.Duration // 250ms, doubled with ±50% jitter
+	MaxBackoff     time.Duration // 10s
+	// MaxRetryAfter is the longest Retry-After the client waits for (60s);
+	// a longer one (a DAILY 429) is returned as an error.
+	MaxRetryAfter time.Duration
+	// AttemptTimeout bounds one HTTP exchange (15s).
+	AttemptTimeout time.Duration
+	HTTPClient     *http.Client
+	// Audit receives every request and response. It must not block long:
+	// it runs on the caller's goroutine.
+	Audit           func(Call)
+	AmbiguousEnroll AmbiguityPolicy
+}
+
+// Call is one HTTP exchange as reported to the audit hook. The
+// Authorization header is never part of it and the token is scrubbed from
+// bodies and errors.
+type Call struct {
+	Op            string        `json:"op"`
+	Attempt       int           `json:"attempt"`
+	Method        string        `json:"method"`
+	Path          string        `json:"path"`   // with the query string
+	Status        int           `json:"status"` // 0 when no answer came
+	Latency       time.Duration `json:"latency"`
+	CorrelationID string        `json:"correlation_id,omitempty"`
+	RequestBody   string        `json:"request_body,omitempty"`
+	ResponseBody  string        `json:"response_body,omitempty"`
+	// RateLimitRemaining is X-HubSpot-RateLimit-Remaining, -1 if absent.
+	RateLimitRemaining int           `json:"rate_limit_remaining"`
+	RetryAfter         time.Duration `json:"retry_after,omitempty"`
+	Err                string        `json:"error,omitempty"`
+	Start              time.Time     `json:"start"`
+}
+
+// Client calls HubSpot's Sequences v4 and Workflows v2 enrollment endpoints.
+// It is safe for concurrent use; all calls share one limiter.
+type Client struct {
+	cfg  ClientConfig
+	base *url.URL
+	hc   *http.Client
+	lim  *rate.Limiter
+
+	mu         sync.Mutex
+	pauseUntil time.Time // set by a 429 for every caller
+}
+
+const maxAuditBody = 64 << 10
+
+// NewClient checks cfg and applies its defaults.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "https://api.hubapi.com"
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("hubspot client: base_url %q: want http(s)://host", cfg.BaseURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("hubspot client: token is empty")
+	}
+	if cfg.RequestsPerInterval <= 0 {
+		cfg.RequestsPerInterval = 190
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.InitialBackoff <= 0 {
+		cfg.InitialBackoff = 250 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = time.Minute
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 15 * time.Second
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{cfg: cfg, base: base, hc: hc, lim: newLimiter(cfg.RequestsPerInterval, cfg.Interval)}, nil
+}
+
+// newLimiter allows n requests in any rolling interval: with a burst of one
+// and n-1 tokens per interval, a window of that length holds at most the
+// first request plus n-1 refills. A bigger burst would let a full bucket
+// plus a full interval of refills (nearly 2n) into one window, which is what
+// HubSpot's rolling limit counts.
+func newLimiter(n int, interval time.Duration) *rate.Limiter {
+	per := max(float64(n-1), 0.9)
+	return rate.NewLimiter(rate.Limit(per/interval.Seconds()), 1)
+}
+
+// ListSequences returns one page of sequences.
+func (c *Client) ListSequences(ctx context.Context, p ListSequencesParams) (*SequencePage, error) {
+	q := url.Values{"userId": {p.UserID}}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.After != "" {
+		q.Set("after", p.After)
+	}
+	if p.Name != "" {
+		q.Set("name", p.Name)
+	}
+	var page SequencePage
+	if err := c.call(ctx, "list_sequences", http.MethodGet, "/automation/v4/sequences", q, nil, &page, false); err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+// ListAllSequences follows the paging cursor to the end.
+func (c *Client) ListAllSequences(ctx context.Context, userID, name string) ([]SequenceLite, error) {
+	var all []SequenceLite
+	p := ListSequencesParams{UserID: userID, Name: name, Limit: 100}
+	for {
+		page, err := c.ListSequences(ctx, p)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, page.Results...)
+		if page.Paging == nil || page.Paging.Next == nil || page.Paging.Next.After == "" || len(page.Results) == 0 {
+			return all, nil
+		}
+		p.After = page.Paging.Next.After
+	}
+}
+
+// GetSequence returns a sequence with its steps and settings.
+func (c *Client) GetSequence(ctx context.Context, sequenceID, userID string) (*Sequence, error) {
+	var s Sequence
+	path := "/automation/v4/sequences/" + url.PathEscape(sequenceID)
+	if err := c.call(ctx, "get_sequence", http.MethodGet, path, url.Values{"userId": {userID}}, nil, &s, false); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// GetContactEnrollment returns the contact's active sequence enrollment, or
+// an error matching ErrNotEnrolled when there is none (HubSpot answers 404;
+// an empty 200 is read the same way).
+func (c *Client) GetContactEnrollment(ctx context.Context, contactID string) (*ContactEnrollment, error) {
+	var ce ContactEnrollment
+	path := "/automation/v4/sequences/enrollments/contact/" + url.PathEscape(contactID)
+	err := c.call(ctx, "get_contact_enrollment", http.MethodGet, path, nil, nil, &ce, false)
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return nil, fmt.Errorf("contact %s: %w: %w", contactID, ErrNotEnrolled, err)
+	case err != nil:
+		return nil, err
+	case ce.ID == "" && ce.SequenceID == "":
+		return nil, fmt.Errorf("contact %s: %w", contactID, ErrNotEnrolled)
+	}
+	return &ce, nil
+}
+
+// Enroll enrolls a contact into a sequence. It is not idempotent at
+// HubSpot, so an attempt whose outcome is unknown (a timeout or a dropped
+// connection after the request was sent, or a 5xx) is never repeated
+// blindly: see AmbiguityPolicy. 429 and failures before the request left
+// are retried. A definite refusal is an *APIError; "already enrolled"
+// matches IsAlreadyEnrolled.
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
+	if req.UserID == "" || req.ContactID == "" || req.SequenceID == "" || req.SenderEmail == "" {
+		return nil, errors.New("hubspot enroll: user id, contact id, sequence id and sender email are required")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	b := c.backoff(ctx)
+	ambiguousBefore := false
+	for round := 1; ; round++ {
+		var enr Enrollment
+		err := c.call(ctx, "enroll", http.MethodPost, "/automation/v4/sequences/enrollments", url.Values{"userId": {req.UserID}}, body, &enr, true)
+		if err == nil {
+			return &enr, nil
+		}
+		if !errors.Is(err, ErrAmbiguous) {
+			if ambiguousBefore && IsAlreadyEnrolled(err) {
+				// Our earlier attempt may be the enrollment that blocks this one.
+				if got, ok := c.findOwnEnrollment(ctx, req, started); ok {
+					return got, nil
+				}
+			}
+			return nil, err
+		}
+		if c.cfg.AmbiguousEnroll == ReturnAmbiguous {
+			return nil, err
+		}
+		ambiguousBefore = true
+		ce, verr := c.GetContactEnrollment(ctx, req.ContactID)
+		switch {
+		case verr == nil && ownEnrollment(ce, req, started):
+			return recovered(ce), nil
+		case verr == nil:
+			return nil, fmt.Errorf("hubspot enroll: contact %s: after an ambiguous attempt the contact is in sequence %s: %w", req.ContactID, ce.SequenceID, ErrAlreadyEnrolled)
+		case !errors.Is(verr, ErrNotEnrolled):
+			return nil, fmt.Errorf("hubspot enroll: contact %s: checking an ambiguous attempt failed (%v): %w", req.ContactID, verr, err)
+		}
+		// Not enrolled: the attempt did not take; sending again is safe.
+		next := b.NextBackOff()
+		if round >= c.cfg.MaxAttempts || next == backoff.Stop {
+			return nil, err
+		}
+		if werr := sleepCtx(ctx, next); werr != nil {
+			return nil, fmt.Errorf("%w (%w)", err, werr)
+		}
+	}
+}
+
+func (c *Client) findOwnEnrollment(ctx context.Context, req EnrollRequest, started time.Time) (*Enrollment, bool) {
+	ce, err := c.GetContactEnrollment(ctx, req.ContactID)
+	if err != nil || !ownEnrollment(ce, req, started) {
+		return nil, false
+	}
+	return recovered(ce), true
+}
+
+// ownEnrollment decides whether a found enrollment is the one our ambiguous
+// attempt made: same sequence, same enrolling user, and not older than the
+// attempt (two minutes of clock skew allowed).
+func ownEnrollment(ce *ContactEnrollment, req EnrollRequest, started time.Time) bool {
+	if ce.SequenceID != req.SequenceID {
+		return false
+	}
+	if ce.EnrolledBy != "" && ce.EnrolledBy != req.UserID {
+		return false
+	}
+	return ce.EnrolledAt.IsZero() || !ce.EnrolledAt.Before(started.Add(-2*time.Minute))
+}
+
+func recovered(ce *ContactEnrollment) *Enrollment {
+	return &Enrollment{ID: ce.ID, ToEmail: ce.ToEmail, EnrolledAt: ce.EnrolledAt, UpdatedAt: ce.UpdatedAt, Recovered: true}
+}
+
+// EnrollWorkflow enrolls a contact, by email, into a v2 workflow. HubSpot
+// accepts a repeated enrollment without enrolling twice, so every failure
+// that may succeed later is retried.
+func (c *Client) EnrollWorkflow(ctx context.Context, workflowID, email string) error {
+	return c.call(ctx, "enroll_workflow", http.MethodPost, workflowPath(workflowID, email), nil, nil, nil, false)
+}
+
+// UnenrollWorkflow removes a contact, by email, from a v2 workflow.
+func (c *Client) UnenrollWorkflow(ctx context.Context, workflowID, email string) error {
+	return c.call(ctx, "unenroll_workflow", http.MethodDelete, workflowPath(workflowID, email), nil, nil, nil, false)
+}
+
+// GetWorkflowEnrollments lists the workflows a contact (by vid) is in.
+func (c *Client) GetWorkflowEnrollments(ctx context.Context, vid string) ([]WorkflowEnrollment, error) {
+	var out []WorkflowEnrollment
+	path := "/automation/v2/workflows/enrollments/contacts/" + url.PathEscape(vid)
+	if err := c.call(ctx, "get_workflow_enrollments", http.MethodGet, path, nil, nil, &out, false); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func workflowPath(workflowID, email string) string {
+	return "/automation/v2/workflows/" + url.PathEscape(workflowID) + "/enrollments/contacts/" + url.PathEscape(email)
+}
+
+func (c *Client) backoff(ctx context.Context) backoff.BackOff {
+	eb := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(c.cfg.InitialBackoff),
+		backoff.WithMaxInterval(c.cfg.MaxBackoff),
+		backoff.WithRandomizationFactor(0.5),
+		backoff.WithMultiplier(2),
+		backoff.WithMaxElapsedTime(0),
+	)
+	return backoff.WithContext(eb, ctx)
+}
+
+// attemptResult is one HTTP exchange.
+type attemptResult struct {
+	status     int
+	header     http.Header
+	body       []byte
+	err        error
+	sent       bool
+	retryAfter time.Duration
+}
+
+// call runs one API call with the limiter and bounded retries. With
+// ambiguousIsFinal (enrollments) a failure after the request was sent is
+// returned wrapped in ErrAmbiguous instead of retried.
+func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body []byte, out any, ambiguousIsFinal bool) error {
+	pathq := path
+	if len(q) > 0 {
+		pathq += "?" + q.Encode()
+	}
+	b := c.backoff(ctx)
+	var last error
+	for attempt := 1; ; attempt++ {
+		if err := c.wait(ctx); err != nil {
+			return joinLast(last, err)
+		}
+		res := c.attempt(ctx, op, attempt, method, pathq, body)
+		retry, err := c.classify(op, method, path, res, ambiguousIsFinal)
+		if err == nil {
+			if out == nil || len(bytes.TrimSpace(res.body)) == 0 {
+				return nil
+			}
+			if derr := json.Unmarshal(res.body, out); derr != nil {
+				return fmt.Errorf("hubspot %s: %s %s: decoding the answer: %w", op, method, path, derr)
+			}
+			return nil
+		}
+		last = err
+		if !retry {
+			return err
+		}
+		if ctx.Err() != nil {
+			return joinLast(last, ctx.Err())
+		}
+		wait := b.NextBackOff()
+		if attempt >= c.cfg.MaxAttempts || wait == backoff.Stop {
+			return err
+		}
+		if res.status == http.StatusTooManyRequests {
+			if res.retryAfter > c.cfg.MaxRetryAfter {
+				return err
+			}
+			wait = max(wait, res.retryAfter)
+			c.pause(wait)
+		}
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return joinLast(last, serr)
+		}
+	}
+}
+
+func joinLast(last, err error) error {
+	if last == nil {
+		return err
+	}
+	return fmt.Errorf("%w (after: %v)", err, last)
+}
+
+// classify turns an attempt into an error (nil on 2xx) and says whether
+// repeating the same request is allowed.
+func (c *Client) classify(op, method, path string, res attemptResult, ambiguousIsFinal bool) (bool, error) {
+	if res.err != nil {
+		te := &TransportError{Op: op, Method: method, Path: path, Sent: res.sent, Err: scrubErr(res.err, c.cfg.Token)}
+		if res.sent && ambiguousIsFinal {
+			return false, fmt.Errorf("%w: %w", ErrAmbiguous, te)
+		}
+		return true, te
+	}
+	if res.status >= 200 && res.status < 300 {
+		return false, nil
+	}
+	ae := &APIError{Op: op, Method: method, Path: path, Status: res.status, RetryAfter: res.retryAfter}
+	var eb errorBody
+	if json.Unmarshal(res.body, &eb) == nil {
+		ae.Category, ae.SubCategory, ae.Message = eb.Category, eb.SubCategory, scrub(eb.Message, c.cfg.Token)
+		ae.CorrelationID, ae.PolicyName, ae.Details = eb.CorrelationID, eb.PolicyName, eb.Errors
+	}
+	if ae.CorrelationID == "" {
+		ae.CorrelationID = res.header.Get("X-HubSpot-Correlation-Id")
+	}
+	if ae.Message == "" {
+		ae.Message = http.StatusText(res.status)
+	}
+	switch {
+	case res.status == http.StatusTooManyRequests:
+		return true, ae // refused before processing: safe even for an enrollment
+	case res.status >= 500 && ambiguousIsFinal:
+		return false, fmt.Errorf("%w: %w", ErrAmbiguous, ae)
+	case res.status >= 500:
+		return true, ae
+	}
+	return false, ae
+}
+
+// wait blocks until a 429 pause is over and the limiter grants a request.
+func (c *Client) wait(ctx context.Context) error {
+	c.mu.Lock()
+	until := c.pauseUntil
+	c.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		if err := sleepCtx(ctx, d); err != nil {
+			return err
+		}
+	}
+	return c.lim.Wait(ctx)
+}
+
+// pause holds every caller back after a 429, not only the one that got it.
+func (c *Client) pause(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := time.Now().Add(d); t.After(c.pauseUntil) {
+		c.pauseUntil = t
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq string, body []byte) attemptResult {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	var res attemptResult
+	// A request may have reached HubSpot as soon as it had a connection;
+	// the write callback can run after Do returns, so it cannot be trusted
+	// to say that nothing was sent.
+	var gotConn atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }}
+	call := Call{Op: op, Attempt: n, Method: method, Path: pathq, RequestBody: c.auditBody(body), RateLimitRemaining: -1, Start: time.Now()}
+	defer func() {
+		call.Latency = time.Since(call.Start)
+		if c.cfg.Audit != nil {
+			c.cfg.Audit(call)
+		}
+	}()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), method, c.base.String()+pathq, rd)
+	if err != nil {
+		res.err = err
+		call.Err = scrub(err.Error(), c.cfg.Token)
+		return res
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err == nil {
+		res.body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+		res.status, res.header = resp.StatusCode, resp.Header
+		call.Status = resp.StatusCode
+		call.CorrelationID = resp.Header.Get("X-HubSpot-Correlation-Id")
+		if v, perr := strconv.Atoi(resp.Header.Get("X-HubSpot-RateLimit-Remaining")); perr == nil {
+			call.RateLimitRemaining = v
+		}
+		call.ResponseBody = c.auditBody(res.body)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			res.retryAfter = retryAfter(resp.Header, time.Now())
+			call.RetryAfter = res.retryAfter
+		}
+		if err != nil { // the body broke off: the answer is incomplete
+			res.status = 0
+		}
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.AttemptTimeout, err)
+		}
+		res.err = err
+		call.Err = scrub(err.Error(), c.cfg.Token)
+	}
+	res.sent = gotConn.Load() && !isDialError(res.err)
+	return res
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date), else falls back
+// to the rate-limit interval HubSpot announces.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+			return time.Duration(s * float64(time.Second))
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(0, t.Sub(now))
+		}
+	}
+	if ms, err := strconv.Atoi(h.Get("X-HubSpot-RateLimit-Interval-Milliseconds")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 0
+}
+
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+func (c *Client) auditBody(b []byte) string {
+	if len(b) > maxAuditBody {
+		b = b[:maxAuditBody]
+	}
+	return scrub(string(b), c.cfg.Token)
+}
+
+func scrub(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[REDACTED]")
+}
+
+// scrubErr keeps err for errors.Is/As unless its text leaks the token.
+func scrubErr(err error, token string) error {
+	if token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return errors.New(scrub(err.Error(), token))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
