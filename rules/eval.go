@@ -1,0 +1,100 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/scorebridge/scorebridge/events"
+)
+
+// memoryBudget bounds what one evaluation may allocate (expr's units: about
+// one per element of a range or built collection), so a rule such as
+// `1..1000000000 | count(# > 0)` fails fast instead of exhausting memory.
+const memoryBudget = 100_000
+
+// Evaluator runs group expressions for one goroutine, reusing its VM and
+// environment so that an evaluation does not allocate.
+type Evaluator struct {
+	vm  vm.VM
+	env Env
+}
+
+// NewEvaluator returns an Evaluator; use one per goroutine.
+func NewEvaluator() *Evaluator {
+	return &Evaluator{vm: vm.VM{MemoryBudget: memoryBudget}}
+}
+
+// Bind makes ev the event that following Match calls see.
+func (e *Evaluator) Bind(ev *events.Event) {
+	e.env.Event = EventEnv{
+		ID:         ev.ID,
+		Type:       ev.Type,
+		ContactID:  ev.ContactID,
+		CompanyID:  ev.CompanyID,
+		OccurredAt: ev.OccurredAt,
+		Properties: ev.Properties,
+	}
+	e.env.Contact = ev.Contact
+}
+
+// Match evaluates the group for the bound event: whether it matches and the
+// points it earns. It assumes the event's type is one of g.Types (the
+// caller's index guarantees it). A runtime error means no match.
+func (e *Evaluator) Match(g *Group) (bool, Points, error) {
+	if g.test != nil {
+		out, err := e.vm.Run(g.test, &e.env)
+		if err != nil {
+			return false, 0, fmt.Errorf("when: %s", oneLine(err))
+		}
+		ok, isBool := out.(bool)
+		if !isBool {
+			return false, 0, fmt.Errorf("when: gave %T, not true or false", out)
+		}
+		if !ok {
+			return false, 0, nil
+		}
+	}
+	if g.points == nil {
+		return true, g.fixed, nil
+	}
+	out, err := e.vm.Run(g.points, &e.env)
+	if err != nil {
+		return false, 0, fmt.Errorf("points: %s", oneLine(err))
+	}
+	f, ok := toFloat(out)
+	if !ok {
+		return false, 0, fmt.Errorf("points: got %T, want a number", out)
+	}
+	p, err := ToPoints(f)
+	if err != nil {
+		return false, 0, fmt.Errorf("points: %w", err)
+	}
+	return true, p, nil
+}
+
+// MatchesType reports whether the group can match an event of type t.
+func (g *Group) MatchesType(t string) bool {
+	if g.Types == nil {
+		return true
+	}
+	for _, x := range g.Types {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
+}

@@ -1,0 +1,127 @@
+package scoring
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/scorebridge/scorebridge/rules"
+)
+
+// ref names a group: its model's index and its index in the model.
+type ref struct{ model, group uint16 }
+
+func (r ref) key() uint32 { return uint32(r.model)<<16 | uint32(r.group) }
+
+// kind is how a group keeps state.
+type kind uint8
+
+const (
+	plain  kind = iota // repeatable, no window, no decay: a running sum
+	first              // not repeatable: only the earliest match
+	listed             // windowed or decaying: the matches that still count
+)
+
+// Engine is a compiled rule set with its groups indexed by event type.
+// It is read-only and safe to share; each goroutine scores with its own
+// Scorer.
+type Engine struct {
+	Rules  *rules.Set
+	byType map[string][]ref // groups an event of that type may match
+	any    []ref            // groups for types no rule names
+	kinds  [][]kind
+	// thresholdBase[m] is the bit of model m's first threshold in a
+	// contact's disarmed set.
+	thresholdBase []int
+	timeDependent []bool // the model has a window or decays
+}
+
+// MaxThresholds bounds the thresholds of all models together: a contact's
+// armed state is one 64-bit word.
+const MaxThresholds = 64
+
+// NewEngine indexes a rule set.
+func NewEngine(set *rules.Set) (*Engine, error) {
+	if len(set.Models) > math.MaxUint16 {
+		return nil, fmt.Errorf("%d models: at most %d", len(set.Models), math.MaxUint16)
+	}
+	e := &Engine{Rules: set, byType: map[string][]ref{}}
+	bits := 0
+	named := map[string]bool{}
+	for _, m := range set.Models {
+		for _, g := range m.Groups {
+			for _, t := range g.Types {
+				named[t] = true
+			}
+		}
+	}
+	for mi, m := range set.Models {
+		e.thresholdBase = append(e.thresholdBase, bits)
+		bits += len(m.Thresholds)
+		kinds := make([]kind, len(m.Groups))
+		td := false
+		for gi, g := range m.Groups {
+			r := ref{uint16(mi), uint16(gi)}
+			switch {
+			case !g.Repeatable:
+				kinds[gi] = first
+			case g.Window > 0 || m.Decays():
+				kinds[gi] = listed
+			}
+			td = td || g.Window > 0 || m.Decays()
+			if g.Types == nil {
+				e.any = append(e.any, r)
+				for t := range named {
+					e.byType[t] = append(e.byType[t], r)
+				}
+				continue
+			}
+			for _, t := range g.Types {
+				e.byType[t] = append(e.byType[t], r)
+			}
+		}
+		e.kinds = append(e.kinds, kinds)
+		e.timeDependent = append(e.timeDependent, td)
+	}
+	if bits > MaxThresholds {
+		return nil, fmt.Errorf("%d thresholds across models: at most %d", bits, MaxThresholds)
+	}
+	for t, refs := range e.byType {
+		sort.Slice(refs, func(i, j int) bool { return refs[i].key() < refs[j].key() })
+		e.byType[t] = refs
+	}
+	return e, nil
+}
+
+// candidates are the groups an event of type t may match, in model and
+// group order.
+func (e *Engine) candidates(t string) []ref {
+	if refs, ok := e.byType[t]; ok {
+		return refs
+	}
+	return e.any
+}
+
+func (e *Engine) group(r ref) *rules.Group {
+	return e.Rules.Models[r.model].Groups[r.group]
+}
+
+// contribution is what points earned at t are worth at T: the points,
+// halved every half-life when the model decays, rounded to a micro-point.
+// Rounding each event's contribution (not the sum) keeps sums exact, so
+// scores do not depend on event order and an explanation adds up exactly.
+func contribution(m *rules.Model, pts rules.Points, t, T int64) (value rules.Points, factor float64) {
+	if !m.Decays() || t >= T {
+		return pts, 1
+	}
+	factor = math.Exp2(-float64(T-t) / float64(m.HalfLife))
+	return rules.Points(math.Round(float64(pts) * factor)), factor
+}
+
+// inWindow: with a window W, only events with t > T - W count.
+func inWindow(g *rules.Group, t, T int64) bool {
+	return g.Window == 0 || t > T-int64(g.Window)
+}
+
+func unixNano(t time.Time) int64 { return t.UnixNano() }
