@@ -25,19 +25,19 @@ const (
 
 // Reasons used with the kinds above.
 const (
-	ReasonLifecycleStage     = "lifecycle_stage"
-	ReasonEmailDomain        = "email_domain"
-	ReasonContactList        = "contact_list"
-	ReasonCompanyList        = "company_list"
-	ReasonCompanyActive      = "company_active"      // excluded: another contact of the company is in a sequence
-	ReasonConflictingSeq     = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
-	ReasonQuota              = "quota"
-	ReasonBusinessHours      = "business_hours"
-	ReasonSinkUnavailable    = "sink_unavailable"
-	ReasonHoldExpired        = "hold_expired"
-	ReasonNoEmail            = "no_email"
-	ReasonLedger             = "ledger" // already_enrolled: known from the bridge's ledger
-	ReasonStatus             = "status" // already_enrolled: confirmed by the sink's status call
+	ReasonLifecycleStage      = "lifecycle_stage"
+	ReasonEmailDomain         = "email_domain"
+	ReasonContactList         = "contact_list"
+	ReasonCompanyList         = "company_list"
+	ReasonCompanyActive       = "company_active"       // excluded: another contact of the company is in a sequence
+	ReasonConflictingSeq      = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
+	ReasonQuota               = "quota"
+	ReasonBusinessHours       = "business_hours"
+	ReasonSinkUnavailable     = "sink_unavailable"
+	ReasonHoldExpired         = "hold_expired"
+	ReasonNoEmail             = "no_email"
+	ReasonLedger              = "ledger"  // already_enrolled: known from the bridge's ledger
+	ReasonStatus              = "status"  // already_enrolled: confirmed by the sink's status call
 	ReasonInterruptedEnrolled = "resumed" // enrolled: an interrupted call had in fact succeeded
 )
 
@@ -58,21 +58,21 @@ type Target struct {
 
 // Decision is what the bridge decided for one crossing, and why.
 type Decision struct {
-	CrossingID    string    `json:"crossing_id"`
-	ContactID     string    `json:"contact_id"`
-	CompanyID     string    `json:"company_id,omitempty"`
-	Model         string    `json:"model"`
-	ThresholdName string    `json:"threshold_name,omitempty"`
-	Score         float64   `json:"score"`
-	Kind          Kind      `json:"kind"`
-	Reason        string    `json:"reason,omitempty"`
-	Outcome       string    `json:"decision"` // Kind[:Reason], the value queried in the audit
-	Detail        string    `json:"detail,omitempty"`
-	Stage         string    `json:"stage,omitempty"`
-	Target        *Target   `json:"target,omitempty"`
-	OwnerID       string    `json:"owner_id,omitempty"`
-	SenderEmail   string    `json:"sender_email,omitempty"`
-	EnrollmentID  string    `json:"enrollment_id,omitempty"`
+	CrossingID    string  `json:"crossing_id"`
+	ContactID     string  `json:"contact_id"`
+	CompanyID     string  `json:"company_id,omitempty"`
+	Model         string  `json:"model"`
+	ThresholdName string  `json:"threshold_name,omitempty"`
+	Score         float64 `json:"score"`
+	Kind          Kind    `json:"kind"`
+	Reason        string  `json:"reason,omitempty"`
+	Outcome       string  `json:"decision"` // Kind[:Reason], the value queried in the audit
+	Detail        string  `json:"detail,omitempty"`
+	Stage         string  `json:"stage,omitempty"`
+	Target        *Target `json:"target,omitempty"`
+	OwnerID       string  `json:"owner_id,omitempty"`
+	SenderEmail   string  `json:"sender_email,omitempty"`
+	EnrollmentID  string  `json:"enrollment_id,omitempty"`
 	// InSequence is the sequence the contact was found in (already_enrolled,
 	// excluded:conflicting_sequence, excluded:company_active).
 	InSequence string `json:"in_sequence,omitempty"`

@@ -28,6 +28,10 @@ type SendStage struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// sendLimitBackoff is how long a crossing refused for HubSpot's own send
+// cap waits: the bridge's quota missed sends it does not know about.
+const sendLimitBackoff = time.Hour
+
 // Name implements Stage.
 func (*SendStage) Name() string { return "send" }
 
@@ -109,6 +113,8 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 		switch Classify(err) {
 		case Permanent:
 			return decide(a, KindFailed, failMessage(err), ""), nil
+		case OverSendLimit:
+			return held(a, ReasonQuota, a.Now.Add(sendLimitBackoff), "sink: "+failMessage(err)), nil
 		case AlreadyEnrolled:
 			if d, done := s.confirm(ctx, a, target, "after already-enrolled: "); done {
 				return d, nil

@@ -86,10 +86,13 @@ const (
 	Permanent
 	// AlreadyEnrolled: HubSpot's 400 "Contact already enrolled in a sequence".
 	AlreadyEnrolled
+	// OverSendLimit: the sender's inbox is over its send cap on HubSpot's
+	// side (hubspot.ErrSendLimit); held as quota, not failed.
+	OverSendLimit
 )
 
 func (c FailureClass) String() string {
-	return [...]string{"ambiguous", "retryable", "permanent", "already_enrolled"}[c]
+	return [...]string{"ambiguous", "retryable", "permanent", "already_enrolled", "over_send_limit"}[c]
 }
 
 // SinkError is how sinks (and the adapter around the hubspot client) tell

@@ -1,0 +1,191 @@
+package enrollment
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/events"
+)
+
+// Recorder receives decisions for the audit (ClickHouse `decisions`). It is
+// fed from the store's outbox, so a decision reaches it at least once; its
+// rows carry crossing_id and decided_at to de-duplicate on.
+type Recorder interface {
+	RecordDecisions(ctx context.Context, ds []Decision) error
+}
+
+// Bridge decides crossings one at a time: pipeline, then the store.
+// Decisions are serialised so quotas and exclusivity see every enrollment
+// made before them.
+type Bridge struct {
+	Config   *Config
+	Store    *Store
+	Sink     Sink
+	Recorder Recorder // optional
+	Now      func() time.Time
+	Log      zerolog.Logger
+
+	pipeline MultiStage
+	mu       sync.Mutex
+}
+
+// NewBridge wires the standard pipeline. send may be nil for defaults.
+func NewBridge(cfg *Config, store *Store, sink Sink, rec Recorder, now func() time.Time, send *SendStage) *Bridge {
+	if now == nil {
+		now = time.Now
+	}
+	return &Bridge{Config: cfg, Store: store, Sink: sink, Recorder: rec, Now: now,
+		Log: zerolog.Nop(), pipeline: Pipeline(cfg, store, sink, send)}
+}
+
+// Result is the outcome of handing the bridge a crossing.
+type Result struct {
+	Decision Decision
+	// Duplicate: the crossing was decided (or is held) already; nothing
+	// was done or recorded again.
+	Duplicate bool
+}
+
+// Handle decides one crossing. When it returns without error the decision
+// is durable (the Kafka offset may be committed); with an error nothing
+// was decided and the crossing must be redelivered.
+func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok, err := b.Store.Processed(c.CrossingID); err != nil || ok {
+		return Result{Decision: d, Duplicate: ok}, err
+	}
+	if ok, err := b.Store.IsHeld(c.CrossingID); err != nil || ok {
+		return Result{Duplicate: ok}, err
+	}
+	d, err := b.decide(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Decision: *d}, nil
+}
+
+func (b *Bridge) decide(ctx context.Context, c events.Crossing) (*Decision, error) {
+	if c.ThresholdName == "" {
+		c.ThresholdName = events.DefaultThreshold
+	}
+	a := &Attempt{Crossing: c, Now: b.Now()}
+	d, err := b.pipeline.Exec(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, fmt.Errorf("crossing %s: no stage decided", c.CrossingID)
+	}
+	if err := b.Store.Apply(a, d); err != nil {
+		return nil, fmt.Errorf("crossing %s contact %s: record decision %s: %w", c.CrossingID, c.ContactID, d.Outcome, err)
+	}
+	b.Log.Info().Str("crossing_id", c.CrossingID).Str("contact_id", c.ContactID).Str("model", c.Model).
+		Str("decision", d.Outcome).Str("stage", d.Stage).Msg("decided")
+	return d, nil
+}
+
+// ReleaseHeld decides again every held crossing whose time has come,
+// highest score first so the best leads get the freed quota. Crossings held
+// longer than hold.max_age are given up as failed:hold_expired.
+func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.Now()
+	due, err := b.Store.Due(now)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, h := range due {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		if max := b.Config.Hold.maxAge; max > 0 && now.Sub(h.HeldSince) > max {
+			a := &Attempt{Crossing: h.Crossing, Now: now}
+			d := &Decision{Kind: KindFailed, Reason: ReasonHoldExpired, Target: h.Decision.Target,
+				Detail: "held since " + h.HeldSince.UTC().Format(time.RFC3339) + " (" + h.Decision.Outcome + ")", Stage: "hold"}
+			d.fill(a)
+			if err := b.Store.Apply(a, d); err != nil {
+				return out, err
+			}
+			out = append(out, *d)
+			continue
+		}
+		d, err := b.decide(ctx, h.Crossing)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
+
+// Recover decides again the crossings whose sink call was interrupted by a
+// crash and that are not waiting in the held queue (those are released in
+// turn). The Send stage finds their intent and checks the status first.
+func (b *Bridge) Recover(ctx context.Context) ([]Decision, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	intents, err := b.Store.Intents()
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, in := range intents {
+		id := in.Crossing.CrossingID
+		if _, done, err := b.Store.Processed(id); err != nil || done {
+			if err != nil {
+				return out, err
+			}
+			continue
+		}
+		if isHeld, err := b.Store.IsHeld(id); err != nil || isHeld {
+			if err != nil {
+				return out, err
+			}
+			continue
+		}
+		d, err := b.decide(ctx, in.Crossing)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
+
+// FlushOutbox hands pending decisions to the Recorder in batches and
+// removes them once accepted. A failing Recorder leaves them for later.
+// Without a Recorder the outbox is emptied so it cannot grow unbounded.
+func (b *Bridge) FlushOutbox(ctx context.Context, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	total := 0
+	for {
+		entries, err := b.Store.Outbox(batch)
+		if err != nil || len(entries) == 0 {
+			return total, err
+		}
+		ds := make([]Decision, len(entries))
+		for i, e := range entries {
+			ds[i] = e.Decision
+		}
+		if b.Recorder == nil {
+			// nothing to hand them to
+		} else if err := b.Recorder.RecordDecisions(ctx, ds); err != nil {
+			return total, fmt.Errorf("record %d decisions: %w", len(ds), err)
+		}
+		if err := b.Store.AckOutbox(entries); err != nil {
+			return total, err
+		}
+		total += len(entries)
+		if len(entries) < batch {
+			return total, nil
+		}
+	}
+}
