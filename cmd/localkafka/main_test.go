@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// broker is a localkafka started in-process by run.
+type broker struct {
+	addr   string
+	stderr *syncBuffer
+	stop   func() int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startBroker(t *testing.T, args ...string) *broker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	stderr := &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, args, pw, stderr)
+		pw.Close()
+	}()
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "localkafka ready on "); ok {
+				ready <- strings.Fields(addr)[0]
+			}
+		}
+		close(ready)
+	}()
+	var once sync.Once
+	var exit int
+	stop := func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case exit = <-code:
+			case <-time.After(15 * time.Second):
+				t.Fatal("localkafka did not stop within 15s")
+			}
+		})
+		return exit
+	}
+	t.Cleanup(func() { stop() })
+	select {
+	case addr, ok := <-ready:
+		if !ok {
+			t.Fatalf("localkafka exited without a ready line; stderr: %s", stderr)
+		}
+		return &broker{addr: addr, stderr: stderr, stop: stop}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no ready line within 15s; stderr: %s", stderr)
+	}
+	return nil
+}
+
+// handler commits everything it sees, remembering the values.
+type handler struct {
+	mu   sync.Mutex
+	seen []string
+	from map[int]int64
+}
+
+func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.from == nil {
+		h.from = map[int]int64{}
+	}
+	h.from[c.Partition] = c.Committed
+	return nil
+}
+
+func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range msgs {
+		h.seen = append(h.seen, string(m.Value))
+	}
+	c.Commit(msgs[len(msgs)-1].Offset + 1)
+	return nil
+}
+
+func (h *handler) Revoked(context.Context, *stream.Claim) error { return nil }
+
+func (h *handler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// consume reads with group "g" until want messages arrived, commits, leaves.
+func consume(t *testing.T, addr string, want int) *handler {
+	t.Helper()
+	h := &handler{}
+	gc, err := stream.NewGroupConsumer(stream.GroupConfig{
+		Brokers: []string{addr}, Group: "g", Topic: "engagement-events",
+		HeartbeatInterval: 200 * time.Millisecond, CommitInterval: 100 * time.Millisecond, MaxWait: 100 * time.Millisecond,
+	}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gc.Run(ctx) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for h.count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of %d messages in 15s", h.count(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func write(t *testing.T, addr string, from, to int) {
+	t.Helper()
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: []string{addr}, Topic: "engagement-events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var msgs []kafka.Message
+	for i := from; i < to; i++ {
+		msgs = append(msgs, stream.Message(fmt.Sprintf("c%d", i%7), []byte(fmt.Sprintf("e%d", i))))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDataDirKeepsMessagesAndOffsetsAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, "--addr", "127.0.0.1:0", "--data-dir", dir, "--seed-topics", "engagement-events:4,extra")
+	write(t, b.addr, 0, 100)
+	if h := consume(t, b.addr, 100); h.count() != 100 {
+		t.Fatalf("first run consumed %d", h.count())
+	}
+	write(t, b.addr, 100, 150)
+	if code := b.stop(); code != 0 {
+		t.Fatalf("exit code %d; stderr: %s", code, b.stderr)
+	}
+
+	b = startBroker(t, "--addr", "127.0.0.1:0", "--data-dir", dir, "--seed-topics", "engagement-events:4,extra")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for topic, want := range map[string]int{"engagement-events": 4, "extra": 6} {
+		if n, err := stream.Partitions(ctx, []string{b.addr}, topic); err != nil || n != want {
+			t.Fatalf("after restart %s has %d partitions (%v), want %d", topic, n, err, want)
+		}
+	}
+	// The group resumes at its committed offsets: the 50 messages written
+	// after the commit, none of the first 100 (a replay would deliver those
+	// first, as they precede the new ones in every partition).
+	h := consume(t, b.addr, 50)
+	for p, off := range h.from {
+		if off <= 0 {
+			t.Errorf("partition %d resumed at %d, want a committed offset", p, off)
+		}
+	}
+	for _, v := range h.seen {
+		var n int
+		fmt.Sscanf(v, "e%d", &n)
+		if n < 100 {
+			t.Fatalf("replayed %s that was committed before the restart", v)
+		}
+	}
+	if code := b.stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestBusyPortIsExplained(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--addr", ln.Addr().String()}, io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "already in use") {
+		t.Fatalf("code %d, stderr %q; want 1 and an 'already in use' message", code, stderr.String())
+	}
+}
+
+func TestDataDirIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	startBroker(t, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, io.Discard, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "in use by another localkafka") {
+		t.Fatalf("code %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestBadFlagsReportEveryProblem(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--addr", "nope", "--partitions", "0", "--seed-topics", "a:x", "--log-level", "loud"}, io.Discard, &stderr)
+	if code != 2 {
+		t.Fatalf("code %d", code)
+	}
+	for _, want := range []string{"--addr", "--partitions", "--seed-topics", "--log-level"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q does not mention %s", stderr.String(), want)
+		}
+	}
+}
+
+// TestSIGTERMExitsCleanly runs the real binary as scripts do.
+func TestSIGTERMExitsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "localkafka")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		if !strings.HasPrefix(l, "localkafka ready on 127.0.0.1:") {
+			t.Fatalf("ready line %q", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no ready line; stderr %s", stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after SIGTERM")
+	}
+}
