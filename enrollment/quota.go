@@ -114,15 +114,20 @@ func peakWithNew(existing, added []time.Time) int {
 	return peak
 }
 
-// nextFit is the earliest time the sequence's sends fit under the cap. The
-// count only drops when an existing send leaves a window, so the candidates
-// are those moments.
+// nextFit is the earliest time the sequence's sends fit under the cap. A
+// window's count only drops when one of the new sends moves 24 h past an
+// existing send, so the candidates are the moments s + 24h - offset.
 func nextFit(existing []time.Time, offsets []time.Duration, now time.Time, limit int) time.Time {
-	for _, t := range existing {
-		at := t.Add(day)
-		if !at.After(now) {
-			continue
+	var cands []time.Time
+	for _, s := range existing {
+		for _, o := range offsets {
+			if at := s.Add(day - o); at.After(now) {
+				cands = append(cands, at)
+			}
 		}
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Before(cands[j]) })
+	for _, at := range cands {
 		if peakWithNew(within(existing, at.Add(-day), time.Time{}), schedule(at, offsets)) <= limit {
 			return at
 		}
