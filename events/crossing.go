@@ -53,9 +53,9 @@ func DecodeCrossing(data []byte) (Crossing, error) {
 		return c, fmt.Errorf("malformed crossing JSON: %w", err)
 	}
 	var missing []string
-	for name, v := range map[string]string{"crossing_id": c.CrossingID, "contact_id": c.ContactID, "model": c.Model} {
-		if strings.TrimSpace(v) == "" {
-			missing = append(missing, name)
+	for _, f := range [][2]string{{"crossing_id", c.CrossingID}, {"contact_id", c.ContactID}, {"model", c.Model}} {
+		if strings.TrimSpace(f[1]) == "" {
+			missing = append(missing, f[0])
 		}
 	}
 	if c.CrossedAt.IsZero() {

@@ -1,0 +1,215 @@
+package backtest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// Line is one (contact, model) result: a line of backtest output, and the
+// answer of the scorer's score endpoint.
+type Line struct {
+	ContactID string             `json:"contact_id"`
+	Model     string             `json:"model"`
+	Score     float64            `json:"score"`
+	Groups    map[string]float64 `json:"groups"`
+	Crossings []time.Time        `json:"crossings"`
+}
+
+// Options of a backtest.
+type Options struct {
+	// AsOf, when set, scores at that time and ignores later events;
+	// otherwise each contact is scored at its latest event.
+	AsOf time.Time
+	// BadLine is called for each line that is not a valid event.
+	BadLine func(*events.LineError)
+}
+
+// Summary counts what a backtest read.
+type Summary struct {
+	Lines      int
+	Events     int // distinct events counted
+	Duplicates int
+	Future     int // after AsOf
+	BadLines   int
+	Contacts   int
+	Reordered  int // contacts replayed in time order in a second pass
+	EvalErrors map[string]int
+	Examples   []scoring.EvalError // the first few expression errors
+}
+
+type contact struct {
+	state     scoring.Contact
+	lastID    string // id of the event counted last, for the order check
+	outOfTime bool   // an event arrived before one it follows in time
+	crossings [][]time.Time
+}
+
+// Run scores every event of in and emits a Line per (contact, model), in
+// contact then model order. Events are applied as they stream; a contact
+// whose events came out of (occurred_at, id) order is replayed in order in
+// a second pass so its crossings are exact. The second pass rereads the
+// input through reopen, or, when reopen is nil, a temporary copy taken
+// while streaming.
+func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error) (Summary, error) {
+	sum := Summary{EvalErrors: map[string]int{}}
+	if reopen == nil {
+		spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
+		if err != nil {
+			return sum, fmt.Errorf("spool the input: %w", err)
+		}
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		in = io.TeeReader(in, spool)
+		reopen = func() (io.ReadCloser, error) { return os.Open(spool.Name()) }
+	}
+	s := scoring.NewScorer(e)
+	if !opts.AsOf.IsZero() {
+		s.AsOf = opts.AsOf.UnixNano()
+	}
+	contacts := map[string]*contact{}
+	r := events.NewReader(in)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *events.LineError
+		if errors.As(err, &le) {
+			sum.BadLines++
+			if opts.BadLine != nil {
+				opts.BadLine(le)
+			}
+			continue
+		}
+		if err != nil {
+			return sum, err
+		}
+		c := contacts[ev.ContactID]
+		if c == nil {
+			c = &contact{crossings: make([][]time.Time, len(e.Rules.Models))}
+			contacts[ev.ContactID] = c
+		}
+		latest, counted := c.state.Latest, c.state.Count
+		o := s.Apply(&c.state, &ev)
+		switch {
+		case o.Duplicate:
+			sum.Duplicates++
+			continue
+		case o.Future:
+			sum.Future++
+			continue
+		}
+		sum.Events++
+		t := ev.OccurredAt.UnixNano()
+		if counted > 0 && (t < latest || t == latest && ev.ID < c.lastID) {
+			c.outOfTime = true
+		}
+		if counted == 0 || t > latest || t == latest && ev.ID > c.lastID {
+			c.lastID = ev.ID
+		}
+		sum.countErrors(o.Errors)
+		for _, h := range o.Hits {
+			c.crossings[h.Model] = append(c.crossings[h.Model], ev.OccurredAt)
+		}
+	}
+	sum.Lines = r.Line()
+	sum.Contacts = len(contacts)
+	if err := replayOutOfTime(e, contacts, reopen, opts, &sum); err != nil {
+		return sum, err
+	}
+	ids := make([]string, 0, len(contacts))
+	for id := range contacts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := contacts[id]
+		T := c.state.Latest
+		if s.AsOf != 0 {
+			T = s.AsOf
+		}
+		for mi, m := range e.Rules.Models {
+			line := Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: c.crossings[mi]}
+			line.Score = rules.Float(s.Score(&c.state, mi, T))
+			s.GroupSums(&c.state, mi, T, func(g int, v rules.Points) { line.Groups[m.Groups[g].Name] = rules.Float(v) })
+			if line.Crossings == nil {
+				line.Crossings = []time.Time{}
+			}
+			if err := emit(line); err != nil {
+				return sum, err
+			}
+		}
+	}
+	return sum, nil
+}
+
+// replayOutOfTime rereads the input for the contacts whose events came out
+// of order and scores each again from its events sorted by time.
+func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen func() (io.ReadCloser, error), opts Options, sum *Summary) error {
+	evs := map[string][]events.Event{}
+	for id, c := range contacts {
+		if c.outOfTime {
+			evs[id] = nil
+		}
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	sum.Reordered = len(evs)
+	rc, err := reopen()
+	if err != nil {
+		return fmt.Errorf("reread the input for the second pass: %w", err)
+	}
+	defer rc.Close()
+	r := events.NewReader(rc)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if errors.As(err, new(*events.LineError)) {
+				continue // reported in the first pass
+			}
+			return err
+		}
+		if list, ok := evs[ev.ContactID]; ok {
+			evs[ev.ContactID] = append(list, ev)
+		}
+	}
+	s := scoring.NewScorer(e)
+	if !opts.AsOf.IsZero() {
+		s.AsOf = opts.AsOf.UnixNano()
+	}
+	for id, list := range evs {
+		list = scoring.Dedup(list)
+		sort.Slice(list, func(i, j int) bool { return list[i].Before(&list[j]) })
+		c := &contact{crossings: make([][]time.Time, len(e.Rules.Models))}
+		for i := range list {
+			for _, h := range s.Apply(&c.state, &list[i]).Hits {
+				c.crossings[h.Model] = append(c.crossings[h.Model], list[i].OccurredAt)
+			}
+		}
+		contacts[id] = c
+	}
+	return nil
+}
+
+const maxExamples = 5
+
+func (s *Summary) countErrors(errs []scoring.EvalError) {
+	for _, err := range errs {
+		s.EvalErrors[err.Model+"/"+err.Group]++
+		if len(s.Examples) < maxExamples {
+			s.Examples = append(s.Examples, err)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package events
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// LineError is a bad line of a JSONL stream: reported, skipped, and the
+// stream goes on.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Reader reads events from JSONL. Blank lines are skipped; a line over
+// MaxEventBytes is discarded up to its newline, so one huge line costs no
+// memory and does not desynchronise the rest.
+type Reader struct {
+	r    *bufio.Reader
+	line int
+	buf  []byte
+}
+
+// NewReader reads JSONL events from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Line is the number of the line last read.
+func (r *Reader) Line() int { return r.line }
+
+// Next returns the next event. A bad line gives a *LineError and the next
+// call goes on with the following line; the end gives io.EOF.
+func (r *Reader) Next() (Event, error) {
+	for {
+		raw, err := r.readLine()
+		if err != nil {
+			return Event{}, err
+		}
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		ev, err := Decode(raw)
+		if err != nil {
+			return Event{}, &LineError{Line: r.line, Err: err}
+		}
+		return ev, nil
+	}
+}
+
+var errTooLong = fmt.Errorf("line longer than %d bytes", MaxEventBytes)
+
+func (r *Reader) readLine() ([]byte, error) {
+	r.buf = r.buf[:0]
+	tooLong := false
+	for {
+		chunk, err := r.r.ReadSlice('\n')
+		if !tooLong {
+			r.buf = append(r.buf, chunk...)
+			if len(r.buf) > MaxEventBytes+1 {
+				tooLong, r.buf = true, r.buf[:0]
+			}
+		}
+		switch {
+		case err == nil:
+			r.line++
+			if tooLong {
+				return nil, &LineError{Line: r.line, Err: errTooLong}
+			}
+			return bytes.TrimRight(r.buf, "\r\n"), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if len(r.buf) == 0 && !tooLong {
+				return nil, io.EOF
+			}
+			r.line++
+			if tooLong {
+				return nil, &LineError{Line: r.line, Err: errTooLong}
+			}
+			return r.buf, nil
+		default:
+			return nil, err
+		}
+	}
+}
