@@ -1,0 +1,98 @@
+package hubspot
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoadSampleConfig(t *testing.T) {
+	cfg, err := LoadSandboxConfig("../testdata/sandbox.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Sequences) != 6 || len(cfg.Workflows) != 2 || len(cfg.Senders) != 8 {
+		t.Fatalf("sample: %d sequences, %d workflows, %d senders", len(cfg.Sequences), len(cfg.Workflows), len(cfg.Senders))
+	}
+	for i, s := range cfg.Senders {
+		if want := "u-" + string(rune('1'+i)); s.OwnerID != want {
+			t.Errorf("senders[%d].owner_id = %q, want %q", i, s.OwnerID, want)
+		}
+	}
+	if _, err := NewSandbox(cfg, SandboxOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every fragment must appear in the one error
+	}{
+		{"empty", "", []string{"empty document"}},
+		{"unknown key", "token: x\nbogus: 1\n", []string{"field bogus not found"}},
+		{"unknown nested key", "token: x\nsenders:\n  - {user_id: '1', email: a@b.c, cap: 3}\n", []string{"field cap not found"}},
+		{"everything at once", `
+senders:
+  - {user_id: "1", email: "not-an-email"}
+  - {user_id: "1", email: "b@example.com"}
+sequences:
+  - id: "9"
+    user_id: "77"
+    steps:
+      - {action: SMS}
+      - {action: TASK, task_type: FAX}
+      - {action: EMAIL, delay: 1h, delay_days: 1}
+  - {id: "9", name: dup, steps: []}
+workflows:
+  - {id: 0, name: w}
+faults: {error_rate: 2}
+contact_email_template: "nobody@example.net"
+`, []string{
+			"token: required",
+			`senders[0] (1): email "not-an-email"`,
+			`senders[1]: duplicate user_id "1"`,
+			"sequences[0] (9): name required",
+			`user_id "77" is not a sender`,
+			`steps[0]: action "SMS"`,
+			`steps[1]: task_type "FAX"`,
+			"steps[2]: set delay or delay_days, not both",
+			"sequences[1] (9): duplicate id",
+			"at least one step required",
+			"workflows[0]: id must be a positive number",
+			"faults.error_rate 2",
+			"must contain {id}",
+		}},
+		{"too many emails", "token: x\nsequences:\n  - id: '1'\n    name: n\n    steps: [" + strings.Repeat("{action: EMAIL},", 11) + "]\n",
+			[]string{"11 email steps"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseSandboxConfig([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseSandboxConfig(f *testing.F) {
+	f.Add([]byte("token: t\ncontacts_auto: true\nsequences:\n  - {id: '1', name: n, steps: [{action: EMAIL}, {action: TASK, task_type: CALL, delay_days: 1}]}\n"))
+	f.Add([]byte("token: t\nworkflows: [{id: 5, name: w}]\nfaults: {latency: 10ms, error_rate: 0.5}\n"))
+	f.Add([]byte("rate_limit: {max: -1}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := ParseSandboxConfig(b)
+		if err != nil {
+			return
+		}
+		// A configuration that loads must build a sandbox.
+		if _, err := NewSandbox(cfg, SandboxOptions{}); err != nil {
+			t.Fatalf("loaded but NewSandbox failed: %v", err)
+		}
+	})
+}
