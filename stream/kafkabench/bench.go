@@ -1,0 +1,398 @@
+package kafkabench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Pipeline is the system under test: it consumes topic in as a member of
+// group, processes, produces its results to out and commits, until ctx
+// ends. The bench counts it done when group's committed offsets reach the
+// end of in, so it must commit (at least when it has caught up).
+type Pipeline func(ctx context.Context, brokers []string, in, out, group string) error
+
+// Config shapes a throughput run.
+type Config struct {
+	Brokers    []string
+	Events     int    // default 1,000,000
+	Partitions int    // of the bench topics, default 6
+	Source     Source // default SyntheticEvents(1, 100_000)
+	// Pipeline adds the end-to-end row; PipelineName labels it.
+	Pipeline     Pipeline
+	PipelineName string
+	// Keep leaves the bench topics on the broker; by default they are
+	// deleted so a persisted broker does not grow with every run.
+	Keep bool
+	// Timeout bounds each row (default 5 minutes).
+	Timeout time.Duration
+	Log     io.Writer // progress lines; nil: none
+}
+
+// Row is one measured step.
+type Row struct {
+	Name     string
+	Messages int
+	Elapsed  time.Duration
+}
+
+// Rate is messages per second.
+func (r Row) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Messages) / r.Elapsed.Seconds()
+}
+
+// Report is the result of Run.
+type Report struct {
+	Events     int
+	Partitions int
+	Rows       []Row
+	// Baseline names the row ratios are taken against.
+	Baseline string
+}
+
+// Print writes the rows and each consumer's ratio to the baseline.
+func (r Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "%d events, %d partitions\n", r.Events, r.Partitions)
+	var base float64
+	for _, row := range r.Rows {
+		if row.Name == r.Baseline {
+			base = row.Rate()
+		}
+	}
+	for _, row := range r.Rows {
+		ratio := ""
+		if base > 0 && row.Name != r.Baseline && row.Name != rowProduce {
+			ratio = fmt.Sprintf("  %.2fx %s", row.Rate()/base, r.Baseline)
+		}
+		fmt.Fprintf(w, "  %-44s %9d msgs %8.2fs %10.0f msgs/s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio)
+	}
+}
+
+const (
+	rowProduce    = "produce (kafka-go Writer, acks=all)"
+	rowKafkaGo    = "kafka-go group Reader, raw"
+	rowGroupCons  = "stream.GroupConsumer, raw (marks commits)"
+	rowKgo        = "franz-go kgo group consumer, raw"
+	defaultEvents = 1_000_000
+)
+
+func (c *Config) defaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("bench: no brokers")
+	}
+	if c.Events <= 0 {
+		c.Events = defaultEvents
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 6
+	}
+	if c.Source == nil {
+		c.Source = SyntheticEvents(1, 100_000)
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Minute
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.Pipeline != nil && c.PipelineName == "" {
+		c.PipelineName = "pipeline end to end"
+	}
+	return nil
+}
+
+// Run produces cfg.Events events to a fresh topic, then consumes them
+// with each client in turn, each in a fresh group, and, with a Pipeline,
+// runs it over the same events.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return Report{}, err
+	}
+	stamp := time.Now().UnixNano()
+	in := fmt.Sprintf("bench-events-%d", stamp)
+	out := fmt.Sprintf("bench-out-%d", stamp)
+	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, Baseline: rowKafkaGo}
+	if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: in, Partitions: cfg.Partitions}, stream.Topic{Name: out, Partitions: cfg.Partitions}); err != nil {
+		return rep, err
+	}
+	if !cfg.Keep {
+		defer deleteTopics(cfg.Brokers, in, out)
+	}
+
+	step := func(name string, fn func(context.Context) (int, error)) error {
+		fmt.Fprintf(cfg.Log, "running: %s ...\n", name)
+		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		start := time.Now()
+		n, err := fn(sctx)
+		row := Row{Name: name, Messages: n, Elapsed: time.Since(start)}
+		if err != nil {
+			return fmt.Errorf("%s: %w (after %d messages)", name, err, n)
+		}
+		rep.Rows = append(rep.Rows, row)
+		fmt.Fprintf(cfg.Log, "  %d msgs in %.2fs: %.0f msgs/s\n", row.Messages, row.Elapsed.Seconds(), row.Rate())
+		return nil
+	}
+	group := func(kind string) string { return fmt.Sprintf("bench-%s-%d", kind, stamp) }
+	if err := step(rowProduce, func(ctx context.Context) (int, error) { return produceAll(ctx, cfg, in) }); err != nil {
+		return rep, err
+	}
+	if err := step(rowKafkaGo, func(ctx context.Context) (int, error) {
+		return consumeKafkaGo(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
+	}); err != nil {
+		return rep, err
+	}
+	if err := step(rowGroupCons, func(ctx context.Context) (int, error) {
+		return consumeGroupConsumer(ctx, cfg.Brokers, in, group("groupconsumer"), cfg.Events)
+	}); err != nil {
+		return rep, err
+	}
+	if err := step(rowKgo, func(ctx context.Context) (int, error) {
+		return consumeKgo(ctx, cfg.Brokers, in, group("kgo"), cfg.Events)
+	}); err != nil {
+		return rep, err
+	}
+	if cfg.Pipeline != nil {
+		if err := step(cfg.PipelineName, func(ctx context.Context) (int, error) {
+			return runPipeline(ctx, cfg, in, out, group("pipeline"))
+		}); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// produceAll generates events in one goroutine and writes them in large
+// synchronous batches from another.
+func produceAll(ctx context.Context, cfg Config, topic string) (int, error) {
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: cfg.Brokers, Topic: topic, BatchSize: 2000})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	const chunk = 10_000
+	batches := make(chan []kafka.Message, 4)
+	genErr := make(chan error, 1)
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(batches)
+		batch := make([]kafka.Message, 0, chunk)
+		err := cfg.Source(cfg.Events, func(key string, value []byte) error {
+			batch = append(batch, kafka.Message{Key: []byte(key), Value: value})
+			if len(batch) == chunk {
+				select {
+				case batches <- batch:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				batch = make([]kafka.Message, 0, chunk)
+			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 {
+			batches <- batch
+		}
+		genErr <- err
+	}()
+	n := 0
+	for b := range batches {
+		if err := p.Write(ctx, b...); err != nil {
+			return n, err
+		}
+		n += len(b)
+	}
+	if err := <-genErr; err != nil {
+		return n, fmt.Errorf("event source: %w", err)
+	}
+	return n, nil
+}
+
+func consumeKafkaGo(ctx context.Context, brokers []string, topic, group string, want int) (int, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, GroupID: group, Topic: topic,
+		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
+		StartOffset: kafka.FirstOffset, CommitInterval: time.Second,
+		HeartbeatInterval: time.Second,
+	})
+	defer r.Close()
+	n := 0
+	for n < want {
+		if _, err := r.FetchMessage(ctx); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// countHandler marks every batch done: the cost of the wrapper itself.
+type countHandler struct {
+	n chan int
+}
+
+func (h *countHandler) Assigned(context.Context, *stream.Claim) error { return nil }
+func (h *countHandler) Revoked(context.Context, *stream.Claim) error  { return nil }
+func (h *countHandler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	c.Commit(msgs[len(msgs)-1].Offset + 1)
+	h.n <- len(msgs)
+	return nil
+}
+
+func consumeGroupConsumer(ctx context.Context, brokers []string, topic, group string, want int) (int, error) {
+	h := &countHandler{n: make(chan int, 64)}
+	gc, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: topic, MaxBatch: 1000}, h)
+	if err != nil {
+		return 0, err
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- gc.Run(gctx) }()
+	n := 0
+	for n < want {
+		select {
+		case k := <-h.n:
+			n += k
+		case err := <-done:
+			cancel()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return n, err
+		}
+	}
+	cancel()
+	go func() {
+		for range h.n { // unblock handlers still sending while Run winds down
+		}
+	}()
+	err = <-done
+	close(h.n)
+	return n, err
+}
+
+func consumeKgo(ctx context.Context, brokers []string, topic, group string, want int) (int, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(250*time.Millisecond),
+	)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	n := 0
+	for n < want {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		for _, fe := range fs.Errors() {
+			return n, fmt.Errorf("kgo fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		n += fs.NumRecords()
+	}
+	return n, nil
+}
+
+// runPipeline runs the pipeline until its group has committed the end of
+// every partition of in; it returns how many messages it consumed.
+func runPipeline(ctx context.Context, cfg Config, in, out, group string) (int, error) {
+	end, err := endOffsets(ctx, cfg.Brokers, in, cfg.Partitions)
+	if err != nil {
+		return 0, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cfg.Pipeline(pctx, cfg.Brokers, in, out, group) }()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = errors.New("pipeline returned before committing the whole input")
+			}
+			return 0, err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+		committed, err := committedOffsets(ctx, client, group, in, cfg.Partitions)
+		if err != nil {
+			continue // the group may not exist yet
+		}
+		caughtUp := true
+		for p, e := range end {
+			if committed[p] < e {
+				caughtUp = false
+			}
+		}
+		if caughtUp {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				return cfg.Events, fmt.Errorf("pipeline on shutdown: %w", err)
+			}
+			return cfg.Events, nil
+		}
+	}
+}
+
+func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < partitions; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	res, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	out := map[int]int64{}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out, nil
+}
+
+func committedOffsets(ctx context.Context, client *kafka.Client, group, topic string, partitions int) (map[int]int64, error) {
+	ps := make([]int, partitions)
+	for i := range ps {
+		ps[i] = i
+	}
+	res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	if err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	out := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
+func deleteTopics(brokers []string, topics ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+}
