@@ -1,0 +1,122 @@
+// Command kafkabench measures Kafka throughput and latency against the
+// local broker (cmd/localkafka) or an in-process one (--embedded):
+//
+//	kafkabench [--brokers 127.0.0.1:9092] [--events 1000000] [--mode both]
+//	           [--rate 10000] [--duration 20s] [--pipeline passthrough]
+//
+// Throughput: produces --events synthetic engagement events, then consumes
+// them raw with kafka-go's group Reader, stream.GroupConsumer and franz-go's
+// kgo, and runs the pipeline (consume -> produce -> commit) over them,
+// printing msgs/s and ratios to kafka-go. Latency: produces at --rate for
+// --duration through the pipeline and prints p50/p90/p99. To measure the
+// scorer, call kafkabench.Run/RunLatency with its Pipeline (see
+// stream/kafkabench).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/scorebridge/scorebridge/stream/kafkabench"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kafkabench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokersDefault := os.Getenv("KAFKA_BROKERS")
+	if brokersDefault == "" {
+		brokersDefault = "127.0.0.1:9092"
+	}
+	brokers := fs.String("brokers", brokersDefault, "comma-separated brokers (env KAFKA_BROKERS)")
+	embedded := fs.Bool("embedded", false, "start an in-process kfake broker instead of using --brokers")
+	mode := fs.String("mode", "both", "throughput, latency or both")
+	events := fs.Int("events", 1_000_000, "events for the throughput run")
+	partitions := fs.Int("partitions", 6, "partitions of the bench topics")
+	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
+	rate := fs.Int("rate", 10_000, "events per second in the latency run")
+	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
+	pipeline := fs.String("pipeline", "passthrough", "pipeline for the end-to-end row and the latency run: passthrough or none")
+	keep := fs.Bool("keep", false, "keep the bench topics")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var problems []string
+	if *mode != "throughput" && *mode != "latency" && *mode != "both" {
+		problems = append(problems, fmt.Sprintf("--mode %q: want throughput, latency or both", *mode))
+	}
+	if *pipeline != "passthrough" && *pipeline != "none" {
+		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough or none", *pipeline))
+	}
+	if *pipeline == "none" && *mode != "throughput" {
+		problems = append(problems, "the latency run needs a pipeline")
+	}
+	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *duration <= 0 {
+		problems = append(problems, "--events, --partitions, --contacts, --rate and --duration must be positive")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
+		return 2
+	}
+
+	addrs := strings.Split(*brokers, ",")
+	where := "broker " + *brokers
+	if *embedded {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+		if err != nil {
+			fmt.Fprintln(stderr, "kafkabench: embedded broker:", err)
+			return 1
+		}
+		defer c.Close()
+		addrs = c.ListenAddrs()
+		where = "embedded kfake broker " + addrs[0]
+	}
+	var pipe kafkabench.Pipeline
+	if *pipeline == "passthrough" {
+		pipe = kafkabench.PassThrough()
+	}
+	fmt.Fprintf(stdout, "kafkabench against %s (GOMAXPROCS-visible CPUs share the broker)\n", where)
+
+	if *mode != "latency" {
+		rep, err := kafkabench.Run(ctx, kafkabench.Config{
+			Brokers: addrs, Events: *events, Partitions: *partitions,
+			Source:   kafkabench.SyntheticEvents(1, *contacts),
+			Pipeline: pipe, PipelineName: "pass-through pipeline (consume->produce->commit)",
+			Keep: *keep, Log: stderr,
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "kafkabench:", err)
+			return 1
+		}
+		rep.Print(stdout)
+	}
+	if *mode != "throughput" {
+		rep, err := kafkabench.RunLatency(ctx, kafkabench.LatencyConfig{
+			Brokers: addrs, Rate: *rate, Duration: *duration, Partitions: *partitions,
+			Source: kafkabench.SyntheticEvents(2, *contacts), Pipeline: pipe, Keep: *keep, Log: stderr,
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "kafkabench:", err)
+			return 1
+		}
+		rep.Print(stdout)
+	}
+	return 0
+}
