@@ -3,6 +3,7 @@ package kafkabench
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -19,7 +20,9 @@ func Transform(fn func(kafka.Message) []kafka.Message) Pipeline {
 			return err
 		}
 		defer p.Close()
-		gc, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: 1000}, &transform{fn: fn, out: p})
+		// A short commit interval: the bench counts the pipeline done
+		// when its commits reach the end of the input.
+		gc, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: 1000, CommitInterval: 100 * time.Millisecond}, &transform{fn: fn, out: p})
 		if err != nil {
 			return err
 		}
