@@ -29,6 +29,10 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	}
 	info, err := s.Sequences.Get(ctx, a.Route.SequenceID, a.Sender.UserID, a.Now)
 	if err != nil {
+		if Classify(err) == Permanent {
+			// An unknown sequence or a missing scope will not heal by waiting.
+			return decide(a, KindFailed, failMessage(err), "sequence steps"), nil
+		}
 		return held(a, ReasonSinkUnavailable, a.Now.Add(s.Config.Hold.retryAfter), "sequence steps: "+err.Error()), nil
 	}
 	a.Sequence = &info

@@ -80,13 +80,19 @@ func (s *SendStage) unavailable(a *Attempt, what string, err error) *Decision {
 func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error) {
 	c := a.Crossing
 	target := a.Route.SequenceID
-	_, resumed, err := s.Ledger.Intent(c.CrossingID)
+	prior, resumed, err := s.Ledger.Intent(c.CrossingID)
 	if err != nil {
 		return nil, err
 	}
+	// since is when a call of ours may first have taken effect: an
+	// enrollment into the target found by the status call counts as ours
+	// only if one of our calls may have made it, and not before that.
+	since := a.Now
+	mayHaveEnrolled := resumed
 	if resumed {
+		since = prior.At
 		// An earlier run may have enrolled before it stopped.
-		if d, done := s.confirm(ctx, a, target, "resumed: "); done {
+		if d, done := s.confirm(ctx, a, target, since, true, "resumed: "); done {
 			return d, nil
 		}
 	}
@@ -116,13 +122,14 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 		case OverSendLimit:
 			return held(a, ReasonQuota, a.Now.Add(sendLimitBackoff), "sink: "+failMessage(err)), nil
 		case AlreadyEnrolled:
-			if d, done := s.confirm(ctx, a, target, "after already-enrolled: "); done {
+			if d, done := s.confirm(ctx, a, target, since, mayHaveEnrolled, "after already-enrolled: "); done {
 				return d, nil
 			}
 			// HubSpot said enrolled, the status says not: the enrollment
 			// ended in between; trying again is safe.
 		case Ambiguous:
-			if d, done := s.confirm(ctx, a, target, "after ambiguous failure: "); done {
+			mayHaveEnrolled = true
+			if d, done := s.confirm(ctx, a, target, since, true, "after ambiguous failure: "); done {
 				return d, nil
 			}
 		case Retryable:
@@ -131,10 +138,14 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 	return s.unavailable(a, "enroll", lastErr), nil
 }
 
+// confirmSkew allows for clock differences between the bridge and HubSpot
+// when telling our enrollment from an earlier one.
+const confirmSkew = 2 * time.Minute
+
 // confirm asks the status. done is true when the answer decides: enrolled
-// in our sequence (an earlier call took effect), in another sequence, or
-// the status itself is unavailable (hold; the intent stays for next time).
-func (s *SendStage) confirm(ctx context.Context, a *Attempt, target, why string) (*Decision, bool) {
+// by a call of ours (mayBeOurs, and not before since), enrolled by someone
+// else, or the status itself is unavailable (hold; the intent stays).
+func (s *SendStage) confirm(ctx context.Context, a *Attempt, target string, since time.Time, mayBeOurs bool, why string) (*Decision, bool) {
 	enr, err := s.Sink.Status(ctx, a.Crossing.ContactID)
 	switch {
 	case errors.Is(err, ErrStatusUnknown):
@@ -145,13 +156,13 @@ func (s *SendStage) confirm(ctx context.Context, a *Attempt, target, why string)
 		return s.unavailable(a, why+"status check", err), true
 	case enr == nil:
 		return nil, false
-	case enr.SequenceID == target:
+	case mayBeOurs && enr.SequenceID == target && (enr.EnrolledAt.IsZero() || !enr.EnrolledAt.Before(since.Add(-confirmSkew))):
 		d := decide(a, KindEnrolled, "", why+"status shows the enrollment")
 		d.EnrollmentID = enr.ID
 		s.leaveConflicting(ctx, a, d)
 		return d, true
 	default:
-		d := decide(a, KindAlreadyEnrolled, ReasonStatus, why+"contact is in another sequence")
+		d := decide(a, KindAlreadyEnrolled, ReasonStatus, why+"contact is in a sequence it was enrolled in by someone else")
 		d.InSequence = enr.SequenceID
 		return d, true
 	}

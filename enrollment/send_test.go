@@ -12,22 +12,27 @@ import (
 
 func TestSendSequence(t *testing.T) {
 	tests := []struct {
-		name        string
-		errs        []error // scripted Enroll outcomes
-		preEnrolled string  // sequence the contact is already in at HubSpot
-		statusErr   error
-		intent      bool // an earlier run left an intent
-		want        string
-		enrollCalls int
-		statusCalls int
-		detail      string
-		keepIntent  bool
+		name          string
+		errs          []error // scripted Enroll outcomes
+		preEnrolled   string  // sequence the contact is already in at HubSpot
+		preEnrolledAt time.Time
+		statusErr     error
+		intent        bool // an earlier run left an intent
+		want          string
+		enrollCalls   int
+		statusCalls   int
+		detail        string
+		keepIntent    bool
 	}{
 		{name: "success", want: "enrolled", enrollCalls: 1},
 		{name: "permanent 404 records HubSpot's message", errs: []error{err404}, want: "failed:Sequence 9001 not found", enrollCalls: 1},
 		{name: "no connected inbox", errs: []error{errNoInbox}, want: "failed:User 101 has no connected inboxes for specified user email", enrollCalls: 1},
 		{name: "already in another sequence: confirmed, not retried", preEnrolled: "7777",
 			want: "already_enrolled:status", enrollCalls: 1, statusCalls: 1},
+		{name: "already in the same sequence by a rep: not claimed as ours", preEnrolled: "9001",
+			want: "already_enrolled:status", enrollCalls: 1, statusCalls: 1},
+		{name: "resumed: enrollment older than our intent is not ours", intent: true, preEnrolled: "9001", preEnrolledAt: t0.Add(-time.Hour),
+			want: "already_enrolled:status", statusCalls: 1},
 		{name: "timeout after HubSpot accepted: status shows it, no second call", errs: []error{applied{errTimeout}},
 			want: "enrolled", enrollCalls: 1, statusCalls: 1, detail: "after ambiguous failure"},
 		{name: "5xx not applied: status empty, then retry", errs: []error{err503},
@@ -54,7 +59,7 @@ func TestSendSequence(t *testing.T) {
 			sink.enrollErrs, sink.statusErr = tt.errs, tt.statusErr
 			c := crossing("a")
 			if tt.preEnrolled != "" {
-				sink.enrolled[c.ContactID] = Enrollment{ID: "old", SequenceID: tt.preEnrolled}
+				sink.enrolled[c.ContactID] = Enrollment{ID: "old", SequenceID: tt.preEnrolled, EnrolledAt: tt.preEnrolledAt}
 			}
 			if tt.intent {
 				if err := store.PutIntent(Intent{Crossing: c, Target: Target{TargetSequence, "9001"}, At: t0.Add(-time.Minute)}); err != nil {
