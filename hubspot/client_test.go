@@ -1,0 +1,456 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestClientMethods(t *testing.T) {
+	sb, srv := newEnv(t, nil)
+	c, log := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+
+	page, err := c.ListSequences(ctx, ListSequencesParams{UserID: "101", Limit: 2})
+	if err != nil || len(page.Results) != 2 || page.Total != 3 || page.Paging.Next.After != "2" {
+		t.Fatalf("ListSequences: %+v %v", page, err)
+	}
+	all, err := c.ListAllSequences(ctx, "101", "")
+	if err != nil || len(all) != 3 {
+		t.Fatalf("ListAllSequences: %d %v", len(all), err)
+	}
+	seq, err := c.GetSequence(ctx, "9001", "101")
+	if err != nil || len(seq.Steps) != 4 || seq.Settings == nil {
+		t.Fatalf("GetSequence: %+v %v", seq, err)
+	}
+	if got := seq.EmailSendOffsets(); len(got) != 3 || got[1] != 2*time.Hour || got[2] != 4*time.Hour {
+		t.Errorf("offsets %v", got)
+	}
+	if _, err := c.GetContactEnrollment(ctx, "77"); !errors.Is(err, ErrNotEnrolled) {
+		t.Fatalf("not enrolled: %v", err)
+	}
+	enr, err := c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	if err != nil || enr.ID == "" || enr.ToEmail != "c77@example.net" || enr.Recovered {
+		t.Fatalf("Enroll: %+v %v", enr, err)
+	}
+	ce, err := c.GetContactEnrollment(ctx, "77")
+	if err != nil || ce.ID != enr.ID || ce.SequenceID != "9002" || ce.EnrolledBy != "102" {
+		t.Fatalf("GetContactEnrollment: %+v %v", ce, err)
+	}
+	if err := c.EnrollWorkflow(ctx, "5001", "c78@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	wfs, err := c.GetWorkflowEnrollments(ctx, "78")
+	if err != nil || len(wfs) != 1 || wfs[0].ID != 5001 {
+		t.Fatalf("GetWorkflowEnrollments: %+v %v", wfs, err)
+	}
+	if err := c.UnenrollWorkflow(ctx, "5001", "c78@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if wfs, err := c.GetWorkflowEnrollments(ctx, "78"); err != nil || len(wfs) != 0 {
+		t.Fatalf("after unenroll: %+v %v", wfs, err)
+	}
+	if len(sb.State().Sequences) != 1 {
+		t.Errorf("state %+v", sb.State())
+	}
+	// The audit saw every exchange once, with its path and query.
+	var paths []string
+	for _, call := range log.all() {
+		paths = append(paths, call.Method+" "+call.Path)
+		if call.Status == 0 || call.Latency <= 0 || call.CorrelationID == "" || call.RateLimitRemaining < 0 {
+			t.Errorf("incomplete audit %+v", call)
+		}
+	}
+	want := []string{
+		"GET /automation/v4/sequences?limit=2&userId=101",
+		"GET /automation/v4/sequences?limit=100&userId=101",
+		"GET /automation/v4/sequences/9001?userId=101",
+		"GET /automation/v4/sequences/enrollments/contact/77",
+		"POST /automation/v4/sequences/enrollments?userId=102",
+		"GET /automation/v4/sequences/enrollments/contact/77",
+		"POST /automation/v2/workflows/5001/enrollments/contacts/c78@example.net",
+		"GET /automation/v2/workflows/enrollments/contacts/78",
+		"DELETE /automation/v2/workflows/5001/enrollments/contacts/c78@example.net",
+		"GET /automation/v2/workflows/enrollments/contacts/78",
+	}
+	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audited:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
+	}
+	post := log.ops("enroll")[0]
+	if !strings.Contains(post.RequestBody, `"contactId":"77"`) || !strings.Contains(post.ResponseBody, enr.ID) {
+		t.Errorf("enroll audit bodies: %q / %q", post.RequestBody, post.ResponseBody)
+	}
+}
+
+func TestClientPermanentErrors(t *testing.T) {
+	_, srv := newEnv(t, nil)
+	c, log := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+	if _, err := c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		req      EnrollRequest
+		status   int
+		sentinel error
+		msg      string
+	}{
+		{"already enrolled", EnrollRequest{UserID: "101", ContactID: "77", SequenceID: "9001", SenderEmail: "ana@example.com"}, 400, ErrAlreadyEnrolled, "Contact already enrolled in a sequence"},
+		{"no inbox", EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9001", SenderEmail: "hugo@example.com"}, 400, ErrNoConnectedInbox, "User 108 has no connected inboxes for specified user email"},
+		{"unknown sequence", EnrollRequest{UserID: "101", ContactID: "78", SequenceID: "1", SenderEmail: "ana@example.com"}, 404, nil, "Sequence with id 1 not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(log.ops("enroll"))
+			_, err := c.Enroll(ctx, tt.req)
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("want *APIError, got %T %v", err, err)
+			}
+			if ae.Status != tt.status || ae.Message != tt.msg || ae.CorrelationID == "" || ae.Category == "" || ae.Retryable() {
+				t.Errorf("APIError %+v", ae)
+			}
+			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.sentinel)
+			}
+			if IsAlreadyEnrolled(err) != (tt.sentinel == ErrAlreadyEnrolled) || errors.Is(err, ErrAmbiguous) || IsRetryable(err) {
+				t.Errorf("classification wrong for %v", err)
+			}
+			if n := len(log.ops("enroll")) - before; n != 1 {
+				t.Errorf("a permanent error was sent %d times", n)
+			}
+		})
+	}
+	// Over the send cap (3 emails from ana's inbox already: cap 5).
+	if _, err := c.Enroll(ctx, EnrollRequest{UserID: "101", ContactID: "80", SequenceID: "9001", SenderEmail: "ana@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Enroll(ctx, EnrollRequest{UserID: "101", ContactID: "81", SequenceID: "9001", SenderEmail: "ana@example.com"})
+	if !errors.Is(err, ErrSendLimit) {
+		t.Errorf("send cap: %v", err)
+	}
+	if err := c.EnrollWorkflow(ctx, "9999", "c1@example.net"); err == nil || err.(*APIError).Status != 404 {
+		t.Errorf("unknown workflow: %v", err)
+	}
+	if err := c.EnrollWorkflow(ctx, "5001", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "Contact with email nobody@example.org not found") {
+		t.Errorf("unknown contact: %v", err)
+	}
+	if _, err := c.Enroll(ctx, EnrollRequest{ContactID: "1"}); err == nil {
+		t.Error("incomplete request accepted")
+	}
+}
+
+func TestClientRetries5xx(t *testing.T) {
+	sb, srv := newEnv(t, nil)
+	c, log := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+	_ = sb.SetFaults(Faults{FailNext: 2})
+	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
+		t.Fatalf("two 503s then success: %v", err)
+	}
+	var st []int
+	for _, call := range log.ops("get_sequence") {
+		st = append(st, call.Status)
+	}
+	if len(st) != 3 || st[0] != 503 || st[1] != 503 || st[2] != 200 {
+		t.Errorf("attempts %v", st)
+	}
+	// Workflow enrollment is idempotent at HubSpot: its 5xx are retried too.
+	_ = sb.SetFaults(Faults{FailNext: 1})
+	if err := c.EnrollWorkflow(ctx, "5001", "c1@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(log.ops("enroll_workflow")); n != 2 {
+		t.Errorf("workflow attempts %d", n)
+	}
+	// Bounded: MaxAttempts answers of 503 end in a retryable APIError.
+	_ = sb.SetFaults(Faults{FailNext: 10})
+	_, err := c.GetSequence(ctx, "9001", "101")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 503 || !ae.Retryable() || !IsRetryable(err) {
+		t.Fatalf("exhausted: %v", err)
+	}
+	if n := len(log.ops("get_sequence")); n != 3+4 {
+		t.Errorf("%d get_sequence attempts, want 7", n)
+	}
+}
+
+func TestClientEnrollAmbiguity(t *testing.T) {
+	req := EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}
+	tests := []struct {
+		name          string
+		faults        Faults
+		policy        AmbiguityPolicy
+		wantErr       error
+		wantRecovered bool
+		wantPosts     int
+		wantStored    int
+	}{
+		// 5xx before processing: nothing stored; the check finds no
+		// enrollment, so the POST is sent again.
+		{"5xx before processing", Faults{FailNext: 1}, VerifyThenRetry, nil, false, 2, 1},
+		// Stored, then the connection dropped: the check finds it.
+		{"dropped after accept", Faults{DropAfterEnrollNext: 1}, VerifyThenRetry, nil, true, 1, 1},
+		{"5xx after accept", Faults{ErrorAfterEnrollNext: 1}, VerifyThenRetry, nil, true, 1, 1},
+		// The caller asked to decide itself.
+		{"dropped, caller decides", Faults{DropAfterEnrollNext: 1}, ReturnAmbiguous, ErrAmbiguous, false, 1, 1},
+		{"5xx before processing, caller decides", Faults{FailNext: 1}, ReturnAmbiguous, ErrAmbiguous, false, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb, srv := newEnv(t, func(c *SandboxConfig) { c.Faults = tt.faults })
+			c, log := newTestClient(t, srv.URL, func(c *ClientConfig) { c.AmbiguousEnroll = tt.policy })
+			enr, err := c.Enroll(context.Background(), req)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && IsRetryable(err) {
+				t.Error("an ambiguous enrollment must not look retryable")
+			}
+			stored := sb.State().Sequences
+			if len(stored) != tt.wantStored {
+				t.Fatalf("%d enrollments stored, want %d", len(stored), tt.wantStored)
+			}
+			if n := len(log.ops("enroll")); n != tt.wantPosts {
+				t.Errorf("%d POSTs, want %d", n, tt.wantPosts)
+			}
+			if err == nil && (enr.ID != stored[0].ID || enr.Recovered != tt.wantRecovered) {
+				t.Errorf("returned %+v, stored %+v", enr, stored[0])
+			}
+		})
+	}
+}
+
+// A timeout after the request left is ambiguous too: the client asks before
+// it sends again, and gives up with ErrAmbiguous when it cannot find out.
+func TestClientEnrollTimeout(t *testing.T) {
+	sb, srv := newEnv(t, func(c *SandboxConfig) { c.Faults.Latency = 300 * time.Millisecond })
+	c, log := newTestClient(t, srv.URL, func(c *ClientConfig) {
+		c.AttemptTimeout = 100 * time.Millisecond
+		c.MaxAttempts = 2
+	})
+	_, err := c.Enroll(context.Background(), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	if !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("want ErrAmbiguous, got %v", err)
+	}
+	var te *TransportError
+	if !errors.As(err, &te) || !te.Sent {
+		t.Errorf("want a sent TransportError inside, got %v", err)
+	}
+	if n := len(log.ops("enroll")); n != 1 {
+		t.Errorf("%d POSTs: an unverified timeout must not be resent", n)
+	}
+	// HubSpot (like the sandbox) may finish the request after the client
+	// gave up: the caller's later check is what tells.
+	stored := sb.State().Sequences
+	if len(stored) > 1 {
+		t.Fatalf("stored %+v", stored)
+	}
+	_ = sb.SetFaults(Faults{})
+	ce, err := c.GetContactEnrollment(context.Background(), "77")
+	switch {
+	case len(stored) == 1 && (err != nil || ce.ID != stored[0].ID):
+		t.Errorf("status check: %+v %v, stored %+v", ce, err, stored[0])
+	case len(stored) == 0 && !errors.Is(err, ErrNotEnrolled):
+		t.Errorf("status check: %+v %v, nothing stored", ce, err)
+	}
+}
+
+// Connection refused means nothing reached HubSpot: safe to retry, and the
+// error is not ambiguous.
+func TestClientConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c, log := newTestClient(t, "http://"+addr, func(c *ClientConfig) { c.MaxAttempts = 3 })
+	_, err = c.Enroll(context.Background(), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	var te *TransportError
+	if !errors.As(err, &te) || te.Sent || errors.Is(err, ErrAmbiguous) || !IsRetryable(err) {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(log.ops("enroll")); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
+	const max, interval = 10, 500 * time.Millisecond
+	sb, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit = RateLimitConfig{Max: max, Interval: interval, Daily: 100000} })
+	c, _ := newTestClient(t, srv.URL, func(c *ClientConfig) { c.RequestsPerInterval, c.Interval = max, interval })
+	const n = 30
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, err := c.GetSequence(context.Background(), "9001", "101")
+				errs <- err
+				return
+			}
+			errs <- c.EnrollWorkflow(context.Background(), "5001", "c1@example.net")
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	if s := sb.Stats(); s.RateLimited != 0 || s.Requests != n {
+		t.Fatalf("stats %+v: the limiter let the sandbox answer 429", s)
+	}
+	t.Logf("%d requests in %v: %.1f req/s against a limit of %.1f req/s", n, elapsed.Round(time.Millisecond),
+		float64(n)/elapsed.Seconds(), float64(max)/interval.Seconds())
+}
+
+func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
+	sb, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit = RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000} })
+	c, log := newTestClient(t, srv.URL, func(c *ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
+	for i := range 6 {
+		if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if s := sb.Stats(); s.RateLimited == 0 {
+		t.Fatal("the misconfigured client never met a 429")
+	}
+	calls := log.ops("get_sequence")
+	saw := false
+	for i, call := range calls {
+		if call.Status != 429 {
+			continue
+		}
+		saw = true
+		if call.RetryAfter != time.Second {
+			t.Errorf("audited Retry-After %v, want 1s", call.RetryAfter)
+		}
+		if i+1 < len(calls) {
+			gap := calls[i+1].Start.Sub(call.Start)
+			if gap < call.RetryAfter {
+				t.Errorf("retried after %v, before Retry-After %v", gap, call.RetryAfter)
+			}
+		}
+	}
+	if !saw {
+		t.Error("no 429 audited")
+	}
+}
+
+func TestClientDailyLimitIsNotWaitedFor(t *testing.T) {
+	_, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit.Daily = 1 })
+	c, log := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetSequence(ctx, "9001", "101")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 429 || ae.PolicyName != "DAILY" || ae.RetryAfter <= time.Minute {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(log.ops("get_sequence")); n != 2 {
+		t.Errorf("%d attempts: a DAILY 429 must not be retried", n)
+	}
+}
+
+func TestClientContextCancelStopsRetries(t *testing.T) {
+	sb, srv := newEnv(t, nil)
+	_ = sb.SetFaults(Faults{FailNext: 100})
+	c, _ := newTestClient(t, srv.URL, func(c *ClientConfig) {
+		c.MaxAttempts, c.InitialBackoff, c.MaxBackoff = 100, 200*time.Millisecond, time.Second
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.GetSequence(ctx, "9001", "101")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("returned after %v", d)
+	}
+}
+
+// The token must not reach the audit trail or an error, even when HubSpot
+// (or a caller's field) echoes it.
+func TestClientNeverLeaksToken(t *testing.T) {
+	sb, srv := newEnv(t, func(c *SandboxConfig) { c.ContactsAuto = true })
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A hostile or buggy server echoing the Authorization header.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "category": "VALIDATION_ERROR",
+			"message": "bad header " + r.Header.Get("Authorization"), "correlationId": "c-1"})
+	}))
+	defer echo.Close()
+	var trail strings.Builder
+	audit := func(call Call) {
+		b, _ := json.Marshal(call)
+		trail.Write(b)
+		trail.WriteString("\n")
+	}
+	ctx := context.Background()
+	var errs []error
+	for _, base := range []string{srv.URL, echo.URL} {
+		c, err := NewClient(ClientConfig{BaseURL: base, Token: testToken, MaxAttempts: 2, InitialBackoff: time.Millisecond, Audit: audit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = sb.SetFaults(Faults{FailNext: 1})
+		_, err = c.GetSequence(ctx, "9001", "101")
+		errs = append(errs, err)
+		_, err = c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: testToken})
+		errs = append(errs, err)
+		_, err = c.Enroll(ctx, EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9002", SenderEmail: "hugo@example.com"})
+		errs = append(errs, err)
+		errs = append(errs, c.EnrollWorkflow(ctx, "5001", "nobody@example.org"))
+		_, err = c.GetContactEnrollment(ctx, "99")
+		errs = append(errs, err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			trail.WriteString(err.Error() + "\n")
+		}
+	}
+	out := trail.String()
+	if strings.Count(out, "\n") < 10 {
+		t.Fatalf("audit too short to mean anything:\n%s", out)
+	}
+	if strings.Contains(out, testToken) {
+		t.Fatalf("token leaked:\n%s", out)
+	}
+	if !strings.Contains(out, "[REDACTED]") {
+		t.Errorf("the echoed token was not visibly scrubbed:\n%s", out)
+	}
+	if strings.Contains(strings.ToLower(out), "authorization") && !strings.Contains(out, "bad header Bearer [REDACTED]") {
+		t.Errorf("authorization header in audit:\n%s", out)
+	}
+}
+
+func TestNewClientValidates(t *testing.T) {
+	for _, cfg := range []ClientConfig{
+		{BaseURL: "http://localhost:1"},
+		{BaseURL: "ftp://x", Token: "t"},
+		{BaseURL: "://", Token: "t"},
+	} {
+		if _, err := NewClient(cfg); err == nil {
+			t.Errorf("accepted %+v", cfg)
+		}
+	}
+}
