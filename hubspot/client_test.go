@@ -320,7 +320,9 @@ func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
 }
 
 func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit = RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000} })
+	sb, srv := newEnv(t, func(c *SandboxConfig) {
+		c.RateLimit = RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000}
+	})
 	c, log := newTestClient(t, srv.URL, func(c *ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
 	for i := range 6 {
 		if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {

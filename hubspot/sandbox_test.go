@@ -258,7 +258,9 @@ func TestSandboxSendCap(t *testing.T) {
 }
 
 func TestSandboxRateLimit(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit = RateLimitConfig{Max: 3, Interval: 400 * time.Millisecond, Daily: 5} })
+	sb, srv := newEnv(t, func(c *SandboxConfig) {
+		c.RateLimit = RateLimitConfig{Max: 3, Interval: 400 * time.Millisecond, Daily: 5}
+	})
 	for i := range 3 {
 		resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, "")
 		if resp.StatusCode != 200 {
