@@ -126,6 +126,15 @@ type Claim struct {
 	start int64
 	mark  atomic.Int64
 	lag   atomic.Int64
+
+	trackMu sync.Mutex
+	tracked []*trackedBatch // in the order Track was called
+	idle    chan struct{}   // closed when tracked empties; nil when empty
+}
+
+type trackedBatch struct {
+	next int64
+	done bool
 }
 
 // StartAt makes consumption begin at offset instead of the committed
@@ -143,6 +152,52 @@ func (c *Claim) Commit(next int64) {
 		if next <= cur || c.mark.CompareAndSwap(cur, next) {
 			return
 		}
+	}
+}
+
+// Track is Commit for effects that become durable later, e.g. a batch
+// whose output was handed to Producer.WriteAsync: call the returned
+// function once they are durable. Marks advance in the order Track was
+// called: a batch's next offset is committed only when it and every batch
+// tracked before it are done. Call Track in offset order; the returned
+// function may be called from any goroutine, once.
+func (c *Claim) Track(next int64) (done func()) {
+	b := &trackedBatch{next: next}
+	c.trackMu.Lock()
+	c.tracked = append(c.tracked, b)
+	if c.idle == nil {
+		c.idle = make(chan struct{})
+	}
+	c.trackMu.Unlock()
+	return func() {
+		c.trackMu.Lock()
+		defer c.trackMu.Unlock()
+		b.done = true
+		for len(c.tracked) > 0 && c.tracked[0].done {
+			c.Commit(c.tracked[0].next)
+			c.tracked = c.tracked[1:]
+		}
+		if len(c.tracked) == 0 && c.idle != nil {
+			close(c.idle)
+			c.idle = nil
+		}
+	}
+}
+
+// WaitTracked waits until every tracked batch is done or ctx ends: call it
+// in Revoked so the final commit covers the batches still in flight.
+func (c *Claim) WaitTracked(ctx context.Context) error {
+	c.trackMu.Lock()
+	idle := c.idle
+	c.trackMu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s/%d: tracked batches still in flight: %w", c.Topic, c.Partition, ctx.Err())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,11 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if cfg.Async {
 		onErr := cfg.OnError
 		p.w.Completion = func(msgs []kafka.Message, err error) {
+			for i := range msgs {
+				if t, ok := msgs[i].WriterData.(*tracker); ok {
+					t.ack(err)
+				}
+			}
 			if err == nil {
 				return
 			}
@@ -103,6 +109,54 @@ func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
 	}
 	return nil
 }
+
+// WriteAsync queues the messages and returns at once; done is called
+// exactly once, from a producer goroutine, when all of them are
+// acknowledged (nil) or when one failed (its error). It lets a consumer
+// process the next batch while this one is in flight, and commit this one
+// from done (see Claim.Track). Only for a producer built with Async; done
+// must not block.
+func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kafka.Message) error {
+	if !p.async {
+		return errors.New("WriteAsync needs ProducerConfig.Async")
+	}
+	if len(msgs) == 0 {
+		done(nil)
+		return nil
+	}
+	t := &tracker{done: done}
+	t.remaining.Store(int64(len(msgs)))
+	own := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		m.WriterData = t
+		own[i] = m
+	}
+	if err := p.w.WriteMessages(ctx, own...); err != nil {
+		err = fmt.Errorf("write %d messages to %s: %w", len(msgs), p.topic, describeWriteErr(err))
+		t.fail(err)
+		return err
+	}
+	return nil
+}
+
+// tracker counts the acknowledgements of one WriteAsync call.
+type tracker struct {
+	remaining atomic.Int64
+	once      sync.Once
+	done      func(error)
+}
+
+func (t *tracker) ack(err error) {
+	if err != nil {
+		t.fail(err)
+		return
+	}
+	if t.remaining.Add(-1) == 0 {
+		t.once.Do(func() { t.done(nil) })
+	}
+}
+
+func (t *tracker) fail(err error) { t.once.Do(func() { t.done(err) }) }
 
 // Failed counts messages an async producer could not deliver.
 func (p *Producer) Failed() int64 { return p.failed.Load() }

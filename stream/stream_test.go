@@ -259,3 +259,71 @@ func TestDeadLetterKeepsBytesAndSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteAsyncReportsOnceWhenAllAcked(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t, 20*time.Second)
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: testTopic, Async: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 2)
+	if err := p.WriteAsync(ctx, func(err error) { done <- err }, events(0, 300)...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("done never called")
+	}
+	// Acknowledged means readable.
+	if got := readAll(t, ctx, brokers, testTopic, testPartitions); len(got) != 300 {
+		t.Fatalf("read %d messages after done, want 300", len(got))
+	}
+	select {
+	case <-done:
+		t.Fatal("done called twice")
+	default:
+	}
+
+	sync, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: testTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sync.Close()
+	if err := sync.WriteAsync(ctx, func(error) {}, events(0, 1)...); err == nil {
+		t.Fatal("WriteAsync on a sync producer: want an error")
+	}
+}
+
+func TestTrackCommitsInOrder(t *testing.T) {
+	c := &Claim{Topic: "t", Partition: 1}
+	c.mark.Store(-1)
+	if err := c.WaitTracked(context.Background()); err != nil {
+		t.Fatalf("nothing tracked: %v", err)
+	}
+	first, second, third := c.Track(10), c.Track(20), c.Track(30)
+	second()
+	if c.Marked() != -1 {
+		t.Fatalf("marked %d before the first batch was done", c.Marked())
+	}
+	first()
+	if c.Marked() != 20 {
+		t.Fatalf("marked %d, want 20 once the first two are done", c.Marked())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.WaitTracked(ctx); err == nil {
+		t.Fatal("WaitTracked returned while a batch was in flight")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- c.WaitTracked(context.Background()) }()
+	third()
+	if err := <-waited; err != nil || c.Marked() != 30 {
+		t.Fatalf("after the last batch: err %v, marked %d", err, c.Marked())
+	}
+}

@@ -70,14 +70,15 @@ func (r Report) Print(w io.Writer) {
 	}
 	for _, row := range r.Rows {
 		ratio := ""
-		if base > 0 && row.Name != r.Baseline && row.Name != rowProduce {
+		if base > 0 && row.Name != r.Baseline && row.Name != rowProduce && row.Name != rowGenerate {
 			ratio = fmt.Sprintf("  %.2fx %s", row.Rate()/base, r.Baseline)
 		}
-		fmt.Fprintf(w, "  %-44s %9d msgs %8.2fs %10.0f msgs/s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio)
+		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio)
 	}
 }
 
 const (
+	rowGenerate   = "generate events (source, in memory)"
 	rowProduce    = "produce (kafka-go Writer, acks=all)"
 	rowKafkaGo    = "kafka-go group Reader, raw"
 	rowGroupCons  = "stream.GroupConsumer, raw (marks commits)"
@@ -143,9 +144,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return nil
 	}
 	group := func(kind string) string { return fmt.Sprintf("bench-%s-%d", kind, stamp) }
-	if err := step(rowProduce, func(ctx context.Context) (int, error) { return produceAll(ctx, cfg, in) }); err != nil {
+	var msgs []kafka.Message
+	if err := step(rowGenerate, func(context.Context) (int, error) {
+		var err error
+		msgs, err = generate(cfg)
+		return len(msgs), err
+	}); err != nil {
 		return rep, err
 	}
+	if err := step(rowProduce, func(ctx context.Context) (int, error) { return produceAll(ctx, cfg.Brokers, in, msgs) }); err != nil {
+		return rep, err
+	}
+	msgs = nil
 	if err := step(rowKafkaGo, func(ctx context.Context) (int, error) {
 		return consumeKafkaGo(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
 	}); err != nil {
@@ -171,48 +181,36 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
-// produceAll generates events in one goroutine and writes them in large
-// synchronous batches from another.
-func produceAll(ctx context.Context, cfg Config, topic string) (int, error) {
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: cfg.Brokers, Topic: topic, BatchSize: 2000})
+// generate runs the source into memory so the produce row measures Kafka
+// alone.
+func generate(cfg Config) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, 0, cfg.Events)
+	err := cfg.Source(cfg.Events, func(key string, value []byte) error {
+		msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event source: %w", err)
+	}
+	return msgs, nil
+}
+
+// produceAll writes the events in large synchronous calls.
+func produceAll(ctx context.Context, brokers []string, topic string, msgs []kafka.Message) (int, error) {
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic, BatchSize: 2000})
 	if err != nil {
 		return 0, err
 	}
 	defer p.Close()
-	const chunk = 10_000
-	batches := make(chan []kafka.Message, 4)
-	genErr := make(chan error, 1)
-	gctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(batches)
-		batch := make([]kafka.Message, 0, chunk)
-		err := cfg.Source(cfg.Events, func(key string, value []byte) error {
-			batch = append(batch, kafka.Message{Key: []byte(key), Value: value})
-			if len(batch) == chunk {
-				select {
-				case batches <- batch:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-				batch = make([]kafka.Message, 0, chunk)
-			}
-			return nil
-		})
-		if err == nil && len(batch) > 0 {
-			batches <- batch
-		}
-		genErr <- err
-	}()
+	const chunk = 20_000
 	n := 0
-	for b := range batches {
-		if err := p.Write(ctx, b...); err != nil {
+	for len(msgs) > 0 {
+		k := min(chunk, len(msgs))
+		if err := p.Write(ctx, msgs[:k]...); err != nil {
 			return n, err
 		}
-		n += len(b)
-	}
-	if err := <-genErr; err != nil {
-		return n, fmt.Errorf("event source: %w", err)
+		n += k
+		msgs = msgs[k:]
 	}
 	return n, nil
 }

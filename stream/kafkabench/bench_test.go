@@ -28,7 +28,7 @@ func TestRunMeasuresEveryRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{rowProduce, rowKafkaGo, rowGroupCons, rowKgo, "pass-through"}
+	want := []string{rowGenerate, rowProduce, rowKafkaGo, rowGroupCons, rowKgo, "pass-through"}
 	if len(rep.Rows) != len(want) {
 		t.Fatalf("rows %v, want %v", rep.Rows, want)
 	}
