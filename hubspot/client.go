@@ -65,7 +65,12 @@ type ClientConfig struct {
 // Authorization header is never part of it and the token is scrubbed from
 // bodies and errors.
 type Call struct {
-	Op            string        `json:"op"`
+	Op string `json:"op"`
+	// Tag is the caller's label from WithAuditTag (e.g. a crossing id).
+	Tag string `json:"tag,omitempty"`
+	// ContactID and Email name the contact the call is about, when known.
+	ContactID     string        `json:"contact_id,omitempty"`
+	Email         string        `json:"email,omitempty"`
 	Attempt       int           `json:"attempt"`
 	Method        string        `json:"method"`
 	Path          string        `json:"path"`   // with the query string
@@ -79,6 +84,22 @@ type Call struct {
 	RetryAfter         time.Duration `json:"retry_after,omitempty"`
 	Err                string        `json:"error,omitempty"`
 	Start              time.Time     `json:"start"`
+}
+
+type (
+	tagKey     struct{}
+	subjectKey struct{}
+	subject    struct{ contactID, email string }
+)
+
+// WithAuditTag labels every call made with ctx, so the audit trail can be
+// joined to what caused it (a crossing id, a decision id).
+func WithAuditTag(ctx context.Context, tag string) context.Context {
+	return context.WithValue(ctx, tagKey{}, tag)
+}
+
+func withSubject(ctx context.Context, contactID, email string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject{contactID, email})
 }
 
 // Client calls HubSpot's Sequences v4 and Workflows v2 enrollment endpoints.
@@ -197,6 +218,7 @@ func (c *Client) GetSequence(ctx context.Context, sequenceID, userID string) (*S
 func (c *Client) GetContactEnrollment(ctx context.Context, contactID string) (*ContactEnrollment, error) {
 	var ce ContactEnrollment
 	path := "/automation/v4/sequences/enrollments/contact/" + url.PathEscape(contactID)
+	ctx = withSubject(ctx, contactID, "")
 	err := c.call(ctx, "get_contact_enrollment", http.MethodGet, path, nil, nil, &ce, false)
 	var ae *APIError
 	switch {
@@ -224,6 +246,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, er
 	if err != nil {
 		return nil, err
 	}
+	ctx = withSubject(ctx, req.ContactID, "")
 	started := time.Now()
 	b := c.backoff(ctx)
 	ambiguousBefore := false
@@ -295,17 +318,20 @@ func recovered(ce *ContactEnrollment) *Enrollment {
 // accepts a repeated enrollment without enrolling twice, so every failure
 // that may succeed later is retried.
 func (c *Client) EnrollWorkflow(ctx context.Context, workflowID, email string) error {
+	ctx = withSubject(ctx, "", email)
 	return c.call(ctx, "enroll_workflow", http.MethodPost, workflowPath(workflowID, email), nil, nil, nil, false)
 }
 
 // UnenrollWorkflow removes a contact, by email, from a v2 workflow.
 func (c *Client) UnenrollWorkflow(ctx context.Context, workflowID, email string) error {
+	ctx = withSubject(ctx, "", email)
 	return c.call(ctx, "unenroll_workflow", http.MethodDelete, workflowPath(workflowID, email), nil, nil, nil, false)
 }
 
 // GetWorkflowEnrollments lists the workflows a contact (by vid) is in.
 func (c *Client) GetWorkflowEnrollments(ctx context.Context, vid string) ([]WorkflowEnrollment, error) {
 	var out []WorkflowEnrollment
+	ctx = withSubject(ctx, vid, "")
 	path := "/automation/v2/workflows/enrollments/contacts/" + url.PathEscape(vid)
 	if err := c.call(ctx, "get_workflow_enrollments", http.MethodGet, path, nil, nil, &out, false); err != nil {
 		return nil, err
@@ -462,6 +488,10 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 	var gotConn atomic.Bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }}
 	call := Call{Op: op, Attempt: n, Method: method, Path: pathq, RequestBody: c.auditBody(body), RateLimitRemaining: -1, Start: time.Now()}
+	if sub, ok := ctx.Value(subjectKey{}).(subject); ok {
+		call.ContactID, call.Email = sub.contactID, sub.email
+	}
+	call.Tag, _ = ctx.Value(tagKey{}).(string)
 	defer func() {
 		call.Latency = time.Since(call.Start)
 		if c.cfg.Audit != nil {

@@ -36,7 +36,7 @@ func TestClientMethods(t *testing.T) {
 	if _, err := c.GetContactEnrollment(ctx, "77"); !errors.Is(err, ErrNotEnrolled) {
 		t.Fatalf("not enrolled: %v", err)
 	}
-	enr, err := c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	enr, err := c.Enroll(WithAuditTag(ctx, "crossing-1"), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
 	if err != nil || enr.ID == "" || enr.ToEmail != "c77@example.net" || enr.Recovered {
 		t.Fatalf("Enroll: %+v %v", enr, err)
 	}
@@ -84,6 +84,12 @@ func TestClientMethods(t *testing.T) {
 		t.Errorf("audited:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
 	}
 	post := log.ops("enroll")[0]
+	if post.ContactID != "77" || post.Tag != "crossing-1" {
+		t.Errorf("enroll audit subject %q tag %q", post.ContactID, post.Tag)
+	}
+	if wf := log.ops("enroll_workflow")[0]; wf.Email != "c78@example.net" {
+		t.Errorf("workflow audit email %q", wf.Email)
+	}
 	if !strings.Contains(post.RequestBody, `"contactId":"77"`) || !strings.Contains(post.ResponseBody, enr.ID) {
 		t.Errorf("enroll audit bodies: %q / %q", post.RequestBody, post.ResponseBody)
 	}
