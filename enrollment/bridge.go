@@ -58,8 +58,8 @@ func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) 
 	if d, ok, err := b.Store.Processed(c.CrossingID); err != nil || ok {
 		return Result{Decision: d, Duplicate: ok}, err
 	}
-	if ok, err := b.Store.IsHeld(c.CrossingID); err != nil || ok {
-		return Result{Duplicate: ok}, err
+	if h, ok, err := b.Store.HeldCrossing(c.CrossingID); err != nil || ok {
+		return Result{Decision: h.Decision, Duplicate: ok}, err
 	}
 	d, err := b.decide(ctx, c)
 	if err != nil {
@@ -124,6 +124,48 @@ func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
 	return out, nil
 }
 
+// RetryUnenrolls takes contacts out of conflicting workflows that failed to
+// let them go when they entered a sequence (a workflow API outage). Each
+// success is recorded as a workflow_unenrolled decision for the sequence's
+// crossing; failures back off up to an hour.
+func (b *Bridge) RetryUnenrolls(ctx context.Context) ([]Decision, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.Now()
+	due, err := b.Store.PendingUnenrolls(now)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, p := range due {
+		err := b.Sink.UnenrollWorkflow(ctx, p.WorkflowID, p.Email)
+		if err != nil && Classify(err) != Permanent {
+			p.Attempts++
+			wait := b.Config.Hold.retryAfter << min(p.Attempts, 6)
+			p.NotBefore = now.Add(min(wait, time.Hour))
+			if err := b.Store.ResolveUnenroll(p, false, nil); err != nil {
+				return out, err
+			}
+			continue
+		}
+		d := &Decision{CrossingID: p.CrossingID, ContactID: p.ContactID, Kind: KindWorkflowUnenrolled,
+			Target: &Target{Kind: TargetWorkflow, ID: p.WorkflowID}, InSequence: p.SequenceID, Stage: "unenroll_retry",
+			Outcome: string(KindWorkflowUnenrolled), DecidedAt: now,
+			Detail: fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339))}
+		if err != nil {
+			// HubSpot refuses for good (e.g. the workflow was deleted): the
+			// contact cannot be in it; recorded and dropped.
+			d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
+			d.Detail = failMessage(err)
+		}
+		if err := b.Store.ResolveUnenroll(p, true, d); err != nil {
+			return out, err
+		}
+		out = append(out, *d)
+	}
+	return out, nil
+}
+
 // Recover decides again the crossings whose sink call was interrupted by a
 // crash and that are not waiting in the held queue (those are released in
 // turn). The Send stage finds their intent and checks the status first.
@@ -143,7 +185,7 @@ func (b *Bridge) Recover(ctx context.Context) ([]Decision, error) {
 			}
 			continue
 		}
-		if isHeld, err := b.Store.IsHeld(id); err != nil || isHeld {
+		if _, isHeld, err := b.Store.HeldCrossing(id); err != nil || isHeld {
 			if err != nil {
 				return out, err
 			}

@@ -307,3 +307,46 @@ func TestStoreLocked(t *testing.T) {
 		t.Fatal("second open of a state dir succeeded")
 	}
 }
+
+// A workflow outage when the contact enters a sequence: the sequence
+// stands, and the exit from the conflicting workflow is retried until done.
+func TestUnenrollRetriedAfterOutage(t *testing.T) {
+	sink := newFakeSink()
+	clk := &clock{now: t0}
+	rec := &memRecorder{}
+	b := newBridge(t, t.TempDir(), sink, clk, rec)
+	if r := handle(t, b, crossing("n", nurture)); r.Decision.Outcome != "enrolled" {
+		t.Fatalf("nurture: %+v", r.Decision)
+	}
+	sink.wfErrs = []error{err503, err503, err503, err503}
+	r := handle(t, b, crossing("s", func(c *events.Crossing) { c.ContactID = "k-n"; c.Contact["email"] = "n@prospect.com" }))
+	if r.Decision.Outcome != "enrolled" || strings.Join(r.Decision.UnenrollFailed, ",") != "501" {
+		t.Fatalf("sales: %+v", r.Decision)
+	}
+	// Still failing: rescheduled, nothing recorded.
+	sink.wfErrs = []error{err503}
+	if ds, err := b.RetryUnenrolls(context.Background()); err != nil || len(ds) != 0 {
+		t.Fatalf("%v %+v", err, ds)
+	}
+	if ds, _ := b.RetryUnenrolls(context.Background()); len(ds) != 0 {
+		t.Fatalf("retried before its backoff: %+v", ds)
+	}
+	clk.Set(t0.Add(time.Hour))
+	ds, err := b.RetryUnenrolls(context.Background())
+	if err != nil || len(ds) != 1 || ds[0].Outcome != "workflow_unenrolled" || ds[0].CrossingID != "s" || ds[0].InSequence != "9001" {
+		t.Fatalf("%v %+v", err, ds)
+	}
+	if len(sink.workflows["n@prospect.com"]) != 0 {
+		t.Errorf("still in %v", sink.workflows["n@prospect.com"])
+	}
+	if st, _ := b.Store.Contact("k-n"); len(st.Workflows) != 0 {
+		t.Errorf("ledger workflows %v", st.Workflows)
+	}
+	if ds, _ := b.RetryUnenrolls(context.Background()); len(ds) != 0 {
+		t.Errorf("done twice: %+v", ds)
+	}
+	b.FlushOutbox(context.Background(), 100)
+	if last := rec.got[len(rec.got)-1]; last.Outcome != "workflow_unenrolled" {
+		t.Errorf("audit: %+v", last)
+	}
+}

@@ -21,6 +21,10 @@ const (
 	KindFailed          Kind = "failed"
 	KindNoRoute         Kind = "no_route"
 	KindNoSender        Kind = "no_sender"
+	// KindWorkflowUnenrolled audits a delayed exit from a conflicting
+	// workflow (Bridge.RetryUnenrolls); it follows the sequence's enrolled
+	// decision under the same crossing id.
+	KindWorkflowUnenrolled Kind = "workflow_unenrolled"
 )
 
 // Reasons used with the kinds above.

@@ -86,7 +86,8 @@ var (
 	bucketIntents   = []byte("intents")
 	bucketHeld      = []byte("held")
 	bucketOutbox    = []byte("outbox")
-	allBuckets      = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld, bucketOutbox}
+	bucketUnenrolls = []byte("unenrolls")
+	allBuckets      = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld, bucketOutbox, bucketUnenrolls}
 )
 
 // Store is the bridge's durable state in a bbolt file in the state
@@ -167,10 +168,9 @@ func (s *Store) Processed(crossingID string) (Decision, bool, error) {
 	return view[Decision](s, bucketProcessed, crossingID)
 }
 
-// IsHeld reports whether the crossing waits in the held queue.
-func (s *Store) IsHeld(crossingID string) (bool, error) {
-	_, ok, err := view[HeldItem](s, bucketHeld, crossingID)
-	return ok, err
+// HeldCrossing returns the crossing's entry in the held queue, if any.
+func (s *Store) HeldCrossing(crossingID string) (HeldItem, bool, error) {
+	return view[HeldItem](s, bucketHeld, crossingID)
 }
 
 // Contact implements Ledger.
@@ -270,6 +270,82 @@ func (s *Store) Apply(a *Attempt, d *Decision) error {
 		}
 		if err := applyLedger(tx, a, d); err != nil {
 			return err
+		}
+		if err := queueUnenrolls(tx, a, d); err != nil {
+			return err
+		}
+		return appendOutbox(tx, d)
+	})
+}
+
+// PendingUnenroll is a conflicting workflow the contact could not be taken
+// out of when it entered a sequence; it is retried until it succeeds.
+type PendingUnenroll struct {
+	ContactID  string    `json:"contact_id"`
+	Email      string    `json:"email"`
+	WorkflowID string    `json:"workflow_id"`
+	SequenceID string    `json:"sequence_id"`
+	CrossingID string    `json:"crossing_id"`
+	Since      time.Time `json:"since"`
+	Attempts   int       `json:"attempts"`
+	NotBefore  time.Time `json:"not_before"`
+}
+
+func (p PendingUnenroll) key() string { return p.ContactID + "\x00" + p.WorkflowID }
+
+func queueUnenrolls(tx *bolt.Tx, a *Attempt, d *Decision) error {
+	email := a.Email()
+	if d.Kind != KindEnrolled || email == "" {
+		return nil
+	}
+	for _, w := range d.UnenrollFailed {
+		p := PendingUnenroll{ContactID: d.ContactID, Email: email, WorkflowID: w, SequenceID: d.Target.ID,
+			CrossingID: d.CrossingID, Since: d.DecidedAt, NotBefore: d.DecidedAt}
+		if err := put(tx, bucketUnenrolls, p.key(), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PendingUnenrolls lists the queued workflow exits due at now.
+func (s *Store) PendingUnenrolls(now time.Time) ([]PendingUnenroll, error) {
+	var out []PendingUnenroll
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUnenrolls).ForEach(func(k, v []byte) error {
+			var p PendingUnenroll
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("state unenrolls: %w", err)
+			}
+			if !p.NotBefore.After(now) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ResolveUnenroll records the outcome of a retried workflow exit: done
+// removes it, updates the ledger and queues the audit decision d; otherwise
+// the entry is rescheduled as p says.
+func (s *Store) ResolveUnenroll(p PendingUnenroll, done bool, d *Decision) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if !done {
+			return put(tx, bucketUnenrolls, p.key(), p)
+		}
+		if err := tx.Bucket(bucketUnenrolls).Delete([]byte(p.key())); err != nil {
+			return err
+		}
+		st, ok, err := get[ContactState](tx, bucketContacts, p.ContactID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			st.Workflows = slices.DeleteFunc(st.Workflows, func(w string) bool { return w == p.WorkflowID })
+			if err := put(tx, bucketContacts, p.ContactID, st); err != nil {
+				return err
+			}
 		}
 		return appendOutbox(tx, d)
 	})
