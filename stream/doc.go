@@ -1,0 +1,82 @@
+// Package stream is scorebridge's Kafka layer: small adapters around
+// kafka-go (github.com/segmentio/kafka-go) for creating topics, producing
+// keyed messages, consuming as a member of a consumer group with explicit
+// per-partition commits, dead-lettering bad messages and restoring state
+// from a compacted changelog. It knows nothing of events, rules or scores
+// and must not: the scorer and the bridge put their logic in a Handler.
+//
+// Delivery is at least once. kafka-go has no transactions, so effects must
+// be idempotent (e.g. a deterministic crossing_id) and a message counts as
+// done only when the caller says its effects are durable.
+//
+// # Topics
+//
+//	type Topic struct { Name string; Partitions int; Compacted bool; Configs map[string]string }
+//	func EnsureTopics(ctx context.Context, brokers []string, topics ...Topic) error
+//	func ParseTopics(s string) ([]Topic, error)        // "name[:partitions],..."
+//	func Partitions(ctx context.Context, brokers []string, topic string) (int, error)
+//
+// EnsureTopics creates what is missing (existing topics are left alone)
+// and returns only once metadata shows every partition with a leader.
+//
+// # Producing
+//
+//	type ProducerConfig struct { Brokers []string; Topic string; BatchTimeout time.Duration; BatchSize int;
+//	                             Async bool; OnError func([]kafka.Message, error); Compression kafka.Compression }
+//	func NewProducer(cfg ProducerConfig) (*Producer, error)
+//	func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error        // sync: returns when acked by all ISR
+//	func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kafka.Message) error // Async only
+//	func (p *Producer) Failed() int64
+//	func (p *Producer) Close() error
+//	func Message(key string, value []byte, headers ...string) kafka.Message          // headers as name, value pairs
+//	func Header(m kafka.Message, name string) (string, bool)
+//
+// Producers always use RequiredAcks=RequireAll, a 5 ms batch timeout and
+// the murmur2 partitioner (as the Java client and franz-go): key every
+// message by contact id so a contact's messages stay in one partition, in
+// order.
+//
+// # Consuming in a group
+//
+//	type GroupConfig struct { Brokers []string; Group, Topic string; StartOffset int64; MaxBatch int;
+//	                          CommitInterval, HeartbeatInterval, SessionTimeout, RebalanceTimeout,
+//	                          RevokeTimeout, MaxWait time.Duration; Log *zerolog.Logger }
+//	type Handler interface {
+//		Assigned(ctx context.Context, c *Claim) error                        // restore the partition's state
+//		Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error    // a batch, in offset order
+//		Revoked(ctx context.Context, c *Claim) error                         // flush; then marks are committed
+//	}
+//	func NewGroupConsumer(cfg GroupConfig, h Handler) (*GroupConsumer, error)
+//	func (g *GroupConsumer) Run(ctx context.Context) error   // until ctx ends (nil) or a callback fails
+//	func (g *GroupConsumer) Assignment() []int
+//	func (g *GroupConsumer) Lag() int64
+//
+//	type Claim struct { Topic string; Partition int; Generation int32; MemberID string; Committed int64 }
+//	func (c *Claim) Commit(next int64)             // messages before next are durable
+//	func (c *Claim) Track(next int64) (done func()) // same, once done() is called; in Track order
+//	func (c *Claim) WaitTracked(ctx context.Context) error
+//	func (c *Claim) StartAt(offset int64)          // in Assigned: resume elsewhere than Committed
+//	func (c *Claim) Marked() int64
+//	func (c *Claim) Lag() int64
+//
+// GroupConsumer is built on kafka-go's ConsumerGroup/Generation API, not
+// on kafka.Reader, because the Reader hides the partition assignment a
+// stateful consumer must act on. Each assigned partition gets its own
+// goroutine and fetcher; marks are committed every CommitInterval, after
+// Revoked, and when Run returns (which also leaves the group, so another
+// member takes over at once). kafka-go rebalances eagerly: every rebalance
+// revokes all partitions and assigns them again. A member killed without
+// leaving is replaced after SessionTimeout; its partitions resume at its
+// last commit.
+//
+// # Dead letters and changelogs
+//
+//	func DeadLetter(m kafka.Message, reason string) kafka.Message   // original key, value, time, headers + dlq-*
+//	func SendDeadLetter(ctx context.Context, dlq *Producer, m kafka.Message, reason string) error
+//	func RestorePartition(ctx context.Context, brokers []string, topic string, partition int,
+//		fn func(kafka.Message) error) (end int64, err error)
+//
+// Dead letters carry the headers dlq-reason, dlq-source-topic,
+// dlq-partition and dlq-offset. A changelog is a Topic with Compacted set,
+// the events topic's partition count, keyed by contact id.
+package stream
