@@ -25,7 +25,53 @@ func options(extra ...expr.Option) []expr.Option {
 		// allocates outside the VM's memory budget.
 		expr.DisableBuiltin("now"),
 		expr.DisableBuiltin("repeat"),
+		expr.Function(propFunc, prop, new(func(map[string]any, string) any)),
+		expr.Patch(propPatcher{}),
 	}, extra...)
+}
+
+// propFunc reads a key of event.properties or contact. expr reads maps
+// through reflection, which allocates on every access; a plain map index
+// through a registered function does not, and gives the same answer (nil
+// for a missing key). Rule authors never write it: propPatcher does.
+const propFunc = "__prop"
+
+func prop(args ...any) (any, error) {
+	m, _ := args[0].(map[string]any)
+	return m[args[1].(string)], nil
+}
+
+// propPatcher rewrites `event.properties.k` and `contact.k` (and the
+// ["k"] forms) into __prop(map, "k").
+type propPatcher struct{}
+
+func (propPatcher) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || m.Optional || m.Method {
+		return
+	}
+	key, ok := m.Property.(*ast.StringNode)
+	if !ok || !isPropertyMap(m.Node) {
+		return
+	}
+	ast.Patch(node, &ast.CallNode{
+		Callee:    &ast.IdentifierNode{Value: propFunc},
+		Arguments: []ast.Node{m.Node, &ast.StringNode{Value: key.Value}},
+	})
+}
+
+// isPropertyMap: `contact` or `event.properties`.
+func isPropertyMap(n ast.Node) bool {
+	if id, ok := n.(*ast.IdentifierNode); ok {
+		return id.Value == "contact"
+	}
+	m, ok := n.(*ast.MemberNode)
+	if !ok || m.Optional {
+		return false
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	p, ok2 := m.Property.(*ast.StringNode)
+	return ok && ok2 && id.Value == "event" && p.Value == "properties"
 }
 
 // compileWhen compiles a group's condition, derives the event types it can
@@ -34,11 +80,12 @@ func compileWhen(g *Group) error {
 	if len(g.When) > MaxExprBytes {
 		return fmt.Errorf("when: longer than %d bytes", MaxExprBytes)
 	}
-	full, err := expr.Compile(g.When, options(expr.AsBool())...)
+	full, err := compileFull(g.When)
 	if err != nil {
 		return fmt.Errorf("when: %w", err)
 	}
 	g.test = full
+	g.ntest = compileNative(g.When)
 	tree, err := parser.Parse(g.When)
 	if err != nil {
 		return nil // compiled above, so unreachable; keep the full test
@@ -50,10 +97,11 @@ func compileWhen(g *Group) error {
 	g.Types = types
 	switch {
 	case rest == nil:
-		g.test = nil
+		g.test, g.ntest = nil, nil
 	case rest != tree.Node:
-		if p, err := expr.Compile(rest.String(), options(expr.AsBool())...); err == nil {
-			g.test = p
+		src := rest.String()
+		if p, err := expr.Compile(src, options(expr.AsBool())...); err == nil {
+			g.test, g.ntest = p, compileNative(src)
 		}
 	}
 	return nil
@@ -80,6 +128,7 @@ func compilePoints(g *Group, isNumber bool, number float64) error {
 		return fmt.Errorf("points: expression %q does not give a number", g.Points)
 	}
 	g.points = p
+	g.npoints = compileNative(g.Points)
 	return nil
 }
 
@@ -218,4 +267,9 @@ func union(a, b map[string]bool) map[string]bool {
 		out[t] = true
 	}
 	return out
+}
+
+// compileFull compiles a condition without deriving types: the whole test.
+func compileFull(when string) (*vm.Program, error) {
+	return expr.Compile(when, options(expr.AsBool())...)
 }

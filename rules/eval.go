@@ -42,7 +42,7 @@ func (e *Evaluator) Bind(ev *events.Event) {
 // caller's index guarantees it). A runtime error means no match.
 func (e *Evaluator) Match(g *Group) (bool, Points, error) {
 	if g.test != nil {
-		out, err := e.vm.Run(g.test, &e.env)
+		out, err := e.run(g.test, g.ntest)
 		if err != nil {
 			return false, 0, fmt.Errorf("when: %s", oneLine(err))
 		}
@@ -57,7 +57,7 @@ func (e *Evaluator) Match(g *Group) (bool, Points, error) {
 	if g.points == nil {
 		return true, g.fixed, nil
 	}
-	out, err := e.vm.Run(g.points, &e.env)
+	out, err := e.run(g.points, g.npoints)
 	if err != nil {
 		return false, 0, fmt.Errorf("points: %s", oneLine(err))
 	}
@@ -70,6 +70,13 @@ func (e *Evaluator) Match(g *Group) (bool, Points, error) {
 		return false, 0, fmt.Errorf("points: %w", err)
 	}
 	return true, p, nil
+}
+
+func (e *Evaluator) run(p *vm.Program, n native) (any, error) {
+	if n != nil {
+		return n.run(&e.env)
+	}
+	return e.vm.Run(p, &e.env)
 }
 
 // MatchesType reports whether the group can match an event of type t.

@@ -50,6 +50,9 @@ type Group struct {
 	test   *vm.Program
 	fixed  Points
 	points *vm.Program // nil: fixed points
+	// Native forms of test and points, when they lie in the subset that
+	// compiles to closures (see native.go); nil: run the expr program.
+	ntest, npoints native
 }
 
 // Model returns the named model, or nil.

@@ -1,0 +1,144 @@
+package rules
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/expr-lang/expr"
+	"github.com/scorebridge/scorebridge/events"
+)
+
+// nativeCases are the shapes rule authors write; each must compile
+// natively and agree with expr on every event.
+var nativeCases = []string{
+	`event.properties.duration_s >= 60`,
+	`event.properties.x > 1 && contact.tier == "gold"`,
+	`event.properties.x < 2.5 || event.properties.x <= 0`,
+	`!(event.properties.flag)`,
+	`not (contact.tier == "gold")`,
+	`event.properties.path startsWith "/pricing"`,
+	`contact.email endsWith "@competitor.com"`,
+	`event.properties.q contains "demo"`,
+	`event.properties.channel in ["email", "organic"]`,
+	`event.properties.x in [1, 2.5, "a", nil, true]`,
+	`contact.tier not in ["gold", "silver"]`,
+	`event.properties.x != nil && event.properties.x == 3`,
+	`event.properties.flag && event.properties.x > 0`,
+	`event.properties.minutes >= 45 ? 12 : 6`,
+	`event.company_id == "co-1" && event.id != "" && event.contact_id != "x"`,
+	`event.type == "a" && event.properties["x"] > 1`,
+	`contact["tier"] == "gold"`,
+}
+
+func TestNativeCovers(t *testing.T) {
+	for _, src := range nativeCases {
+		if compileNative(src) == nil {
+			t.Errorf("%s: not compiled natively", src)
+		}
+	}
+	for _, src := range []string{`event.properties.a.b > 1`, `len(contact.tags) > 2`, `event.properties.x + 1 > 2`, `"a" == "a"`, `event.properties.x in 1..3`} {
+		if compileNative(src) != nil {
+			t.Errorf("%s: compiled natively, outside the subset", src)
+		}
+	}
+}
+
+// randomValue gives the kinds of values JSON decoding produces.
+func randomValue(r *rand.Rand) any {
+	switch r.IntN(9) {
+	case 0:
+		return nil
+	case 1:
+		return float64(r.IntN(5)) / 2
+	case 2:
+		return float64(r.IntN(100))
+	case 3:
+		return []string{"", "a", "gold", "email", "/pricing/x", "x@competitor.com", "demo day"}[r.IntN(7)]
+	case 4:
+		return r.IntN(2) == 0
+	case 5:
+		return []any{"a", 1.0}
+	case 6:
+		return map[string]any{"b": 1.0}
+	case 7:
+		return "organic"
+	}
+	return 3.0
+}
+
+func randomEvent(r *rand.Rand) events.Event {
+	props := map[string]any{}
+	contact := map[string]any{}
+	for _, k := range []string{"duration_s", "x", "flag", "path", "q", "channel", "minutes"} {
+		if r.IntN(4) > 0 {
+			props[k] = randomValue(r)
+		}
+	}
+	for _, k := range []string{"tier", "email"} {
+		if r.IntN(4) > 0 {
+			contact[k] = randomValue(r)
+		}
+	}
+	if r.IntN(5) == 0 {
+		props = nil
+	}
+	if r.IntN(5) == 0 {
+		contact = nil
+	}
+	return events.Event{ID: fmt.Sprint(r.IntN(3)), Type: "a", CompanyID: []string{"", "co-1"}[r.IntN(2)], Properties: props, Contact: contact}
+}
+
+// The native closures agree with expr (the same program the VM would run)
+// on value and on whether an error occurs.
+func TestNativeAgreesWithExpr(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	e := NewEvaluator()
+	for _, src := range nativeCases {
+		p, err := expr.Compile(src, options()...)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		n := compileNative(src)
+		for i := 0; i < 3000; i++ {
+			ev := randomEvent(r)
+			e.Bind(&ev)
+			want, werr := e.vm.Run(p, &e.env)
+			got, gerr := n.run(&e.env)
+			if (werr == nil) != (gerr == nil) || fmt.Sprint(want) != fmt.Sprint(got) {
+				t.Fatalf("%s on %+v %+v:\n expr   %v %v\n native %v %v", src, ev.Properties, ev.Contact, want, werr, got, gerr)
+			}
+		}
+	}
+}
+
+// FuzzNative: for any expression both compile, native and expr agree.
+func FuzzNative(f *testing.F) {
+	for _, src := range nativeCases {
+		f.Add(src, uint64(1))
+	}
+	e := NewEvaluator()
+	f.Fuzz(func(t *testing.T, src string, seed uint64) {
+		if len(src) > MaxExprBytes {
+			return
+		}
+		n := compileNative(src)
+		if n == nil {
+			return
+		}
+		p, err := expr.Compile(src, options()...)
+		if err != nil {
+			return // expr rejects it at compile time: never run natively
+		}
+		r := rand.New(rand.NewPCG(seed, seed))
+		for i := 0; i < 50; i++ {
+			ev := randomEvent(r)
+			e.Bind(&ev)
+			want, werr := e.vm.Run(p, &e.env)
+			got, gerr := n.run(&e.env)
+			if (werr == nil) != (gerr == nil) || fmt.Sprint(want) != fmt.Sprint(got) {
+				t.Fatalf("%s: expr %v %v, native %v %v", src, want, werr, got, gerr)
+			}
+		}
+	})
+}
