@@ -17,9 +17,11 @@ type Recorder interface {
 	RecordDecisions(ctx context.Context, ds []Decision) error
 }
 
-// Bridge decides crossings one at a time: pipeline, then the store.
-// Decisions are serialised so quotas and exclusivity see every enrollment
-// made before them.
+// Bridge decides crossings: pipeline, then the store. Decisions that share
+// a contact, a company or a sender are serialised, so quotas and
+// exclusivity see every enrollment made before them; others run in
+// parallel. Held releases, recovery and workflow-exit retries run one at a
+// time (batch) and take the same per-crossing locks.
 type Bridge struct {
 	Config   *Config
 	Store    *Store
@@ -29,7 +31,8 @@ type Bridge struct {
 	Log      zerolog.Logger
 
 	pipeline MultiStage
-	mu       sync.Mutex
+	keys     keyedLocks
+	batch    sync.Mutex // one ReleaseHeld / Recover / RetryUnenrolls at a time
 }
 
 // NewBridge wires the standard pipeline. send may be nil for defaults.
@@ -53,8 +56,7 @@ type Result struct {
 // is durable (the Kafka offset may be committed); with an error nothing
 // was decided and the crossing must be redelivered.
 func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.keys.lock(crossingKeys(c)...)()
 	if d, ok, err := b.Store.Processed(c.CrossingID); err != nil || ok {
 		return Result{Decision: d, Duplicate: ok}, err
 	}
@@ -92,8 +94,8 @@ func (b *Bridge) decide(ctx context.Context, c events.Crossing) (*Decision, erro
 // highest score first so the best leads get the freed quota. Crossings held
 // longer than hold.max_age are given up as failed:hold_expired.
 func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.batch.Lock()
+	defer b.batch.Unlock()
 	now := b.Now()
 	due, err := b.Store.Due(now)
 	if err != nil {
@@ -104,24 +106,35 @@ func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		if max := b.Config.Hold.maxAge; max > 0 && now.Sub(h.HeldSince) > max {
-			a := &Attempt{Crossing: h.Crossing, Now: now}
-			d := &Decision{Kind: KindFailed, Reason: ReasonHoldExpired, Target: h.Decision.Target,
-				Detail: "held since " + h.HeldSince.UTC().Format(time.RFC3339) + " (" + h.Decision.Outcome + ")", Stage: "hold"}
-			d.fill(a)
-			if err := b.Store.Apply(a, d); err != nil {
-				return out, err
-			}
-			out = append(out, *d)
-			continue
-		}
-		d, err := b.decide(ctx, h.Crossing)
+		d, err := b.release(ctx, h, now)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, *d)
+		if d != nil {
+			out = append(out, *d)
+		}
 	}
 	return out, nil
+}
+
+func (b *Bridge) release(ctx context.Context, h HeldItem, now time.Time) (*Decision, error) {
+	defer b.keys.lock(crossingKeys(h.Crossing)...)()
+	// Check under the lock that it is still held.
+	if _, still, err := b.Store.HeldCrossing(h.Crossing.CrossingID); err != nil || !still {
+		return nil, err
+	}
+	maxAge := b.Config.Hold.maxAge
+	if maxAge <= 0 || now.Sub(h.HeldSince) <= maxAge {
+		return b.decide(ctx, h.Crossing)
+	}
+	a := &Attempt{Crossing: h.Crossing, Now: now}
+	d := &Decision{Kind: KindFailed, Reason: ReasonHoldExpired, Target: h.Decision.Target, Stage: "hold",
+		Detail: "held since " + h.HeldSince.UTC().Format(time.RFC3339) + " (" + h.Decision.Outcome + ")"}
+	d.fill(a)
+	if err := b.Store.Apply(a, d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // RetryUnenrolls takes contacts out of conflicting workflows that failed to
@@ -129,8 +142,8 @@ func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
 // success is recorded as a workflow_unenrolled decision for the sequence's
 // crossing; failures back off up to an hour.
 func (b *Bridge) RetryUnenrolls(ctx context.Context) ([]Decision, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.batch.Lock()
+	defer b.batch.Unlock()
 	now := b.Now()
 	due, err := b.Store.PendingUnenrolls(now)
 	if err != nil {
@@ -138,66 +151,75 @@ func (b *Bridge) RetryUnenrolls(ctx context.Context) ([]Decision, error) {
 	}
 	var out []Decision
 	for _, p := range due {
-		err := b.Sink.UnenrollWorkflow(ctx, p.WorkflowID, p.Email)
-		if err != nil && Classify(err) != Permanent {
-			p.Attempts++
-			wait := b.Config.Hold.retryAfter << min(p.Attempts, 6)
-			p.NotBefore = now.Add(min(wait, time.Hour))
-			if err := b.Store.ResolveUnenroll(p, false, nil); err != nil {
-				return out, err
-			}
-			continue
-		}
-		d := &Decision{CrossingID: p.CrossingID, ContactID: p.ContactID, Kind: KindWorkflowUnenrolled,
-			Target: &Target{Kind: TargetWorkflow, ID: p.WorkflowID}, InSequence: p.SequenceID, Stage: "unenroll_retry",
-			Outcome: string(KindWorkflowUnenrolled), DecidedAt: now,
-			Detail: fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339))}
+		d, err := b.retryUnenroll(ctx, p, now)
 		if err != nil {
-			// HubSpot refuses for good (e.g. the workflow was deleted): the
-			// contact cannot be in it; recorded and dropped.
-			d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
-			d.Detail = failMessage(err)
-		}
-		if err := b.Store.ResolveUnenroll(p, true, d); err != nil {
 			return out, err
 		}
-		out = append(out, *d)
+		if d != nil {
+			out = append(out, *d)
+		}
 	}
 	return out, nil
+}
+
+func (b *Bridge) retryUnenroll(ctx context.Context, p PendingUnenroll, now time.Time) (*Decision, error) {
+	defer b.keys.lock("contact:" + p.ContactID)()
+	err := b.Sink.UnenrollWorkflow(ctx, p.WorkflowID, p.Email)
+	if err != nil && Classify(err) != Permanent {
+		p.Attempts++
+		wait := b.Config.Hold.retryAfter << min(p.Attempts, 6)
+		p.NotBefore = now.Add(min(wait, time.Hour))
+		return nil, b.Store.ResolveUnenroll(p, false, nil)
+	}
+	d := &Decision{CrossingID: p.CrossingID, ContactID: p.ContactID, Kind: KindWorkflowUnenrolled,
+		Target: &Target{Kind: TargetWorkflow, ID: p.WorkflowID}, InSequence: p.SequenceID, Stage: "unenroll_retry",
+		Outcome: string(KindWorkflowUnenrolled), DecidedAt: now,
+		Detail: fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339))}
+	if err != nil {
+		// HubSpot refuses for good (e.g. the workflow was deleted): the
+		// contact cannot be in it; recorded and dropped.
+		d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
+		d.Detail = failMessage(err)
+	}
+	if err := b.Store.ResolveUnenroll(p, true, d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // Recover decides again the crossings whose sink call was interrupted by a
 // crash and that are not waiting in the held queue (those are released in
 // turn). The Send stage finds their intent and checks the status first.
 func (b *Bridge) Recover(ctx context.Context) ([]Decision, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.batch.Lock()
+	defer b.batch.Unlock()
 	intents, err := b.Store.Intents()
 	if err != nil {
 		return nil, err
 	}
 	var out []Decision
 	for _, in := range intents {
-		id := in.Crossing.CrossingID
-		if _, done, err := b.Store.Processed(id); err != nil || done {
-			if err != nil {
-				return out, err
-			}
-			continue
-		}
-		if _, isHeld, err := b.Store.HeldCrossing(id); err != nil || isHeld {
-			if err != nil {
-				return out, err
-			}
-			continue
-		}
-		d, err := b.decide(ctx, in.Crossing)
+		d, err := b.recoverOne(ctx, in)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, *d)
+		if d != nil {
+			out = append(out, *d)
+		}
 	}
 	return out, nil
+}
+
+func (b *Bridge) recoverOne(ctx context.Context, in Intent) (*Decision, error) {
+	defer b.keys.lock(crossingKeys(in.Crossing)...)()
+	id := in.Crossing.CrossingID
+	if _, done, err := b.Store.Processed(id); err != nil || done {
+		return nil, err
+	}
+	if _, isHeld, err := b.Store.HeldCrossing(id); err != nil || isHeld {
+		return nil, err
+	}
+	return b.decide(ctx, in.Crossing)
 }
 
 // FlushOutbox hands pending decisions to the Recorder in batches and

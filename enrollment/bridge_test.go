@@ -350,3 +350,75 @@ func TestUnenrollRetriedAfterOutage(t *testing.T) {
 		t.Errorf("audit: %+v", last)
 	}
 }
+
+// Concurrent crossings: a sender's quota and a contact's single sequence
+// hold under parallel Handle calls (run with -race).
+func TestConcurrentHandle(t *testing.T) {
+	sink := newFakeSink()
+	b := newBridge(t, t.TempDir(), sink, &clock{now: t0}, nil)
+	var wg sync.WaitGroup
+	results := make(chan Result, 40)
+	for i := range 20 {
+		id := "p" + string(rune('a'+i))
+		wg.Add(2)
+		go func() { // 20 contacts of u-1, whose quota is 2 a day
+			defer wg.Done()
+			r, err := b.Handle(context.Background(), crossing(id))
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+		go func() { // 20 crossings of one contact of u-2
+			defer wg.Done()
+			r, err := b.Handle(context.Background(), crossing(id, func(c *events.Crossing) {
+				c.CrossingID, c.ContactID, c.CompanyID = "same-"+id, "k-same", ""
+				c.Contact["owner_id"] = "u-2"
+			}))
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+	}
+	wg.Wait()
+	close(results)
+	count := map[string]int{}
+	for r := range results {
+		who := "many"
+		if r.Decision.ContactID == "k-same" {
+			who = "same"
+		}
+		count[who+" "+r.Decision.Outcome]++
+	}
+	want := map[string]int{"many enrolled": 2, "many held:quota": 18, "same enrolled": 1, "same already_enrolled:ledger": 19}
+	for k, v := range want {
+		if count[k] != v {
+			t.Errorf("%s: %d, want %d (all: %v)", k, count[k], v, count)
+		}
+	}
+	if sink.enrollCalls != 3 {
+		t.Errorf("%d enroll calls", sink.enrollCalls)
+	}
+}
+
+func TestKeyedLocks(t *testing.T) {
+	var k keyedLocks
+	unlock := k.lock("b", "a", "a")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.lock("a")()
+	}()
+	select {
+	case <-done:
+		t.Fatal("second holder of a got in")
+	case <-time.After(20 * time.Millisecond):
+	}
+	k.lock("c")() // unrelated keys do not wait
+	unlock()
+	<-done
+	if len(k.m) != 0 {
+		t.Errorf("locks leak: %v", k.m)
+	}
+}
