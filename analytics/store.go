@@ -1,0 +1,178 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// db is the slice of ClickHouse this package uses. The native driver
+// implements it for production; the chDB test implements it to run the very
+// same SQL on ClickHouse 26. Queries are rendered with literals by this
+// package (see quote), never with server-side parameters, which 18.16 lacks.
+type db interface {
+	exec(ctx context.Context, query string) error
+	query(ctx context.Context, query string) (rows, error)
+	// insert appends columns (one typed slice per name) to table.
+	insert(ctx context.Context, table string, columns []string, data []any) error
+}
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// nativeDB adapts clickhouse-go's native-protocol connection.
+type nativeDB struct{ conn driver.Conn }
+
+func (n nativeDB) exec(ctx context.Context, q string) error { return n.conn.Exec(ctx, q) }
+
+func (n nativeDB) query(ctx context.Context, q string) (rows, error) { return n.conn.Query(ctx, q) }
+
+func (n nativeDB) insert(ctx context.Context, table string, columns []string, data []any) error {
+	// An explicit column list is required: 18.16 and modern servers order
+	// and default columns differently. Exec("INSERT ... VALUES") hangs on 18.16.
+	batch, err := n.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+")")
+	if err != nil {
+		return err
+	}
+	for i, col := range data {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("column %s: %w", columns[i], err)
+		}
+	}
+	return batch.Send()
+}
+
+// Store is a connection to the analytics database.
+type Store struct {
+	conn     driver.Conn // nil when the store runs over another db (chDB test)
+	db       db
+	database string
+	version  string
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Open connects to dsn (clickhouse://host:9000/database) over the native
+// protocol, creates the database when missing and applies migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing ClickHouse DSN: %w", err)
+	}
+	if opts.Protocol != clickhouse.Native {
+		// The HTTP protocol fails at Ping on 18.16.
+		return nil, errors.New("ClickHouse DSN must use the native protocol (clickhouse://host:9000/db)")
+	}
+	database := opts.Auth.Database
+	if database == "" {
+		database = "default"
+	}
+	if !identRE.MatchString(database) {
+		return nil, fmt.Errorf("database name %q: only letters, digits and _", database)
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if database != "default" {
+		// Connecting to a missing database fails, so create it first from default.
+		boot := *opts
+		boot.Auth.Database = "default"
+		c, err := clickhouse.Open(&boot)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to ClickHouse at %v: %w", opts.Addr, err)
+		}
+		err = c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database)
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("creating database %s at %v: %w", database, opts.Addr, err)
+		}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to ClickHouse at %v: %w", opts.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connecting to ClickHouse at %v: %w", opts.Addr, err)
+	}
+	s := &Store{conn: conn, db: nativeDB{conn}, database: database}
+	if err := s.init(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	v, err := serverVersion(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	s.version = v
+	if _, err := migrate(ctx, s.db); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Migrate applies the missing migrations on an open connection (the
+// database is the connection's). It is what `scorer migrate` runs; Open
+// runs it too.
+func Migrate(ctx context.Context, conn driver.Conn) error {
+	_, err := migrate(ctx, nativeDB{conn})
+	return err
+}
+
+// ServerVersion is the connected server's version, e.g. "18.16.1".
+func (s *Store) ServerVersion() string { return s.version }
+
+// Database is the database the store reads and writes.
+func (s *Store) Database() string { return s.database }
+
+// Close closes the connection.
+func (s *Store) Close() error {
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.Close()
+}
+
+// DropDatabase removes the store's database; tests use it to clean up.
+func (s *Store) DropDatabase(ctx context.Context) error {
+	return s.db.exec(ctx, "DROP DATABASE IF EXISTS "+s.database)
+}
+
+// quote renders s as a ClickHouse string literal. Backslash and quote are
+// the only characters the parser treats specially inside '...'.
+func quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case 0:
+			b.WriteString(`\0`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
