@@ -96,7 +96,7 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 			return d, nil
 		}
 	}
-	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID, At: a.Now}); err != nil {
+	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID, At: since}); err != nil {
 		return nil, err
 	}
 	req := EnrollRequest{CrossingID: c.CrossingID, ContactID: c.ContactID, SequenceID: target,
@@ -121,6 +121,8 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 			return decide(a, KindFailed, failMessage(err), ""), nil
 		case OverSendLimit:
 			return held(a, ReasonQuota, a.Now.Add(sendLimitBackoff), "sink: "+failMessage(err)), nil
+		case Unusable:
+			return s.unavailable(a, "enroll", err), nil
 		case AlreadyEnrolled:
 			if d, done := s.confirm(ctx, a, target, since, mayHaveEnrolled, "after already-enrolled: "); done {
 				return d, nil
@@ -217,7 +219,7 @@ func (s *SendStage) retryIdempotent(ctx context.Context, call func() error) erro
 		if err = call(); err == nil {
 			return nil
 		}
-		if Classify(err) == Permanent {
+		if c := Classify(err); c == Permanent || c == Unusable {
 			return err
 		}
 	}

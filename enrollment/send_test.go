@@ -43,6 +43,8 @@ func TestSendSequence(t *testing.T) {
 			want: "held:sink_unavailable", enrollCalls: 4, keepIntent: true},
 		{name: "ambiguous and status down: held before any retry", errs: []error{errTimeout}, statusErr: err503,
 			want: "held:sink_unavailable", enrollCalls: 1, statusCalls: 1, keepIntent: true},
+		{name: "bad token: held at once, the lead is not failed", errs: []error{&SinkError{Class: Unusable, Status: 401, Message: "invalid token"}},
+			want: "held:sink_unavailable", enrollCalls: 1, keepIntent: true},
 		{name: "HubSpot's send cap: held as quota", errs: []error{errSendLimit}, want: "held:quota", enrollCalls: 1, keepIntent: true},
 		{name: "resumed: earlier call had enrolled", intent: true, preEnrolled: "9001",
 			want: "enrolled", statusCalls: 1, detail: "resumed"},
@@ -199,6 +201,8 @@ func TestSendWorkflow(t *testing.T) {
 			want: "failed:workflow not found", calls: 1},
 		{name: "outage: held", c: crossing("a", nurture), errs: []error{err503, err503, err503, err503}, want: "held:sink_unavailable", calls: 4},
 		{name: "no email", c: crossing("a", nurture, set("email", nil)), want: "failed:no_email"},
+		{name: "missing scope: held at once", c: crossing("a", nurture), errs: []error{&SinkError{Class: Unusable, Status: 403, Message: "scope"}},
+			want: "held:sink_unavailable", calls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,7 +260,7 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
-	for status, want := range map[int]FailureClass{400: Permanent, 401: Permanent, 404: Permanent, 408: Ambiguous, 429: Retryable, 500: Ambiguous, 503: Ambiguous} {
+	for status, want := range map[int]FailureClass{400: Permanent, 401: Unusable, 403: Unusable, 404: Permanent, 408: Ambiguous, 429: Retryable, 500: Ambiguous, 503: Ambiguous} {
 		if got := ClassifyStatus(status, false); got != want {
 			t.Errorf("ClassifyStatus(%d) = %v, want %v", status, got, want)
 		}

@@ -89,10 +89,14 @@ const (
 	// OverSendLimit: the sender's inbox is over its send cap on HubSpot's
 	// side (hubspot.ErrSendLimit); held as quota, not failed.
 	OverSendLimit
+	// Unusable: the sink refuses every call (401 bad token, 403 missing
+	// scope): a configuration problem, not the crossing's. Held at once,
+	// so fixing the token releases the leads instead of failing them.
+	Unusable
 )
 
 func (c FailureClass) String() string {
-	return [...]string{"ambiguous", "retryable", "permanent", "already_enrolled", "over_send_limit"}[c]
+	return [...]string{"ambiguous", "retryable", "permanent", "already_enrolled", "over_send_limit", "unusable"}[c]
 }
 
 // SinkError is how sinks (and the adapter around the hubspot client) tell
@@ -126,6 +130,8 @@ func ClassifyStatus(status int, alreadyEnrolled bool) FailureClass {
 		return AlreadyEnrolled
 	case status == 429:
 		return Retryable
+	case status == 401 || status == 403:
+		return Unusable
 	case status == 408 || status >= 500:
 		return Ambiguous
 	case status >= 400:
