@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -92,7 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *pipeline == "passthrough" {
 		pipe = kafkabench.PassThrough()
 	}
-	fmt.Fprintf(stdout, "kafkabench against %s (GOMAXPROCS-visible CPUs share the broker)\n", where)
+	fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
+	defer func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }()
 
 	if *mode != "latency" {
 		rep, err := kafkabench.Run(ctx, kafkabench.Config{
@@ -119,4 +121,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep.Print(stdout)
 	}
 	return 0
+}
+
+// loadavg says how busy the machine was: figures taken while other work
+// competes for the CPUs are not comparable.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

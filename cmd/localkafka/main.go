@@ -4,7 +4,7 @@
 // and committed group offsets survive restarts.
 //
 //	localkafka [--addr 127.0.0.1:9092] [--data-dir DIR] [--partitions 6]
-//	           [--seed-topics engagement-events,lead-score-crossings,...]
+//	           [--seed-topics engagement-events,lead-score-crossings,...] [--sync]
 //
 // It prints one line starting "localkafka ready on ADDR" once clients can
 // connect, and exits 0 after a clean shutdown on SIGTERM or SIGINT.
@@ -53,6 +53,7 @@ type config struct {
 	partitions int
 	seedTopics []stream.Topic
 	logLevel   kfake.LogLevel
+	sync       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.dataDir, "data-dir", "", "directory that keeps topics, messages and committed offsets across restarts (empty: in memory)")
 	fs.IntVar(&cfg.partitions, "partitions", 6, "partitions of auto-created topics and of seed topics without :N")
 	fs.StringVar(&seeds, "seed-topics", defaultSeedTopics, "topics to create at start if missing: name[:partitions],...")
+	fs.BoolVar(&cfg.sync, "sync", false, "fsync every write (with --data-dir): nothing acknowledged is lost if the machine dies, at a cost in throughput")
 	fs.StringVar(&level, "log-level", "none", "broker log level: none, error, warn, info, debug")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -133,6 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer unlock()
 		opts = append(opts, kfake.DataDir(cfg.dataDir))
+		if cfg.sync {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
