@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/scorebridge/scorebridge/rules"
@@ -35,6 +36,9 @@ type Engine struct {
 	// contact's disarmed set.
 	thresholdBase []int
 	timeDependent []bool // the model has a window or decays
+
+	printsOnce sync.Once
+	print      *prints
 }
 
 // MaxThresholds bounds the thresholds of all models together: a contact's
