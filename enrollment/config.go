@@ -388,6 +388,9 @@ func (c *Config) validateRoutes(v *validator) {
 		if (r.SequenceID == "") == (r.WorkflowID == "") {
 			v.at(p, "exactly one of sequence_id and workflow_id is required")
 		}
+		if _, err := strconv.ParseInt(r.WorkflowID, 10, 64); r.WorkflowID != "" && c.Sink == SinkHubSpot && err != nil {
+			v.at(append(p, "workflow_id"), "workflow_id %q: HubSpot workflow ids are numbers", r.WorkflowID)
+		}
 		if r.When == "" {
 			continue
 		}

@@ -68,7 +68,7 @@ func TestLoadSampleConfig(t *testing.T) {
 
 // Every problem of a file is reported at once, with its line.
 func TestLoadConfigProblems(t *testing.T) {
-	for _, name := range []string{"unknown_keys", "invalid", "webhook_missing", "not_yaml", "type_errors", "huge_when", "empty"} {
+	for _, name := range []string{"unknown_keys", "invalid", "webhook_missing", "not_yaml", "type_errors", "huge_when", "empty", "hubspot_routes"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", "config", name+".yaml")
 			_, err := LoadConfig(path)

@@ -3,6 +3,7 @@ package enrollment
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -96,8 +97,12 @@ func contactString(contact map[string]any, key string) string {
 	if !ok || v == nil {
 		return ""
 	}
-	if s, ok := v.(string); ok {
-		return strings.TrimSpace(s)
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x)
+	case float64:
+		// JSON numbers arrive as float64; ids must not become 1.2e+07.
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return strings.TrimSpace(fmt.Sprint(v))
 }

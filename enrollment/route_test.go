@@ -28,6 +28,7 @@ func TestRouteStage(t *testing.T) {
 		{"no owner", crossing("h", func(c *events.Crossing) { delete(c.Contact, "owner_id") }), "no_sender", "sequence:9001", "", "no owner_id"},
 		{"unknown owner", crossing("i", set("owner_id", "u-404")), "no_sender", "sequence:9001", "", `"u-404"`},
 		{"numeric owner id", crossing("j", set("owner_id", 2)), "no_sender", "", "", `"2"`},
+		{"JSON number owner id keeps its digits", crossing("j2", set("owner_id", float64(12345678))), "no_sender", "", "", `"12345678"`},
 		{"workflow needs no sender", crossing("k", nurture, set("owner_id", "u-404")), "pass", "workflow:501", "", ""},
 		{"nil contact", crossing("l", func(c *events.Crossing) { c.Contact = nil }), "no_route", "", "", ""},
 	}
