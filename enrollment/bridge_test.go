@@ -2,6 +2,7 @@ package enrollment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -421,4 +422,20 @@ func TestKeyedLocks(t *testing.T) {
 	if len(k.m) != 0 {
 		t.Errorf("locks leak: %v", k.m)
 	}
+}
+
+// The decision's JSON is what the Recorder and GET /decisions carry: pinned.
+func TestDecisionJSON(t *testing.T) {
+	sink := newFakeSink()
+	sink.workflows["a@prospect.com"] = []string{"501"}
+	b := newBridge(t, t.TempDir(), sink, &clock{now: t0}, nil)
+	enrolled := handle(t, b, crossing("a")).Decision
+	b.Config.BusinessHours.WeekdaysOnly = true
+	b.Now = func() time.Time { return night }
+	heldD := handle(t, b, crossing("b")).Decision
+	out, err := json.MarshalIndent([]Decision{enrolled, heldD}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "decisions.golden.json", string(out)+"\n")
 }

@@ -29,20 +29,19 @@ const (
 
 // Reasons used with the kinds above.
 const (
-	ReasonLifecycleStage      = "lifecycle_stage"
-	ReasonEmailDomain         = "email_domain"
-	ReasonContactList         = "contact_list"
-	ReasonCompanyList         = "company_list"
-	ReasonCompanyActive       = "company_active"       // excluded: another contact of the company is in a sequence
-	ReasonConflictingSeq      = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
-	ReasonQuota               = "quota"
-	ReasonBusinessHours       = "business_hours"
-	ReasonSinkUnavailable     = "sink_unavailable"
-	ReasonHoldExpired         = "hold_expired"
-	ReasonNoEmail             = "no_email"
-	ReasonLedger              = "ledger"  // already_enrolled: known from the bridge's ledger
-	ReasonStatus              = "status"  // already_enrolled: confirmed by the sink's status call
-	ReasonInterruptedEnrolled = "resumed" // enrolled: an interrupted call had in fact succeeded
+	ReasonLifecycleStage  = "lifecycle_stage"
+	ReasonEmailDomain     = "email_domain"
+	ReasonContactList     = "contact_list"
+	ReasonCompanyList     = "company_list"
+	ReasonCompanyActive   = "company_active"       // excluded: another contact of the company is in a sequence
+	ReasonConflictingSeq  = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
+	ReasonQuota           = "quota"
+	ReasonBusinessHours   = "business_hours"
+	ReasonSinkUnavailable = "sink_unavailable"
+	ReasonHoldExpired     = "hold_expired"
+	ReasonNoEmail         = "no_email"
+	ReasonLedger          = "ledger" // already_enrolled: known from the bridge's ledger
+	ReasonStatus          = "status" // already_enrolled: confirmed by the sink's status call
 )
 
 // TargetKind says whether a route enrolls into a sequence or a workflow.
@@ -114,12 +113,12 @@ func (d *Decision) fill(a *Attempt) {
 	if d.Reason != "" {
 		d.Outcome += ":" + d.Reason
 	}
-	d.DecidedAt = a.Now
+	d.DecidedAt = a.Now.UTC()
 }
 
 func held(a *Attempt, reason string, notBefore time.Time, detail string) *Decision {
 	d := decide(a, KindHeld, reason, detail)
-	d.NotBefore = notBefore
+	d.NotBefore = notBefore.UTC()
 	return d
 }
 
