@@ -85,7 +85,8 @@ func (c *GroupConfig) validate() error {
 }
 
 // Handler receives one partition's lifecycle. For a given Claim the calls
-// are sequential: Assigned, then Handle zero or more times, then Revoked.
+// are sequential: Assigned, then Handle zero or more times, then Revoked
+// (only if Assigned succeeded).
 // Different partitions are called concurrently, each from its own
 // goroutine.
 //
