@@ -151,7 +151,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		// The default transport keeps 2 idle connections per host; callers
+		// running many enrollments at the rate limit would redial constantly.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		hc = &http.Client{Transport: tr}
 	}
 	return &Client{cfg: cfg, base: base, hc: hc, lim: newLimiter(cfg.RequestsPerInterval, cfg.Interval)}, nil
 }
