@@ -23,7 +23,7 @@ func TestBadFlagsReportEveryProblem(t *testing.T) {
 
 func TestEmbeddedSmallRun(t *testing.T) {
 	var stdout bytes.Buffer
-	code := run(context.Background(), []string{"--embedded", "--events", "2000", "--rate", "500", "--duration", "1s"}, &stdout, io.Discard)
+	code := run(context.Background(), []string{"--embedded", "--events", "2000", "--rounds", "1", "--rate", "500", "--duration", "1s"}, &stdout, io.Discard)
 	if code != 0 {
 		t.Fatalf("code %d; output:\n%s", code, stdout.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
@@ -30,24 +31,42 @@ type Config struct {
 	// Keep leaves the bench topics on the broker; by default they are
 	// deleted so a persisted broker does not grow with every run.
 	Keep bool
+	// Rounds repeats the consumer rows, interleaved; rates are the
+	// median round's (default 1).
+	Rounds int
 	// Timeout bounds each row (default 5 minutes).
 	Timeout time.Duration
 	Log     io.Writer // progress lines; nil: none
 }
 
-// Row is one measured step.
+// Row is one measured step, over one or more rounds.
 type Row struct {
 	Name     string
-	Messages int
-	Elapsed  time.Duration
+	Messages int             // per round
+	Elapsed  time.Duration   // the median round
+	Runs     []time.Duration // every round, in order
 }
 
-// Rate is messages per second.
+// Rate is messages per second in the median round.
 func (r Row) Rate() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
 	return float64(r.Messages) / r.Elapsed.Seconds()
+}
+
+func (r *Report) add(name string, n int, d time.Duration) {
+	for i := range r.Rows {
+		if r.Rows[i].Name == name {
+			row := &r.Rows[i]
+			row.Runs = append(row.Runs, d)
+			sorted := slices.Clone(row.Runs)
+			slices.Sort(sorted)
+			row.Elapsed = sorted[len(sorted)/2]
+			return
+		}
+	}
+	r.Rows = append(r.Rows, Row{Name: name, Messages: n, Elapsed: d, Runs: []time.Duration{d}})
 }
 
 // Report is the result of Run.
@@ -61,7 +80,7 @@ type Report struct {
 
 // Print writes the rows and each consumer's ratio to the baseline.
 func (r Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "%d events, %d partitions\n", r.Events, r.Partitions)
+	fmt.Fprintf(w, "%d events, %d partitions; rates of the median round\n", r.Events, r.Partitions)
 	var base float64
 	for _, row := range r.Rows {
 		if row.Name == r.Baseline {
@@ -73,7 +92,12 @@ func (r Report) Print(w io.Writer) {
 		if base > 0 && row.Name != r.Baseline && row.Name != rowProduce && row.Name != rowGenerate {
 			ratio = fmt.Sprintf("  %.2fx %s", row.Rate()/base, r.Baseline)
 		}
-		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio)
+		spread := ""
+		if len(row.Runs) > 1 {
+			lo, hi := slices.Min(row.Runs), slices.Max(row.Runs)
+			spread = fmt.Sprintf("  (%d rounds: %.0f-%.0f)", len(row.Runs), float64(row.Messages)/hi.Seconds(), float64(row.Messages)/lo.Seconds())
+		}
+		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s%s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio, spread)
 	}
 }
 
@@ -99,6 +123,9 @@ func (c *Config) defaults() error {
 	if c.Source == nil {
 		c.Source = SyntheticEvents(1, 100_000)
 	}
+	if c.Rounds <= 0 {
+		c.Rounds = 1
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Minute
 	}
@@ -122,11 +149,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	in := fmt.Sprintf("bench-events-%d", stamp)
 	out := fmt.Sprintf("bench-out-%d", stamp)
 	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, Baseline: rowKafkaGo}
-	if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: in, Partitions: cfg.Partitions}, stream.Topic{Name: out, Partitions: cfg.Partitions}); err != nil {
+	if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: in, Partitions: cfg.Partitions}); err != nil {
 		return rep, err
 	}
 	if !cfg.Keep {
-		defer deleteTopics(cfg.Brokers, in, out)
+		defer deleteTopics(cfg.Brokers, in)
 	}
 
 	step := func(name string, fn func(context.Context) (int, error)) error {
@@ -135,15 +162,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		defer cancel()
 		start := time.Now()
 		n, err := fn(sctx)
-		row := Row{Name: name, Messages: n, Elapsed: time.Since(start)}
+		elapsed := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("%s: %w (after %d messages)", name, err, n)
 		}
-		rep.Rows = append(rep.Rows, row)
-		fmt.Fprintf(cfg.Log, "  %d msgs in %.2fs: %.0f msgs/s\n", row.Messages, row.Elapsed.Seconds(), row.Rate())
+		rep.add(name, n, elapsed)
+		fmt.Fprintf(cfg.Log, "  %d msgs in %.2fs: %.0f msgs/s\n", n, elapsed.Seconds(), float64(n)/elapsed.Seconds())
 		return nil
 	}
-	group := func(kind string) string { return fmt.Sprintf("bench-%s-%d", kind, stamp) }
 	var msgs []kafka.Message
 	if err := step(rowGenerate, func(context.Context) (int, error) {
 		var err error
@@ -156,26 +182,39 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	msgs = nil
-	if err := step(rowKafkaGo, func(ctx context.Context) (int, error) {
-		return consumeKafkaGo(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
-	}); err != nil {
-		return rep, err
-	}
-	if err := step(rowGroupCons, func(ctx context.Context) (int, error) {
-		return consumeGroupConsumer(ctx, cfg.Brokers, in, group("groupconsumer"), cfg.Events)
-	}); err != nil {
-		return rep, err
-	}
-	if err := step(rowKgo, func(ctx context.Context) (int, error) {
-		return consumeKgo(ctx, cfg.Brokers, in, group("kgo"), cfg.Events)
-	}); err != nil {
-		return rep, err
-	}
-	if cfg.Pipeline != nil {
-		if err := step(cfg.PipelineName, func(ctx context.Context) (int, error) {
-			return runPipeline(ctx, cfg, in, out, group("pipeline"))
+	// Rounds interleave the consumers so a burst of load from elsewhere
+	// on the machine does not land on one row only.
+	for round := 0; round < cfg.Rounds; round++ {
+		group := func(kind string) string { return fmt.Sprintf("bench-%s-%d-%d", kind, stamp, round) }
+		if err := step(rowKafkaGo, func(ctx context.Context) (int, error) {
+			return consumeKafkaGo(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
 		}); err != nil {
 			return rep, err
+		}
+		if err := step(rowGroupCons, func(ctx context.Context) (int, error) {
+			return consumeGroupConsumer(ctx, cfg.Brokers, in, group("groupconsumer"), cfg.Events)
+		}); err != nil {
+			return rep, err
+		}
+		if err := step(rowKgo, func(ctx context.Context) (int, error) {
+			return consumeKgo(ctx, cfg.Brokers, in, group("kgo"), cfg.Events)
+		}); err != nil {
+			return rep, err
+		}
+		if cfg.Pipeline != nil {
+			// Each round's pipeline writes to its own output topic.
+			out := fmt.Sprintf("%s-%d", out, round)
+			if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: out, Partitions: cfg.Partitions}); err != nil {
+				return rep, err
+			}
+			if !cfg.Keep {
+				defer deleteTopics(cfg.Brokers, out)
+			}
+			if err := step(cfg.PipelineName, func(ctx context.Context) (int, error) {
+				return runPipeline(ctx, cfg, in, out, group("pipeline"))
+			}); err != nil {
+				return rep, err
+			}
 		}
 	}
 	return rep, nil
