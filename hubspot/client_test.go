@@ -462,3 +462,36 @@ func TestNewClientValidates(t *testing.T) {
 		}
 	}
 }
+
+// Without Retry-After, a 429 is waited out for the interval HubSpot
+// announces in X-HubSpot-RateLimit-Interval-Milliseconds.
+func TestClient429WithoutRetryAfterUsesInterval(t *testing.T) {
+	var mu sync.Mutex
+	var hits []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits = append(hits, time.Now())
+		n := len(hits)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			w.Header().Set("X-HubSpot-RateLimit-Interval-Milliseconds", "300")
+			w.Header().Set("X-HubSpot-RateLimit-Remaining", "0")
+			w.WriteHeader(429)
+			_, _ = w.Write([]byte(`{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING","correlationId":"c-1"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"9001","name":"n","userId":"1","steps":[]}`))
+	}))
+	defer srv.Close()
+	c, log := newTestClient(t, srv.URL, nil)
+	if _, err := c.GetSequence(context.Background(), "9001", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 || hits[1].Sub(hits[0]) < 300*time.Millisecond {
+		t.Fatalf("hits %v", hits)
+	}
+	if first := log.all()[0]; first.Status != 429 || first.RetryAfter != 300*time.Millisecond || first.RateLimitRemaining != 0 {
+		t.Errorf("audit %+v", first)
+	}
+}

@@ -35,7 +35,11 @@ type SandboxState struct {
 
 func (s *Sandbox) registerAdmin(m *http.ServeMux) {
 	m.HandleFunc("GET /_sandbox/enrollments", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.State())
+		st := s.State()
+		if id := r.URL.Query().Get("contactId"); id != "" {
+			st = st.forContact(id)
+		}
+		writeJSON(w, http.StatusOK, st)
 	})
 	m.HandleFunc("GET /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, faultsJSON(s.Faults()))
@@ -226,4 +230,19 @@ func (s *Sandbox) Unenroll(contactID, reason string) (SandboxEnrollment, error) 
 	c := *e
 	c.sends = nil
 	return c, nil
+}
+
+func (st SandboxState) forContact(id string) SandboxState {
+	out := SandboxState{Sequences: []SandboxEnrollment{}, Workflows: []SandboxWorkflowEvent{}}
+	for _, e := range st.Sequences {
+		if e.ContactID == id {
+			out.Sequences = append(out.Sequences, e)
+		}
+	}
+	for _, e := range st.Workflows {
+		if e.ContactID == id {
+			out.Workflows = append(out.Workflows, e)
+		}
+	}
+	return out
 }

@@ -223,6 +223,10 @@ func TestSandboxContactStatusAndLifecycle(t *testing.T) {
 	if len(st.Sequences) != 2 || st.Sequences[0].EndReason != "REPLIED" || st.Sequences[1].EndReason != "FINISHED" {
 		t.Errorf("state %+v", st.Sequences)
 	}
+	raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("78", "9002", "ben@example.com"))
+	if _, body := raw(t, srv, "GET", "/_sandbox/enrollments?contactId=77", "", ""); len(body["sequences"].([]any)) != 2 {
+		t.Errorf("filtered by contact: %v", body)
+	}
 }
 
 func TestSandboxSendCap(t *testing.T) {
