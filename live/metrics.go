@@ -1,0 +1,48 @@
+package live
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the service's Prometheus series.
+type Metrics struct {
+	Events      *prometheus.CounterVec // by outcome: scored, duplicate, dead_letter
+	Errors      *prometheus.CounterVec // by kind
+	Crossings   *prometheus.CounterVec // by model, threshold
+	Lag         prometheus.GaugeFunc
+	RuleVersion *prometheus.GaugeVec // 1 for the running version
+	Contacts    prometheus.Gauge
+	Batch       prometheus.Histogram
+	Reloads     *prometheus.CounterVec // by result
+}
+
+// NewMetrics registers the series on reg; lag reports the consumer lag.
+func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter).",
+		}, []string{"outcome"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_errors_total", Help: "Errors by kind (decode, expression, kafka, clickhouse, state).",
+		}, []string{"kind"}),
+		Crossings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_crossings_total", Help: "Threshold crossings announced, by model and threshold.",
+		}, []string{"model", "threshold"}),
+		Lag: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_consumer_lag", Help: "Messages behind the end of the events topic, over owned partitions.",
+		}, lag),
+		RuleVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scorer_rule_version", Help: "1 for the rule version being applied.",
+		}, []string{"version"}),
+		Contacts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scorer_contacts", Help: "Contacts whose state this instance holds.",
+		}),
+		Batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "scorer_batch_seconds", Help: "Time to score a batch and make its effects durable.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_rule_reloads_total", Help: "Rule reloads by result (ok, invalid).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads)
+	return m
+}

@@ -1,0 +1,414 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// Producer is where the processor writes crossings, dead letters and the
+// state changelog; *stream.Producer in production.
+type Producer interface {
+	Write(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Config wires a Processor.
+type Config struct {
+	Brokers     []string
+	Changelog   string // compacted topic of contact states, co-partitioned with events
+	Crossings   Producer
+	DeadLetters Producer
+	States      Producer // writes to Changelog
+	Recorder    Recorder
+	Metrics     *Metrics
+	Log         zerolog.Logger
+	// fault, in tests, fails a batch at a named step to stand in for a
+	// crash there.
+	fault func(step string) error
+}
+
+// Processor scores the events of the partitions this instance owns.
+type Processor struct {
+	cfg    Config
+	engine atomic.Pointer[scoring.Engine]
+
+	mu       sync.Mutex
+	parts    map[int]*partition // owned now
+	retained map[int]*partition // revoked, kept in case the partition comes back
+}
+
+// partition is the state of one events partition: its contacts, scored
+// under one engine, reflecting every message before next.
+type partition struct {
+	mu       sync.Mutex
+	id       int
+	engine   *scoring.Engine
+	scorer   *scoring.Scorer
+	contacts map[string]*scoring.Contact
+	next     int64 // the offset of the first message not reflected
+}
+
+// NewProcessor returns a processor applying engine.
+func NewProcessor(cfg Config, engine *scoring.Engine) *Processor {
+	if cfg.Recorder == nil {
+		cfg.Recorder = Discard{}
+	}
+	p := &Processor{cfg: cfg, parts: map[int]*partition{}, retained: map[int]*partition{}}
+	p.engine.Store(engine)
+	p.setVersionMetric("", engine.Rules.Version)
+	return p
+}
+
+// Engine is the rule set being applied.
+func (p *Processor) Engine() *scoring.Engine { return p.engine.Load() }
+
+// SetEngine switches to new rules; each partition moves its state over
+// before its next batch.
+func (p *Processor) SetEngine(e *scoring.Engine) {
+	old := p.engine.Swap(e)
+	p.setVersionMetric(old.Rules.Version, e.Rules.Version)
+}
+
+func (p *Processor) setVersionMetric(old, now string) {
+	if p.cfg.Metrics == nil {
+		return
+	}
+	if old != "" {
+		p.cfg.Metrics.RuleVersion.DeleteLabelValues(old)
+	}
+	p.cfg.Metrics.RuleVersion.WithLabelValues(now).Set(1)
+}
+
+// Assigned restores the partition's contacts: from memory when this
+// instance held them at the committed offset, else from the changelog.
+func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
+	p.mu.Lock()
+	kept := p.retained[c.Partition]
+	delete(p.retained, c.Partition)
+	p.mu.Unlock()
+	if kept != nil && kept.next == c.Committed {
+		p.own(kept)
+		return nil
+	}
+	start := time.Now()
+	e := p.Engine()
+	part := &partition{id: c.Partition, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}, next: c.Committed}
+	bad := 0
+	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m kafka.Message) error {
+		if m.Value == nil {
+			delete(part.contacts, string(m.Key))
+			return nil
+		}
+		st, err := e.Decode(m.Value)
+		if err != nil {
+			bad++ // a state we cannot read is rebuilt from the events that follow
+			return nil
+		}
+		part.contacts[string(m.Key)] = st
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore partition %d from %s: %w", c.Partition, p.cfg.Changelog, err)
+	}
+	if bad > 0 {
+		p.count("state", bad)
+		p.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable contact states in the changelog")
+	}
+	p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
+		Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state")
+	p.own(part)
+	return nil
+}
+
+func (p *Processor) own(part *partition) {
+	p.mu.Lock()
+	p.parts[part.id] = part
+	p.mu.Unlock()
+	p.updateContacts()
+}
+
+// Revoked keeps the state in memory: with eager rebalancing the partition
+// usually comes straight back. Everything is already durable: each batch
+// commits only after its effects and state are written.
+func (p *Processor) Revoked(ctx context.Context, c *stream.Claim) error {
+	p.mu.Lock()
+	if part := p.parts[c.Partition]; part != nil {
+		delete(p.parts, c.Partition)
+		p.retained[c.Partition] = part
+	}
+	p.mu.Unlock()
+	p.updateContacts()
+	return nil
+}
+
+func (p *Processor) updateContacts() {
+	if p.cfg.Metrics == nil {
+		return
+	}
+	n := 0
+	p.mu.Lock()
+	for _, part := range p.parts {
+		n += len(part.contacts) // approximate while batches run
+	}
+	p.mu.Unlock()
+	p.cfg.Metrics.Contacts.Set(float64(n))
+}
+
+// batch collects a batch's effects before they are made durable.
+type batch struct {
+	crossings   []kafka.Message
+	deadLetters []kafka.Message
+	touches     []analytics.Touch
+	ledger      []analytics.LedgerRow
+	crossRows   []analytics.CrossingRow
+	dirty       map[string]*scoring.Contact
+}
+
+// Handle scores a batch, then makes its effects durable in an order that
+// makes a crash at any point harmless: dead letters and crossings, then
+// the touch history, then the contacts' new state, then the offset. A
+// crash before the state is saved replays the batch and re-announces its
+// crossings under the same ids; after, the replayed events are already
+// in the state's seen set and change nothing.
+func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	start := time.Now()
+	p.mu.Lock()
+	part := p.parts[c.Partition]
+	p.mu.Unlock()
+	if part == nil {
+		return fmt.Errorf("partition %d: a batch before its state was restored", c.Partition)
+	}
+	part.mu.Lock()
+	defer part.mu.Unlock()
+	part.adopt(p.Engine())
+	b := &batch{dirty: map[string]*scoring.Contact{}}
+	for i := range msgs {
+		p.score(part, &msgs[i], b)
+	}
+	if err := p.durable(ctx, part, b); err != nil {
+		return err
+	}
+	next := msgs[len(msgs)-1].Offset + 1
+	part.next = next
+	c.Commit(next)
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Batch.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// adopt moves the partition's state to new rules: unchanged groups keep
+// their sums (see scoring's codec).
+func (part *partition) adopt(e *scoring.Engine) {
+	if part.engine == e {
+		return
+	}
+	var buf []byte
+	for id, c := range part.contacts {
+		buf = part.engine.Encode(buf[:0], c)
+		if moved, err := e.Decode(buf); err == nil {
+			part.contacts[id] = moved
+		}
+	}
+	part.engine, part.scorer = e, scoring.NewScorer(e)
+}
+
+func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
+	ev, err := events.Decode(m.Value)
+	if err == nil && string(m.Key) != ev.ContactID {
+		err = fmt.Errorf("event %q: message key %q is not its contact_id %q: a contact's events must share one partition", ev.ID, m.Key, ev.ContactID)
+	}
+	if err != nil {
+		b.deadLetters = append(b.deadLetters, stream.DeadLetter(*m, err.Error()))
+		p.outcome("dead_letter")
+		p.count("decode", 1)
+		p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("dead-lettered a malformed event")
+		return
+	}
+	st := part.contacts[ev.ContactID]
+	if st == nil {
+		st = &scoring.Contact{}
+		part.contacts[ev.ContactID] = st
+	}
+	s := part.scorer
+	s.Ledger = true
+	o := s.Apply(st, &ev)
+	if o.Duplicate {
+		p.outcome("duplicate")
+		return
+	}
+	p.outcome("scored")
+	if len(o.Errors) > 0 {
+		p.count("expression", len(o.Errors))
+		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
+	}
+	b.dirty[ev.ContactID] = st
+	version := part.engine.Rules.Version
+	b.touches = append(b.touches, analytics.TouchFromEvent(ev, version))
+	b.ledger = appendLedger(b.ledger, part.engine.Rules, &ev, o, version)
+	for _, h := range o.Hits {
+		m := part.engine.Rules.Models[h.Model]
+		th := m.Thresholds[h.Threshold]
+		x := events.Crossing{
+			CrossingID:    events.CrossingID(ev.ContactID, m.Name, th.Name, ev.ID),
+			ContactID:     ev.ContactID,
+			CompanyID:     ev.CompanyID,
+			Model:         m.Name,
+			Score:         rules.Float(h.Score),
+			Threshold:     rules.Float(th.At),
+			ThresholdName: th.Name,
+			CrossedAt:     ev.OccurredAt,
+			EventID:       ev.ID,
+			RuleVersion:   version,
+			Contact:       ev.Contact,
+		}
+		data, _ := json.Marshal(x) // plain types: cannot fail
+		b.crossings = append(b.crossings, stream.Message(ev.ContactID, data))
+		b.crossRows = append(b.crossRows, analytics.CrossingRow{
+			CrossingID: x.CrossingID, ContactID: x.ContactID, CompanyID: x.CompanyID, Model: x.Model,
+			ThresholdName: th.Name, Threshold: th.At, Score: h.Score, CrossedAt: x.CrossedAt,
+			EventID: x.EventID, RuleVersion: version,
+		})
+		if p.cfg.Metrics != nil {
+			p.cfg.Metrics.Crossings.WithLabelValues(m.Name, th.Name).Inc()
+		}
+		p.cfg.Log.Info().Str("contact_id", ev.ContactID).Str("model", m.Name).Str("threshold", th.Name).
+			Float64("score", x.Score).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).Msg("threshold crossed")
+	}
+}
+
+// appendLedger writes, per model and group, the points the rule awarded
+// for this event and how much the group's clamped sum moved; the
+// _total_clamp rows carry the total clamp, so deltas add up to the score.
+func appendLedger(rows []analytics.LedgerRow, set *rules.Set, ev *events.Event, o *scoring.Outcome, version string) []analytics.LedgerRow {
+	type cell struct{ points, delta int64 }
+	for _, mr := range o.Models {
+		m := set.Models[mr.Model]
+		cells := map[int]*cell{}
+		for _, a := range o.Awards {
+			if a.Model == mr.Model {
+				cells[a.Group] = &cell{points: a.Points}
+			}
+		}
+		for _, d := range mr.Deltas {
+			if cells[d.Group] == nil {
+				cells[d.Group] = &cell{}
+			}
+			cells[d.Group].delta = d.Delta
+		}
+		for g, x := range cells {
+			name := analytics.TotalClampGroup
+			if g >= 0 {
+				name = m.Groups[g].Name
+			}
+			rows = append(rows, analytics.LedgerRow{
+				ContactID: ev.ContactID, Model: m.Name, EventID: ev.ID, Group: name,
+				Points: x.points, Delta: x.delta, OccurredAt: ev.OccurredAt, RuleVersion: version,
+			})
+		}
+	}
+	return rows
+}
+
+func (p *Processor) durable(ctx context.Context, part *partition, b *batch) error {
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"dead_letters", func() error { return write(ctx, p.cfg.DeadLetters, b.deadLetters) }},
+		{"crossings", func() error { return write(ctx, p.cfg.Crossings, b.crossings) }},
+		{"history", func() error {
+			r := p.cfg.Recorder
+			if err := errors.Join(r.AddTouches(b.touches...), r.AddLedger(b.ledger...), r.AddCrossings(b.crossRows...)); err != nil {
+				return err
+			}
+			return r.Flush(ctx)
+		}},
+		{"state", func() error {
+			msgs := make([]kafka.Message, 0, len(b.dirty))
+			for id, st := range b.dirty {
+				msgs = append(msgs, stream.Message(id, part.engine.Encode(nil, st)))
+			}
+			return write(ctx, p.cfg.States, msgs)
+		}},
+	}
+	for _, s := range steps {
+		if p.cfg.fault != nil {
+			if err := p.cfg.fault(s.name); err != nil {
+				return err
+			}
+		}
+		if err := s.run(); err != nil {
+			p.count(s.name, 1)
+			return fmt.Errorf("partition %d: %s: %w", part.id, s.name, err)
+		}
+	}
+	return nil
+}
+
+func write(ctx context.Context, w Producer, msgs []kafka.Message) error {
+	if len(msgs) == 0 || w == nil {
+		return nil
+	}
+	return w.Write(ctx, msgs...)
+}
+
+func (p *Processor) outcome(o string) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Events.WithLabelValues(o).Inc()
+	}
+}
+
+func (p *Processor) count(kind string, n int) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Errors.WithLabelValues(kind).Add(float64(n))
+	}
+}
+
+// ScoreOf answers a contact's scores at asOf (zero: its latest event) from
+// the state this instance holds; ok is false when no owned partition holds
+// the contact.
+func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.Line, latest time.Time, ok bool) {
+	p.mu.Lock()
+	parts := make([]*partition, 0, len(p.parts))
+	for _, part := range p.parts {
+		parts = append(parts, part)
+	}
+	p.mu.Unlock()
+	for _, part := range parts {
+		part.mu.Lock()
+		st := part.contacts[contactID]
+		if st == nil {
+			part.mu.Unlock()
+			continue
+		}
+		T := st.Latest
+		if !asOf.IsZero() {
+			T = asOf.UnixNano()
+		}
+		s := scoring.NewScorer(part.engine)
+		for mi, m := range part.engine.Rules.Models {
+			l := backtest.Line{ContactID: contactID, Model: m.Name, Score: rules.Float(s.Score(st, mi, T)), Groups: map[string]float64{}}
+			s.GroupSums(st, mi, T, func(g int, v rules.Points) { l.Groups[m.Groups[g].Name] = rules.Float(v) })
+			lines = append(lines, l)
+		}
+		latest = time.Unix(0, st.Latest).UTC()
+		part.mu.Unlock()
+		return lines, latest, true
+	}
+	return nil, time.Time{}, false
+}
+

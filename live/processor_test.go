@@ -1,0 +1,338 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/scorebridge/scorebridge/synth"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+const partitions = 4
+
+type env struct {
+	brokers []string
+	engine  *scoring.Engine
+	events  []events.Event // as produced, in order
+	raw     []byte         // the same as JSONL
+}
+
+func setup(t *testing.T, contacts int) *env {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := &env{brokers: c.ListenAddrs()}
+	ctx := ctxFor(t, 30*time.Second)
+	err = stream.EnsureTopics(ctx, e.brokers,
+		stream.Topic{Name: "events", Partitions: partitions},
+		stream.Topic{Name: "crossings", Partitions: partitions},
+		stream.Topic{Name: "dlq", Partitions: 1},
+		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load("../testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.engine, err = scoring.NewEngine(set); err != nil {
+		t.Fatal(err)
+	}
+	cfg := synth.Default()
+	cfg.Contacts, cfg.Days, cfg.DuplicateRate = contacts, 30, 0.02
+	var msgs []kafka.Message
+	var buf bytes.Buffer
+	synth.Generate(cfg, func(ev *events.Event) error {
+		data, _ := json.Marshal(ev)
+		e.events = append(e.events, *ev)
+		buf.Write(append(data, '\n'))
+		msgs = append(msgs, stream.Message(ev.ContactID, data))
+		return nil
+	})
+	// Malformed messages must be dead-lettered, not lost or fatal.
+	msgs = append(msgs[:10], append([]kafka.Message{
+		stream.Message("c-000001", []byte(`{"id":"broken"`)),
+		stream.Message("c-000002", []byte(`{"id":"x","type":"email_opened","contact_id":"c-000003","occurred_at":"2026-10-01T00:00:00Z"}`)),
+	}, msgs[10:]...)...)
+	e.raw = buf.Bytes()
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: e.brokers, Topic: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func producer(t *testing.T, brokers []string, topic string) *stream.Producer {
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func (e *env) processor(t *testing.T, fault func(string) error) *Processor {
+	return NewProcessor(Config{
+		Brokers: e.brokers, Changelog: "states",
+		Crossings:   producer(t, e.brokers, "crossings"),
+		DeadLetters: producer(t, e.brokers, "dlq"),
+		States:      producer(t, e.brokers, "states"),
+		Log:         zerolog.Nop(),
+		fault:       fault,
+	}, e.engine)
+}
+
+func (e *env) consumer(t *testing.T, h stream.Handler) *stream.GroupConsumer {
+	g, err := stream.NewGroupConsumer(stream.GroupConfig{
+		Brokers: e.brokers, Group: "scorer", Topic: "events", MaxBatch: 97,
+		CommitInterval: 50 * time.Millisecond, SessionTimeout: 6 * time.Second,
+		HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 2 * time.Second,
+	}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// committedAll reports whether the group committed every partition to its end.
+func (e *env) committedAll(ctx context.Context) (bool, error) {
+	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
+	var reqs []kafka.OffsetRequest
+	ids := make([]int, partitions)
+	for p := range ids {
+		ids[p] = p
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"events": reqs}})
+	if err != nil {
+		return false, err
+	}
+	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "scorer", Topics: map[string][]int{"events": ids}})
+	if err != nil {
+		return false, err
+	}
+	committed := map[int]int64{}
+	for _, p := range got.Topics["events"] {
+		committed[p.Partition] = p.CommittedOffset
+	}
+	for _, p := range ends.Topics["events"] {
+		if committed[p.Partition] < p.LastOffset {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// runUntilDone runs consumers, restarting after each injected crash, until
+// every event is committed.
+func (e *env) runUntilDone(t *testing.T, fault func(string) error) (crashes int) {
+	ctx := ctxFor(t, 3*time.Minute)
+	for {
+		p := e.processor(t, fault)
+		g := e.consumer(t, p)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- g.Run(runCtx) }()
+		finished := false
+		for !finished {
+			select {
+			case err := <-done:
+				cancel()
+				if err == nil || !strings.Contains(err.Error(), "injected") {
+					t.Fatalf("consumer stopped: %v", err)
+				}
+				crashes++
+				finished = true
+			case <-time.After(100 * time.Millisecond):
+				ok, err := e.committedAll(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					cancel()
+					<-done
+					return crashes
+				}
+			case <-ctx.Done():
+				t.Fatal("timed out")
+			}
+		}
+	}
+}
+
+// restoredScores reads every partition's state back from the changelog,
+// as a new instance would, and scores each contact at its latest event.
+func (e *env) restoredScores(t *testing.T) map[string]float64 {
+	ctx := ctxFor(t, 30*time.Second)
+	out := map[string]float64{}
+	s := scoring.NewScorer(e.engine)
+	for part := 0; part < partitions; part++ {
+		states := map[string]*scoring.Contact{}
+		_, err := stream.RestorePartition(ctx, e.brokers, "states", part, func(m kafka.Message) error {
+			c, err := e.engine.Decode(m.Value)
+			states[string(m.Key)] = c
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, c := range states {
+			for mi, m := range e.engine.Rules.Models {
+				out[id+"/"+m.Name] = rules.Float(s.Score(c, mi, c.Latest))
+			}
+		}
+	}
+	return out
+}
+
+func (e *env) backtest(t *testing.T) (map[string]float64, map[string]bool) {
+	scores := map[string]float64{}
+	_, err := backtest.Run(e.engine, bytes.NewReader(e.raw), nil, backtest.Options{}, func(l backtest.Line) error {
+		scores[l.ContactID+"/"+l.Model] = l.Score
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Crossing ids as the semantics define them.
+	byContact := map[string][]events.Event{}
+	for _, ev := range e.events {
+		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
+	}
+	ids := map[string]bool{}
+	for id, evs := range byContact {
+		for _, m := range e.engine.Rules.Models {
+			for _, x := range scoring.EvaluateCrossings(m, evs) {
+				ids[events.CrossingID(id, m.Name, x.Threshold.Name, x.EventID)] = true
+			}
+		}
+	}
+	return scores, ids
+}
+
+func readTopic(t *testing.T, brokers []string, topic string, parts int) []kafka.Message {
+	ctx := ctxFor(t, 30*time.Second)
+	var out []kafka.Message
+	for p := 0; p < parts; p++ {
+		_, err := stream.RestorePartition(ctx, brokers, topic, p, func(m kafka.Message) error { out = append(out, m); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func checkAgainstBacktest(t *testing.T, e *env) {
+	t.Helper()
+	want, wantIDs := e.backtest(t)
+	got := e.restoredScores(t)
+	if len(got) != len(want) {
+		t.Errorf("%d contact scores restored, backtest has %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: restored score %v, backtest %v", k, got[k], v)
+		}
+	}
+	seen := map[string]events.Crossing{}
+	for _, m := range readTopic(t, e.brokers, "crossings", partitions) {
+		var x events.Crossing
+		if err := json.Unmarshal(m.Value, &x); err != nil {
+			t.Fatal(err)
+		}
+		if prev, dup := seen[x.CrossingID]; dup && (prev.EventID != x.EventID || prev.ContactID != x.ContactID) {
+			t.Errorf("crossing id %s reused for a different crossing", x.CrossingID)
+		}
+		seen[x.CrossingID] = x
+		if string(m.Key) != x.ContactID {
+			t.Errorf("crossing keyed %q, contact %q", m.Key, x.ContactID)
+		}
+	}
+	for id := range wantIDs {
+		if _, ok := seen[id]; !ok {
+			t.Errorf("crossing %s lost", id)
+		}
+	}
+	for id := range seen {
+		if !wantIDs[id] {
+			t.Errorf("crossing %s announced but not in the backtest", id)
+		}
+	}
+	if len(wantIDs) == 0 {
+		t.Fatal("no crossings: the test would check nothing")
+	}
+	// Dead letters are at least once too: a replay sends them again; their
+	// source partition and offset identify them.
+	dlq := map[string]kafka.Message{}
+	for _, m := range readTopic(t, e.brokers, "dlq", 1) {
+		part, _ := stream.Header(m, "dlq-partition")
+		off, _ := stream.Header(m, "dlq-offset")
+		dlq[part+"/"+off] = m
+	}
+	if len(dlq) != 2 {
+		t.Fatalf("%d distinct dead letters, want 2", len(dlq))
+	}
+	for _, m := range dlq {
+		reason, _ := stream.Header(m, "dlq-reason")
+		if reason == "" || !(bytes.HasPrefix(m.Value, []byte(`{"id":"broken"`)) || strings.Contains(reason, "is not its contact_id")) {
+			t.Errorf("dead letter %q: reason %q", m.Value, reason)
+		}
+	}
+}
+
+func TestServiceMatchesBacktest(t *testing.T) {
+	e := setup(t, 120)
+	e.runUntilDone(t, nil)
+	checkAgainstBacktest(t, e)
+}
+
+// Crashes at random points of random batches, each followed by a restart
+// from the changelog, leave exactly the scores and crossings of an
+// uninterrupted run.
+func TestServiceSurvivesCrashes(t *testing.T) {
+	e := setup(t, 120)
+	r := rand.New(rand.NewPCG(11, 12))
+	var mu sync.Mutex
+	crashes := e.runUntilDone(t, func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Float64() < 0.04 {
+			return errors.New("injected crash before " + step)
+		}
+		return nil
+	})
+	if crashes < 3 {
+		t.Fatalf("only %d crashes injected", crashes)
+	}
+	t.Logf("%d crashes", crashes)
+	checkAgainstBacktest(t, e)
+}
+
