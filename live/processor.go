@@ -411,4 +411,3 @@ func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.
 	}
 	return nil, time.Time{}, false
 }
-

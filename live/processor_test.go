@@ -335,4 +335,3 @@ func TestServiceSurvivesCrashes(t *testing.T) {
 	t.Logf("%d crashes", crashes)
 	checkAgainstBacktest(t, e)
 }
-
