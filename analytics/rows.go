@@ -13,31 +13,31 @@ const MicroPoints = 1_000_000
 
 // Touch is one scored engagement event.
 type Touch struct {
-	EventID     string
-	ContactID   string
-	CompanyID   string
-	Type        string
-	Channel     string
-	Campaign    string
-	OccurredAt  time.Time
-	Properties  string // compact JSON object text
-	RuleVersion string
-	IngestedAt  time.Time // zero: the writer stamps the time of Add
+	EventID     string    `json:"event_id"`
+	ContactID   string    `json:"contact_id"`
+	CompanyID   string    `json:"company_id"`
+	Type        string    `json:"type"`
+	Channel     string    `json:"channel"`
+	Campaign    string    `json:"campaign"`
+	OccurredAt  time.Time `json:"occurred_at"`
+	Properties  string    `json:"properties"` // compact JSON object text
+	RuleVersion string    `json:"rule_version"`
+	IngestedAt  time.Time `json:"-"` // zero: the writer stamps the time of Add
 }
 
 // LedgerRow is what one rule group did to one contact's score in one model
 // when one event was processed. Rows with Group TotalClampGroup account for
 // the total clamp, so SUM(delta) per contact and model is the score exactly.
 type LedgerRow struct {
-	ContactID   string
-	Model       string
-	EventID     string
-	Group       string
-	Points      int64 // micro-points the group's rule awarded (raw)
-	Delta       int64 // micro-points the group's clamped sum changed by
-	OccurredAt  time.Time
-	RuleVersion string
-	IngestedAt  time.Time
+	ContactID   string    `json:"contact_id"`
+	Model       string    `json:"model"`
+	EventID     string    `json:"event_id"`
+	Group       string    `json:"group"`
+	Points      int64     `json:"points"` // micro-points the group's rule awarded (raw)
+	Delta       int64     `json:"delta"`  // micro-points the group's clamped sum changed by
+	OccurredAt  time.Time `json:"occurred_at"`
+	RuleVersion string    `json:"rule_version"`
+	IngestedAt  time.Time `json:"-"`
 }
 
 // TotalClampGroup is the ledger group that carries the total clamp.
@@ -45,52 +45,52 @@ const TotalClampGroup = "_total_clamp"
 
 // CrossingRow records a contact reaching a threshold of a model.
 type CrossingRow struct {
-	CrossingID    string
-	ContactID     string
-	CompanyID     string
-	Model         string
-	ThresholdName string
-	Threshold     int64 // micro-points
-	Score         int64 // micro-points
-	CrossedAt     time.Time
-	EventID       string
-	RuleVersion   string
-	IngestedAt    time.Time
+	CrossingID    string    `json:"crossing_id"`
+	ContactID     string    `json:"contact_id"`
+	CompanyID     string    `json:"company_id"`
+	Model         string    `json:"model"`
+	ThresholdName string    `json:"threshold_name"`
+	Threshold     int64     `json:"threshold"` // micro-points
+	Score         int64     `json:"score"`     // micro-points
+	CrossedAt     time.Time `json:"crossed_at"`
+	EventID       string    `json:"event_id"`
+	RuleVersion   string    `json:"rule_version"`
+	IngestedAt    time.Time `json:"-"`
 }
 
 // Decision is one bridge decision about one crossing.
 type Decision struct {
-	DecisionID string
-	CrossingID string
-	ContactID  string
-	CompanyID  string
-	Model      string
-	TargetKind string // sequence | workflow
-	TargetID   string
-	Sender     string
-	Outcome    string // enrolled, suppressed, held, failed, no_route, unenrolled, ...
-	Reason     string
-	Detail     string
-	DecidedAt  time.Time
-	IngestedAt time.Time
+	DecisionID string    `json:"decision_id"`
+	CrossingID string    `json:"crossing_id"`
+	ContactID  string    `json:"contact_id"`
+	CompanyID  string    `json:"company_id"`
+	Model      string    `json:"model"`
+	TargetKind string    `json:"target_kind"` // sequence | workflow
+	TargetID   string    `json:"target_id"`
+	Sender     string    `json:"sender"`
+	Outcome    string    `json:"outcome"` // enrolled, suppressed, held, failed, no_route, unenrolled, ...
+	Reason     string    `json:"reason"`
+	Detail     string    `json:"detail"`
+	DecidedAt  time.Time `json:"decided_at"`
+	IngestedAt time.Time `json:"-"`
 }
 
 // APICall is one HTTP exchange the bridge had with HubSpot or a webhook.
 // Bodies must already have tokens removed.
 type APICall struct {
-	CallID        string
-	ContactID     string
-	CrossingID    string
-	Method        string
-	Path          string
-	Status        int64
-	LatencyMS     int64
-	CorrelationID string
-	RequestBody   string
-	ResponseBody  string
-	Error         string
-	At            time.Time
-	IngestedAt    time.Time
+	CallID        string    `json:"call_id"`
+	ContactID     string    `json:"contact_id"`
+	CrossingID    string    `json:"crossing_id"`
+	Method        string    `json:"method"`
+	Path          string    `json:"path"`
+	Status        int64     `json:"status"`
+	LatencyMS     int64     `json:"latency_ms"`
+	CorrelationID string    `json:"correlation_id"`
+	RequestBody   string    `json:"request_body"`
+	ResponseBody  string    `json:"response_body"`
+	Error         string    `json:"error"`
+	At            time.Time `json:"at"`
+	IngestedAt    time.Time `json:"-"`
 }
 
 // Enrollment event kinds.
@@ -104,15 +104,15 @@ const (
 // EnrollmentEvent is a step in a contact's life in a sequence: enrolled by
 // the bridge, or replied / booked a meeting / unenrolled as learned later.
 type EnrollmentEvent struct {
-	EventID    string
-	ContactID  string
-	SequenceID string
-	OwnerID    string
-	CrossingID string // the crossing that led to the enrollment, when known
-	Kind       string
-	Reason     string // why unenrolled (reply, meeting, bounce, unsubscribe, manual, ...)
-	At         time.Time
-	IngestedAt time.Time
+	EventID    string    `json:"event_id"`
+	ContactID  string    `json:"contact_id"`
+	SequenceID string    `json:"sequence_id"`
+	OwnerID    string    `json:"owner_id"`
+	CrossingID string    `json:"crossing_id"` // the crossing that led to the enrollment, when known
+	Kind       string    `json:"kind"`
+	Reason     string    `json:"reason"` // why unenrolled (reply, meeting, bounce, unsubscribe, manual, ...)
+	At         time.Time `json:"at"`
+	IngestedAt time.Time `json:"-"`
 }
 
 // TouchFromEvent turns an engagement event into its touch row. Channel and

@@ -1,0 +1,152 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RunReport runs `scorer report` with args (the words after "report"),
+// e.g. ["attribution", "--model", "w", "--by", "utm_source", "--format", "json"],
+// and writes the report to w. Subcommands: attribution, cadence, touches,
+// decisions, api-calls. --sql prints the SQL it ran before the report.
+func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("report: want a subcommand: attribution, cadence, touches, decisions or api-calls")
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("report "+cmd, flag.ContinueOnError)
+	fs.SetOutput(w)
+	format := fs.String("format", "table", "output: table, csv or json")
+	showSQL := fs.Bool("sql", false, "print the SQL before the report")
+	var rep Report
+	var sqls []string
+	switch cmd {
+	case "attribution":
+		model := fs.String("model", "linear", "first, last, linear, u, w or time-decay")
+		conv := fs.String("conversion", DefaultConversion, "event type of conversions")
+		by := fs.String("by", "type", "type, channel, campaign or a properties key")
+		lookback := fs.String("lookback", "90d", "touch window before a conversion (e.g. 90d, 36h)")
+		from := fs.String("from", "", "conversions at or after (RFC 3339 or YYYY-MM-DD)")
+		to := fs.String("to", "", "conversions before (RFC 3339 or YYYY-MM-DD)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		var q AttributionQuery
+		var err error
+		var errs []error
+		if q.Model, err = ParseModel(*model); err != nil {
+			errs = append(errs, err)
+		}
+		if q.Lookback, err = ParseLookback(*lookback); err != nil {
+			errs = append(errs, err)
+		}
+		if q.From, err = parseTime("--from", *from); err != nil {
+			errs = append(errs, err)
+		}
+		if q.To, err = parseTime("--to", *to); err != nil {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		q.Conversion, q.By = *conv, *by
+		r, err := s.Attribution(ctx, q)
+		if err != nil {
+			return err
+		}
+		rep, sqls = r, r.SQL
+	case "cadence":
+		by := fs.String("by", "sequence", "sequence or owner")
+		from := fs.String("from", "", "enrollments at or after")
+		to := fs.String("to", "", "enrollments before")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		q := CadenceQuery{By: *by}
+		var err1, err2 error
+		q.From, err1 = parseTime("--from", *from)
+		q.To, err2 = parseTime("--to", *to)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		r, err := s.Cadence(ctx, q)
+		if err != nil {
+			return err
+		}
+		rep, sqls = r, r.SQL
+	case "touches", "decisions", "api-calls":
+		contact := fs.String("contact", "", "contact id (required)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if *contact == "" {
+			return fmt.Errorf("report %s: --contact is required", cmd)
+		}
+		var err error
+		switch cmd {
+		case "touches":
+			var r TimelineReport
+			r, err = s.Timeline(ctx, *contact)
+			rep, sqls = r, r.SQL
+		case "decisions":
+			var r DecisionsReport
+			r, err = s.Decisions(ctx, *contact)
+			rep, sqls = r, r.SQL
+		default:
+			var r APICallsReport
+			r, err = s.APICalls(ctx, *contact)
+			rep, sqls = r, r.SQL
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("report: unknown subcommand %q (want attribution, cadence, touches, decisions or api-calls)", cmd)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("report %s: unexpected arguments %q", cmd, fs.Args())
+	}
+	if *showSQL {
+		for _, q := range sqls {
+			fmt.Fprintf(w, "%s;\n\n", q)
+		}
+	}
+	return Write(w, *format, rep)
+}
+
+// ParseLookback accepts Go durations and whole days ("90d").
+func ParseLookback(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--lookback %q: want a positive number of days like 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("--lookback %q: want e.g. 90d or 36h", s)
+	}
+	return v, nil
+}
+
+func parseTime(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-03-01T00:00:00Z) or a date (2026-03-01)", flagName, s)
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
