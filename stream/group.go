@@ -427,6 +427,11 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 		MaxWait:        g.cfg.MaxWait,
 		QueueCapacity:  g.cfg.MaxBatch,
 		IsolationLevel: kafka.ReadUncommitted,
+		// kafka-go reports here, among others, a committed offset that
+		// retention already deleted: it skips to the first offset.
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			g.log.Warn().Int("partition", c.Partition).Msgf("kafka-go reader: "+msg, args...)
+		}),
 	})
 	defer r.Close()
 	if err := r.SetOffset(c.start); err != nil {
