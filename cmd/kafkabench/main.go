@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
 	pipeline := fs.String("pipeline", "passthrough", "pipeline for the end-to-end row and the latency run: passthrough or none")
 	keep := fs.Bool("keep", false, "keep the bench topics")
+	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
 	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,8 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *pipeline == "none" && *mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
 	}
-	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *duration <= 0 {
-		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds and --duration must be positive")
+	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 {
+		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch and --duration must be positive")
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Brokers: addrs, Events: *events, Partitions: *partitions,
 			Source:   kafkabench.SyntheticEvents(1, *contacts),
 			Pipeline: pipe, PipelineName: "pass-through pipeline (consume->produce->commit)",
-			Rounds: *rounds, Keep: *keep, Log: stderr,
+			Rounds: *rounds, ProduceBatch: *produceBatch, Keep: *keep, Log: stderr,
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "kafkabench:", err)

@@ -31,6 +31,11 @@ type Config struct {
 	// Keep leaves the bench topics on the broker; by default they are
 	// deleted so a persisted broker does not grow with every run.
 	Keep bool
+	// ProduceBatch is the most records per batch the events are written
+	// with (default 2000). Consumers read a log of small batches more
+	// slowly: a live source at a modest rate writes batches of a few
+	// records, so try 10 to see that case.
+	ProduceBatch int
 	// Rounds repeats the consumer rows, interleaved; rates are the
 	// median round's (default 1).
 	Rounds int
@@ -71,16 +76,17 @@ func (r *Report) add(name string, n int, d time.Duration) {
 
 // Report is the result of Run.
 type Report struct {
-	Events     int
-	Partitions int
-	Rows       []Row
+	Events       int
+	Partitions   int
+	ProduceBatch int
+	Rows         []Row
 	// Baseline names the row ratios are taken against.
 	Baseline string
 }
 
 // Print writes the rows and each consumer's ratio to the baseline.
 func (r Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "%d events, %d partitions; rates of the median round\n", r.Events, r.Partitions)
+	fmt.Fprintf(w, "%d events, %d partitions, produced in batches of up to %d; rates of the median round\n", r.Events, r.Partitions, r.ProduceBatch)
 	var base float64
 	for _, row := range r.Rows {
 		if row.Name == r.Baseline {
@@ -123,6 +129,9 @@ func (c *Config) defaults() error {
 	if c.Source == nil {
 		c.Source = SyntheticEvents(1, 100_000)
 	}
+	if c.ProduceBatch <= 0 {
+		c.ProduceBatch = 2000
+	}
 	if c.Rounds <= 0 {
 		c.Rounds = 1
 	}
@@ -148,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stamp := time.Now().UnixNano()
 	in := fmt.Sprintf("bench-events-%d", stamp)
 	out := fmt.Sprintf("bench-out-%d", stamp)
-	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, Baseline: rowKafkaGo}
+	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, ProduceBatch: cfg.ProduceBatch, Baseline: rowKafkaGo}
 	if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: in, Partitions: cfg.Partitions}); err != nil {
 		return rep, err
 	}
@@ -178,7 +187,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}); err != nil {
 		return rep, err
 	}
-	if err := step(rowProduce, func(ctx context.Context) (int, error) { return produceAll(ctx, cfg.Brokers, in, msgs) }); err != nil {
+	if err := step(rowProduce, func(ctx context.Context) (int, error) {
+		return produceAll(ctx, cfg.Brokers, in, msgs, cfg.ProduceBatch)
+	}); err != nil {
 		return rep, err
 	}
 	msgs = nil
@@ -235,8 +246,8 @@ func generate(cfg Config) ([]kafka.Message, error) {
 }
 
 // produceAll writes the events in large synchronous calls.
-func produceAll(ctx context.Context, brokers []string, topic string, msgs []kafka.Message) (int, error) {
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic, BatchSize: 2000})
+func produceAll(ctx context.Context, brokers []string, topic string, msgs []kafka.Message, batch int) (int, error) {
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic, BatchSize: batch})
 	if err != nil {
 		return 0, err
 	}
