@@ -35,6 +35,10 @@ type Config struct {
 	Recorder    Recorder
 	Metrics     *Metrics
 	Log         zerolog.Logger
+	// StateDir, when set, keeps partition snapshots for fast restarts.
+	StateDir string
+	// Topic is the events topic (names the snapshots).
+	Topic string
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
@@ -48,6 +52,7 @@ type Processor struct {
 	mu       sync.Mutex
 	parts    map[int]*partition // owned now
 	retained map[int]*partition // revoked, kept in case the partition comes back
+	contacts atomic.Int64       // held in owned partitions
 }
 
 // partition is the state of one events partition: its contacts, scored
@@ -105,6 +110,19 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	}
 	start := time.Now()
 	e := p.Engine()
+	if p.cfg.StateDir != "" {
+		part, ok, err := readSnapshot(p.cfg.StateDir, p.cfg.Topic, c.Partition, c.Committed, e)
+		if err != nil {
+			p.count("state", 1)
+			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("unreadable snapshot: restoring from the changelog")
+		}
+		if ok {
+			p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
+				Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state from the local snapshot")
+			p.own(part)
+			return nil
+		}
+	}
 	part := &partition{id: c.Partition, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}, next: c.Committed}
 	bad := 0
 	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m kafka.Message) error {
@@ -137,7 +155,7 @@ func (p *Processor) own(part *partition) {
 	p.mu.Lock()
 	p.parts[part.id] = part
 	p.mu.Unlock()
-	p.updateContacts()
+	p.addContacts(len(part.contacts))
 }
 
 // Revoked keeps the state in memory: with eager rebalancing the partition
@@ -145,26 +163,35 @@ func (p *Processor) own(part *partition) {
 // commits only after its effects and state are written.
 func (p *Processor) Revoked(ctx context.Context, c *stream.Claim) error {
 	p.mu.Lock()
-	if part := p.parts[c.Partition]; part != nil {
+	part := p.parts[c.Partition]
+	if part != nil {
 		delete(p.parts, c.Partition)
 		p.retained[c.Partition] = part
 	}
 	p.mu.Unlock()
-	p.updateContacts()
+	if part != nil {
+		part.mu.Lock()
+		p.addContacts(-len(part.contacts))
+		part.mu.Unlock()
+	}
+	if part != nil && p.cfg.StateDir != "" {
+		part.mu.Lock()
+		err := writeSnapshot(p.cfg.StateDir, p.cfg.Topic, part)
+		part.mu.Unlock()
+		if err != nil {
+			// Not fatal: the changelog holds the same state.
+			p.count("state", 1)
+			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("could not write the local snapshot")
+		}
+	}
 	return nil
 }
 
-func (p *Processor) updateContacts() {
-	if p.cfg.Metrics == nil {
-		return
+func (p *Processor) addContacts(n int) {
+	v := p.contacts.Add(int64(n))
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Contacts.Set(float64(v))
 	}
-	n := 0
-	p.mu.Lock()
-	for _, part := range p.parts {
-		n += len(part.contacts) // approximate while batches run
-	}
-	p.mu.Unlock()
-	p.cfg.Metrics.Contacts.Set(float64(n))
 }
 
 // batch collects a batch's effects before they are made durable.
@@ -242,6 +269,7 @@ func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
 	if st == nil {
 		st = &scoring.Contact{}
 		part.contacts[ev.ContactID] = st
+		p.addContacts(1)
 	}
 	s := part.scorer
 	s.Ledger = true

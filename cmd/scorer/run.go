@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/live"
+)
+
+func init() {
+	register("run", "the scoring service: consume events from Kafka, announce crossings, record touches", runCmd)
+}
+
+// newLogger writes JSON lines, or a console format for people.
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format %q: want json or console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "scorer").Logger(), nil
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flags("run", stderr)
+	var rulePaths listFlag
+	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; env SCORER_RULES, comma-separated)")
+	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (env KAFKA_BROKERS)")
+	eventsTopic := fs.String("events-topic", envOr("SCORER_EVENTS_TOPIC", "engagement-events"), "events topic")
+	crossings := fs.String("crossings-topic", envOr("SCORER_CROSSINGS_TOPIC", "lead-score-crossings"), "crossings topic")
+	dlq := fs.String("dlq-topic", envOr("SCORER_DLQ_TOPIC", "engagement-events-dlq"), "dead-letter topic for malformed events")
+	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "compacted state topic (default EVENTS-TOPIC-scorer-state)")
+	partitions := fs.Int("partitions", 6, "partitions of topics the scorer creates (existing topics are kept)")
+	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group")
+	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN, e.g. clickhouse://127.0.0.1:9000/scorebridge (env CLICKHOUSE_DSN); empty: no touch history")
+	addr := fs.String("http", envOr("SCORER_HTTP", ":8080"), "HTTP address for /metrics, /healthz, /readyz, /contacts/{id}/score")
+	stateDir := fs.String("state-dir", envOr("SCORER_STATE_DIR", ""), "directory for local state snapshots (fast restarts); empty: restore from the changelog")
+	logFormat := fs.String("log-format", "json", "json or console")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if len(rulePaths) == 0 {
+		if env := os.Getenv("SCORER_RULES"); env != "" {
+			rulePaths = strings.Split(env, ",")
+		} else {
+			return errors.New("--rules is required (or SCORER_RULES): a rule file or a directory of *.yaml")
+		}
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return live.Run(ctx, live.Options{
+		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
+		DLQTopic: *dlq, ChangelogTopic: *changelog, Partitions: *partitions, Group: *group,
+		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, StateDir: *stateDir, Log: log,
+	})
+}

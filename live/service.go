@@ -1,0 +1,297 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+)
+
+// Options configure the scorer service.
+type Options struct {
+	Brokers        []string
+	EventsTopic    string
+	CrossingsTopic string
+	DLQTopic       string
+	ChangelogTopic string // default: EventsTopic + "-scorer-state"
+	Partitions     int    // for topics the service creates
+	Group          string
+	Rules          []string
+	ClickHouse     string // DSN; empty: no touch history
+	HTTP           string
+	StateDir       string
+	Log            zerolog.Logger
+	// Ready, when set, is called once the service consumes.
+	Ready func(addr string)
+}
+
+// Service is a running scorer.
+type Service struct {
+	opts      Options
+	processor *Processor
+	consumer  *stream.GroupConsumer
+	store     *analytics.Store
+	ready     atomic.Bool
+}
+
+// Run starts the scorer and blocks until ctx ends or a fatal error.
+// SIGHUP and changes to the rule files reload the rules.
+func Run(ctx context.Context, o Options) error {
+	if o.ChangelogTopic == "" {
+		o.ChangelogTopic = o.EventsTopic + "-scorer-state"
+	}
+	log := o.Log
+	set, err := rules.Load(o.Rules...)
+	if err != nil {
+		return fmt.Errorf("rules:\n%w", err)
+	}
+	engine, err := scoring.NewEngine(set)
+	if err != nil {
+		return err
+	}
+	if err := stream.EnsureTopics(ctx, o.Brokers, stream.Topic{Name: o.EventsTopic, Partitions: o.Partitions}); err != nil {
+		return fmt.Errorf("kafka %v: %w", o.Brokers, err)
+	}
+	parts, err := stream.Partitions(ctx, o.Brokers, o.EventsTopic)
+	if err != nil {
+		return err
+	}
+	// The changelog must have the events topic's partition count so a
+	// contact's state lives in the partition number of its events.
+	err = stream.EnsureTopics(ctx, o.Brokers,
+		stream.Topic{Name: o.CrossingsTopic, Partitions: parts},
+		stream.Topic{Name: o.DLQTopic, Partitions: 1},
+		stream.Topic{Name: o.ChangelogTopic, Partitions: parts, Compacted: true},
+	)
+	if err != nil {
+		return err
+	}
+	if n, err := stream.Partitions(ctx, o.Brokers, o.ChangelogTopic); err != nil || n != parts {
+		return fmt.Errorf("changelog %s has %d partitions, the events topic %d: state would not follow its events (%v)", o.ChangelogTopic, n, parts, err)
+	}
+	s := &Service{opts: o}
+	var recorder Recorder = Discard{}
+	if o.ClickHouse != "" {
+		if s.store, err = analytics.Open(ctx, o.ClickHouse); err != nil {
+			return fmt.Errorf("clickhouse: %w", err)
+		}
+		defer s.store.Close()
+		w := s.store.NewWriter(analytics.WriterOptions{})
+		defer w.Close(context.Background())
+		recorder = w
+	} else {
+		log.Warn().Msg("no --clickhouse: scoring and crossings work; the touch history and reports are off")
+	}
+	producers := map[string]*stream.Producer{}
+	for _, t := range []string{o.CrossingsTopic, o.DLQTopic, o.ChangelogTopic} {
+		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: t})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		producers[t] = p
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(reg, func() float64 {
+		if s.consumer == nil {
+			return 0
+		}
+		return float64(s.consumer.Lag())
+	})
+	s.processor = NewProcessor(Config{
+		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
+		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
+		Recorder: recorder, Metrics: metrics, Log: log,
+	}, engine)
+	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
+		Brokers: o.Brokers, Group: o.Group, Topic: o.EventsTopic, MaxBatch: 2000, Log: &log,
+	}, s.processor)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("http %s: %w (is another scorer running? choose another with --http)", o.HTTP, err)
+	}
+	srv := &http.Server{Handler: s.routes(reg), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(c)
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.watchRules(ctx, metrics)
+
+	log.Info().Strs("brokers", o.Brokers).Str("topic", o.EventsTopic).Int("partitions", parts).Str("group", o.Group).
+		Str("rule_version", set.Version).Str("http", ln.Addr().String()).Msg("scorer running")
+	s.ready.Store(true)
+	if o.Ready != nil {
+		o.Ready(ln.Addr().String())
+	}
+	err = s.consumer.Run(ctx)
+	s.ready.Store(false)
+	if err != nil {
+		return err
+	}
+	log.Info().Msg("scorer stopped: offsets committed, state saved")
+	return nil
+}
+
+func (s *Service) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not consuming", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /contacts/{id}/score", s.score)
+	return mux
+}
+
+// score answers GET /contacts/{id}/score?model=M[&as_of=T] with the JSON of
+// a backtest line (an array of lines without model=).
+func (s *Service) score(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var asOf time.Time
+	if v := r.URL.Query().Get("as_of"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 time", v))
+			return
+		}
+		asOf = t
+	}
+	lines, latest, ok := s.processor.ScoreOf(id, asOf)
+	if !ok {
+		httpError(w, http.StatusNotFound, fmt.Sprintf("contact %q is not held by this instance (unknown, or its partition is owned by another instance)", id))
+		return
+	}
+	if !asOf.IsZero() && asOf.Before(latest) {
+		httpError(w, http.StatusUnprocessableEntity, fmt.Sprintf("as_of %s is before the contact's latest event (%s): the live state answers from then on; use `scorer backtest --as-of` on the history", asOf.Format(time.RFC3339), latest.Format(time.RFC3339)))
+		return
+	}
+	for i := range lines {
+		lines[i].Crossings = []time.Time{}
+		if s.store != nil {
+			if times, err := s.store.CrossingTimes(r.Context(), id, lines[i].Model); err == nil {
+				lines[i].Crossings = times
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	model := r.URL.Query().Get("model")
+	if model == "" {
+		json.NewEncoder(w).Encode(lines)
+		return
+	}
+	for _, l := range lines {
+		if l.Model == model {
+			json.NewEncoder(w).Encode(l)
+			return
+		}
+	}
+	httpError(w, http.StatusNotFound, fmt.Sprintf("no model %q", model))
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// watchRules reloads the rules on SIGHUP and when a rule file changes. A
+// new version is compiled and validated first; an invalid one leaves the
+// running version in place and logs every problem.
+func (s *Service) watchRules(ctx context.Context, m *Metrics) {
+	log := s.opts.Log
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var changes <-chan fsnotify.Event
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		log.Warn().Err(err).Msg("cannot watch rule files: reload with SIGHUP")
+	} else {
+		defer w.Close()
+		for _, p := range s.opts.Rules {
+			// Watch directories: editors replace files by renaming.
+			dir := p
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				dir = filepath.Dir(p)
+			}
+			if err := w.Add(dir); err != nil {
+				log.Warn().Err(err).Str("path", dir).Msg("cannot watch rules")
+			}
+		}
+		changes = w.Events
+	}
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			s.reload(m, "SIGHUP")
+		case ev := <-changes:
+			if filepath.Ext(ev.Name) == ".yaml" || filepath.Ext(ev.Name) == ".yml" {
+				debounce = time.After(300 * time.Millisecond)
+			}
+		case <-debounce:
+			s.reload(m, "file change")
+		}
+	}
+}
+
+func (s *Service) reload(m *Metrics, why string) {
+	log := s.opts.Log
+	set, err := rules.Load(s.opts.Rules...)
+	var engine *scoring.Engine
+	if err == nil {
+		engine, err = scoring.NewEngine(set)
+	}
+	if err != nil {
+		m.Reloads.WithLabelValues("invalid").Inc()
+		var ps rules.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				log.Error().Str("file", p.File).Int("line", p.Line).Str("group", p.Group).Msg(p.Msg)
+			}
+		}
+		log.Error().Err(err).Str("trigger", why).Str("rule_version", s.processor.Engine().Rules.Version).
+			Msg("new rules are invalid: keeping the running version")
+		return
+	}
+	if set.Version == s.processor.Engine().Rules.Version {
+		return
+	}
+	old := s.processor.Engine().Rules.Version
+	s.processor.SetEngine(engine)
+	m.Reloads.WithLabelValues("ok").Inc()
+	log.Info().Str("trigger", why).Str("from", old).Str("rule_version", set.Version).Msg("rules reloaded")
+}

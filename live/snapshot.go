@@ -1,0 +1,126 @@
+package live
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// Snapshots make a restart fast: when a partition is revoked (and so on a
+// graceful stop) its state is written to the state directory with the
+// offset it reflects. On assignment a snapshot is used only if that
+// offset is exactly the group's committed offset; otherwise (a crash, or
+// another instance moved on) the changelog is the truth.
+
+const snapshotMagic = "sbsnap1\n"
+
+func snapshotPath(dir, topic string, partition int) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%d.state", topic, partition))
+}
+
+// writeSnapshot saves part atomically: a temporary file renamed over the
+// old one.
+func writeSnapshot(dir, topic string, part *partition) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := snapshotPath(dir, topic, part.id)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	w.WriteString(snapshotMagic)
+	var buf []byte
+	buf = binary.AppendVarint(buf[:0], part.next)
+	buf = binary.AppendUvarint(buf, uint64(len(part.contacts)))
+	w.Write(buf)
+	for id, c := range part.contacts {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(id)))
+		buf = append(buf, id...)
+		state := part.engine.Encode(nil, c)
+		buf = binary.AppendUvarint(buf, uint64(len(state)))
+		buf = append(buf, state...)
+		if _, err := w.Write(buf); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readSnapshot loads a partition's snapshot if it reflects exactly offset
+// next; ok is false when there is none or it is for another offset.
+func readSnapshot(dir, topic string, id int, next int64, e *scoring.Engine) (*partition, bool, error) {
+	f, err := os.Open(snapshotPath(dir, topic, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+		return nil, false, fmt.Errorf("%s: not a state snapshot", f.Name())
+	}
+	offset, err := binary.ReadVarint(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if offset != next {
+		return nil, false, nil
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	part := &partition{id: id, engine: e, scorer: scoring.NewScorer(e), contacts: make(map[string]*scoring.Contact, min(n, 1<<20)), next: next}
+	field := func() ([]byte, error) {
+		l, err := binary.ReadUvarint(r)
+		if err != nil {
+			return nil, err
+		}
+		if l > 64<<20 {
+			return nil, errors.New("field too long")
+		}
+		b := make([]byte, l)
+		_, err = io.ReadFull(r, b)
+		return b, err
+	}
+	for i := uint64(0); i < n; i++ {
+		id, err := field()
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: contact %d: %w", f.Name(), i, err)
+		}
+		state, err := field()
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: contact %q: %w", f.Name(), id, err)
+		}
+		c, err := e.Decode(state)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: contact %q: %w", f.Name(), id, err)
+		}
+		part.contacts[string(id)] = c
+	}
+	return part, true, nil
+}
