@@ -2,9 +2,11 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,35 +87,41 @@ func keyExpr(by string) string {
 		"), visitParamExtractRaw(properties, " + k + "))"
 }
 
-// attributionSQL returns the per-contact event arrays query. Conversions
-// and their candidate touches come back as one array per contact, so one
-// GROUP BY serves every model (18.16 has no window functions); the credit
-// is applied in Go. Duplicated rows (replays) are removed in Go by event id.
+// attributionSQL returns one row per converting contact with all its
+// events in the window packed into one string: clickhouse-go scans arrays
+// by reflection, element by element, which cost 4x the query itself; one
+// String per contact is scanned without it. 18.16 has no window functions,
+// so the credit is applied in Go; replayed rows are removed there too, by
+// event id. Each event is packed as
+//
+//	<occurred_us>,<is_conversion 0|1><len(event_id)>:<event_id><len(key)>:<key>
+//
+// with lengths in bytes, so ids and keys may hold any character.
 func attributionSQL(q AttributionQuery) string {
 	var where, having []string
-	conv := quote(q.Conversion)
-	isConv := "type = " + conv
+	having = append(having, "is_conv")
 	if !q.From.IsZero() {
-		// Seconds resolution in SQL with a margin; exact bounds are applied in Go.
+		// occurred_at (seconds) prunes partitions; exact bounds use occurred_us.
 		where = append(where, "occurred_at >= toDateTime("+i64(q.From.Add(-q.Lookback).Unix()-1)+")")
-		having = append(having, "occurred_at >= toDateTime("+i64(q.From.Unix()-1)+")")
+		having = append(having, "occurred_us >= "+i64(q.From.UnixMicro()))
 	}
 	if !q.To.IsZero() {
 		where = append(where, "occurred_at <= toDateTime("+i64(q.To.Unix()+1)+")")
-		having = append(having, "occurred_at <= toDateTime("+i64(q.To.Unix()+1)+")")
+		having = append(having, "occurred_us < "+i64(q.To.UnixMicro()))
 	}
 	var b strings.Builder
 	b.WriteString("SELECT contact_id,\n")
-	b.WriteString("    groupArray(event_id) AS ids,\n")
-	b.WriteString("    groupArray(occurred_us) AS ts,\n")
-	b.WriteString("    groupArray(" + isConv + ") AS is_conv,\n")
-	b.WriteString("    groupArray(if(" + isConv + ", '', " + keyExpr(q.By) + ")) AS keys\n")
-	b.WriteString("FROM touches\n")
+	b.WriteString("    arrayStringConcat(groupArray(concat(toString(occurred_us), ',', toString(is_conv),\n")
+	b.WriteString("        toString(length(event_id)), ':', event_id, toString(length(k)), ':', k))) AS evs\n")
+	b.WriteString("FROM (\n")
+	b.WriteString("    SELECT contact_id, event_id, occurred_us, type = " + quote(q.Conversion) + " AS is_conv,\n")
+	b.WriteString("        if(is_conv, '', " + keyExpr(q.By) + ") AS k\n")
+	b.WriteString("    FROM touches\n")
 	if len(where) > 0 {
-		b.WriteString("WHERE " + strings.Join(where, " AND ") + "\n")
+		b.WriteString("    WHERE " + strings.Join(where, " AND ") + "\n")
 	}
-	b.WriteString("GROUP BY contact_id\n")
-	b.WriteString("HAVING countIf(" + strings.Join(append([]string{isConv}, having...), " AND ") + ") > 0")
+	b.WriteString(")\nGROUP BY contact_id\n")
+	b.WriteString("HAVING countIf(" + strings.Join(having, " AND ") + ") > 0")
 	return b.String()
 }
 
@@ -168,8 +176,12 @@ func attribution(ctx context.Context, d db, q AttributionQuery) (AttributionRepo
 	acc := newCreditAccumulator(q)
 	var c contactEvents
 	for rows.Next() {
-		if err := rows.Scan(&c.contactID, &c.ids, &c.ts, &c.isConv, &c.keys); err != nil {
+		var packed string
+		if err := rows.Scan(&c.contactID, &packed); err != nil {
 			return rep, fmt.Errorf("attribution query: %w", err)
+		}
+		if err := c.unpack(packed); err != nil {
+			return rep, fmt.Errorf("attribution query: contact %s: %w", c.contactID, err)
 		}
 		acc.contact(&c, crossings[c.contactID])
 	}
@@ -203,13 +215,55 @@ func loadCrossings(ctx context.Context, d db, sql string) (map[string][]crossing
 	return out, rows.Err()
 }
 
-// contactEvents is one row of attributionSQL.
+// contactEvents is one row of attributionSQL, unpacked.
 type contactEvents struct {
 	contactID string
 	ids       []string
 	ts        []int64
 	isConv    []uint8
 	keys      []string
+}
+
+// unpack parses the packed events (see attributionSQL). Ids and keys are
+// substrings of packed: no copies.
+func (c *contactEvents) unpack(p string) error {
+	c.ids, c.ts, c.isConv, c.keys = c.ids[:0], c.ts[:0], c.isConv[:0], c.keys[:0]
+	for len(p) > 0 {
+		comma := strings.IndexByte(p, ',')
+		if comma < 0 || comma+2 > len(p) {
+			return errors.New("malformed packed events")
+		}
+		ts, err := strconv.ParseInt(p[:comma], 10, 64)
+		if err != nil {
+			return fmt.Errorf("malformed packed time: %w", err)
+		}
+		conv := p[comma+1] - '0'
+		p = p[comma+2:]
+		var id, key string
+		if id, p, err = lengthPrefixed(p); err != nil {
+			return err
+		}
+		if key, p, err = lengthPrefixed(p); err != nil {
+			return err
+		}
+		c.ts = append(c.ts, ts)
+		c.isConv = append(c.isConv, conv)
+		c.ids = append(c.ids, id)
+		c.keys = append(c.keys, key)
+	}
+	return nil
+}
+
+func lengthPrefixed(p string) (string, string, error) {
+	colon := strings.IndexByte(p, ':')
+	if colon < 0 {
+		return "", "", errors.New("malformed packed field")
+	}
+	n, err := strconv.Atoi(p[:colon])
+	if err != nil || n < 0 || colon+1+n > len(p) {
+		return "", "", errors.New("malformed packed field length")
+	}
+	return p[colon+1 : colon+1+n], p[colon+1+n:], nil
 }
 
 type keyAgg struct {
@@ -331,7 +385,7 @@ func (a *creditAccumulator) conversion(conv int64, crossings []crossingRef) {
 		g := a.keys[k]
 		if g == nil {
 			g = &keyAgg{}
-			a.keys[k] = g
+			a.keys[strings.Clone(k)] = g // k points into a row's packed string
 		}
 		g.credit += sh
 		if g.lastConv != a.convSeq {

@@ -9,8 +9,9 @@ import (
 // SyntheticHistory is a reproducible, realistic-looking touch history for
 // tests, benchmarks and demos.
 type SyntheticHistory struct {
-	Touches   []Touch
-	Crossings []CrossingRow
+	Touches     []Touch
+	Crossings   []CrossingRow
+	Enrollments []EnrollmentEvent
 }
 
 var synthTypes = []struct {
@@ -27,6 +28,12 @@ var synthChannels = []string{"web", "email", "paid_search", "social", "events", 
 // start and start+180 days, with microsecond times, ~5% meeting_booked
 // conversions and a crossing for about a third of the contacts.
 func Synthetic(seed uint64, contacts, perContact int, start time.Time) SyntheticHistory {
+	return SyntheticRange(seed, 0, contacts, perContact, start)
+}
+
+// SyntheticRange is Synthetic for contacts first .. first+contacts-1, so
+// large histories can be generated and written in slices.
+func SyntheticRange(seed uint64, first, contacts, perContact int, start time.Time) SyntheticHistory {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	total := 0
 	for _, t := range synthTypes {
@@ -35,7 +42,7 @@ func Synthetic(seed uint64, contacts, perContact int, start time.Time) Synthetic
 	span := int64(180 * 24 * time.Hour / time.Microsecond)
 	var h SyntheticHistory
 	h.Touches = make([]Touch, 0, contacts*perContact)
-	for c := 0; c < contacts; c++ {
+	for c := first; c < first+contacts; c++ {
 		contact := fmt.Sprintf("contact-%07d", c)
 		company := fmt.Sprintf("company-%05d", c/7)
 		n := 1 + r.IntN(2*perContact-1)
@@ -75,7 +82,35 @@ func Synthetic(seed uint64, contacts, perContact int, start time.Time) Synthetic
 				Model: "engagement", ThresholdName: "mql", Threshold: 50 * MicroPoints, Score: 52 * MicroPoints,
 				CrossedAt: trig.OccurredAt, EventID: trig.EventID, RuleVersion: "synthetic",
 			})
+			if r.IntN(5) < 3 {
+				h.Enrollments = append(h.Enrollments, synthEnrollment(r, contact, trig.OccurredAt, fmt.Sprintf("x-%07d", c))...)
+			}
 		}
 	}
 	return h
+}
+
+// synthEnrollment enrolls a crossed contact within two days and plays out
+// a typical sequence: some reply, fewer book, the rest finish or bounce.
+func synthEnrollment(r *rand.Rand, contact string, crossed time.Time, crossing string) []EnrollmentEvent {
+	seq := fmt.Sprintf("seq-%d", 9001+r.IntN(4))
+	owner := fmt.Sprintf("owner-%d", r.IntN(6))
+	at := crossed.Add(time.Duration(r.Int64N(int64(48 * time.Hour))))
+	ev := func(kind, reason string, at time.Time) EnrollmentEvent {
+		return EnrollmentEvent{EventID: contact + "/" + kind, ContactID: contact, SequenceID: seq,
+			OwnerID: owner, CrossingID: crossing, Kind: kind, Reason: reason, At: at}
+	}
+	out := []EnrollmentEvent{ev(KindEnrolled, "", at)}
+	later := at.Add(time.Duration(r.Int64N(int64(10 * 24 * time.Hour))))
+	switch p := r.IntN(100); {
+	case p < 25:
+		out = append(out, ev(KindReplied, "", later), ev(KindUnenrolled, "reply", later))
+	case p < 35:
+		out = append(out, ev(KindMeetingBooked, "", later), ev(KindUnenrolled, "meeting_booked", later))
+	case p < 40:
+		out = append(out, ev(KindUnenrolled, "bounce", later))
+	case p < 45:
+		out = append(out, ev(KindUnenrolled, "unsubscribe", later))
+	}
+	return out
 }
