@@ -60,7 +60,7 @@ func ExampleGroupConsumer() {
 	if err := stream.EnsureTopics(ctx, brokers,
 		stream.Topic{Name: "engagement-events", Partitions: 6},
 		stream.Topic{Name: "lead-score-crossings", Partitions: 6},
-		stream.Topic{Name: "engagement-events-dlq", Partitions: 1},
+		stream.Topic{Name: "engagement-events-dlq", Partitions: 6},
 		stream.Topic{Name: "scorer-state", Partitions: 6, Compacted: true},
 	); err != nil {
 		panic(err)
