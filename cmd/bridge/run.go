@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/enrollment"
+	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// options are `bridge run`'s settings; tests build them directly.
+type options struct {
+	Brokers    []string
+	Topic      string
+	DLQ        string
+	Group      string
+	Partitions int // for the crossings topic, only if it must be created
+	ClickHouse string
+	HTTP       string
+	Config     string
+	StateDir   string
+	Workers    int
+	Tick       time.Duration // held releases, workflow-exit retries, outbox
+	Grace      time.Duration // in-flight calls get this long after SIGTERM
+	Retain     time.Duration // processed crossings and the local audit
+	MaxBatch   int
+
+	// Seams for tests and the benchmark.
+	Log       io.Writer
+	Transport http.RoundTripper // HubSpot client's transport
+	Consumer  func(*stream.GroupConfig)
+	OnReady   func(httpAddr string)
+}
+
+func cmdRun(args []string, _, stderr io.Writer) error {
+	fs := flags("run", stderr)
+	o := options{Log: stderr}
+	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka bootstrap brokers, comma-separated (env KAFKA_BROKERS)")
+	fs.StringVar(&o.Topic, "crossings-topic", envOr("CROSSINGS_TOPIC", "lead-score-crossings"), "topic of threshold crossings (env CROSSINGS_TOPIC)")
+	fs.StringVar(&o.DLQ, "dlq-topic", envOr("CROSSINGS_DLQ_TOPIC", "lead-score-crossings-dlq"), "dead-letter topic for malformed crossings (env CROSSINGS_DLQ_TOPIC)")
+	fs.StringVar(&o.Group, "group", envOr("BRIDGE_GROUP", "bridge"), "consumer group (env BRIDGE_GROUP)")
+	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of the crossings topic if the bridge has to create it")
+	fs.StringVar(&o.ClickHouse, "clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN for the audit (env CLICKHOUSE_DSN); empty: decisions in the local store, API calls only counted")
+	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", ":8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP)")
+	fs.StringVar(&o.Config, "config", envOr("BRIDGE_CONFIG", ""), "bridge configuration, YAML (env BRIDGE_CONFIG)")
+	fs.StringVar(&o.StateDir, "state-dir", envOr("BRIDGE_STATE_DIR", "bridge-state"), "directory of the durable state bridge.db (env BRIDGE_STATE_DIR)")
+	fs.IntVar(&o.Workers, "workers", 8, "contacts decided at once per partition batch")
+	fs.DurationVar(&o.Tick, "tick", 2*time.Second, "period of held releases, workflow-exit retries and the audit flush")
+	fs.DurationVar(&o.Grace, "grace", 5*time.Second, "on SIGTERM, how long calls in flight may finish")
+	fs.DurationVar(&o.Retain, "retain", 30*24*time.Hour, "how long final decisions are remembered for de-duplication (and kept in the local audit)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.Config == "" {
+		fmt.Fprintln(stderr, "bridge run: --config is required")
+		return exitError(2)
+	}
+	o.Brokers = splitList(*brokers)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, o)
+}
+
+// serve runs the bridge until ctx ends, then shuts down gracefully:
+// stop fetching, let calls in flight finish (up to Grace), commit what is
+// durable, flush the audit, close.
+func serve(ctx context.Context, o options) error {
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 100
+	}
+	if o.Tick <= 0 {
+		o.Tick = 2 * time.Second
+	}
+	if o.Retain <= 0 {
+		o.Retain = 30 * 24 * time.Hour
+	}
+	log := zerolog.New(o.Log).With().Timestamp().Str("service", "bridge").Logger()
+	cfg, err := enrollment.LoadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	store, err := enrollment.OpenStore(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	// The work context outlives ctx by Grace, so calls in flight finish.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		time.AfterFunc(o.Grace, cancelWork)
+	})
+	defer stopGrace()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var consumer atomic.Pointer[stream.GroupConsumer]
+	metrics := enrollment.NewServiceMetrics(reg, func() float64 {
+		if g := consumer.Load(); g != nil {
+			return float64(g.Lag())
+		}
+		return 0
+	})
+
+	// The audit: ClickHouse when configured, else the local store.
+	var (
+		recorder enrollment.Recorder
+		local    *enrollment.LocalAudit
+		ch       *analytics.Store
+		writer   *analytics.Writer
+		apiRow   func(analytics.APICall)
+	)
+	if o.ClickHouse != "" {
+		if ch, err = analytics.Open(ctx, o.ClickHouse); err != nil {
+			return fmt.Errorf("clickhouse: %w", err)
+		}
+		defer ch.Close()
+		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log})
+		recorder = enrollment.AnalyticsRecorder{W: writer}
+		apiRow = func(r analytics.APICall) {
+			if err := writer.AddAPICalls(r); err != nil {
+				metrics.Count("api_call_audit")
+				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
+			}
+		}
+	} else {
+		if local, err = enrollment.NewLocalAudit(store); err != nil {
+			return err
+		}
+		recorder = local
+		log.Warn().Msg("no --clickhouse: decisions are kept in the local store; HubSpot calls are counted, not stored")
+	}
+
+	sink, err := newSink(cfg, metrics.AuditHook(apiRow), o.Transport)
+	if err != nil {
+		return err
+	}
+	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, &enrollment.SendStage{MaxAttempts: 2})
+	bridge.Log = log
+
+	dlq, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: o.DLQ})
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	svc := &enrollment.Service{Bridge: bridge, Metrics: metrics, Log: log, Workers: o.Workers, Work: work,
+		DeadLetter: func(ctx context.Context, m enrollment.Message, reason string) error {
+			return stream.SendDeadLetter(ctx, dlq, m.Raw.(kafka.Message), reason)
+		}}
+
+	// HTTP first, so /healthz answers while the bridge recovers.
+	h := &handler{svc: svc, stop: ctx}
+	var recovered atomic.Bool
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	srv := &http.Server{Handler: routes(reg, func() bool {
+		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
+	}, decisionsFrom(ch, local)), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server")
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	if err := stream.EnsureTopics(ctx, o.Brokers,
+		stream.Topic{Name: o.Topic, Partitions: max(1, o.Partitions)},
+		stream.Topic{Name: o.DLQ, Partitions: 1}); err != nil {
+		return fmt.Errorf("topics: %w", err)
+	}
+	if err := svc.Recover(work); err != nil {
+		return fmt.Errorf("recover interrupted crossings: %w", err)
+	}
+	recovered.Store(true)
+
+	gcfg := stream.GroupConfig{Brokers: o.Brokers, Group: o.Group, Topic: o.Topic, MaxBatch: o.MaxBatch, Log: &log}
+	if o.Consumer != nil {
+		o.Consumer(&gcfg)
+	}
+	g, err := stream.NewGroupConsumer(gcfg, h)
+	if err != nil {
+		return err
+	}
+	consumer.Store(g)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { maintain(ctx, svc, o, local) })
+	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
+		Str("http", ln.Addr().String()).Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
+	if o.OnReady != nil {
+		o.OnReady(ln.Addr().String())
+	}
+	runErr := g.Run(ctx)
+	wg.Wait()
+
+	// Whatever was decided goes to the audit before exit.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := bridge.FlushOutbox(fctx, 1000); err != nil {
+		log.Warn().Err(err).Msg("audit outbox not flushed; it is kept for the next start")
+	}
+	if writer != nil {
+		if err := writer.Close(fctx); err != nil {
+			log.Warn().Err(err).Msg("clickhouse rows not flushed at exit")
+		}
+	}
+	log.Info().Msg("bridge stopped")
+	return runErr
+}
+
+// maintain runs the periodic work until ctx ends; pruning once at start
+// and daily.
+func maintain(ctx context.Context, svc *enrollment.Service, o options, local *enrollment.LocalAudit) {
+	tick := time.NewTicker(o.Tick)
+	defer tick.Stop()
+	lastPrune := time.Time{}
+	for {
+		if time.Since(lastPrune) >= 24*time.Hour {
+			lastPrune = time.Now()
+			if err := svc.Prune(lastPrune, o.Retain, local); err != nil {
+				svc.Metrics.Count("prune")
+				svc.Log.Error().Err(err).Msg("prune")
+			}
+		}
+		if err := svc.Tick(svc.Work); err != nil {
+			svc.Metrics.Count("tick")
+			svc.Log.Warn().Err(err).Msg("periodic work failed; retried next tick")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// newSink builds the configured sink; HubSpot's client reports every call
+// to audit.
+func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTripper) (enrollment.Sink, error) {
+	switch cfg.Sink {
+	case enrollment.SinkHubSpot:
+		token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token,
+			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit}
+		if rt != nil {
+			cc.HTTPClient = &http.Client{Transport: rt}
+		}
+		c, err := hubspot.NewClient(cc)
+		if err != nil {
+			return nil, err
+		}
+		return enrollment.HubSpotSink{Client: c}, nil
+	case enrollment.SinkWebhook:
+		secret, err := enrollment.WebhookSecret(cfg.Webhook)
+		if err != nil {
+			return nil, err
+		}
+		return &enrollment.Webhook{URL: cfg.Webhook.URL, Secret: secret, Client: &http.Client{Timeout: 15 * time.Second}}, nil
+	default:
+		return enrollment.NewDryRun(), nil
+	}
+}
+
+// handler adapts the group consumer to the service: it commits a batch's
+// offsets only up to the last message whose decision is durable.
+type handler struct {
+	svc       *enrollment.Service
+	stop      context.Context
+	consuming atomic.Bool
+}
+
+func (h *handler) Assigned(context.Context, *stream.Claim) error {
+	h.consuming.Store(true)
+	return nil
+}
+
+func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	in := make([]enrollment.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = enrollment.Message{Key: string(m.Key), Value: m.Value, Raw: m}
+	}
+	if n := h.svc.Process(h.stop, in); n > 0 {
+		c.Commit(msgs[n-1].Offset + 1)
+	}
+	return nil
+}
+
+func (h *handler) Revoked(context.Context, *stream.Claim) error { return nil }
+
+func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready: recovering or not consuming yet", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("GET /decisions", decisions)
+	return mux
+}
+
+// decisionsFrom answers GET /decisions?contact_id= from ClickHouse when
+// configured, else from the local audit.
+func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("contact_id")
+		if id == "" {
+			http.Error(w, "contact_id is required", http.StatusBadRequest)
+			return
+		}
+		var body any
+		if ch != nil {
+			rep, err := ch.Decisions(r.Context(), id)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			body = map[string]any{"contact_id": id, "source": "clickhouse", "decisions": orEmpty(rep.Decisions)}
+		} else {
+			ds, err := local.Decisions(id)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			body = map[string]any{"contact_id": id, "source": "local", "decisions": ds}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,214 @@
+package enrollment
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/hubspot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// RowWriter is the part of analytics.Writer the audit needs.
+type RowWriter interface {
+	AddDecisions(rows ...analytics.Decision) error
+	AddEnrollmentEvents(rows ...analytics.EnrollmentEvent) error
+	Flush(ctx context.Context) error
+}
+
+// AnalyticsRecorder writes decisions to ClickHouse (`decisions`, and
+// `enrollment_events` for sequence enrollments). RecordDecisions returns
+// only once the rows are stored, so the outbox is acknowledged only after
+// ClickHouse has them.
+type AnalyticsRecorder struct{ W RowWriter }
+
+// RecordDecisions implements Recorder.
+func (r AnalyticsRecorder) RecordDecisions(ctx context.Context, ds []Decision) error {
+	rows, evs := DecisionRows(ds)
+	if err := r.W.AddDecisions(rows...); err != nil {
+		return err
+	}
+	if err := r.W.AddEnrollmentEvents(evs...); err != nil {
+		return err
+	}
+	return r.W.Flush(ctx)
+}
+
+// DecisionRows maps decisions to audit rows. The decision id is derived
+// from the decision itself, so a decision recorded twice (the outbox is
+// at-least-once) is one row after ClickHouse's replacing merge.
+func DecisionRows(ds []Decision) ([]analytics.Decision, []analytics.EnrollmentEvent) {
+	rows := make([]analytics.Decision, 0, len(ds))
+	var evs []analytics.EnrollmentEvent
+	for _, d := range ds {
+		r := analytics.Decision{
+			DecisionID: DecisionID(d), CrossingID: d.CrossingID, ContactID: d.ContactID, CompanyID: d.CompanyID,
+			Model: d.Model, Sender: d.SenderEmail, Outcome: string(d.Kind), Reason: d.Reason,
+			Detail: decisionDetail(d), DecidedAt: d.DecidedAt,
+		}
+		if d.Target != nil {
+			r.TargetKind, r.TargetID = string(d.Target.Kind), d.Target.ID
+		}
+		rows = append(rows, r)
+		if d.Kind == KindEnrolled && d.Target != nil && d.Target.Kind == TargetSequence {
+			evs = append(evs, analytics.EnrollmentEvent{
+				EventID: "enrolled:" + d.CrossingID, ContactID: d.ContactID, SequenceID: d.Target.ID,
+				OwnerID: d.OwnerID, CrossingID: d.CrossingID, Kind: analytics.KindEnrolled, At: d.DecidedAt,
+			})
+		}
+	}
+	return rows, evs
+}
+
+// decisionDetail keeps what the audit table has no column for.
+func decisionDetail(d Decision) string {
+	extra := map[string]any{}
+	if d.InSequence != "" {
+		extra["in_sequence"] = d.InSequence
+	}
+	if len(d.Unenrolled) > 0 {
+		extra["unenrolled_workflows"] = d.Unenrolled
+	}
+	if len(d.UnenrollFailed) > 0 {
+		extra["unenroll_failed"] = d.UnenrollFailed
+	}
+	if !d.NotBefore.IsZero() {
+		extra["not_before"] = d.NotBefore
+	}
+	if d.EnrollmentID != "" {
+		extra["enrollment_id"] = d.EnrollmentID
+	}
+	if len(extra) == 0 {
+		return d.Detail
+	}
+	extra["detail"] = d.Detail
+	b, _ := json.Marshal(extra) // plain values: cannot fail
+	return string(b)
+}
+
+// DecisionID identifies one decision: its crossing, outcome, target and
+// time.
+func DecisionID(d Decision) string {
+	h := sha256.New()
+	target := ""
+	if d.Target != nil {
+		target = string(d.Target.Kind) + ":" + d.Target.ID
+	}
+	for _, s := range []string{d.CrossingID, d.Outcome, target, d.DecidedAt.UTC().Format(time.RFC3339Nano)} {
+		fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// APICallRow maps one audited HTTP exchange to its `api_calls` row. The
+// client has already removed the token from bodies and errors.
+func APICallRow(c hubspot.Call, crossingID string) analytics.APICall {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	return analytics.APICall{
+		CallID: hex.EncodeToString(id[:]), ContactID: c.ContactID, CrossingID: crossingID,
+		Method: c.Method, Path: c.Path, Status: int64(c.Status), LatencyMS: c.Latency.Milliseconds(),
+		CorrelationID: c.CorrelationID, RequestBody: c.RequestBody, ResponseBody: c.ResponseBody,
+		Error: c.Err, At: c.Start.UTC(),
+	}
+}
+
+var bucketAudit = []byte("audit")
+
+// LocalAudit is the Recorder used without ClickHouse: decisions are kept
+// in the bridge's own store, by contact, so `GET /decisions` still answers
+// and the outbox is acknowledged only once they are durably written
+// there. Prune bounds it with the same retention as processed crossings.
+type LocalAudit struct{ s *Store }
+
+// NewLocalAudit prepares the audit bucket in the store.
+func NewLocalAudit(s *Store) (*LocalAudit, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketAudit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: audit bucket: %w", err)
+	}
+	return &LocalAudit{s: s}, nil
+}
+
+// auditKey sorts a contact's decisions by time: contact id, NUL, the
+// decision time in nanoseconds (big endian), the decision id.
+func auditKey(d Decision) []byte {
+	k := make([]byte, 0, len(d.ContactID)+1+8+32)
+	k = append(k, d.ContactID...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(d.DecidedAt.UnixNano()))
+	return append(k, DecisionID(d)...)
+}
+
+// RecordDecisions implements Recorder.
+func (a *LocalAudit) RecordDecisions(_ context.Context, ds []Decision) error {
+	return a.s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		for _, d := range ds {
+			v, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(auditKey(d), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Decisions lists a contact's recorded decisions, oldest first.
+func (a *LocalAudit) Decisions(contactID string) ([]Decision, error) {
+	prefix := append([]byte(contactID), 0)
+	out := []Decision{}
+	err := a.s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d Decision
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("state audit/%q: %w", k, err)
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Prune forgets decisions made before cutoff.
+func (a *LocalAudit) Prune(cutoff time.Time) (int, error) {
+	n := 0
+	err := a.s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		var dead [][]byte
+		err := b.ForEach(func(k, _ []byte) error {
+			i := bytes.IndexByte(k, 0)
+			if i >= 0 && len(k) >= i+9 && int64(binary.BigEndian.Uint64(k[i+1:i+9])) < cutoff.UnixNano() {
+				dead = append(dead, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(dead)
+		return nil
+	})
+	return n, err
+}
