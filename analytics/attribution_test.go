@@ -245,6 +245,10 @@ func TestAttributionMatchesReference(t *testing.T) {
 	w := s.NewWriter(WriterOptions{BatchSize: 2000})
 	loadSynthetic(t, w, h)
 	must(t, w.Close(context.Background()))
+	checkAttribution(t, s, h)
+}
+
+func checkAttribution(t *testing.T, s *Store, h SyntheticHistory) {
 	for _, q := range attributionCases() {
 		t.Run(string(q.Model)+"/"+q.By+"/"+q.Conversion, func(t *testing.T) {
 			got, err := s.Attribution(context.Background(), q)

@@ -68,6 +68,10 @@ func TestCadence(t *testing.T) {
 	w := s.NewWriter(WriterOptions{})
 	writeScenario(t, w)
 	must(t, w.Close(context.Background()))
+	checkCadence(t, s)
+}
+
+func checkCadence(t *testing.T, s *Store) {
 	const d = 86400.0
 	for _, tc := range []struct {
 		by   string
@@ -107,6 +111,10 @@ func TestTimelineScoreDecisions(t *testing.T) {
 	w := s.NewWriter(WriterOptions{})
 	writeScenario(t, w)
 	must(t, w.Close(context.Background()))
+	checkTimelineScoreDecisions(t, s)
+}
+
+func checkTimelineScoreDecisions(t *testing.T, s *Store) {
 	ctx := context.Background()
 
 	score, err := s.Score(ctx, "c1", "engagement")
@@ -151,6 +159,10 @@ func TestRunReport(t *testing.T) {
 	w := s.NewWriter(WriterOptions{})
 	writeScenario(t, w)
 	must(t, w.Close(context.Background()))
+	checkRunReport(t, s)
+}
+
+func checkRunReport(t *testing.T, s *Store) {
 	ctx := context.Background()
 	run := func(args ...string) (string, error) {
 		var b bytes.Buffer
