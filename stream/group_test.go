@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ type recorder struct {
 
 	mu        sync.Mutex
 	assigned  map[int]int64 // partition -> Committed at the last assignment
+	assigns   map[int]int   // partition -> how many times Assigned ran
 	firstSeen map[int]int64 // partition -> first offset handled since the last assignment
 	seen      map[string]int
 	revoked   int
@@ -28,13 +30,14 @@ type recorder struct {
 }
 
 func newRecorder(name string) *recorder {
-	return &recorder{name: name, assigned: map[int]int64{}, firstSeen: map[int]int64{}, seen: map[string]int{}}
+	return &recorder{name: name, assigned: map[int]int64{}, assigns: map[int]int{}, firstSeen: map[int]int64{}, seen: map[string]int{}}
 }
 
 func (r *recorder) Assigned(_ context.Context, c *Claim) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.assigned[c.Partition] = c.Committed
+	r.assigns[c.Partition]++
 	delete(r.firstSeen, c.Partition)
 	return nil
 }
@@ -177,13 +180,25 @@ func TestGroupMembersSplitPartitionsAndTakeOver(t *testing.T) {
 	}
 
 	// b leaves: a takes over b's partitions from b's commits.
+	ra.mu.Lock()
+	before := maps.Clone(ra.assigns)
+	ra.mu.Unlock()
 	if err := b.stop(); err != nil {
 		t.Fatalf("b.Run: %v", err)
 	}
 	if rb.revoked == 0 {
 		t.Fatal("b's partitions were never revoked")
 	}
-	eventually(t, 15*time.Second, "a to own all 6 partitions again", func() bool { return len(a.gc.Assignment()) == 6 })
+	eventually(t, 15*time.Second, "a to take b's partitions", func() bool {
+		ra.mu.Lock()
+		defer ra.mu.Unlock()
+		for _, p := range pb {
+			if ra.assigns[p] == before[p] {
+				return false
+			}
+		}
+		return true
+	})
 	committed := committedOffsets(t, ctx, brokers, "g")
 	ra.mu.Lock()
 	for _, p := range pb {
