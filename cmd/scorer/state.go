@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+func init() {
+	register("state", "inspect what `scorer run` saved: state dump (changelog as backtest lines), state lag (committed offsets)", stateCmd)
+}
+
+func stateCmd(args []string, stdout, stderr io.Writer) error {
+	sub := ""
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "dump":
+		return stateDump(args, stdout, stderr)
+	case "lag":
+		return stateLag(args, stdout, stderr)
+	}
+	fmt.Fprintln(stderr, "usage: scorer state dump --brokers B --topic CHANGELOG --rules R [--crossings-topic T]")
+	fmt.Fprintln(stderr, "       scorer state lag --brokers B --topic EVENTS --group G")
+	if sub == "" || sub == "-h" || sub == "--help" || sub == "help" {
+		return exitError(2)
+	}
+	return fmt.Errorf("unknown subcommand %q", sub)
+}
+
+// stateDump reads a scorer changelog to its end, as an instance does on
+// assignment, and prints every contact's scores as backtest lines sorted
+// by contact and model, so `diff` against `scorer backtest` on the same
+// history shows any difference. With --crossings-topic the lines carry
+// the crossing times announced there (one per distinct crossing_id), as
+// the backtest's do.
+func stateDump(args []string, stdout, stderr io.Writer) error {
+	fs := flags("state dump", stderr)
+	var rulePaths listFlag
+	fs.Var(&rulePaths, "rules", "the rules the scorer runs (repeatable): states are decoded with them")
+	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	topic := fs.String("topic", envOr("SCORER_CHANGELOG_TOPIC", "engagement-events-scorer-state"), "the scorer's changelog topic")
+	crossTopic := fs.String("crossings-topic", "", "also read this crossings topic and fill in each line's crossings")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	e, err := loadEngine(rulePaths, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := stateContext(*timeout)
+	defer cancel()
+	bs := strings.Split(*brokers, ",")
+	states := map[string]*scoring.Contact{}
+	bad := 0
+	n, err := readTopic(ctx, bs, *topic, func(m kafka.Message) error {
+		if m.Value == nil {
+			delete(states, string(m.Key))
+			return nil
+		}
+		c, err := e.Decode(m.Value)
+		if err != nil {
+			bad++
+			fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
+			return nil
+		}
+		states[string(m.Key)] = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var cs *crossingSet
+	if *crossTopic != "" {
+		if cs, err = readCrossings(ctx, bs, *crossTopic, e.Rules); err != nil {
+			return err
+		}
+	}
+	out := newJSONLines(stdout)
+	s := scoring.NewScorer(e)
+	for _, id := range sortedKeys(states) {
+		c := states[id]
+		for mi, m := range e.Rules.Models {
+			l := backtest.Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: []time.Time{}}
+			l.Score = rules.Float(s.Score(c, mi, c.Latest))
+			s.GroupSums(c, mi, c.Latest, func(g int, v rules.Points) { l.Groups[m.Groups[g].Name] = rules.Float(v) })
+			if cs != nil {
+				if times := cs.times[id+"\x00"+m.Name]; len(times) > 0 {
+					l.Crossings = times
+				}
+			}
+			if err := out.write(l); err != nil {
+				return err
+			}
+		}
+	}
+	if err := out.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%d contact states from %d partitions of %s", len(states), n, *topic)
+	if bad > 0 {
+		fmt.Fprintf(stderr, ", %d unreadable", bad)
+	}
+	fmt.Fprintln(stderr)
+	var problems []string
+	if bad > 0 {
+		problems = append(problems, fmt.Sprintf("%d unreadable states", bad))
+	}
+	if cs != nil {
+		orphans := 0
+		for k := range cs.times {
+			id, _, _ := strings.Cut(k, "\x00")
+			if states[id] == nil {
+				orphans++
+			}
+		}
+		fmt.Fprintf(stderr, "crossings in %s: %d messages, %d distinct crossing ids, %d duplicates (same id, same crossing), %d conflicting, %d malformed, %d for contacts without state\n",
+			*crossTopic, cs.messages, cs.distinct, cs.duplicates, len(cs.conflicts), cs.malformed, orphans)
+		for _, c := range cs.conflicts {
+			fmt.Fprintln(stderr, "  conflict:", c)
+		}
+		if len(cs.conflicts) > 0 || cs.malformed > 0 || orphans > 0 {
+			problems = append(problems, "inconsistent crossings")
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// crossingSet is a crossings topic de-duplicated by crossing_id.
+type crossingSet struct {
+	messages, distinct, duplicates, malformed int
+	conflicts                                 []string
+	times                                     map[string][]time.Time // contact \x00 model -> crossed_at, sorted
+}
+
+func readCrossings(ctx context.Context, brokers []string, topic string, set *rules.Set) (*crossingSet, error) {
+	cs := &crossingSet{times: map[string][]time.Time{}}
+	byID := map[string]events.Crossing{}
+	byWhat := map[string]string{} // contact, model, threshold, event -> id
+	_, err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
+		cs.messages++
+		x, err := events.DecodeCrossing(m.Value)
+		if err != nil {
+			cs.malformed++
+			return nil
+		}
+		what := strings.Join([]string{x.ContactID, x.Model, x.ThresholdName, x.EventID}, "\x00")
+		if prev, ok := byID[x.CrossingID]; ok {
+			cs.duplicates++
+			if prev.ContactID != x.ContactID || prev.Model != x.Model || prev.ThresholdName != x.ThresholdName ||
+				prev.EventID != x.EventID || !prev.CrossedAt.Equal(x.CrossedAt) {
+				cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s names two crossings: %s/%s/%s by %s and %s/%s/%s by %s",
+					x.CrossingID, prev.ContactID, prev.Model, prev.ThresholdName, prev.EventID, x.ContactID, x.Model, x.ThresholdName, x.EventID))
+			}
+			return nil
+		}
+		if id, ok := byWhat[what]; ok && id != x.CrossingID {
+			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing %s/%s/%s by %s announced under two ids: %s and %s",
+				x.ContactID, x.Model, x.ThresholdName, x.EventID, id, x.CrossingID))
+		}
+		if string(m.Key) != x.ContactID {
+			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s keyed %q, contact %q", x.CrossingID, m.Key, x.ContactID))
+		}
+		if x.CrossingID != events.CrossingID(x.ContactID, x.Model, x.ThresholdName, x.EventID) {
+			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s is not the id of %s/%s/%s by %s", x.CrossingID, x.ContactID, x.Model, x.ThresholdName, x.EventID))
+		}
+		byID[x.CrossingID], byWhat[what] = x, x.CrossingID
+		cs.distinct++
+		k := x.ContactID + "\x00" + x.Model
+		cs.times[k] = append(cs.times[k], x.CrossedAt.UTC())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, ts := range cs.times {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	}
+	return cs, nil
+}
+
+// readTopic reads every partition of topic to its current end.
+func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafka.Message) error) (partitions int, err error) {
+	n, err := stream.Partitions(ctx, brokers, topic)
+	if err != nil {
+		return 0, err
+	}
+	for p := 0; p < n; p++ {
+		if _, err := stream.RestorePartition(ctx, brokers, topic, p, fn); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// stateLag prints, per partition of the events topic, its end, the
+// group's committed offset and the difference: what a restarted scorer
+// would replay or still has to read.
+func stateLag(args []string, stdout, stderr io.Writer) error {
+	fs := flags("state lag", stderr)
+	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	topic := fs.String("topic", envOr("SCORER_EVENTS_TOPIC", "engagement-events"), "events topic")
+	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	ctx, cancel := stateContext(*timeout)
+	defer cancel()
+	bs := strings.Split(*brokers, ",")
+	n, err := stream.Partitions(ctx, bs, *topic)
+	if err != nil {
+		return err
+	}
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(bs...), Transport: tr, Timeout: 10 * time.Second}
+	ids := make([]int, n)
+	reqs := make([]kafka.OffsetRequest, n)
+	for p := range ids {
+		ids[p], reqs[p] = p, kafka.LastOffsetOf(p)
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{*topic: reqs}})
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", *topic, err)
+	}
+	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: *group, Topics: map[string][]int{*topic: ids}})
+	if err != nil {
+		return fmt.Errorf("committed offsets of group %s: %w", *group, err)
+	}
+	if got.Error != nil {
+		return fmt.Errorf("committed offsets of group %s: %w", *group, got.Error)
+	}
+	end := map[int]int64{}
+	for _, po := range ends.Topics[*topic] {
+		if po.Error != nil {
+			return fmt.Errorf("end offset of %s/%d: %w", *topic, po.Partition, po.Error)
+		}
+		end[po.Partition] = po.LastOffset
+	}
+	committed := map[int]int64{}
+	for _, po := range got.Topics[*topic] {
+		if po.Error != nil {
+			return fmt.Errorf("committed offset of %s/%d: %w", *topic, po.Partition, po.Error)
+		}
+		committed[po.Partition] = po.CommittedOffset
+	}
+	var total int64
+	for _, p := range ids {
+		c, ok := committed[p]
+		if !ok || c < 0 {
+			c = -1
+		}
+		lag := end[p] - max(c, 0)
+		total += lag
+		fmt.Fprintf(stdout, "partition %d end %d committed %d lag %d\n", p, end[p], c, lag)
+	}
+	fmt.Fprintf(stdout, "total lag %d\n", total)
+	return nil
+}
+
+// stateContext ends on the timeout or on ^C.
+func stateContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { cancel(); stop() }
+}
