@@ -265,6 +265,11 @@ func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
 		p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("dead-lettered a malformed event")
 		return
 	}
+	p.scoreEvent(part, &ev, b)
+}
+
+// scoreEvent applies one decoded event and collects its effects.
+func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
 	st := part.contacts[ev.ContactID]
 	if st == nil {
 		st = &scoring.Contact{}
@@ -273,7 +278,7 @@ func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
 	}
 	s := part.scorer
 	s.Ledger = true
-	o := s.Apply(st, &ev)
+	o := s.Apply(st, ev)
 	if o.Duplicate {
 		p.outcome("duplicate")
 		return
@@ -285,8 +290,8 @@ func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
 	}
 	b.dirty[ev.ContactID] = st
 	version := part.engine.Rules.Version
-	b.touches = append(b.touches, analytics.TouchFromEvent(ev, version))
-	b.ledger = appendLedger(b.ledger, part.engine.Rules, &ev, o, version)
+	b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
+	b.ledger = appendLedger(b.ledger, part.engine.Rules, ev, o, version)
 	for _, h := range o.Hits {
 		m := part.engine.Rules.Models[h.Model]
 		th := m.Thresholds[h.Threshold]
