@@ -21,6 +21,8 @@ type Line struct {
 	Score     float64            `json:"score"`
 	Groups    map[string]float64 `json:"groups"`
 	Crossings []time.Time        `json:"crossings"`
+	// Thresholds names the threshold of each crossing.
+	Thresholds []string `json:"-"`
 }
 
 // Options of a backtest.
@@ -50,6 +52,7 @@ type contact struct {
 	lastID    string // id of the event counted last, for the order check
 	outOfTime bool   // an event arrived before one it follows in time
 	crossings [][]time.Time
+	names     [][]string // threshold of each crossing
 }
 
 // Run scores every event of in and emits a Line per (contact, model), in
@@ -94,7 +97,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		}
 		c := contacts[ev.ContactID]
 		if c == nil {
-			c = &contact{crossings: make([][]time.Time, len(e.Rules.Models))}
+			c = newContact(e)
 			contacts[ev.ContactID] = c
 		}
 		latest, counted := c.state.Latest, c.state.Count
@@ -116,9 +119,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 			c.lastID = ev.ID
 		}
 		sum.countErrors(o.Errors)
-		for _, h := range o.Hits {
-			c.crossings[h.Model] = append(c.crossings[h.Model], ev.OccurredAt)
-		}
+		c.hit(e, o.Hits, ev.OccurredAt)
 	}
 	sum.Lines = r.Line()
 	sum.Contacts = len(contacts)
@@ -137,7 +138,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 			T = s.AsOf
 		}
 		for mi, m := range e.Rules.Models {
-			line := Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: c.crossings[mi]}
+			line := Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: c.crossings[mi], Thresholds: c.names[mi]}
 			line.Score = rules.Float(s.Score(&c.state, mi, T))
 			s.GroupSums(&c.state, mi, T, func(g int, v rules.Points) { line.Groups[m.Groups[g].Name] = rules.Float(v) })
 			if line.Crossings == nil {
@@ -192,15 +193,25 @@ func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen fun
 	for id, list := range evs {
 		list = scoring.Dedup(list)
 		sort.Slice(list, func(i, j int) bool { return list[i].Before(&list[j]) })
-		c := &contact{crossings: make([][]time.Time, len(e.Rules.Models))}
+		c := newContact(e)
 		for i := range list {
-			for _, h := range s.Apply(&c.state, &list[i]).Hits {
-				c.crossings[h.Model] = append(c.crossings[h.Model], list[i].OccurredAt)
-			}
+			c.hit(e, s.Apply(&c.state, &list[i]).Hits, list[i].OccurredAt)
 		}
 		contacts[id] = c
 	}
 	return nil
+}
+
+func newContact(e *scoring.Engine) *contact {
+	n := len(e.Rules.Models)
+	return &contact{crossings: make([][]time.Time, n), names: make([][]string, n)}
+}
+
+func (c *contact) hit(e *scoring.Engine, hits []scoring.Hit, at time.Time) {
+	for _, h := range hits {
+		c.crossings[h.Model] = append(c.crossings[h.Model], at)
+		c.names[h.Model] = append(c.names[h.Model], e.Rules.Models[h.Model].Thresholds[h.Threshold].Name)
+	}
 }
 
 const maxExamples = 5

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -151,5 +152,70 @@ func TestUnknownCommand(t *testing.T) {
 	_, errOut, code := scorer(t, "", "frobnicate")
 	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) || !strings.Contains(errOut, "backtest") {
 		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// Doubling the meeting points moves exactly the contacts with a counted
+// meeting, and makes some of them cross.
+func TestRescore(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := os.ReadFile(rulesDir + "/engagement.yaml")
+	changed := strings.Replace(string(src), "points: 10\n    max: 20", "points: 20\n    max: 40", 1)
+	if changed == string(src) {
+		t.Fatal("the sample rules changed: update this test")
+	}
+	os.WriteFile(filepath.Join(dir, "engagement.yaml"), []byte(changed), 0o644)
+	data, _ := os.ReadFile(rulesDir + "/intent.yaml")
+	os.WriteFile(filepath.Join(dir, "intent.yaml"), data, 0o644)
+
+	out, errOut, code := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// Which contacts should move: those whose backtest counts a meeting.
+	bt, _, _ := scorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
+	withMeeting := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(bt), "\n") {
+		if strings.Contains(l, `"model":"engagement"`) && strings.Contains(l, `"meeting_booked":`) {
+			withMeeting[l[strings.Index(l, `"contact_id":"`)+14:][:8]] = true
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	moved, newly := map[string]bool{}, 0
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.Contains(l, `"model":"engagement"`) {
+			t.Errorf("intent did not change but: %s", l)
+		}
+		id := l[strings.Index(l, `"contact_id":"`)+14:][:8]
+		moved[id] = true
+		if strings.Contains(l, `"newly_crosses":["default"]`) {
+			newly++
+		}
+		if strings.Contains(l, "no_longer") {
+			t.Errorf("more points cannot stop a crossing: %s", l)
+		}
+	}
+	for id := range withMeeting {
+		if !moved[id] {
+			// A contact at max_score 100 can have a meeting and not move.
+			if !strings.Contains(bt, `"contact_id":"`+id+`","model":"engagement","score":100`) {
+				t.Errorf("%s counts a meeting but did not move", id)
+			}
+		}
+	}
+	for id := range moved {
+		if !withMeeting[id] {
+			t.Errorf("%s moved without a meeting", id)
+		}
+	}
+	if len(moved) == 0 || newly == 0 {
+		t.Fatalf("moved %d, newly crossing %d: the test checks nothing", len(moved), newly)
+	}
+	if !strings.Contains(lines[len(lines)-1], fmt.Sprintf(`"newly_crossing":%d`, newly)) {
+		t.Errorf("summary %s, newly %d", lines[len(lines)-1], newly)
+	}
+	table, _, _ := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--top", "3")
+	if !strings.Contains(table, "scores change") || !strings.Contains(table, "+default") {
+		t.Errorf("table:\n%s", table)
 	}
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/events"
+)
+
+func init() {
+	register("rescore", "before publishing: how new rules would move every contact's score and crossings", rescoreCmd)
+}
+
+func rescoreCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flags("rescore", stderr)
+	var next, current listFlag
+	fs.Var(&next, "rules", "the NEW rule file or directory (repeatable)")
+	fs.Var(&current, "current", "the rules in production (repeatable; env SCORER_RULES, comma-separated)")
+	input := fs.String("events", "", "the history: a JSONL events file, or - for stdin")
+	format := fs.String("format", "table", "table or json (one change per line, then a summary line)")
+	top := fs.Int("top", 50, "table rows to show (largest moves first; 0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(current) == 0 {
+		if env := os.Getenv("SCORER_RULES"); env != "" {
+			current = strings.Split(env, ",")
+		}
+	}
+	if len(next) == 0 || len(current) == 0 || *input == "" {
+		return errors.New("--rules NEW, --current RULES (or SCORER_RULES) and --events HISTORY are required")
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("--format %q: want table or json", *format)
+	}
+	cur, err := loadEngine(current, stderr)
+	if err != nil {
+		return fmt.Errorf("current %w", err)
+	}
+	nxt, err := loadEngine(next, stderr)
+	if err != nil {
+		return fmt.Errorf("new %w", err)
+	}
+	open := func() (io.ReadCloser, error) { return os.Open(*input) }
+	if *input == "-" {
+		spool, err := os.CreateTemp("", "scorer-rescore-*.jsonl")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(spool.Name())
+		if _, err := io.Copy(spool, stdin); err != nil {
+			return err
+		}
+		spool.Close()
+		open = func() (io.ReadCloser, error) { return os.Open(spool.Name()) }
+	}
+	changes, sum, err := backtest.Rescore(cur, nxt, open, backtest.Options{
+		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
+	})
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		out := newJSONLines(stdout)
+		for _, c := range changes {
+			out.write(c)
+		}
+		out.write(map[string]any{"summary": map[string]any{
+			"contacts": sum.Contacts, "changed": sum.Changed, "newly_crossing": sum.NewlyCrossing,
+			"no_longer_crossing": sum.NoLongerCrosses, "current_rules": cur.Rules.Version, "new_rules": nxt.Rules.Version,
+		}})
+		return out.flush()
+	}
+	fmt.Fprintf(stdout, "rules %s -> %s over %d contacts: %d scores change, %d newly cross a threshold, %d no longer cross one\n",
+		cur.Rules.Version, nxt.Rules.Version, sum.Contacts, sum.Changed, sum.NewlyCrossing, sum.NoLongerCrosses)
+	if len(changes) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\ncontact\tmodel\tcurrent\tnew\tdelta\tcrossings")
+	for i, c := range changes {
+		if *top > 0 && i == *top {
+			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-*top)
+			break
+		}
+		var x []string
+		for _, t := range c.NewlyCrosses {
+			x = append(x, "+"+t)
+		}
+		for _, t := range c.NoLongerCrosses {
+			x = append(x, "-"+t)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+g\t%s\n", c.ContactID, c.Model, opt(c.Old), opt(c.New), c.Delta, strings.Join(x, " "))
+	}
+	return tw.Flush()
+}
+
+func opt(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return fmt.Sprint(*f)
+}
