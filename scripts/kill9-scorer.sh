@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# kill -9 proof of `scorer run` on the real binaries.
+#
+# Builds scorer and localkafka, starts a private localkafka (free loopback
+# port, temporary data dir), generates a history, produces part of it up
+# front and the rest at a steady rate while a scorer runs, and kills the
+# scorer with SIGKILL at random moments of its processing (KILLS times,
+# 0.2-2 s after it starts scoring), restarting it each time; once, half
+# way, it stops it with SIGTERM instead, so the next start restores from
+# its local snapshots. A last scorer then runs until every partition is
+# committed to its end. Checks:
+#   - every contact's state in the changelog topic (scorer state dump) is
+#     byte-identical to `scorer backtest` on the same history, crossing
+#     times included (taken from the crossings topic, one per crossing_id);
+#   - no crossing_id names two different crossings, no crossing is announced
+#     twice under two ids (duplicates are counted and allowed);
+#   - GET /contacts/{id}/score of the live instance agrees with the
+#     backtest for a sample of contacts;
+#   - graceful stops exit 0, and the snapshot path was taken.
+# Prints PASS or FAIL with counts; exits non-zero on any mismatch.
+#
+# Environment: KILLS (6), CONTACTS (3000), DAYS (30), SEED (random),
+# KEEP=1 keeps the work directory (it is always kept on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KILLS=${KILLS:-6}
+CONTACTS=${CONTACTS:-3000}
+DAYS=${DAYS:-30}
+SEED=${SEED:-$(( $(date +%s) % 32768 ))}
+RANDOM=$SEED
+RULES=testdata/rules
+START=$SECONDS
+
+work=$(mktemp -d /tmp/kill9-scorer.XXXXXX)
+broker_pid="" scorer_pid="" producer_pid="" status=1
+
+log() { printf '%s [%3ds] %s\n' "kill9-scorer" $((SECONDS - START)) "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+stop_pid() { # pid signal seconds: signal, then SIGKILL after the grace period
+  local pid=$1 sig=$2 grace=$3
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq $((grace * 10))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  stop_pid "$scorer_pid" KILL 5
+  stop_pid "$producer_pid" TERM 5
+  stop_pid "$broker_pid" TERM 10
+  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then
+    rm -rf "$work"
+  else
+    log "logs and data kept in $work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "seed $SEED; work dir $work"
+go build -o "$work/scorer" ./cmd/scorer
+go build -o "$work/localkafka" ./cmd/localkafka
+
+"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 6 --seed-topics "" \
+  >"$work/broker.ready" 2>"$work/broker.log" &
+broker_pid=$!
+for _ in $(seq 100); do
+  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
+  kill -0 "$broker_pid" 2>/dev/null || { cat "$work/broker.log" >&2; fail "localkafka exited"; }
+  sleep 0.1
+done
+addr=$(sed -n 's/^localkafka ready on \([^ ]*\).*/\1/p' "$work/broker.ready")
+[[ -n "$addr" ]] || fail "localkafka did not become ready"
+log "localkafka (pid $broker_pid) on $addr"
+
+"$work/scorer" generate --contacts "$CONTACTS" --days "$DAYS" >"$work/history.jsonl" 2>/dev/null
+events=$(wc -l <"$work/history.jsonl")
+# 40% up front, the rest (after two malformed lines, which must be
+# dead-lettered, not fatal) at a rate that spans the kill phase.
+first=$((events * 4 / 10))
+head -n "$first" "$work/history.jsonl" >"$work/first.jsonl"
+{
+  echo '{"id":"broken"'
+  echo '{"id":"kill9-bad","type":"no_such_type","contact_id":"c-000001","occurred_at":"not a time"}'
+  tail -n +$((first + 1)) "$work/history.jsonl"
+} >"$work/rest.jsonl"
+rest=$(wc -l <"$work/rest.jsonl")
+rate=$((rest / (KILLS * 9 + 5) + 1))
+"$work/scorer" produce --brokers "$addr" --events "$work/first.jsonl" 2>>"$work/produce.log"
+"$work/scorer" produce --brokers "$addr" --events "$work/rest.jsonl" --rate "$rate" 2>>"$work/produce.log" &
+producer_pid=$!
+log "$events events for $CONTACTS contacts: $first produced, $rest more (2 malformed) at $rate/s"
+
+group="kill9-$$-$(date +%s%N)"
+http="" run=0
+start_scorer() {
+  run=$((run + 1))
+  local logf="$work/scorer.$run.log"
+  "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
+    --state-dir "$work/state" --partitions 6 >/dev/null 2>"$logf" &
+  scorer_pid=$!
+  http=""
+  for _ in $(seq 150); do
+    http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$logf" | head -n1)
+    [[ -n "$http" ]] && return 0
+    kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "scorer run $run exited at start"; }
+    sleep 0.1
+  done
+  fail "scorer run $run did not start"
+}
+metric() { # name: sum of the series' values on the running scorer
+  { curl -sf --max-time 2 "http://$http/metrics" || true; } | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
+}
+alive() { kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$work/scorer.$run.log" >&2; fail "scorer run $run died on its own"; }; }
+# wait_scoring: until the run owns its partitions (after a kill -9 the
+# group first waits out the dead member) and has scored something, or the
+# stream is idle.
+wait_scoring() {
+  for _ in $(seq 300); do
+    alive
+    grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" && break
+    sleep 0.1
+  done
+  grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" || fail "scorer run $run got no partitions in 30 s"
+  for _ in $(seq 30); do
+    alive
+    [[ $(metric scorer_events_total) != 0 ]] && return 0
+    sleep 0.1
+  done
+}
+random_sleep() { local ms=$((200 + RANDOM % 1801)); sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"; }
+
+kills=0 graceful=0
+for k in $(seq "$KILLS"); do
+  start_scorer
+  wait_scoring
+  random_sleep
+  alive
+  scored=$(metric scorer_events_total)
+  kill -KILL "$scorer_pid"
+  wait "$scorer_pid" 2>/dev/null || true
+  scorer_pid=""
+  kills=$((kills + 1))
+  log "kill -9 #$kills of run $run after it read $scored events"
+  if [[ $k -eq $(((KILLS + 1) / 2)) ]]; then
+    # A graceful stop writes snapshots at the committed offsets; the next
+    # start must restore from them.
+    start_scorer
+    wait_scoring
+    random_sleep
+    kill -TERM "$scorer_pid"
+    for _ in $(seq 150); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$scorer_pid" 2>/dev/null && fail "scorer run $run did not stop within 15 s of SIGTERM"
+    rc=0; wait "$scorer_pid" || rc=$?
+    scorer_pid=""
+    [[ $rc -eq 0 ]] || fail "scorer run $run exited $rc after SIGTERM"
+    graceful=$((graceful + 1))
+    log "SIGTERM: run $run stopped gracefully"
+    snap_run=$((run + 1))
+  fi
+done
+
+log "waiting for the producer"
+wait "$producer_pid" || fail "scorer produce failed: $(cat "$work/produce.log")"
+producer_pid=""
+
+start_scorer
+final_run=$run
+log "final run $run: waiting until every partition is committed to its end"
+zero=0
+for _ in $(seq 600); do
+  alive
+  lag=$({ "$work/scorer" state lag --brokers "$addr" --group "$group" 2>/dev/null || true; } | sed -n 's/^total lag //p')
+  mlag=$(metric scorer_consumer_lag)
+  if [[ "$lag" == 0 && "$mlag" == 0 ]] && grep -q '"message":"partitions assigned"' "$work/scorer.$run.log"; then
+    zero=$((zero + 1))
+    [[ $zero -ge 3 ]] && break
+  else
+    zero=0
+  fi
+  sleep 1
+done
+[[ $zero -ge 3 ]] || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
+
+"$work/scorer" backtest --rules "$RULES" --events "$work/history.jsonl" >"$work/backtest.jsonl" 2>"$work/backtest.log"
+
+# The live instance answers like the backtest (a sample: one request each).
+jq -r '.contact_id' "$work/backtest.jsonl" | sort -u | awk 'NR % 10 == 1' >"$work/sample.txt"
+sampled=$(wc -l <"$work/sample.txt")
+urls=()
+while read -r id; do urls+=("http://$http/contacts/$id/score"); done <"$work/sample.txt"
+curl -sf --max-time 60 "${urls[@]}" | jq -c '.[] | {contact_id, model, score, groups}' | sort >"$work/http.jsonl"
+grep -Ff <(sed 's/.*/"contact_id":"&"/' "$work/sample.txt") "$work/backtest.jsonl" |
+  jq -c '{contact_id, model, score, groups}' | sort >"$work/backtest.sample.jsonl"
+http_bad=$(diff "$work/http.jsonl" "$work/backtest.sample.jsonl" | grep -c '^[<>]' || true)
+
+kill -TERM "$scorer_pid"
+for _ in $(seq 150); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$scorer_pid" 2>/dev/null && fail "final scorer did not stop within 15 s of SIGTERM"
+rc=0; wait "$scorer_pid" || rc=$?
+scorer_pid=""
+[[ $rc -eq 0 ]] || fail "final scorer exited $rc after SIGTERM"
+graceful=$((graceful + 1))
+
+dump_rc=0
+"$work/scorer" state dump --brokers "$addr" --topic engagement-events-scorer-state --rules "$RULES" \
+  --crossings-topic lead-score-crossings >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
+cat "$work/dump.log" >&2
+
+contacts=$(jq -r '.contact_id' "$work/backtest.jsonl" | sort -u | wc -l)
+crossings=$(jq -s '[.[].crossings | length] | add' "$work/backtest.jsonl")
+dups=$(sed -n 's/.* \([0-9]*\) duplicates (same id.*/\1/p' "$work/dump.log")
+distinct=$(sed -n 's/.* \([0-9]*\) distinct crossing ids.*/\1/p' "$work/dump.log")
+state_bad=$(diff "$work/state.jsonl" "$work/backtest.jsonl" | grep -c '^[<>]' || true)
+cross_bad=$(diff <(jq -c '{contact_id, model, crossings}' "$work/state.jsonl") \
+  <(jq -c '{contact_id, model, crossings}' "$work/backtest.jsonl") | grep -c '^[<>]' || true)
+snapshots=0
+[[ -n "${snap_run:-}" ]] && snapshots=$(grep -c 'restored partition state from the local snapshot' "$work/scorer.$snap_run.log" || true)
+dead=$(cat "$work"/scorer.*.log | grep -c 'dead-lettered a malformed event' || true)
+
+printf '\nkill9-scorer summary (seed %s, %ds)\n' "$SEED" $((SECONDS - START))
+printf '  kills (SIGKILL)             %d\n' "$kills"
+printf '  graceful stops (SIGTERM)    %d\n' "$graceful"
+printf '  scorer runs                 %d\n' "$final_run"
+printf '  events                      %d (+2 malformed)\n' "$events"
+printf '  contacts compared           %d (changelog vs backtest; lines differing: %d)\n' "$contacts" "$state_bad"
+printf '  contacts over HTTP          %d (lines differing: %d)\n' "$sampled" "$http_bad"
+printf '  crossings compared          %d (backtest) vs %s distinct ids on the topic (lines differing: %d)\n' "$crossings" "${distinct:-?}" "$cross_bad"
+printf '  duplicate crossings seen    %s (same id)\n' "${dups:-?}"
+printf '  snapshot restores           %d partitions (run %s, after the graceful stop)\n' "$snapshots" "${snap_run:--}"
+printf '  dead-letter log lines       %d (2 malformed events, replays repeat them)\n' "$dead"
+
+problems=()
+[[ $dump_rc -eq 0 ]] || problems+=("state dump reported inconsistent crossings or states (exit $dump_rc)")
+[[ $state_bad -eq 0 ]] || problems+=("$state_bad changelog lines differ from the backtest")
+[[ $cross_bad -eq 0 ]] || problems+=("$cross_bad lines' crossings differ")
+[[ $http_bad -eq 0 ]] || problems+=("$http_bad HTTP score lines differ")
+[[ "${distinct:-x}" == "$crossings" ]] || problems+=("topic has ${distinct:-?} distinct crossings, backtest $crossings")
+[[ $kills -eq $KILLS ]] || problems+=("only $kills kills")
+[[ $snapshots -gt 0 ]] || problems+=("the restart after a graceful stop did not use the snapshots")
+[[ $dead -ge 2 ]] || problems+=("the malformed events were not dead-lettered")
+[[ $crossings -gt 0 && $contacts -gt 0 ]] || problems+=("nothing to compare")
+if [[ ${#problems[@]} -gt 0 ]]; then
+  for p in "${problems[@]}"; do echo "  - $p"; done
+  echo "FAIL"
+  exit 1
+fi
+status=0
+echo "PASS"
