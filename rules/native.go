@@ -167,17 +167,18 @@ func nativeBinary(n *ast.BinaryNode) (native, bool) {
 			return b(env)
 		}, true
 	case "==":
-		return func(env *Env) any { return runtime.Equal(a(env), b(env)) }, true
+		return equal(a, b, n.Right), true
 	case "!=":
-		return func(env *Env) any { return !runtime.Equal(a(env), b(env)) }, true
+		eq := equal(a, b, n.Right)
+		return func(env *Env) any { return !eq(env).(bool) }, true
 	case "<":
-		return func(env *Env) any { return runtime.Less(a(env), b(env)) }, true
+		return compare(a, b, n.Right, runtime.Less, func(x, y float64) bool { return x < y }), true
 	case ">":
-		return func(env *Env) any { return runtime.More(a(env), b(env)) }, true
+		return compare(a, b, n.Right, runtime.More, func(x, y float64) bool { return x > y }), true
 	case "<=":
-		return func(env *Env) any { return runtime.LessOrEqual(a(env), b(env)) }, true
+		return compare(a, b, n.Right, runtime.LessOrEqual, func(x, y float64) bool { return x <= y }), true
 	case ">=":
-		return func(env *Env) any { return runtime.MoreOrEqual(a(env), b(env)) }, true
+		return compare(a, b, n.Right, runtime.MoreOrEqual, func(x, y float64) bool { return x >= y }), true
 	case "startsWith":
 		return stringOp(a, b, strings.HasPrefix), true
 	case "endsWith":
@@ -188,11 +189,73 @@ func nativeBinary(n *ast.BinaryNode) (native, bool) {
 	return nil, false
 }
 
+// The fast paths below answer the common cases (a string or a JSON
+// number against a literal) without expr's generic helpers, whose type
+// switches and reflection cost more than the comparison; every other case
+// goes to those helpers, so the answers stay expr's.
+
+// equal is runtime.Equal, with a literal string or number on the right
+// compared directly.
+func equal(a, b native, right ast.Node) native {
+	switch lit := right.(type) {
+	case *ast.StringNode:
+		want := lit.Value
+		return func(env *Env) any {
+			x := a(env)
+			if s, ok := x.(string); ok {
+				return s == want
+			}
+			return runtime.Equal(x, want)
+		}
+	case *ast.IntegerNode, *ast.FloatNode:
+		want := b(nil)
+		f := toFloatLit(want)
+		return func(env *Env) any {
+			x := a(env)
+			if v, ok := x.(float64); ok {
+				return v == f
+			}
+			return runtime.Equal(x, want)
+		}
+	}
+	return func(env *Env) any { return runtime.Equal(a(env), b(env)) }
+}
+
+// compare is an ordering helper of expr, with a JSON number (float64)
+// against a number literal compared directly.
+func compare(a, b native, right ast.Node, slow func(x, y any) bool, fast func(x, y float64) bool) native {
+	switch right.(type) {
+	case *ast.IntegerNode, *ast.FloatNode:
+		want := b(nil)
+		f := toFloatLit(want)
+		return func(env *Env) any {
+			x := a(env)
+			if v, ok := x.(float64); ok {
+				return fast(v, f)
+			}
+			return slow(x, want)
+		}
+	}
+	return func(env *Env) any { return slow(a(env), b(env)) }
+}
+
+func toFloatLit(v any) float64 {
+	if i, ok := v.(int); ok {
+		return float64(i)
+	}
+	return v.(float64)
+}
+
 // stringOp mirrors expr's string operators: false when a side is nil, a
 // runtime error when a side is not a string.
 func stringOp(a, b native, op func(s, x string) bool) native {
 	return func(env *Env) any {
 		x, y := a(env), b(env)
+		if xs, ok := x.(string); ok {
+			if ys, ok := y.(string); ok {
+				return op(xs, ys)
+			}
+		}
 		if runtime.IsNil(x) || runtime.IsNil(y) {
 			return false
 		}
@@ -230,7 +293,14 @@ func nativeIn(n *ast.BinaryNode) (native, bool) {
 		}
 	}
 	if allStrings {
-		return func(env *Env) any { return runtime.In(x(env), set) }, true
+		return func(env *Env) any {
+			v := x(env)
+			if s, ok := v.(string); ok {
+				_, found := set[s]
+				return found
+			}
+			return runtime.In(v, set)
+		}, true
 	}
 	return func(env *Env) any { return runtime.In(x(env), list) }, true
 }
