@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,8 +30,10 @@ type Service struct {
 	Bridge  *Bridge
 	Metrics *ServiceMetrics // optional
 	Log     zerolog.Logger
-	// Workers bounds the contacts decided at once within a batch (8).
-	Workers int
+	// Workers bounds the crossings decided at once (8); MaxPending the
+	// messages admitted and not yet finished (1000).
+	Workers    int
+	MaxPending int
 	// DeadLetter stores a malformed message; Process only moves past it
 	// once DeadLetter returned nil.
 	DeadLetter func(ctx context.Context, m Message, reason string) error
@@ -41,6 +44,12 @@ type Service struct {
 	// Retry is the first wait after Handle failed (store or dead-letter
 	// trouble); it doubles up to 5 s (default 100 ms).
 	Retry time.Duration
+
+	once    sync.Once
+	workers chan struct{}
+	pending chan struct{}
+	mu      sync.Mutex
+	last    map[string]chan struct{} // per key: completion of its latest message
 }
 
 func (s *Service) work() context.Context {
@@ -50,53 +59,95 @@ func (s *Service) work() context.Context {
 	return s.Work
 }
 
-// Process decides a batch of consecutive messages of one partition and
-// returns how many of them, from the first, are durably done: the caller
-// may commit the offset after the last of those. Crossings of one key
-// (contact) are decided in order; different keys in parallel. When stop
-// ends, no new message is started and the done prefix is returned; the
-// rest are redelivered later and met as duplicates where already decided.
-func (s *Service) Process(stop context.Context, msgs []Message) int {
-	done := make([]bool, len(msgs))
-	byKey := map[string][]int{}
-	var order []string
-	for i, m := range msgs {
-		if _, ok := byKey[m.Key]; !ok {
-			order = append(order, m.Key)
-		}
-		byKey[m.Key] = append(byKey[m.Key], i)
-	}
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 8
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for _, k := range order {
-		idx := byKey[k]
+// Submit schedules a batch of consecutive messages of one partition and
+// returns once they are all admitted (at most MaxPending messages wait or
+// run at once, which pushes back on the consumer). Crossings of one key
+// (contact) are decided in submission order, different keys in parallel
+// on Workers goroutines, so a contact whose calls are slow (a workflow
+// outage being retried) holds up no other contact. done is called once
+// every message has finished: ok when all of them are durably decided
+// (the batch's offsets may be committed). When stop ends nothing new
+// starts, and done reports false for a batch left unfinished; those
+// messages are redelivered and met as duplicates where already decided.
+func (s *Service) Submit(stop context.Context, msgs []Message, done func(ok bool)) {
+	s.init()
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+	for _, m := range msgs {
 		select {
-		case sem <- struct{}{}:
+		case s.pending <- struct{}{}:
 		case <-stop.Done():
 		}
 		if stop.Err() != nil {
+			failed.Store(true)
 			break
 		}
+		prev, mine := s.chain(m.Key)
 		wg.Go(func() {
-			defer func() { <-sem }()
-			for _, i := range idx {
-				if stop.Err() != nil || !s.one(stop, msgs[i]) {
-					return
-				}
-				done[i] = true
+			defer func() { <-s.pending }()
+			defer s.unchain(m.Key, mine)
+			if prev != nil {
+				<-prev
+			}
+			if !s.run(stop, m) {
+				failed.Store(true)
 			}
 		})
 	}
-	wg.Wait()
-	n := 0
-	for n < len(done) && done[n] {
-		n++
+	go func() {
+		wg.Wait()
+		done(!failed.Load())
+	}()
+}
+
+func (s *Service) init() {
+	s.once.Do(func() {
+		workers, pending := s.Workers, s.MaxPending
+		if workers <= 0 {
+			workers = 8
+		}
+		if pending <= 0 {
+			pending = 1000
+		}
+		s.workers = make(chan struct{}, workers)
+		s.pending = make(chan struct{}, pending)
+		s.last = map[string]chan struct{}{}
+	})
+}
+
+// chain returns the completion of the key's previous message (nil when
+// none is pending) and registers this one's.
+func (s *Service) chain(key string) (prev, mine chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, mine = s.last[key], make(chan struct{})
+	s.last[key] = mine
+	return prev, mine
+}
+
+func (s *Service) unchain(key string, mine chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(mine)
+	if s.last[key] == mine {
+		delete(s.last, key)
 	}
-	return n
+}
+
+// run decides m on a worker; false when stop ended first.
+func (s *Service) run(stop context.Context, m Message) bool {
+	if stop.Err() != nil {
+		return false
+	}
+	select {
+	case s.workers <- struct{}{}:
+	case <-stop.Done():
+		return false
+	}
+	defer func() { <-s.workers }()
+	return s.one(stop, m)
 }
 
 // one decides a message, retrying failures until stop; false when it
@@ -163,32 +214,36 @@ func (s *Service) Recover(ctx context.Context) error {
 	return err
 }
 
-// Tick is the periodic work: release the held crossings whose time has
-// come, retry failed workflow exits, and hand the outbox to the
-// recorder. Every step runs even when an earlier one failed.
-func (s *Service) Tick(ctx context.Context) error {
-	var errs []error
+// Release is the periodic sink work: release the held crossings whose
+// time has come and retry failed workflow exits. Both run even when the
+// first failed.
+func (s *Service) Release(ctx context.Context) error {
 	ds, err := s.Bridge.ReleaseHeld(ctx)
 	s.observe(ds)
-	errs = append(errs, wrapStep("release held", err))
-	ds, err = s.Bridge.RetryUnenrolls(ctx)
+	ds, err2 := s.Bridge.RetryUnenrolls(ctx)
 	s.observe(ds)
-	errs = append(errs, wrapStep("retry workflow exits", err))
-	n, err := s.Bridge.FlushOutbox(ctx, 1000)
-	if err != nil {
-		s.Metrics.count("outbox")
-	}
-	errs = append(errs, wrapStep("flush outbox", err))
 	if s.Metrics != nil {
-		s.Metrics.Recorded.Add(float64(n))
 		if held, err := s.Bridge.Store.Held(); err == nil {
 			s.Metrics.Held.Set(float64(len(held)))
 		}
-		if out, err := s.Bridge.Store.Outbox(100_000); err == nil {
+	}
+	return errors.Join(wrapStep("release held", err), wrapStep("retry workflow exits", err2))
+}
+
+// Flush hands the outbox to the recorder. It runs apart from Release so
+// that slow sink calls never delay the audit.
+func (s *Service) Flush(ctx context.Context) error {
+	n, err := s.Bridge.FlushOutbox(ctx, 1000)
+	if s.Metrics != nil {
+		s.Metrics.Recorded.Add(float64(n))
+		if out, oerr := s.Bridge.Store.Outbox(100_000); oerr == nil {
 			s.Metrics.Outbox.Set(float64(len(out)))
 		}
 	}
-	return errors.Join(errs...)
+	if err != nil {
+		s.Metrics.count("outbox")
+	}
+	return wrapStep("flush outbox", err)
 }
 
 // Prune bounds the idempotence memory and the local audit: final

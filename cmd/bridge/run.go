@@ -171,7 +171,7 @@ func serve(ctx context.Context, o options) error {
 		}}
 
 	// HTTP first, so /healthz answers while the bridge recovers.
-	h := &handler{svc: svc, stop: ctx}
+	h := &handler{svc: svc, stop: ctx, log: log}
 	var recovered atomic.Bool
 	ln, err := net.Listen("tcp", o.HTTP)
 	if err != nil {
@@ -236,30 +236,37 @@ func serve(ctx context.Context, o options) error {
 	return runErr
 }
 
-// maintain runs the periodic work until ctx ends; pruning once at start
-// and daily.
+// maintain runs the periodic work until ctx ends: held releases and
+// workflow-exit retries on one ticker, the audit flush on another (so slow
+// sink calls never hold up the audit), pruning at start and daily.
 func maintain(ctx context.Context, svc *enrollment.Service, o options, local *enrollment.LocalAudit) {
-	tick := time.NewTicker(o.Tick)
-	defer tick.Stop()
-	lastPrune := time.Time{}
-	for {
-		if time.Since(lastPrune) >= 24*time.Hour {
-			lastPrune = time.Now()
-			if err := svc.Prune(lastPrune, o.Retain, local); err != nil {
-				svc.Metrics.Count("prune")
-				svc.Log.Error().Err(err).Msg("prune")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	every := func(what string, fn func(context.Context) error) {
+		tick := time.NewTicker(o.Tick)
+		defer tick.Stop()
+		for {
+			if err := fn(svc.Work); err != nil {
+				svc.Metrics.Count(what)
+				svc.Log.Warn().Err(err).Msg(what + " failed; retried next tick")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
 			}
 		}
-		if err := svc.Tick(svc.Work); err != nil {
-			svc.Metrics.Count("tick")
-			svc.Log.Warn().Err(err).Msg("periodic work failed; retried next tick")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
 	}
+	wg.Go(func() { every("flush", svc.Flush) })
+	wg.Go(func() { every("release", svc.Release) })
+	var lastPrune time.Time
+	every("prune", func(context.Context) error {
+		if time.Since(lastPrune) < 24*time.Hour {
+			return nil
+		}
+		lastPrune = time.Now()
+		return svc.Prune(lastPrune, o.Retain, local)
+	})
 }
 
 // newSink builds the configured sink; HubSpot's client reports every call
@@ -272,7 +279,11 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 			return nil, err
 		}
 		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token,
-			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit}
+			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
+			// Three tries (about 0.75 s of backoff) per call: the Send stage
+			// retries on top, and a crossing's sender stays locked meanwhile,
+			// so long client retries would stall the sender's other leads.
+			MaxAttempts: 3, AttemptTimeout: 10 * time.Second}
 		if rt != nil {
 			cc.HTTPClient = &http.Client{Transport: rt}
 		}
@@ -292,15 +303,26 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 	}
 }
 
-// handler adapts the group consumer to the service: it commits a batch's
-// offsets only up to the last message whose decision is durable.
+// handler adapts the group consumer to the service: a batch's offset is
+// committed (through Claim.Track, in order) only once every crossing in it
+// and before it is durably decided.
 type handler struct {
 	svc       *enrollment.Service
 	stop      context.Context
+	log       zerolog.Logger
 	consuming atomic.Bool
+
+	mu       sync.Mutex
+	inflight map[*stream.Claim]*sync.WaitGroup
 }
 
-func (h *handler) Assigned(context.Context, *stream.Claim) error {
+func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
+	h.mu.Lock()
+	if h.inflight == nil {
+		h.inflight = map[*stream.Claim]*sync.WaitGroup{}
+	}
+	h.inflight[c] = &sync.WaitGroup{}
+	h.mu.Unlock()
 	h.consuming.Store(true)
 	return nil
 }
@@ -310,13 +332,40 @@ func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Messag
 	for i, m := range msgs {
 		in[i] = enrollment.Message{Key: string(m.Key), Value: m.Value, Raw: m}
 	}
-	if n := h.svc.Process(h.stop, in); n > 0 {
-		c.Commit(msgs[n-1].Offset + 1)
-	}
+	h.mu.Lock()
+	wg := h.inflight[c]
+	h.mu.Unlock()
+	durable := c.Track(msgs[len(msgs)-1].Offset + 1)
+	wg.Add(1)
+	h.svc.Submit(h.stop, in, func(ok bool) {
+		if ok {
+			durable()
+		}
+		wg.Done()
+	})
 	return nil
 }
 
-func (h *handler) Revoked(context.Context, *stream.Claim) error { return nil }
+// Revoked waits for the partition's crossings in flight, so the commit
+// that follows covers them; past the revoke timeout they finish anyway and
+// the next owner meets them as duplicates.
+func (h *handler) Revoked(ctx context.Context, c *stream.Claim) error {
+	h.mu.Lock()
+	wg := h.inflight[c]
+	delete(h.inflight, c)
+	h.mu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		h.log.Warn().Int("partition", c.Partition).Msg("crossings still in flight at revoke; they will be redelivered")
+	}
+	return nil
+}
 
 func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
