@@ -170,6 +170,20 @@ for spec in "KAFKA_PORT:$KAFKA_PORT:the Kafka broker" "SCORER_PORT:$SCORER_PORT:
 		echo "      See which: ss -ltnp 'sport = :$port'. Stop it, or choose another port: $var=$((port + 10000)) make demo" >&2
 	fi
 done
+# The private ClickHouse's ports, unless it is ours and already running or
+# CLICKHOUSE_DSN names another server.
+chpid="$(cat "$ROOT/.local/clickhouse/clickhouse.pid" 2>/dev/null || true)"
+if [[ -z "${CLICKHOUSE_DSN:-}" ]] && ! { [[ -n "$chpid" ]] && kill -0 "$chpid" 2>/dev/null; }; then
+	for spec in "CH_TCP_PORT:$CH_TCP_PORT" "CH_HTTP_PORT:$CH_HTTP_PORT"; do
+		IFS=: read -r var port <<<"$spec"
+		if port_busy "$port"; then
+			busy+=("$var")
+			echo "demo: port $port (ClickHouse, $var) on 127.0.0.1 is in use by another process." >&2
+			echo "      Stop it, choose other ports (CH_TCP_PORT=19000 CH_HTTP_PORT=18123 make demo)," >&2
+			echo "      or use that server if it is a ClickHouse: CLICKHOUSE_DSN=clickhouse://127.0.0.1:$CH_TCP_PORT/default make demo" >&2
+		fi
+	done
+fi
 ((${#busy[@]} == 0)) || exit 1
 
 # ---- 1. build ------------------------------------------------------------

@@ -295,8 +295,8 @@ func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events string, 
 	sort.Strings(keys)
 	for _, k := range keys {
 		th := label(k, "threshold")
-		if th == "" {
-			th = "(single)"
+		if th == "" || th == "default" {
+			th = "(the model's one threshold)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%.0f\n", label(k, "model"), th, sm["scorer_crossings_total"][k])
 	}
@@ -312,6 +312,9 @@ func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events string, 
 	if err := printDecisions(ctx, conn, w); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, `  held:business_hours: the contact's local time is outside 07:00-22:00; released at the next opening.
+  held:quota: the owner's sender has used its 80 enrollments of the last 24 h; released highest score first.
+  already_enrolled / excluded: the contact is already in a sequence; never stacked.`)
 
 	fmt.Fprintf(w, "\nAttribution of %s conversions (W-shaped, by channel; top rows of `scorer report attribution --model w --by channel`):\n", analytics.DefaultConversion)
 	store, err := analytics.Open(ctx, dsn)
@@ -418,14 +421,14 @@ func printDistribution(w io.Writer, scores map[string][]float64) {
 func printDecisions(ctx context.Context, conn clickhouse.Conn, w io.Writer) error {
 	// The latest decision of each crossing: a held one may since have been
 	// enrolled. Audit rows repeat (at-least-once), hence the arg-max.
-	rows, err := conn.Query(ctx, `SELECT outcome, target_kind, count() AS n FROM (
+	rows, err := conn.Query(ctx, `SELECT d_outcome, d_kind, count() AS n FROM (
     SELECT crossing_id,
-        argMax(if(reason = '', outcome, concat(outcome, ':', reason)), decided_us) AS outcome,
-        argMax(target_kind, decided_us) AS target_kind
+        argMax(if(reason = '', outcome, concat(outcome, ':', reason)), decided_us) AS d_outcome,
+        argMax(target_kind, decided_us) AS d_kind
     FROM decisions
-    WHERE outcome NOT IN ('workflow_unenrolled') AND reason != 'unenroll'
+    WHERE outcome != 'workflow_unenrolled' AND NOT (outcome = 'failed' AND reason = 'unenroll')
     GROUP BY crossing_id)
-GROUP BY outcome, target_kind ORDER BY n DESC, outcome, target_kind`)
+GROUP BY d_outcome, d_kind ORDER BY n DESC, d_outcome, d_kind`)
 	if err != nil {
 		return err
 	}
