@@ -26,7 +26,7 @@ type recorder struct {
 	// commitBelow, when set, caps the marks: offsets >= it are handled but
 	// never committed, as if their effects were not yet durable.
 	commitBelow int64
-	failAt      int64 // Handle fails on a batch holding this offset (0: never)
+	failNext    bool // the next Handle call fails, as a broken dependency would
 }
 
 func newRecorder(name string) *recorder {
@@ -46,8 +46,8 @@ func (r *recorder) Handle(_ context.Context, c *Claim, msgs []kafka.Message) err
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range msgs {
-		if r.failAt > 0 && m.Offset == r.failAt {
-			return errors.New("simulated crash")
+		if r.failNext {
+			return errors.New("simulated failure")
 		}
 		if _, ok := r.firstSeen[c.Partition]; !ok {
 			r.firstSeen[c.Partition] = m.Offset
@@ -83,8 +83,10 @@ func (r *recorder) has(v string) bool {
 
 // member runs a GroupConsumer until stop is called; stop returns Run's error.
 type member struct {
-	gc   *GroupConsumer
-	stop func() error
+	gc     *GroupConsumer
+	stop   func() error
+	exited chan struct{} // closed when Run returned; err is then its result
+	err    error
 }
 
 func startMember(t *testing.T, brokers []string, group string, h Handler) *member {
@@ -101,23 +103,22 @@ func startMember(t *testing.T, brokers []string, group string, h Handler) *membe
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gc.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(20 * time.Second):
-				runErr = errors.New("Run did not return within 20s of cancel")
-			}
-		})
-		return runErr
+	m := &member{gc: gc, exited: make(chan struct{})}
+	go func() {
+		m.err = gc.Run(ctx)
+		close(m.exited)
+	}()
+	m.stop = func() error {
+		cancel()
+		select {
+		case <-m.exited:
+			return m.err
+		case <-time.After(20 * time.Second):
+			return errors.New("Run did not return within 20s of cancel")
+		}
 	}
-	t.Cleanup(func() { stop() })
-	return &member{gc: gc, stop: stop}
+	t.Cleanup(func() { m.stop() })
+	return m
 }
 
 func events(from, to int) []kafka.Message {
@@ -238,15 +239,22 @@ func TestGroupCommitsOnlyMarksAndReplaysAfterCrash(t *testing.T) {
 	produce(t, ctx, brokers, testTopic, events(0, 600)...)
 
 	// First run: every event is handled but offsets from 10 on are never
-	// marked durable; then the member fails on a later offset and stops.
+	// marked durable; then a handler failure stops the member.
 	r1 := newRecorder("first")
 	r1.commitBelow = 10
-	r1.failAt = 15
 	m1 := startMember(t, brokers, "crash", r1)
-	eventually(t, 20*time.Second, "the first member to fail", func() bool { return len(m1.gc.Assignment()) == 0 && r1.count() > 0 })
-	err := m1.stop()
-	if err == nil || !errorsContains(err, "simulated crash") {
-		t.Fatalf("Run returned %v, want the handler's error", err)
+	eventually(t, 20*time.Second, "the first member to handle everything", func() bool { return r1.count() == 600 })
+	r1.mu.Lock()
+	r1.failNext = true
+	r1.mu.Unlock()
+	produce(t, ctx, brokers, testTopic, Message("contact-0", []byte("ev-600")))
+	select {
+	case <-m1.exited:
+		if m1.err == nil || !errorsContains(m1.err, "simulated failure") {
+			t.Fatalf("Run returned %v, want the handler's error", m1.err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not return after the handler failed")
 	}
 	committed := committedOffsets(t, ctx, brokers, "crash")
 	for p, off := range committed {
@@ -258,7 +266,7 @@ func TestGroupCommitsOnlyMarksAndReplaysAfterCrash(t *testing.T) {
 	// Second run replays every partition from the last commit.
 	r2 := newRecorder("second")
 	m2 := startMember(t, brokers, "crash", r2)
-	eventually(t, 20*time.Second, "the second member to read the rest", func() bool { return r2.count() == 600-6*10 })
+	eventually(t, 20*time.Second, "the second member to read the rest", func() bool { return r2.count() == 601-6*10 })
 	if err := m2.stop(); err != nil {
 		t.Fatal(err)
 	}
