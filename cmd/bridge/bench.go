@@ -195,7 +195,9 @@ func (b *benchRun) phase(ctx context.Context, p *stream.Producer, name string, n
 	}
 	b.mu.Unlock()
 	slices.Sort(lat)
-	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))].Round(time.Millisecond) }
+	q := func(f float64) time.Duration {
+		return lat[min(len(lat)-1, int(f*float64(len(lat))))].Round(time.Millisecond)
+	}
 	rate := float64(n-1) / last.Sub(first).Seconds()
 	if report {
 		label := map[string]string{"lat": "latency", "tput": "backlog"}[name]
