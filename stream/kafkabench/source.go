@@ -2,9 +2,12 @@ package kafkabench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/scorebridge/scorebridge/events"
 )
 
 // Source produces up to n events in order, calling emit with each one's
@@ -96,5 +99,38 @@ func SyntheticEvents(seed uint64, contacts int) Source {
 			}
 		}
 		return nil
+	}
+}
+
+// errEnough stops a generator once a Source has emitted what was asked.
+var errEnough = errors.New("enough events")
+
+// EventSource adapts a generator of events.Event values (such as the
+// project's synth.Generate with its config bound) to a Source: each event
+// is encoded as JSON and keyed by its contact id; the generator is stopped
+// after n events.
+func EventSource(gen func(emit func(*events.Event) error) error) Source {
+	return func(n int, emit func(string, []byte) error) error {
+		if n <= 0 {
+			return nil
+		}
+		i := 0
+		err := gen(func(ev *events.Event) error {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", ev.ID, err)
+			}
+			if err := emit(ev.ContactID, b); err != nil {
+				return err
+			}
+			if i++; i >= n {
+				return errEnough
+			}
+			return nil
+		})
+		if errors.Is(err, errEnough) {
+			return nil
+		}
+		return err
 	}
 }

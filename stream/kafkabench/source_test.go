@@ -2,7 +2,9 @@ package kafkabench
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/scorebridge/scorebridge/events"
 )
@@ -34,5 +36,27 @@ func TestSyntheticEventsDecodeAndRepeat(t *testing.T) {
 		if !bytes.Equal(a[i], b[i]) {
 			t.Fatalf("event %d differs between runs with the same seed", i)
 		}
+	}
+}
+
+func TestEventSourceStopsAtN(t *testing.T) {
+	gen := func(emit func(*events.Event) error) error {
+		for i := 0; ; i++ {
+			ev := &events.Event{ID: fmt.Sprint("e", i), Type: "page_viewed", ContactID: fmt.Sprint("c", i%3), OccurredAt: time.Unix(int64(i), 0).UTC()}
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+	}
+	var keys []string
+	err := EventSource(gen)(5, func(key string, v []byte) error {
+		if _, err := events.Decode(v); err != nil {
+			t.Fatalf("%v: %s", err, v)
+		}
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil || len(keys) != 5 || keys[4] != "c1" {
+		t.Fatalf("err %v, keys %v", err, keys)
 	}
 }
