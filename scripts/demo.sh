@@ -221,9 +221,16 @@ bin/scorer demo-report reset --clickhouse "$DSN" >>"$LOGS/clickhouse.log" 2>&1 |
 	fail clickhouse "cannot reach ClickHouse at $DSN"
 say "$(tail -n 1 "$LOGS/clickhouse.log")"
 
-# ---- 4. HubSpot sandbox, scorer, bridge ---------------------------------
-step "starting the HubSpot sandbox on 127.0.0.1:$SANDBOX_PORT (testdata/demo/sandbox.yaml)"
-start sandbox "$BIN"/bridge sandbox --addr "127.0.0.1:$SANDBOX_PORT" --config testdata/demo/sandbox.yaml
+# ---- 4. the history, HubSpot sandbox, scorer, bridge --------------------
+step "generating $DEMO_CONTACTS contacts over $DEMO_DAYS days (bin/scorer generate)"
+bin/scorer generate --contacts "$DEMO_CONTACTS" --days "$DEMO_DAYS" --seed "$DEMO_SEED" \
+	>"$DEMO/events.jsonl" 2>"$LOGS/generate.log" || fail generate "scorer generate failed"
+say "$(tail -n 1 "$LOGS/generate.log") -> .local/demo/events.jsonl"
+
+step "starting the HubSpot sandbox on 127.0.0.1:$SANDBOX_PORT (testdata/demo/sandbox.yaml + the history's contacts)"
+bin/scorer demo-report sandbox --config testdata/demo/sandbox.yaml --events "$DEMO/events.jsonl" \
+	>"$DEMO/sandbox.yaml" 2>"$LOGS/sandbox.log" || fail sandbox "writing the sandbox configuration failed"
+start sandbox "$BIN"/bridge sandbox --addr "127.0.0.1:$SANDBOX_PORT" --config "$DEMO/sandbox.yaml"
 wait_for sandbox 15 port_busy "$SANDBOX_PORT"
 
 step "starting scorer run (rules testdata/rules, HTTP $SCORER_URL)"
@@ -237,11 +244,8 @@ start bridge env HUBSPOT_TOKEN="$SANDBOX_TOKEN" "$BIN"/bridge run --config "$DEM
 	--clickhouse "$DSN" --http "127.0.0.1:$BRIDGE_PORT" --state-dir "$DEMO/bridge-state"
 wait_for bridge 60 http_get "$BRIDGE_URL/readyz"
 
-# ---- 5. the history ------------------------------------------------------
-step "generating $DEMO_CONTACTS contacts over $DEMO_DAYS days (bin/scorer generate) and producing them to Kafka"
-bin/scorer generate --contacts "$DEMO_CONTACTS" --days "$DEMO_DAYS" --seed "$DEMO_SEED" \
-	>"$DEMO/events.jsonl" 2>"$LOGS/generate.log" || fail generate "scorer generate failed"
-say "$(tail -n 1 "$LOGS/generate.log") -> .local/demo/events.jsonl"
+# ---- 5. stream -----------------------------------------------------------
+step "producing the history to Kafka (bin/scorer produce)"
 start produce "$BIN"/scorer produce --events "$DEMO/events.jsonl" --brokers "$BROKER"
 
 step "streaming (metrics of both services, every second)"

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -33,7 +34,7 @@ func init() {
 
 func demoCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: reset, watch or summary")
+		return errors.New("want a subcommand: reset, sandbox, watch or summary")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -43,6 +44,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	bridgeURL := fs.String("bridge", "http://127.0.0.1:8081", "bridge run's HTTP base URL")
 	events := fs.String("events", "", "the JSONL history the demo produced")
 	timeout := fs.Duration("timeout", 5*time.Minute, "watch: give up after this long")
+	config := fs.String("config", "testdata/demo/sandbox.yaml", "sandbox: the sandbox configuration without contacts")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -55,10 +57,12 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return demoWatch(ctx, *scorerURL, *bridgeURL, n, *timeout, stdout)
+	case "sandbox":
+		return demoSandbox(*config, *events, stdout)
 	case "summary":
 		return demoSummary(ctx, *ch, *scorerURL, *bridgeURL, *events, stdout)
 	}
-	return fmt.Errorf("unknown subcommand %q: want reset, watch or summary", args[0])
+	return fmt.Errorf("unknown subcommand %q: want reset, sandbox, watch or summary", args[0])
 }
 
 // demoReset drops and recreates the demo's database, so a second run
@@ -83,6 +87,56 @@ func demoReset(ctx context.Context, dsn string, stdout io.Writer) error {
 	defer s.Close()
 	fmt.Fprintf(stdout, "ClickHouse %s: database %s reset\n", s.ServerVersion(), s.Database())
 	return nil
+}
+
+// demoSandbox writes the sandbox configuration with the history's contacts
+// and their emails, as a portal holding those contacts would have them:
+// workflows enroll by email.
+func demoSandbox(config, events string, w io.Writer) error {
+	base, err := os.ReadFile(config)
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(string(base), "\n") {
+		if strings.HasPrefix(l, "contacts:") {
+			return fmt.Errorf("%s already has contacts", config)
+		}
+	}
+	f, err := os.Open(events)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	emails := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for sc.Scan() {
+		var e struct {
+			ContactID string         `json:"contact_id"`
+			Contact   map[string]any `json:"contact"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ContactID == "" || emails[e.ContactID] != "" {
+			continue
+		}
+		if email, ok := e.Contact["email"].(string); ok && email != "" {
+			emails[e.ContactID] = email
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(emails))
+	for id := range emails {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	bw := bufio.NewWriter(w)
+	bw.Write(base)
+	fmt.Fprintf(bw, "\n# Added by scorer demo-report sandbox from %s.\ncontacts:\n", events)
+	for _, id := range ids {
+		fmt.Fprintf(bw, "  - {id: %q, email: %q}\n", id, emails[id])
+	}
+	return bw.Flush()
 }
 
 // metrics is one scrape: series name -> label string -> value.
@@ -348,29 +402,50 @@ func demoConn(dsn string) (clickhouse.Conn, error) {
 	return clickhouse.Open(o)
 }
 
-// liveScores asks the scorer for every contact's scores: model -> scores.
+// liveScores asks the scorer for every contact's scores, a few at a time:
+// model -> scores.
 func liveScores(ctx context.Context, base string, ids []string) (map[string][]float64, error) {
+	type line struct {
+		Model string  `json:"model"`
+		Score float64 `json:"score"`
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	results := make([][]line, len(ids))
+	errs := make([]error, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/contacts/"+ids[i]+"/score", nil)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				err = json.NewDecoder(resp.Body).Decode(&results[i])
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || err != nil {
+					errs[i] = fmt.Errorf("score of %s: %s %v", ids[i], resp.Status, err)
+				}
+			}
+		})
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	out := map[string][]float64{}
-	client := &http.Client{Timeout: 5 * time.Second}
-	for _, id := range ids {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/contacts/"+id+"/score", nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		var lines []struct {
-			Model string  `json:"model"`
-			Score float64 `json:"score"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&lines)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || err != nil {
-			return nil, fmt.Errorf("score of %s: %s %v", id, resp.Status, err)
-		}
-		for _, l := range lines {
+	for _, ls := range results {
+		for _, l := range ls {
 			out[l.Model] = append(out[l.Model], l.Score)
 		}
 	}
@@ -421,36 +496,66 @@ func printDistribution(w io.Writer, scores map[string][]float64) {
 func printDecisions(ctx context.Context, conn clickhouse.Conn, w io.Writer) error {
 	// The latest decision of each crossing: a held one may since have been
 	// enrolled. Audit rows repeat (at-least-once), hence the arg-max.
-	rows, err := conn.Query(ctx, `SELECT d_outcome, d_kind, count() AS n FROM (
+	rows, err := conn.Query(ctx, `SELECT d_outcome, d_reason, d_kind, count() AS n FROM (
     SELECT crossing_id,
-        argMax(if(reason = '', outcome, concat(outcome, ':', reason)), decided_us) AS d_outcome,
+        argMax(outcome, decided_us) AS d_outcome,
+        argMax(reason, decided_us) AS d_reason,
         argMax(target_kind, decided_us) AS d_kind
     FROM decisions
     WHERE outcome != 'workflow_unenrolled' AND NOT (outcome = 'failed' AND reason = 'unenroll')
     GROUP BY crossing_id)
-GROUP BY d_outcome, d_kind ORDER BY n DESC, d_outcome, d_kind`)
+GROUP BY d_outcome, d_reason, d_kind`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  outcome	target	crossings")
+	// HubSpot's refusals carry its message (one per contact): group them.
+	type key struct{ outcome, kind string }
+	counts := map[key]uint64{}
+	examples := map[key]string{}
 	for rows.Next() {
-		var outcome, kind string
+		var outcome, reason, kind string
 		var n uint64
-		if err := rows.Scan(&outcome, &kind, &n); err != nil {
+		if err := rows.Scan(&outcome, &reason, &kind, &n); err != nil {
 			return err
 		}
-		if len(outcome) > 60 {
-			outcome = outcome[:57] + "..."
+		k := key{outcome, kind}
+		switch {
+		case strings.ContainsRune(reason, ' '):
+			k.outcome += ":remote"
+			examples[k] = reason
+		case reason != "":
+			k.outcome += ":" + reason
 		}
+		counts[k] += n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	keys := make([]key, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i].outcome+keys[i].kind < keys[j].outcome+keys[j].kind
+	})
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  outcome\ttarget\tcrossings\t")
+	for _, k := range keys {
+		kind := k.kind
 		if kind == "" {
 			kind = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\n", outcome, kind, n)
+		ex := ""
+		if e := examples[k]; e != "" {
+			ex = "e.g. " + e
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", k.outcome, kind, counts[k], ex)
 	}
-	tw.Flush()
-	return rows.Err()
+	return tw.Flush()
 }
 
 // linesWriter passes the first max lines through, indented, and counts the rest.
