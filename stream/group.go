@@ -237,7 +237,8 @@ func NewGroupConsumer(cfg GroupConfig, h Handler) (*GroupConsumer, error) {
 // Run consumes until ctx ends or a Handler callback fails. On the way out
 // it revokes every partition (Handler.Revoked), commits the marks and
 // leaves the group, so another member takes over at once. It returns nil
-// after ctx ends, or the callback's error.
+// after ctx ends, or the callback's error. Call it once per
+// GroupConsumer; run more instances by building more GroupConsumers.
 func (g *GroupConsumer) Run(ctx context.Context) error {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                g.cfg.Group,
