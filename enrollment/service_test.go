@@ -1,0 +1,184 @@
+package enrollment
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/scorebridge/scorebridge/events"
+)
+
+func msg(t *testing.T, c events.Crossing) Message {
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Message{Key: c.ContactID, Value: b}
+}
+
+type deadLetters struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (d *deadLetters) add(_ context.Context, _ Message, reason string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reasons = append(d.reasons, reason)
+	return nil
+}
+
+func newService(t *testing.T, sink Sink) (*Service, *LocalAudit, *deadLetters) {
+	t.Helper()
+	st := openStore(t, t.TempDir())
+	audit, err := NewLocalAudit(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewServiceMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
+	b := NewBridge(testCfg(t), st, m.MeterSink(sink), audit, func() time.Time { return t0 }, &SendStage{Sleep: noSleep})
+	dl := &deadLetters{}
+	return &Service{Bridge: b, Metrics: m, DeadLetter: dl.add, Workers: 2}, audit, dl
+}
+
+func submit(svc *Service, stop context.Context, msgs ...Message) chan bool {
+	done := make(chan bool, 1)
+	svc.Submit(stop, msgs, func(ok bool) { done <- ok })
+	return done
+}
+
+func wait[T any](t *testing.T, ch chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out")
+		panic("unreachable")
+	}
+}
+
+func TestServiceSubmitDecidesDeduplicatesAndDeadLetters(t *testing.T) {
+	sink := newFakeSink()
+	svc, audit, dl := newService(t, sink)
+	a, b := crossing("a"), crossing("b")
+	ok := wait(t, submit(svc, context.Background(),
+		msg(t, a), msg(t, b), Message{Key: "k-x", Value: []byte(`{"crossing_id":`)}, msg(t, a)))
+	if !ok {
+		t.Fatal("batch not done")
+	}
+	if sink.enrollCalls != 2 {
+		t.Errorf("enroll calls = %d, want 2 (a once, b once)", sink.enrollCalls)
+	}
+	if len(dl.reasons) != 1 || !strings.Contains(dl.reasons[0], "malformed crossing") {
+		t.Errorf("dead letters = %q", dl.reasons)
+	}
+	if err := svc.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := audit.Decisions("k-a")
+	if err != nil || len(ds) != 1 || ds[0].Outcome != "enrolled" || ds[0].CrossingID != "a" {
+		t.Fatalf("audit of k-a = %+v, %v", ds, err)
+	}
+	if out, _ := svc.Bridge.Store.Outbox(10); len(out) != 0 {
+		t.Errorf("outbox not acknowledged after the local audit stored it: %d left", len(out))
+	}
+}
+
+// gateSink blocks Enroll for one contact until the gate opens.
+type gateSink struct {
+	*fakeSink
+	slow string
+	gate chan struct{}
+	in   chan struct{}
+}
+
+func (g *gateSink) Enroll(ctx context.Context, r EnrollRequest) (Enrollment, error) {
+	if r.ContactID == g.slow {
+		g.in <- struct{}{}
+		<-g.gate
+	}
+	return g.fakeSink.Enroll(ctx, r)
+}
+
+// A slow contact holds up no other contact, its own next crossing waits
+// for it, and after stop nothing new starts and the batch reports not done.
+func TestServiceKeyOrderAndStop(t *testing.T) {
+	sink := &gateSink{fakeSink: newFakeSink(), slow: "k-slow", gate: make(chan struct{}), in: make(chan struct{}, 1)}
+	svc, audit, _ := newService(t, sink)
+	stop, cancel := context.WithCancel(context.Background())
+	slow := crossing("slow", func(c *events.Crossing) { c.ContactID = "k-slow" })
+	first := submit(svc, stop, msg(t, slow), msg(t, crossing("x")))
+	wait(t, sink.in)
+	second := submit(svc, stop, msg(t, crossing("y", set("owner_id", "u-2")))) // another sender: no shared lock
+	if !wait(t, second) {
+		t.Fatal("k-y waited for k-slow")
+	}
+	later := crossing("slow2", func(c *events.Crossing) { c.ContactID = "k-slow"; nurture(c) })
+	third := submit(svc, stop, msg(t, later))
+	cancel()
+	close(sink.gate)
+	if !wait(t, first) {
+		t.Error("the batch whose calls had started did not finish")
+	}
+	if wait(t, third) {
+		t.Error("k-slow's next crossing ran after stop")
+	}
+	if err := svc.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := audit.Decisions("k-slow")
+	if len(ds) != 1 || ds[0].CrossingID != "slow" {
+		t.Errorf("k-slow decisions = %+v, want only the first", ds)
+	}
+}
+
+func TestDecisionRowsAndLocalAuditPrune(t *testing.T) {
+	d := Decision{CrossingID: "c1", ContactID: "k1", Kind: KindEnrolled, Outcome: "enrolled", OwnerID: "u-1",
+		Target: &Target{Kind: TargetSequence, ID: "9001"}, Unenrolled: []string{"501"}, DecidedAt: t0}
+	held := d
+	held.Kind, held.Reason, held.Outcome = KindHeld, ReasonQuota, "held:quota"
+	if DecisionID(d) != DecisionID(d) || DecisionID(d) == DecisionID(held) {
+		t.Fatal("decision ids must be stable and differ by outcome")
+	}
+	rows, evs := DecisionRows([]Decision{d, held})
+	if len(rows) != 2 || rows[0].Outcome != "enrolled" || rows[1].Reason != "quota" || rows[0].TargetID != "9001" ||
+		!strings.Contains(rows[0].Detail, `"unenrolled_workflows":["501"]`) {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if len(evs) != 1 || evs[0].SequenceID != "9001" || evs[0].CrossingID != "c1" {
+		t.Fatalf("enrollment events = %+v", evs)
+	}
+	if id, n := splitAuditTag("c1|42"); id != "c1" || n != 42 {
+		t.Errorf("splitAuditTag = %q %d", id, n)
+	}
+
+	audit, err := NewLocalAudit(openStore(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := d
+	old.DecidedAt = t0.Add(-48 * time.Hour)
+	other := d
+	other.ContactID = "k10" // shares the prefix "k1" but not the key
+	if err := audit.RecordDecisions(context.Background(), []Decision{held, d, old, other, d}); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := audit.Decisions("k1")
+	var got []string
+	for _, x := range ds {
+		got = append(got, x.DecidedAt.Format("02T15")+" "+x.Outcome)
+	}
+	if want := []string{"08T14 enrolled", "10T14 enrolled", "10T14 held:quota"}; !slices.Equal(got, want) &&
+		!slices.Equal(got, []string{"08T14 enrolled", "10T14 held:quota", "10T14 enrolled"}) {
+		t.Fatalf("k1 decisions = %v, want %v (a repeat stored once)", got, want)
+	}
+	if n, err := audit.Prune(t0.Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+}
