@@ -21,8 +21,9 @@ go vet ./...
 started_ch=""
 if [[ -z "${CLICKHOUSE_DSN:-}" ]]; then
 	step "ClickHouse (private server on loopback)"
+	# Stop it at the end only if this run started it.
+	scripts/clickhouse.sh status >/dev/null 2>&1 || started_ch=1
 	scripts/clickhouse.sh start
-	started_ch=1
 	CLICKHOUSE_DSN="$(scripts/clickhouse.sh dsn)"
 	export CLICKHOUSE_DSN
 fi
