@@ -30,7 +30,10 @@ type Service struct {
 	Bridge  *Bridge
 	Metrics *ServiceMetrics // optional
 	Log     zerolog.Logger
-	// Workers bounds the crossings decided at once (8); MaxPending the
+	// Workers bounds the crossings decided at once (8). A worker whose
+	// crossing waits on a sender's lock (held by a slow call of the same
+	// sender) stays busy, so give more workers than senders usually
+	// active at once. MaxPending bounds the
 	// messages admitted and not yet finished (1000).
 	Workers    int
 	MaxPending int

@@ -43,7 +43,7 @@ func newService(t *testing.T, sink Sink) (*Service, *LocalAudit, *deadLetters) {
 	m := NewServiceMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
 	b := NewBridge(testCfg(t), st, m.MeterSink(sink), audit, func() time.Time { return t0 }, &SendStage{Sleep: noSleep})
 	dl := &deadLetters{}
-	return &Service{Bridge: b, Metrics: m, DeadLetter: dl.add, Workers: 2}, audit, dl
+	return &Service{Bridge: b, Metrics: m, DeadLetter: dl.add, Workers: 3}, audit, dl
 }
 
 func submit(svc *Service, stop context.Context, msgs ...Message) chan bool {
@@ -106,7 +106,8 @@ func (g *gateSink) Enroll(ctx context.Context, r EnrollRequest) (Enrollment, err
 	return g.fakeSink.Enroll(ctx, r)
 }
 
-// A slow contact holds up no other contact, its own next crossing waits
+// A slow contact holds up no other contact (given a free worker: x, of the
+// same sender, waits on the sender's lock inside Handle and holds one), its own next crossing waits
 // for it, and after stop nothing new starts and the batch reports not done.
 func TestServiceKeyOrderAndStop(t *testing.T) {
 	sink := &gateSink{fakeSink: newFakeSink(), slow: "k-slow", gate: make(chan struct{}), in: make(chan struct{}, 1)}

@@ -62,7 +62,7 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", ":8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP)")
 	fs.StringVar(&o.Config, "config", envOr("BRIDGE_CONFIG", ""), "bridge configuration, YAML (env BRIDGE_CONFIG)")
 	fs.StringVar(&o.StateDir, "state-dir", envOr("BRIDGE_STATE_DIR", "bridge-state"), "directory of the durable state bridge.db (env BRIDGE_STATE_DIR)")
-	fs.IntVar(&o.Workers, "workers", 8, "contacts decided at once per partition batch")
+	fs.IntVar(&o.Workers, "workers", 32, "crossings decided at once (a worker may wait on a sender's lock)")
 	fs.DurationVar(&o.Tick, "tick", 2*time.Second, "period of held releases, workflow-exit retries and the audit flush")
 	fs.DurationVar(&o.Grace, "grace", 5*time.Second, "on SIGTERM, how long calls in flight may finish")
 	fs.DurationVar(&o.Retain, "retain", 30*24*time.Hour, "how long final decisions are remembered for de-duplication (and kept in the local audit)")
