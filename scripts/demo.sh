@@ -258,9 +258,16 @@ say "$(tail -n 1 "$LOGS/produce.log")"
 # ---- 6. report -----------------------------------------------------------
 step "report"
 bin/scorer demo-report summary --clickhouse "$DSN" --scorer "$SCORER_URL" --bridge "$BRIDGE_URL" \
-	--events "$DEMO/events.jsonl" 2>"$LOGS/report.log" | sed 's/^/    /' || fail report "the report failed"
+	--events "$DEMO/events.jsonl" --example-out "$DEMO/example-contact" 2>"$LOGS/report.log" | sed 's/^/    /' ||
+	fail report "the report failed"
 
-contact="$(grep -m1 '"lifecycle_stage":"lead"' "$DEMO/events.jsonl" | sed -E 's/.*"contact_id":"([^"]+)".*/\1/')"
+contact="$(cat "$DEMO/example-contact" 2>/dev/null || echo c-000003)"
+if [[ "$DEMO_WAIT" == auto ]]; then
+	DEMO_WAIT=0
+	[[ -t 0 && -t 1 ]] && DEMO_WAIT=1
+fi
+up="the services stop now; run with DEMO_WAIT=1 to keep them up for the curl and clickhouse-client lines"
+[[ "$DEMO_WAIT" == 1 ]] && up="the services stay up until you press Ctrl-C"
 if [[ -n "${CLICKHOUSE_DSN:-}" ]]; then
 	chq="clickhouse-client --host <your server> --database $DB"
 else
@@ -268,10 +275,13 @@ else
 fi
 cat <<EOF
 
-==> done in $((SECONDS - T0)) s. Explore (the services are up while the demo waits; logs in .local/demo/logs/):
+==> done in $((SECONDS - T0)) s. Explore ($up; logs in .local/demo/logs/):
+    # why contact $contact scored what it did, and what the bridge decided:
     bin/scorer explain --rules testdata/rules --events .local/demo/events.jsonl --contact $contact
     curl -s $SCORER_URL/contacts/$contact/score
     curl -s '$BRIDGE_URL/decisions?contact_id=$contact'
+    bin/scorer report decisions --clickhouse $DSN --contact $contact
+    bin/scorer report attribution --clickhouse $DSN --model w --by channel --sql
     curl -s $SCORER_URL/metrics | grep ^scorer_ ; curl -s $BRIDGE_URL/metrics | grep ^bridge_
     $chq -q "SELECT outcome, reason, count() FROM decisions GROUP BY outcome, reason ORDER BY 3 DESC"
     $chq -q "SELECT type, count() FROM touches GROUP BY type ORDER BY 2 DESC"
@@ -279,10 +289,6 @@ cat <<EOF
     docs/analysts.md (tables and SQL), docs/rules.md (write rules), docs/operations.md (run it)
 EOF
 
-if [[ "$DEMO_WAIT" == auto ]]; then
-	DEMO_WAIT=0
-	[[ -t 0 && -t 1 ]] && DEMO_WAIT=1
-fi
 if [[ "$DEMO_WAIT" == 1 ]]; then
 	echo
 	echo "==> the services keep running for you to explore; press Ctrl-C to stop them"

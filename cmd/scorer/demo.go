@@ -45,6 +45,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	events := fs.String("events", "", "the JSONL history the demo produced")
 	timeout := fs.Duration("timeout", 5*time.Minute, "watch: give up after this long")
 	config := fs.String("config", "testdata/demo/sandbox.yaml", "sandbox: the sandbox configuration without contacts")
+	example := fs.String("example-out", "", "summary: write the id of a contact enrolled in a sequence to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	case "sandbox":
 		return demoSandbox(*config, *events, stdout)
 	case "summary":
-		return demoSummary(ctx, *ch, *scorerURL, *bridgeURL, *events, stdout)
+		return demoSummary(ctx, *ch, *scorerURL, *bridgeURL, *events, *example, stdout)
 	}
 	return fmt.Errorf("unknown subcommand %q: want reset, sandbox, watch or summary", args[0])
 }
@@ -313,7 +314,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // demoSummary prints the closing report.
-func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events string, w io.Writer) error {
+func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events, exampleOut string, w io.Writer) error {
 	total, ids, err := countEvents(events)
 	if err != nil {
 		return err
@@ -363,12 +364,34 @@ func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events string, 
 	defer conn.Close()
 	fmt.Fprintf(w, "\nEnrollment decisions, the latest per crossing (ClickHouse %s.decisions; %.0f HubSpot calls):\n",
 		dbName(dsn), bm.sum("bridge_api_calls_total"))
-	if err := printDecisions(ctx, conn, w); err != nil {
+	seen, err := printDecisions(ctx, conn, w)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, `  held:business_hours: the contact's local time is outside 07:00-22:00; released at the next opening.
-  held:quota: the owner's sender has used its 80 enrollments of the last 24 h; released highest score first.
-  already_enrolled / excluded: the contact is already in a sequence; never stacked.`)
+	for _, n := range []struct{ prefix, text string }{
+		{"held:business_hours", "held:business_hours: the contact's local time is outside 07:00-22:00; released at the next opening"},
+		{"held:quota", "held:quota: the owner's 80 enrollments (or inbox sends) of the last 24 h are used; released highest score first"},
+		{"already_enrolled", "already_enrolled: the contact is in a sequence already; never stacked"},
+		{"excluded:conflicting_sequence", "excluded:conflicting_sequence: no nurture workflow for a contact in a sales sequence of the same theme"},
+		{"suppressed", "suppressed: customers, partners and competitor domains are never enrolled"},
+		{"no_route", "no_route: no route matches (e.g. an engagement crossing of an opportunity)"},
+	} {
+		for o := range seen {
+			if strings.HasPrefix(o, n.prefix) {
+				fmt.Fprintln(w, "  "+n.text)
+				break
+			}
+		}
+	}
+	if exampleOut != "" {
+		id, err := enrolledContact(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(exampleOut, []byte(id+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
 
 	fmt.Fprintf(w, "\nAttribution of %s conversions (W-shaped, by channel; top rows of `scorer report attribution --model w --by channel`):\n", analytics.DefaultConversion)
 	store, err := analytics.Open(ctx, dsn)
@@ -376,7 +399,7 @@ func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events string, 
 		return err
 	}
 	defer store.Close()
-	lw := &linesWriter{w: w, max: 9, prefix: "  "}
+	lw := &linesWriter{w: w, max: 12, prefix: "  "}
 	if err := analytics.RunReport(ctx, store, []string{"attribution", "--model", "w", "--by", "channel"}, lw); err != nil {
 		return err
 	}
@@ -493,7 +516,21 @@ func printDistribution(w io.Writer, scores map[string][]float64) {
 	tw.Flush()
 }
 
-func printDecisions(ctx context.Context, conn clickhouse.Conn, w io.Writer) error {
+// enrolledContact picks a contact the bridge enrolled in a sequence, for
+// the explore commands.
+func enrolledContact(ctx context.Context, conn clickhouse.Conn) (string, error) {
+	var id string
+	row := conn.QueryRow(ctx, `SELECT contact_id FROM decisions
+WHERE outcome = 'enrolled' AND target_kind = 'sequence' ORDER BY contact_id LIMIT 1`)
+	if err := row.Scan(&id); err != nil {
+		return "", fmt.Errorf("an enrolled contact: %w", err)
+	}
+	return id, nil
+}
+
+// printDecisions prints the latest decision of each crossing by outcome and
+// returns the outcomes seen.
+func printDecisions(ctx context.Context, conn clickhouse.Conn, w io.Writer) (map[string]bool, error) {
 	// The latest decision of each crossing: a held one may since have been
 	// enrolled. Audit rows repeat (at-least-once), hence the arg-max.
 	rows, err := conn.Query(ctx, `SELECT d_outcome, d_reason, d_kind, count() AS n FROM (
@@ -506,7 +543,7 @@ func printDecisions(ctx context.Context, conn clickhouse.Conn, w io.Writer) erro
     GROUP BY crossing_id)
 GROUP BY d_outcome, d_reason, d_kind`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
 	// HubSpot's refusals carry its message (one per contact): group them.
@@ -517,7 +554,7 @@ GROUP BY d_outcome, d_reason, d_kind`)
 		var outcome, reason, kind string
 		var n uint64
 		if err := rows.Scan(&outcome, &reason, &kind, &n); err != nil {
-			return err
+			return nil, err
 		}
 		k := key{outcome, kind}
 		switch {
@@ -530,7 +567,7 @@ GROUP BY d_outcome, d_reason, d_kind`)
 		counts[k] += n
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	keys := make([]key, 0, len(counts))
 	for k := range counts {
@@ -555,7 +592,11 @@ GROUP BY d_outcome, d_reason, d_kind`)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", k.outcome, kind, counts[k], ex)
 	}
-	return tw.Flush()
+	seen := map[string]bool{}
+	for k := range counts {
+		seen[k.outcome] = true
+	}
+	return seen, tw.Flush()
 }
 
 // linesWriter passes the first max lines through, indented, and counts the rest.
