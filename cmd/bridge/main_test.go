@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the bridge command, so the
+// signal test runs the real flags, environment and exit code.
+func TestMain(m *testing.M) {
+	if os.Getenv("BRIDGE_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// `bridge run` configured by flags and environment enrolls, then exits 0
+// within seconds of SIGTERM, with the token nowhere in its output.
+func TestRunProcessSIGTERM(t *testing.T) {
+	e := newEnv(t, 190)
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "run", "--config", e.config, "--state-dir", e.stateDir, "--http", addr,
+		"--crossings-topic", testTopic, "--dlq-topic", testDLQ, "--tick", "200ms")
+	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.brokers, ","),
+		"HUBSPOT_TOKEN="+testToken, "CLICKHOUSE_DSN=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	r := &running{addr: addr}
+	waitFor(t, 30*time.Second, "readyz", func() bool { return r.get(t, "/readyz") == "ready\n" })
+	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v", err)
+	}
+	e.produce(t, crossing("p1", "engagement", "sales", "u-1", "lead"))
+	waitFor(t, 20*time.Second, "p1 enrolled", func() bool { return e.enrollments()["p1"] == 1 })
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15s after SIGTERM\n%s", out.String())
+	}
+	t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if strings.Contains(out.String(), testToken) {
+		t.Fatal("the token appears in the output")
+	}
+	if !strings.Contains(out.String(), `"message":"bridge stopped"`) {
+		t.Errorf("no clean stop in the log:\n%s", out.String())
+	}
+}
