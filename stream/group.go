@@ -35,7 +35,10 @@ type GroupConfig struct {
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	RebalanceTimeout  time.Duration
-	// RevokeTimeout bounds Handler.Revoked (default 10s).
+	// RevokeTimeout bounds Handler.Revoked (default 5s). Keep it well
+	// under RebalanceTimeout: a member still revoking after that is
+	// dropped from the group, and its partitions may be assigned while
+	// it is still flushing.
 	RevokeTimeout time.Duration
 	// MaxWait is the fetch long-poll (default 250ms).
 	MaxWait time.Duration
@@ -75,7 +78,7 @@ func (c *GroupConfig) validate() error {
 	def(&c.HeartbeatInterval, time.Second)
 	def(&c.SessionTimeout, 10*time.Second)
 	def(&c.RebalanceTimeout, 10*time.Second)
-	def(&c.RevokeTimeout, 10*time.Second)
+	def(&c.RevokeTimeout, 5*time.Second)
 	def(&c.MaxWait, 250*time.Millisecond)
 	if c.Log == nil {
 		nop := zerolog.Nop()

@@ -13,7 +13,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Topic describes a topic EnsureTopics creates when it is missing.
+// Topic describes a topic EnsureTopics creates when it is missing, with
+// the broker's default replication factor (default.replication.factor;
+// Kafka 2.4 or later).
 type Topic struct {
 	Name       string
 	Partitions int // <= 0: the broker's default
