@@ -58,7 +58,10 @@ cleanup() {
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		entry="${PIDS[$i]}"
 		name="${entry%%:*}" pid="${entry##*:}"
-		kill -0 "$pid" 2>/dev/null || continue
+		if ! kill -0 "$pid" 2>/dev/null; then
+			say "$name stopped"
+			continue
+		fi
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
