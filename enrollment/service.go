@@ -203,7 +203,27 @@ func (s *Service) decide(m Message) error {
 	}
 	s.Metrics.crossing("decided")
 	s.Metrics.decided(res.Decision, time.Since(start))
+	s.logDecision(res.Decision)
 	return nil
+}
+
+// logDecision is the one info line per decision (the Bridge's own logger
+// is left silent so that decisions are not logged twice).
+func (s *Service) logDecision(d Decision) {
+	ev := s.Log.Info().Str("crossing_id", d.CrossingID).Str("contact_id", d.ContactID).Str("model", d.Model).
+		Str("decision", d.Outcome).Str("stage", d.Stage)
+	if t := d.Target; t != nil && t.Kind == TargetSequence {
+		ev = ev.Str("sequence_id", t.ID)
+	} else if t != nil {
+		ev = ev.Str("workflow_id", t.ID)
+	}
+	if d.OwnerID != "" {
+		ev = ev.Str("owner_id", d.OwnerID)
+	}
+	if !d.NotBefore.IsZero() {
+		ev = ev.Time("not_before", d.NotBefore)
+	}
+	ev.Msg("decided")
 }
 
 // Recover decides the crossings whose sink call a crash interrupted. The
@@ -269,6 +289,7 @@ func (s *Service) Prune(now time.Time, retain time.Duration, audit *LocalAudit) 
 func (s *Service) observe(ds []Decision) {
 	for _, d := range ds {
 		s.Metrics.decided(d, 0)
+		s.logDecision(d)
 	}
 }
 

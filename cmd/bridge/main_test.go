@@ -75,3 +75,42 @@ func TestRunProcessSIGTERM(t *testing.T) {
 		t.Errorf("no clean stop in the log:\n%s", out.String())
 	}
 }
+
+// `bridge sandbox` serves the HubSpot sandbox until SIGTERM.
+func TestSandboxCommand(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "sandbox", "--addr", addr, "--config", "../../testdata/sandbox.yaml")
+	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var status int
+	waitFor(t, 10*time.Second, "the sandbox answering", func() bool {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/automation/v4/sequences/9001?userId=101", nil)
+		req.Header.Set("Authorization", "Bearer sandbox-token-change-me")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+		return true
+	})
+	if status != 200 {
+		t.Fatalf("GET sequence 9001 = %d", status)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sandbox exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sandbox still running after SIGTERM")
+	}
+}

@@ -158,7 +158,8 @@ func serve(ctx context.Context, o options) error {
 		return err
 	}
 	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, &enrollment.SendStage{MaxAttempts: 2})
-	bridge.Log = log
+	// The service logs every decision (with sequence_id or workflow_id);
+	// the bridge's own line would repeat it.
 
 	dlq, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: o.DLQ})
 	if err != nil {

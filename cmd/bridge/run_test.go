@@ -73,8 +73,10 @@ func TestRunEnrollsOnceAndDeadLetters(t *testing.T) {
 	if strings.Contains(r.log.String(), testToken) {
 		t.Fatal("the token appears in the logs")
 	}
-	if !strings.Contains(r.log.String(), `"crossing_id":"`+cs[0].CrossingID+`"`) {
-		t.Error("logs lack crossing_id fields")
+	for _, field := range []string{`"crossing_id":"` + cs[0].CrossingID + `"`, `"contact_id":"a1"`, `"model":"engagement"`, `"sequence_id":"9001"`} {
+		if !strings.Contains(r.log.String(), field) {
+			t.Errorf("logs lack %s", field)
+		}
 	}
 }
 
