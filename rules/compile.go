@@ -110,7 +110,7 @@ func compileWhen(g *Group) error {
 // compilePoints accepts a YAML number or an expression giving a number.
 func compilePoints(g *Group, isNumber bool, number float64) error {
 	if isNumber {
-		p, err := ToPoints(number)
+		p, err := ToEventPoints(number)
 		if err != nil {
 			return fmt.Errorf("points: %w", err)
 		}

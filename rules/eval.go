@@ -65,7 +65,7 @@ func (e *Evaluator) Match(g *Group) (bool, Points, error) {
 	if !ok {
 		return false, 0, fmt.Errorf("points: got %T, want a number", out)
 	}
-	p, err := ToPoints(f)
+	p, err := ToEventPoints(f)
 	if err != nil {
 		return false, 0, fmt.Errorf("points: %w", err)
 	}

@@ -55,6 +55,18 @@ type Group struct {
 	ntest, npoints native
 }
 
+// PointsSign is 1 when every match earns points >= 0, -1 when <= 0, and 0
+// when it cannot be known (points from an expression).
+func (g *Group) PointsSign() int {
+	switch {
+	case g.points != nil:
+		return 0
+	case g.fixed >= 0:
+		return 1
+	}
+	return -1
+}
+
 // Model returns the named model, or nil.
 func (s *Set) Model(name string) *Model {
 	for _, m := range s.Models {

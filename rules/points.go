@@ -14,9 +14,21 @@ type Points = int64
 // Scale is the number of micro-points in a point.
 const Scale = 1_000_000
 
-// MaxPoints bounds one event's points and every cap, so that sums of
-// millions of events cannot overflow int64.
+// MaxPoints bounds every cap and threshold, so that sums of millions of
+// events cannot overflow int64.
 const MaxPoints = 1_000_000
+
+// MaxEventPoints bounds what one event earns in one group (HubSpot scores
+// live in the hundreds); it lets the state keep a match in 16 bytes.
+const MaxEventPoints = 2_000
+
+// ToEventPoints converts what a group awards one event.
+func ToEventPoints(f float64) (Points, error) {
+	if math.Abs(f) > MaxEventPoints {
+		return 0, fmt.Errorf("points %v out of range (one event earns at most %d in absolute value)", f, MaxEventPoints)
+	}
+	return ToPoints(f)
+}
 
 // ToPoints converts a number of points to micro-points, rounding half away
 // from zero.

@@ -102,7 +102,7 @@ func (e *Engine) Encode(dst []byte, c *Contact) []byte {
 	for _, x := range c.Entries {
 		dst = binary.LittleEndian.AppendUint64(dst, fp(x.Group))
 		dst = binary.AppendVarint(dst, x.At)
-		dst = binary.AppendVarint(dst, x.Points)
+		dst = binary.AppendVarint(dst, int64(x.Points))
 	}
 	var disarmed []uint64
 	for bit := 0; bit < len(p.thOf); bit++ {
@@ -204,8 +204,10 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	}
 	for n := d.count(10); n > 0; n-- {
 		r, ok := p.groups[d.u64()]
-		x := Entry{Group: r.key(), At: d.varint(), Points: d.varint()}
-		if ok && e.kinds[r.model][r.group] == listed {
+		x := Entry{Group: r.key(), At: d.varint()}
+		pts := d.varint()
+		x.Points = int32(pts)
+		if ok && e.kinds[r.model][r.group] == listed && int64(x.Points) == pts {
 			c.Entries = append(c.Entries, x)
 		}
 	}

@@ -37,11 +37,12 @@ type FirstState struct {
 	Points  rules.Points
 }
 
-// Entry is one match of a windowed or decaying group that still counts.
+// Entry is one match of a windowed or decaying group that still counts:
+// 16 bytes, as one event's points fit 32 bits (rules.MaxEventPoints).
 type Entry struct {
-	Group  uint32
 	At     int64
-	Points rules.Points
+	Group  uint32
+	Points int32 // micro-points
 }
 
 // seen records an id; it reports false when the id was already there.
@@ -51,9 +52,7 @@ func (c *Contact) see(id string) bool {
 	if i < len(c.Seen) && c.Seen[i] == h {
 		return false
 	}
-	c.Seen = append(c.Seen, 0)
-	copy(c.Seen[i+1:], c.Seen[i:])
-	c.Seen[i] = h
+	c.Seen = insert(c.Seen, i, h)
 	return true
 }
 
@@ -243,10 +242,55 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 			e := c.Entries[i]
 			return e.Group > key || (e.Group == key && e.At > t)
 		})
-		c.Entries = append(c.Entries, Entry{})
-		copy(c.Entries[i+1:], c.Entries[i:])
-		c.Entries[i] = Entry{Group: key, At: t, Points: pts}
+		c.Entries = insert(c.Entries, i, Entry{Group: key, At: t, Points: int32(pts)})
+		if !m.Decays() {
+			c.Entries = trimCapped(c.Entries, key, g)
+		}
 	}
+}
+
+// trimCapped drops matches of a capped window that can never count. When
+// a group's points all share a sign and its newest matches already reach
+// its cap, an older match changes nothing: whenever it is inside the
+// window, so are the newer ones, and the sum is clamped to the cap anyway.
+// Exact, and it bounds the state of noisy capped groups (e-mail opens) by
+// cap / points entries.
+func trimCapped(entries []Entry, key uint32, g *rules.Group) []Entry {
+	limit := g.Max
+	if limit == nil || g.PointsSign() <= 0 {
+		limit = g.Min
+		if limit == nil || g.PointsSign() >= 0 {
+			return entries
+		}
+	}
+	lo := sort.Search(len(entries), func(i int) bool { return entries[i].Group >= key })
+	hi := lo
+	for hi < len(entries) && entries[hi].Group == key {
+		hi++
+	}
+	var sum rules.Points
+	for i := hi - 1; i > lo; i-- {
+		sum += rules.Points(entries[i].Points)
+		if sum >= *limit && *limit >= 0 || sum <= *limit && *limit <= 0 {
+			// entries[i:hi] reach the cap: entries[lo:i] never count.
+			return append(entries[:lo], entries[i:]...)
+		}
+	}
+	return entries
+}
+
+// insert puts v at i, growing by a quarter rather than doubling: states
+// are many and small, and doubling leaves a third of them empty.
+func insert[T any](s []T, i int, v T) []T {
+	if len(s) == cap(s) {
+		grown := make([]T, len(s), len(s)+len(s)/4+2)
+		copy(grown, s)
+		s = grown
+	}
+	s = s[:len(s)+1]
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
 }
 
 // prune drops entries that can no longer count at T or any later time:
@@ -260,7 +304,7 @@ func (s *Scorer) prune(c *Contact, T int64) {
 		if !inWindow(g, e.At, T) {
 			continue
 		}
-		if v, _ := contribution(m, e.Points, e.At, T); v == 0 && e.Points != 0 {
+		if v, _ := contribution(m, rules.Points(e.Points), e.At, T); v == 0 && e.Points != 0 {
 			continue
 		}
 		out = append(out, e)
@@ -322,7 +366,7 @@ func (s *Scorer) eachGroup(c *Contact, mi int, T int64, fn func(g int, sum rules
 			if !inWindow(g, e.At, T) {
 				continue
 			}
-			v, _ := contribution(m, e.Points, e.At, T)
+			v, _ := contribution(m, rules.Points(e.Points), e.At, T)
 			if v == 0 && e.Points != 0 {
 				continue
 			}
