@@ -35,7 +35,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	latN := fs.Int("latency-crossings", 100, "crossings of the latency phase")
 	latRate := fs.Float64("latency-rate", 10, "crossings per second in the latency phase (keep it under the limit)")
 	parts := fs.Int("partitions", 4, "partitions of the crossings topic")
-	workers := fs.Int("workers", 8, "bridge workers")
+	workers := fs.Int("workers", 32, "bridge workers")
 	sandbox := fs.String("sandbox-config", "testdata/sandbox.yaml", "sandbox configuration")
 	if err := fs.Parse(args); err != nil {
 		return err
