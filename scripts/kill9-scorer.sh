@@ -12,8 +12,10 @@
 #   - every contact's state in the changelog topic (scorer state dump) is
 #     byte-identical to `scorer backtest` on the same history, crossing
 #     times included (taken from the crossings topic, one per crossing_id);
-#   - no crossing_id names two different crossings, no crossing is announced
-#     twice under two ids (duplicates are counted and allowed);
+#   - the crossings topic holds exactly the crossing ids the rules give on
+#     the history (scoring.EvaluateCrossings, by crossing_id); no crossing_id
+#     names two different crossings, no crossing is announced under two
+#     ids (duplicates with the same id are counted and allowed);
 #   - GET /contacts/{id}/score of the last instance agrees with the
 #     backtest for every contact (score and groups);
 #   - graceful stops exit 0, and the snapshot path was taken.
@@ -210,13 +212,14 @@ graceful=$((graceful + 1))
 
 dump_rc=0
 "$work/scorer" state dump --brokers "$addr" --topic engagement-events-scorer-state --rules "$RULES" \
-  --crossings-topic lead-score-crossings >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
+  --crossings-topic lead-score-crossings --events "$work/history.jsonl" >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
 cat "$work/dump.log" >&2
 
 contacts=$(jq -r '.contact_id' "$work/backtest.jsonl" | sort -u | wc -l)
 crossings=$(jq -s '[.[].crossings | length] | add' "$work/backtest.jsonl")
 dups=$(sed -n 's/.* \([0-9]*\) duplicates (same id.*/\1/p' "$work/dump.log")
 distinct=$(sed -n 's/.* \([0-9]*\) distinct crossing ids.*/\1/p' "$work/dump.log")
+read -r expected missing unexpected < <(sed -n 's/.*: \([0-9]*\) expected, \([0-9]*\) missing from the topic, \([0-9]*\) on the topic.*/\1 \2 \3/p' "$work/dump.log")
 state_bad=$(diff "$work/state.jsonl" "$work/backtest.jsonl" | grep -c '^[<>]' || true)
 cross_bad=$(diff <(jq -c '{contact_id, model, crossings}' "$work/state.jsonl") \
   <(jq -c '{contact_id, model, crossings}' "$work/backtest.jsonl") | grep -c '^[<>]' || true)
@@ -232,6 +235,7 @@ printf '  events                      %d (+2 malformed)\n' "$events"
 printf '  contacts compared           %d (changelog vs backtest; lines differing: %d)\n' "$contacts" "$state_bad"
 printf '  contacts over HTTP          %d (lines differing: %d)\n' "$sampled" "$http_bad"
 printf '  crossings compared          %d (backtest) vs %s distinct ids on the topic (lines differing: %d)\n' "$crossings" "${distinct:-?}" "$cross_bad"
+printf '  crossing ids compared       %s expected from the history: %s missing, %s unexpected\n' "${expected:-?}" "${missing:-?}" "${unexpected:-?}"
 printf '  duplicate crossings seen    %s (same id)\n' "${dups:-?}"
 printf '  snapshot restores           %d partitions (run %s, after the graceful stop)\n' "$snapshots" "${snap_run:--}"
 printf '  dead-letter log lines       %d (2 malformed events, replays repeat them)\n' "$dead"
@@ -242,6 +246,8 @@ problems=()
 [[ $cross_bad -eq 0 ]] || problems+=("$cross_bad lines' crossings differ")
 [[ $http_bad -eq 0 ]] || problems+=("$http_bad HTTP score lines differ")
 [[ "${distinct:-x}" == "$crossings" ]] || problems+=("topic has ${distinct:-?} distinct crossings, backtest $crossings")
+[[ "${missing:-x}" == 0 && "${unexpected:-x}" == 0 && "${expected:-0}" == "$crossings" ]] ||
+  problems+=("crossing ids: ${expected:-?} expected, ${missing:-?} missing, ${unexpected:-?} unexpected")
 [[ $kills -eq $KILLS ]] || problems+=("only $kills kills")
 [[ $snapshots -gt 0 ]] || problems+=("the restart after a graceful stop did not use the snapshots")
 [[ $dead -ge 2 ]] || problems+=("the malformed events were not dead-lettered")

@@ -34,7 +34,7 @@ func stateCmd(args []string, stdout, stderr io.Writer) error {
 	case "lag":
 		return stateLag(args, stdout, stderr)
 	}
-	fmt.Fprintln(stderr, "usage: scorer state dump --brokers B --topic CHANGELOG --rules R [--crossings-topic T]")
+	fmt.Fprintln(stderr, "usage: scorer state dump --brokers B --topic CHANGELOG --rules R [--crossings-topic T [--events HISTORY]]")
 	fmt.Fprintln(stderr, "       scorer state lag --brokers B --topic EVENTS --group G")
 	if sub == "" || sub == "-h" || sub == "--help" || sub == "help" {
 		return exitError(2)
@@ -55,6 +55,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("SCORER_CHANGELOG_TOPIC", "engagement-events-scorer-state"), "the scorer's changelog topic")
 	crossTopic := fs.String("crossings-topic", "", "also read this crossings topic and fill in each line's crossings")
+	history := fs.String("events", "", "with --crossings-topic: a JSONL history; check the topic holds exactly the crossing ids the rules give on it")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,6 +92,15 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	var cs *crossingSet
 	if *crossTopic != "" {
 		if cs, err = readCrossings(ctx, bs, *crossTopic, e.Rules); err != nil {
+			return err
+		}
+	}
+	var want map[string]bool
+	if *history != "" {
+		if cs == nil {
+			return errors.New("--events needs --crossings-topic")
+		}
+		if want, err = expectedCrossings(*history, e.Rules); err != nil {
 			return err
 		}
 	}
@@ -141,6 +151,24 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 			problems = append(problems, "inconsistent crossings")
 		}
 	}
+	if want != nil {
+		missing, unexpected := 0, 0
+		for id := range want {
+			if !cs.ids[id] {
+				missing++
+			}
+		}
+		for id := range cs.ids {
+			if !want[id] {
+				unexpected++
+			}
+		}
+		fmt.Fprintf(stderr, "crossing ids the rules give on %s: %d expected, %d missing from the topic, %d on the topic but not expected\n",
+			*history, len(want), missing, unexpected)
+		if missing > 0 || unexpected > 0 {
+			problems = append(problems, "the crossings topic differs from the history's crossings")
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -152,10 +180,11 @@ type crossingSet struct {
 	messages, distinct, duplicates, malformed int
 	conflicts                                 []string
 	times                                     map[string][]time.Time // contact \x00 model -> crossed_at, sorted
+	ids                                       map[string]bool
 }
 
 func readCrossings(ctx context.Context, brokers []string, topic string, set *rules.Set) (*crossingSet, error) {
-	cs := &crossingSet{times: map[string][]time.Time{}}
+	cs := &crossingSet{times: map[string][]time.Time{}, ids: map[string]bool{}}
 	byID := map[string]events.Crossing{}
 	byWhat := map[string]string{} // contact, model, threshold, event -> id
 	_, err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
@@ -186,6 +215,7 @@ func readCrossings(ctx context.Context, brokers []string, topic string, set *rul
 			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s is not the id of %s/%s/%s by %s", x.CrossingID, x.ContactID, x.Model, x.ThresholdName, x.EventID))
 		}
 		byID[x.CrossingID], byWhat[what] = x, x.CrossingID
+		cs.ids[x.CrossingID] = true
 		cs.distinct++
 		k := x.ContactID + "\x00" + x.Model
 		cs.times[k] = append(cs.times[k], x.CrossedAt.UTC())
@@ -198,6 +228,42 @@ func readCrossings(ctx context.Context, brokers []string, topic string, set *rul
 		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 	}
 	return cs, nil
+}
+
+// expectedCrossings replays a history contact by contact with the
+// reference evaluation (scoring.EvaluateCrossings) and names each crossing
+// by its id, as the scorer must announce it.
+func expectedCrossings(path string, set *rules.Set) (map[string]bool, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	byContact := map[string][]events.Event{}
+	r := events.NewReader(f)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *events.LineError
+		if errors.As(err, &le) {
+			continue // the scorer dead-letters it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
+	}
+	ids := map[string]bool{}
+	for id, evs := range byContact {
+		for _, m := range set.Models {
+			for _, x := range scoring.EvaluateCrossings(m, evs) {
+				ids[events.CrossingID(id, m.Name, x.Threshold.Name, x.EventID)] = true
+			}
+		}
+	}
+	return ids, nil
 }
 
 // readTopic reads every partition of topic to its current end.
