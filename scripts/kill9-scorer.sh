@@ -156,14 +156,15 @@ for k in $(seq "$KILLS"); do
     start_scorer
     wait_scoring
     random_sleep
+    t0=$(date +%s%N)
     kill -TERM "$scorer_pid"
-    for _ in $(seq 150); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 300); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.05; done
     kill -0 "$scorer_pid" 2>/dev/null && fail "scorer run $run did not stop within 15 s of SIGTERM"
     rc=0; wait "$scorer_pid" || rc=$?
     scorer_pid=""
     [[ $rc -eq 0 ]] || fail "scorer run $run exited $rc after SIGTERM"
     graceful=$((graceful + 1))
-    log "SIGTERM: run $run stopped gracefully"
+    log "SIGTERM: run $run stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
     snap_run=$((run + 1))
   fi
 done
@@ -202,13 +203,15 @@ grep -Ff <(sed 's/.*/"contact_id":"&"/' "$work/sample.txt") "$work/backtest.json
   jq -c '{contact_id, model, score, groups}' | sort >"$work/backtest.sample.jsonl"
 http_bad=$(diff "$work/http.jsonl" "$work/backtest.sample.jsonl" | grep -c '^[<>]' || true)
 
+t0=$(date +%s%N)
 kill -TERM "$scorer_pid"
-for _ in $(seq 150); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$scorer_pid" 2>/dev/null && fail "final scorer did not stop within 15 s of SIGTERM"
 rc=0; wait "$scorer_pid" || rc=$?
 scorer_pid=""
 [[ $rc -eq 0 ]] || fail "final scorer exited $rc after SIGTERM"
 graceful=$((graceful + 1))
+log "SIGTERM: final run $run stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
 
 dump_rc=0
 "$work/scorer" state dump --brokers "$addr" --topic engagement-events-scorer-state --rules "$RULES" \
