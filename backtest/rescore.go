@@ -24,7 +24,8 @@ type Change struct {
 // RescoreSummary counts the changes.
 type RescoreSummary struct {
 	Contacts        int `json:"contacts"`
-	Changed         int `json:"changed"` // (contact, model) pairs whose score moves
+	Changed         int `json:"changed"` // (contact, model) pairs whose score or crossings change
+	Moved           int `json:"moved"`   // of those, whose score moves
 	NewlyCrossing   int `json:"newly_crossing"`
 	NoLongerCrosses int `json:"no_longer_crossing"`
 	Current, New    Summary
@@ -87,6 +88,9 @@ func Rescore(current, next *scoring.Engine, open func() (io.ReadCloser, error), 
 			continue
 		}
 		sum.Changed++
+		if c.Delta != 0 || !hadOld || !hasNew {
+			sum.Moved++
+		}
 		if len(c.NewlyCrosses) > 0 {
 			sum.NewlyCrossing++
 		}

@@ -277,7 +277,8 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
 		p.addContacts(1)
 	}
 	s := part.scorer
-	s.Ledger = true
+	_, discard := p.cfg.Recorder.(Discard)
+	s.Ledger = !discard
 	o := s.Apply(st, ev)
 	if o.Duplicate {
 		p.outcome("duplicate")
@@ -290,8 +291,10 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
 	}
 	b.dirty[ev.ContactID] = st
 	version := part.engine.Rules.Version
-	b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
-	b.ledger = appendLedger(b.ledger, part.engine.Rules, ev, o, version)
+	if !discard {
+		b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
+		b.ledger = appendLedger(b.ledger, part.engine.Rules, ev, o, version)
+	}
 	for _, h := range o.Hits {
 		m := part.engine.Rules.Models[h.Model]
 		th := m.Thresholds[h.Threshold]

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -51,10 +52,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
 	rate := fs.Int("rate", 10_000, "events per second in the latency run")
 	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
-	pipeline := fs.String("pipeline", "passthrough", "pipeline for the end-to-end row and the latency run: passthrough or none")
+	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none")
 	keep := fs.Bool("keep", false, "keep the bench topics")
 	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
 	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -65,8 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *mode != "throughput" && *mode != "latency" && *mode != "both" {
 		problems = append(problems, fmt.Sprintf("--mode %q: want throughput, latency or both", *mode))
 	}
-	if *pipeline != "passthrough" && *pipeline != "none" {
-		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough or none", *pipeline))
+	if *pipeline != "passthrough" && *pipeline != "scorer" && *pipeline != "none" {
+		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough, scorer or none", *pipeline))
 	}
 	if *pipeline == "none" && *mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
@@ -79,6 +81,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "kafkabench:", err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	addrs := strings.Split(*brokers, ",")
 	where := "broker " + *brokers
 	if *embedded {
@@ -92,8 +104,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		where = "embedded kfake broker " + addrs[0]
 	}
 	var pipe kafkabench.Pipeline
-	if *pipeline == "passthrough" {
+	pipeName := "pass-through pipeline (consume->produce->commit)"
+	source := kafkabench.SyntheticEvents(1, *contacts)
+	latencySource := kafkabench.SyntheticEvents(2, *contacts)
+	switch *pipeline {
+	case "passthrough":
 		pipe = kafkabench.PassThrough()
+	case "scorer":
+		e, err := scorerEngine(100)
+		if err != nil {
+			fmt.Fprintln(stderr, "kafkabench: rules:", err)
+			return 1
+		}
+		pipe = scorerPipeline(e)
+		pipeName = "scorer end to end (decode, 100 groups, crossings, state, commit)"
+		source, latencySource = synthSource(1, *contacts), synthSource(2, *contacts)
 	}
 	fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
 	defer func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }()
@@ -101,8 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *mode != "latency" {
 		rep, err := kafkabench.Run(ctx, kafkabench.Config{
 			Brokers: addrs, Events: *events, Partitions: *partitions,
-			Source:   kafkabench.SyntheticEvents(1, *contacts),
-			Pipeline: pipe, PipelineName: "pass-through pipeline (consume->produce->commit)",
+			Source:   source,
+			Pipeline: pipe, PipelineName: pipeName,
 			Rounds: *rounds, ProduceBatch: *produceBatch, Keep: *keep, Log: stderr,
 		})
 		if err != nil {
@@ -114,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *mode != "throughput" {
 		rep, err := kafkabench.RunLatency(ctx, kafkabench.LatencyConfig{
 			Brokers: addrs, Rate: *rate, Duration: *duration, Partitions: *partitions,
-			Source: kafkabench.SyntheticEvents(2, *contacts), Pipeline: pipe, Keep: *keep, Log: stderr,
+			Source: latencySource, Pipeline: pipe, Keep: *keep, Log: stderr,
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "kafkabench:", err)

@@ -10,7 +10,7 @@ import (
 
 func TestBadFlagsReportEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
-	code := run(context.Background(), []string{"--mode", "fast", "--pipeline", "scorer", "--events", "0"}, io.Discard, &stderr)
+	code := run(context.Background(), []string{"--mode", "fast", "--pipeline", "bogus", "--events", "0"}, io.Discard, &stderr)
 	if code != 2 {
 		t.Fatalf("code %d", code)
 	}
@@ -23,7 +23,7 @@ func TestBadFlagsReportEveryProblem(t *testing.T) {
 
 func TestEmbeddedSmallRun(t *testing.T) {
 	var stdout bytes.Buffer
-	code := run(context.Background(), []string{"--embedded", "--events", "2000", "--rounds", "1", "--rate", "500", "--duration", "1s"}, &stdout, io.Discard)
+	code := run(context.Background(), []string{"--embedded", "--pipeline", "passthrough", "--events", "2000", "--rounds", "1", "--rate", "500", "--duration", "1s"}, &stdout, io.Discard)
 	if code != 0 {
 		t.Fatalf("code %d; output:\n%s", code, stdout.String())
 	}
@@ -31,5 +31,17 @@ func TestEmbeddedSmallRun(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// The scorer row runs the real processor over the bench's events.
+func TestEmbeddedScorerRow(t *testing.T) {
+	var stdout bytes.Buffer
+	code := run(context.Background(), []string{"--embedded", "--events", "3000", "--contacts", "300", "--rounds", "1", "--mode", "throughput"}, &stdout, io.Discard)
+	if code != 0 {
+		t.Fatalf("code %d; output:\n%s", code, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "scorer end to end") || !strings.Contains(stdout.String(), "x kafka-go group Reader") {
+		t.Errorf("no scorer row:\n%s", stdout.String())
 	}
 }

@@ -112,6 +112,14 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	wantsHelp := false
+	for _, a := range rest {
+		wantsHelp = wantsHelp || a == "-h" || a == "--help" || a == "-help"
+	}
+	if wantsHelp && len(rest) > 0 && rest[0] != "-h" && rest[0] != "--help" {
+		// A report's own flags: answered without a server.
+		return analytics.RunReport(ctx, nil, rest, stdout)
+	}
 	if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: scorer report attribution|cadence|touches|decisions|api-calls [--format table|csv|json] [--sql] [--clickhouse DSN] ...\nRun 'scorer report SUBCOMMAND -h' for its flags.")
 		return exitError(2)

@@ -215,7 +215,7 @@ func TestRescore(t *testing.T) {
 		t.Errorf("summary %s, newly %d", lines[len(lines)-1], newly)
 	}
 	table, _, _ := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--top", "3")
-	if !strings.Contains(table, "scores change") || !strings.Contains(table, "+default") {
+	if !strings.Contains(table, "scores move)") || !strings.Contains(table, "+default") {
 		t.Errorf("table:\n%s", table)
 	}
 }

@@ -25,7 +25,7 @@ func produceCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("produce", stderr)
 	input := fs.String("events", "-", "JSONL events file, or - for stdin")
 	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
-	topic := fs.String("topic", envOr("SCORER_EVENTS_TOPIC", "engagement-events"), "events topic")
+	topic := fs.String("topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	perSec := fs.Float64("rate", 0, "events per second (0: as fast as the broker takes them)")
 	if err := fs.Parse(args); err != nil {
 		return err

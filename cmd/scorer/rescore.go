@@ -76,8 +76,8 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 		}})
 		return out.flush()
 	}
-	fmt.Fprintf(stdout, "rules %s -> %s over %d contacts: %d scores change, %d newly cross a threshold, %d no longer cross one\n",
-		cur.Rules.Version, nxt.Rules.Version, sum.Contacts, sum.Changed, sum.NewlyCrossing, sum.NoLongerCrosses)
+	fmt.Fprintf(stdout, "rules %s -> %s over %d contacts: %d (contact, model) pairs change (%d scores move), %d newly cross a threshold, %d no longer cross one\n",
+		cur.Rules.Version, nxt.Rules.Version, sum.Contacts, sum.Changed, sum.Moved, sum.NewlyCrossing, sum.NoLongerCrosses)
 	if len(changes) == 0 {
 		return nil
 	}

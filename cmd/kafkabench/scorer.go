@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/scorebridge/scorebridge/stream/kafkabench"
+	"github.com/scorebridge/scorebridge/synth"
+)
+
+// scorerEngine compiles the benchmark rule set: one model of 100 filter
+// groups in the shapes rule authors write (synth.Rules).
+func scorerEngine(groups int) (*scoring.Engine, error) {
+	m, err := rules.Parse(fmt.Sprintf("bench-%d.yaml", groups), []byte(synth.Rules(groups)))
+	if err != nil {
+		return nil, err
+	}
+	return scoring.NewEngine(&rules.Set{Models: []*rules.Model{m}, Version: fmt.Sprintf("bench%d", groups)})
+}
+
+// scorerPipeline is `scorer run` without ClickHouse and HTTP: the same
+// processor consuming in, announcing crossings to out, dead-lettering,
+// saving each batch's changed contact states to a compacted changelog and
+// committing after them.
+func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
+	return func(ctx context.Context, brokers []string, in, out, group string) error {
+		parts, err := stream.Partitions(ctx, brokers, in)
+		if err != nil {
+			return err
+		}
+		changelog, dlq := in+"-state", in+"-dlq"
+		if err := stream.EnsureTopics(ctx, brokers,
+			stream.Topic{Name: out, Partitions: parts},
+			stream.Topic{Name: dlq, Partitions: 1},
+			stream.Topic{Name: changelog, Partitions: parts, Compacted: true},
+		); err != nil {
+			return err
+		}
+		producers := map[string]*stream.Producer{}
+		for _, t := range []string{out, dlq, changelog} {
+			p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: t})
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			producers[t] = p
+		}
+		p := live.NewProcessor(live.Config{
+			Brokers: brokers, Changelog: changelog, Topic: in,
+			Crossings: producers[out], DeadLetters: producers[dlq], States: producers[changelog],
+			Log: zerolog.Nop(),
+		}, e)
+		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: 2000}, p)
+		if err != nil {
+			return err
+		}
+		return g.Run(ctx)
+	}
+}
+
+// synthSource feeds the bench realistic engagement events (synth), whose
+// types and properties the benchmark rules match.
+func synthSource(seed uint64, contacts int) kafkabench.Source {
+	return func(n int, emit func(string, []byte) error) error {
+		cfg := synth.Default()
+		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), 365, n, 0.01
+		return kafkabench.EventSource(func(emit func(*events.Event) error) error { return synth.Generate(cfg, emit) })(n, emit)
+	}
+}
