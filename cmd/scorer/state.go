@@ -286,7 +286,7 @@ func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafk
 func stateLag(args []string, stdout, stderr io.Writer) error {
 	fs := flags("state lag", stderr)
 	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
-	topic := fs.String("topic", envOr("SCORER_EVENTS_TOPIC", "engagement-events"), "events topic")
+	topic := fs.String("topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
