@@ -2,12 +2,15 @@ package enrollment
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // Recorder receives decisions for the audit (ClickHouse `decisions`). It is
@@ -31,6 +34,7 @@ type Bridge struct {
 	Log      zerolog.Logger
 
 	pipeline MultiStage
+	send     *SendStage
 	keys     keyedLocks
 	batch    sync.Mutex // one ReleaseHeld / Recover / RetryUnenrolls at a time
 }
@@ -40,8 +44,11 @@ func NewBridge(cfg *Config, store *Store, sink Sink, rec Recorder, now func() ti
 	if now == nil {
 		now = time.Now
 	}
+	if send == nil {
+		send = &SendStage{}
+	}
 	return &Bridge{Config: cfg, Store: store, Sink: sink, Recorder: rec, Now: now,
-		Log: zerolog.Nop(), pipeline: Pipeline(cfg, store, sink, send)}
+		Log: zerolog.Nop(), pipeline: Pipeline(cfg, store, sink, send), send: send}
 }
 
 // Result is the outcome of handing the bridge a crossing.
@@ -56,25 +63,38 @@ type Result struct {
 // is durable (the Kafka offset may be committed); with an error nothing
 // was decided and the crossing must be redelivered.
 func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) {
-	defer b.keys.lock(crossingKeys(c)...)()
+	held := b.keys.acquire(crossingKeys(c)...)
+	defer held.unlock()
 	if d, ok, err := b.Store.Processed(c.CrossingID); err != nil || ok {
 		return Result{Decision: d, Duplicate: ok}, err
 	}
 	if h, ok, err := b.Store.HeldCrossing(c.CrossingID); err != nil || ok {
 		return Result{Decision: h.Decision, Duplicate: ok}, err
 	}
-	d, err := b.decide(ctx, c)
+	d, err := b.decide(ctx, c, held)
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Decision: *d}, nil
 }
 
-func (b *Bridge) decide(ctx context.Context, c events.Crossing) (*Decision, error) {
+// withCrossing labels the sink calls made under ctx with the crossing id,
+// for the audit of HTTP calls (hubspot's tag, and WithCrossing for a
+// metered sink, which adds its call number), whatever path the crossing
+// takes: Kafka, a held release, recovery or a workflow-exit retry.
+func withCrossing(ctx context.Context, crossingID string) context.Context {
+	return WithCrossing(hubspot.WithAuditTag(ctx, crossingID), crossingID)
+}
+
+// decide runs the pipeline and records the decision under the crossing's
+// locks (held). Exits from conflicting workflows are queued with the
+// decision and made afterwards, holding the contact's lock only.
+func (b *Bridge) decide(ctx context.Context, c events.Crossing, held *heldKeys) (*Decision, error) {
 	if c.ThresholdName == "" {
 		c.ThresholdName = events.DefaultThreshold
 	}
-	a := &Attempt{Crossing: c, Now: b.Now()}
+	ctx = withCrossing(ctx, c.CrossingID)
+	a := &Attempt{Crossing: c, Now: b.Now(), leaveLater: true}
 	d, err := b.pipeline.Exec(ctx, a)
 	if err != nil {
 		return nil, err
@@ -87,7 +107,98 @@ func (b *Bridge) decide(ctx context.Context, c events.Crossing) (*Decision, erro
 	}
 	b.Log.Info().Str("crossing_id", c.CrossingID).Str("contact_id", c.ContactID).Str("model", c.Model).
 		Str("decision", d.Outcome).Str("stage", d.Stage).Msg("decided")
-	return d, nil
+	if len(d.UnenrollPending) == 0 {
+		return d, nil
+	}
+	// The enrollment is durable and counted: the sender's and the
+	// company's next decisions need not wait for the workflow calls.
+	held.unlockExcept("contact:" + c.ContactID)
+	out := *d
+	if err := b.leave(ctx, a, &out); err != nil {
+		// The exits stay queued for RetryUnenrolls; the decision stands.
+		b.Log.Warn().Err(err).Str("crossing_id", c.CrossingID).Str("contact_id", c.ContactID).Msg("leave conflicting workflows")
+	}
+	return &out, nil
+}
+
+// leave makes the queued exits of a sequence enrollment d from its
+// conflicting workflows, one call each (the client retries on its own): a
+// success is recorded as workflow_unenrolled, a permanent refusal as
+// failed:unenroll, and any other failure stays queued for RetryUnenrolls,
+// due at once. d gets Unenrolled and UnenrollFailed for the caller.
+func (b *Bridge) leave(ctx context.Context, a *Attempt, d *Decision) error {
+	current, known := b.currentWorkflows(ctx, a.Crossing.ContactID)
+	for _, w := range d.UnenrollPending {
+		p, ok, err := b.Store.pendingUnenroll(PendingUnenroll{ContactID: d.ContactID, WorkflowID: w}.key())
+		if err != nil {
+			return err
+		}
+		if !ok || p.CrossingID != d.CrossingID {
+			continue
+		}
+		if known && !slices.Contains(current, w) {
+			// Not in it: nothing to leave, nothing to record.
+			if err := b.Store.ResolveUnenroll(p, true, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		err = b.Sink.UnenrollWorkflow(ctx, w, p.Email)
+		if err != nil && Classify(err) != Permanent {
+			d.UnenrollFailed = append(d.UnenrollFailed, w)
+			if known && p.Unverified {
+				p.Unverified = false // the contact is in it: the retry need not ask
+				if err := b.Store.ResolveUnenroll(p, false, nil); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		rec := unenrollDecision(p, b.Now(), err, "left on enrollment")
+		if err != nil {
+			d.UnenrollFailed = append(d.UnenrollFailed, w)
+		} else {
+			d.Unenrolled = append(d.Unenrolled, w)
+		}
+		if err := b.Store.ResolveUnenroll(p, true, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// currentWorkflows is what the ledger and HubSpot know of the contact's
+// workflows; known is false when HubSpot's list could not be read, and
+// every conflicting workflow is then left (leaving one the contact is not
+// in is harmless).
+func (b *Bridge) currentWorkflows(ctx context.Context, contactID string) ([]string, bool) {
+	var current []string
+	if st, err := b.Store.Contact(contactID); err == nil {
+		current = append(current, st.Workflows...)
+	}
+	remote, err := b.Sink.Workflows(ctx, contactID)
+	switch {
+	case err == nil:
+		return append(current, remote...), true
+	case errors.Is(err, ErrStatusUnknown):
+		return current, true
+	}
+	return nil, false
+}
+
+// unenrollDecision audits the outcome of an exit from a conflicting
+// workflow under the sequence's crossing id.
+func unenrollDecision(p PendingUnenroll, now time.Time, err error, detail string) *Decision {
+	d := &Decision{CrossingID: p.CrossingID, ContactID: p.ContactID, Kind: KindWorkflowUnenrolled,
+		Target: &Target{Kind: TargetWorkflow, ID: p.WorkflowID}, InSequence: p.SequenceID, Stage: "unenroll",
+		Outcome: string(KindWorkflowUnenrolled), DecidedAt: now.UTC(), Detail: detail}
+	if err != nil {
+		// HubSpot refuses for good (e.g. the workflow was deleted): the
+		// contact cannot be in it; recorded and dropped.
+		d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
+		d.Detail = failMessage(err)
+	}
+	return d
 }
 
 // ReleaseHeld decides again every held crossing whose time has come,
@@ -118,14 +229,15 @@ func (b *Bridge) ReleaseHeld(ctx context.Context) ([]Decision, error) {
 }
 
 func (b *Bridge) release(ctx context.Context, h HeldItem, now time.Time) (*Decision, error) {
-	defer b.keys.lock(crossingKeys(h.Crossing)...)()
+	held := b.keys.acquire(crossingKeys(h.Crossing)...)
+	defer held.unlock()
 	// Check under the lock that it is still held.
 	if _, still, err := b.Store.HeldCrossing(h.Crossing.CrossingID); err != nil || !still {
 		return nil, err
 	}
 	maxAge := b.Config.Hold.maxAge
 	if maxAge <= 0 || now.Sub(h.HeldSince) <= maxAge {
-		return b.decide(ctx, h.Crossing)
+		return b.decide(ctx, h.Crossing, held)
 	}
 	a := &Attempt{Crossing: h.Crossing, Now: now}
 	d := &Decision{Kind: KindFailed, Reason: ReasonHoldExpired, Target: h.Decision.Target, Stage: "hold",
@@ -164,23 +276,33 @@ func (b *Bridge) RetryUnenrolls(ctx context.Context) ([]Decision, error) {
 
 func (b *Bridge) retryUnenroll(ctx context.Context, p PendingUnenroll, now time.Time) (*Decision, error) {
 	defer b.keys.lock("contact:" + p.ContactID)()
-	err := b.Sink.UnenrollWorkflow(ctx, p.WorkflowID, p.Email)
+	// The enrollment's own exit may have settled it while we waited.
+	if _, still, err := b.Store.pendingUnenroll(p.key()); err != nil || !still {
+		return nil, err
+	}
+	ctx = withCrossing(ctx, p.CrossingID)
+	var err error
+	if p.Unverified {
+		// Queued before anyone knew whether the contact is in it.
+		current, known := b.currentWorkflows(ctx, p.ContactID)
+		switch {
+		case known && !slices.Contains(current, p.WorkflowID):
+			return nil, b.Store.ResolveUnenroll(p, true, nil)
+		case !known:
+			err = fmt.Errorf("contact %s: workflow list unavailable", p.ContactID)
+		}
+	}
+	if err == nil {
+		err = b.Sink.UnenrollWorkflow(ctx, p.WorkflowID, p.Email)
+	}
 	if err != nil && Classify(err) != Permanent {
 		p.Attempts++
 		wait := b.Config.Hold.retryAfter << min(p.Attempts, 6)
 		p.NotBefore = now.Add(min(wait, time.Hour))
 		return nil, b.Store.ResolveUnenroll(p, false, nil)
 	}
-	d := &Decision{CrossingID: p.CrossingID, ContactID: p.ContactID, Kind: KindWorkflowUnenrolled,
-		Target: &Target{Kind: TargetWorkflow, ID: p.WorkflowID}, InSequence: p.SequenceID, Stage: "unenroll_retry",
-		Outcome: string(KindWorkflowUnenrolled), DecidedAt: now,
-		Detail: fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339))}
-	if err != nil {
-		// HubSpot refuses for good (e.g. the workflow was deleted): the
-		// contact cannot be in it; recorded and dropped.
-		d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
-		d.Detail = failMessage(err)
-	}
+	d := unenrollDecision(p, now, err, fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339)))
+	d.Stage = "unenroll_retry"
 	if err := b.Store.ResolveUnenroll(p, true, d); err != nil {
 		return nil, err
 	}
@@ -211,7 +333,8 @@ func (b *Bridge) Recover(ctx context.Context) ([]Decision, error) {
 }
 
 func (b *Bridge) recoverOne(ctx context.Context, in Intent) (*Decision, error) {
-	defer b.keys.lock(crossingKeys(in.Crossing)...)()
+	held := b.keys.acquire(crossingKeys(in.Crossing)...)
+	defer held.unlock()
 	id := in.Crossing.CrossingID
 	if _, done, err := b.Store.Processed(id); err != nil || done {
 		return nil, err
@@ -219,7 +342,7 @@ func (b *Bridge) recoverOne(ctx context.Context, in Intent) (*Decision, error) {
 	if _, isHeld, err := b.Store.HeldCrossing(id); err != nil || isHeld {
 		return nil, err
 	}
-	return b.decide(ctx, in.Crossing)
+	return b.decide(ctx, in.Crossing, held)
 }
 
 // FlushOutbox hands pending decisions to the Recorder in batches and

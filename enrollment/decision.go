@@ -82,10 +82,16 @@ type Decision struct {
 	// Unenrolled lists workflows the contact was taken out of because the
 	// sequence it entered conflicts with them; UnenrollFailed those that
 	// could not be left (the sequence enrollment stands).
-	Unenrolled     []string  `json:"unenrolled_workflows,omitempty"`
-	UnenrollFailed []string  `json:"unenroll_failed,omitempty"`
-	NotBefore      time.Time `json:"not_before,omitzero"` // held: earliest release
-	DecidedAt      time.Time `json:"decided_at"`
+	Unenrolled     []string `json:"unenrolled_workflows,omitempty"`
+	UnenrollFailed []string `json:"unenroll_failed,omitempty"`
+	// UnenrollPending lists the conflicting workflows queued durably, with
+	// the enrollment, for the contact to leave. The Bridge makes those
+	// calls once the sender's lock is released; each exit is then recorded
+	// as its own workflow_unenrolled decision (or failed:unenroll), and a
+	// call that fails stays queued for RetryUnenrolls.
+	UnenrollPending []string  `json:"unenroll_pending,omitempty"`
+	NotBefore       time.Time `json:"not_before,omitzero"` // held: earliest release
+	DecidedAt       time.Time `json:"decided_at"`
 }
 
 // Final reports whether the crossing is done with (everything but held).
@@ -134,6 +140,14 @@ type Attempt struct {
 	// sequence's steps and the projected email send times.
 	Sequence *SequenceInfo
 	Schedule []time.Time
+
+	// leaveLater: the Bridge takes the contact out of conflicting
+	// workflows after the decision is durable and the sender's lock is
+	// released; the Send stage only queues the exits.
+	leaveLater bool
+	// resumeChecked: the Resume stage found an intent and the status call
+	// showed no enrollment, so the Send stage need not ask again.
+	resumeChecked bool
 }
 
 // Email is the contact's email as sent with the crossing, or "".

@@ -2,7 +2,7 @@
 // where a contact is enrolled: a HubSpot sequence (1:1 sales) or a workflow
 // (1:many nurture), and records every decision.
 //
-// The decision is a pipeline of small stages (Route, Suppress, Exclusive,
+// The decision is a pipeline of small stages (Route, Resume, Suppress, Exclusive,
 // Quota, BusinessHours, Send) modelled on Alertmanager's notify pipeline: a
 // stage either returns a Decision or passes the Attempt on. The durable
 // Store holds the bridge's ledger, the held queue, write-ahead intents and

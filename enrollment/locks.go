@@ -21,9 +21,18 @@ type keyLock struct {
 	refs int
 }
 
-func (k *keyedLocks) lock(keys ...string) (unlock func()) {
+func (k *keyedLocks) lock(keys ...string) (unlock func()) { return k.acquire(keys...).unlock }
+
+// heldKeys are locks taken together; they may be given back in parts.
+type heldKeys struct {
+	k     *keyedLocks
+	keys  []string
+	locks []*keyLock // nil once released
+}
+
+func (k *keyedLocks) acquire(keys ...string) *heldKeys {
 	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
-	held := make([]*keyLock, 0, len(keys))
+	h := &heldKeys{k: k, keys: keys, locks: make([]*keyLock, 0, len(keys))}
 	for _, key := range keys {
 		k.mu.Lock()
 		if k.m == nil {
@@ -37,17 +46,29 @@ func (k *keyedLocks) lock(keys ...string) (unlock func()) {
 		l.refs++
 		k.mu.Unlock()
 		l.Lock()
-		held = append(held, l)
+		h.locks = append(h.locks, l)
 	}
-	return func() {
-		for i := len(held) - 1; i >= 0; i-- {
-			held[i].Unlock()
-			k.mu.Lock()
-			if held[i].refs--; held[i].refs == 0 {
-				delete(k.m, keys[i])
-			}
-			k.mu.Unlock()
+	return h
+}
+
+// unlock releases every key still held.
+func (h *heldKeys) unlock() { h.unlockExcept("") }
+
+// unlockExcept releases every key still held but keep, so that work that
+// concerns only one contact does not hold up its sender or company.
+func (h *heldKeys) unlockExcept(keep string) {
+	for i := len(h.locks) - 1; i >= 0; i-- {
+		l := h.locks[i]
+		if l == nil || h.keys[i] == keep {
+			continue
 		}
+		h.locks[i] = nil
+		l.Unlock()
+		h.k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(h.k.m, h.keys[i])
+		}
+		h.k.mu.Unlock()
 	}
 }
 

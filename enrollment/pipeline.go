@@ -47,18 +47,20 @@ func (ms MultiStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	return nil, nil
 }
 
-// Pipeline builds the standard pipeline: Route, Suppress, Exclusive,
-// Quota, BusinessHours, Send. Recording is the Bridge's, after any stage.
+// Pipeline builds the standard pipeline: Route, Resume, Suppress,
+// Exclusive, Quota, BusinessHours, Send. Recording is the Bridge's, after any stage.
 func Pipeline(cfg *Config, ledger Ledger, sink Sink, send *SendStage) MultiStage {
 	if send == nil {
 		send = &SendStage{}
 	}
 	send.Config, send.Ledger, send.Sink = cfg, ledger, sink
+	seqs := NewSequenceCache(sink)
 	return MultiStage{
 		RouteStage{Config: cfg},
+		&ResumeStage{Send: send, Sequences: seqs},
 		SuppressStage{Config: cfg},
 		ExclusiveStage{Config: cfg, Ledger: ledger, Sink: sink},
-		&QuotaStage{Config: cfg, Ledger: ledger, Sequences: NewSequenceCache(sink)},
+		&QuotaStage{Config: cfg, Ledger: ledger, Sequences: seqs},
 		HoursStage{Config: cfg},
 		send,
 	}

@@ -91,9 +91,12 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 	mayHaveEnrolled := resumed
 	if resumed {
 		since = prior.At
-		// An earlier run may have enrolled before it stopped.
-		if d, done := s.confirm(ctx, a, target, since, true, "resumed: "); done {
-			return d, nil
+		// An earlier run may have enrolled before it stopped (unless the
+		// Resume stage has just asked).
+		if !a.resumeChecked {
+			if d, done := s.confirm(ctx, a, target, since, true, "resumed: "); done {
+				return d, nil
+			}
 		}
 	}
 	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID, At: since}); err != nil {
@@ -172,6 +175,9 @@ func (s *SendStage) confirm(ctx context.Context, a *Attempt, target string, sinc
 
 // leaveConflicting takes the contact out of the workflows of the same
 // theme it is in, recording which were left and which could not be.
+// Under the Bridge (leaveLater) it only queues the exits: the calls wait
+// until the sender's lock is released, so that a workflow outage does not
+// hold up the sender's other enrollments.
 func (s *SendStage) leaveConflicting(ctx context.Context, a *Attempt, d *Decision) {
 	conflicting := s.Config.ConflictingWorkflows(a.Route.SequenceID)
 	if len(conflicting) == 0 {
@@ -181,6 +187,18 @@ func (s *SendStage) leaveConflicting(ctx context.Context, a *Attempt, d *Decisio
 	current := []string{}
 	if err == nil {
 		current = append(current, st.Workflows...)
+	}
+	if a.leaveLater {
+		if a.Email() != "" {
+			d.UnenrollPending = slices.Clone(conflicting)
+			return
+		}
+		for _, w := range conflicting {
+			if slices.Contains(current, w) {
+				d.UnenrollFailed = append(d.UnenrollFailed, w)
+			}
+		}
+		return
 	}
 	if remote, err := s.Sink.Workflows(ctx, a.Crossing.ContactID); err == nil {
 		current = append(current, remote...)
@@ -251,4 +269,43 @@ func failMessage(err error) string {
 		return se.Message
 	}
 	return err.Error()
+}
+
+// ResumeStage settles, before any stage that could hold or refuse the
+// crossing, a sequence call an earlier try may have made (its intent is
+// still stored: a crash, or a timeout after HubSpot accepted). If HubSpot
+// shows the enrollment it is recorded as enrolled, and so counted against
+// the sender's quota, instead of being held by Quota or Hours while the
+// contact is in fact enrolled.
+type ResumeStage struct {
+	Send      *SendStage
+	Sequences *SequenceCache
+}
+
+// Name implements Stage.
+func (*ResumeStage) Name() string { return "resume" }
+
+// Exec implements Stage.
+func (r *ResumeStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
+	if a.Route.Target().Kind != TargetSequence || a.Sender == nil {
+		return nil, nil
+	}
+	prior, ok, err := r.Send.Ledger.Intent(a.Crossing.CrossingID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	target := a.Route.SequenceID
+	// The steps project the sends of an enrollment found here; without
+	// them the enrollment still counts, its sends do not.
+	if info, err := r.Sequences.Get(ctx, target, a.Sender.UserID, a.Now); err == nil {
+		a.Sequence = &info
+		a.Schedule = schedule(a.Now, info.EmailOffsets())
+	}
+	d, done := r.Send.confirm(ctx, a, target, prior.At, true, "resumed: ")
+	if done {
+		return d, nil
+	}
+	a.Sequence, a.Schedule = nil, nil // Quota sets them
+	a.resumeChecked = true
+	return nil, nil
 }

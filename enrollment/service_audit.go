@@ -80,6 +80,9 @@ func decisionDetail(d Decision) string {
 	if len(d.UnenrollFailed) > 0 {
 		extra["unenroll_failed"] = d.UnenrollFailed
 	}
+	if len(d.UnenrollPending) > 0 {
+		extra["unenroll_pending"] = d.UnenrollPending
+	}
 	if !d.NotBefore.IsZero() {
 		extra["not_before"] = d.NotBefore
 	}

@@ -289,6 +289,9 @@ type PendingUnenroll struct {
 	Since      time.Time `json:"since"`
 	Attempts   int       `json:"attempts"`
 	NotBefore  time.Time `json:"not_before"`
+	// Unverified: queued with the enrollment before anyone checked that
+	// the contact is in the workflow; the retry asks first.
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 func (p PendingUnenroll) key() string { return p.ContactID + "\x00" + p.WorkflowID }
@@ -298,14 +301,19 @@ func queueUnenrolls(tx *bolt.Tx, a *Attempt, d *Decision) error {
 	if d.Kind != KindEnrolled || email == "" {
 		return nil
 	}
-	for _, w := range d.UnenrollFailed {
+	for _, w := range slices.Concat(d.UnenrollFailed, d.UnenrollPending) {
 		p := PendingUnenroll{ContactID: d.ContactID, Email: email, WorkflowID: w, SequenceID: d.Target.ID,
-			CrossingID: d.CrossingID, Since: d.DecidedAt, NotBefore: d.DecidedAt}
+			CrossingID: d.CrossingID, Since: d.DecidedAt, NotBefore: d.DecidedAt,
+			Unverified: !slices.Contains(d.UnenrollFailed, w)}
 		if err := put(tx, bucketUnenrolls, p.key(), p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (s *Store) pendingUnenroll(key string) (PendingUnenroll, bool, error) {
+	return view[PendingUnenroll](s, bucketUnenrolls, key)
 }
 
 // PendingUnenrolls lists the queued workflow exits due at now.
@@ -327,7 +335,7 @@ func (s *Store) PendingUnenrolls(now time.Time) ([]PendingUnenroll, error) {
 }
 
 // ResolveUnenroll records the outcome of a retried workflow exit: done
-// removes it, updates the ledger and queues the audit decision d; otherwise
+// removes it, updates the ledger and queues the audit decision d (if any); otherwise
 // the entry is rescheduled as p says.
 func (s *Store) ResolveUnenroll(p PendingUnenroll, done bool, d *Decision) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -346,6 +354,9 @@ func (s *Store) ResolveUnenroll(p PendingUnenroll, done bool, d *Decision) error
 			if err := put(tx, bucketContacts, p.ContactID, st); err != nil {
 				return err
 			}
+		}
+		if d == nil {
+			return nil
 		}
 		return appendOutbox(tx, d)
 	})
