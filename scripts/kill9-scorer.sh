@@ -25,6 +25,9 @@
 # KEEP=1 keeps the work directory (it is always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Hermetic: no broker, topic, group or ClickHouse from the caller's environment.
+unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGELOG_TOPIC \
+  SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN
 
 KILLS=${KILLS:-6}
 CONTACTS=${CONTACTS:-3000}
