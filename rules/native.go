@@ -54,17 +54,18 @@ func compileNative(src string) native {
 
 func nativeNode(node ast.Node) (native, bool) {
 	switch n := node.(type) {
+	// Literals are boxed once: returning a string as `any` allocates.
 	case *ast.StringNode:
-		v := n.Value
+		var v any = n.Value
 		return func(*Env) any { return v }, true
 	case *ast.IntegerNode:
-		v := n.Value
+		var v any = n.Value
 		return func(*Env) any { return v }, true
 	case *ast.FloatNode:
-		v := n.Value
+		var v any = n.Value
 		return func(*Env) any { return v }, true
 	case *ast.BoolNode:
-		v := n.Value
+		var v any = n.Value
 		return func(*Env) any { return v }, true
 	case *ast.NilNode:
 		return func(*Env) any { return nil }, true
@@ -200,12 +201,13 @@ func equal(a, b native, right ast.Node) native {
 	switch lit := right.(type) {
 	case *ast.StringNode:
 		want := lit.Value
+		var boxed any = want
 		return func(env *Env) any {
 			x := a(env)
 			if s, ok := x.(string); ok {
 				return s == want
 			}
-			return runtime.Equal(x, want)
+			return runtime.Equal(x, boxed)
 		}
 	case *ast.IntegerNode, *ast.FloatNode:
 		want := b(nil)

@@ -1,7 +1,10 @@
 package scoring
 
 import (
+	"math"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/scorebridge/scorebridge/events"
@@ -20,6 +23,9 @@ type Contact struct {
 	Firsts   []FirstState
 	Entries  []Entry // sorted by (group, time)
 	Disarmed uint64  // bit per threshold (Engine.thresholdBase)
+	// PruneAt is a time before which no entry can leave its window or
+	// decay to nothing: pruning before it would find nothing to drop.
+	PruneAt int64
 }
 
 // PlainState is a repeatable, unwindowed, undecayed group: a running sum.
@@ -48,8 +54,8 @@ type Entry struct {
 // seen records an id; it reports false when the id was already there.
 func (c *Contact) see(id string) bool {
 	h := xxhash.Sum64String(id)
-	i := sort.Search(len(c.Seen), func(i int) bool { return c.Seen[i] >= h })
-	if i < len(c.Seen) && c.Seen[i] == h {
+	i, found := slices.BinarySearch(c.Seen, h)
+	if found {
 		return false
 	}
 	c.Seen = insert(c.Seen, i, h)
@@ -214,7 +220,10 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 	g := m.Groups[r.group]
 	switch s.kinds[r.model][r.group] {
 	case plain:
-		i := sort.Search(len(c.Plain), func(i int) bool { return c.Plain[i].Group >= key })
+		i := 0
+		for i < len(c.Plain) && c.Plain[i].Group < key {
+			i++
+		}
 		if i == len(c.Plain) || c.Plain[i].Group != key {
 			c.Plain = append(c.Plain, PlainState{})
 			copy(c.Plain[i+1:], c.Plain[i:])
@@ -223,7 +232,10 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 		c.Plain[i].N++
 		c.Plain[i].Sum += pts
 	case first:
-		i := sort.Search(len(c.Firsts), func(i int) bool { return c.Firsts[i].Group >= key })
+		i := 0
+		for i < len(c.Firsts) && c.Firsts[i].Group < key {
+			i++
+		}
 		if i == len(c.Firsts) || c.Firsts[i].Group != key {
 			c.Firsts = append(c.Firsts, FirstState{})
 			copy(c.Firsts[i+1:], c.Firsts[i:])
@@ -238,11 +250,12 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 		if v, _ := contribution(m, pts, t, T); v == 0 && pts != 0 {
 			return
 		}
-		i := sort.Search(len(c.Entries), func(i int) bool {
-			e := c.Entries[i]
-			return e.Group > key || (e.Group == key && e.At > t)
-		})
+		i := len(c.Entries) // entries mostly arrive in time order: search from the end
+		for i > 0 && (c.Entries[i-1].Group > key || c.Entries[i-1].Group == key && c.Entries[i-1].At > t) {
+			i--
+		}
 		c.Entries = insert(c.Entries, i, Entry{Group: key, At: t, Points: int32(pts)})
+		c.PruneAt = min(c.PruneAt, s.expiry(m, g, t, pts))
 		if !m.Decays() {
 			c.Entries = trimCapped(c.Entries, key, g)
 		}
@@ -263,7 +276,10 @@ func trimCapped(entries []Entry, key uint32, g *rules.Group) []Entry {
 			return entries
 		}
 	}
-	lo := sort.Search(len(entries), func(i int) bool { return entries[i].Group >= key })
+	lo := 0
+	for lo < len(entries) && entries[lo].Group < key {
+		lo++
+	}
 	hi := lo
 	for hi < len(entries) && entries[hi].Group == key {
 		hi++
@@ -297,6 +313,10 @@ func insert[T any](s []T, i int, v T) []T {
 // outside their window, or decayed to nothing (a contribution only shrinks
 // as T grows).
 func (s *Scorer) prune(c *Contact, T int64) {
+	if T < c.PruneAt || len(c.Entries) == 0 {
+		return
+	}
+	next := int64(math.MaxInt64)
 	out := c.Entries[:0]
 	for _, e := range c.Entries {
 		m := s.Rules.Models[e.Group>>16]
@@ -308,8 +328,27 @@ func (s *Scorer) prune(c *Contact, T int64) {
 			continue
 		}
 		out = append(out, e)
+		next = min(next, s.expiry(m, g, e.At, rules.Points(e.Points)))
 	}
 	c.Entries = out
+	c.PruneAt = next
+}
+
+// expiry is a time before which a match at t cannot leave the window nor
+// decay to nothing. The decay bound is taken a little early (a second per
+// half-life of margin over the float arithmetic): prune checks exactly.
+func (s *Scorer) expiry(m *rules.Model, g *rules.Group, t int64, pts rules.Points) int64 {
+	at := int64(math.MaxInt64)
+	if g.Window > 0 {
+		at = t + int64(g.Window)
+	}
+	if m.Decays() && pts != 0 {
+		// |pts| x 2^-(age/h) < 0.5 once age > h x log2(2|pts|).
+		halfLives := math.Log2(2 * math.Abs(float64(pts)))
+		age := int64(float64(m.HalfLife)*halfLives) - int64(halfLives+1)*int64(time.Second)
+		at = min(at, t+max(age, 0))
+	}
+	return at
 }
 
 // Score is model mi's score for c at T (T >= c.Latest). A contact with no
