@@ -39,9 +39,19 @@ type Config struct {
 	StateDir string
 	// Topic is the events topic (names the snapshots).
 	Topic string
+	// StateWriteTimeout bounds the changelog write of a batch (default
+	// 4s); keep it well under the consumer group's rebalance timeout.
+	StateWriteTimeout time.Duration
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
+}
+
+func (c Config) stateWriteTimeout() time.Duration {
+	if c.StateWriteTimeout > 0 {
+		return c.StateWriteTimeout
+	}
+	return 4 * time.Second
 }
 
 // Processor scores the events of the partitions this instance owns.
@@ -216,6 +226,9 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	part := p.parts[c.Partition]
 	p.mu.Unlock()
 	if part == nil {
+		if ended(c) {
+			return nil // abandoned: the partition has a new owner
+		}
 		return fmt.Errorf("partition %d: a batch before its state was restored", c.Partition)
 	}
 	part.mu.Lock()
@@ -225,7 +238,15 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	for i := range msgs {
 		p.score(part, &msgs[i], b)
 	}
-	if err := p.durable(ctx, part, b); err != nil {
+	gctx, stop := untilDone(ctx, c.Done())
+	defer stop()
+	if err := p.durable(gctx, c, part, b); err != nil {
+		if ended(c) {
+			p.abandon(part)
+			p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
+				Msg("generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it")
+			return nil
+		}
 		return err
 	}
 	next := msgs[len(msgs)-1].Offset + 1
@@ -359,7 +380,49 @@ func appendLedger(rows []analytics.LedgerRow, set *rules.Set, ev *events.Event, 
 	return rows
 }
 
-func (p *Processor) durable(ctx context.Context, part *partition, b *batch) error {
+// errGenerationEnded stops a batch before it saves state: the partition
+// may already belong to another member, whose newer state a late write of
+// ours would overwrite in the changelog (compaction keeps the last write).
+var errGenerationEnded = errors.New("the consumer generation ended")
+
+func ended(c *stream.Claim) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// untilDone is ctx, also cancelled when done closes: waits on ClickHouse
+// or Kafka end when the partition may have moved.
+func untilDone(ctx context.Context, done <-chan struct{}) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancel(ctx)
+	if done != nil {
+		go func() {
+			select {
+			case <-done:
+				cancel()
+			case <-gctx.Done():
+			}
+		}()
+	}
+	return gctx, cancel
+}
+
+// abandon forgets a partition whose generation ended mid-batch: its
+// in-memory state is ahead of what was saved and must be neither reused
+// nor snapshotted.
+func (p *Processor) abandon(part *partition) {
+	p.mu.Lock()
+	if p.parts[part.id] == part {
+		delete(p.parts, part.id)
+	}
+	p.mu.Unlock()
+	p.addContacts(-len(part.contacts))
+}
+
+func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partition, b *batch) error {
 	steps := []struct {
 		name string
 		run  func() error
@@ -374,11 +437,18 @@ func (p *Processor) durable(ctx context.Context, part *partition, b *batch) erro
 			return r.Flush(ctx)
 		}},
 		{"state", func() error {
+			if ended(c) {
+				return errGenerationEnded
+			}
 			msgs := make([]kafka.Message, 0, len(b.dirty))
 			for id, st := range b.dirty {
 				msgs = append(msgs, stream.Message(id, part.engine.Encode(nil, st)))
 			}
-			return write(ctx, p.cfg.States, msgs)
+			// Bounded well inside the group's rebalance timeout, so a
+			// write cannot land after the partition was handed over.
+			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
+			defer cancel()
+			return write(sctx, p.cfg.States, msgs)
 		}},
 	}
 	for _, s := range steps {

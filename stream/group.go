@@ -131,6 +131,8 @@ type Claim struct {
 	mark  atomic.Int64
 	lag   atomic.Int64
 
+	done <-chan struct{} // the generation's end
+
 	trackMu sync.Mutex
 	tracked []*trackedBatch // in the order Track was called
 	idle    chan struct{}   // closed when tracked empties; nil when empty
@@ -204,6 +206,12 @@ func (c *Claim) WaitTracked(ctx context.Context) error {
 		return fmt.Errorf("%s/%d: tracked batches still in flight: %w", c.Topic, c.Partition, ctx.Err())
 	}
 }
+
+// Done is closed when this claim's generation ends: a rebalance, or Run
+// returning. Handle runs to completion even then (its context does not
+// end), but the partition may already belong to another member: a handler
+// must not write state a new owner could have superseded after Done.
+func (c *Claim) Done() <-chan struct{} { return c.done }
 
 // Marked is the highest offset passed to Commit, or -1.
 func (c *Claim) Marked() int64 { return c.mark.Load() }
@@ -409,6 +417,7 @@ func (g *GroupConsumer) runPartition(ctx context.Context, c *Claim) error {
 	// Callbacks finish their work even when the generation ends under them:
 	// a half-done batch would only be replayed.
 	hctx := context.WithoutCancel(ctx)
+	c.done = ctx.Done()
 	if err := g.h.Assigned(hctx, c); err != nil {
 		return fmt.Errorf("assign %s/%d: %w", c.Topic, c.Partition, err)
 	}
