@@ -40,7 +40,10 @@ type CadenceReport struct {
 // Cadence summarises sequence enrollments: how many were enrolled, replied,
 // booked a meeting or were unenrolled (by reason), how many touches came
 // before enrollment, and the median delays crossing -> enrollment and
-// enrollment -> first reply or meeting.
+// enrollment -> first reply or meeting. Replies, meetings and unenrollments
+// come from explicit enrollment_events and from the contact's
+// email_replied, meeting_booked and unsubscribed touches after the
+// enrollment (see matchOutcomeTouches and docs/analysts.md).
 func (s *Store) Cadence(ctx context.Context, q CadenceQuery) (CadenceReport, error) {
 	return cadence(ctx, s.db, q)
 }
@@ -74,12 +77,42 @@ FROM (
 )
 GROUP BY contact_id`
 
+// Touch types the cadence report reads as a sequence's outcomes: HubSpot
+// has no reply webhook in our API, but the engagement stream the scorer
+// records carries these, and HubSpot unenrolls a contact from its sequence
+// when they reply, book a meeting or unsubscribe.
+const (
+	TouchReplied       = "email_replied"
+	TouchMeetingBooked = "meeting_booked"
+	TouchUnsubscribed  = "unsubscribed"
+)
+
+// cadenceOutcomesSQL gathers the enrolled contacts' reply, meeting and
+// unsubscribe touches, one row per (de-duplicated) event.
+const cadenceOutcomesSQL = `SELECT contact_id, event_id,
+    argMax(type, version) AS o_type,
+    argMax(occurred_us, version) AS o_at
+FROM touches
+WHERE type IN ('email_replied', 'meeting_booked', 'unsubscribed')
+  AND contact_id IN (SELECT contact_id FROM enrollment_events WHERE kind = 'enrolled')
+GROUP BY contact_id, event_id`
+
 type enrollment struct {
 	contact, sequence, owner, crossing string
 	at                                 int64
 	replied, meeting                   bool
 	firstResponse                      int64 // 0: none
 	unenrolled                         []string
+	// implied is the reason HubSpot unenrolled the contact, learned from
+	// its first reply, meeting or unsubscribe touch; used only when no
+	// explicit unenrolled event exists.
+	implied string
+}
+
+// outcomeTouch is a reply, meeting or unsubscribe touch.
+type outcomeTouch struct {
+	contact, id, typ string
+	at               int64
 }
 
 type enrollEvent struct {
@@ -94,7 +127,7 @@ func cadence(ctx context.Context, d db, q CadenceQuery) (CadenceReport, error) {
 	if q.By != "sequence" && q.By != "owner" {
 		return CadenceReport{}, fmt.Errorf("cadence: --by %q: want sequence or owner", q.By)
 	}
-	rep := CadenceReport{By: q.By, SQL: []string{cadenceEventsSQL, cadenceCrossingsSQL, cadenceTouchesSQL}}
+	rep := CadenceReport{By: q.By, SQL: []string{cadenceEventsSQL, cadenceCrossingsSQL, cadenceTouchesSQL, cadenceOutcomesSQL}}
 	var evs []enrollEvent
 	err := each(ctx, d, cadenceEventsSQL, func(r rows) error {
 		var e enrollEvent
@@ -136,7 +169,20 @@ func cadence(ctx context.Context, d db, q CadenceQuery) (CadenceReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("cadence touches: %w", err)
 	}
+	var outcomes []outcomeTouch
+	err = each(ctx, d, cadenceOutcomesSQL, func(r rows) error {
+		var o outcomeTouch
+		if err := r.Scan(&o.contact, &o.id, &o.typ, &o.at); err != nil {
+			return err
+		}
+		outcomes = append(outcomes, o)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("cadence outcome touches: %w", err)
+	}
 	enrollments := matchEnrollments(evs)
+	matchOutcomeTouches(enrollments, outcomes)
 	rep.Rows = cadenceRows(q, enrollments, crossAt, crossByContact, touchTS)
 	return rep, nil
 }
@@ -190,6 +236,50 @@ func matchEnrollments(evs []enrollEvent) []*enrollment {
 	return out
 }
 
+// matchOutcomeTouches credits each reply, meeting or unsubscribe touch to
+// the contact's latest enrollment at or before it (in any sequence: a touch
+// names none), so a touch after the contact's next enrollment belongs to
+// that one. An enrollment already credited by an explicit event is not
+// counted again: replied and meeting are flags, the first response is the
+// earliest of both sources.
+func matchOutcomeTouches(ens []*enrollment, ts []outcomeTouch) {
+	byContact := map[string][]*enrollment{}
+	for _, en := range ens { // ens is in enrollment order
+		byContact[en.contact] = append(byContact[en.contact], en)
+	}
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].at != ts[j].at {
+			return ts[i].at < ts[j].at
+		}
+		return ts[i].id < ts[j].id
+	})
+	for _, t := range ts {
+		list := byContact[t.contact]
+		i := sort.Search(len(list), func(i int) bool { return list[i].at > t.at }) - 1
+		if i < 0 {
+			continue // before the contact's first enrollment
+		}
+		en := list[i]
+		reason := ""
+		switch t.typ {
+		case TouchReplied:
+			en.replied, reason = true, "reply"
+		case TouchMeetingBooked:
+			en.meeting, reason = true, "meeting"
+		case TouchUnsubscribed:
+			reason = "unsubscribe"
+		default:
+			continue
+		}
+		if t.typ != TouchUnsubscribed && (en.firstResponse == 0 || t.at < en.firstResponse) {
+			en.firstResponse = t.at
+		}
+		if en.implied == "" {
+			en.implied = reason // the first such touch is what unenrolled
+		}
+	}
+}
+
 func cadenceRows(q CadenceQuery, ens []*enrollment, crossAt map[string]int64, crossByContact map[string][]int64, touchTS map[string][]int64) []CadenceRow {
 	type acc struct {
 		row       CadenceRow
@@ -222,9 +312,13 @@ func cadenceRows(q CadenceQuery, ens []*enrollment, crossAt map[string]int64, cr
 		if en.meeting {
 			g.row.MeetingBooked++
 		}
-		if len(en.unenrolled) > 0 {
+		switch {
+		case len(en.unenrolled) > 0:
 			g.row.Unenrolled++
 			g.row.UnenrolledByReason[en.unenrolled[0]]++
+		case en.implied != "":
+			g.row.Unenrolled++
+			g.row.UnenrolledByReason[en.implied]++
 		}
 		n, _ := slices.BinarySearch(touchTS[en.contact], en.at)
 		g.touches += int64(n)

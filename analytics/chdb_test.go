@@ -66,22 +66,35 @@ func TestChDBModernServer(t *testing.T) {
 	t.Run("timeline", func(t *testing.T) { checkTimelineScoreDecisions(t, s) })
 	t.Run("runreport", func(t *testing.T) { checkRunReport(t, s) })
 
+	s = use("sb_cadence")
+	w = newWriter(c, WriterOptions{})
+	writeCadenceTouches(t, w)
+	must(t, w.Close(ctx))
+	t.Run("cadence from touches", func(t *testing.T) { checkCadenceTouches(t, s) })
+
 	if os.Getenv("CLICKHOUSE_DSN") == "" {
 		t.Log("CLICKHOUSE_DSN unset: chDB answers checked against the reference only")
 		return
 	}
+	// Both servers also get the synthetic enrollments (whose contacts'
+	// meeting_booked touches feed the cadence report) and the cadence
+	// touch scenario, so the cadence comparison covers every query.
+	both := func(w *Writer) {
+		loadSynthetic(t, w, h)
+		must(t, w.AddEnrollmentEvents(h.Enrollments...))
+		writeScenario(t, w)
+		writeCadenceTouches(t, w)
+	}
 	s = use("sb_both")
 	w = newWriter(c, WriterOptions{BatchSize: 5000})
-	loadSynthetic(t, w, h)
-	writeScenario(t, w)
+	both(w)
 	must(t, w.Close(ctx))
 	old := openTestStore(t)
 	if featuresFor(old.ServerVersion()).Modern {
 		t.Logf("CLICKHOUSE_DSN server is %s, not 18.16", old.ServerVersion())
 	}
 	ow := old.NewWriter(WriterOptions{BatchSize: 5000})
-	loadSynthetic(t, ow, h)
-	writeScenario(t, ow)
+	both(ow)
 	must(t, ow.Close(ctx))
 	t.Run("same answers as "+old.ServerVersion(), func(t *testing.T) {
 		for _, args := range reportInvocations() {
