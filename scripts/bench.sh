@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Measures what the README's performance section reports, each against a
+# baseline taken in the same run, and prints the ratios. Figures only: no
+# timing is asserted anywhere. Takes ~5 minutes; set QUICK=1 for ~1.
+#   scoring: BenchmarkScore (100 and 1,000 groups) vs BenchmarkBaseline
+#   kafka:   raw kafka-go / kgo consumption vs the scorer end to end, and
+#            latency from an event's produce to its crossing's produce
+#   clickhouse (when CLICKHOUSE_DSN is set): writer rows/s, report times
+#   bridge:  crossing -> enrollment call against the sandbox
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=1000000
+benchtime=3s
+[[ -n "${QUICK:-}" ]] && events=200000 && benchtime=1s
+
+printf '== load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\n== scoring core (events per CPU-second: what one core sustains)\n'
+out="$(go test ./scoring -run XXX -bench 'Score/|Baseline' -benchtime "$benchtime" -count 3)"
+echo "$out" | grep '^Benchmark'
+echo "$out" | awk '
+	/^BenchmarkScore\/groups=100-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") s100 = s100 " " $i }
+	/^BenchmarkScore\/groups=1000-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") s1000 = s1000 " " $i }
+	/^BenchmarkBaseline-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") base = base " " $i }
+	function median(list,   a, n, i, j, t) { n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+	END {
+		b = median(base); x = median(s100); y = median(s1000)
+		printf "median events/cpu-s: 100 groups %.0f (%.1fx baseline), 1,000 groups %.0f, baseline (every when, no index) %.0f\n", x, x / b, y, b
+	}'
+
+printf '\n== kafka: raw consumption vs the scorer end to end (embedded broker)\n'
+go run ./cmd/kafkabench --embedded --events "$events" --contacts 100000 --rounds 1 --mode both --duration 15s 2>/dev/null
+
+if [[ -n "${CLICKHOUSE_DSN:-}" ]]; then
+	printf '\n== clickhouse: writer and reports\n'
+	touches=1000000,10000000
+	[[ -n "${QUICK:-}" ]] && touches=1000000
+	go run ./analytics/cmd/chbench -dsn "$CLICKHOUSE_DSN" -touches "$touches"
+else
+	printf '\n== clickhouse: skipped (set CLICKHOUSE_DSN, e.g. $(scripts/clickhouse.sh dsn))\n'
+fi
+
+printf '\n== bridge: crossing -> enrollment against the sandbox\n'
+if [[ -x scripts/bridge-bench.sh ]]; then scripts/bridge-bench.sh; fi
+printf '\n== load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
