@@ -145,6 +145,11 @@ ORDER BY (contact_id, call_id){ttl_audit}`,
 PARTITION BY toYYYYMM(at)
 ORDER BY (contact_id, event_id)`,
 	}},
+	// The contact snapshot of each event: rules read contact.X, so
+	// replaying the stored history (rescore) needs it.
+	{3, "touches.contact", []string{
+		`ALTER TABLE touches ADD COLUMN contact String DEFAULT '{}'{zstd}`,
+	}},
 }
 
 const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (

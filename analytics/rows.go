@@ -21,6 +21,7 @@ type Touch struct {
 	Campaign    string    `json:"campaign"`
 	OccurredAt  time.Time `json:"occurred_at"`
 	Properties  string    `json:"properties"` // compact JSON object text
+	Contact     string    `json:"-"`          // the event's contact snapshot, compact JSON (replays need it)
 	RuleVersion string    `json:"rule_version"`
 	IngestedAt  time.Time `json:"-"` // zero: the writer stamps the time of Add
 }
@@ -127,6 +128,11 @@ func TouchFromEvent(e events.Event, ruleVersion string) Touch {
 		// visitParam* functions used by reports require (no spaces).
 		if b, err := json.Marshal(e.Properties); err == nil {
 			t.Properties = string(b)
+		}
+	}
+	if len(e.Contact) > 0 {
+		if b, err := json.Marshal(e.Contact); err == nil {
+			t.Contact = string(b)
 		}
 	}
 	t.Channel = propString(e.Properties, "channel")

@@ -118,6 +118,12 @@ var touchTable = tableDef[Touch]{
 			}
 			return r.Properties
 		})),
+		one(strCol("contact", func(r *Touch) string {
+			if r.Contact == "" {
+				return "{}"
+			}
+			return r.Contact
+		})),
 		one(strCol("rule_version", func(r *Touch) string { return r.RuleVersion })),
 		versionCols(func(r *Touch) time.Time { return r.IngestedAt }),
 	),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -217,5 +218,35 @@ func TestRescore(t *testing.T) {
 	table, _, _ := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--top", "3")
 	if !strings.Contains(table, "scores move)") || !strings.Contains(table, "+default") {
 		t.Errorf("table:\n%s", table)
+	}
+}
+
+// The history stored in ClickHouse replays exactly as the file it was
+// imported from.
+func TestRescoreFromClickHouse(t *testing.T) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
+	}
+	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + "sb_rescore_" + strconv.Itoa(os.Getpid())
+	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	defer func() {
+		if s, err := openStore(context.Background(), dsn); err == nil {
+			s.DropDatabase(context.Background())
+			s.Close()
+		}
+	}()
+	dir := t.TempDir()
+	src, _ := os.ReadFile(rulesDir + "/engagement.yaml")
+	os.WriteFile(filepath.Join(dir, "engagement.yaml"), []byte(strings.Replace(string(src), "points: 6", "points: 9", 1)), 0o644)
+	fromFile, _, code1 := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
+	fromCH, errOut, code2 := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--clickhouse", dsn, "--format", "json")
+	if code1 != 0 || code2 != 0 {
+		t.Fatalf("exit %d/%d: %s", code1, code2, errOut)
+	}
+	if fromCH != fromFile || !strings.Contains(fromCH, `"model":"engagement"`) {
+		t.Errorf("rescore from ClickHouse differs from the file:\n%s", firstDiff(fromCH, fromFile))
 	}
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"text/tabwriter"
 
@@ -22,6 +26,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&next, "rules", "the NEW rule file or directory (repeatable)")
 	fs.Var(&current, "current", "the rules in production (repeatable; env SCORER_RULES, comma-separated)")
 	input := fs.String("events", "", "the history: a JSONL events file, or - for stdin")
+	dsn := fs.String("clickhouse", "", "or replay the history stored in ClickHouse (the touches the scorer recorded)")
 	format := fs.String("format", "table", "table or json (one change per line, then a summary line)")
 	top := fs.Int("top", 50, "table rows to show (largest moves first; 0: all)")
 	if err := fs.Parse(args); err != nil {
@@ -32,8 +37,8 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 			current = strings.Split(env, ",")
 		}
 	}
-	if len(next) == 0 || len(current) == 0 || *input == "" {
-		return errors.New("--rules NEW, --current RULES (or SCORER_RULES) and --events HISTORY are required")
+	if len(next) == 0 || len(current) == 0 || (*input == "") == (*dsn == "") {
+		return errors.New("--rules NEW, --current RULES (or SCORER_RULES) and one history, --events FILE or --clickhouse DSN, are required")
 	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format %q: want table or json", *format)
@@ -47,6 +52,14 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("new %w", err)
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(*input) }
+	if *dsn != "" {
+		path, err := historyFile(*dsn)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		open = func() (io.ReadCloser, error) { return os.Open(path) }
+	}
 	if *input == "-" {
 		spool, err := os.CreateTemp("", "scorer-rescore-*.jsonl")
 		if err != nil {
@@ -105,4 +118,34 @@ func opt(f *float64) string {
 		return "-"
 	}
 	return fmt.Sprint(*f)
+}
+
+// historyFile writes the touch history stored in ClickHouse to a temporary
+// JSONL file, so that it is replayed exactly as a file would be.
+func historyFile(dsn string) (string, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	s, err := openStore(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	f, err := os.CreateTemp("", "scorer-history-*.jsonl")
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	err = s.History(ctx, func(ev events.Event) error { return enc.Encode(ev) })
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("reading the history from ClickHouse: %w", err)
+	}
+	return f.Name(), nil
 }
