@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
@@ -187,28 +188,31 @@ func (r *running) metric(t *testing.T, series string) float64 {
 	return 0
 }
 
-type decisionsAnswer struct {
-	Source    string `json:"source"`
-	Decisions []struct {
-		CrossingID string `json:"crossing_id"`
-		Kind       string `json:"kind"`
-		Outcome    string `json:"decision"`
-		Unenrolled []string
-	} `json:"decisions"`
+// answer is what GET /decisions returns, read back as the
+// analytics.Decision rows it carries from either audit.
+type answer struct {
+	Source    string               `json:"source"`
+	Decisions []analytics.Decision `json:"decisions"`
 }
 
-func (r *running) decisions(t *testing.T, contact string) decisionsAnswer {
-	var a decisionsAnswer
+func (r *running) decisions(t *testing.T, contact string) answer {
+	var a answer
 	if err := json.Unmarshal([]byte(r.get(t, "/decisions?contact_id="+contact)), &a); err != nil {
 		t.Fatalf("decisions of %s: %v", contact, err)
 	}
 	return a
 }
 
-func (a decisionsAnswer) outcomes() []string {
+// outcomes are the decisions as outcome[:reason], as metrics and logs
+// name them.
+func (a answer) outcomes() []string {
 	var out []string
 	for _, d := range a.Decisions {
-		out = append(out, d.Outcome)
+		o := d.Outcome
+		if d.Reason != "" {
+			o += ":" + d.Reason
+		}
+		out = append(out, o)
 	}
 	return out
 }

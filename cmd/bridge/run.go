@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -383,8 +384,17 @@ func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerF
 	return mux
 }
 
+// decisionsAnswer is GET /decisions?contact_id=: one shape whichever audit
+// answers, so a dashboard or a script need not know how the bridge runs.
+type decisionsAnswer struct {
+	ContactID string               `json:"contact_id"`
+	Source    string               `json:"source"` // clickhouse | local
+	Decisions []analytics.Decision `json:"decisions"`
+}
+
 // decisionsFrom answers GET /decisions?contact_id= from ClickHouse when
-// configured, else from the local audit.
+// configured, else from the local audit, in the same shape: the rows
+// analytics.Store.Decisions reads (outcome and reason apart).
 func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("contact_id")
@@ -392,25 +402,43 @@ func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.Handl
 			http.Error(w, "contact_id is required", http.StatusBadRequest)
 			return
 		}
-		var body any
+		body := decisionsAnswer{ContactID: id}
 		if ch != nil {
 			rep, err := ch.Decisions(r.Context(), id)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadGateway)
 				return
 			}
-			body = map[string]any{"contact_id": id, "source": "clickhouse", "decisions": orEmpty(rep.Decisions)}
+			body.Source, body.Decisions = "clickhouse", orEmpty(rep.Decisions)
 		} else {
 			ds, err := local.Decisions(id)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			body = map[string]any{"contact_id": id, "source": "local", "decisions": ds}
+			body.Source, body.Decisions = "local", localDecisionRows(ds)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
 	}
+}
+
+// localDecisionRows maps local-audit decisions to the rows ClickHouse
+// would return for them: the same mapping the ClickHouse recorder writes,
+// times at the microsecond ClickHouse keeps, in UTC, ordered as its query
+// orders (time, then decision id).
+func localDecisionRows(ds []enrollment.Decision) []analytics.Decision {
+	rows, _ := enrollment.DecisionRows(ds)
+	for i := range rows {
+		rows[i].DecidedAt = time.UnixMicro(rows[i].DecidedAt.UnixMicro()).UTC()
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if !rows[i].DecidedAt.Equal(rows[j].DecidedAt) {
+			return rows[i].DecidedAt.Before(rows[j].DecidedAt)
+		}
+		return rows[i].DecisionID < rows[j].DecisionID
+	})
+	return rows
 }
 
 func orEmpty[T any](s []T) []T {
