@@ -32,6 +32,9 @@ type Options struct {
 	AsOf time.Time
 	// BadLine is called for each line that is not a valid event.
 	BadLine func(*events.LineError)
+	// State, when set, receives every contact's final state, in contact
+	// order, after its lines are emitted (rescore --apply saves them).
+	State func(contactID string, c *scoring.Contact) error
 }
 
 // Summary counts what a backtest read.
@@ -145,6 +148,11 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 				line.Crossings = []time.Time{}
 			}
 			if err := emit(line); err != nil {
+				return sum, err
+			}
+		}
+		if opts.State != nil {
+			if err := opts.State(id, &c.state); err != nil {
 				return sum, err
 			}
 		}

@@ -121,7 +121,12 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	start := time.Now()
 	e := p.Engine()
 	if p.cfg.StateDir != "" {
-		part, ok, err := readSnapshot(p.cfg.StateDir, p.cfg.Topic, c.Partition, c.Committed, e)
+		var part *partition
+		ok := false
+		end, err := stream.EndOffset(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition)
+		if err == nil {
+			part, ok, err = readSnapshot(p.cfg.StateDir, p.cfg.Topic, c.Partition, c.Committed, end, e)
+		}
 		if err != nil {
 			p.count("state", 1)
 			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("unreadable snapshot: restoring from the changelog")
@@ -186,7 +191,10 @@ func (p *Processor) Revoked(ctx context.Context, c *stream.Claim) error {
 	}
 	if part != nil && p.cfg.StateDir != "" {
 		part.mu.Lock()
-		err := writeSnapshot(p.cfg.StateDir, p.cfg.Topic, part)
+		end, err := stream.EndOffset(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition)
+		if err == nil {
+			err = writeSnapshot(p.cfg.StateDir, p.cfg.Topic, part, end)
+		}
 		part.mu.Unlock()
 		if err != nil {
 			// Not fatal: the changelog holds the same state.

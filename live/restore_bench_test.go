@@ -71,7 +71,11 @@ func BenchmarkRestorePartition(b *testing.B) {
 		p.Close()
 		dir := b.TempDir()
 		part := &partition{id: 0, engine: e, contacts: contacts, next: 12345}
-		if err := writeSnapshot(dir, "events", part); err != nil {
+		end, err := stream.EndOffset(ctx, brokers, "states", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := writeSnapshot(dir, "events", part, end); err != nil {
 			b.Fatal(err)
 		}
 		for _, from := range []string{"changelog", "snapshot"} {

@@ -14,11 +14,13 @@ import (
 
 // Snapshots make a restart fast: when a partition is revoked (and so on a
 // graceful stop) its state is written to the state directory with the
-// offset it reflects. On assignment a snapshot is used only if that
-// offset is exactly the group's committed offset; otherwise (a crash, or
-// another instance moved on) the changelog is the truth.
+// offset it reflects and the changelog's end offset at that moment. On
+// assignment a snapshot is used only if that offset is exactly the group's
+// committed offset and nothing was written to the changelog since;
+// otherwise (a crash, another instance moved on, `scorer rescore --apply`
+// rebuilt the state) the changelog is the truth.
 
-const snapshotMagic = "sbsnap1\n"
+const snapshotMagic = "sbsnap2\n"
 
 func snapshotPath(dir, topic string, partition int) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%d.state", topic, partition))
@@ -26,7 +28,7 @@ func snapshotPath(dir, topic string, partition int) string {
 
 // writeSnapshot saves part atomically: a temporary file renamed over the
 // old one.
-func writeSnapshot(dir, topic string, part *partition) error {
+func writeSnapshot(dir, topic string, part *partition, changelogEnd int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -40,6 +42,7 @@ func writeSnapshot(dir, topic string, part *partition) error {
 	w.WriteString(snapshotMagic)
 	var buf []byte
 	buf = binary.AppendVarint(buf[:0], part.next)
+	buf = binary.AppendVarint(buf, changelogEnd)
 	buf = binary.AppendUvarint(buf, uint64(len(part.contacts)))
 	w.Write(buf)
 	for id, c := range part.contacts {
@@ -68,8 +71,9 @@ func writeSnapshot(dir, topic string, part *partition) error {
 }
 
 // readSnapshot loads a partition's snapshot if it reflects exactly offset
-// next; ok is false when there is none or it is for another offset.
-func readSnapshot(dir, topic string, id int, next int64, e *scoring.Engine) (*partition, bool, error) {
+// next and the changelog then ended at changelogEnd; ok is false when
+// there is none or it is stale.
+func readSnapshot(dir, topic string, id int, next, changelogEnd int64, e *scoring.Engine) (*partition, bool, error) {
 	f, err := os.Open(snapshotPath(dir, topic, id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
@@ -87,7 +91,11 @@ func readSnapshot(dir, topic string, id int, next int64, e *scoring.Engine) (*pa
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if offset != next {
+	logEnd, err := binary.ReadVarint(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if offset != next || logEnd != changelogEnd {
 		return nil, false, nil
 	}
 	n, err := binary.ReadUvarint(r)

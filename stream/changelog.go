@@ -76,3 +76,9 @@ func partitionBounds(ctx context.Context, brokers []string, topic string, partit
 	}
 	return 0, 0, fmt.Errorf("offsets of %s/%d: partition not found", topic, partition)
 }
+
+// EndOffset is the offset the next message written to a partition gets.
+func EndOffset(ctx context.Context, brokers []string, topic string, partition int) (int64, error) {
+	_, end, err := partitionBounds(ctx, brokers, topic, partition)
+	return end, err
+}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scoring"
 )
 
 func init() {
@@ -29,6 +31,11 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	dsn := fs.String("clickhouse", "", "or replay the history stored in ClickHouse (the touches the scorer recorded)")
 	format := fs.String("format", "table", "table or json (one change per line, then a summary line)")
 	top := fs.Int("top", 50, "table rows to show (largest moves first; 0: all)")
+	apply := fs.Bool("apply", false, "rebuild the scorers' state under the new rules from the ClickHouse history (stop every scorer first; needs --clickhouse)")
+	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "with --apply: Kafka brokers (env KAFKA_BROKERS)")
+	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "with --apply: the scorers' events topic (env EVENTS_TOPIC)")
+	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "with --apply: the scorers' state topic (default EVENTS-TOPIC-scorer-state)")
+	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "with --apply: the scorers' consumer group (env SCORER_GROUP)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,6 +46,9 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(next) == 0 || len(current) == 0 || (*input == "") == (*dsn == "") {
 		return errors.New("--rules NEW, --current RULES (or SCORER_RULES) and one history, --events FILE or --clickhouse DSN, are required")
+	}
+	if *apply && *dsn == "" {
+		return errors.New("--apply rebuilds the live state from what the scorers recorded: it needs --clickhouse, not a file")
 	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format %q: want table or json", *format)
@@ -78,7 +88,27 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
+	if err := printRescore(stdout, *format, *top, changes, sum, cur, nxt); err != nil {
+		return err
+	}
+	if !*apply {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	n, err := live.Rebuild(ctx, live.RebuildOptions{
+		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group,
+	}, nxt, open)
+	if err != nil {
+		return fmt.Errorf("--apply: %w", err)
+	}
+	fmt.Fprintf(stderr, "rebuilt the state of %d contacts under rules %s; start the scorers with these rules (--rules %s)\n",
+		n, nxt.Rules.Version, strings.Join(next, " --rules "))
+	return nil
+}
+
+func printRescore(stdout io.Writer, format string, top int, changes []backtest.Change, sum backtest.RescoreSummary, cur, nxt *scoring.Engine) error {
+	if format == "json" {
 		out := newJSONLines(stdout)
 		for _, c := range changes {
 			out.write(c)
@@ -97,8 +127,8 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\ncontact\tmodel\tcurrent\tnew\tdelta\tcrossings")
 	for i, c := range changes {
-		if *top > 0 && i == *top {
-			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-*top)
+		if top > 0 && i == top {
+			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-top)
 			break
 		}
 		var x []string

@@ -1,0 +1,101 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// RebuildOptions say where the scorer keeps its state.
+type RebuildOptions struct {
+	Brokers     []string
+	EventsTopic string
+	Changelog   string // default EventsTopic + "-scorer-state"
+	Group       string
+}
+
+// Rebuild replaces every contact's state with its state under e, replayed
+// from the stored history (open reads it as JSONL, every event the scorer
+// recorded): what `scorer rescore --apply` does before the scorers restart
+// with the new rules. The history holds every event whose offset was
+// committed (touches are written before commits), and possibly a few
+// after; the scorers then re-read those from their committed offsets and
+// find them already in the state's seen set. No crossing is announced:
+// contacts that cross under the new rules in the past stay quiet, as
+// their crossing is history. It refuses while the scorer group has
+// members, whose writes would interleave with these.
+func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func() (io.ReadCloser, error)) (int, error) {
+	if o.Changelog == "" {
+		o.Changelog = o.EventsTopic + "-scorer-state"
+	}
+	if err := groupIdle(ctx, o.Brokers, o.Group); err != nil {
+		return 0, err
+	}
+	parts, err := stream.Partitions(ctx, o.Brokers, o.EventsTopic)
+	if err != nil {
+		return 0, err
+	}
+	if err := stream.EnsureTopics(ctx, o.Brokers, stream.Topic{Name: o.Changelog, Partitions: parts, Compacted: true}); err != nil {
+		return 0, err
+	}
+	if n, err := stream.Partitions(ctx, o.Brokers, o.Changelog); err != nil || n != parts {
+		return 0, fmt.Errorf("changelog %s has %d partitions, the events topic %d (%v)", o.Changelog, n, parts, err)
+	}
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: o.Changelog})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	in, err := open()
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	var batch []kafka.Message
+	written := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := p.Write(ctx, batch...)
+		written += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	_, err = backtest.Run(e, in, open, backtest.Options{
+		State: func(id string, c *scoring.Contact) error {
+			batch = append(batch, stream.Message(id, e.Encode(nil, c)))
+			if len(batch) >= 1000 {
+				return flush()
+			}
+			return nil
+		},
+	}, func(backtest.Line) error { return nil })
+	if err == nil {
+		err = flush()
+	}
+	return written, err
+}
+
+// groupIdle fails when the consumer group has members.
+func groupIdle(ctx context.Context, brokers []string, group string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	res, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return fmt.Errorf("describe group %s: %w", group, err)
+	}
+	for _, g := range res.Groups {
+		if g.Error != nil {
+			return fmt.Errorf("describe group %s: %w", group, g.Error)
+		}
+		if len(g.Members) > 0 {
+			return fmt.Errorf("the scorer group %s has %d running members (state %s): stop every scorer first, or their writes would interleave with the rebuilt state", group, len(g.Members), g.GroupState)
+		}
+	}
+	return nil
+}
