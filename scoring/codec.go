@@ -77,32 +77,36 @@ func (e *Engine) Encode(dst []byte, c *Contact) []byte {
 	dst = append(dst, codecVersion)
 	dst = binary.AppendVarint(dst, c.Latest)
 	dst = binary.AppendUvarint(dst, uint64(c.Count))
-	dst = binary.AppendUvarint(dst, uint64(len(c.Seen)))
+	seen := c.arena[c.seenAt():]
+	dst = binary.AppendUvarint(dst, uint64(len(seen)))
 	prev := uint64(0)
-	for _, h := range c.Seen { // sorted: deltas are small
+	for _, h := range seen { // sorted: deltas are small
 		dst = binary.AppendUvarint(dst, h-prev)
 		prev = h
 	}
 	fp := func(key uint32) uint64 { return p.groupOf[key>>16][key&0xffff] }
-	dst = binary.AppendUvarint(dst, uint64(len(c.Plain)))
-	for _, s := range c.Plain {
-		dst = binary.LittleEndian.AppendUint64(dst, fp(s.Group))
-		dst = binary.AppendUvarint(dst, uint64(s.N))
-		dst = binary.AppendVarint(dst, s.Sum)
+	w := c.plainWords()
+	dst = binary.AppendUvarint(dst, uint64(c.nPlain))
+	for i := range int(c.nPlain) {
+		dst = binary.LittleEndian.AppendUint64(dst, fp(plainKey(w, i)))
+		dst = binary.AppendUvarint(dst, uint64(uint32(w[2*i])))
+		dst = binary.AppendVarint(dst, plainSum(w, i))
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(c.Firsts)))
-	for _, f := range c.Firsts {
+	firsts := c.firstList()
+	dst = binary.AppendUvarint(dst, uint64(len(firsts)))
+	for _, f := range firsts {
 		dst = binary.LittleEndian.AppendUint64(dst, fp(f.Group))
 		dst = binary.AppendVarint(dst, f.At)
 		dst = binary.AppendUvarint(dst, uint64(len(f.EventID)))
 		dst = append(dst, f.EventID...)
 		dst = binary.AppendVarint(dst, f.Points)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(c.Entries)))
-	for _, x := range c.Entries {
-		dst = binary.LittleEndian.AppendUint64(dst, fp(x.Group))
-		dst = binary.AppendVarint(dst, x.At)
-		dst = binary.AppendVarint(dst, int64(x.Points))
+	w = c.entryWords()
+	dst = binary.AppendUvarint(dst, uint64(c.nEntries))
+	for i := range int(c.nEntries) {
+		dst = binary.LittleEndian.AppendUint64(dst, fp(entryKey(w, i)))
+		dst = binary.AppendVarint(dst, entryAt(w, i))
+		dst = binary.AppendVarint(dst, entryPoints(w, i))
 	}
 	var disarmed []uint64
 	for bit := 0; bit < len(p.thOf); bit++ {
@@ -165,6 +169,19 @@ func (d *decoder) count(minBytes int) int {
 	return int(n)
 }
 
+// plainState and entry are the decoder's staging of the arena's records,
+// to sort before they are laid out.
+type plainState struct {
+	group, n uint32
+	sum      rules.Points
+}
+
+type entry struct {
+	at     int64
+	group  uint32
+	points int32
+}
+
 // Decode reads a contact's state saved by Encode, under this engine's
 // rules: groups and thresholds it does not know are dropped.
 func (e *Engine) Decode(data []byte) (*Contact, error) {
@@ -174,21 +191,24 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	}
 	d := &decoder{b: data[1:]}
 	c := &Contact{Latest: d.varint(), Count: uint32(d.uvarint())}
+	var seen []uint64
 	if n := d.count(1); n > 0 {
-		c.Seen = make([]uint64, n)
+		seen = make([]uint64, n)
 		prev := uint64(0)
-		for i := range c.Seen {
+		for i := range seen {
 			prev += d.uvarint()
-			c.Seen[i] = prev
+			seen[i] = prev
 		}
 	}
+	var plains []plainState
 	for n := d.count(10); n > 0; n-- {
 		r, ok := p.groups[d.u64()]
-		s := PlainState{Group: r.key(), N: uint32(d.uvarint()), Sum: d.varint()}
+		s := plainState{group: r.key(), n: uint32(d.uvarint()), sum: d.varint()}
 		if ok && e.kinds[r.model][r.group] == plain {
-			c.Plain = append(c.Plain, s)
+			plains = append(plains, s)
 		}
 	}
+	var firsts []FirstState
 	for n := d.count(11); n > 0; n-- {
 		r, ok := p.groups[d.u64()]
 		f := FirstState{Group: r.key(), At: d.varint()}
@@ -199,16 +219,17 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 		}
 		f.Points = d.varint()
 		if ok && e.kinds[r.model][r.group] == first {
-			c.Firsts = append(c.Firsts, f)
+			firsts = append(firsts, f)
 		}
 	}
+	var entries []entry
 	for n := d.count(10); n > 0; n-- {
 		r, ok := p.groups[d.u64()]
-		x := Entry{Group: r.key(), At: d.varint()}
+		x := entry{group: r.key(), at: d.varint()}
 		pts := d.varint()
-		x.Points = int32(pts)
-		if ok && e.kinds[r.model][r.group] == listed && int64(x.Points) == pts {
-			c.Entries = append(c.Entries, x)
+		x.points = int32(pts)
+		if ok && e.kinds[r.model][r.group] == listed && int64(x.points) == pts {
+			entries = append(entries, x)
 		}
 	}
 	for n := d.count(8); n > 0; n-- {
@@ -222,19 +243,25 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
 	}
-	sortState(c)
-	c.Scores = make([]rules.Points, len(e.Rules.Models))
+	// A remap between rule versions can change the order the scorer keeps.
+	sortBy(plains, func(a, b plainState) bool { return a.group < b.group })
+	sortBy(firsts, func(a, b FirstState) bool { return a.Group < b.Group })
+	sortBy(entries, func(a, b entry) bool { return a.group < b.group || a.group == b.group && a.at < b.at })
+	if len(firsts) > 0 {
+		c.firsts = &firsts
+	}
+	c.nScores, c.nPlain, c.nEntries = uint32(len(e.Rules.Models)), uint32(len(plains)), uint32(len(entries))
+	c.arena = make([]uint64, int(c.nScores), int(c.nScores)+2*len(plains)+2*len(entries)+len(seen))
+	for _, s := range plains {
+		c.arena = append(c.arena, uint64(s.group)<<32|uint64(s.n), uint64(s.sum))
+	}
+	for _, x := range entries {
+		c.arena = append(c.arena, uint64(x.at), entryWord(x.group, rules.Points(x.points)))
+	}
+	c.arena = append(c.arena, seen...)
 	s := Scorer{Engine: e}
-	for mi := range c.Scores {
-		c.Scores[mi] = s.score(c, mi, c.Latest)
+	for mi := range int(c.nScores) {
+		c.arena[mi] = uint64(s.score(c, mi, c.Latest))
 	}
 	return c, nil
-}
-
-// sortState restores the order the scorer keeps, which a remap between
-// rule versions can change.
-func sortState(c *Contact) {
-	sortBy(c.Plain, func(a, b PlainState) bool { return a.Group < b.Group })
-	sortBy(c.Firsts, func(a, b FirstState) bool { return a.Group < b.Group })
-	sortBy(c.Entries, func(a, b Entry) bool { return a.Group < b.Group || a.Group == b.Group && a.At < b.At })
 }

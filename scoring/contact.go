@@ -3,7 +3,6 @@ package scoring
 import (
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -14,25 +13,31 @@ import (
 // Contact is the incremental scoring state of one contact across every
 // model: enough to give the exact score at any time from its latest event
 // on, and to de-duplicate events, without keeping the events themselves.
+//
+// Scoring is bound by memory latency, not arithmetic: with many contacts
+// each event's state is cold, and every separately allocated piece is one
+// more cache miss. So everything an ordinary event touches lives in one
+// arena of words, in sections whose sizes the header keeps:
+//
+//	scores   nScores words: per model, the score at Latest
+//	plain    2 words each, sorted by group: key<<32 | events counted, sum
+//	entries  2 words each, sorted by (group, time): time, key<<32 | points
+//	seen     the rest, sorted: xxhash64 of every event id seen
+//
+// Seen comes last as it grows with every event: an insertion there moves
+// only its own tail. Non-repeatable groups' first matches keep their event
+// ids (strings) apart: they are rare.
 type Contact struct {
-	Latest   int64          // unix nanos of the latest counted event
-	Count    uint32         // events counted
-	Seen     []uint64       // sorted xxhash64 of every event id seen
-	Scores   []rules.Points // per model, at Latest
-	Plain    []PlainState
-	Firsts   []FirstState
-	Entries  []Entry // sorted by (group, time)
-	Disarmed uint64  // bit per threshold (Engine.thresholdBase)
-	// PruneAt is a time before which no entry can leave its window or
+	Latest   int64  // unix nanos of the latest counted event
+	Disarmed uint64 // bit per threshold (Engine.thresholdBase)
+	// pruneAt is a time before which no entry can leave its window or
 	// decay to nothing: pruning before it would find nothing to drop.
-	PruneAt int64
-}
+	pruneAt int64
+	Count   uint32 // events counted
 
-// PlainState is a repeatable, unwindowed, undecayed group: a running sum.
-type PlainState struct {
-	Group uint32 // ref key
-	N     uint32 // events counted
-	Sum   rules.Points
+	nScores, nPlain, nEntries uint32
+	arena                     []uint64
+	firsts                    *[]FirstState // nil until a first match
 }
 
 // FirstState is a non-repeatable group's earliest match.
@@ -43,23 +48,108 @@ type FirstState struct {
 	Points  rules.Points
 }
 
-// Entry is one match of a windowed or decaying group that still counts:
-// 16 bytes, as one event's points fit 32 bits (rules.MaxEventPoints).
-type Entry struct {
-	At     int64
-	Group  uint32
-	Points int32 // micro-points
+// Section offsets in the arena, in words.
+func (c *Contact) plainAt() int   { return int(c.nScores) }
+func (c *Contact) entriesAt() int { return int(c.nScores) + 2*int(c.nPlain) }
+func (c *Contact) seenAt() int    { return c.entriesAt() + 2*int(c.nEntries) }
+
+func (c *Contact) plainWords() []uint64 {
+	at := c.plainAt()
+	return c.arena[at : at+2*int(c.nPlain)]
 }
 
-// seen records an id; it reports false when the id was already there.
+func (c *Contact) entryWords() []uint64 {
+	at := c.entriesAt()
+	return c.arena[at : at+2*int(c.nEntries)]
+}
+
+func (c *Contact) score(mi int) rules.Points { return rules.Points(c.arena[mi]) }
+
+func (c *Contact) firstList() []FirstState {
+	if c.firsts == nil {
+		return nil
+	}
+	return *c.firsts
+}
+
+// open makes room for n words at i, growing the arena by a quarter rather
+// than doubling: states are many and small, and doubling would leave a
+// third of them empty.
+func (c *Contact) open(i, n int) {
+	l := len(c.arena)
+	if l+n > cap(c.arena) {
+		want := l + n + max((l+n)/4, 8)
+		// append rounds the capacity up to the allocator's size class:
+		// the bytes it would round to anyway become usable.
+		grown := append([]uint64(nil), make([]uint64, want)...)[:l]
+		copy(grown, c.arena)
+		c.arena = grown
+	}
+	c.arena = c.arena[:l+n]
+	copy(c.arena[i+n:], c.arena[i:l])
+	clear(c.arena[i : i+n])
+}
+
+// cut removes n words at i.
+func (c *Contact) cut(i, n int) {
+	if n == 0 {
+		return
+	}
+	l := len(c.arena)
+	copy(c.arena[i:], c.arena[i+n:])
+	c.arena = c.arena[:l-n]
+}
+
+// setModels sizes the score cache for n models, zeroing it (as a contact
+// first scored, or scored under another rule set, has no valid cache).
+func (c *Contact) setModels(n int) {
+	if int(c.nScores) == n {
+		return
+	}
+	c.cut(0, int(c.nScores))
+	c.open(0, n)
+	c.nScores = uint32(n)
+}
+
+// see records an id; it reports false when the id was already there.
 func (c *Contact) see(id string) bool {
 	h := xxhash.Sum64String(id)
-	i, found := slices.BinarySearch(c.Seen, h)
+	at := c.seenAt()
+	i, found := slices.BinarySearch(c.arena[at:], h)
 	if found {
 		return false
 	}
-	c.Seen = insert(c.Seen, i, h)
+	c.open(at+i, 1)
+	c.arena[at+i] = h
 	return true
+}
+
+// Plain words: a repeatable, unwindowed, undecayed group's running sum.
+func plainKey(w []uint64, i int) uint32       { return uint32(w[2*i] >> 32) }
+func plainSum(w []uint64, i int) rules.Points { return rules.Points(w[2*i+1]) }
+
+// Entry words: one match of a windowed or decaying group that still
+// counts; one event's points fit 32 bits (rules.MaxEventPoints).
+func entryAt(w []uint64, i int) int64            { return int64(w[2*i]) }
+func entryKey(w []uint64, i int) uint32          { return uint32(w[2*i+1] >> 32) }
+func entryPoints(w []uint64, i int) rules.Points { return rules.Points(int32(uint32(w[2*i+1]))) }
+func entryWord(key uint32, pts rules.Points) uint64 {
+	return uint64(key)<<32 | uint64(uint32(int32(pts)))
+}
+
+// lowerBound is the first of n records of stride 2 whose key (the high
+// half of word k of the record) is >= key.
+func lowerBound(w []uint64, k int, key uint32) int {
+	lo, hi := 0, len(w)/2
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if uint32(w[2*mid+k]>>32) < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 // Award is a group's match for one event: the points the rule gave.
@@ -156,40 +246,37 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 			s.before = append(s.before, s.groupValues(c, mi, prev, nil))
 		}
 	}
-	if len(c.Scores) != len(models) {
-		c.Scores = make([]rules.Points, len(models))
-	}
+	c.setModels(len(models))
 
 	touched := uint64(0) // models with an award (first 64; the rest always recomputed)
 	s.eval.Bind(ev)
-	for _, r := range s.candidates(ev.Type) {
-		g := s.group(r)
-		ok, pts, err := s.eval.Match(g)
+	for _, cd := range s.candidates(ev.Type) {
+		ok, pts, err := s.eval.Match(cd.g)
 		if err != nil {
-			o.Errors = append(o.Errors, EvalError{Model: models[r.model].Name, Group: g.Name, EventID: ev.ID, Err: err})
+			o.Errors = append(o.Errors, EvalError{Model: models[cd.model].Name, Group: cd.g.Name, EventID: ev.ID, Err: err})
 			continue
 		}
 		if !ok {
 			continue
 		}
-		o.Awards = append(o.Awards, Award{Model: int(r.model), Group: int(r.group), Points: pts})
-		if r.model < 64 {
-			touched |= 1 << r.model
+		o.Awards = append(o.Awards, Award{Model: int(cd.model), Group: int(cd.group), Points: pts})
+		if cd.model < 64 {
+			touched |= 1 << cd.model
 		}
-		s.add(c, r, ev, t, T, pts)
+		s.add(c, cd, ev, t, T, pts)
 	}
 	c.Latest = T
 	s.prune(c, T)
 
 	for mi, m := range models {
-		mr := ModelResult{Model: mi, Before: c.Scores[mi]}
+		mr := ModelResult{Model: mi, Before: c.score(mi)}
 		unchanged := !first && mi < 64 && touched&(1<<mi) == 0 && (T == prev || !s.timeDependent[mi])
 		if unchanged {
 			mr.Score = mr.Before
 		} else {
 			mr.Score = s.score(c, mi, T)
 			mr.Changed = mr.Score != mr.Before || first
-			c.Scores[mi] = mr.Score
+			c.arena[mi] = uint64(mr.Score)
 		}
 		if s.Ledger && !unchanged {
 			mr.Deltas = s.deltas(c, mi, T, first)
@@ -213,36 +300,44 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 	return o
 }
 
-// add records a match of group r at time t (T: the contact's latest time).
-func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.Points) {
-	key := r.key()
-	m := s.Rules.Models[r.model]
-	g := m.Groups[r.group]
-	switch s.kinds[r.model][r.group] {
+// add records a match of group cd at time t (T: the contact's latest time).
+func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts rules.Points) {
+	key := cd.key()
+	m := s.Rules.Models[cd.model]
+	g := cd.g
+	switch cd.kind {
 	case plain:
+		w := c.plainWords()
 		i := 0
-		for i < len(c.Plain) && c.Plain[i].Group < key {
+		for i < int(c.nPlain) && plainKey(w, i) < key {
 			i++
 		}
-		if i == len(c.Plain) || c.Plain[i].Group != key {
-			c.Plain = append(c.Plain, PlainState{})
-			copy(c.Plain[i+1:], c.Plain[i:])
-			c.Plain[i] = PlainState{Group: key}
+		at := c.plainAt() + 2*i
+		if i == int(c.nPlain) || plainKey(w, i) != key {
+			c.open(at, 2)
+			c.arena[at] = uint64(key) << 32
+			c.nPlain++
 		}
-		c.Plain[i].N++
-		c.Plain[i].Sum += pts
+		// The count wraps within its 32 bits, never into the key.
+		c.arena[at] = c.arena[at]&^math.MaxUint32 | uint64(uint32(c.arena[at])+1)
+		c.arena[at+1] = uint64(rules.Points(c.arena[at+1]) + pts)
 	case first:
+		if c.firsts == nil {
+			c.firsts = new([]FirstState)
+		}
+		fs := *c.firsts
 		i := 0
-		for i < len(c.Firsts) && c.Firsts[i].Group < key {
+		for i < len(fs) && fs[i].Group < key {
 			i++
 		}
-		if i == len(c.Firsts) || c.Firsts[i].Group != key {
-			c.Firsts = append(c.Firsts, FirstState{})
-			copy(c.Firsts[i+1:], c.Firsts[i:])
-		} else if f := c.Firsts[i]; f.At < t || (f.At == t && f.EventID < ev.ID) {
+		if i == len(fs) || fs[i].Group != key {
+			fs = append(fs, FirstState{})
+			copy(fs[i+1:], fs[i:])
+		} else if f := fs[i]; f.At < t || (f.At == t && f.EventID < ev.ID) {
 			return // an earlier match already holds the group
 		}
-		c.Firsts[i] = FirstState{Group: key, At: t, EventID: ev.ID, Points: pts}
+		fs[i] = FirstState{Group: key, At: t, EventID: ev.ID, Points: pts}
+		*c.firsts = fs
 	case listed:
 		if !inWindow(g, t, T) {
 			return
@@ -250,14 +345,19 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 		if v, _ := contribution(m, pts, t, T); v == 0 && pts != 0 {
 			return
 		}
-		i := len(c.Entries) // entries mostly arrive in time order: search from the end
-		for i > 0 && (c.Entries[i-1].Group > key || c.Entries[i-1].Group == key && c.Entries[i-1].At > t) {
+		w := c.entryWords()
+		i := int(c.nEntries) // entries mostly arrive in time order: search from the end
+		for i > 0 && (entryKey(w, i-1) > key || entryKey(w, i-1) == key && entryAt(w, i-1) > t) {
 			i--
 		}
-		c.Entries = insert(c.Entries, i, Entry{Group: key, At: t, Points: int32(pts)})
-		c.PruneAt = min(c.PruneAt, s.expiry(m, g, t, pts))
+		at := c.entriesAt() + 2*i
+		c.open(at, 2)
+		c.arena[at] = uint64(t)
+		c.arena[at+1] = entryWord(key, pts)
+		c.nEntries++
+		c.pruneAt = min(c.pruneAt, s.expiry(m, g, t, pts))
 		if !m.Decays() {
-			c.Entries = trimCapped(c.Entries, key, g)
+			c.trimCapped(key, g)
 		}
 	}
 }
@@ -268,70 +368,59 @@ func (s *Scorer) add(c *Contact, r ref, ev *events.Event, t, T int64, pts rules.
 // window, so are the newer ones, and the sum is clamped to the cap anyway.
 // Exact, and it bounds the state of noisy capped groups (e-mail opens) by
 // cap / points entries.
-func trimCapped(entries []Entry, key uint32, g *rules.Group) []Entry {
+func (c *Contact) trimCapped(key uint32, g *rules.Group) {
 	limit := g.Max
 	if limit == nil || g.PointsSign() <= 0 {
 		limit = g.Min
 		if limit == nil || g.PointsSign() >= 0 {
-			return entries
+			return
 		}
 	}
-	lo := 0
-	for lo < len(entries) && entries[lo].Group < key {
-		lo++
-	}
+	w := c.entryWords()
+	lo := lowerBound(w, 1, key)
 	hi := lo
-	for hi < len(entries) && entries[hi].Group == key {
+	for hi < int(c.nEntries) && entryKey(w, hi) == key {
 		hi++
 	}
 	var sum rules.Points
 	for i := hi - 1; i > lo; i-- {
-		sum += rules.Points(entries[i].Points)
+		sum += entryPoints(w, i)
 		if sum >= *limit && *limit >= 0 || sum <= *limit && *limit <= 0 {
-			// entries[i:hi] reach the cap: entries[lo:i] never count.
-			return append(entries[:lo], entries[i:]...)
+			// entries lo..i-1 never count.
+			c.cut(c.entriesAt()+2*lo, 2*(i-lo))
+			c.nEntries -= uint32(i - lo)
+			return
 		}
 	}
-	return entries
-}
-
-// insert puts v at i, growing by a quarter rather than doubling: states
-// are many and small, and doubling leaves a third of them empty.
-func insert[T any](s []T, i int, v T) []T {
-	if len(s) == cap(s) {
-		grown := make([]T, len(s), len(s)+len(s)/4+2)
-		copy(grown, s)
-		s = grown
-	}
-	s = s[:len(s)+1]
-	copy(s[i+1:], s[i:])
-	s[i] = v
-	return s
 }
 
 // prune drops entries that can no longer count at T or any later time:
 // outside their window, or decayed to nothing (a contribution only shrinks
 // as T grows).
 func (s *Scorer) prune(c *Contact, T int64) {
-	if T < c.PruneAt || len(c.Entries) == 0 {
+	if T < c.pruneAt || c.nEntries == 0 {
 		return
 	}
 	next := int64(math.MaxInt64)
-	out := c.Entries[:0]
-	for _, e := range c.Entries {
-		m := s.Rules.Models[e.Group>>16]
-		g := m.Groups[e.Group&0xffff]
-		if !inWindow(g, e.At, T) {
+	w := c.entryWords()
+	n := 0
+	for i := range int(c.nEntries) {
+		at, key, pts := entryAt(w, i), entryKey(w, i), entryPoints(w, i)
+		m := s.Rules.Models[key>>16]
+		g := m.Groups[key&0xffff]
+		if !inWindow(g, at, T) {
 			continue
 		}
-		if v, _ := contribution(m, rules.Points(e.Points), e.At, T); v == 0 && e.Points != 0 {
+		if v, _ := contribution(m, pts, at, T); v == 0 && pts != 0 {
 			continue
 		}
-		out = append(out, e)
-		next = min(next, s.expiry(m, g, e.At, rules.Points(e.Points)))
+		w[2*n], w[2*n+1] = w[2*i], w[2*i+1]
+		n++
+		next = min(next, s.expiry(m, g, at, pts))
 	}
-	c.Entries = out
-	c.PruneAt = next
+	c.cut(c.entriesAt()+2*n, 2*(int(c.nEntries)-n))
+	c.nEntries = uint32(n)
+	c.pruneAt = next
 }
 
 // expiry is a time before which a match at t cannot leave the window nor
@@ -355,14 +444,80 @@ func (s *Scorer) expiry(m *rules.Model, g *rules.Group, t int64, pts rules.Point
 // counted event scores 0 (clamped).
 func (s *Scorer) Score(c *Contact, mi int, T int64) rules.Points { return s.score(c, mi, T) }
 
+// score sums the group sums in a plain loop rather than through eachGroup's
+// callback: it runs for nearly every event.
 func (s *Scorer) score(c *Contact, mi int, T int64) rules.Points {
 	m := s.Rules.Models[mi]
 	if c == nil {
 		return m.Clamp(0)
 	}
+	bs := s.bounds[mi]
+	lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
 	var total rules.Points
-	s.eachGroup(c, mi, T, func(g int, sum rules.Points) { total += sum })
+	w := c.plainWords()
+	for i := lowerBound(w, 0, lo); i < int(c.nPlain) && plainKey(w, i) < hi; i++ {
+		total += bs[plainKey(w, i)&0xffff].clamp(plainSum(w, i))
+	}
+	if c.firsts != nil {
+		total += s.firstSums(c, m, lo, hi, T, nil)
+	}
+	w = c.entryWords()
+	for i := lowerBound(w, 1, lo); i < int(c.nEntries) && entryKey(w, i) < hi; {
+		var sum rules.Points
+		key, n := entryKey(w, i), 0
+		i, sum, n = s.entrySum(w, i, m, bs, T)
+		if n > 0 {
+			total += bs[key&0xffff].clamp(sum)
+		}
+	}
 	return m.Clamp(total)
+}
+
+// entrySum adds up the counted entries of the group of entry i, returning
+// the index after them and how many counted.
+func (s *Scorer) entrySum(w []uint64, i int, m *rules.Model, bs []bounds, T int64) (next int, sum rules.Points, n int) {
+	key := entryKey(w, i)
+	b := &bs[key&0xffff]
+	decays := m.Decays()
+	for ; 2*i < len(w) && entryKey(w, i) == key; i++ {
+		at, v := entryAt(w, i), entryPoints(w, i)
+		if !b.inWindow(at, T) {
+			continue
+		}
+		if decays {
+			pts := v
+			if v, _ = contribution(m, pts, at, T); v == 0 && pts != 0 {
+				continue
+			}
+		}
+		sum += v
+		n++
+	}
+	return i, sum, n
+}
+
+// firstSums adds up the clamped values of the first matches of the groups
+// in [lo, hi) that count at T, calling fn with each when it is not nil.
+func (s *Scorer) firstSums(c *Contact, m *rules.Model, lo, hi uint32, T int64, fn func(g int, sum rules.Points)) rules.Points {
+	var total rules.Points
+	for _, f := range c.firstList() {
+		if f.Group < lo || f.Group >= hi {
+			continue
+		}
+		g := m.Groups[f.Group&0xffff]
+		if !inWindow(g, f.At, T) {
+			continue
+		}
+		v, _ := contribution(m, f.Points, f.At, T)
+		if v == 0 && f.Points != 0 {
+			continue
+		}
+		total += g.Clamp(v)
+		if fn != nil {
+			fn(int(f.Group&0xffff), g.Clamp(v))
+		}
+	}
+	return total
 }
 
 // GroupSums calls fn with the clamped sum of every group of model mi that
@@ -376,44 +531,19 @@ func (s *Scorer) GroupSums(c *Contact, mi int, T int64, fn func(group int, sum r
 func (s *Scorer) eachGroup(c *Contact, mi int, T int64, fn func(g int, sum rules.Points)) {
 	m := s.Rules.Models[mi]
 	lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
-	i := sort.Search(len(c.Plain), func(i int) bool { return c.Plain[i].Group >= lo })
-	for ; i < len(c.Plain) && c.Plain[i].Group < hi; i++ {
-		p := c.Plain[i]
-		fn(int(p.Group&0xffff), m.Groups[p.Group&0xffff].Clamp(p.Sum))
+	w := c.plainWords()
+	for i := lowerBound(w, 0, lo); i < int(c.nPlain) && plainKey(w, i) < hi; i++ {
+		key := plainKey(w, i)
+		fn(int(key&0xffff), s.bounds[mi][key&0xffff].clamp(plainSum(w, i)))
 	}
-	i = sort.Search(len(c.Firsts), func(i int) bool { return c.Firsts[i].Group >= lo })
-	for ; i < len(c.Firsts) && c.Firsts[i].Group < hi; i++ {
-		f := c.Firsts[i]
-		g := m.Groups[f.Group&0xffff]
-		if !inWindow(g, f.At, T) {
-			continue
-		}
-		v, _ := contribution(m, f.Points, f.At, T)
-		if v == 0 && f.Points != 0 {
-			continue
-		}
-		fn(int(f.Group&0xffff), g.Clamp(v))
-	}
-	i = sort.Search(len(c.Entries), func(i int) bool { return c.Entries[i].Group >= lo })
-	for i < len(c.Entries) && c.Entries[i].Group < hi {
-		key := c.Entries[i].Group
-		g := m.Groups[key&0xffff]
+	s.firstSums(c, m, lo, hi, T, fn)
+	w = c.entryWords()
+	for i := lowerBound(w, 1, lo); i < int(c.nEntries) && entryKey(w, i) < hi; {
 		var sum rules.Points
-		n := 0
-		for ; i < len(c.Entries) && c.Entries[i].Group == key; i++ {
-			e := c.Entries[i]
-			if !inWindow(g, e.At, T) {
-				continue
-			}
-			v, _ := contribution(m, rules.Points(e.Points), e.At, T)
-			if v == 0 && e.Points != 0 {
-				continue
-			}
-			sum += v
-			n++
-		}
+		key, n := entryKey(w, i), 0
+		i, sum, n = s.entrySum(w, i, m, s.bounds[mi], T)
 		if n > 0 {
-			fn(int(key&0xffff), g.Clamp(sum))
+			fn(int(key&0xffff), s.bounds[mi][key&0xffff].clamp(sum))
 		}
 	}
 }

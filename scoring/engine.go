@@ -24,14 +24,25 @@ const (
 	listed             // windowed or decaying: the matches that still count
 )
 
+// candidate is a group an event may match, with what Apply needs of it at
+// hand rather than behind Rules' pointers.
+type candidate struct {
+	g *rules.Group
+	ref
+	kind kind
+}
+
 // Engine is a compiled rule set with its groups indexed by event type.
 // It is read-only and safe to share; each goroutine scores with its own
 // Scorer.
 type Engine struct {
 	Rules  *rules.Set
-	byType map[string][]ref // groups an event of that type may match
-	any    []ref            // groups for types no rule names
+	byType map[string][]candidate // groups an event of that type may match
+	any    []candidate            // groups for types no rule names
 	kinds  [][]kind
+	// bounds[m][g] is group g's clamp as plain numbers: the hot loops
+	// then read one small array instead of following *Group and *Points.
+	bounds [][]bounds
 	// thresholdBase[m] is the bit of model m's first threshold in a
 	// contact's disarmed set.
 	thresholdBase []int
@@ -39,6 +50,29 @@ type Engine struct {
 
 	printsOnce sync.Once
 	print      *prints
+}
+
+// bounds is a group's [Min, Max] (the int64 extremes when unset) and
+// window (0: none).
+type bounds struct {
+	lo, hi rules.Points
+	window int64
+}
+
+// clamp is rules' clamp: the floor wins over the cap.
+func (b *bounds) clamp(p rules.Points) rules.Points { return max(min(p, b.hi), b.lo) }
+
+func (b *bounds) inWindow(t, T int64) bool { return b.window == 0 || t > T-b.window }
+
+func boundsOf(g *rules.Group) bounds {
+	b := bounds{lo: math.MinInt64, hi: math.MaxInt64, window: int64(g.Window)}
+	if g.Min != nil {
+		b.lo = *g.Min
+	}
+	if g.Max != nil {
+		b.hi = *g.Max
+	}
+	return b
 }
 
 // MaxThresholds bounds the thresholds of all models together: a contact's
@@ -50,7 +84,9 @@ func NewEngine(set *rules.Set) (*Engine, error) {
 	if len(set.Models) > math.MaxUint16 {
 		return nil, fmt.Errorf("%d models: at most %d", len(set.Models), math.MaxUint16)
 	}
-	e := &Engine{Rules: set, byType: map[string][]ref{}}
+	e := &Engine{Rules: set, byType: map[string][]candidate{}}
+	byType := map[string][]ref{}
+	var anyType []ref
 	bits := 0
 	named := map[string]bool{}
 	for _, m := range set.Models {
@@ -64,9 +100,11 @@ func NewEngine(set *rules.Set) (*Engine, error) {
 		e.thresholdBase = append(e.thresholdBase, bits)
 		bits += len(m.Thresholds)
 		kinds := make([]kind, len(m.Groups))
+		bs := make([]bounds, len(m.Groups))
 		td := false
 		for gi, g := range m.Groups {
 			r := ref{uint16(mi), uint16(gi)}
+			bs[gi] = boundsOf(g)
 			switch {
 			case !g.Repeatable:
 				kinds[gi] = first
@@ -75,36 +113,46 @@ func NewEngine(set *rules.Set) (*Engine, error) {
 			}
 			td = td || g.Window > 0 || m.Decays()
 			if g.Types == nil {
-				e.any = append(e.any, r)
+				anyType = append(anyType, r)
 				for t := range named {
-					e.byType[t] = append(e.byType[t], r)
+					byType[t] = append(byType[t], r)
 				}
 				continue
 			}
 			for _, t := range g.Types {
-				e.byType[t] = append(e.byType[t], r)
+				byType[t] = append(byType[t], r)
 			}
 		}
 		e.kinds = append(e.kinds, kinds)
+		e.bounds = append(e.bounds, bs)
 		e.timeDependent = append(e.timeDependent, td)
 	}
 	if bits > MaxThresholds {
 		return nil, fmt.Errorf("%d thresholds across models: at most %d", bits, MaxThresholds)
 	}
-	for t, refs := range e.byType {
+	for t, refs := range byType {
 		sort.Slice(refs, func(i, j int) bool { return refs[i].key() < refs[j].key() })
-		e.byType[t] = refs
+		e.byType[t] = e.candidatesOf(refs)
 	}
+	e.any = e.candidatesOf(anyType)
 	return e, nil
 }
 
 // candidates are the groups an event of type t may match, in model and
 // group order.
-func (e *Engine) candidates(t string) []ref {
-	if refs, ok := e.byType[t]; ok {
-		return refs
+func (e *Engine) candidates(t string) []candidate {
+	if cs, ok := e.byType[t]; ok {
+		return cs
 	}
 	return e.any
+}
+
+func (e *Engine) candidatesOf(refs []ref) []candidate {
+	cs := make([]candidate, len(refs))
+	for i, r := range refs {
+		cs[i] = candidate{g: e.group(r), ref: r, kind: e.kinds[r.model][r.group]}
+	}
+	return cs
 }
 
 func (e *Engine) group(r ref) *rules.Group {
