@@ -251,7 +251,8 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 		c.firsts = &firsts
 	}
 	c.nScores, c.nPlain, c.nEntries = uint32(len(e.Rules.Models)), uint32(len(plains)), uint32(len(entries))
-	c.arena = make([]uint64, int(c.nScores), int(c.nScores)+2*len(plains)+2*len(entries)+len(seen))
+	// pruneAt 0: the first event prunes, and sets it.
+	c.arena = make([]uint64, 1+int(c.nScores), 1+int(c.nScores)+2*len(plains)+2*len(entries)+len(seen))
 	for _, s := range plains {
 		c.arena = append(c.arena, uint64(s.group)<<32|uint64(s.n), uint64(s.sum))
 	}
@@ -261,7 +262,7 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	c.arena = append(c.arena, seen...)
 	s := Scorer{Engine: e}
 	for mi := range int(c.nScores) {
-		c.arena[mi] = uint64(s.score(c, mi, c.Latest))
+		c.arena[1+mi] = uint64(s.score(c, mi, c.Latest))
 	}
 	return c, nil
 }

@@ -19,6 +19,8 @@ import (
 // more cache miss. So everything an ordinary event touches lives in one
 // arena of words, in sections whose sizes the header keeps:
 //
+//	pruneAt  1 word: a time before which no entry can leave its window or
+//	         decay to nothing: pruning before it would find nothing to drop
 //	scores   nScores words: per model, the score at Latest
 //	plain    2 words each, sorted by group: key<<32 | events counted, sum
 //	entries  2 words each, sorted by (group, time): time, key<<32 | points
@@ -27,13 +29,14 @@ import (
 // Seen comes last as it grows with every event: an insertion there moves
 // only its own tail. Non-repeatable groups' first matches keep their event
 // ids (strings) apart: they are rare.
+//
+// The struct itself is 64 bytes, one cache line when the allocator's 64-byte
+// class aligns it (pruneAt lives in the arena to fit): at 72 it would take
+// the 80-byte class and straddle two lines.
 type Contact struct {
 	Latest   int64  // unix nanos of the latest counted event
 	Disarmed uint64 // bit per threshold (Engine.thresholdBase)
-	// pruneAt is a time before which no entry can leave its window or
-	// decay to nothing: pruning before it would find nothing to drop.
-	pruneAt int64
-	Count   uint32 // events counted
+	Count    uint32 // events counted
 
 	nScores, nPlain, nEntries uint32
 	arena                     []uint64
@@ -48,9 +51,11 @@ type FirstState struct {
 	Points  rules.Points
 }
 
-// Section offsets in the arena, in words.
-func (c *Contact) plainAt() int   { return int(c.nScores) }
-func (c *Contact) entriesAt() int { return int(c.nScores) + 2*int(c.nPlain) }
+// Section offsets in the arena, in words. An empty arena (a contact that
+// has seen nothing) has no pruneAt word either.
+func (c *Contact) scoresAt() int  { return min(len(c.arena), 1) }
+func (c *Contact) plainAt() int   { return c.scoresAt() + int(c.nScores) }
+func (c *Contact) entriesAt() int { return c.plainAt() + 2*int(c.nPlain) }
 func (c *Contact) seenAt() int    { return c.entriesAt() + 2*int(c.nEntries) }
 
 func (c *Contact) plainWords() []uint64 {
@@ -63,7 +68,9 @@ func (c *Contact) entryWords() []uint64 {
 	return c.arena[at : at+2*int(c.nEntries)]
 }
 
-func (c *Contact) score(mi int) rules.Points { return rules.Points(c.arena[mi]) }
+func (c *Contact) score(mi int) rules.Points { return rules.Points(c.arena[1+mi]) }
+
+func (c *Contact) pruneAt() int64 { return int64(c.arena[0]) }
 
 func (c *Contact) firstList() []FirstState {
 	if c.firsts == nil {
@@ -106,14 +113,17 @@ func (c *Contact) setModels(n int) {
 	if int(c.nScores) == n {
 		return
 	}
-	c.cut(0, int(c.nScores))
-	c.open(0, n)
+	c.cut(1, int(c.nScores))
+	c.open(1, n)
 	c.nScores = uint32(n)
 }
 
 // see records an id; it reports false when the id was already there.
 func (c *Contact) see(id string) bool {
 	h := xxhash.Sum64String(id)
+	if len(c.arena) == 0 {
+		c.open(0, 1) // pruneAt: 0, prune at the first chance
+	}
 	at := c.seenAt()
 	i, found := slices.BinarySearch(c.arena[at:], h)
 	if found {
@@ -276,7 +286,7 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 		} else {
 			mr.Score = s.score(c, mi, T)
 			mr.Changed = mr.Score != mr.Before || first
-			c.arena[mi] = uint64(mr.Score)
+			c.arena[1+mi] = uint64(mr.Score)
 		}
 		if s.Ledger && !unchanged {
 			mr.Deltas = s.deltas(c, mi, T, first)
@@ -355,7 +365,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		c.arena[at] = uint64(t)
 		c.arena[at+1] = entryWord(key, pts)
 		c.nEntries++
-		c.pruneAt = min(c.pruneAt, s.expiry(m, g, t, pts))
+		c.arena[0] = uint64(min(c.pruneAt(), s.expiry(m, g, t, pts)))
 		if !m.Decays() {
 			c.trimCapped(key, g)
 		}
@@ -398,7 +408,7 @@ func (c *Contact) trimCapped(key uint32, g *rules.Group) {
 // outside their window, or decayed to nothing (a contribution only shrinks
 // as T grows).
 func (s *Scorer) prune(c *Contact, T int64) {
-	if T < c.pruneAt || c.nEntries == 0 {
+	if c.nEntries == 0 || T < c.pruneAt() {
 		return
 	}
 	next := int64(math.MaxInt64)
@@ -420,7 +430,7 @@ func (s *Scorer) prune(c *Contact, T int64) {
 	}
 	c.cut(c.entriesAt()+2*n, 2*(int(c.nEntries)-n))
 	c.nEntries = uint32(n)
-	c.pruneAt = next
+	c.arena[0] = uint64(next)
 }
 
 // expiry is a time before which a match at t cannot leave the window nor
