@@ -81,7 +81,8 @@ func (c *Contact) firstList() []FirstState {
 
 // open makes room for n words at i, growing the arena by a quarter rather
 // than doubling: states are many and small, and doubling would leave a
-// third of them empty.
+// third of them empty. At least 8 words, or a young contact would
+// reallocate every event or two.
 func (c *Contact) open(i, n int) {
 	l := len(c.arena)
 	if l+n > cap(c.arena) {
