@@ -9,6 +9,17 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The scripts below use jq and curl; a machine without them gets them from
+# Debian's packages (as root, like ClickHouse).
+missing=()
+for tool in jq curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if (( ${#missing[@]} )); then
+	step "installing ${missing[*]} (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}"; }
+fi
+
 step "gofmt"
 unformatted="$(gofmt -l $(git ls-files '*.go'))"
 if [[ -n "$unformatted" ]]; then
