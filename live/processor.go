@@ -59,11 +59,15 @@ type Processor struct {
 	cfg    Config
 	engine atomic.Pointer[scoring.Engine]
 
-	mu       sync.Mutex
-	parts    map[int]*partition // owned now
-	retained map[int]*partition // revoked, kept in case the partition comes back
-	contacts atomic.Int64       // held in owned partitions
+	mu        sync.Mutex
+	parts     map[int]*partition // owned now
+	retained  map[int]*partition // revoked, kept in case the partition comes back
+	contacts  atomic.Int64       // held in owned partitions
+	restoring atomic.Int32       // partitions being restored now
 }
+
+// Restoring is the number of partitions whose state is being restored.
+func (p *Processor) Restoring() int { return int(p.restoring.Load()) }
 
 // partition is the state of one events partition: its contacts, scored
 // under one engine, reflecting every message before next.
@@ -110,6 +114,8 @@ func (p *Processor) setVersionMetric(old, now string) {
 // Assigned restores the partition's contacts: from memory when this
 // instance held them at the committed offset, else from the changelog.
 func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
+	p.restoring.Add(1)
+	defer p.restoring.Add(-1)
 	p.mu.Lock()
 	kept := p.retained[c.Partition]
 	delete(p.retained, c.Partition)

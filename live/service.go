@@ -165,11 +165,16 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
+		switch {
+		case !s.ready.Load():
 			http.Error(w, "not consuming", http.StatusServiceUnavailable)
-			return
+		case !s.consumer.InGeneration():
+			http.Error(w, "joining the consumer group (or rebalancing)", http.StatusServiceUnavailable)
+		case s.processor.Restoring() > 0:
+			http.Error(w, fmt.Sprintf("restoring %d partitions", s.processor.Restoring()), http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintf(w, "ok: partitions %v\n", s.consumer.Assignment())
 		}
-		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /contacts/{id}/score", s.score)
 	return mux

@@ -302,6 +302,15 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 }
 
 // Assignment lists the partitions this member owns now, sorted.
+// InGeneration reports whether this member holds a generation of the
+// group (its assignment may be empty): false before it first joins and
+// while a rebalance is under way.
+func (g *GroupConsumer) InGeneration() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.claims != nil
+}
+
 func (g *GroupConsumer) Assignment() []int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
