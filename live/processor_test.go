@@ -17,9 +17,7 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/scorebridge/scorebridge/synth"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 const partitions = 4
@@ -31,56 +29,12 @@ type env struct {
 	raw     []byte         // the same as JSONL
 }
 
+// setup starts a cluster with the service's topics and produces a
+// generated history, with two malformed messages, to "events".
 func setup(t *testing.T, contacts int) *env {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	e := &env{brokers: c.ListenAddrs()}
-	ctx := ctxFor(t, 30*time.Second)
-	err = stream.EnsureTopics(ctx, e.brokers,
-		stream.Topic{Name: "events", Partitions: partitions},
-		stream.Topic{Name: "crossings", Partitions: partitions},
-		stream.Topic{Name: "dlq", Partitions: 1},
-		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.engine, err = scoring.NewEngine(set); err != nil {
-		t.Fatal(err)
-	}
-	cfg := synth.Default()
-	cfg.Contacts, cfg.Days, cfg.DuplicateRate = contacts, 30, 0.02
-	var msgs []kafka.Message
-	var buf bytes.Buffer
-	synth.Generate(cfg, func(ev *events.Event) error {
-		data, _ := json.Marshal(ev)
-		e.events = append(e.events, *ev)
-		buf.Write(append(data, '\n'))
-		msgs = append(msgs, stream.Message(ev.ContactID, data))
-		return nil
-	})
-	// Malformed messages must be dead-lettered, not lost or fatal.
-	msgs = append(msgs[:10], append([]kafka.Message{
-		stream.Message("c-000001", []byte(`{"id":"broken"`)),
-		stream.Message("c-000002", []byte(`{"id":"x","type":"email_opened","contact_id":"c-000003","occurred_at":"2026-10-01T00:00:00Z"}`)),
-	}, msgs[10:]...)...)
-	e.raw = buf.Bytes()
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: e.brokers, Topic: "events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.Write(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	e, msgs := prepare(t, contacts)
+	e.produce(t, msgs)
 	return e
 }
 

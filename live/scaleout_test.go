@@ -62,8 +62,8 @@ func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
 		msgs = append(msgs, stream.Message(ev.ContactID, data))
 		return nil
 	})
-	// The same two malformed messages as setup: checkAgainstBacktest
-	// expects them on the dead-letter topic.
+	// Two malformed messages: checkAgainstBacktest expects them on the
+	// dead-letter topic.
 	msgs = append(msgs[:10], append([]kafka.Message{
 		stream.Message("c-000001", []byte(`{"id":"broken"`)),
 		stream.Message("c-000002", []byte(`{"id":"x","type":"email_opened","contact_id":"c-000003","occurred_at":"2026-10-01T00:00:00Z"}`)),
