@@ -56,12 +56,10 @@ func Import(ctx context.Context, e *scoring.Engine, in io.Reader, rec Recorder, 
 		if err != nil {
 			return sum, err
 		}
-		before := len(b.touches)
-		p.scoreEvent(part, &ev, b)
-		if len(b.touches) == before {
-			sum.Duplicates++
-		} else {
+		if p.scoreEvent(part, &ev, b) {
 			sum.Events++
+		} else {
+			sum.Duplicates++
 		}
 		if len(b.touches) >= 10_000 {
 			if err := flush(); err != nil {

@@ -303,8 +303,9 @@ func (p *Processor) score(part *partition, m *kafka.Message, b *batch) {
 	p.scoreEvent(part, &ev, b)
 }
 
-// scoreEvent applies one decoded event and collects its effects.
-func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
+// scoreEvent applies one decoded event and collects its effects; it
+// reports false for a duplicate, which changes nothing.
+func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) bool {
 	st := part.contacts[ev.ContactID]
 	if st == nil {
 		st = &scoring.Contact{}
@@ -317,7 +318,7 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
 	o := s.Apply(st, ev)
 	if o.Duplicate {
 		p.outcome("duplicate")
-		return
+		return false
 	}
 	p.outcome("scored")
 	if len(o.Errors) > 0 {
@@ -359,6 +360,7 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) {
 		p.cfg.Log.Info().Str("contact_id", ev.ContactID).Str("model", m.Name).Str("threshold", th.Name).
 			Float64("score", x.Score).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).Msg("threshold crossed")
 	}
+	return true
 }
 
 // appendLedger writes, per model and group, the points the rule awarded
