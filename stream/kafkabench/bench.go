@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/pprof"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
@@ -50,6 +52,20 @@ type Row struct {
 	Messages int             // per round
 	Elapsed  time.Duration   // the median round
 	Runs     []time.Duration // every round, in order
+	// CPU is the process's CPU time in every round, in order: with an
+	// embedded broker its work is included, and so is other work of the
+	// process (the progress of the previous row's shutdown, GC).
+	CPU []time.Duration
+}
+
+// CPUPerMessage is the median round's CPU time per message.
+func (r Row) CPUPerMessage() time.Duration {
+	if len(r.CPU) == 0 || r.Messages <= 0 {
+		return 0
+	}
+	sorted := slices.Clone(r.CPU)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2] / time.Duration(r.Messages)
 }
 
 // Rate is messages per second in the median round.
@@ -60,18 +76,19 @@ func (r Row) Rate() float64 {
 	return float64(r.Messages) / r.Elapsed.Seconds()
 }
 
-func (r *Report) add(name string, n int, d time.Duration) {
+func (r *Report) add(name string, n int, d, cpu time.Duration) {
 	for i := range r.Rows {
 		if r.Rows[i].Name == name {
 			row := &r.Rows[i]
 			row.Runs = append(row.Runs, d)
+			row.CPU = append(row.CPU, cpu)
 			sorted := slices.Clone(row.Runs)
 			slices.Sort(sorted)
 			row.Elapsed = sorted[len(sorted)/2]
 			return
 		}
 	}
-	r.Rows = append(r.Rows, Row{Name: name, Messages: n, Elapsed: d, Runs: []time.Duration{d}})
+	r.Rows = append(r.Rows, Row{Name: name, Messages: n, Elapsed: d, Runs: []time.Duration{d}, CPU: []time.Duration{cpu}})
 }
 
 // Report is the result of Run.
@@ -103,7 +120,8 @@ func (r Report) Print(w io.Writer) {
 			lo, hi := slices.Min(row.Runs), slices.Max(row.Runs)
 			spread = fmt.Sprintf("  (%d rounds: %.0f-%.0f)", len(row.Runs), float64(row.Messages)/hi.Seconds(), float64(row.Messages)/lo.Seconds())
 		}
-		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s%s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(), ratio, spread)
+		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s %6.2f µs CPU/msg%s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(),
+			float64(row.CPUPerMessage().Nanoseconds())/1000, ratio, spread)
 	}
 }
 
@@ -169,13 +187,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		fmt.Fprintf(cfg.Log, "running: %s ...\n", name)
 		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
-		start := time.Now()
-		n, err := fn(sctx)
-		elapsed := time.Since(start)
+		start, cpu0 := time.Now(), processCPU()
+		var n int
+		var err error
+		// The label follows every goroutine the row starts, so a CPU
+		// profile of the run separates the rows: go tool pprof
+		// -tagfocus 'row=scorer' (the embedded broker's work is unlabelled).
+		pprof.Do(sctx, pprof.Labels("row", name), func(ctx context.Context) { n, err = fn(ctx) })
+		elapsed, cpu := time.Since(start), processCPU()-cpu0
 		if err != nil {
 			return fmt.Errorf("%s: %w (after %d messages)", name, err, n)
 		}
-		rep.add(name, n, elapsed)
+		rep.add(name, n, elapsed, cpu)
 		fmt.Fprintf(cfg.Log, "  %d msgs in %.2fs: %.0f msgs/s\n", n, elapsed.Seconds(), float64(n)/elapsed.Seconds())
 		return nil
 	}
@@ -436,6 +459,15 @@ func committedOffsets(ctx context.Context, client *kafka.Client, group, topic st
 		out[p.Partition] = p.CommittedOffset
 	}
 	return out, nil
+}
+
+// processCPU is the user and system CPU time the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func deleteTopics(brokers []string, topics ...string) {
