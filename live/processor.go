@@ -25,13 +25,19 @@ type Producer interface {
 	Write(ctx context.Context, msgs ...kafka.Message) error
 }
 
+// StateWriter writes contact states to one partition of the changelog;
+// *stream.Producer in production.
+type StateWriter interface {
+	WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error
+}
+
 // Config wires a Processor.
 type Config struct {
 	Brokers     []string
 	Changelog   string // compacted topic of contact states, co-partitioned with events
 	Crossings   Producer
 	DeadLetters Producer
-	States      Producer // writes to Changelog
+	States      StateWriter // writes to Changelog
 	Recorder    Recorder
 	Metrics     *Metrics
 	Log         zerolog.Logger
@@ -78,6 +84,10 @@ type partition struct {
 	scorer   *scoring.Scorer
 	contacts map[string]*scoring.Contact
 	next     int64 // the offset of the first message not reflected
+
+	// states and stateMsgs are reused by every batch's changelog write.
+	states    []byte
+	stateMsgs []kafka.Message
 }
 
 // NewProcessor returns a processor applying engine.
@@ -456,15 +466,22 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			if ended(c) {
 				return errGenerationEnded
 			}
-			msgs := make([]kafka.Message, 0, len(b.dirty))
-			for id, st := range b.dirty {
-				msgs = append(msgs, stream.Message(id, part.engine.Encode(nil, st)))
+			msgs := part.encodeStates(b.dirty)
+			if len(msgs) == 0 || p.cfg.States == nil {
+				return nil
 			}
 			// Bounded well inside the group's rebalance timeout, so a
 			// write cannot land after the partition was handed over.
 			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
 			defer cancel()
-			return write(sctx, p.cfg.States, msgs)
+			// The changelog is co-partitioned with the events: a contact's
+			// state goes where Assigned will look for it.
+			if err := p.cfg.States.WritePartition(sctx, part.id, msgs...); err != nil {
+				// A failed request may still be reading the buffer.
+				part.states, part.stateMsgs = nil, nil
+				return err
+			}
+			return nil
 		}},
 	}
 	for _, s := range steps {
@@ -479,6 +496,27 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 		}
 	}
 	return nil
+}
+
+// encodeStates encodes the contacts into the partition's reused buffer:
+// one key and value after the other, no allocation per contact.
+func (part *partition) encodeStates(dirty map[string]*scoring.Contact) []kafka.Message {
+	type span struct{ key, value, end int }
+	buf, msgs := part.states[:0], part.stateMsgs[:0]
+	spans := make([]span, 0, len(dirty))
+	for id, st := range dirty {
+		k := len(buf)
+		buf = append(buf, id...)
+		v := len(buf)
+		buf = part.engine.Encode(buf, st)
+		spans = append(spans, span{k, v, len(buf)})
+	}
+	// Sliced once buf stopped moving.
+	for _, sp := range spans {
+		msgs = append(msgs, kafka.Message{Key: buf[sp.key:sp.value:sp.value], Value: buf[sp.value:sp.end:sp.end]})
+	}
+	part.states, part.stateMsgs = buf, msgs
+	return msgs
 }
 
 func write(ctx context.Context, w Producer, msgs []kafka.Message) error {

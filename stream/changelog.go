@@ -16,10 +16,11 @@ import (
 //
 // For a contact's state to live in the same partition number as its
 // events, create the changelog with the same partition count as the events
-// topic and key both by contact id: the producer's murmur2 partitioner
-// then maps a key to the same partition in both, and restoring changelog
-// partition p on assignment of events partition p restores exactly the
-// contacts that partition carries.
+// topic and key both by contact id, and write the state of what events
+// partition p carries to changelog partition p (Producer.WritePartition;
+// the producer's murmur2 partitioner maps a key to the same partition in
+// both too): restoring changelog partition p on assignment of events
+// partition p restores exactly the contacts that partition carries.
 func RestorePartition(ctx context.Context, brokers []string, topic string, partition int, fn func(kafka.Message) error) (int64, error) {
 	first, end, err := partitionBounds(ctx, brokers, topic, partition)
 	if err != nil {

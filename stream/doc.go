@@ -26,6 +26,7 @@
 //	func NewProducer(cfg ProducerConfig) (*Producer, error)
 //	func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error        // sync: returns when acked by all ISR
 //	func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kafka.Message) error // Async only
+//	func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error // sync, at once
 //	func (p *Producer) Failed() int64
 //	func (p *Producer) Close() error
 //	func Message(key string, value []byte, headers ...string) kafka.Message          // headers as name, value pairs
@@ -35,6 +36,9 @@
 // the murmur2 partitioner (as the Java client and franz-go): key every
 // message by contact id so a contact's messages stay in one partition, in
 // order.
+// WritePartition is for a caller that knows the partition (a changelog
+// co-partitioned with its input): no partitioner and no batch timeout, one
+// produce request per MB.
 //
 // # Consuming in a group
 //

@@ -1,12 +1,15 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -37,11 +40,13 @@ type ProducerConfig struct {
 // as the Java client and franz-go choose), so one contact's events keep
 // their order. It is safe for concurrent use.
 type Producer struct {
-	w      *kafka.Writer
-	tr     *kafka.Transport
-	topic  string
-	async  bool
-	failed atomic.Int64
+	w           *kafka.Writer
+	tr          *kafka.Transport
+	client      *kafka.Client // for WritePartition
+	topic       string
+	async       bool
+	compression kafka.Compression
+	failed      atomic.Int64
 }
 
 // NewProducer builds a producer; it connects lazily on the first Write.
@@ -60,7 +65,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	// A transport of its own: the shared default transport caches metadata
 	// and may still believe a just-created topic does not exist.
-	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async}
+	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async, compression: cfg.Compression}
+	p.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: p.tr, Timeout: 10 * time.Second}
 	p.w = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        cfg.Topic,
@@ -109,6 +115,112 @@ func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
 	}
 	return nil
 }
+
+// maxRequestBytes bounds the records of one WritePartition request:
+// Kafka's default message.max.bytes is 1 MB.
+const maxRequestBytes = 1000_000
+
+// WritePartition writes msgs, in order, to one partition of the topic and
+// returns once all in-sync replicas acknowledged them. Unlike Write it
+// skips the partitioner and sends at once, in as few produce requests as
+// maxRequestBytes allows, one after the other: Write waits up to
+// BatchTimeout for a batch to fill and looks the partition count up for
+// every message. Use it when the caller knows the partition, e.g. a
+// changelog co-partitioned with the input whose partition it holds.
+// Temporary errors are retried (10 attempts, 100 ms to 1 s apart) while ctx
+// lasts. msgs are not retained once it returns successfully; after an error
+// a request may still be reading them.
+func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error {
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for ; n < len(msgs); n++ {
+			// 21: the most a record adds in the v2 format besides key and
+			// value (length, attributes, deltas, lengths, header count).
+			s := len(msgs[n].Key) + len(msgs[n].Value) + 21
+			for _, h := range msgs[n].Headers {
+				s += len(h.Key) + len(h.Value) + 10
+			}
+			if n > 0 && size+s > maxRequestBytes {
+				break
+			}
+			size += s
+		}
+		if err := p.produce(ctx, partition, msgs[:n]); err != nil {
+			return fmt.Errorf("write %d messages to %s/%d: %w", len(msgs), p.topic, partition, err)
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+func (p *Producer) produce(ctx context.Context, partition int, msgs []kafka.Message) error {
+	const attempts = 10
+	var err error
+	for attempt := 0; attempt < attempts; attempt++ {
+		if attempt > 0 {
+			delay := min(time.Second, 100*time.Millisecond<<(attempt-1))
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			}
+		}
+		var res *kafka.ProduceResponse
+		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
+			Topic: p.topic, Partition: partition, RequiredAcks: kafka.RequireAll,
+			Compression: p.compression, Records: &messageRecords{msgs: msgs},
+		})
+		if err == nil && res != nil && res.Error != nil {
+			err = res.Error
+		}
+		if err == nil || !retriable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// retriable is what kafka-go's Writer retries: a temporary Kafka error
+// (e.g. a partition whose leader moved) or a dropped connection.
+func retriable(err error) bool {
+	var temp interface{ Temporary() bool }
+	if errors.As(err, &temp) && temp.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// messageRecords reads messages as the records of a produce request
+// without copying them, as kafka-go's Writer does.
+type messageRecords struct {
+	msgs       []kafka.Message
+	i          int
+	rec        kafka.Record
+	key, value bytesRecord
+}
+
+func (r *messageRecords) ReadRecord() (*kafka.Record, error) {
+	if r.i >= len(r.msgs) {
+		return nil, io.EOF
+	}
+	m := &r.msgs[r.i]
+	r.i++
+	r.rec = kafka.Record{Time: m.Time, Headers: m.Headers}
+	if m.Key != nil {
+		r.key.Reset(m.Key)
+		r.rec.Key = &r.key
+	}
+	if m.Value != nil {
+		r.value.Reset(m.Value)
+		r.rec.Value = &r.value
+	}
+	return &r.rec, nil
+}
+
+type bytesRecord struct{ bytes.Reader }
+
+func (*bytesRecord) Close() error { return nil }
 
 // WriteAsync queues the messages and returns at once; done is called
 // exactly once, from a producer goroutine, when all of them are

@@ -195,6 +195,43 @@ func TestProducerKeepsAContactInOnePartition(t *testing.T) {
 	}
 }
 
+// WritePartition puts every message in the partition it names, in order,
+// across as many requests as their size needs, tombstones and headers
+// intact.
+func TestWritePartition(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t, 20*time.Second)
+	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: testTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	value := bytes.Repeat([]byte("v"), 1000)
+	var msgs []kafka.Message
+	for i := 0; i < 2500; i++ { // 2.5 MB: three requests
+		msgs = append(msgs, Message(fmt.Sprintf("contact-%d", i), append([]byte(fmt.Sprintf("%06d", i)), value...), "n", fmt.Sprint(i)))
+	}
+	msgs = append(msgs, kafka.Message{Key: []byte("gone")})
+	if err := p.WritePartition(ctx, 4, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, ctx, brokers, testTopic, testPartitions)
+	if len(got) != len(msgs) {
+		t.Fatalf("read %d messages, want %d", len(got), len(msgs))
+	}
+	for i, m := range got {
+		if m.Partition != 4 || string(m.Key) != string(msgs[i].Key) || !bytes.Equal(m.Value, msgs[i].Value) {
+			t.Fatalf("message %d: partition %d key %q value %.10q, want partition 4 key %q", i, m.Partition, m.Key, m.Value, msgs[i].Key)
+		}
+		if n, _ := Header(m, "n"); i < 2500 && n != fmt.Sprint(i) {
+			t.Fatalf("message %d: header n = %q", i, n)
+		}
+	}
+	if got[2500].Value != nil {
+		t.Fatalf("tombstone read back as %q", got[2500].Value)
+	}
+}
+
 func TestAsyncProducerDelivers(t *testing.T) {
 	brokers := newCluster(t)
 	ctx := testCtx(t, 20*time.Second)
