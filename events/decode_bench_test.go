@@ -1,0 +1,83 @@
+package events_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/synth"
+)
+
+// realistic returns n events from synth's default stream over the given
+// number of contacts, encoded as the producers put them on the wire:
+// encoding/json, one event a message.
+func realistic(tb testing.TB, n, contacts int) [][]byte {
+	cfg := synth.Default()
+	cfg.Events, cfg.Contacts, cfg.Companies = n, contacts, contacts/7
+	var out [][]byte
+	err := synth.Generate(cfg, func(ev *events.Event) error {
+		b, err := json.Marshal(ev)
+		out = append(out, b)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(out) == 0 {
+		tb.Fatal(errors.New("synth gave no events"))
+	}
+	return out
+}
+
+// BenchmarkDecode decodes realistic events one per op with Decode and, in
+// the same run, with the baselines: the goccy/go-json one-pass path Decode
+// had before, and encoding/json (the precise path). Decode, run last,
+// reports how many times faster it is than each baseline. The events come
+// from a population of synth's default size and from a large one (as the
+// Kafka benchmark's), where most values (emails) are new to Decode's cache
+// of repeated words.
+func BenchmarkDecode(b *testing.B) {
+	for _, contacts := range []int{2_000, 100_000} {
+		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
+			benchmarkDecode(b, realistic(b, 20_000, contacts))
+		})
+	}
+}
+
+func benchmarkDecode(b *testing.B, data [][]byte) {
+	size := 0
+	for _, d := range data {
+		size += len(d)
+	}
+	nsPerOp := map[string]float64{}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) (events.Event, error)
+	}{
+		{"encoding_json", events.DecodeSlow},
+		{"goccy", events.DecodeGoccy},
+		{"Decode", events.Decode},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(data)))
+			for i := 0; b.Loop(); i++ {
+				if _, err := bc.decode(data[i%len(data)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			nsPerOp[bc.name] = ns
+			if bc.name != "Decode" {
+				return
+			}
+			for _, base := range []string{"goccy", "encoding_json"} {
+				if v, ok := nsPerOp[base]; ok {
+					b.ReportMetric(v/ns, "x_vs_"+base)
+				}
+			}
+		})
+	}
+}
