@@ -8,8 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	gojson "github.com/goccy/go-json"
 )
 
 // Limits applied to every decoded event. They bound what one hostile or
@@ -50,37 +48,29 @@ type wire struct {
 	Contact    json.RawMessage `json:"contact"`
 }
 
-// fastWire decodes a well-formed event in one pass.
-type fastWire struct {
-	ID         *string        `json:"id"`
-	Type       *string        `json:"type"`
-	ContactID  *string        `json:"contact_id"`
-	CompanyID  *string        `json:"company_id"`
-	OccurredAt *string        `json:"occurred_at"`
-	Properties map[string]any `json:"properties"`
-	Contact    map[string]any `json:"contact"`
-}
-
 // Decode parses and validates one event. Errors name the field at fault;
 // the caller adds the place (line number, offset).
 //
 // Decoding is the scorer's largest cost, so a well-formed event takes one
-// pass of goccy/go-json (encoding/json's behaviour, several times faster);
-// anything it rejects goes through the slower path below, which finds and
-// names the field at fault.
+// pass of a scanner made for it (see scanner: encoding/json's behaviour,
+// many times faster); anything it does not take goes through the slower
+// path below, which is the reference and finds and names the field at
+// fault.
 func Decode(data []byte) (Event, error) {
 	var ev Event
 	if len(data) > MaxEventBytes {
 		return ev, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
 	}
+	var s scanner
+	var out scanned
+	if s.event(data, &out) {
+		w, parsed := out.wire()
+		return validate(out.ev, &w, parsed, nil)
+	}
+	// The scanner keeps to MaxDepth itself; what it accepts, checkDepth
+	// passes.
 	if err := checkDepth(data); err != nil {
 		return ev, err
-	}
-	var f fastWire
-	if gojson.Unmarshal(data, &f) == nil {
-		w := wire{ID: f.ID, Type: f.Type, ContactID: f.ContactID, CompanyID: f.CompanyID, OccurredAt: f.OccurredAt}
-		ev.Properties, ev.Contact = f.Properties, f.Contact
-		return validate(ev, &w, nil)
 	}
 	return decodeSlow(data)
 }
@@ -105,11 +95,12 @@ func decodeSlow(data []byte) (Event, error) {
 	if ev.Contact, err = object("contact", w.Contact); err != nil {
 		problems = append(problems, err.Error())
 	}
-	return validate(ev, &w, problems)
+	return validate(ev, &w, false, problems)
 }
 
-// validate checks the fields every event needs.
-func validate(ev Event, w *wire, problems []string) (Event, error) {
+// validate checks the fields every event needs. atParsed says the fast
+// path has parsed occurred_at into ev already.
+func validate(ev Event, w *wire, atParsed bool, problems []string) (Event, error) {
 	req := func(name string, v *string) string {
 		switch {
 		case v == nil:
@@ -134,6 +125,8 @@ func validate(ev Event, w *wire, problems []string) (Event, error) {
 	}
 	if w.OccurredAt == nil {
 		problems = append(problems, "missing occurred_at")
+	} else if atParsed {
+		// ev.OccurredAt is set
 	} else if t, err := time.Parse(time.RFC3339Nano, *w.OccurredAt); err != nil {
 		problems = append(problems, fmt.Sprintf("occurred_at %q is not an RFC 3339 timestamp", *w.OccurredAt))
 	} else {
