@@ -1,0 +1,71 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/scorebridge/scorebridge/synth"
+	"github.com/segmentio/kafka-go"
+)
+
+// discard stands in for the producers: the broker's cost is kafkabench's
+// business, this benchmark measures the processor's own.
+type discard struct{ n int }
+
+func (d *discard) Write(_ context.Context, msgs ...kafka.Message) error {
+	d.n += len(msgs)
+	return nil
+}
+
+func (d *discard) WritePartition(_ context.Context, _ int, msgs ...kafka.Message) error {
+	d.n += len(msgs)
+	return nil
+}
+
+// BenchmarkHandle is one partition's share of kafkabench's scorer row
+// without Kafka: 50,000 synthetic events of 16,667 contacts (100,000 over
+// six partitions), 100 filter groups, handled in batches of 2,000 by a
+// fresh processor, crossings and changelog states encoded and discarded.
+// ns/event includes decoding and scoring; profile it to see the rest:
+//
+//	go test -run '^$' -bench Handle -benchtime 5x -cpuprofile /tmp/handle.prof ./live/
+func BenchmarkHandle(b *testing.B) {
+	m, err := rules.Parse("bench-100.yaml", []byte(synth.Rules(100)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := scoring.NewEngine(&rules.Set{Models: []*rules.Model{m}, Version: "bench100"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := synth.Default()
+	cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = 16_667, 2_381, 365, 50_000, 0.01
+	var msgs []kafka.Message
+	synth.Generate(cfg, func(ev *events.Event) error {
+		data, err := json.Marshal(ev)
+		msgs = append(msgs, stream.Message(ev.ContactID, data))
+		return err
+	})
+	const batch = 2000
+	var crossings, states discard
+	for b.Loop() {
+		p := NewProcessor(Config{Crossings: &crossings, DeadLetters: &crossings, States: &states, Log: zerolog.Nop()}, e)
+		c := &stream.Claim{}
+		p.own(&partition{engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}})
+		for i := 0; i < len(msgs); i += batch {
+			if err := p.Handle(b.Context(), c, msgs[i:min(i+batch, len(msgs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	n := float64(b.N * len(msgs))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
+	b.ReportMetric(float64(crossings.n)/n, "crossings/event")
+	b.ReportMetric(float64(states.n)/n, "states/event")
+}
