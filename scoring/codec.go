@@ -252,7 +252,7 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	}
 	c.nScores, c.nPlain, c.nEntries = uint32(len(e.Rules.Models)), uint32(len(plains)), uint32(len(entries))
 	// pruneAt 0: the first event prunes, and sets it.
-	c.arena = make([]uint64, 1+2*int(c.nScores), 1+2*int(c.nScores)+2*len(plains)+2*len(entries)+len(seen))
+	c.arena = make([]uint64, 1+int(c.nScores), 1+int(c.nScores)+2*len(plains)+2*len(entries)+len(seen))
 	for _, s := range plains {
 		c.arena = append(c.arena, uint64(s.group)<<32|uint64(s.n), uint64(s.sum))
 	}
@@ -263,7 +263,6 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	s := Scorer{Engine: e}
 	for mi := range int(c.nScores) {
 		s.recount(c, mi)
-		c.arena[1+2*mi] = uint64(s.score(c, mi, c.Latest))
 	}
 	return c, nil
 }

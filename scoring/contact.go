@@ -21,9 +21,10 @@ import (
 //
 //	pruneAt  1 word: a time before which no entry can leave its window or
 //	         decay to nothing: pruning before it would find nothing to drop
-//	scores   2 words per model: the score at Latest, and (for a model
-//	         that does not decay) the sum of its plain and windowed
-//	         groups' clamped sums, kept as events add and prune change it
+//	models   1 word per model: for a model that does not decay, the sum
+//	         of its plain and windowed groups' clamped sums, kept as events
+//	         add and prune change it, so that a score is not re-summed
+//	         every event; for a decaying model, the score at Latest
 //	plain    2 words each, sorted by group: key<<32 | events counted, sum
 //	entries  2 words each, sorted by (group, time): time, key<<32 | points
 //	seen     the rest, sorted: xxhash64 of every event id seen
@@ -56,7 +57,7 @@ type FirstState struct {
 // Section offsets in the arena, in words. An empty arena (a contact that
 // has seen nothing) has no pruneAt word either.
 func (c *Contact) scoresAt() int  { return min(len(c.arena), 1) }
-func (c *Contact) plainAt() int   { return c.scoresAt() + 2*int(c.nScores) }
+func (c *Contact) plainAt() int   { return c.scoresAt() + int(c.nScores) }
 func (c *Contact) entriesAt() int { return c.plainAt() + 2*int(c.nPlain) }
 func (c *Contact) seenAt() int    { return c.entriesAt() + 2*int(c.nEntries) }
 
@@ -70,12 +71,12 @@ func (c *Contact) entryWords() []uint64 {
 	return c.arena[at : at+2*int(c.nEntries)]
 }
 
-func (c *Contact) score(mi int) rules.Points { return rules.Points(c.arena[1+2*mi]) }
-
-func (c *Contact) groupsTotal(mi int) rules.Points { return rules.Points(c.arena[2+2*mi]) }
+// modelWord is model mi's word: its groups total, or if it decays its
+// score at Latest.
+func (c *Contact) modelWord(mi int) rules.Points { return rules.Points(c.arena[1+mi]) }
 
 func (c *Contact) addToTotal(mi int, d rules.Points) {
-	c.arena[2+2*mi] = uint64(c.groupsTotal(mi) + d)
+	c.arena[1+mi] = uint64(c.modelWord(mi) + d)
 }
 
 func (c *Contact) pruneAt() int64 { return int64(c.arena[0]) }
@@ -123,19 +124,20 @@ func (s *Scorer) fit(c *Contact) {
 	if int(c.nScores) == n {
 		return
 	}
-	c.cut(1, 2*int(c.nScores))
-	c.open(1, 2*n)
+	c.cut(1, int(c.nScores))
+	c.open(1, n)
 	c.nScores = uint32(n)
 	for mi := range n {
 		s.recount(c, mi)
-		c.arena[1+2*mi] = uint64(s.score(c, mi, c.Latest))
 	}
 }
 
-// recount sets model mi's groups total from the groups themselves.
+// recount sets model mi's word from the groups themselves.
 func (s *Scorer) recount(c *Contact, mi int) {
-	if !s.Rules.Models[mi].Decays() {
-		c.arena[2+2*mi] = uint64(s.groupsSum(c, mi, c.Latest))
+	if s.Rules.Models[mi].Decays() {
+		c.arena[1+mi] = uint64(s.score(c, mi, c.Latest))
+	} else {
+		c.arena[1+mi] = uint64(s.groupsSum(c, mi, c.Latest))
 	}
 }
 
@@ -242,6 +244,7 @@ type Scorer struct {
 	// when asked[i] is the current event's stamp.
 	stamp   uint32
 	dropped []int
+	prev    []rules.Points // each model's score before the event
 	asked   []uint32
 	answer  []bool
 	out     Outcome
@@ -313,6 +316,14 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 	}
 	s.fit(c)
 
+	s.prev = s.prev[:0]
+	for mi := range models {
+		var before rules.Points // a contact's first event: 0, as before any
+		if !first {
+			before = s.latestScore(c, mi)
+		}
+		s.prev = append(s.prev, before)
+	}
 	touched := uint64(0) // models with an award (first 64; the rest always recomputed)
 	s.bind(ev)
 	cands := s.candidates(ev.Type)
@@ -340,14 +351,18 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 	s.prune(c, T)
 
 	for mi, m := range models {
-		mr := ModelResult{Model: mi, Before: c.score(mi)}
+		mr := ModelResult{Model: mi, Before: s.prev[mi]}
 		unchanged := !first && mi < 64 && touched&(1<<mi) == 0 && (T == prev || !s.timeDependent[mi])
 		if unchanged {
 			mr.Score = mr.Before
 		} else {
-			mr.Score = s.latestScore(c, mi, T)
+			if m.Decays() {
+				mr.Score = s.score(c, mi, T)
+				c.arena[1+mi] = uint64(mr.Score)
+			} else {
+				mr.Score = s.latestScore(c, mi)
+			}
 			mr.Changed = mr.Score != mr.Before || first
-			c.arena[1+2*mi] = uint64(mr.Score)
 		}
 		if s.Ledger && !unchanged {
 			mr.Deltas = s.deltas(c, mi, T, first)
@@ -565,19 +580,20 @@ func (s *Scorer) score(c *Contact, mi int, T int64) rules.Points {
 	return m.Clamp(total)
 }
 
-// latestScore is score at T = c.Latest, just after prune: a model that does
-// not decay has its plain and windowed groups' total at hand (prune has
-// left only entries inside their window), so only first matches, rare,
-// are summed.
-func (s *Scorer) latestScore(c *Contact, mi int, T int64) rules.Points {
+// latestScore is the score at c.Latest from model mi's word: for a model
+// that does not decay, its plain and windowed groups' total (prune leaves
+// only entries inside their window) plus its first matches, rare; for a
+// decaying model, the score the word keeps. Apply re-sums the latter
+// whenever the time moves or a group changes.
+func (s *Scorer) latestScore(c *Contact, mi int) rules.Points {
 	m := s.Rules.Models[mi]
 	if m.Decays() {
-		return s.score(c, mi, T)
+		return c.modelWord(mi)
 	}
-	total := c.groupsTotal(mi)
+	total := c.modelWord(mi)
 	if c.firsts != nil {
 		lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
-		total += s.firstSums(c, m, lo, hi, T, nil)
+		total += s.firstSums(c, m, lo, hi, c.Latest, nil)
 	}
 	return m.Clamp(total)
 }
