@@ -41,36 +41,59 @@ func (e *Evaluator) Bind(ev *events.Event) {
 // points it earns. It assumes the event's type is one of g.Types (the
 // caller's index guarantees it). A runtime error means no match.
 func (e *Evaluator) Match(g *Group) (bool, Points, error) {
-	if g.test != nil {
-		out, err := e.run(g.test, g.ntest)
-		if err != nil {
-			return false, 0, fmt.Errorf("when: %s", oneLine(err))
-		}
-		ok, isBool := out.(bool)
-		if !isBool {
-			return false, 0, fmt.Errorf("when: gave %T, not true or false", out)
-		}
-		if !ok {
-			return false, 0, nil
-		}
+	ok, err := e.Test(g)
+	if err != nil || !ok {
+		return false, 0, err
 	}
-	if g.points == nil {
-		return true, g.fixed, nil
-	}
-	out, err := e.run(g.points, g.npoints)
+	p, err := e.Points(g)
 	if err != nil {
-		return false, 0, fmt.Errorf("points: %s", oneLine(err))
-	}
-	f, ok := toFloat(out)
-	if !ok {
-		return false, 0, fmt.Errorf("points: got %T, want a number", out)
-	}
-	p, err := ToEventPoints(f)
-	if err != nil {
-		return false, 0, fmt.Errorf("points: %w", err)
+		return false, 0, err
 	}
 	return true, p, nil
 }
+
+// Test is Match's condition alone: what is left of `when` once the
+// event's type is known to be one of g.Types.
+func (e *Evaluator) Test(g *Group) (bool, error) {
+	if g.test == nil {
+		return true, nil
+	}
+	out, err := e.run(g.test, g.ntest)
+	if err != nil {
+		return false, fmt.Errorf("when: %s", oneLine(err))
+	}
+	ok, isBool := out.(bool)
+	if !isBool {
+		return false, fmt.Errorf("when: gave %T, not true or false", out)
+	}
+	return ok, nil
+}
+
+// Points is what a match of g earns for the bound event.
+func (e *Evaluator) Points(g *Group) (Points, error) {
+	if g.points == nil {
+		return g.fixed, nil
+	}
+	out, err := e.run(g.points, g.npoints)
+	if err != nil {
+		return 0, fmt.Errorf("points: %s", oneLine(err))
+	}
+	f, ok := toFloat(out)
+	if !ok {
+		return 0, fmt.Errorf("points: got %T, want a number", out)
+	}
+	p, err := ToEventPoints(f)
+	if err != nil {
+		return 0, fmt.Errorf("points: %w", err)
+	}
+	return p, nil
+}
+
+// TestKey identifies the group's Test: groups with equal keys give equal
+// answers for any event of a type both can match, so a scorer may
+// evaluate a shared condition once per event. "" means there is no test
+// (the event's type alone decides).
+func (g *Group) TestKey() string { return g.testSrc }
 
 func (e *Evaluator) run(p *vm.Program, n native) (any, error) {
 	if n != nil {

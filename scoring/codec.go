@@ -262,7 +262,7 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	c.arena = append(c.arena, seen...)
 	s := Scorer{Engine: e}
 	for mi := range int(c.nScores) {
-		c.arena[1+mi] = uint64(s.score(c, mi, c.Latest))
+		s.recount(c, mi)
 	}
 	return c, nil
 }

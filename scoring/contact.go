@@ -21,7 +21,10 @@ import (
 //
 //	pruneAt  1 word: a time before which no entry can leave its window or
 //	         decay to nothing: pruning before it would find nothing to drop
-//	scores   nScores words: per model, the score at Latest
+//	models   1 word per model: for a model that does not decay, the sum
+//	         of its plain and windowed groups' clamped sums, kept as events
+//	         add and prune change it, so that a score is not re-summed
+//	         every event; for a decaying model, the score at Latest
 //	plain    2 words each, sorted by group: key<<32 | events counted, sum
 //	entries  2 words each, sorted by (group, time): time, key<<32 | points
 //	seen     the rest, sorted: xxhash64 of every event id seen
@@ -68,7 +71,13 @@ func (c *Contact) entryWords() []uint64 {
 	return c.arena[at : at+2*int(c.nEntries)]
 }
 
-func (c *Contact) score(mi int) rules.Points { return rules.Points(c.arena[1+mi]) }
+// modelWord is model mi's word: its groups total, or if it decays its
+// score at Latest.
+func (c *Contact) modelWord(mi int) rules.Points { return rules.Points(c.arena[1+mi]) }
+
+func (c *Contact) addToTotal(mi int, d rules.Points) {
+	c.arena[1+mi] = uint64(c.modelWord(mi) + d)
+}
 
 func (c *Contact) pruneAt() int64 { return int64(c.arena[0]) }
 
@@ -108,15 +117,28 @@ func (c *Contact) cut(i, n int) {
 	c.arena = c.arena[:l-n]
 }
 
-// setModels sizes the score cache for n models, zeroing it (as a contact
-// first scored, or scored under another rule set, has no valid cache).
-func (c *Contact) setModels(n int) {
+// fit sizes c's per-model words for the scorer's models, recounting them
+// (a contact first scored, or scored under another rule set, has none).
+func (s *Scorer) fit(c *Contact) {
+	n := len(s.Rules.Models)
 	if int(c.nScores) == n {
 		return
 	}
 	c.cut(1, int(c.nScores))
 	c.open(1, n)
 	c.nScores = uint32(n)
+	for mi := range n {
+		s.recount(c, mi)
+	}
+}
+
+// recount sets model mi's word from the groups themselves.
+func (s *Scorer) recount(c *Contact, mi int) {
+	if s.Rules.Models[mi].Decays() {
+		c.arena[1+mi] = uint64(s.score(c, mi, c.Latest))
+	} else {
+		c.arena[1+mi] = uint64(s.groupsSum(c, mi, c.Latest))
+	}
 }
 
 // see records an id; it reports false when the id was already there.
@@ -217,15 +239,50 @@ type Scorer struct {
 	// Ledger asks for the per-group deltas of every event.
 	Ledger bool
 
-	eval   *rules.Evaluator
-	out    Outcome
-	before [][]rules.Points
-	after  []rules.Points
+	eval *rules.Evaluator
+	// The event's answers to shared conditions: slot i holds answer[i]
+	// when asked[i] is the current event's stamp.
+	stamp   uint32
+	dropped []int
+	prev    []rules.Points // each model's score before the event
+	asked   []uint32
+	answer  []bool
+	out     Outcome
+	before  [][]rules.Points
+	after   []rules.Points
 }
 
 // NewScorer returns a Scorer over e.
 func NewScorer(e *Engine) *Scorer {
-	return &Scorer{Engine: e, eval: rules.NewEvaluator()}
+	return &Scorer{Engine: e, eval: rules.NewEvaluator(),
+		asked: make([]uint32, e.tests), answer: make([]bool, e.tests)}
+}
+
+// test answers candidate cd's condition for the bound event, once per
+// distinct condition. Errors are not remembered: asking again gives the
+// same one.
+func (s *Scorer) test(cd *candidate) (bool, error) {
+	if cd.test < 0 {
+		return true, nil
+	}
+	if s.asked[cd.test] == s.stamp {
+		return s.answer[cd.test], nil
+	}
+	ok, err := s.eval.Test(cd.g)
+	if err == nil {
+		s.asked[cd.test], s.answer[cd.test] = s.stamp, ok
+	}
+	return ok, err
+}
+
+// bind makes ev the event conditions are asked about.
+func (s *Scorer) bind(ev *events.Event) {
+	s.eval.Bind(ev)
+	s.stamp++
+	if s.stamp == 0 { // wrapped: forget every answer
+		clear(s.asked)
+		s.stamp = 1
+	}
 }
 
 // Apply scores one event into c. The Outcome is reused by the next call.
@@ -257,12 +314,26 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 			s.before = append(s.before, s.groupValues(c, mi, prev, nil))
 		}
 	}
-	c.setModels(len(models))
+	s.fit(c)
 
+	s.prev = s.prev[:0]
+	for mi := range models {
+		var before rules.Points // a contact's first event: 0, as before any
+		if !first {
+			before = s.latestScore(c, mi)
+		}
+		s.prev = append(s.prev, before)
+	}
 	touched := uint64(0) // models with an award (first 64; the rest always recomputed)
-	s.eval.Bind(ev)
-	for _, cd := range s.candidates(ev.Type) {
-		ok, pts, err := s.eval.Match(cd.g)
+	s.bind(ev)
+	cands := s.candidates(ev.Type)
+	for i := range cands {
+		cd := &cands[i]
+		ok, err := s.test(cd)
+		var pts rules.Points
+		if err == nil && ok {
+			pts, err = s.eval.Points(cd.g)
+		}
 		if err != nil {
 			o.Errors = append(o.Errors, EvalError{Model: models[cd.model].Name, Group: cd.g.Name, EventID: ev.ID, Err: err})
 			continue
@@ -274,20 +345,24 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 		if cd.model < 64 {
 			touched |= 1 << cd.model
 		}
-		s.add(c, cd, ev, t, T, pts)
+		s.add(c, *cd, ev, t, T, pts)
 	}
 	c.Latest = T
 	s.prune(c, T)
 
 	for mi, m := range models {
-		mr := ModelResult{Model: mi, Before: c.score(mi)}
+		mr := ModelResult{Model: mi, Before: s.prev[mi]}
 		unchanged := !first && mi < 64 && touched&(1<<mi) == 0 && (T == prev || !s.timeDependent[mi])
 		if unchanged {
 			mr.Score = mr.Before
 		} else {
-			mr.Score = s.score(c, mi, T)
+			if m.Decays() {
+				mr.Score = s.score(c, mi, T)
+				c.arena[1+mi] = uint64(mr.Score)
+			} else {
+				mr.Score = s.latestScore(c, mi)
+			}
 			mr.Changed = mr.Score != mr.Before || first
-			c.arena[1+mi] = uint64(mr.Score)
 		}
 		if s.Ledger && !unchanged {
 			mr.Deltas = s.deltas(c, mi, T, first)
@@ -324,14 +399,20 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 			i++
 		}
 		at := c.plainAt() + 2*i
+		b := &s.bounds[cd.model][cd.group]
+		before := rules.Points(0) // a group with no match contributes nothing
 		if i == int(c.nPlain) || plainKey(w, i) != key {
 			c.open(at, 2)
 			c.arena[at] = uint64(key) << 32
 			c.nPlain++
+		} else {
+			before = b.clamp(rules.Points(c.arena[at+1]))
 		}
 		// The count wraps within its 32 bits, never into the key.
 		c.arena[at] = c.arena[at]&^math.MaxUint32 | uint64(uint32(c.arena[at])+1)
-		c.arena[at+1] = uint64(rules.Points(c.arena[at+1]) + pts)
+		sum := rules.Points(c.arena[at+1]) + pts
+		c.arena[at+1] = uint64(sum)
+		c.addToTotal(int(cd.model), b.clamp(sum)-before)
 	case first:
 		if c.firsts == nil {
 			c.firsts = new([]FirstState)
@@ -356,6 +437,12 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		if v, _ := contribution(m, pts, t, T); v == 0 && pts != 0 {
 			return
 		}
+		before := rules.Points(0) // the group's clamped sum, 0 with no entry
+		if !m.Decays() {
+			if sum, n := c.entriesSum(key); n > 0 {
+				before = s.bounds[cd.model][cd.group].clamp(sum)
+			}
+		}
 		w := c.entryWords()
 		i := int(c.nEntries) // entries mostly arrive in time order: search from the end
 		for i > 0 && (entryKey(w, i-1) > key || entryKey(w, i-1) == key && entryAt(w, i-1) > t) {
@@ -369,8 +456,22 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		c.arena[0] = uint64(min(c.pruneAt(), s.expiry(m, g, t, pts)))
 		if !m.Decays() {
 			c.trimCapped(key, g)
+			sum, _ := c.entriesSum(key)
+			c.addToTotal(int(cd.model), s.bounds[cd.model][cd.group].clamp(sum)-before)
 		}
 	}
+}
+
+// entriesSum adds up the points of group key's entries, all of them: for
+// a model that does not decay, prune leaves only those inside their
+// window at Latest.
+func (c *Contact) entriesSum(key uint32) (sum rules.Points, n int) {
+	w := c.entryWords()
+	for i := lowerBound(w, 1, key); i < int(c.nEntries) && entryKey(w, i) == key; i++ {
+		sum += entryPoints(w, i)
+		n++
+	}
+	return sum, n
 }
 
 // trimCapped drops matches of a capped window that can never count. When
@@ -415,14 +516,17 @@ func (s *Scorer) prune(c *Contact, T int64) {
 	next := int64(math.MaxInt64)
 	w := c.entryWords()
 	n := 0
+	dropped := s.dropped[:0] // models that lost an entry
 	for i := range int(c.nEntries) {
 		at, key, pts := entryAt(w, i), entryKey(w, i), entryPoints(w, i)
 		m := s.Rules.Models[key>>16]
 		g := m.Groups[key&0xffff]
 		if !inWindow(g, at, T) {
+			dropped = append(dropped, int(key>>16))
 			continue
 		}
 		if v, _ := contribution(m, pts, at, T); v == 0 && pts != 0 {
+			dropped = append(dropped, int(key>>16))
 			continue
 		}
 		w[2*n], w[2*n+1] = w[2*i], w[2*i+1]
@@ -432,6 +536,12 @@ func (s *Scorer) prune(c *Contact, T int64) {
 	c.cut(c.entriesAt()+2*n, 2*(int(c.nEntries)-n))
 	c.nEntries = uint32(n)
 	c.arena[0] = uint64(next)
+	for i, mi := range dropped {
+		if i == 0 || mi != dropped[i-1] { // entries, so drops, go in model order
+			s.recount(c, mi)
+		}
+	}
+	s.dropped = dropped[:0]
 }
 
 // expiry is a time before which a match at t cannot leave the window nor
@@ -462,15 +572,43 @@ func (s *Scorer) score(c *Contact, mi int, T int64) rules.Points {
 	if c == nil {
 		return m.Clamp(0)
 	}
+	total := s.groupsSum(c, mi, T)
+	if c.firsts != nil {
+		lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
+		total += s.firstSums(c, m, lo, hi, T, nil)
+	}
+	return m.Clamp(total)
+}
+
+// latestScore is the score at c.Latest from model mi's word: for a model
+// that does not decay, its plain and windowed groups' total (prune leaves
+// only entries inside their window) plus its first matches, rare; for a
+// decaying model, the score the word keeps. Apply re-sums the latter
+// whenever the time moves or a group changes.
+func (s *Scorer) latestScore(c *Contact, mi int) rules.Points {
+	m := s.Rules.Models[mi]
+	if m.Decays() {
+		return c.modelWord(mi)
+	}
+	total := c.modelWord(mi)
+	if c.firsts != nil {
+		lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
+		total += s.firstSums(c, m, lo, hi, c.Latest, nil)
+	}
+	return m.Clamp(total)
+}
+
+// groupsSum is the sum of model mi's plain and windowed (or decaying)
+// groups' clamped sums at T: the score but for first matches and the
+// model's clamp.
+func (s *Scorer) groupsSum(c *Contact, mi int, T int64) rules.Points {
+	m := s.Rules.Models[mi]
 	bs := s.bounds[mi]
 	lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
 	var total rules.Points
 	w := c.plainWords()
 	for i := lowerBound(w, 0, lo); i < int(c.nPlain) && plainKey(w, i) < hi; i++ {
 		total += bs[plainKey(w, i)&0xffff].clamp(plainSum(w, i))
-	}
-	if c.firsts != nil {
-		total += s.firstSums(c, m, lo, hi, T, nil)
 	}
 	w = c.entryWords()
 	for i := lowerBound(w, 1, lo); i < int(c.nEntries) && entryKey(w, i) < hi; {
@@ -481,7 +619,7 @@ func (s *Scorer) score(c *Contact, mi int, T int64) rules.Points {
 			total += bs[key&0xffff].clamp(sum)
 		}
 	}
-	return m.Clamp(total)
+	return total
 }
 
 // entrySum adds up the counted entries of the group of entry i, returning
