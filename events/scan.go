@@ -415,8 +415,10 @@ func str(d []byte, i int) (end int, plain bool) {
 		q := w ^ (ones * '"')
 		b := w ^ (ones * '\\')
 		if m := ((q-ones)&^q | (b-ones)&^b | (w - ones*0x20) | w) & highs; m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			break
+			if i += bits.TrailingZeros64(m) / 8; d[i] == '"' {
+				return i, true
+			}
+			return strRest(d, i)
 		}
 	}
 	for i < len(d) && plainByte[d[i]] {
