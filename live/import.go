@@ -27,7 +27,7 @@ func Import(ctx context.Context, e *scoring.Engine, in io.Reader, rec Recorder, 
 	var sum ImportSummary
 	p := NewProcessor(Config{Recorder: rec, Log: zerolog.Nop()}, e)
 	part := &partition{engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}}
-	b := &batch{dirty: map[string]*scoring.Contact{}}
+	b := &batch{dirty: map[*scoring.Contact]string{}}
 	flush := func() error {
 		sum.Touches += len(b.touches)
 		sum.LedgerRows += len(b.ledger)

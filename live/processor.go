@@ -88,7 +88,7 @@ type partition struct {
 
 	// dirty, states and stateMsgs are reused by every batch: the contacts
 	// it changed, their encoded states and the changelog messages.
-	dirty     map[string]*scoring.Contact
+	dirty     map[*scoring.Contact]string
 	states    []byte
 	stateMsgs []kafka.Message
 }
@@ -238,7 +238,9 @@ type batch struct {
 	touches     []analytics.Touch
 	ledger      []analytics.LedgerRow
 	crossRows   []analytics.CrossingRow
-	dirty       map[string]*scoring.Contact
+	// dirty maps the contacts the batch changed to their ids: keyed by
+	// pointer, it hashes eight bytes and never reads a key's characters.
+	dirty map[*scoring.Contact]string
 }
 
 // Handle scores a batch, then makes its effects durable in an order that
@@ -262,7 +264,7 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	defer part.mu.Unlock()
 	part.adopt(p.Engine())
 	if part.dirty == nil {
-		part.dirty = make(map[string]*scoring.Contact, len(msgs))
+		part.dirty = make(map[*scoring.Contact]string, len(msgs))
 	}
 	clear(part.dirty)
 	b := &batch{dirty: part.dirty}
@@ -342,7 +344,7 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) bool
 		p.count("expression", len(o.Errors))
 		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
 	}
-	b.dirty[ev.ContactID] = st
+	b.dirty[st] = ev.ContactID
 	version := part.engine.Rules.Version
 	if !discard {
 		b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
@@ -518,11 +520,11 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 
 // encodeStates encodes the contacts into the partition's reused buffer:
 // one key and value after the other, no allocation per contact.
-func (part *partition) encodeStates(dirty map[string]*scoring.Contact) []kafka.Message {
+func (part *partition) encodeStates(dirty map[*scoring.Contact]string) []kafka.Message {
 	type span struct{ key, value, end int }
 	buf, msgs := part.states[:0], part.stateMsgs[:0]
 	spans := make([]span, 0, len(dirty))
-	for id, st := range dirty {
+	for st, id := range dirty {
 		k := len(buf)
 		buf = append(buf, id...)
 		v := len(buf)
