@@ -39,3 +39,6 @@ func DecodeGoccy(data []byte) (Event, error) {
 	}
 	return decodeSlow(data)
 }
+
+// Scans says whether Decode's fast path takes data itself.
+var Scans = scans

@@ -11,20 +11,21 @@ import (
 // The strings and numbers of an event are mostly the same few words again
 // and again (keys, channels, stages, owners, types), and allocating them
 // anew, twice for a value stored in an `any`, was most of the fast path's
-// cost. internTable keeps the recent ones, ready boxed. It is lossy (a
-// direct-mapped table: a newcomer evicts whatever held its slot), bounded
-// (internSlots entries of at most internMaxLen bytes) and safe for
-// concurrent use without locks. Sharing its strings and boxed values
-// between events is safe: they are immutable; maps are never shared.
+// cost. internTable keeps the ones in use, ready boxed. It is lossy (a
+// direct-mapped table), bounded (internSlots entries of at most
+// internMaxLen bytes) and safe for concurrent use without locks. Sharing
+// its strings and boxed values between events is safe: they are
+// immutable; maps are never shared.
 const (
 	internSlots  = 4096
 	internMaxLen = 64
 )
 
 type internEntry struct {
-	number bool   // val is the float64 that raw spells, not the string raw
-	raw    string // the bytes as they stand in the JSON
-	val    any
+	hash uint64 // internHash's, negated for a number
+	raw  string // the bytes as they stand in the JSON
+	val  any    // raw as a string, or the float64 a number spells
+	used atomic.Bool
 }
 
 var (
@@ -32,21 +33,9 @@ var (
 	internTable [internSlots]atomic.Pointer[internEntry]
 	// internSeen admits a word on its second sighting only, so that the
 	// words seen once (event ids, most emails in a large population) do
-	// not cost an entry each or evict the ones that repeat.
+	// not cost an entry each.
 	internSeen [internSlots]atomic.Uint32
 )
-
-// internLookup is the entry for raw, or the slot and hash to admit it with.
-func internLookup(raw []byte, number bool) (*internEntry, uint64) {
-	h := internHash(raw)
-	if number {
-		h = ^h
-	}
-	if e := internTable[h%internSlots].Load(); e != nil && e.number == number && e.raw == string(raw) {
-		return e, h
-	}
-	return nil, h
-}
 
 // internHash mixes the length and the first and last eight bytes: enough
 // to tell apart the words events repeat, and a few times cheaper than
@@ -69,46 +58,75 @@ func internHash(raw []byte) uint64 {
 	return hi ^ lo
 }
 
-// internAdmit says whether a word missed with hash h has been seen before.
+// internAdmit says whether a word missed with hash h may have its slot:
+// when it has been seen before and the word there has not been used since
+// it was last spared (the clock algorithm), so that the words of every
+// event keep their slots against the many that come back now and then
+// (the emails and owners of thousands of contacts).
 func internAdmit(raw []byte, h uint64) bool {
-	if len(raw) > internMaxLen {
+	if len(raw) > internMaxLen || internSeen[h%internSlots].Swap(uint32(h>>32)) != uint32(h>>32) {
 		return false
 	}
-	return internSeen[h%internSlots].Swap(uint32(h>>32)) == uint32(h>>32)
+	if e := internTable[h%internSlots].Load(); e != nil && e.used.Load() {
+		e.used.Store(false)
+		return false
+	}
+	return true
+}
+
+// internFind is the entry for raw, of hash h, if it is in the table.
+func internFind(raw []byte, h uint64) *internEntry {
+	e := internTable[h%internSlots].Load()
+	if e == nil || e.hash != h || e.raw != string(raw) {
+		return nil
+	}
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
+	return e
 }
 
 // internString is string(raw), from the table if it is there.
 func internString(raw []byte) string {
-	e, h := internLookup(raw, false)
-	if e != nil {
+	h := internHash(raw)
+	if e := internFind(raw, h); e != nil {
 		return e.raw
 	}
+	return internStringMiss(raw, h)
+}
+
+func internStringMiss(raw []byte, h uint64) string {
 	s := string(raw)
 	if internAdmit(raw, h) {
-		internTable[h%internSlots].Store(&internEntry{raw: s, val: s})
+		internTable[h%internSlots].Store(&internEntry{hash: h, raw: s, val: s})
 	}
 	return s
 }
 
 // internStringValue is any(string(raw)), from the table if it is there.
 func internStringValue(raw []byte) any {
-	e, h := internLookup(raw, false)
-	if e != nil {
+	h := internHash(raw)
+	if e := internFind(raw, h); e != nil {
 		return e.val
 	}
+	return internStringValueMiss(raw, h)
+}
+
+func internStringValueMiss(raw []byte, h uint64) any {
 	var v any = string(raw)
 	if internAdmit(raw, h) {
-		internTable[h%internSlots].Store(&internEntry{raw: v.(string), val: v})
+		internTable[h%internSlots].Store(&internEntry{hash: h, raw: v.(string), val: v})
 	}
 	return v
 }
 
 // internNumber is any(f) where f is what raw, a JSON number, parses to
 // with strconv.ParseFloat, as encoding/json parses it; false where that
-// fails (out of float64's range).
+// fails (out of float64's range). Its hash is the string's negated, so
+// that a number and a string with the same bytes have entries apart.
 func internNumber(raw []byte) (any, bool) {
-	e, h := internLookup(raw, true)
-	if e != nil {
+	h := ^internHash(raw)
+	if e := internFind(raw, h); e != nil {
 		return e.val, true
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
@@ -117,7 +135,7 @@ func internNumber(raw []byte) (any, bool) {
 	}
 	var v any = f
 	if internAdmit(raw, h) {
-		internTable[h%internSlots].Store(&internEntry{number: true, raw: string(raw), val: v})
+		internTable[h%internSlots].Store(&internEntry{hash: h, raw: string(raw), val: v})
 	}
 	return v, true
 }

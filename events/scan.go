@@ -26,9 +26,11 @@ import (
 // holds it to that.
 type scanner struct {
 	data  []byte
-	i     int
 	depth int
 }
+
+// Each scanning method takes the index where its token starts and gives
+// the index after it, or -1 where the scanner gives up.
 
 // scanned is what the scanner read: the event's objects and its top-level
 // strings, for validate to check as it checks decodeSlow's.
@@ -60,36 +62,52 @@ func (out *scanned) wire() (w wire, atParsed bool) {
 
 // event scans data as one event into out; false means "ask decodeSlow".
 func (s *scanner) event(data []byte, out *scanned) bool {
-	s.data, s.i, s.depth = data, 0, 1
-	s.space()
-	if !s.consume('{') {
+	s.data, s.depth = data, 1
+	d := data
+	i := space(d, 0)
+	if i == len(d) || d[i] != '{' {
 		return false
 	}
-	s.space()
-	if s.consume('}') {
-		return s.end()
+	i = space(d, i+1)
+	if i < len(d) && d[i] == '}' {
+		return space(d, i+1) == len(d)
 	}
 	for {
-		key, plain, ok := s.rawKey()
-		if !ok || !s.field(key, plain, out) {
+		if i == len(d) || d[i] != '"' {
 			return false
 		}
-		s.space()
-		if s.consume('}') {
-			return s.end()
-		}
-		if !s.consume(',') {
+		end, plain := str(d, i)
+		if end < 0 {
 			return false
 		}
-		s.space()
+		key := d[i+1 : end]
+		if !plain {
+			key = unquote(key)
+		}
+		if i = s.field(key, colon(d, end+1), out); i < 0 {
+			return false
+		}
+		if i = space(d, i); i == len(d) {
+			return false
+		}
+		switch d[i] {
+		case '}':
+			// Only white space may follow the top-level object.
+			return space(d, i+1) == len(d)
+		case ',':
+			i = space(d, i+1)
+		default:
+			return false
+		}
 	}
 }
 
-// field scans the value of one top-level key. Duplicate keys: the last
-// wins, as with encoding/json, and a null string field counts as missing.
-func (s *scanner) field(key []byte, plain bool, out *scanned) bool {
-	if !plain {
-		key = unquote(key)
+// field scans the value (at i) of one top-level key. Duplicate keys: the
+// last wins, as with encoding/json, and a null string field counts as
+// missing.
+func (s *scanner) field(key []byte, i int, out *scanned) int {
+	if i < 0 {
+		return -1
 	}
 	var slot int
 	switch string(key) {
@@ -104,44 +122,49 @@ func (s *scanner) field(key []byte, plain bool, out *scanned) bool {
 	case "occurred_at":
 		slot = 4
 	case "properties":
-		return s.object(&out.ev.Properties)
+		return s.object(i, &out.ev.Properties)
 	case "contact":
-		return s.object(&out.ev.Contact)
+		return s.object(i, &out.ev.Contact)
 	default:
 		// encoding/json also matches field names case-insensitively (with
 		// Unicode folding); such keys are rare, so leave them to it.
 		if foldsToField(key) {
-			return false
+			return -1
 		}
-		_, ok := s.value()
-		return ok
+		_, i = s.value(i)
+		return i
 	}
+	d := s.data
 	if slot == 4 {
 		out.at = nil
 	}
-	if s.literal("null") {
+	if literal(d, i, "null") {
 		out.has[slot] = false
-		return true
+		return i + len("null")
 	}
-	if s.peek() != '"' {
-		return false // a type error for encoding/json
+	if i == len(d) || d[i] != '"' {
+		return -1 // a type error for encoding/json
 	}
-	raw, plain, ok := s.str()
+	end, plain := str(d, i)
+	if end < 0 {
+		return -1
+	}
+	raw := d[i+1 : end]
 	switch {
-	case !ok:
-		return false
 	case !plain:
 		out.strs[slot] = string(unquote(raw))
-	case slot == 0:
-		out.strs[slot] = string(raw) // ids are unique: no use keeping them
+	case slot == 1:
+		out.strs[slot] = internString(raw) // there are a few types
 	case slot == 4:
 		out.at = raw
 		out.strs[slot] = "" // made only if the timestamp is unusual
 	default:
-		out.strs[slot] = internString(raw)
+		// As many ids as events, as many contact and company ids as
+		// contacts and companies: no use keeping them.
+		out.strs[slot] = string(raw)
 	}
 	out.has[slot] = true
-	return true
+	return end + 1
 }
 
 // fieldNames are wire's JSON names.
@@ -163,189 +186,168 @@ func foldsToField(key []byte) bool {
 
 // object scans properties or contact: an object or null, as decodeSlow's
 // object() takes; anything else is its error to report.
-func (s *scanner) object(dst *map[string]any) bool {
-	if s.literal("null") {
+func (s *scanner) object(i int, dst *map[string]any) int {
+	d := s.data
+	if literal(d, i, "null") {
 		*dst = nil
-		return true
+		return i + len("null")
 	}
-	if s.peek() != '{' {
-		return false
+	if i == len(d) || d[i] != '{' {
+		return -1
 	}
-	m, ok := s.obj()
-	*dst = m
-	return ok
+	*dst, i = s.obj(i)
+	return i
 }
 
-// end accepts only white space after the top-level object.
-func (s *scanner) end() bool {
-	s.space()
-	return s.i == len(s.data)
+// space is the index of the first byte at or after i that is not JSON's
+// white space.
+func space(d []byte, i int) int {
+	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\n' || d[i] == '\t' || d[i] == '\r') {
+		i++
+	}
+	return i
 }
 
-func (s *scanner) space() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+// colon is the index after the colon (and white space) that follows a
+// key, or -1.
+func colon(d []byte, i int) int {
+	if i = space(d, i); i == len(d) || d[i] != ':' {
+		return -1
 	}
+	return space(d, i+1)
 }
 
-func (s *scanner) peek() byte {
-	if s.i < len(s.data) {
-		return s.data[s.i]
-	}
-	return 0
+func literal(d []byte, i int, lit string) bool {
+	return len(d)-i >= len(lit) && string(d[i:i+len(lit)]) == lit
 }
 
-func (s *scanner) consume(c byte) bool {
-	if s.i < len(s.data) && s.data[s.i] == c {
-		s.i++
-		return true
+// value scans any JSON value at i, as encoding/json decodes it into an
+// `any`.
+func (s *scanner) value(i int) (any, int) {
+	d := s.data
+	if i == len(d) {
+		return nil, -1
 	}
-	return false
-}
-
-func (s *scanner) literal(lit string) bool {
-	if len(s.data)-s.i >= len(lit) && string(s.data[s.i:s.i+len(lit)]) == lit {
-		s.i += len(lit)
-		return true
-	}
-	return false
-}
-
-// key scans an object key and the colon after it.
-func (s *scanner) key() (string, bool) {
-	raw, plain, ok := s.rawKey()
-	switch {
-	case !ok:
-		return "", false
-	case plain:
-		return internString(raw), true
-	}
-	return string(unquote(raw)), true
-}
-
-// rawKey scans an object key and the colon after it; raw and plain are as
-// str gives them.
-func (s *scanner) rawKey() (raw []byte, plain, ok bool) {
-	if s.peek() != '"' {
-		return nil, false, false
-	}
-	if raw, plain, ok = s.str(); !ok {
-		return nil, false, false
-	}
-	s.space()
-	if !s.consume(':') {
-		return nil, false, false
-	}
-	s.space()
-	return raw, plain, true
-}
-
-// value scans any JSON value at s.i, as encoding/json decodes it into an
-// `any`, and the white space after it.
-func (s *scanner) value() (any, bool) {
-	var v any
-	ok := false
-	switch c := s.peek(); {
+	switch c := d[i]; {
 	case c == '"':
-		var raw []byte
-		var plain bool
-		if raw, plain, ok = s.str(); plain {
-			v = internStringValue(raw)
-		} else if ok {
-			v = string(unquote(raw))
+		end, plain := str(d, i)
+		switch {
+		case end < 0:
+			return nil, -1
+		case plain:
+			return internStringValue(d[i+1 : end]), end + 1
 		}
+		return string(unquote(d[i+1 : end])), end + 1
 	case c == '{':
-		v, ok = s.obj()
+		return s.obj(i)
 	case c == '[':
-		v, ok = s.array()
+		return s.array(i)
 	case c == '-' || '0' <= c && c <= '9':
-		v, ok = s.number()
-	case s.literal("true"):
-		v, ok = true, true
-	case s.literal("false"):
-		v, ok = false, true
-	case s.literal("null"):
-		v, ok = nil, true
+		return s.number(i)
+	case literal(d, i, "true"):
+		return true, i + len("true")
+	case literal(d, i, "false"):
+		return false, i + len("false")
+	case literal(d, i, "null"):
+		return nil, i + len("null")
 	}
-	s.space()
-	return v, ok
+	return nil, -1
 }
 
-// obj scans an object at s.i into a new map (never shared: callers may
+// obj scans an object at i into a new map (never shared: callers may
 // keep and change it). Duplicate keys: the last wins.
-func (s *scanner) obj() (map[string]any, bool) {
+func (s *scanner) obj(i int) (map[string]any, int) {
 	if s.depth++; s.depth > MaxDepth {
-		return nil, false
+		return nil, -1
 	}
-	s.i++ // '{'
+	d := s.data
 	m := make(map[string]any)
-	s.space()
-	if s.consume('}') {
+	i = space(d, i+1)
+	if i < len(d) && d[i] == '}' {
 		s.depth--
-		return m, true
+		return m, i + 1
 	}
 	for {
-		k, ok := s.key()
-		if !ok {
-			return nil, false
+		if i == len(d) || d[i] != '"' {
+			return nil, -1
 		}
-		v, ok := s.value()
-		if !ok {
-			return nil, false
+		end, plain := str(d, i)
+		if end < 0 {
+			return nil, -1
+		}
+		var k string
+		if plain {
+			k = internString(d[i+1 : end])
+		} else {
+			k = string(unquote(d[i+1 : end]))
+		}
+		if i = end + 1; i < len(d) && d[i] == ':' { // as encoding/json writes it
+			i = space(d, i+1)
+		} else if i = colon(d, i); i < 0 {
+			return nil, -1
+		}
+		var v any
+		if v, i = s.value(i); i < 0 {
+			return nil, -1
 		}
 		m[k] = v
-		if s.consume('}') {
+		if i = space(d, i); i == len(d) {
+			return nil, -1
+		}
+		switch d[i] {
+		case '}':
 			s.depth--
-			return m, true
+			return m, i + 1
+		case ',':
+			i = space(d, i+1)
+		default:
+			return nil, -1
 		}
-		if !s.consume(',') {
-			return nil, false
-		}
-		s.space()
 	}
 }
 
-// array scans an array at s.i; empty, it is a non-nil empty slice, as
+// array scans an array at i; empty, it is a non-nil empty slice, as
 // encoding/json makes it.
-func (s *scanner) array() ([]any, bool) {
+func (s *scanner) array(i int) ([]any, int) {
 	if s.depth++; s.depth > MaxDepth {
-		return nil, false
+		return nil, -1
 	}
-	s.i++ // '['
+	d := s.data
 	var buf [8]any
 	items := buf[:0]
-	s.space()
-	if !s.consume(']') {
+	i = space(d, i+1)
+	if i < len(d) && d[i] == ']' {
+		i++
+	} else {
 		for {
-			v, ok := s.value()
-			if !ok {
-				return nil, false
+			var v any
+			if v, i = s.value(i); i < 0 {
+				return nil, -1
 			}
 			items = append(items, v)
-			if s.consume(']') {
+			if i = space(d, i); i == len(d) {
+				return nil, -1
+			}
+			if d[i] == ']' {
+				i++
 				break
 			}
-			if !s.consume(',') {
-				return nil, false
+			if d[i] != ',' {
+				return nil, -1
 			}
-			s.space()
+			i = space(d, i+1)
 		}
 	}
 	s.depth--
 	out := make([]any, len(items))
 	copy(out, items)
-	return out, true
+	return out, i
 }
 
-// number scans a number at s.i with JSON's grammar and converts it as
+// number scans a number at i with JSON's grammar and converts it as
 // encoding/json does (strconv.ParseFloat), giving up where that fails.
-func (s *scanner) number() (any, bool) {
-	d, start := s.data, s.i
+func (s *scanner) number(start int) (any, int) {
+	d := s.data
 	i := start
 	if d[i] == '-' {
 		i++
@@ -356,11 +358,11 @@ func (s *scanner) number() (any, bool) {
 	case i < len(d) && '1' <= d[i] && d[i] <= '9':
 		i = digits(d, i)
 	default:
-		return nil, false
+		return nil, -1
 	}
 	if i < len(d) && d[i] == '.' {
 		if i++; i == len(d) || d[i] < '0' || '9' < d[i] {
-			return nil, false
+			return nil, -1
 		}
 		i = digits(d, i)
 	}
@@ -370,12 +372,15 @@ func (s *scanner) number() (any, bool) {
 			i++
 		}
 		if i == len(d) || d[i] < '0' || '9' < d[i] {
-			return nil, false
+			return nil, -1
 		}
 		i = digits(d, i)
 	}
-	s.i = i
-	return internNumber(d[start:i])
+	v, ok := internNumber(d[start:i])
+	if !ok {
+		return nil, -1
+	}
+	return v, i
 }
 
 // digits is the index of the first non-digit at or after i.
@@ -396,68 +401,64 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// skipPlain is the index of the first byte at or after i that is not
-// plain, looking at eight bytes at a time.
-func skipPlain(d []byte, i int) int {
+// str scans the string whose opening quote is at i. end is the index of
+// its closing quote, or -1 where it is not a valid JSON string; plain says
+// that what stands between the quotes is also its value (no escapes,
+// valid UTF-8).
+func str(d []byte, i int) (end int, plain bool) {
+	// Eight bytes at a time while they are plain. Each term of m flags
+	// its kind of byte exactly at its first one and maybe at bytes after
+	// it, so the lowest flag is the first byte that is not plain.
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for ; i+8 <= len(d); i += 8 {
+	for i++; i+8 <= len(d); i += 8 {
 		w := binary.LittleEndian.Uint64(d[i:])
 		q := w ^ (ones * '"')
 		b := w ^ (ones * '\\')
-		// Each term flags its kind of byte exactly at its first one and
-		// maybe at bytes after it: the lowest flag is the first byte
-		// that is not plain.
-		m := ((q-ones)&^q | (b-ones)&^b | (w-ones*0x20)&^w | w) & highs
-		if m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+		if m := ((q-ones)&^q | (b-ones)&^b | (w - ones*0x20) | w) & highs; m != 0 {
+			if i += bits.TrailingZeros64(m) / 8; d[i] == '"' {
+				return i, true
+			}
+			return strRest(d, i)
 		}
 	}
 	for i < len(d) && plainByte[d[i]] {
 		i++
 	}
-	return i
+	if i < len(d) && d[i] == '"' {
+		return i, true
+	}
+	return strRest(d, i)
 }
 
-// str scans a string at s.i. raw is what stands between its quotes and,
-// when plain, also its value: no escapes, valid UTF-8.
-func (s *scanner) str() (raw []byte, plain, ok bool) {
-	d := s.data
-	start := s.i + 1
-	i := skipPlain(d, start)
-	if i < len(d) && d[i] == '"' {
-		s.i = i + 1
-		return d[start:i], true, true
-	}
-	// Escapes or non-ASCII bytes: find the closing quote, checking the
-	// escapes as encoding/json's scanner does.
-	escaped := false
+// strRest goes on with str from the first byte that is not plain: it
+// finds the closing quote, checking the escapes as encoding/json's scanner
+// does.
+func strRest(d []byte, i int) (end int, plain bool) {
+	start, escaped := i, false
 	for ; i < len(d); i++ {
 		switch c := d[i]; {
 		case c == '"':
-			s.i = i + 1
-			raw := d[start:i]
-			return raw, !escaped && utf8.Valid(raw), true
+			return i, !escaped && utf8.Valid(d[start:i])
 		case c < 0x20:
-			return nil, false, false
+			return -1, false
 		case c == '\\':
 			escaped = true
-			i++
-			if i == len(d) {
-				return nil, false, false
+			if i++; i == len(d) {
+				return -1, false
 			}
 			switch d[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(d) || hex4(d[i+1:i+5]) < 0 {
-					return nil, false, false
+					return -1, false
 				}
 				i += 4
 			default:
-				return nil, false, false
+				return -1, false
 			}
 		}
 	}
-	return nil, false, false
+	return -1, false
 }
 
 // unquote is encoding/json's unquote for a string whose escapes are known
