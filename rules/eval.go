@@ -35,6 +35,7 @@ func (e *Evaluator) Bind(ev *events.Event) {
 		Properties: ev.Properties,
 	}
 	e.env.Contact = ev.Contact
+	e.env.looked.next()
 }
 
 // Match evaluates the group for the bound event: whether it matches and the

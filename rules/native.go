@@ -111,7 +111,8 @@ func nativeMember(n *ast.MemberNode) (native, bool) {
 	if id, ok := n.Node.(*ast.IdentifierNode); ok {
 		switch {
 		case id.Value == "contact":
-			return func(env *Env) any { return env.Contact[k] }, true
+			slot := propSlot("contact", k)
+			return func(env *Env) any { return env.looked.get(slot, env.Contact, k) }, true
 		case id.Value == "event":
 			switch k {
 			case "type":
@@ -127,7 +128,8 @@ func nativeMember(n *ast.MemberNode) (native, bool) {
 		return nil, false
 	}
 	if isPropertyMap(n.Node) {
-		return func(env *Env) any { return env.Event.Properties[k] }, true
+		slot := propSlot("properties", k)
+		return func(env *Env) any { return env.looked.get(slot, env.Event.Properties, k) }, true
 	}
 	return nil, false
 }

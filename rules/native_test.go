@@ -142,3 +142,40 @@ func FuzzNative(f *testing.F) {
 		}
 	})
 }
+
+// Property lookups are remembered for one event only: an Evaluator bound
+// to the next event reads that event's properties and contact, and two
+// groups reading one property agree.
+func TestLookupsLastOneEvent(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`model: m
+groups:
+  - {name: a, when: 'event.properties.channel == "email" && contact.tier == "gold"', points: 1}
+  - {name: b, when: 'event.properties.channel in ["email"] || contact.tier == "gold"', points: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEvaluator()
+	cases := []struct {
+		channel, tier string
+		a, b          bool
+	}{
+		{"email", "gold", true, true},
+		{"paid", "gold", false, true},
+		{"email", "silver", false, true},
+		{"paid", "silver", false, false},
+		{"email", "gold", true, true},
+	}
+	for i, c := range cases {
+		e.Bind(&events.Event{ID: fmt.Sprint(i), Type: "x",
+			Properties: map[string]any{"channel": c.channel}, Contact: map[string]any{"tier": c.tier}})
+		for gi, want := range []bool{c.a, c.b} {
+			for range 2 { // asked twice: the second answer comes from the lookups
+				ok, _, err := e.Match(m.Groups[gi])
+				if err != nil || ok != want {
+					t.Fatalf("event %d group %s: %v (%v), want %v", i, m.Groups[gi].Name, ok, err, want)
+				}
+			}
+		}
+	}
+}
