@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 // Pipeline is the system under test: it consumes topic in as a member of
 // group, processes, produces its results to out and commits, until ctx
 // ends. The bench counts it done when group's committed offsets reach the
-// end of in, so it must commit (at least when it has caught up).
+// end of in, so it must commit (at least when it has caught up). Topics
+// it creates should be named out-*: the bench deletes them with out.
 type Pipeline func(ctx context.Context, brokers []string, in, out, group string) error
 
 // Config shapes a throughput run.
@@ -470,9 +472,25 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// deleteTopics deletes the topics and those a pipeline named after them
+// (name-*, e.g. the scorer's changelog).
 func deleteTopics(brokers []string, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	// A transport of its own: the default one's metadata may be older
+	// than the topics.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+	if md, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err == nil {
+		for _, t := range md.Topics {
+			for _, name := range topics {
+				if strings.HasPrefix(t.Name, name+"-") {
+					topics = append(topics, t.Name)
+					break
+				}
+			}
+		}
+	}
 	_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 }

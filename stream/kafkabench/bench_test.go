@@ -3,10 +3,13 @@ package kafkabench
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -72,5 +75,33 @@ func TestPercentiles(t *testing.T) {
 	p := percentiles(d)
 	if p.P50 != 51*time.Millisecond || p.P99 != 100*time.Millisecond || p.Max != 100*time.Millisecond {
 		t.Fatalf("%+v", p)
+	}
+}
+
+// The bench deletes its topics and those a pipeline named after them.
+func TestDeleteTopicsTakesThePipelines(t *testing.T) {
+	brokers := cluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var topics []stream.Topic
+	for _, name := range []string{"out-1", "out-1-state", "out-1-dlq", "out-10-state", "out-1x"} {
+		topics = append(topics, stream.Topic{Name: name, Partitions: 1})
+	}
+	if err := stream.EnsureTopics(ctx, brokers, topics...); err != nil {
+		t.Fatal(err)
+	}
+	deleteTopics(brokers, "out-1")
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, tp := range md.Topics {
+		left = append(left, tp.Name)
+	}
+	slices.Sort(left)
+	if want := []string{"out-10-state", "out-1x"}; !slices.Equal(left, want) {
+		t.Fatalf("topics left %v, want %v", left, want)
 	}
 }
