@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,8 @@ type ProducerConfig struct {
 type Producer struct {
 	w           *kafka.Writer
 	tr          *kafka.Transport
-	client      *kafka.Client // for WritePartition
+	addr        net.Addr
+	direct      atomic.Pointer[kafka.Client] // for WritePartition
 	topic       string
 	async       bool
 	compression kafka.Compression
@@ -66,7 +68,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	// A transport of its own: the shared default transport caches metadata
 	// and may still believe a just-created topic does not exist.
 	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async, compression: cfg.Compression}
-	p.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: p.tr, Timeout: 10 * time.Second}
+	p.addr = kafka.TCP(cfg.Brokers...)
+	p.newDirect(nil)
 	p.w = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        cfg.Topic,
@@ -128,7 +131,8 @@ const maxRequestBytes = 1000_000
 // every message. Use it when the caller knows the partition, e.g. a
 // changelog co-partitioned with the input whose partition it holds.
 // Temporary errors are retried (10 attempts, 100 ms to 1 s apart) while ctx
-// lasts. msgs are not retained once it returns successfully; after an error
+// lasts, with fresh metadata when the partition's leader moved (Write
+// waits for the transport's next refresh, up to 6 s). msgs are not retained once it returns successfully; after an error
 // a request may still be reading them.
 func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error {
 	for len(msgs) > 0 {
@@ -165,8 +169,9 @@ func (p *Producer) produce(ctx context.Context, partition int, msgs []kafka.Mess
 				return errors.Join(err, ctx.Err())
 			}
 		}
+		client := p.direct.Load()
 		var res *kafka.ProduceResponse
-		res, err = p.client.Produce(ctx, &kafka.ProduceRequest{
+		res, err = client.Produce(ctx, &kafka.ProduceRequest{
 			Topic: p.topic, Partition: partition, RequiredAcks: kafka.RequireAll,
 			Compression: p.compression, Records: &messageRecords{msgs: msgs},
 		})
@@ -176,8 +181,28 @@ func (p *Producer) produce(ctx context.Context, partition int, msgs []kafka.Mess
 		if err == nil || !retriable(err) {
 			return err
 		}
+		if staleMetadata(err) {
+			p.newDirect(client)
+		}
 	}
 	return err
+}
+
+// newDirect gives WritePartition a client with a transport of its own,
+// replacing old: a transport refreshes its metadata only every 6 s, so
+// after a partition's leader moved it would keep sending to the old one.
+func (p *Producer) newDirect(old *kafka.Client) {
+	c := &kafka.Client{Addr: p.addr, Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	if p.direct.CompareAndSwap(old, c) && old != nil {
+		old.Transport.(*kafka.Transport).CloseIdleConnections()
+	}
+}
+
+// staleMetadata says a request went to a broker that does not lead the
+// partition (any more), or to one that does not know the topic yet.
+func staleMetadata(err error) bool {
+	return errors.Is(err, kafka.NotLeaderForPartition) || errors.Is(err, kafka.LeaderNotAvailable) ||
+		errors.Is(err, kafka.UnknownTopicOrPartition)
 }
 
 // retriable is what kafka-go's Writer retries: a temporary Kafka error
@@ -277,6 +302,7 @@ func (p *Producer) Failed() int64 { return p.failed.Load() }
 func (p *Producer) Close() error {
 	err := p.w.Close()
 	p.tr.CloseIdleConnections()
+	p.direct.Load().Transport.(*kafka.Transport).CloseIdleConnections()
 	if err != nil {
 		return fmt.Errorf("close producer for %s: %w", p.topic, err)
 	}

@@ -232,6 +232,46 @@ func TestWritePartition(t *testing.T) {
 	}
 }
 
+// A partition whose leader moved between two writes: the second write
+// learns of the move and retries, losing nothing.
+func TestWritePartitionFollowsALeaderMove(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(testPartitions, testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t, 30*time.Second)
+	p, err := NewProducer(ProducerConfig{Brokers: c.ListenAddrs(), Topic: testTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var want []string
+	write := func(from int) {
+		var msgs []kafka.Message
+		for i := from; i < from+50; i++ {
+			want = append(want, fmt.Sprint(i))
+			msgs = append(msgs, Message(fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i))))
+		}
+		if err := p.WritePartition(ctx, 2, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	leader := c.LeaderFor(testTopic, 2)
+	if err := c.MoveTopicPartition(testTopic, 2, (leader+1)%3); err != nil {
+		t.Fatal(err)
+	}
+	write(50)
+	var got []string
+	for _, m := range readAll(t, ctx, c.ListenAddrs(), testTopic, testPartitions) {
+		got = append(got, string(m.Value))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v, wrote %v", got, want)
+	}
+}
+
 func TestAsyncProducerDelivers(t *testing.T) {
 	brokers := newCluster(t)
 	ctx := testCtx(t, 20*time.Second)
