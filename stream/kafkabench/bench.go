@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -189,6 +190,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		fmt.Fprintf(cfg.Log, "running: %s ...\n", name)
 		sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
+		// The previous row's garbage (a scorer's contacts) is collected
+		// now, not billed to this row as GC work.
+		runtime.GC()
 		start, cpu0 := time.Now(), processCPU()
 		var n int
 		var err error
