@@ -63,7 +63,7 @@ func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
 		// A short commit interval, as in kafkabench.Transform: the bench
 		// counts the pipeline done when its commits reach the end of in,
 		// and the default 1s would add up to a second to each round.
-		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: 2000, CommitInterval: 100 * time.Millisecond}, p)
+		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: live.MaxBatch, CommitInterval: 100 * time.Millisecond}, p)
 		if err != nil {
 			return err
 		}
