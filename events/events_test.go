@@ -67,6 +67,11 @@ func TestCrossing(t *testing.T) {
 	if a != CrossingID("c1", "engagement", "default", "e9") || len(a) != 32 {
 		t.Fatalf("not deterministic: %s", a)
 	}
+	// Pinned: a replay after an upgrade must announce a crossing under the
+	// id the previous version gave it, or downstream counts it twice.
+	if id := CrossingID("c-000042", "engagement", "default", "ev-7-00000123"); id != "db85ca963d72d29a25e7903531c0ec84" {
+		t.Fatalf("crossing ids changed between versions: %s", id)
+	}
 	for _, other := range []string{
 		CrossingID("c1", "engagement", "sales", "e9"), CrossingID("c1", "intent", "default", "e9"),
 		CrossingID("c2", "engagement", "default", "e9"), CrossingID("c1", "engagement", "default", "e8"),
