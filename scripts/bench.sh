@@ -3,6 +3,7 @@
 # baseline taken in the same run, and prints the ratios. Figures only: no
 # timing is asserted anywhere. Takes ~5 minutes; set QUICK=1 for ~1.
 #   scoring: BenchmarkScore (100 and 1,000 groups) vs BenchmarkBaseline
+#   decode:  events.Decode vs goccy/go-json and encoding/json
 #   kafka:   raw kafka-go / kgo consumption vs the scorer end to end, and
 #            latency from an event's produce to its crossing's produce
 #   clickhouse (when CLICKHOUSE_DSN is set): writer rows/s, report times
@@ -26,6 +27,9 @@ echo "$out" | awk '
 		b = median(base); x = median(s100); y = median(s1000)
 		printf "median events/cpu-s: 100 groups %.0f (%.1fx baseline), 1,000 groups %.0f, baseline (every when, no index) %.0f\n", x, x / b, y, b
 	}'
+
+printf '\n== event decoding (CPU per event; ratios against the goccy/go-json and encoding/json paths, same run)\n'
+go test ./events -run XXX -bench Decode -benchtime "$benchtime" | grep '^Benchmark'
 
 printf '\n== kafka: raw consumption vs the scorer end to end (embedded broker)\n'
 go run ./cmd/kafkabench --embedded --events "$events" --contacts 100000 --rounds 1 --mode both --duration 15s 2>/dev/null
