@@ -84,7 +84,7 @@ func compileWhen(g *Group) error {
 	if err != nil {
 		return fmt.Errorf("when: %w", err)
 	}
-	g.test, g.testSrc = full, g.When
+	g.test, g.testSlot = full, testSlots.slot(g.When)
 	g.ntest = compileNative(g.When)
 	tree, err := parser.Parse(g.When)
 	if err != nil {
@@ -97,11 +97,11 @@ func compileWhen(g *Group) error {
 	g.Types = types
 	switch {
 	case rest == nil:
-		g.test, g.ntest, g.testSrc = nil, nil, ""
+		g.test, g.ntest = nil, nil
 	case rest != tree.Node:
 		src := rest.String()
 		if p, err := expr.Compile(src, options(expr.AsBool())...); err == nil {
-			g.test, g.ntest, g.testSrc = p, compileNative(src), src
+			g.test, g.ntest, g.testSlot = p, compileNative(src), testSlots.slot(src)
 		}
 	}
 	return nil

@@ -12,63 +12,90 @@ type Env struct {
 	Event   EventEnv       `expr:"event"`
 	Contact map[string]any `expr:"contact"`
 
-	looked lookups // native expressions' property lookups for this event
+	memo memo // what native expressions and conditions gave for this event
 }
 
-// lookups remembers the property lookups native expressions made for the
-// bound event, so that groups reading the same property (every fit group
-// reads contact.email, say) look it up once: slot i holds val[i] when
-// at[i] is the event's stamp. Slots come from propSlot.
-type lookups struct {
-	stamp uint32
-	at    []uint32
-	val   []any
+// memo remembers, for the bound event only, the properties native
+// expressions looked up and the conditions groups asked: groups reading
+// the same property (every fit group reads contact.email, say) or sharing
+// a condition (`contact.lifecycle_stage == "lead"` after the type test)
+// pay for it once per event. An Env no Evaluator bound (stamp 0)
+// remembers nothing.
+type memo struct {
+	stamp uint32 // the bound event's
+	props stamped[any]
+	tests stamped[bool]
 }
 
-// next forgets every lookup: a new event is bound.
-func (l *lookups) next() {
-	l.stamp++
-	if l.stamp == 0 { // wrapped: clear the stamps
-		clear(l.at)
-		l.stamp = 1
+// next forgets everything: a new event is bound.
+func (m *memo) next() {
+	m.stamp++
+	if m.stamp == 0 { // wrapped: clear the stamps
+		m.props.forget()
+		m.tests.forget()
+		m.stamp = 1
 	}
 }
 
-// get is m[k], looked up once per event for slot. An Env no Evaluator
-// bound (stamp 0) remembers nothing.
-func (l *lookups) get(slot int, m map[string]any, k string) any {
-	if slot < len(l.at) && l.at[slot] == l.stamp {
-		return l.val[slot]
-	}
-	v := m[k]
-	if l.stamp == 0 {
+// prop is m[k], looked up once per event for slot.
+func (e *Env) prop(slot int, m map[string]any, k string) any {
+	if v, ok := e.memo.props.get(slot, e.memo.stamp); ok {
 		return v
 	}
-	if slot >= len(l.at) {
-		n := max(slot+1, 2*len(l.at), 16)
-		l.at = append(l.at, make([]uint32, n-len(l.at))...)
-		l.val = append(l.val, make([]any, n-len(l.val))...)
-	}
-	l.at[slot], l.val[slot] = l.stamp, v
+	v := m[k]
+	e.memo.props.put(slot, e.memo.stamp, v)
 	return v
 }
 
-// Property slots are numbered across the process, not per rule set, so an
-// Evaluator serves every version of the rules a reload brings; there are
-// as many as distinct properties the rules have ever named.
+// stamped holds values by slot: slot i holds val[i] while at[i] is the
+// current stamp.
+type stamped[T any] struct {
+	at  []uint32
+	val []T
+}
+
+func (s *stamped[T]) get(slot int, stamp uint32) (T, bool) {
+	if stamp != 0 && slot < len(s.at) && s.at[slot] == stamp {
+		return s.val[slot], true
+	}
+	var zero T
+	return zero, false
+}
+
+func (s *stamped[T]) put(slot int, stamp uint32, v T) {
+	if stamp == 0 {
+		return
+	}
+	if slot >= len(s.at) {
+		n := max(slot+1, 2*len(s.at), 16)
+		s.at = append(s.at, make([]uint32, n-len(s.at))...)
+		s.val = append(s.val, make([]T, n-len(s.val))...)
+	}
+	s.at[slot], s.val[slot] = stamp, v
+}
+
+func (s *stamped[T]) forget() { clear(s.at) }
+
+// registry numbers names (properties, conditions) across the process, not
+// per rule set, so one Evaluator serves every version of the rules a
+// reload brings; it holds as many as the rules have ever named.
+type registry struct {
+	mu    sync.Mutex
+	slots map[string]int
+}
+
 var (
-	slotsMu sync.Mutex
-	slots   = map[string]int{}
+	propSlots = registry{slots: map[string]int{}} // "contact\x00K", "properties\x00K"
+	testSlots = registry{slots: map[string]int{}} // a condition's source
 )
 
-func propSlot(object, key string) int {
-	slotsMu.Lock()
-	defer slotsMu.Unlock()
-	k := object + "\x00" + key
-	s, ok := slots[k]
+func (r *registry) slot(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.slots[name]
 	if !ok {
-		s = len(slots)
-		slots[k] = s
+		s = len(r.slots)
+		r.slots[name] = s
 	}
 	return s
 }

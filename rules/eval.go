@@ -35,29 +35,34 @@ func (e *Evaluator) Bind(ev *events.Event) {
 		Properties: ev.Properties,
 	}
 	e.env.Contact = ev.Contact
-	e.env.looked.next()
+	e.env.memo.next()
 }
 
 // Match evaluates the group for the bound event: whether it matches and the
 // points it earns. It assumes the event's type is one of g.Types (the
 // caller's index guarantees it). A runtime error means no match.
 func (e *Evaluator) Match(g *Group) (bool, Points, error) {
-	ok, err := e.Test(g)
+	ok, err := e.test(g)
 	if err != nil || !ok {
 		return false, 0, err
 	}
-	p, err := e.Points(g)
+	p, err := e.points(g)
 	if err != nil {
 		return false, 0, err
 	}
 	return true, p, nil
 }
 
-// Test is Match's condition alone: what is left of `when` once the
-// event's type is known to be one of g.Types.
-func (e *Evaluator) Test(g *Group) (bool, error) {
+// test is Match's condition alone: what is left of `when` once the
+// event's type is known to be one of g.Types, asked once per event for
+// all the groups sharing it. Errors are not remembered: asking again
+// gives the same one.
+func (e *Evaluator) test(g *Group) (bool, error) {
 	if g.test == nil {
 		return true, nil
+	}
+	if ok, seen := e.env.memo.tests.get(g.testSlot, e.env.memo.stamp); seen {
+		return ok, nil
 	}
 	out, err := e.run(g.test, g.ntest)
 	if err != nil {
@@ -67,11 +72,12 @@ func (e *Evaluator) Test(g *Group) (bool, error) {
 	if !isBool {
 		return false, fmt.Errorf("when: gave %T, not true or false", out)
 	}
+	e.env.memo.tests.put(g.testSlot, e.env.memo.stamp, ok)
 	return ok, nil
 }
 
-// Points is what a match of g earns for the bound event.
-func (e *Evaluator) Points(g *Group) (Points, error) {
+// points is what a match of g earns for the bound event.
+func (e *Evaluator) points(g *Group) (Points, error) {
 	if g.points == nil {
 		return g.fixed, nil
 	}
@@ -89,12 +95,6 @@ func (e *Evaluator) Points(g *Group) (Points, error) {
 	}
 	return p, nil
 }
-
-// TestKey identifies the group's Test: groups with equal keys give equal
-// answers for any event of a type both can match, so a scorer may
-// evaluate a shared condition once per event. "" means there is no test
-// (the event's type alone decides).
-func (g *Group) TestKey() string { return g.testSrc }
 
 func (e *Evaluator) run(p *vm.Program, n native) (any, error) {
 	if n != nil {

@@ -48,11 +48,11 @@ type Group struct {
 	// test decides a match for an event whose type is in Types; nil means
 	// the type test alone decides (e.g. `event.type == "email_opened"`).
 	test *vm.Program
-	// testSrc is test's source: groups with the same one give the same
-	// answer for an event, so a scorer can ask once (see TestKey).
-	testSrc string
-	fixed   Points
-	points  *vm.Program // nil: fixed points
+	// testSlot numbers test's source (testSlots): groups with the same
+	// one give the same answer for an event, which Test remembers.
+	testSlot int
+	fixed    Points
+	points   *vm.Program // nil: fixed points
 	// Native forms of test and points, when they lie in the subset that
 	// compiles to closures (see native.go); nil: run the expr program.
 	ntest, npoints native

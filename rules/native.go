@@ -111,8 +111,8 @@ func nativeMember(n *ast.MemberNode) (native, bool) {
 	if id, ok := n.Node.(*ast.IdentifierNode); ok {
 		switch {
 		case id.Value == "contact":
-			slot := propSlot("contact", k)
-			return func(env *Env) any { return env.looked.get(slot, env.Contact, k) }, true
+			slot := propSlots.slot("contact\x00" + k)
+			return func(env *Env) any { return env.prop(slot, env.Contact, k) }, true
 		case id.Value == "event":
 			switch k {
 			case "type":
@@ -128,8 +128,8 @@ func nativeMember(n *ast.MemberNode) (native, bool) {
 		return nil, false
 	}
 	if isPropertyMap(n.Node) {
-		slot := propSlot("properties", k)
-		return func(env *Env) any { return env.looked.get(slot, env.Event.Properties, k) }, true
+		slot := propSlots.slot("properties\x00" + k)
+		return func(env *Env) any { return env.prop(slot, env.Event.Properties, k) }, true
 	}
 	return nil, false
 }

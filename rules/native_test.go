@@ -143,14 +143,16 @@ func FuzzNative(f *testing.F) {
 	})
 }
 
-// Property lookups are remembered for one event only: an Evaluator bound
-// to the next event reads that event's properties and contact, and two
-// groups reading one property agree.
+// Property lookups and conditions are remembered for one event only: an
+// Evaluator bound to the next event reads that event's properties and
+// contact, two groups reading one property agree, and so do two groups
+// sharing a condition (a and c).
 func TestLookupsLastOneEvent(t *testing.T) {
 	m, err := Parse("m.yaml", []byte(`model: m
 groups:
   - {name: a, when: 'event.properties.channel == "email" && contact.tier == "gold"', points: 1}
   - {name: b, when: 'event.properties.channel in ["email"] || contact.tier == "gold"', points: 1}
+  - {name: c, when: 'event.properties.channel == "email" && contact.tier == "gold"', points: 2}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +171,7 @@ groups:
 	for i, c := range cases {
 		e.Bind(&events.Event{ID: fmt.Sprint(i), Type: "x",
 			Properties: map[string]any{"channel": c.channel}, Contact: map[string]any{"tier": c.tier}})
-		for gi, want := range []bool{c.a, c.b} {
+		for gi, want := range []bool{c.a, c.b, c.a} {
 			for range 2 { // asked twice: the second answer comes from the lookups
 				ok, _, err := e.Match(m.Groups[gi])
 				if err != nil || ok != want {

@@ -239,50 +239,17 @@ type Scorer struct {
 	// Ledger asks for the per-group deltas of every event.
 	Ledger bool
 
-	eval *rules.Evaluator
-	// The event's answers to shared conditions: slot i holds answer[i]
-	// when asked[i] is the current event's stamp.
-	stamp   uint32
-	dropped []int
-	prev    []rules.Points // each model's score before the event
-	asked   []uint32
-	answer  []bool
+	eval    *rules.Evaluator
 	out     Outcome
+	prev    []rules.Points // each model's score before the event
+	dropped []int          // prune's: the models that lost an entry
 	before  [][]rules.Points
 	after   []rules.Points
 }
 
 // NewScorer returns a Scorer over e.
 func NewScorer(e *Engine) *Scorer {
-	return &Scorer{Engine: e, eval: rules.NewEvaluator(),
-		asked: make([]uint32, e.tests), answer: make([]bool, e.tests)}
-}
-
-// test answers candidate cd's condition for the bound event, once per
-// distinct condition. Errors are not remembered: asking again gives the
-// same one.
-func (s *Scorer) test(cd *candidate) (bool, error) {
-	if cd.test < 0 {
-		return true, nil
-	}
-	if s.asked[cd.test] == s.stamp {
-		return s.answer[cd.test], nil
-	}
-	ok, err := s.eval.Test(cd.g)
-	if err == nil {
-		s.asked[cd.test], s.answer[cd.test] = s.stamp, ok
-	}
-	return ok, err
-}
-
-// bind makes ev the event conditions are asked about.
-func (s *Scorer) bind(ev *events.Event) {
-	s.eval.Bind(ev)
-	s.stamp++
-	if s.stamp == 0 { // wrapped: forget every answer
-		clear(s.asked)
-		s.stamp = 1
-	}
+	return &Scorer{Engine: e, eval: rules.NewEvaluator()}
 }
 
 // Apply scores one event into c. The Outcome is reused by the next call.
@@ -325,15 +292,9 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 		s.prev = append(s.prev, before)
 	}
 	touched := uint64(0) // models with an award (first 64; the rest always recomputed)
-	s.bind(ev)
-	cands := s.candidates(ev.Type)
-	for i := range cands {
-		cd := &cands[i]
-		ok, err := s.test(cd)
-		var pts rules.Points
-		if err == nil && ok {
-			pts, err = s.eval.Points(cd.g)
-		}
+	s.eval.Bind(ev)
+	for _, cd := range s.candidates(ev.Type) {
+		ok, pts, err := s.eval.Match(cd.g)
 		if err != nil {
 			o.Errors = append(o.Errors, EvalError{Model: models[cd.model].Name, Group: cd.g.Name, EventID: ev.ID, Err: err})
 			continue
@@ -345,7 +306,7 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 		if cd.model < 64 {
 			touched |= 1 << cd.model
 		}
-		s.add(c, *cd, ev, t, T, pts)
+		s.add(c, cd, ev, t, T, pts)
 	}
 	c.Latest = T
 	s.prune(c, T)

@@ -30,9 +30,6 @@ type candidate struct {
 	g *rules.Group
 	ref
 	kind kind
-	// test is the group's slot in a Scorer's per-event answers to shared
-	// conditions (rules.Group.TestKey); -1: the type alone decides.
-	test int32
 }
 
 // Engine is a compiled rule set with its groups indexed by event type.
@@ -50,7 +47,6 @@ type Engine struct {
 	// contact's disarmed set.
 	thresholdBase []int
 	timeDependent []bool // the model has a window or decays
-	tests         int    // distinct conditions (candidate.test)
 
 	printsOnce sync.Once
 	print      *prints
@@ -134,13 +130,11 @@ func NewEngine(set *rules.Set) (*Engine, error) {
 	if bits > MaxThresholds {
 		return nil, fmt.Errorf("%d thresholds across models: at most %d", bits, MaxThresholds)
 	}
-	slots := map[string]int32{}
 	for t, refs := range byType {
 		sort.Slice(refs, func(i, j int) bool { return refs[i].key() < refs[j].key() })
-		e.byType[t] = e.candidatesOf(refs, slots)
+		e.byType[t] = e.candidatesOf(refs)
 	}
-	e.any = e.candidatesOf(anyType, slots)
-	e.tests = len(slots)
+	e.any = e.candidatesOf(anyType)
 	return e, nil
 }
 
@@ -153,22 +147,10 @@ func (e *Engine) candidates(t string) []candidate {
 	return e.any
 }
 
-// candidatesOf gives every distinct condition a slot, so that groups
-// sharing one (rule authors repeat `contact.lifecycle_stage == "lead"` or
-// a campaign test across groups and models) evaluate it once per event.
-func (e *Engine) candidatesOf(refs []ref, slots map[string]int32) []candidate {
+func (e *Engine) candidatesOf(refs []ref) []candidate {
 	cs := make([]candidate, len(refs))
 	for i, r := range refs {
-		g := e.group(r)
-		cs[i] = candidate{g: g, ref: r, kind: e.kinds[r.model][r.group], test: -1}
-		if k := g.TestKey(); k != "" {
-			slot, ok := slots[k]
-			if !ok {
-				slot = int32(len(slots))
-				slots[k] = slot
-			}
-			cs[i].test = slot
-		}
+		cs[i] = candidate{g: e.group(r), ref: r, kind: e.kinds[r.model][r.group]}
 	}
 	return cs
 }
