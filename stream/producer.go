@@ -71,7 +71,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	p.addr = kafka.TCP(cfg.Brokers...)
 	p.newDirect(nil)
 	p.w = &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Brokers...),
+		Addr:         p.addr,
 		Topic:        cfg.Topic,
 		Balancer:     kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll, // the default, none, loses messages when a leader moves
@@ -132,8 +132,9 @@ const maxRequestBytes = 1000_000
 // changelog co-partitioned with the input whose partition it holds.
 // Temporary errors are retried (10 attempts, 100 ms to 1 s apart) while ctx
 // lasts, with fresh metadata when the partition's leader moved (Write
-// waits for the transport's next refresh, up to 6 s). msgs are not retained once it returns successfully; after an error
-// a request may still be reading them.
+// waits for the transport's next refresh, up to 6 s). msgs are not
+// retained once it returns successfully; after an error a request may
+// still be reading them.
 func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error {
 	for len(msgs) > 0 {
 		n, size := 0, 0
