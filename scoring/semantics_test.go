@@ -3,6 +3,9 @@ package scoring
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +299,38 @@ groups:
 				t.Errorf("incremental crossings = %v, want %v", inc, tc.want)
 			}
 		})
+	}
+}
+
+// TestSearchHashes holds the guessing search to slices.BinarySearch, for
+// hashes spread evenly and bunched at the ends, present and absent.
+func TestSearchHashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 300; n += 1 + n/8 {
+		for trial := 0; trial < 20; trial++ {
+			s := make([]uint64, n)
+			for i := range s {
+				switch trial % 3 {
+				case 0:
+					s[i] = rng.Uint64()
+				case 1:
+					s[i] = rng.Uint64N(1000) // all near the bottom
+				default:
+					s[i] = math.MaxUint64 - rng.Uint64N(1000) // all near the top
+				}
+			}
+			slices.Sort(s)
+			s = slices.Compact(s)
+			probes := []uint64{0, 1, math.MaxUint64, rng.Uint64()}
+			for _, v := range s {
+				probes = append(probes, v, v-1, v+1)
+			}
+			for _, h := range probes {
+				wi, wf := slices.BinarySearch(s, h)
+				if gi, gf := searchHashes(s, h); gi != wi || gf != wf {
+					t.Fatalf("n=%d trial %d: searchHashes(%d) = %d,%v; want %d,%v", len(s), trial, h, gi, gf, wi, wf)
+				}
+			}
+		}
 	}
 }

@@ -1,0 +1,79 @@
+package scoring
+
+import (
+	"unsafe"
+
+	"github.com/scorebridge/scorebridge/events"
+)
+
+// Item is an event and the contact state it scores into.
+type Item struct {
+	Contact *Contact
+	Event   *events.Event
+}
+
+// How far ahead ApplyBatch fetches: a contact's own struct this many items
+// ahead, its arena (which the struct points to, so it must be in cache
+// first) half as far. One Apply takes about a microsecond; a fetch from
+// memory about a tenth of that, so two items ahead is already in time.
+const (
+	aheadContact = 4
+	aheadState   = 2
+	// maxStateLines bounds what one contact prefetches: beyond it (a
+	// contact with hundreds of events) the head of the arena, where the
+	// per-model words, sums and entries are, and its last line.
+	maxStateLines = 16
+)
+
+const cacheLine = 64
+
+// ApplyBatch applies each item's event to its contact, in order, exactly
+// as Apply would, calling fn with each item's index and Outcome (valid
+// until fn returns).
+//
+// With many contacts, a contact's state is rarely in the CPU's cache when
+// its event comes, and Apply spends much of its time waiting for memory:
+// the Contact, then the arena it points to, then the event's id. While
+// ApplyBatch scores one item it asks the CPU to fetch the state of the
+// items a few places ahead, so that by their turn it is there. The
+// service scores each fetched batch this way; BenchmarkScore measures it.
+func (s *Scorer) ApplyBatch(items []Item, fn func(i int, o *Outcome)) {
+	for i := 0; i < min(aheadContact, len(items)); i++ {
+		prefetchContact(items[i].Contact)
+	}
+	for i := 0; i < min(aheadState, len(items)); i++ {
+		prefetchState(items[i])
+	}
+	for i := range items {
+		if j := i + aheadContact; j < len(items) {
+			prefetchContact(items[j].Contact)
+		}
+		if j := i + aheadState; j < len(items) {
+			prefetchState(items[j])
+		}
+		fn(i, s.Apply(items[i].Contact, items[i].Event))
+	}
+}
+
+func prefetchContact(c *Contact) { prefetch(uintptr(unsafe.Pointer(c))) }
+
+// prefetchState fetches the lines of it's contact's arena that Apply reads
+// (its Contact should already be in cache: reading the arena's address
+// from a cold one would wait), and the event's id, which it hashes.
+func prefetchState(it Item) {
+	a := it.Contact.arena
+	if len(a) > 0 {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+		size := uintptr(len(a)) * 8
+		n := min((size+cacheLine-1)/cacheLine, maxStateLines)
+		for l := uintptr(0); l < n; l++ {
+			prefetch(base + l*cacheLine)
+		}
+		if n == maxStateLines {
+			prefetch(base + size - 8)
+		}
+	}
+	if id := it.Event.ID; len(id) > 0 {
+		prefetch(uintptr(unsafe.Pointer(unsafe.StringData(id))))
+	}
+}
