@@ -92,15 +92,14 @@ func (c *Contact) firstList() []FirstState {
 // open makes room for n words at i, growing the arena by a quarter rather
 // than doubling: states are many and small, and doubling would leave a
 // third of them empty. At least 8 words, or a young contact would
-// reallocate every event or two.
-func (c *Contact) open(i, n int) {
+// reallocate every event or two. The outgrown arena goes back to free
+// (nil: to the garbage collector), so nothing may keep a slice of it.
+func (c *Contact) open(i, n int, free *arenas) {
 	l := len(c.arena)
 	if l+n > cap(c.arena) {
-		want := l + n + max((l+n)/4, 8)
-		// append rounds the capacity up to the allocator's size class:
-		// the bytes it would round to anyway become usable.
-		grown := append([]uint64(nil), make([]uint64, want)...)[:l]
+		grown := free.get(l + n + max((l+n)/4, 8))[:l]
 		copy(grown, c.arena)
+		free.put(c.arena)
 		c.arena = grown
 	}
 	c.arena = c.arena[:l+n]
@@ -126,7 +125,7 @@ func (s *Scorer) fit(c *Contact) {
 		return
 	}
 	c.cut(1, int(c.nScores))
-	c.open(1, n)
+	c.open(1, n, &s.free)
 	c.nScores = uint32(n)
 	for mi := range n {
 		s.recount(c, mi)
@@ -143,17 +142,17 @@ func (s *Scorer) recount(c *Contact, mi int) {
 }
 
 // see records an id; it reports false when the id was already there.
-func (c *Contact) see(id string) bool {
+func (c *Contact) see(id string, free *arenas) bool {
 	h := xxhash.Sum64String(id)
 	if len(c.arena) == 0 {
-		c.open(0, 1) // pruneAt: 0, prune at the first chance
+		c.open(0, 1, free) // pruneAt: 0, prune at the first chance
 	}
 	at := c.seenAt()
 	i, found := searchHashes(c.arena[at:], h)
 	if found {
 		return false
 	}
-	c.open(at+i, 1)
+	c.open(at+i, 1, free)
 	c.arena[at+i] = h
 	return true
 }
@@ -283,6 +282,7 @@ type Scorer struct {
 	dropped []int          // prune's: the models that lost an entry
 	before  [][]rules.Points
 	after   []rules.Points
+	free    arenas // outgrown arenas, for contacts that grow to their size
 }
 
 // NewScorer returns a Scorer over e.
@@ -294,7 +294,7 @@ func NewScorer(e *Engine) *Scorer {
 func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 	o := &s.out
 	o.reset()
-	if !c.see(ev.ID) {
+	if !c.see(ev.ID, &s.free) {
 		o.Duplicate = true
 		return o
 	}
@@ -401,7 +401,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		b := &s.bounds[cd.model][cd.group]
 		before := rules.Points(0) // a group with no match contributes nothing
 		if i == int(c.nPlain) || plainKey(w, i) != key {
-			c.open(at, 2)
+			c.open(at, 2, &s.free)
 			c.arena[at] = uint64(key) << 32
 			c.nPlain++
 		} else {
@@ -448,7 +448,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 			i--
 		}
 		at := c.entriesAt() + 2*i
-		c.open(at, 2)
+		c.open(at, 2, &s.free)
 		c.arena[at] = uint64(t)
 		c.arena[at+1] = entryWord(key, pts)
 		c.nEntries++
