@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -269,6 +270,10 @@ func stringOp(a, b native, op func(s, x string) bool) native {
 
 // nativeIn handles `x in [literals]`, building the set expr's optimizer
 // builds for an all-string list.
+// smallSet is the most words an `in` compares one by one rather than
+// looks up in a set.
+const smallSet = 8
+
 func nativeIn(n *ast.BinaryNode) (native, bool) {
 	arr, ok := n.Right.(*ast.ArrayNode)
 	if !ok || len(arr.Nodes) == 0 {
@@ -295,6 +300,22 @@ func nativeIn(n *ast.BinaryNode) (native, bool) {
 		} else {
 			allStrings = false
 		}
+	}
+	if allStrings && len(set) <= smallSet {
+		// A few words: comparing is cheaper than hashing the value.
+		words := make([]string, 0, len(set))
+		for _, e := range arr.Nodes {
+			if w := e.(*ast.StringNode).Value; !slices.Contains(words, w) {
+				words = append(words, w)
+			}
+		}
+		return func(env *Env) any {
+			v := x(env)
+			if s, ok := v.(string); ok {
+				return slices.Contains(words, s)
+			}
+			return runtime.In(v, set)
+		}, true
 	}
 	if allStrings {
 		return func(env *Env) any {

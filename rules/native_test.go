@@ -21,6 +21,8 @@ var nativeCases = []string{
 	`contact.email endsWith "@competitor.com"`,
 	`event.properties.q contains "demo"`,
 	`event.properties.channel in ["email", "organic"]`,
+	`event.properties.channel in ["email", "email", "paid"]`,
+	`event.type in ["a", "b", "c", "d", "e", "f", "g", "h", "email_opened"]`,
 	`event.properties.x in [1, 2.5, "a", nil, true]`,
 	`contact.tier not in ["gold", "silver"]`,
 	`event.properties.x != nil && event.properties.x == 3`,
