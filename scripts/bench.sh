@@ -2,7 +2,8 @@
 # Measures what the README's performance section reports, each against a
 # baseline taken in the same run, and prints the ratios. Figures only: no
 # timing is asserted anywhere. Takes ~5 minutes; set QUICK=1 for ~1.
-#   scoring: BenchmarkScore (100 and 1,000 groups) vs BenchmarkBaseline
+#   scoring: BenchmarkScore (100 and 1,000 groups; batches, as the
+#            service scores) and BenchmarkScoreEach vs BenchmarkBaseline
 #   decode:  events.Decode vs goccy/go-json and encoding/json
 #   kafka:   raw kafka-go / kgo consumption vs the scorer end to end, and
 #            latency from an event's produce to its crossing's produce
@@ -15,17 +16,19 @@ benchtime=3s
 [[ -n "${QUICK:-}" ]] && events=200000 && benchtime=1s
 
 printf '== load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '\n== scoring core (events per CPU-second: what one core sustains)\n'
-out="$(go test ./scoring -run XXX -bench 'Score/|Baseline' -benchtime "$benchtime" -count 3)"
+printf '\n== scoring core, on one core (GOMAXPROCS=1: the collector runs on the same core)\n'
+out="$(go test ./scoring -run XXX -bench '^Benchmark(Score|ScoreEach|Baseline)$' -cpu 1 -benchtime "$benchtime" -count 3)"
 echo "$out" | grep '^Benchmark'
 echo "$out" | awk '
-	/^BenchmarkScore\/groups=100-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") s100 = s100 " " $i }
-	/^BenchmarkScore\/groups=1000-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") s1000 = s1000 " " $i }
-	/^BenchmarkBaseline-/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") base = base " " $i }
+	function rate(   i) { for (i = 1; i <= NF; i++) if ($(i+1) == "events/cpu-s") return $i }
+	/^BenchmarkScore\/groups=100[ \t]/ { s100 = s100 " " rate() }
+	/^BenchmarkScore\/groups=1000[ \t]/ { s1000 = s1000 " " rate() }
+	/^BenchmarkScoreEach[ \t]/ { each = each " " rate() }
+	/^BenchmarkBaseline[ \t]/ { base = base " " rate() }
 	function median(list,   a, n, i, j, t) { n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
 	END {
-		b = median(base); x = median(s100); y = median(s1000)
-		printf "median events/cpu-s: 100 groups %.0f (%.1fx baseline), 1,000 groups %.0f, baseline (every when, no index) %.0f\n", x, x / b, y, b
+		b = median(base); x = median(s100); y = median(s1000); z = median(each)
+		printf "median events/cpu-s: 100 groups %.0f (%.1fx baseline), one event at a time %.0f (%.1fx), 1,000 groups %.0f, baseline (every when, no index) %.0f\n", x, x / b, z, z / b, y, b
 	}'
 
 printf '\n== event decoding (CPU per event; ratios against the goccy/go-json and encoding/json paths, same run)\n'
