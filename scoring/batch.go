@@ -19,8 +19,8 @@ type Item struct {
 const (
 	aheadContact = 4
 	aheadState   = 2
-	// maxStateLines bounds what one contact prefetches: beyond it (a
-	// contact with hundreds of events) the head of the arena, where the
+	// maxStateLines bounds what one contact prefetches: of a longer arena
+	// (a contact with hundreds of events), only its head, where the
 	// per-model words, sums and entries are, and its last line.
 	maxStateLines = 16
 )
@@ -57,9 +57,10 @@ func (s *Scorer) ApplyBatch(items []Item, fn func(i int, o *Outcome)) {
 
 func prefetchContact(c *Contact) { prefetch(uintptr(unsafe.Pointer(c))) }
 
-// prefetchState fetches the lines of it's contact's arena that Apply reads
-// (its Contact should already be in cache: reading the arena's address
-// from a cold one would wait), and the event's id, which it hashes.
+// prefetchState fetches the lines of the item's contact's arena that Apply
+// reads (the Contact itself should already be in cache: reading the
+// arena's address from a cold one would wait), and the event's id, which
+// Apply hashes.
 func prefetchState(it Item) {
 	a := it.Contact.arena
 	if len(a) > 0 {

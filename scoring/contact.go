@@ -158,9 +158,9 @@ func (c *Contact) see(id string, free *arenas) bool {
 }
 
 // searchHashes is slices.BinarySearch for a sorted slice of hashes, which
-// are spread evenly over the 64-bit range: the i-th of n sits near
-// position h*n/2^64, so the search starts there and usually ends in that
-// cache line. A binary search from the middle touches a line or two more
+// are spread evenly over the 64-bit range: among n of them, a hash h sits
+// near position h*n/2^64, so the search starts there and usually ends in
+// that cache line. A binary search from the middle touches a line or two more
 // of a cold arena, one after the other. (By hand: no library searches
 // with this guess.) Far from the guess it falls back to a binary search.
 func searchHashes(s []uint64, h uint64) (int, bool) {
