@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,22 +81,13 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 	}
 	contacts := map[string]*contact{}
 	r := events.NewReader(in)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	badLine := func(le *events.LineError) {
+		sum.BadLines++
+		if opts.BadLine != nil {
+			opts.BadLine(le)
 		}
-		var le *events.LineError
-		if errors.As(err, &le) {
-			sum.BadLines++
-			if opts.BadLine != nil {
-				opts.BadLine(le)
-			}
-			continue
-		}
-		if err != nil {
-			return sum, err
-		}
+	}
+	err := r.Each(func(ev events.Event) error {
 		c := contacts[ev.ContactID]
 		if c == nil {
 			c = newContact(e)
@@ -108,10 +98,10 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		switch {
 		case o.Duplicate:
 			sum.Duplicates++
-			continue
+			return nil
 		case o.Future:
 			sum.Future++
-			continue
+			return nil
 		}
 		sum.Events++
 		t := ev.OccurredAt.UnixNano()
@@ -123,6 +113,10 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		}
 		sum.countErrors(o.Errors)
 		c.hit(e, o.Hits, ev.OccurredAt)
+		return nil
+	}, badLine)
+	if err != nil {
+		return sum, err
 	}
 	sum.Lines = r.Line()
 	sum.Contacts = len(contacts)
@@ -178,21 +172,14 @@ func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen fun
 		return fmt.Errorf("reread the input for the second pass: %w", err)
 	}
 	defer rc.Close()
-	r := events.NewReader(rc)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if errors.As(err, new(*events.LineError)) {
-				continue // reported in the first pass
-			}
-			return err
-		}
+	err = events.NewReader(rc).Each(func(ev events.Event) error {
 		if list, ok := evs[ev.ContactID]; ok {
 			evs[ev.ContactID] = append(list, ev)
 		}
+		return nil
+	}, nil) // bad lines were reported in the first pass
+	if err != nil {
+		return err
 	}
 	s := scoring.NewScorer(e)
 	if !opts.AsOf.IsZero() {

@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -26,26 +25,16 @@ type Explanation struct {
 // skipped, so memory grows with that contact's events only).
 func Collect(in io.Reader, contactID string, badLine func(*events.LineError)) ([]events.Event, error) {
 	var out []events.Event
-	r := events.NewReader(in)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		var le *events.LineError
-		if errors.As(err, &le) {
-			if badLine != nil {
-				badLine(le)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := events.NewReader(in).Each(func(ev events.Event) error {
 		if ev.ContactID == contactID {
 			out = append(out, ev)
 		}
+		return nil
+	}, badLine)
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // Explain takes apart the scores of a contact's events at asOf (zero: at

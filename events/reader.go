@@ -54,6 +54,32 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+// Each calls fn with every event to the end of the stream, and bad, when it
+// is not nil, with every bad line, which is then skipped. It stops at the
+// first other error, of reading or of fn, and returns it; at the end it
+// returns nil.
+func (r *Reader) Each(fn func(Event) error, bad func(*LineError)) error {
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			if bad != nil {
+				bad(le)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}
+
 var errTooLong = fmt.Errorf("line longer than %d bytes", MaxEventBytes)
 
 func (r *Reader) readLine() ([]byte, error) {

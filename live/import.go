@@ -40,22 +40,7 @@ func Import(ctx context.Context, e *scoring.Engine, in io.Reader, rec Recorder, 
 		return nil
 	}
 	r := events.NewReader(in)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var le *events.LineError
-		if errors.As(err, &le) {
-			sum.BadLines++
-			if badLine != nil {
-				badLine(le)
-			}
-			continue
-		}
-		if err != nil {
-			return sum, err
-		}
+	err := r.Each(func(ev events.Event) error {
 		if p.scoreEvent(part, &ev, b) {
 			sum.Events++
 		} else {
@@ -63,12 +48,18 @@ func Import(ctx context.Context, e *scoring.Engine, in io.Reader, rec Recorder, 
 		}
 		if len(b.touches) >= 10_000 {
 			if err := flush(); err != nil {
-				return sum, err
+				return err
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return sum, err
+		return ctx.Err()
+	}, func(le *events.LineError) {
+		sum.BadLines++
+		if badLine != nil {
+			badLine(le)
 		}
+	})
+	if err != nil {
+		return sum, err
 	}
 	if err := flush(); err != nil {
 		return sum, err

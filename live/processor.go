@@ -322,7 +322,7 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 	for i := range evs {
 		items[i] = scoring.Item{Contact: p.contact(part, evs[i].ContactID), Event: &evs[i]}
 	}
-	p.prepare(part.scorer)
+	part.scorer.Ledger = p.keepsLedger()
 	part.scorer.ApplyBatch(items, func(i int, o *scoring.Outcome) {
 		p.collect(part, items[i].Contact, items[i].Event, o, b)
 	})
@@ -356,17 +356,18 @@ func (p *Processor) contact(part *partition, id string) *scoring.Contact {
 	return st
 }
 
-// prepare asks s for the per-group deltas when a recorder keeps a ledger.
-func (p *Processor) prepare(s *scoring.Scorer) {
+// keepsLedger: the recorder keeps touches and ledger rows, so scoring must
+// give the per-group deltas.
+func (p *Processor) keepsLedger() bool {
 	_, discard := p.cfg.Recorder.(Discard)
-	s.Ledger = !discard
+	return !discard
 }
 
 // scoreEvent applies one decoded event and collects its effects; it
 // reports false for a duplicate, which changes nothing.
 func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) bool {
 	st := p.contact(part, ev.ContactID)
-	p.prepare(part.scorer)
+	part.scorer.Ledger = p.keepsLedger()
 	return p.collect(part, st, ev, part.scorer.Apply(st, ev), b)
 }
 
@@ -384,9 +385,8 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
 	}
 	b.dirty[st] = ev.ContactID
-	_, discard := p.cfg.Recorder.(Discard)
 	version := part.engine.Rules.Version
-	if !discard {
+	if part.scorer.Ledger {
 		b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
 		b.ledger = appendLedger(b.ledger, part.engine.Rules, ev, o, version)
 	}

@@ -49,7 +49,8 @@ type Group struct {
 	// the type test alone decides (e.g. `event.type == "email_opened"`).
 	test *vm.Program
 	// testSlot numbers test's source (testSlots): groups with the same
-	// one give the same answer for an event, which Test remembers.
+	// one give the same answer for an event, which the Evaluator
+	// remembers for the bound event.
 	testSlot int
 	fixed    Points
 	points   *vm.Program // nil: fixed points

@@ -89,15 +89,6 @@ func TestApplyBatchIsApply(t *testing.T) {
 	s.ApplyBatch(nil, func(int, *Outcome) { t.Fatal("called back for an empty batch") })
 }
 
-func contactOf(state map[string]*Contact, ev *events.Event) *Contact {
-	c := state[ev.ContactID]
-	if c == nil {
-		c = &Contact{}
-		state[ev.ContactID] = c
-	}
-	return c
-}
-
 // clone copies an Outcome out of the Scorer's reused one.
 func clone(o *Outcome) Outcome {
 	c := *o

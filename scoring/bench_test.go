@@ -64,7 +64,7 @@ func BenchmarkScore(b *testing.B) {
 				n := min(benchBatch, b.N-i, len(evs)-k) // a batch never spans two passes
 				items = items[:0]
 				for j := k; j < k+n; j++ {
-					items = append(items, Item{Contact: benchContact(contacts, &evs[j]), Event: &evs[j]})
+					items = append(items, Item{Contact: contactOf(contacts, &evs[j]), Event: &evs[j]})
 				}
 				s.ApplyBatch(items, ignore)
 				i += n
@@ -79,7 +79,8 @@ func BenchmarkScore(b *testing.B) {
 // ApplyBatch cannot hide, is not undercounted.
 const benchBatch = 256
 
-func benchContact(contacts map[string]*Contact, ev *events.Event) *Contact {
+// contactOf is ev's contact in contacts, new and empty the first time.
+func contactOf(contacts map[string]*Contact, ev *events.Event) *Contact {
 	c := contacts[ev.ContactID]
 	if c == nil {
 		c = &Contact{}
@@ -102,7 +103,7 @@ func BenchmarkScoreEach(b *testing.B) {
 			contacts = map[string]*Contact{}
 			b.StartTimer()
 		}
-		s.Apply(benchContact(contacts, &evs[k]), &evs[k])
+		s.Apply(contactOf(contacts, &evs[k]), &evs[k])
 	}
 	reportRates(b, cpu0)
 }

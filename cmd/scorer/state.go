@@ -240,20 +240,12 @@ func expectedCrossings(path string, set *rules.Set) (map[string]bool, error) {
 	}
 	defer f.Close()
 	byContact := map[string][]events.Event{}
-	r := events.NewReader(f)
-	for {
-		ev, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var le *events.LineError
-		if errors.As(err, &le) {
-			continue // the scorer dead-letters it
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+	err = events.NewReader(f).Each(func(ev events.Event) error {
 		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
+		return nil
+	}, nil) // a bad line: the scorer dead-letters it
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	ids := map[string]bool{}
 	for id, evs := range byContact {
