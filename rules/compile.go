@@ -9,25 +9,35 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
-// Bounds on what a rule may ask of the engine.
+// Bounds on what a rule may ask of the engine: the configuration
+// dialect's, shared with the bridge's route conditions.
 const (
-	MaxExprBytes = 4096
-	MaxExprNodes = 1000
+	MaxExprBytes = dialect.MaxExprBytes
+	MaxExprNodes = dialect.MaxExprNodes
 )
 
+// options is the dialect's expression policy (node and memory bounds,
+// disabled builtins, bounded string growth) plus the property lookups.
 func options(extra ...expr.Option) []expr.Option {
-	return append([]expr.Option{
-		expr.Env(Env{}),
-		expr.MaxNodes(MaxExprNodes),
-		// now() would make a score depend on when it is computed; repeat()
-		// allocates outside the VM's memory budget.
-		expr.DisableBuiltin("now"),
-		expr.DisableBuiltin("repeat"),
+	return dialect.Options(Env{}, append([]expr.Option{
 		expr.Function(propFunc, prop, new(func(map[string]any, string) any)),
 		expr.Patch(propPatcher{}),
-	}, extra...)
+	}, extra...)...)
+}
+
+// compile compiles a rule expression under the dialect's policy.
+func compile(src string, extra ...expr.Option) (*vm.Program, error) {
+	p, err := expr.Compile(src, options(extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := dialect.CheckGrowth(src, Env{}); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // propFunc reads a key of event.properties or contact. expr reads maps
@@ -120,7 +130,7 @@ func compilePoints(g *Group, isNumber bool, number float64) error {
 	if len(g.Points) > MaxExprBytes {
 		return fmt.Errorf("points: longer than %d bytes", MaxExprBytes)
 	}
-	p, err := expr.Compile(g.Points, options()...)
+	p, err := compile(g.Points)
 	if err != nil {
 		return fmt.Errorf("points: %w", err)
 	}
@@ -271,5 +281,5 @@ func union(a, b map[string]bool) map[string]bool {
 
 // compileFull compiles a condition without deriving types: the whole test.
 func compileFull(when string) (*vm.Program, error) {
-	return expr.Compile(when, options(expr.AsBool())...)
+	return compile(when, expr.AsBool())
 }

@@ -3,6 +3,8 @@ package rules
 import (
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // Env is the typed environment every expression is compiled against:
@@ -13,6 +15,9 @@ type Env struct {
 	Contact map[string]any `expr:"contact"`
 
 	memo memo // what native expressions and conditions gave for this event
+	// The string bytes the running evaluation has built (the dialect's
+	// bound on growth expr does not count).
+	dialect.Meter `expr:"-"`
 }
 
 // memo remembers, for the bound event only, the properties native

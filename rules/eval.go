@@ -5,12 +5,8 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
-
-// memoryBudget bounds what one evaluation may allocate (expr's units: about
-// one per element of a range or built collection), so a rule such as
-// `1..1000000000 | count(# > 0)` fails fast instead of exhausting memory.
-const memoryBudget = 100_000
 
 // Evaluator runs group expressions for one goroutine, reusing its VM and
 // environment so that an evaluation does not allocate.
@@ -21,7 +17,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator; use one per goroutine.
 func NewEvaluator() *Evaluator {
-	return &Evaluator{vm: vm.VM{MemoryBudget: memoryBudget}}
+	return &Evaluator{vm: *dialect.NewVM()}
 }
 
 // Bind makes ev the event that following Match calls see.
@@ -100,6 +96,7 @@ func (e *Evaluator) run(p *vm.Program, n native) (any, error) {
 	if n != nil {
 		return n.run(&e.env)
 	}
+	e.env.Reset()
 	return e.vm.Run(p, &e.env)
 }
 

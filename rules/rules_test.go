@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 func TestLoadSample(t *testing.T) {
@@ -233,24 +235,49 @@ func TestResidualEquivalent(t *testing.T) {
 }
 
 func TestExpressionsAreBounded(t *testing.T) {
-	m, err := Parse("r.yaml", []byte("model: m\ngroups:\n  - name: g\n    when: '(1..1000000000 | count(# > 0)) > 0'\n    points: 1\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEvaluator()
-	e.Bind(&events.Event{ID: "x", Type: "t"})
-	ok, _, err := e.Match(m.Groups[0])
-	if ok || err == nil || !strings.Contains(err.Error(), "memory budget") {
-		t.Errorf("unbounded expression ran: %v %v", ok, err)
-	}
 	long := "model: m\ngroups:\n  - name: g\n    when: '" + strings.Repeat("1 + ", 2000) + "1 > 0'\n    points: 1\n"
 	if _, err := Parse("r.yaml", []byte(long)); err == nil {
 		t.Error("an expression over the size bound was accepted")
 	}
-	for _, fn := range []string{"now() > now()", `repeat("x", 1000000000) == ""`} {
-		src := "model: m\ngroups:\n  - name: g\n    when: '" + fn + "'\n    points: 1\n"
+	// Rejected at load: disabled builtins, and growth that needs no input.
+	for _, when := range []string{
+		"now() > now()",
+		`repeat("x", 1000000000) == ""`,
+		`toJSON(event) != ""`,
+		`len(reduce(1..40, #acc + #acc, "ab")) > 0`,
+		`event.type == "t" && len(reduce(1..40, #acc + #acc, "ab")) > 0`,
+		`(1..1000000000 | count(# > 0)) > 0`,
+		`event.properties.n in 1..1000000`,
+	} {
+		src := "model: m\ngroups:\n  - name: g\n    when: '" + when + "'\n    points: 1\n"
 		if _, err := Parse("r.yaml", []byte(src)); err == nil {
-			t.Errorf("%s accepted", fn)
+			t.Errorf("%s accepted", when)
+		} else if !strings.HasPrefix(err.Error(), `r.yaml:4: group "g": when: `) {
+			t.Errorf("%s: %v, want file, line and group", when, err)
+		}
+	}
+	// Growth that depends on the event: an error for that event alone.
+	for _, tc := range []struct{ when, points string }{
+		{`len(reduce(1..40, #acc + #acc, event.properties.s)) > 0`, "1"},
+		{`(1..event.properties.n | count(# > 0)) > 0`, "1"},
+		{`event.type == "t"`, `len(reduce(1..40, #acc + #acc, contact.s))`},
+		{`len(reduce(1..30, replace(#acc, "a", "aa"), contact.s)) > 0`, "1"},
+		{`max(reduce(1..60, [#acc, #acc], event.properties.n)) > 0`, "1"},
+	} {
+		src := fmt.Sprintf("model: m\ngroups:\n  - name: g\n    when: '%s'\n    points: '%s'\n", tc.when, tc.points)
+		m, err := Parse("r.yaml", []byte(src))
+		if err != nil {
+			t.Errorf("%s: %v", tc.when, err)
+			continue
+		}
+		e := NewEvaluator()
+		grow := events.Event{ID: "x", Type: "t", Properties: map[string]any{"s": "ab", "n": 1e9}, Contact: map[string]any{"s": "ab"}}
+		for i := 0; i < 2; i++ { // the scorer goes on: the next event meets the same bound, no worse
+			e.Bind(&grow)
+			ok, _, err := e.Match(m.Groups[0])
+			if ok || !dialect.IsLimit(err) {
+				t.Errorf("%s / %s: %v %v, want a limit error", tc.when, tc.points, ok, err)
+			}
 		}
 	}
 }
