@@ -91,6 +91,9 @@ func compileWhen(g *Group) error {
 		return fmt.Errorf("when: longer than %d bytes", MaxExprBytes)
 	}
 	full, err := compileFull(g.When)
+	if err == nil {
+		err = dialect.CheckCondition(g.When)
+	}
 	if err != nil {
 		return fmt.Errorf("when: %w", err)
 	}
@@ -136,6 +139,9 @@ func compilePoints(g *Group, isNumber bool, number float64) error {
 	}
 	if !numeric(p) {
 		return fmt.Errorf("points: expression %q does not give a number", g.Points)
+	}
+	if err := dialect.CheckNumber(g.Points); err != nil {
+		return fmt.Errorf("points: %w", err)
 	}
 	g.points = p
 	g.npoints = compileNative(g.Points)

@@ -317,3 +317,76 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A `when` must be able to give true or false, and `points` a number,
+// whatever expr's type check can know of dynamic operands.
+func TestExpressionShape(t *testing.T) {
+	rule := func(when, points string) string {
+		return fmt.Sprintf("model: m\ngroups:\n  - name: g\n    when: '%s'\n    points: '%s'\n", when, points)
+	}
+	bad := []struct{ when, points, line, msg string }{
+		{`event.properties.minutes + 1`, "1", "4", "arithmetic"},
+		{`contact.a * contact.b`, "1", "4", "arithmetic"},
+		{`event.properties.a - event.properties.b`, "1", "4", "arithmetic"},
+		{`contact.name + event.properties.suffix`, "1", "4", "arithmetic or string concatenation"},
+		{`-event.properties.n`, "1", "4", "arithmetic"},
+		{`(contact.x + 1) ?? (contact.y + 1)`, "1", "4", "arithmetic"},
+		{`contact.vip ? contact.a + 1 : contact.b * 2`, "1", "4", "ternary"},
+		{`5`, "1", "4", "expected bool"},
+		{`"yes"`, "1", "4", "expected bool"},
+		{`"prefix-" + contact.name`, "1", "4", "string concatenation"},
+		// expr's type check catches these already.
+		{`contact.vip ? 1 : 2`, "1", "4", "expected bool"},
+		{`len(contact.tags)`, "1", "4", "expected bool"},
+		{`let x = contact.n; x - 1`, "1", "4", "arithmetic"},
+		{`event.type == "t"`, `"a" + event.properties.x`, "5", "a string"},
+		{`event.type == "t"`, `event.properties.x ? "a" : true`, "5", "ternary"},
+		{`event.type == "t"`, `!event.properties.x`, "5", "does not give a number"},
+		{`event.type == "t"`, `event.properties.x > 3`, "5", "number"},
+		{`event.type == "t"`, `("n/" + event.properties.x) ?? "none"`, "5", "a string"},
+		{`event.type == "t"`, `event.properties.x in ["a"]`, "5", "does not give a number"},
+		{`event.type == "t"`, `event.properties.x ? "a" + contact.b : contact.c == 1`, "5", "ternary"},
+		{`event.type == "t"`, `upper(contact.name)`, "5", "number"},
+	}
+	for _, tc := range bad {
+		_, err := Parse("r.yaml", []byte(rule(tc.when, tc.points)))
+		if err == nil {
+			t.Errorf("when %s, points %s: accepted", tc.when, tc.points)
+			continue
+		}
+		want := `r.yaml:` + tc.line + `: group "g": `
+		if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("when %s, points %s: %v; want %q...%q", tc.when, tc.points, err, want, tc.msg)
+		}
+	}
+	good := []struct {
+		when, points string
+		props        map[string]any
+		match        bool
+		want         Points
+	}{
+		{`event.properties.flag`, "1", map[string]any{"flag": true}, true, Scale},
+		{`event.properties.flag ?? false`, "1", map[string]any{}, false, 0},
+		{`event.properties.n > 1 ? event.properties.a : event.properties.b == 2`, "1", map[string]any{"n": 0.0, "b": 2.0}, true, Scale},
+		{`event.properties.vip ? true : false`, "1", map[string]any{"vip": true}, true, Scale},
+		{`let x = event.properties.n; x > 1`, "1", map[string]any{"n": 2.0}, true, Scale},
+		{`event.type == "t"`, `event.properties.n ?? 1`, map[string]any{}, true, Scale},
+		{`event.type == "t"`, `event.properties.n + 1`, map[string]any{"n": 2.0}, true, 3 * Scale},
+		{`event.type == "t"`, `event.properties.vip ? 5 : event.properties.n`, map[string]any{"vip": false, "n": 4.0}, true, 4 * Scale},
+		{`event.type == "t"`, `-event.properties.n`, map[string]any{"n": 4.0}, true, -4 * Scale},
+		{`event.type == "t"`, `len(event.properties.tags)`, map[string]any{"tags": []any{"a", "b"}}, true, 2 * Scale},
+	}
+	e := NewEvaluator()
+	for _, tc := range good {
+		m, err := Parse("r.yaml", []byte(rule(tc.when, tc.points)))
+		if err != nil {
+			t.Errorf("when %s, points %s: %v", tc.when, tc.points, err)
+			continue
+		}
+		e.Bind(&events.Event{ID: "e", Type: "t", Properties: tc.props})
+		ok, p, err := e.Match(m.Groups[0])
+		if err != nil || ok != tc.match || p != tc.want {
+			t.Errorf("when %s, points %s: %v %v %v; want %v %v", tc.when, tc.points, ok, p, err, tc.match, tc.want)
+		}
+	}
+}

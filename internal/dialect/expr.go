@@ -101,8 +101,9 @@ func charge(env any, n int) error {
 // Names of the functions the policy rewrites operators and builtins into.
 // Rule authors never write them.
 const (
-	fnAdd = "__add"
-	fnPre = "__" // + a guarded builtin's name
+	fnAdd    = "__add"    // operands known only at run time
+	fnConcat = "__concat" // two strings: keeps the string type
+	fnPre    = "__"       // + a guarded builtin's name
 )
 
 // guarded are the builtins rewritten to a bounded form.
@@ -126,9 +127,8 @@ func Options(env any, extra ...expr.Option) []expr.Option {
 	opts := []expr.Option{
 		expr.Env(env),
 		expr.MaxNodes(MaxExprNodes),
-		expr.Function(fnAdd, add,
-			new(func(any, string, string) string),
-			new(func(any, any, any) any)),
+		expr.Function(fnAdd, add, new(func(any, any, any) any)),
+		expr.Function(fnConcat, add, new(func(any, string, string) string)),
 		expr.Patch(growthPatcher{}),
 	}
 	for _, name := range Disabled {
@@ -177,8 +177,12 @@ func (growthPatcher) Visit(node *ast.Node) {
 		if n.Operator != "+" || !maybeString(n.Left.Type()) || !maybeString(n.Right.Type()) {
 			return
 		}
+		fn := fnAdd
+		if isString(n.Left.Type()) && isString(n.Right.Type()) {
+			fn = fnConcat
+		}
 		ast.Patch(node, &ast.CallNode{
-			Callee:    &ast.IdentifierNode{Value: fnAdd},
+			Callee:    &ast.IdentifierNode{Value: fn},
 			Arguments: []ast.Node{&ast.IdentifierNode{Value: "$env"}, n.Left, n.Right},
 		})
 	case *ast.BuiltinNode:
@@ -189,6 +193,8 @@ func (growthPatcher) Visit(node *ast.Node) {
 		ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnPre + n.Name}, Arguments: args})
 	}
 }
+
+func isString(t reflect.Type) bool { return t != nil && t.Kind() == reflect.String }
 
 // maybeString: a string, or a type known only at run time.
 func maybeString(t reflect.Type) bool {

@@ -83,6 +83,8 @@ func TestPolicyKeepsOrdinaryExpressions(t *testing.T) {
 		`contact.n in 1..10`:                 true,
 		`sum(1..100)`:                        5050,
 		`len(reduce(1..10, #acc + "a", ""))`: 10,
+		`contact.n + contact.n > 5`:          true,
+		`contact.s + contact.s == "xx"`:      true,
 	} {
 		p, err := Compile(src, testEnv{})
 		if err != nil {
