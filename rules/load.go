@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,12 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"gopkg.in/yaml.v3"
 )
 
 // Limits on a rules path.
 const (
-	MaxFileBytes      = 8 << 20
+	MaxFileBytes      = dialect.MaxFileBytes
 	MaxGroupsPerModel = 10_000
 )
 
@@ -30,7 +30,7 @@ func Load(paths ...string) (*Set, error) {
 	h := sha256.New()
 	var models []*Model
 	for _, f := range files {
-		data, err := readLimited(f)
+		data, err := dialect.ReadFile(f)
 		if err != nil {
 			l.add(Problem{File: f, Msg: err.Error()})
 			continue
@@ -90,22 +90,6 @@ func expand(paths []string) ([]string, Problems) {
 	return files, probs
 }
 
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("file is over %d bytes", MaxFileBytes)
-	}
-	return data, nil
-}
-
 type loader struct {
 	problems Problems
 	file_    string
@@ -131,26 +115,20 @@ func (l *loader) errorf(line int, group, format string, args ...any) {
 
 func (l *loader) file(name string, data []byte) *Model {
 	l.file_, l.model = name, ""
-	var doc yaml.Node
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			l.errorf(0, "", "empty rule file")
-		} else {
-			l.errorf(0, "", "invalid YAML: %v", err)
+	root, probs := dialect.Document(data, false)
+	for _, p := range probs {
+		if p.Msg == "empty file" {
+			p.Msg = "empty rule file"
 		}
-		return nil
+		if strings.HasPrefix(p.Msg, "more than one") {
+			p.Msg += ": one model per file"
+		}
+		if strings.HasPrefix(p.Msg, "the file must be") {
+			p.Msg = "a rule file must be a mapping with model, groups, ..."
+		}
+		l.errorf(p.Line, "", "%s", p.Msg)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		l.errorf(extra.Line, "", "more than one YAML document: one model per file")
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
-	}
-	if root.Kind != yaml.MappingNode {
-		l.errorf(root.Line, "", "a rule file must be a mapping with model, groups, ...")
+	if root == nil {
 		return nil
 	}
 	return l.modelNode(root)
@@ -158,28 +136,7 @@ func (l *loader) file(name string, data []byte) *Model {
 
 // pairs walks a mapping's keys, reporting duplicates and unknown keys.
 func (l *loader) pairs(n *yaml.Node, group string, known ...string) map[string]*yaml.Node {
-	out := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		switch {
-		case !contains(known, k.Value):
-			l.errorf(k.Line, group, "unknown key %q (known: %s)", k.Value, strings.Join(known, ", "))
-		case out[k.Value] != nil:
-			l.errorf(k.Line, group, "duplicate key %q", k.Value)
-		default:
-			out[k.Value] = v
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return dialect.Keys(n, func(line int, msg string) { l.errorf(line, group, "%s", msg) }, known...)
 }
 
 func (l *loader) modelNode(root *yaml.Node) *Model {
@@ -412,7 +369,7 @@ func (l *loader) duration(n *yaml.Node, group, key string) time.Duration {
 		l.errorf(n.Line, group, "%s must be a duration such as 30d", key)
 		return 0
 	}
-	d, err := ParseDuration(n.Value)
+	d, err := dialect.ParseDuration(n.Value)
 	if err != nil {
 		l.errorf(n.Line, group, "%s: %v", key, err)
 	}

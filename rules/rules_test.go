@@ -138,7 +138,7 @@ func TestLoadProblems(t *testing.T) {
 	msg := err.Error()
 	for _, want := range []string{
 		`model "same" is also defined in`,
-		"c.yaml: invalid YAML",
+		"c.yaml:1: invalid YAML",
 		"d.yaml:2: more than one YAML document",
 		`d.yaml:1: missing required key "groups"`,
 		"e.yaml: empty rule file",
