@@ -2,14 +2,10 @@ package enrollment
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"gopkg.in/yaml.v3"
 )
 
@@ -34,9 +31,6 @@ const (
 	DefaultRequestsPer10s   = 190
 	DefaultHubSpotBaseURL   = "https://api.hubapi.com"
 	DefaultRetryHeldAfter   = time.Minute
-	// MaxWhenNodes bounds the size of a route's `when` expression so a
-	// configuration cannot make every crossing expensive to route.
-	MaxWhenNodes = 200
 )
 
 // Config is the bridge configuration, validated at load.
@@ -141,6 +135,7 @@ type Conflict struct {
 type HoldConfig struct {
 	// MaxAge: a crossing held longer than this is given up as
 	// failed:hold_expired (recorded, never silently dropped). Empty: never.
+	// Durations are the dialect's (30d, 168h, 1w), as in rule files.
 	MaxAge string `yaml:"max_age"`
 	// RetryAfter: how long a crossing held because the sink was unavailable
 	// waits before it is tried again (default 1m).
@@ -167,42 +162,26 @@ func (e *ConfigError) Error() string {
 // LoadConfig reads, validates and compiles a configuration file. All problems
 // are reported at once, each as file:line: message.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := dialect.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return ParseConfig(path, data)
 }
 
-var (
-	yamlLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-)
-
 // ParseConfig validates a configuration held in memory; path names it in
-// messages and anchors relative file names.
+// messages and anchors relative file names. It reads YAML as rule files
+// are read (internal/dialect): strictly, every problem at once.
 func ParseConfig(path string, data []byte) (*Config, error) {
 	v := &validator{file: path}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ConfigError{Problems: []string{v.yamlMessage(err.Error())}}
+	root, probs := dialect.Document(data, true)
+	v.add(probs)
+	if root == nil {
+		return nil, &ConfigError{Problems: v.problems}
 	}
 	cfg := &Config{Path: path}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) /* empty file */ {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return nil, &ConfigError{Problems: []string{v.yamlMessage(err.Error())}}
-		}
-		for _, m := range te.Errors {
-			v.problems = append(v.problems, v.yamlMessage(m))
-		}
-	}
-	v.doc = &root
-	if len(root.Content) > 0 {
-		v.doc = root.Content[0]
-	}
+	v.add(dialect.Decode(root, cfg))
+	v.doc = root
 	cfg.validate(v)
 	if len(v.problems) > 0 {
 		return nil, &ConfigError{Problems: v.problems}
@@ -216,16 +195,11 @@ type validator struct {
 	problems []string
 }
 
-func (v *validator) yamlMessage(m string) string {
-	m = strings.TrimPrefix(m, "yaml: ")
-	if g := yamlLine.FindStringSubmatch(m); g != nil {
-		msg := g[2]
-		if f := unknownField.FindStringSubmatch(msg); f != nil {
-			msg = "unknown field " + strconv.Quote(f[1])
-		}
-		return fmt.Sprintf("%s:%s: %s", v.file, g[1], msg)
+func (v *validator) add(probs []dialect.Problem) {
+	for _, p := range probs {
+		p.File = v.file
+		v.problems = append(v.problems, p.String())
 	}
-	return fmt.Sprintf("%s: %s", v.file, m)
 }
 
 // at reports a problem at the node addressed by path (map keys and slice
@@ -403,8 +377,18 @@ func (c *Config) validateRoutes(v *validator) {
 	}
 }
 
+// compileWhen compiles a route's condition under the expression policy of
+// scoring rules (internal/dialect): the same disabled builtins, size,
+// memory and string bounds, and a root that can give true or false.
 func compileWhen(src string) (*vm.Program, error) {
-	return expr.Compile(src, expr.Env(WhenEnv{}), expr.AsBool(), expr.MaxNodes(MaxWhenNodes))
+	p, err := dialect.Compile(src, WhenEnv{}, expr.AsBool())
+	if err != nil {
+		return nil, err
+	}
+	if err := dialect.CheckCondition(src); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func oneLine(s string) string {
@@ -517,9 +501,9 @@ func (c *Config) validateHold(v *validator) {
 		if s == "" {
 			return def
 		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			v.at([]any{"hold", key}, "%s %q is not a positive duration", key, s)
+		d, err := dialect.ParseDuration(s)
+		if err != nil {
+			v.at([]any{"hold", key}, "%v", err)
 			return def
 		}
 		return d

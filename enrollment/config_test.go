@@ -1,12 +1,17 @@
 package enrollment
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -68,7 +73,7 @@ func TestLoadSampleConfig(t *testing.T) {
 
 // Every problem of a file is reported at once, with its line.
 func TestLoadConfigProblems(t *testing.T) {
-	for _, name := range []string{"unknown_keys", "invalid", "webhook_missing", "not_yaml", "type_errors", "huge_when", "empty", "hubspot_routes"} {
+	for _, name := range []string{"unknown_keys", "invalid", "webhook_missing", "not_yaml", "type_errors", "huge_when", "empty", "hubspot_routes", "policy"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", "config", name+".yaml")
 			_, err := LoadConfig(path)
@@ -96,5 +101,74 @@ func TestConfigMinimal(t *testing.T) {
 	}
 	if cfg.HubSpot.BaseURL != DefaultHubSpotBaseURL || cfg.Hold.retryAfter != DefaultRetryHeldAfter {
 		t.Errorf("defaults: %+v %+v", cfg.HubSpot, cfg.Hold)
+	}
+}
+
+// Durations are the dialect's, as in rule files: days and weeks work.
+func TestConfigDurations(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "1w": 7 * 24 * time.Hour, "168h": 168 * time.Hour, "90s": 90 * time.Second} {
+		cfg, err := ParseConfig("mem.yaml", []byte("sink: dry-run\nroutes: [{model: m, sequence_id: '1'}]\nhold: {max_age: "+in+", retry_after: "+in+"}\n"))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if cfg.Hold.maxAge != want || cfg.Hold.retryAfter != want {
+			t.Errorf("%s: max_age %v retry_after %v, want %v", in, cfg.Hold.maxAge, cfg.Hold.retryAfter, want)
+		}
+		if d, err := rules.ParseDuration(in); err != nil || d != want {
+			t.Errorf("%s: rules read %v %v", in, d, err)
+		}
+	}
+}
+
+// A route's `when` is held to the policy of a scoring rule's `when`: what
+// one accepts the other accepts, what one rejects the other rejects.
+func TestRouteAndRuleShareExpressionPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		when string
+		ok   bool
+	}{
+		{`contact.vip`, true},
+		{`contact.vip ?? false`, true},
+		{`contact.a > 1 ? contact.b : contact.c == 2`, true},
+		{`contact.country + "" == "US"`, true},
+		{`contact.n in 1..100`, true},
+		{`contact.minutes + 1`, false},
+		{`"x" + contact.name`, false},
+		{`now() > 0`, false},
+		{`repeat("x", 10) == ""`, false},
+		{`toJSON(contact) != ""`, false},
+		{`len(reduce(1..40, #acc + #acc, "ab")) > 0`, false},
+		{`contact.n in 1..1000000`, false},
+		{strings.Repeat("contact.a == 1 || ", 300) + "true", false},
+	} {
+		_, rerr := rules.Parse("r.yaml", []byte("model: m\ngroups:\n  - name: g\n    when: '"+tc.when+"'\n    points: 1\n"))
+		_, cerr := ParseConfig("b.yaml", []byte("sink: dry-run\nroutes: [{model: m, sequence_id: '1', when: '"+tc.when+"'}]\n"))
+		if (rerr == nil) != tc.ok || (cerr == nil) != tc.ok {
+			t.Errorf("%.60s: rule %v, route %v; want accepted=%v", tc.when, rerr, cerr, tc.ok)
+		}
+	}
+}
+
+// A route whose condition grows with the crossing meets the same bound at
+// run time: no route for that crossing, the reason in the decision.
+func TestRouteWhenBoundedAtRunTime(t *testing.T) {
+	cfg, err := ParseConfig("b.yaml", []byte("sink: dry-run\nroutes:\n  - {model: m, workflow_id: '1', when: 'len(reduce(1..40, #acc + #acc, contact.s)) > 0'}\n  - {model: m, workflow_id: '2'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := events.Crossing{ContactID: "c", Model: "m", Contact: map[string]any{"s": "ab"}}
+	for i := 0; i < 2; i++ {
+		a := &Attempt{Crossing: c, Now: t0}
+		d, err := RouteStage{Config: cfg}.Exec(context.Background(), a)
+		if err != nil || d != nil || a.Route == nil || a.Route.WorkflowID != "2" {
+			t.Fatalf("decision %+v err %v route %+v: want the second route", d, err, a.Route)
+		}
+	}
+	cfg.Routes = cfg.Routes[:1]
+	a := &Attempt{Crossing: c, Now: t0}
+	d, err := RouteStage{Config: cfg}.Exec(context.Background(), a)
+	if err != nil || d == nil || !strings.Contains(d.Detail, "limit exceeded") {
+		t.Fatalf("decision %+v err %v: want no_route naming the bound", d, err)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // WhenEnv is what a route's `when` expression sees: the contact's
@@ -15,6 +15,8 @@ import (
 type WhenEnv struct {
 	Contact  map[string]any `expr:"contact"`
 	Crossing CrossingEnv    `expr:"crossing"`
+	// The string bytes an evaluation builds, bounded as in scoring rules.
+	dialect.Meter `expr:"-"`
 }
 
 // CrossingEnv exposes a crossing to `when` expressions.
@@ -59,7 +61,8 @@ func (s RouteStage) Exec(_ context.Context, a *Attempt) (*Decision, error) {
 			continue
 		}
 		if r.program != nil {
-			out, err := expr.Run(r.program, env)
+			env.Reset()
+			out, err := dialect.Run(r.program, &env)
 			if err != nil {
 				// A route whose condition cannot be evaluated does not match;
 				// the decision says why if nothing else does.

@@ -30,14 +30,10 @@ func options(extra ...expr.Option) []expr.Option {
 
 // compile compiles a rule expression under the dialect's policy.
 func compile(src string, extra ...expr.Option) (*vm.Program, error) {
-	p, err := expr.Compile(src, options(extra...)...)
-	if err != nil {
-		return nil, err
-	}
-	if err := dialect.CheckGrowth(src, Env{}); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return dialect.Compile(src, Env{}, append([]expr.Option{
+		expr.Function(propFunc, prop, new(func(map[string]any, string) any)),
+		expr.Patch(propPatcher{}),
+	}, extra...)...)
 }
 
 // propFunc reads a key of event.properties or contact. expr reads maps

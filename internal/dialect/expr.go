@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
 )
@@ -149,6 +151,9 @@ func Compile(src string, env any, extra ...expr.Option) (*vm.Program, error) {
 	if len(src) > MaxExprBytes {
 		return nil, fmt.Errorf("longer than %d bytes", MaxExprBytes)
 	}
+	if err := checkDisabled(src); err != nil {
+		return nil, err
+	}
 	p, err := expr.Compile(src, Options(env, extra...)...)
 	if err != nil {
 		return nil, err
@@ -157,6 +162,27 @@ func Compile(src string, env any, extra ...expr.Option) (*vm.Program, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkDisabled names a disabled builtin, which expr would call an
+// unknown name.
+func checkDisabled(src string) error {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil // expr's own error says where
+	}
+	var found string
+	ast.Find(tree.Node, func(n ast.Node) bool {
+		if b, ok := n.(*ast.BuiltinNode); ok && slices.Contains(Disabled, b.Name) {
+			found = b.Name
+			return true
+		}
+		return false
+	})
+	if found != "" {
+		return fmt.Errorf("%s() is not available in expressions (disabled: %s)", found, strings.Join(Disabled, ", "))
+	}
+	return nil
 }
 
 // NewVM returns a VM with the policy's memory budget; one per goroutine.

@@ -2,6 +2,7 @@ package dialect
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -61,7 +62,7 @@ func trial(n ast.Node) error {
 
 // limitText is the bound an error went past, without expr's caret lines.
 func limitText(err error) string {
-	s := err.Error()
+	s := strings.Replace(err.Error(), limitPrefix, "", 1)
 	for i, c := range s {
 		if c == '\n' {
 			s = s[:i]

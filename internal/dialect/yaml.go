@@ -163,11 +163,17 @@ func Decode(root *yaml.Node, out any) []Problem {
 		}
 		for _, m := range te.Errors {
 			line, msg := lineOf(m)
+			if dupKey.MatchString(msg) {
+				continue // strict reported it, with the path
+			}
 			probs = append(probs, Problem{Line: line, Msg: msg})
 		}
 	}
+	Problems(probs).Sort()
 	return probs
 }
+
+var dupKey = regexp.MustCompile(`^mapping key ".*" already defined at line \d+$`)
 
 // strict checks the keys of n against t's yaml fields, and recurses.
 func strict(n *yaml.Node, t reflect.Type, path string, report func(string) func(int, string)) {
