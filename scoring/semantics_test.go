@@ -227,6 +227,31 @@ func TestRuntimeErrorIsNamed(t *testing.T) {
 	}
 }
 
+// A rule that grows with the event (issue 12 item 3, in the form that
+// passes the load) costs that event its match in that group, counted as a
+// runtime error; the other groups and events score as usual.
+func TestGrowthIsARuntimeErrorForThatEvent(t *testing.T) {
+	m := model(t, `
+model: m
+groups:
+  - {name: grow, when: 'len(reduce(1..40, #acc + #acc, event.properties.s)) > 0', points: 5}
+  - {name: call, when: 'event.type == "call"', points: 3}
+`)
+	b := Evaluate(m, evs("e1 call 1h s=ab", "e2 call 2h s=cd", "e3 call 3h"), t0.Add(4*time.Hour))
+	if b.Score != pts(9) {
+		t.Errorf("score %v, want 9 (three calls)", rules.FormatPoints(b.Score))
+	}
+	grew := 0
+	for _, e := range b.Errors {
+		if e.Group == "grow" && strings.Contains(e.Error(), "strings of") {
+			grew++
+		}
+	}
+	if grew != 2 {
+		t.Errorf("errors %v: want the two events with s to meet the string bound", b.Errors)
+	}
+}
+
 const crossingRules = `
 model: m
 threshold: 20
