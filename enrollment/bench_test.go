@@ -28,7 +28,7 @@ suppress: {lifecycle_stages: [customer], email_domains: [competitor.com]}
 		b.Fatal(err)
 	}
 	defer store.Close()
-	br := NewBridge(cfg, store, NewDryRun(), nil, func() time.Time { return t0 }, nil)
+	br := NewBridge(cfg, store, NewDryRun(), nil, func() time.Time { return t0 }, Retry{})
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // Recorder receives decisions for the audit (ClickHouse `decisions`). It is
@@ -34,21 +34,18 @@ type Bridge struct {
 	Log      zerolog.Logger
 
 	pipeline MultiStage
-	send     *SendStage
 	keys     keyedLocks
 	batch    sync.Mutex // one ReleaseHeld / Recover / RetryUnenrolls at a time
 }
 
-// NewBridge wires the standard pipeline. send may be nil for defaults.
-func NewBridge(cfg *Config, store *Store, sink Sink, rec Recorder, now func() time.Time, send *SendStage) *Bridge {
+// NewBridge wires the standard pipeline; retry is the policy of its sink
+// calls (the zero Retry takes the defaults).
+func NewBridge(cfg *Config, store *Store, sink Sink, rec Recorder, now func() time.Time, retry Retry) *Bridge {
 	if now == nil {
 		now = time.Now
 	}
-	if send == nil {
-		send = &SendStage{}
-	}
 	return &Bridge{Config: cfg, Store: store, Sink: sink, Recorder: rec, Now: now,
-		Log: zerolog.Nop(), pipeline: Pipeline(cfg, store, sink, send), send: send}
+		Log: zerolog.Nop(), pipeline: Pipeline(cfg, store, sink, retry)}
 }
 
 // Result is the outcome of handing the bridge a crossing.
@@ -78,12 +75,10 @@ func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) 
 	return Result{Decision: *d}, nil
 }
 
-// withCrossing labels the sink calls made under ctx with the crossing id,
-// for the audit of HTTP calls (hubspot's tag, and WithCrossing for a
-// metered sink, which adds its call number), whatever path the crossing
-// takes: Kafka, a held release, recovery or a workflow-exit retry.
+// withCrossing labels the sink calls made under ctx with the crossing id
+// (CallRef), whatever path the crossing takes.
 func withCrossing(ctx context.Context, crossingID string) context.Context {
-	return WithCrossing(hubspot.WithAuditTag(ctx, crossingID), crossingID)
+	return withCallRef(ctx, CallRef{CrossingID: crossingID})
 }
 
 // decide runs the pipeline and records the decision under the crossing's
@@ -195,7 +190,7 @@ func unenrollDecision(p PendingUnenroll, now time.Time, err error, detail string
 	if err != nil {
 		// HubSpot refuses for good (e.g. the workflow was deleted): the
 		// contact cannot be in it; recorded and dropped.
-		d.Kind, d.Reason, d.Outcome = KindFailed, "unenroll", "failed:unenroll"
+		d.Kind, d.Reason, d.Outcome = KindFailed, ReasonUnenroll, "failed:"+ReasonUnenroll
 		d.Detail = failMessage(err)
 	}
 	return d
@@ -297,8 +292,7 @@ func (b *Bridge) retryUnenroll(ctx context.Context, p PendingUnenroll, now time.
 	}
 	if err != nil && Classify(err) != Permanent {
 		p.Attempts++
-		wait := b.Config.Hold.retryAfter << min(p.Attempts, 6)
-		p.NotBefore = now.Add(min(wait, time.Hour))
+		p.NotBefore = now.Add(backoffAfter(p.Attempts, b.Config.Hold.retryAfter, time.Hour))
 		return nil, b.Store.ResolveUnenroll(p, false, nil)
 	}
 	d := unenrollDecision(p, now, err, fmt.Sprintf("left after %d retries since %s", p.Attempts+1, p.Since.UTC().Format(time.RFC3339)))
@@ -346,8 +340,9 @@ func (b *Bridge) recoverOne(ctx context.Context, in Intent) (*Decision, error) {
 }
 
 // FlushOutbox hands pending decisions to the Recorder in batches and
-// removes them once accepted. A failing Recorder leaves them for later.
-// Without a Recorder the outbox is emptied so it cannot grow unbounded.
+// removes them once accepted, then the api_calls rows (to a Recorder that
+// is a CallRecorder). A failing Recorder leaves them for later. Without a
+// Recorder the outboxes are emptied so they cannot grow unbounded.
 func (b *Bridge) FlushOutbox(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 1000
@@ -355,19 +350,53 @@ func (b *Bridge) FlushOutbox(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		entries, err := b.Store.Outbox(batch)
-		if err != nil || len(entries) == 0 {
+		if err != nil {
 			return total, err
+		}
+		if len(entries) == 0 {
+			break
 		}
 		ds := make([]Decision, len(entries))
 		for i, e := range entries {
 			ds[i] = e.Decision
 		}
-		if b.Recorder == nil {
-			// nothing to hand them to
-		} else if err := b.Recorder.RecordDecisions(ctx, ds); err != nil {
-			return total, fmt.Errorf("record %d decisions: %w", len(ds), err)
+		if b.Recorder != nil {
+			if err := b.Recorder.RecordDecisions(ctx, ds); err != nil {
+				return total, fmt.Errorf("record %d decisions: %w", len(ds), err)
+			}
 		}
 		if err := b.Store.AckOutbox(entries); err != nil {
+			return total, err
+		}
+		total += len(entries)
+		if len(entries) < batch {
+			break
+		}
+	}
+	_, err := b.FlushCalls(ctx, batch)
+	return total, err
+}
+
+// FlushCalls hands the api_calls rows to the Recorder (when it is a
+// CallRecorder) and removes them once accepted.
+func (b *Bridge) FlushCalls(ctx context.Context, batch int) (int, error) {
+	rec, _ := b.Recorder.(CallRecorder)
+	total := 0
+	for {
+		entries, err := b.Store.CallOutbox(batch)
+		if err != nil || len(entries) == 0 {
+			return total, err
+		}
+		if rec != nil {
+			rows := make([]analytics.APICall, len(entries))
+			for i, e := range entries {
+				rows[i] = e.Row
+			}
+			if err := rec.RecordAPICalls(ctx, rows); err != nil {
+				return total, fmt.Errorf("record %d api calls: %w", len(rows), err)
+			}
+		}
+		if err := b.Store.AckCalls(entries); err != nil {
 			return total, err
 		}
 		total += len(entries)

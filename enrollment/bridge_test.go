@@ -35,7 +35,7 @@ func (r *memRecorder) RecordDecisions(_ context.Context, ds []Decision) error {
 
 func newBridge(t *testing.T, dir string, sink Sink, clk *clock, rec Recorder) *Bridge {
 	t.Helper()
-	return NewBridge(testCfg(t), openStore(t, dir), sink, rec, clk.Now, &SendStage{Sleep: noSleep})
+	return NewBridge(testCfg(t), openStore(t, dir), sink, rec, clk.Now, Retry{Sleep: noSleep})
 }
 
 func handle(t *testing.T, b *Bridge, c events.Crossing) Result {

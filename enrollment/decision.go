@@ -1,6 +1,7 @@
 package enrollment
 
 import (
+	"slices"
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
@@ -42,7 +43,26 @@ const (
 	ReasonNoEmail         = "no_email"
 	ReasonLedger          = "ledger" // already_enrolled: known from the bridge's ledger
 	ReasonStatus          = "status" // already_enrolled: confirmed by the sink's status call
+	ReasonUnenroll        = "unenroll"
 )
+
+// reasons declares every reason the bridge gives itself, once; the
+// bridge_decisions_total reason label takes these values, and any other
+// reason (failed:<HubSpot's message>) is counted as "remote". A test
+// checks that every Reason constant is here.
+var reasons = []string{
+	"", ReasonLifecycleStage, ReasonEmailDomain, ReasonContactList, ReasonCompanyList, ReasonCompanyActive,
+	ReasonConflictingSeq, ReasonQuota, ReasonBusinessHours, ReasonSinkUnavailable, ReasonHoldExpired,
+	ReasonNoEmail, ReasonLedger, ReasonStatus, ReasonUnenroll,
+}
+
+// reasonLabel is the metrics label of a reason.
+func reasonLabel(reason string) string {
+	if slices.Contains(reasons, reason) {
+		return reason
+	}
+	return "remote" // HubSpot's message: unbounded, kept out of labels
+}
 
 // TargetKind says whether a route enrolls into a sequence or a workflow.
 type TargetKind string
@@ -76,6 +96,15 @@ type Decision struct {
 	OwnerID       string  `json:"owner_id,omitempty"`
 	SenderEmail   string  `json:"sender_email,omitempty"`
 	EnrollmentID  string  `json:"enrollment_id,omitempty"`
+	// ConfirmedBy says how an enrolled sequence enrollment is known:
+	// "response" (HubSpot answered the call) or "status" (the answer was
+	// lost or the run died; the status check showed it, enrolled by the
+	// sender's user).
+	ConfirmedBy string `json:"confirmed_by,omitempty"`
+	// MayHaveEnrolled: a call of ours may have enrolled the contact and no
+	// status check has said otherwise (a held decision), or a final
+	// decision counted such a call against the sender's cap.
+	MayHaveEnrolled bool `json:"may_have_enrolled,omitempty"`
 	// InSequence is the sequence the contact was found in (already_enrolled,
 	// excluded:conflicting_sequence, excluded:company_active).
 	InSequence string `json:"in_sequence,omitempty"`
@@ -145,9 +174,13 @@ type Attempt struct {
 	// workflows after the decision is durable and the sender's lock is
 	// released; the Send stage only queues the exits.
 	leaveLater bool
-	// resumeChecked: the Resume stage found an intent and the status call
-	// showed no enrollment, so the Send stage need not ask again.
-	resumeChecked bool
+	// settled: any earlier call of ours for this crossing has been
+	// settled (there was none, or the status showed no enrollment), so
+	// no stage need ask again.
+	settled bool
+	// maybeEnrolled: a call of ours may have enrolled the contact and no
+	// status check has said otherwise; the store keeps counting it.
+	maybeEnrolled bool
 }
 
 // Email is the contact's email as sent with the crossing, or "".

@@ -17,6 +17,7 @@ type ExclusiveStage struct {
 	Config *Config
 	Ledger Ledger
 	Sink   Sink
+	Retry  Retry
 }
 
 // Name implements Stage.
@@ -120,7 +121,15 @@ func (s ExclusiveStage) workflow(ctx context.Context, a *Attempt) (*Decision, er
 // status asks the sink. A sink that cannot know answers no enrollment; a
 // failing sink holds the crossing rather than guess.
 func (s ExclusiveStage) status(ctx context.Context, a *Attempt, contactID string) (*Enrollment, *Decision, error) {
-	enr, err := s.Sink.Status(ctx, contactID)
+	var enr *Enrollment
+	err := s.Retry.Idempotent(ctx, func() error {
+		var err error
+		enr, err = s.Sink.Status(ctx, contactID)
+		if errors.Is(err, ErrStatusUnknown) {
+			return &SinkError{Class: Permanent, Err: err}
+		}
+		return err
+	})
 	switch {
 	case errors.Is(err, ErrStatusUnknown):
 		return nil, nil, nil

@@ -42,7 +42,7 @@ func TestExclusiveStage(t *testing.T) {
 		{name: "ledger ended, hubspot says none", c: crossing("a"), contact: &ContactState{Sequence: ended},
 			want: "pass", statusCall: 1, forgotten: true},
 		{name: "ledger ended, status fails: hold", c: crossing("a"), contact: &ContactState{Sequence: ended},
-			statusErr: err503, want: "held:sink_unavailable", statusCall: 1},
+			statusErr: err503, want: "held:sink_unavailable", statusCall: 4}, // retried by the one Retry loop,
 		{name: "ledger ended, sink cannot tell", c: crossing("a"), contact: &ContactState{Sequence: ended},
 			statusErr: ErrStatusUnknown, want: "pass", statusCall: 1, forgotten: true},
 		{name: "company busy", c: crossing("a"), exclusive: true,
@@ -65,7 +65,7 @@ func TestExclusiveStage(t *testing.T) {
 		{name: "workflow blocked by a sequence a rep started", c: crossing("a", nurture),
 			hubspot: map[string]string{"k-a": "9001"}, want: "excluded:conflicting_sequence", inSequence: "9001", statusCall: 1},
 		{name: "workflow, status down: held, not blocked forever", c: crossing("a", nurture),
-			statusErr: err503, want: "held:sink_unavailable", statusCall: 1},
+			statusErr: err503, want: "held:sink_unavailable", statusCall: 4}, // retried by the one Retry loop,
 		{name: "workflow without conflicts: no call", c: crossing("a", nurture, func(c *events.Crossing) {}), want: "pass"},
 	}
 	for _, tt := range tests {
@@ -87,7 +87,7 @@ func TestExclusiveStage(t *testing.T) {
 			if tt.name == "workflow without conflicts: no call" {
 				a.Route = &cfg.Routes[2]
 			}
-			d, err := ExclusiveStage{Config: cfg, Ledger: store, Sink: sink}.Exec(context.Background(), a)
+			d, err := ExclusiveStage{Config: cfg, Ledger: store, Sink: sink, Retry: Retry{Sleep: noSleep}}.Exec(context.Background(), a)
 			if err != nil {
 				t.Fatal(err)
 			}

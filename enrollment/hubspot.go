@@ -11,9 +11,11 @@ import (
 )
 
 // HubSpotSink adapts *hubspot.Client to Sink, translating its errors into
-// the failure classes the Send stage acts on. The client's own retries and
-// limiter stay in force; set SendStage.MaxAttempts low (1 or 2) with it so
-// retries do not multiply.
+// the failure classes the Send stage acts on. The bridge runs the client
+// with one attempt per call (ClientConfig.MaxAttempts 1): the Retry loop
+// is the one that retries, and the client's limiter and 429 pause stay in
+// force. The client never verifies an ambiguous enrollment: the bridge's
+// StatusChecker does, once.
 type HubSpotSink struct {
 	Client *hubspot.Client
 }
@@ -37,7 +39,7 @@ func (h HubSpotSink) Status(ctx context.Context, contactID string) (*Enrollment,
 	case err != nil:
 		return nil, hubspotError(err, false)
 	}
-	return &Enrollment{ID: ce.ID, SequenceID: ce.SequenceID, EnrolledAt: ce.EnrolledAt}, nil
+	return &Enrollment{ID: ce.ID, SequenceID: ce.SequenceID, EnrolledBy: ce.EnrolledBy, EnrolledAt: ce.EnrolledAt}, nil
 }
 
 // Sequence implements Sink.

@@ -36,7 +36,7 @@ type sandboxRig struct {
 	bridge *Bridge
 }
 
-func newSandboxRig(t *testing.T, policy hubspot.AmbiguityPolicy) *sandboxRig {
+func newSandboxRig(t *testing.T) *sandboxRig {
 	t.Helper()
 	scfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML))
 	if err != nil {
@@ -49,14 +49,12 @@ func newSandboxRig(t *testing.T, policy hubspot.AmbiguityPolicy) *sandboxRig {
 	srv := httptest.NewServer(box)
 	t.Cleanup(srv.Close)
 	client, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: srv.URL, Token: "t0ken",
-		RequestsPerInterval: 1000, Interval: time.Second, MaxAttempts: 3,
-		InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, AttemptTimeout: 2 * time.Second,
-		AmbiguousEnroll: policy})
+		RequestsPerInterval: 1000, Interval: time.Second, MaxAttempts: 1, AttemptTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := NewBridge(testCfg(t), openStore(t, t.TempDir()), HubSpotSink{Client: client}, nil,
-		func() time.Time { return t0 }, &SendStage{Sleep: noSleep, MaxAttempts: 2})
+		func() time.Time { return t0 }, Retry{Sleep: noSleep})
 	return &sandboxRig{box: box, client: client, bridge: b}
 }
 
@@ -86,7 +84,7 @@ func (r *sandboxRig) workflowLog() string {
 }
 
 func TestSandboxNurtureThenSales(t *testing.T) {
-	r := newSandboxRig(t, hubspot.VerifyThenRetry)
+	r := newSandboxRig(t)
 	if res := handle(t, r.bridge, sandboxCrossing("n", nurture)); res.Decision.Outcome != "enrolled" {
 		t.Fatalf("nurture: %+v", res.Decision)
 	}
@@ -103,7 +101,7 @@ func TestSandboxNurtureThenSales(t *testing.T) {
 }
 
 func TestSandboxSalesThenLateNurture(t *testing.T) {
-	r := newSandboxRig(t, hubspot.VerifyThenRetry)
+	r := newSandboxRig(t)
 	handle(t, r.bridge, sandboxCrossing("s"))
 	res := handle(t, r.bridge, sandboxCrossing("n", nurture))
 	if res.Decision.Outcome != "excluded:conflicting_sequence" {
@@ -119,20 +117,18 @@ func TestSandboxSalesThenLateNurture(t *testing.T) {
 func TestSandboxAmbiguousEnrollment(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		policy hubspot.AmbiguityPolicy
 		faults hubspot.Faults
 	}{
-		{"dropped, client verifies", hubspot.VerifyThenRetry, hubspot.Faults{DropAfterEnrollNext: 1}},
-		{"dropped, bridge verifies", hubspot.ReturnAmbiguous, hubspot.Faults{DropAfterEnrollNext: 1}},
-		{"502 after storing, bridge verifies", hubspot.ReturnAmbiguous, hubspot.Faults{ErrorAfterEnrollNext: 1}},
+		{"dropped", hubspot.Faults{DropAfterEnrollNext: 1}},
+		{"502 after storing", hubspot.Faults{ErrorAfterEnrollNext: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newSandboxRig(t, tc.policy)
+			r := newSandboxRig(t)
 			if err := r.box.SetFaults(tc.faults); err != nil {
 				t.Fatal(err)
 			}
 			res := handle(t, r.bridge, sandboxCrossing("s"))
-			if res.Decision.Outcome != "enrolled" || res.Decision.EnrollmentID == "" {
+			if res.Decision.Outcome != "enrolled" || res.Decision.EnrollmentID == "" || res.Decision.ConfirmedBy != ConfirmedByStatus {
 				t.Fatalf("%+v", res.Decision)
 			}
 			if n := r.sequenceEnrollments("7"); n != 1 {
@@ -144,7 +140,7 @@ func TestSandboxAmbiguousEnrollment(t *testing.T) {
 
 func TestSandboxRefusals(t *testing.T) {
 	t.Run("enrolled by a rep beforehand", func(t *testing.T) {
-		r := newSandboxRig(t, hubspot.VerifyThenRetry)
+		r := newSandboxRig(t)
 		if _, err := r.client.Enroll(context.Background(), hubspot.EnrollRequest{UserID: "101", ContactID: "7", SequenceID: "9001", SenderEmail: "ana@example.com"}); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +150,7 @@ func TestSandboxRefusals(t *testing.T) {
 		}
 	})
 	t.Run("unknown sequence", func(t *testing.T) {
-		r := newSandboxRig(t, hubspot.VerifyThenRetry)
+		r := newSandboxRig(t)
 		r.bridge.Config.Routes[3].SequenceID = "4040"
 		res := handle(t, r.bridge, sandboxCrossing("f", func(c *events.Crossing) { c.Model = "fit"; c.Score = 90 }))
 		if res.Decision.Kind != KindFailed {
@@ -162,7 +158,7 @@ func TestSandboxRefusals(t *testing.T) {
 		}
 	})
 	t.Run("workflow outage retried, nothing lost", func(t *testing.T) {
-		r := newSandboxRig(t, hubspot.VerifyThenRetry)
+		r := newSandboxRig(t)
 		if err := r.box.SetFaults(hubspot.Faults{FailNext: 2}); err != nil {
 			t.Fatal(err)
 		}

@@ -47,21 +47,20 @@ func (ms MultiStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	return nil, nil
 }
 
-// Pipeline builds the standard pipeline: Route, Resume, Suppress,
-// Exclusive, Quota, BusinessHours, Send. Recording is the Bridge's, after any stage.
-func Pipeline(cfg *Config, ledger Ledger, sink Sink, send *SendStage) MultiStage {
-	if send == nil {
-		send = &SendStage{}
-	}
-	send.Config, send.Ledger, send.Sink = cfg, ledger, sink
+// Pipeline builds the standard pipeline, each stage its own: Route,
+// Resume, Suppress, Exclusive, Quota, BusinessHours, Send. Retry is the
+// one retry policy of sink calls (Resume's status checks and Send's
+// calls). Recording is the Bridge's, after any stage.
+func Pipeline(cfg *Config, ledger Ledger, sink Sink, retry Retry) MultiStage {
 	seqs := NewSequenceCache(sink)
+	seqs.Retry = retry
 	return MultiStage{
 		RouteStage{Config: cfg},
-		&ResumeStage{Send: send, Sequences: seqs},
+		&ResumeStage{Config: cfg, Ledger: ledger, Sink: sink, Retry: retry, Sequences: seqs},
 		SuppressStage{Config: cfg},
-		ExclusiveStage{Config: cfg, Ledger: ledger, Sink: sink},
+		ExclusiveStage{Config: cfg, Ledger: ledger, Sink: sink, Retry: retry},
 		&QuotaStage{Config: cfg, Ledger: ledger, Sequences: seqs},
 		HoursStage{Config: cfg},
-		send,
+		&SendStage{Config: cfg, Ledger: ledger, Sink: sink, Retry: retry},
 	}
 }

@@ -3,6 +3,7 @@ package enrollment
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -42,19 +43,46 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	recent := within(u.Enrollments, a.Now.Add(-day), a.Now)
+	// Calls that may have enrolled count until a status check says they
+	// did not; the crossing is then looked at again soon, not in a day.
+	enrollments, sends, settleBy, pending := u.Enrollments, u.Sends, time.Time{}, 0
+	for _, p := range u.Pending {
+		if p.CrossingID == a.Crossing.CrossingID || !p.At.After(a.Now.Add(-day)) {
+			continue
+		}
+		enrollments = append(slices.Clone(enrollments), p.At)
+		sends = append(slices.Clone(sends), p.Sends...)
+		settleBy = a.Now.Add(s.Config.Hold.retryAfter)
+		pending++
+	}
+	recent := within(enrollments, a.Now.Add(-day), a.Now)
 	if len(recent) >= a.Sender.DailyEnrollments {
 		// The oldest enrollment in the window leaves it first.
-		return held(a, ReasonQuota, recent[len(recent)-a.Sender.DailyEnrollments].Add(day),
-			fmt.Sprintf("enrollments %d/%d in 24h", len(recent), a.Sender.DailyEnrollments)), nil
+		return held(a, ReasonQuota, earliest(recent[len(recent)-a.Sender.DailyEnrollments].Add(day), settleBy),
+			fmt.Sprintf("enrollments %d/%d in 24h%s", len(recent), a.Sender.DailyEnrollments, pendingNote(pending))), nil
 	}
-	sends := within(u.Sends, a.Now.Add(-day), time.Time{})
-	if peak := peakWithNew(sends, a.Schedule); peak > a.Sender.DailySends {
+	inWindow := within(sends, a.Now.Add(-day), time.Time{})
+	if peak := peakWithNew(inWindow, a.Schedule); peak > a.Sender.DailySends {
 		offsets := info.EmailOffsets()
-		return held(a, ReasonQuota, nextFit(sends, offsets, a.Now, a.Sender.DailySends),
-			fmt.Sprintf("projected sends %d/%d in 24h", peak, a.Sender.DailySends)), nil
+		return held(a, ReasonQuota, earliest(nextFit(inWindow, offsets, a.Now, a.Sender.DailySends), settleBy),
+			fmt.Sprintf("projected sends %d/%d in 24h%s", peak, a.Sender.DailySends, pendingNote(pending))), nil
 	}
 	return nil, nil
+}
+
+// earliest is the sooner of two times, zero meaning none.
+func earliest(t, u time.Time) time.Time {
+	if u.IsZero() || t.Before(u) {
+		return t
+	}
+	return u
+}
+
+func pendingNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (with %d call(s) that may have enrolled)", n)
 }
 
 func schedule(at time.Time, offsets []time.Duration) []time.Time {
@@ -146,8 +174,9 @@ func nextFit(existing []time.Time, offsets []time.Duration, now time.Time, limit
 // SequenceCache remembers sequence steps for an hour: they change rarely
 // and every enrollment needs them.
 type SequenceCache struct {
-	Sink Sink
-	TTL  time.Duration
+	Sink  Sink
+	TTL   time.Duration
+	Retry Retry
 
 	mu      sync.Mutex
 	entries map[string]cachedSequence
@@ -172,7 +201,12 @@ func (c *SequenceCache) Get(ctx context.Context, sequenceID, userID string, now 
 	if ok && now.Sub(e.fetched) < c.TTL {
 		return e.info, nil
 	}
-	info, err := c.Sink.Sequence(ctx, sequenceID, userID)
+	var info SequenceInfo
+	err := c.Retry.Idempotent(ctx, func() error {
+		var err error
+		info, err = c.Sink.Sequence(ctx, sequenceID, userID)
+		return err
+	})
 	if err != nil {
 		return SequenceInfo{}, err
 	}

@@ -60,7 +60,7 @@ func newAuditedRig(t *testing.T, now time.Time, wrap func(http.Handler) http.Han
 		t.Fatal(err)
 	}
 	r.bridge = NewBridge(testCfg(t), openStore(t, t.TempDir()), metrics.MeterSink(HubSpotSink{Client: r.client}), nil,
-		r.clk.Now, &SendStage{Sleep: noSleep, MaxAttempts: 2})
+		r.clk.Now, Retry{Sleep: noSleep, MaxAttempts: 2})
 	return r
 }
 

@@ -3,67 +3,38 @@ package enrollment
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"time"
 )
 
 // SendStage makes the call, with the never-twice protocol: an intent is
-// written before the call; a call that may have taken effect (timeout, 5xx,
-// or an intent left by an earlier run) is followed by a status check before
-// any retry; "already enrolled" is confirmed by the status call and never
-// retried; a permanent 4xx fails with the sink's message. When the sink
-// stays unavailable the crossing is held, not lost. Rate limiting is the
+// written before the call (so a crash leaves a call that may have taken
+// effect on record, counted against the sender's cap); a call that may
+// have taken effect (timeout, 5xx, dropped connection) is verified once by
+// the status check before any retry; "already enrolled" is never retried;
+// a permanent 4xx fails with the sink's message. When the sink stays
+// unavailable the crossing is held, not lost, and a call that may have
+// enrolled keeps counting. Retries are the Retry loop's, rate limiting the
 // sink client's.
 type SendStage struct {
 	Config *Config
 	Ledger Ledger
 	Sink   Sink
-	// MaxAttempts bounds calls per decision (default 4).
-	MaxAttempts int
-	// Backoff is the wait before retry n (1-based); default exponential
-	// from 200 ms with full jitter, or the sink's Retry-After.
-	Backoff func(n int) time.Duration
-	// Sleep waits, or returns ctx's error; tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
+	Retry  Retry
 }
 
 // sendLimitBackoff is how long a crossing refused for HubSpot's own send
 // cap waits: the bridge's quota missed sends it does not know about.
 const sendLimitBackoff = time.Hour
 
+// How a sequence enrollment was confirmed (Decision.ConfirmedBy).
+const (
+	ConfirmedByResponse = "response" // HubSpot answered the enrollment call
+	ConfirmedByStatus   = "status"   // the answer was lost (or the run died); the status check showed it
+)
+
 // Name implements Stage.
 func (*SendStage) Name() string { return "send" }
-
-func (s *SendStage) attempts() int {
-	if s.MaxAttempts <= 0 {
-		return 4
-	}
-	return s.MaxAttempts
-}
-
-func (s *SendStage) wait(ctx context.Context, n int, err error) error {
-	var d time.Duration
-	var se *SinkError
-	if errors.As(err, &se) && se.RetryAfter > 0 {
-		d = se.RetryAfter
-	} else if s.Backoff != nil {
-		d = s.Backoff(n)
-	} else {
-		d = time.Duration(rand.Int64N(int64(200*time.Millisecond) << min(n, 6)))
-	}
-	if s.Sleep != nil {
-		return s.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Exec implements Stage.
 func (s *SendStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
@@ -77,100 +48,114 @@ func (s *SendStage) unavailable(a *Attempt, what string, err error) *Decision {
 	return held(a, ReasonSinkUnavailable, a.Now.Add(s.Config.Hold.retryAfter), what+": "+err.Error())
 }
 
+func (s *SendStage) checker() StatusChecker { return StatusChecker{Sink: s.Sink, Retry: s.Retry} }
+
 func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error) {
 	c := a.Crossing
 	target := a.Route.SequenceID
-	prior, resumed, err := s.Ledger.Intent(c.CrossingID)
-	if err != nil {
-		return nil, err
-	}
-	// since is when a call of ours may first have taken effect: an
-	// enrollment into the target found by the status call counts as ours
-	// only if one of our calls may have made it, and not before that.
-	since := a.Now
-	mayHaveEnrolled := resumed
-	if resumed {
-		since = prior.At
-		// An earlier run may have enrolled before it stopped (unless the
-		// Resume stage has just asked).
-		if !a.resumeChecked {
-			if d, done := s.confirm(ctx, a, target, since, true, "resumed: "); done {
+	if !a.settled {
+		// Resume did not run (a direct call): settle an earlier run's call.
+		prior, ok, err := s.Ledger.Intent(c.CrossingID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && prior.MayHaveEnrolled() {
+			a.maybeEnrolled = true
+			if d, done := s.settle(ctx, a, "resumed: "); done {
 				return d, nil
 			}
 		}
+		a.settled = true
 	}
-	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID, At: since}); err != nil {
+	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID,
+		UserID: a.Sender.UserID, At: a.Now, Sends: a.Schedule}); err != nil {
 		return nil, err
 	}
 	req := EnrollRequest{CrossingID: c.CrossingID, ContactID: c.ContactID, SequenceID: target,
 		UserID: a.Sender.UserID, SenderEmail: a.Sender.Email}
-	var lastErr error
-	for n := 1; n <= s.attempts(); n++ {
-		if n > 1 {
-			if err := s.wait(ctx, n-1, lastErr); err != nil {
-				return s.unavailable(a, "enroll", lastErr), nil
-			}
-		}
+	var out *Decision
+	err := s.Retry.Do(ctx, func() (bool, error) {
 		enr, err := s.Sink.Enroll(ctx, req)
 		if err == nil {
-			d := decide(a, KindEnrolled, "", "")
-			d.EnrollmentID = enr.ID
-			s.leaveConflicting(ctx, a, d)
-			return d, nil
+			out = enrolled(a, enr.ID, ConfirmedByResponse, "")
+			return false, nil
 		}
-		lastErr = err
 		switch Classify(err) {
 		case Permanent:
-			return decide(a, KindFailed, failMessage(err), ""), nil
+			out = decide(a, KindFailed, failMessage(err), "")
 		case OverSendLimit:
-			return held(a, ReasonQuota, a.Now.Add(sendLimitBackoff), "sink: "+failMessage(err)), nil
+			out = held(a, ReasonQuota, a.Now.Add(sendLimitBackoff), "sink: "+failMessage(err))
 		case Unusable:
-			return s.unavailable(a, "enroll", err), nil
+			out = s.unavailable(a, "enroll", err)
 		case AlreadyEnrolled:
-			if d, done := s.confirm(ctx, a, target, since, mayHaveEnrolled, "after already-enrolled: "); done {
-				return d, nil
-			}
-			// HubSpot said enrolled, the status says not: the enrollment
-			// ended in between; trying again is safe.
+			// Our call was refused; an earlier one of ours may be what
+			// blocks it. Not enrolled any more: it ended in between, and
+			// trying again is safe.
+			out, _ = s.settle(ctx, a, "after already-enrolled: ")
+			return out == nil, err
 		case Ambiguous:
-			mayHaveEnrolled = true
-			if d, done := s.confirm(ctx, a, target, since, true, "after ambiguous failure: "); done {
-				return d, nil
-			}
+			a.maybeEnrolled = true
+			out, _ = s.settle(ctx, a, "after the answer was lost: ")
+			return out == nil, err
 		case Retryable:
+			return true, err
 		}
+		return false, err
+	})
+	if out == nil {
+		out = s.unavailable(a, "enroll", err)
 	}
-	return s.unavailable(a, "enroll", lastErr), nil
+	if out.Kind == KindEnrolled {
+		s.leaveConflicting(ctx, a, out)
+	}
+	return out, nil
 }
 
-// confirmSkew allows for clock differences between the bridge and HubSpot
-// when telling our enrollment from an earlier one.
-const confirmSkew = 2 * time.Minute
+// settle verifies, once, what the status says about the contact after a
+// call of ours that may have enrolled (a.maybeEnrolled) or was refused as
+// already enrolled. A decision (nil when trying again is safe) and done
+// when the crossing is decided or held.
+func (s *SendStage) settle(ctx context.Context, a *Attempt, why string) (*Decision, bool) {
+	return settle(ctx, s.checker(), s.Config, a, why)
+}
 
-// confirm asks the status. done is true when the answer decides: enrolled
-// by a call of ours (mayBeOurs, and not before since), enrolled by someone
-// else, or the status itself is unavailable (hold; the intent stays).
-func (s *SendStage) confirm(ctx context.Context, a *Attempt, target string, since time.Time, mayBeOurs bool, why string) (*Decision, bool) {
-	enr, err := s.Sink.Status(ctx, a.Crossing.ContactID)
+func settle(ctx context.Context, ch StatusChecker, cfg *Config, a *Attempt, why string) (*Decision, bool) {
+	v, enr, err := ch.Check(ctx, a.Crossing.ContactID, a.Route.SequenceID, a.Sender.UserID)
 	switch {
-	case errors.Is(err, ErrStatusUnknown):
-		// The sink cannot tell; its calls carry the crossing id as an
-		// idempotency key, so retrying is its receiver's to de-duplicate.
-		return nil, false
-	case err != nil:
-		return s.unavailable(a, why+"status check", err), true
-	case enr == nil:
-		return nil, false
-	case mayBeOurs && enr.SequenceID == target && (enr.EnrolledAt.IsZero() || !enr.EnrolledAt.Before(since.Add(-confirmSkew))):
-		d := decide(a, KindEnrolled, "", why+"status shows the enrollment")
-		d.EnrollmentID = enr.ID
-		s.leaveConflicting(ctx, a, d)
-		return d, true
-	default:
-		d := decide(a, KindAlreadyEnrolled, ReasonStatus, why+"contact is in a sequence it was enrolled in by someone else")
+	case v == verdictOurs && a.maybeEnrolled:
+		return enrolled(a, enr.ID, ConfirmedByStatus, why+"status shows the contact in the sequence, enrolled by the sender's user"), true
+	case v == verdictOurs, v == verdictTheirs:
+		// Ours is excluded when HubSpot refused our only calls: the
+		// enrollment was there before we came.
+		d := decide(a, KindAlreadyEnrolled, ReasonStatus, why+alreadyDetail(enr, a.maybeEnrolled))
 		d.InSequence = enr.SequenceID
 		return d, true
+	case v == verdictNone:
+		a.maybeEnrolled = false
+		return nil, false
+	case v == verdictUnknown:
+		return nil, false
 	}
+	return held(a, ReasonSinkUnavailable, a.Now.Add(cfg.Hold.retryAfter), why+"status check: "+err.Error()), true
+}
+
+func alreadyDetail(enr *Enrollment, mayHave bool) string {
+	by := enr.EnrolledBy
+	if by == "" {
+		by = "an unnamed user"
+	}
+	if mayHave {
+		return "contact is in sequence " + enr.SequenceID + " enrolled by user " + by + ": not a call of ours"
+	}
+	return "contact was in sequence " + enr.SequenceID + " (enrolled by user " + by + ") before our call; HubSpot refused ours"
+}
+
+// enrolled is the decision for a sequence enrollment of ours.
+func enrolled(a *Attempt, enrollmentID, confirmedBy, detail string) *Decision {
+	d := decide(a, KindEnrolled, "", detail)
+	d.EnrollmentID, d.ConfirmedBy = enrollmentID, confirmedBy
+	a.maybeEnrolled = false
+	return d
 }
 
 // leaveConflicting takes the contact out of the workflows of the same
@@ -179,6 +164,19 @@ func (s *SendStage) confirm(ctx context.Context, a *Attempt, target string, sinc
 // until the sender's lock is released, so that a workflow outage does not
 // hold up the sender's other enrollments.
 func (s *SendStage) leaveConflicting(ctx context.Context, a *Attempt, d *Decision) {
+	leaver{s.Config, s.Ledger, s.Sink, s.Retry}.leave(ctx, a, d)
+}
+
+// leaver takes a contact that entered a sequence out of the conflicting
+// workflows; the Send and Resume stages both record enrollments.
+type leaver struct {
+	Config *Config
+	Ledger Ledger
+	Sink   Sink
+	Retry  Retry
+}
+
+func (s leaver) leave(ctx context.Context, a *Attempt, d *Decision) {
 	conflicting := s.Config.ConflictingWorkflows(a.Route.SequenceID)
 	if len(conflicting) == 0 {
 		return
@@ -216,32 +214,12 @@ func (s *SendStage) leaveConflicting(ctx context.Context, a *Attempt, d *Decisio
 			d.UnenrollFailed = append(d.UnenrollFailed, w)
 			continue
 		}
-		if err := s.retryIdempotent(ctx, func() error { return s.Sink.UnenrollWorkflow(ctx, w, email) }); err != nil {
+		if err := s.Retry.Idempotent(ctx, func() error { return s.Sink.UnenrollWorkflow(ctx, w, email) }); err != nil {
 			d.UnenrollFailed = append(d.UnenrollFailed, w)
 			continue
 		}
 		d.Unenrolled = append(d.Unenrolled, w)
 	}
-}
-
-// retryIdempotent retries a call that is safe to repeat (workflow
-// enrollment and unenrollment) on any non-permanent failure.
-func (s *SendStage) retryIdempotent(ctx context.Context, call func() error) error {
-	var err error
-	for n := 1; n <= s.attempts(); n++ {
-		if n > 1 {
-			if werr := s.wait(ctx, n-1, err); werr != nil {
-				return err
-			}
-		}
-		if err = call(); err == nil {
-			return nil
-		}
-		if c := Classify(err); c == Permanent || c == Unusable {
-			return err
-		}
-	}
-	return err
 }
 
 func (s *SendStage) workflow(ctx context.Context, a *Attempt) (*Decision, error) {
@@ -252,7 +230,7 @@ func (s *SendStage) workflow(ctx context.Context, a *Attempt) (*Decision, error)
 	if err := s.Ledger.PutIntent(Intent{Crossing: a.Crossing, Target: a.Route.Target(), At: a.Now}); err != nil {
 		return nil, err
 	}
-	err := s.retryIdempotent(ctx, func() error { return s.Sink.EnrollWorkflow(ctx, a.Route.WorkflowID, email) })
+	err := s.Retry.Idempotent(ctx, func() error { return s.Sink.EnrollWorkflow(ctx, a.Route.WorkflowID, email) })
 	switch {
 	case err == nil:
 		return decide(a, KindEnrolled, "", ""), nil
@@ -273,12 +251,15 @@ func failMessage(err error) string {
 
 // ResumeStage settles, before any stage that could hold or refuse the
 // crossing, a sequence call an earlier try may have made (its intent is
-// still stored: a crash, or a timeout after HubSpot accepted). If HubSpot
-// shows the enrollment it is recorded as enrolled, and so counted against
-// the sender's quota, instead of being held by Quota or Hours while the
-// contact is in fact enrolled.
+// still stored: a crash, or a lost answer and a failed status check). If
+// HubSpot shows the enrollment it is recorded as enrolled, and so counted
+// against the sender's quota, instead of being held by Quota or Hours
+// while the contact is in fact enrolled. It has its own status checker.
 type ResumeStage struct {
-	Send      *SendStage
+	Config    *Config
+	Ledger    Ledger
+	Sink      Sink
+	Retry     Retry
 	Sequences *SequenceCache
 }
 
@@ -290,10 +271,15 @@ func (r *ResumeStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	if a.Route.Target().Kind != TargetSequence || a.Sender == nil {
 		return nil, nil
 	}
-	prior, ok, err := r.Send.Ledger.Intent(a.Crossing.CrossingID)
-	if err != nil || !ok {
+	prior, ok, err := r.Ledger.Intent(a.Crossing.CrossingID)
+	if err != nil {
 		return nil, err
 	}
+	if !ok || !prior.MayHaveEnrolled() {
+		a.settled = true
+		return nil, nil
+	}
+	a.maybeEnrolled = true
 	target := a.Route.SequenceID
 	// The steps project the sends of an enrollment found here; without
 	// them the enrollment still counts, its sends do not.
@@ -301,11 +287,14 @@ func (r *ResumeStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 		a.Sequence = &info
 		a.Schedule = schedule(a.Now, info.EmailOffsets())
 	}
-	d, done := r.Send.confirm(ctx, a, target, prior.At, true, "resumed: ")
+	d, done := settle(ctx, StatusChecker{Sink: r.Sink, Retry: r.Retry}, r.Config, a, "resumed: ")
 	if done {
+		if d.Kind == KindEnrolled {
+			leaver{r.Config, r.Ledger, r.Sink, r.Retry}.leave(ctx, a, d)
+		}
 		return d, nil
 	}
 	a.Sequence, a.Schedule = nil, nil // Quota sets them
-	a.resumeChecked = true
+	a.settled = !a.maybeEnrolled
 	return nil, nil
 }

@@ -16,6 +16,7 @@ func TestSendSequence(t *testing.T) {
 		errs          []error // scripted Enroll outcomes
 		preEnrolled   string  // sequence the contact is already in at HubSpot
 		preEnrolledAt time.Time
+		preEnrolledBy string
 		statusErr     error
 		intent        bool // an earlier run left an intent
 		want          string
@@ -31,10 +32,13 @@ func TestSendSequence(t *testing.T) {
 			want: "already_enrolled:status", enrollCalls: 1, statusCalls: 1},
 		{name: "already in the same sequence by a rep: not claimed as ours", preEnrolled: "9001",
 			want: "already_enrolled:status", enrollCalls: 1, statusCalls: 1},
-		{name: "resumed: enrollment older than our intent is not ours", intent: true, preEnrolled: "9001", preEnrolledAt: t0.Add(-time.Hour),
-			want: "already_enrolled:status", statusCalls: 1},
+		{name: "resumed: same sequence enrolled by another user is not ours", intent: true, preEnrolled: "9001", preEnrolledBy: "999",
+			want: "already_enrolled:status", statusCalls: 1, detail: "not a call of ours"},
+		{name: "resumed: HubSpot's clock behind ours does not disown our enrollment", intent: true, preEnrolled: "9001",
+			preEnrolledBy: "101", preEnrolledAt: t0.Add(-10 * time.Minute),
+			want: "enrolled", statusCalls: 1, detail: "resumed"},
 		{name: "timeout after HubSpot accepted: status shows it, no second call", errs: []error{applied{errTimeout}},
-			want: "enrolled", enrollCalls: 1, statusCalls: 1, detail: "after ambiguous failure"},
+			want: "enrolled", enrollCalls: 1, statusCalls: 1, detail: "after the answer was lost"},
 		{name: "5xx not applied: status empty, then retry", errs: []error{err503},
 			want: "enrolled", enrollCalls: 2, statusCalls: 1},
 		{name: "429 retried without status check", errs: []error{err429, err429},
@@ -42,7 +46,7 @@ func TestSendSequence(t *testing.T) {
 		{name: "outage: held, intent kept", errs: []error{err429, err429, err429, err429},
 			want: "held:sink_unavailable", enrollCalls: 4, keepIntent: true},
 		{name: "ambiguous and status down: held before any retry", errs: []error{errTimeout}, statusErr: err503,
-			want: "held:sink_unavailable", enrollCalls: 1, statusCalls: 1, keepIntent: true},
+			want: "held:sink_unavailable", enrollCalls: 1, statusCalls: 4, keepIntent: true},
 		{name: "bad token: held at once, the lead is not failed", errs: []error{&SinkError{Class: Unusable, Status: 401, Message: "invalid token"}},
 			want: "held:sink_unavailable", enrollCalls: 1, keepIntent: true},
 		{name: "HubSpot's send cap: held as quota", errs: []error{errSendLimit}, want: "held:quota", enrollCalls: 1, keepIntent: true},
@@ -51,7 +55,7 @@ func TestSendSequence(t *testing.T) {
 		{name: "resumed: earlier call never arrived", intent: true,
 			want: "enrolled", enrollCalls: 1, statusCalls: 1},
 		{name: "resumed: status down", intent: true, statusErr: err503,
-			want: "held:sink_unavailable", statusCalls: 1, keepIntent: true},
+			want: "held:sink_unavailable", statusCalls: 4, keepIntent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +65,7 @@ func TestSendSequence(t *testing.T) {
 			sink.enrollErrs, sink.statusErr = tt.errs, tt.statusErr
 			c := crossing("a")
 			if tt.preEnrolled != "" {
-				sink.enrolled[c.ContactID] = Enrollment{ID: "old", SequenceID: tt.preEnrolled, EnrolledAt: tt.preEnrolledAt}
+				sink.enrolled[c.ContactID] = Enrollment{ID: "old", SequenceID: tt.preEnrolled, EnrolledAt: tt.preEnrolledAt, EnrolledBy: tt.preEnrolledBy}
 			}
 			if tt.intent {
 				if err := store.PutIntent(Intent{Crossing: c, Target: Target{TargetSequence, "9001"}, At: t0.Add(-time.Minute)}); err != nil {
@@ -70,7 +74,7 @@ func TestSendSequence(t *testing.T) {
 			}
 			var slept []time.Duration
 			s := &SendStage{Config: cfg, Ledger: store, Sink: sink,
-				Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+				Retry: Retry{Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}}
 			a := routed(t, cfg, c, t0)
 			d, err := s.Exec(context.Background(), a)
 			if err != nil {
@@ -113,7 +117,7 @@ func TestSendHonoursRetryAfter(t *testing.T) {
 	sink.enrollErrs = []error{&SinkError{Class: Retryable, Status: 429, RetryAfter: 7 * time.Second}}
 	var slept []time.Duration
 	s := &SendStage{Config: cfg, Ledger: openStore(t, t.TempDir()), Sink: sink,
-		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+		Retry: Retry{Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}}
 	d, err := s.Exec(context.Background(), routed(t, cfg, crossing("a"), t0))
 	if err != nil || d.Kind != KindEnrolled || len(slept) != 1 || slept[0] != 7*time.Second {
 		t.Fatalf("%v %+v slept %v", err, d, slept)
@@ -153,7 +157,7 @@ func TestSendOverlapGuard(t *testing.T) {
 			if tt.inWorkflows != nil {
 				sink.workflows["a@prospect.com"] = tt.inWorkflows
 			}
-			s := &SendStage{Config: cfg, Ledger: store, Sink: sink, Sleep: noSleep}
+			s := &SendStage{Config: cfg, Ledger: store, Sink: sink, Retry: Retry{Sleep: noSleep}}
 			a := routed(t, cfg, tt.c, t0)
 			d, err := s.Exec(context.Background(), a)
 			if err != nil {
@@ -210,7 +214,7 @@ func TestSendWorkflow(t *testing.T) {
 			store := openStore(t, t.TempDir())
 			sink := newFakeSink()
 			sink.wfErrs = tt.errs
-			s := &SendStage{Config: cfg, Ledger: store, Sink: sink, Sleep: noSleep}
+			s := &SendStage{Config: cfg, Ledger: store, Sink: sink, Retry: Retry{Sleep: noSleep}}
 			a := routed(t, cfg, tt.c, t0)
 			d, err := s.Exec(context.Background(), a)
 			if err != nil {
@@ -238,7 +242,7 @@ func TestSendCancelledWhileWaiting(t *testing.T) {
 	sink := newFakeSink()
 	sink.enrollErrs = []error{err429}
 	s := &SendStage{Config: cfg, Ledger: openStore(t, t.TempDir()), Sink: sink,
-		Sleep: func(context.Context, time.Duration) error { return context.Canceled }}
+		Retry: Retry{Sleep: func(context.Context, time.Duration) error { return context.Canceled }}}
 	d, err := s.Exec(context.Background(), routed(t, cfg, crossing("a"), t0))
 	if err != nil || outcome(d) != "held:sink_unavailable" || sink.enrollCalls != 1 {
 		t.Fatalf("%v %+v calls %d", err, d, sink.enrollCalls)

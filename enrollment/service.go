@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
@@ -45,7 +46,7 @@ type Service struct {
 	// normally finishes but a hung one cannot hold the exit.
 	Work context.Context
 	// Retry is the first wait after Handle failed (store or dead-letter
-	// trouble); it doubles up to 5 s (default 100 ms).
+	// trouble); it grows exponentially up to 5 s (default 100 ms).
 	Retry time.Duration
 
 	once    sync.Once
@@ -156,26 +157,17 @@ func (s *Service) run(stop context.Context, m Message) bool {
 // one decides a message, retrying failures until stop; false when it
 // gave up because stop ended.
 func (s *Service) one(stop context.Context, m Message) bool {
-	wait := s.Retry
-	if wait <= 0 {
-		wait = 100 * time.Millisecond
+	first := s.Retry
+	if first <= 0 {
+		first = 100 * time.Millisecond
 	}
-	for {
-		err := s.decide(m)
-		if err == nil {
-			return true
-		}
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(first),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), stop)
+	err := backoff.RetryNotify(func() error { return s.decide(m) }, b, func(err error, _ time.Duration) {
 		s.Metrics.count("crossing_error")
 		s.Log.Error().Err(err).Str("contact_id", m.Key).Msg("crossing not decided; retrying")
-		t := time.NewTimer(wait)
-		select {
-		case <-stop.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	})
+	return err == nil
 }
 
 func (s *Service) decide(m Message) error {
@@ -193,7 +185,7 @@ func (s *Service) decide(m Message) error {
 		return nil
 	}
 	start := time.Now()
-	res, err := s.Bridge.Handle(WithCrossing(ctx, c.CrossingID), c)
+	res, err := s.Bridge.Handle(ctx, c)
 	if err != nil {
 		return fmt.Errorf("crossing %s: %w", c.CrossingID, err)
 	}
@@ -245,11 +237,7 @@ func (s *Service) Release(ctx context.Context) error {
 	s.observe(ds)
 	ds, err2 := s.Bridge.RetryUnenrolls(ctx)
 	s.observe(ds)
-	if s.Metrics != nil {
-		if held, err := s.Bridge.Store.Held(); err == nil {
-			s.Metrics.Held.Set(float64(len(held)))
-		}
-	}
+	s.Metrics.sizes(s.Bridge.Store)
 	return errors.Join(wrapStep("release held", err), wrapStep("retry workflow exits", err2))
 }
 
@@ -259,10 +247,8 @@ func (s *Service) Flush(ctx context.Context) error {
 	n, err := s.Bridge.FlushOutbox(ctx, 1000)
 	if s.Metrics != nil {
 		s.Metrics.Recorded.Add(float64(n))
-		if out, oerr := s.Bridge.Store.Outbox(100_000); oerr == nil {
-			s.Metrics.Outbox.Set(float64(len(out)))
-		}
 	}
+	s.Metrics.sizes(s.Bridge.Store)
 	if err != nil {
 		s.Metrics.count("outbox")
 	}
@@ -300,21 +286,23 @@ func wrapStep(step string, err error) error {
 	return fmt.Errorf("%s: %w", step, err)
 }
 
-type crossingKey struct{}
-
-// WithCrossing names the crossing whose pipeline makes the calls under
-// ctx, so the audit rows of its HTTP calls carry its id.
-func WithCrossing(ctx context.Context, crossingID string) context.Context {
-	return context.WithValue(ctx, crossingKey{}, crossingID)
+// CallRef names a sink call in the audit: the crossing whose pipeline made
+// it (Kafka, a held release, recovery or a workflow-exit retry) and the
+// call's number given by the metered sink (0 when not metered). It travels
+// as one typed context value, and as the hubspot client's audit tag.
+type CallRef struct {
+	CrossingID string
+	Call       uint64
 }
 
-func crossingOf(ctx context.Context) string {
-	id, _ := ctx.Value(crossingKey{}).(string)
-	return id
+type callRefKey struct{}
+
+// withCallRef labels the sink calls made under ctx.
+func withCallRef(ctx context.Context, ref CallRef) context.Context {
+	return hubspot.WithAuditTag(context.WithValue(ctx, callRefKey{}, ref), ref)
 }
 
-// auditTag joins the crossing id and a sink call's sequence number in the
-// hubspot client's audit tag; SplitAuditTag takes them apart.
-func auditTag(ctx context.Context, call uint64) context.Context {
-	return hubspot.WithAuditTag(ctx, fmt.Sprintf("%s|%d", crossingOf(ctx), call))
+func callRefOf(ctx context.Context) CallRef {
+	ref, _ := ctx.Value(callRefKey{}).(CallRef)
+	return ref
 }

@@ -21,7 +21,80 @@ import (
 type RowWriter interface {
 	AddDecisions(rows ...analytics.Decision) error
 	AddEnrollmentEvents(rows ...analytics.EnrollmentEvent) error
+	AddAPICalls(rows ...analytics.APICall) error
 	Flush(ctx context.Context) error
+}
+
+// CallRecorder receives the api_calls audit rows, from the store's calls
+// outbox (at least once; a row keeps its call id, on which ClickHouse's
+// replacing merge de-duplicates). A Recorder without it drops them.
+type CallRecorder interface {
+	RecordAPICalls(ctx context.Context, rows []analytics.APICall) error
+}
+
+// RecordAPICalls implements CallRecorder; it returns once ClickHouse has
+// the rows.
+func (r AnalyticsRecorder) RecordAPICalls(ctx context.Context, rows []analytics.APICall) error {
+	if err := r.W.AddAPICalls(rows...); err != nil {
+		return err
+	}
+	return r.W.Flush(ctx)
+}
+
+// AppendAPICall makes one api_calls row durable in the store's calls
+// outbox. The audit hook calls it on the caller's goroutine, before the
+// call returns, so a row exists for every call whose effect the bridge
+// acts on, whatever kill -9 follows. Concurrent calls share an fsync
+// (bbolt's Batch).
+func (s *Store) AppendAPICall(row analytics.APICall) error {
+	raw, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCalls)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return b.Put(binary.BigEndian.AppendUint64(nil, seq), raw)
+	})
+	if err == nil {
+		s.calls.Add(1)
+	}
+	return err
+}
+
+// CallEntry is an api_calls row waiting to be recorded.
+type CallEntry struct {
+	Key uint64
+	Row analytics.APICall
+}
+
+// CallOutbox returns up to limit api_calls rows not yet recorded.
+func (s *Store) CallOutbox(limit int) ([]CallEntry, error) {
+	var out []CallEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketCalls).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var r analytics.APICall
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("state calls: %w", err)
+			}
+			out = append(out, CallEntry{Key: binary.BigEndian.Uint64(k), Row: r})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AckCalls removes recorded api_calls rows from the outbox.
+func (s *Store) AckCalls(entries []CallEntry) error {
+	keys := make([]uint64, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	return s.ack(bucketCalls, keys)
 }
 
 // AnalyticsRecorder writes decisions to ClickHouse (`decisions`, and
@@ -88,6 +161,12 @@ func decisionDetail(d Decision) string {
 	}
 	if d.EnrollmentID != "" {
 		extra["enrollment_id"] = d.EnrollmentID
+	}
+	if d.ConfirmedBy != "" {
+		extra["confirmed_by"] = d.ConfirmedBy
+	}
+	if d.MayHaveEnrolled {
+		extra["may_have_enrolled"] = true
 	}
 	if len(extra) == 0 {
 		return d.Detail

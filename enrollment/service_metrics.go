@@ -3,7 +3,6 @@ package enrollment
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +25,7 @@ type ServiceMetrics struct {
 	Errors         *prometheus.CounterVec // by kind
 	Held           prometheus.Gauge
 	Outbox         prometheus.Gauge
+	CallOutbox     prometheus.Gauge
 	Recorded       prometheus.Counter
 
 	seq    atomic.Uint64
@@ -66,6 +66,9 @@ func NewServiceMetrics(reg prometheus.Registerer, lag func() float64) *ServiceMe
 		Outbox: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bridge_outbox_decisions", Help: "Decisions not yet written to the audit (ClickHouse or the local audit).",
 		}),
+		CallOutbox: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bridge_outbox_api_calls", Help: "api_calls audit rows stored durably and not yet written to ClickHouse.",
+		}),
 		Recorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bridge_decisions_recorded_total", Help: "Decisions handed from the outbox to the audit.",
 		}),
@@ -74,29 +77,29 @@ func NewServiceMetrics(reg prometheus.Registerer, lag func() float64) *ServiceMe
 		Name: "bridge_consumer_lag", Help: "Messages behind the end of the crossings topic, over owned partitions.",
 	}, lag)
 	reg.MustRegister(m.Crossings, m.Decisions, m.DecideSeconds, m.APICalls, m.APICallSeconds, m.LimiterWait,
-		m.Errors, m.Held, m.Outbox, m.Recorded, lagFn)
+		m.Errors, m.Held, m.Outbox, m.CallOutbox, m.Recorded, lagFn)
 	return m
-}
-
-var knownReasons = map[string]bool{
-	"": true, ReasonLifecycleStage: true, ReasonEmailDomain: true, ReasonContactList: true, ReasonCompanyList: true,
-	ReasonCompanyActive: true, ReasonConflictingSeq: true, ReasonQuota: true, ReasonBusinessHours: true,
-	ReasonSinkUnavailable: true, ReasonHoldExpired: true, ReasonNoEmail: true, ReasonLedger: true, ReasonStatus: true,
-	"unenroll": true,
 }
 
 func (m *ServiceMetrics) decided(d Decision, took time.Duration) {
 	if m == nil {
 		return
 	}
-	reason := d.Reason
-	if !knownReasons[reason] {
-		reason = "remote" // HubSpot's message: unbounded, kept out of labels
-	}
-	m.Decisions.WithLabelValues(string(d.Kind), reason).Inc()
+	m.Decisions.WithLabelValues(string(d.Kind), reasonLabel(d.Reason)).Inc()
 	if took > 0 {
 		m.DecideSeconds.Observe(took.Seconds())
 	}
+}
+
+// sizes sets the queue gauges from the store's counters (no row is read).
+func (m *ServiceMetrics) sizes(s *Store) {
+	if m == nil {
+		return
+	}
+	held, outbox, calls := s.Sizes()
+	m.Held.Set(float64(held))
+	m.Outbox.Set(float64(outbox))
+	m.CallOutbox.Set(float64(calls))
 }
 
 func (m *ServiceMetrics) crossing(result string) {
@@ -119,9 +122,10 @@ func (m *ServiceMetrics) Count(kind string) { m.count(kind) }
 func (m *ServiceMetrics) MeterSink(s Sink) Sink { return meteredSink{s, m} }
 
 func (m *ServiceMetrics) begin(ctx context.Context) (context.Context, func()) {
-	n := m.seq.Add(1)
-	m.starts.Store(n, time.Now())
-	return auditTag(ctx, n), func() { m.starts.Delete(n) }
+	ref := callRefOf(ctx)
+	ref.Call = m.seq.Add(1)
+	m.starts.Store(ref.Call, time.Now())
+	return withCallRef(ctx, ref), func() { m.starts.Delete(ref.Call) }
 }
 
 // AuditHook returns the hubspot client's audit hook: it counts the call,
@@ -130,25 +134,16 @@ func (m *ServiceMetrics) begin(ctx context.Context) (context.Context, func()) {
 // the client scrubs it before the hook runs.
 func (m *ServiceMetrics) AuditHook(record func(analytics.APICall)) func(hubspot.Call) {
 	return func(c hubspot.Call) {
-		crossingID, n := splitAuditTag(c.Tag)
-		if start, ok := m.starts.LoadAndDelete(n); ok && n != 0 {
+		ref, _ := c.Tag.(CallRef)
+		if start, ok := m.starts.LoadAndDelete(ref.Call); ok && ref.Call != 0 {
 			m.LimiterWait.Observe(max(0, c.Start.Sub(start.(time.Time)).Seconds()))
 		}
 		m.APICalls.WithLabelValues(c.Op, strconv.Itoa(c.Status)).Inc()
 		m.APICallSeconds.Observe(c.Latency.Seconds())
 		if record != nil {
-			record(APICallRow(c, crossingID))
+			record(APICallRow(c, ref.CrossingID))
 		}
 	}
-}
-
-func splitAuditTag(tag string) (crossingID string, call uint64) {
-	i := strings.LastIndexByte(tag, '|')
-	if i < 0 {
-		return tag, 0
-	}
-	n, _ := strconv.ParseUint(tag[i+1:], 10, 64)
-	return tag[:i], n
 }
 
 // meteredSink labels each call for the audit hook; behaviour is the inner

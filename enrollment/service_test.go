@@ -41,7 +41,7 @@ func newService(t *testing.T, sink Sink) (*Service, *LocalAudit, *deadLetters) {
 		t.Fatal(err)
 	}
 	m := NewServiceMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
-	b := NewBridge(testCfg(t), st, m.MeterSink(sink), audit, func() time.Time { return t0 }, &SendStage{Sleep: noSleep})
+	b := NewBridge(testCfg(t), st, m.MeterSink(sink), audit, func() time.Time { return t0 }, Retry{Sleep: noSleep})
 	dl := &deadLetters{}
 	return &Service{Bridge: b, Metrics: m, DeadLetter: dl.add, Workers: 3}, audit, dl
 }
@@ -155,8 +155,10 @@ func TestDecisionRowsAndLocalAuditPrune(t *testing.T) {
 	if len(evs) != 1 || evs[0].SequenceID != "9001" || evs[0].CrossingID != "c1" {
 		t.Fatalf("enrollment events = %+v", evs)
 	}
-	if id, n := splitAuditTag("c1|42"); id != "c1" || n != 42 {
-		t.Errorf("splitAuditTag = %q %d", id, n)
+	ctx, end := NewServiceMetrics(prometheus.NewRegistry(), func() float64 { return 0 }).begin(withCrossing(context.Background(), "c1"))
+	defer end()
+	if ref := callRefOf(ctx); ref.CrossingID != "c1" || ref.Call == 0 {
+		t.Errorf("call ref = %+v", ref)
 	}
 
 	audit, err := NewLocalAudit(openStore(t, t.TempDir()))

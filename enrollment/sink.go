@@ -37,8 +37,12 @@ type EnrollRequest struct {
 
 // Enrollment is a contact's sequence enrollment as the sink reports it.
 type Enrollment struct {
-	ID         string    `json:"id"`
-	SequenceID string    `json:"sequence_id"`
+	ID         string `json:"id"`
+	SequenceID string `json:"sequence_id"`
+	// EnrolledBy is the user id that enrolled the contact, when the sink
+	// says (HubSpot's enrolledBy); it decides whose enrollment it is.
+	EnrolledBy string `json:"enrolled_by,omitempty"`
+	// EnrolledAt is the sink's clock: shown, never compared with ours.
 	EnrolledAt time.Time `json:"enrolled_at"`
 }
 

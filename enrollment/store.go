@@ -1,6 +1,7 @@
 package enrollment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
@@ -59,6 +61,17 @@ type CompanyState struct {
 type SenderUsage struct {
 	Enrollments []time.Time `json:"enrollments,omitempty"`
 	Sends       []time.Time `json:"sends,omitempty"`
+	// Pending are the sender's sequence calls that may have enrolled and
+	// that no status check has settled yet (not stored with the usage:
+	// read from the intents). They count until the bridge knows.
+	Pending []PendingCall `json:"-"`
+}
+
+// PendingCall is a sequence call of a sender that may have enrolled.
+type PendingCall struct {
+	CrossingID string      `json:"crossing_id"`
+	At         time.Time   `json:"at"`
+	Sends      []time.Time `json:"sends,omitempty"`
 }
 
 // Intent is written before a sink call; if it is still there when the
@@ -68,7 +81,31 @@ type Intent struct {
 	Crossing events.Crossing `json:"crossing"`
 	Target   Target          `json:"target"`
 	OwnerID  string          `json:"owner_id,omitempty"`
-	At       time.Time       `json:"at"`
+	// UserID is the HubSpot user the call enrolls as: what the status
+	// check compares the enrolling user with.
+	UserID string `json:"user_id,omitempty"`
+	// At is when the latest call was made (or about to be).
+	At time.Time `json:"at"`
+	// NotEnrolled: the answers since the call prove it enrolled nobody
+	// (set when the crossing is held after them). Otherwise the call may
+	// have enrolled (an intent is written before every call, since a
+	// crash can follow it) and the intent counts against its sender's
+	// daily cap, with Sends, the projected emails, until a status check
+	// settles it.
+	NotEnrolled bool        `json:"not_enrolled,omitempty"`
+	Sends       []time.Time `json:"sends,omitempty"`
+}
+
+func (in Intent) pendingKey() []byte {
+	return []byte(in.OwnerID + "\x00" + in.Crossing.CrossingID)
+}
+
+// MayHaveEnrolled: the call may have enrolled the contact.
+func (in Intent) MayHaveEnrolled() bool { return !in.NotEnrolled }
+
+// counts toward its sender's cap while it may have enrolled.
+func (in Intent) counts() bool {
+	return in.MayHaveEnrolled() && in.OwnerID != "" && in.Target.Kind == TargetSequence
 }
 
 // HeldItem is a crossing waiting in the held queue.
@@ -87,7 +124,13 @@ var (
 	bucketHeld      = []byte("held")
 	bucketOutbox    = []byte("outbox")
 	bucketUnenrolls = []byte("unenrolls")
-	allBuckets      = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld, bucketOutbox, bucketUnenrolls}
+	// bucketPending indexes the intents that count against a sender's
+	// cap: owner id, NUL, crossing id -> PendingCall.
+	bucketPending = []byte("pending")
+	// bucketCalls is the outbox of api_calls audit rows.
+	bucketCalls = []byte("calls")
+	allBuckets  = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld,
+		bucketOutbox, bucketUnenrolls, bucketPending, bucketCalls}
 )
 
 // Store is the bridge's durable state in a bbolt file in the state
@@ -96,6 +139,10 @@ var (
 // fsynced transaction.
 type Store struct {
 	db *bolt.DB
+	// Sizes of the held queue and the two outboxes, for the gauges:
+	// counted once at open from bbolt's statistics, then kept by the
+	// transactions that change them.
+	held, outbox, calls atomic.Int64
 }
 
 // StoreFile is the name of the database inside the state directory.
@@ -124,8 +171,40 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init state %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	err = db.View(func(tx *bolt.Tx) error {
+		s.held.Store(int64(tx.Bucket(bucketHeld).Stats().KeyN))
+		s.outbox.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
+		s.calls.Store(int64(tx.Bucket(bucketCalls).Stats().KeyN))
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("count state %s: %w", path, err)
+	}
+	return s, nil
 }
+
+// Sizes are the entries in the held queue, the decision outbox and the
+// api_calls outbox, without reading them.
+func (s *Store) Sizes() (held, outbox, calls int) {
+	return int(s.held.Load()), int(s.outbox.Load()), int(s.calls.Load())
+}
+
+// update runs fn in one fsynced transaction; the size changes fn reports
+// in d are applied once it committed.
+func (s *Store) update(fn func(tx *bolt.Tx, d *sizeDelta) error) error {
+	var d sizeDelta
+	if err := s.db.Update(func(tx *bolt.Tx) error { d = sizeDelta{}; return fn(tx, &d) }); err != nil {
+		return err
+	}
+	s.held.Add(d.held)
+	s.outbox.Add(d.outbox)
+	s.calls.Add(d.calls)
+	return nil
+}
+
+type sizeDelta struct{ held, outbox, calls int64 }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -184,9 +263,26 @@ func (s *Store) Company(companyID string) (CompanyState, bool, error) {
 	return view[CompanyState](s, bucketCompanies, companyID)
 }
 
-// SenderUsage implements Ledger.
+// SenderUsage implements Ledger: the usage, and the sender's calls that
+// may have enrolled.
 func (s *Store) SenderUsage(ownerID string) (SenderUsage, error) {
-	u, _, err := view[SenderUsage](s, bucketSenders, ownerID)
+	var u SenderUsage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if u, _, err = get[SenderUsage](tx, bucketSenders, ownerID); err != nil {
+			return err
+		}
+		prefix := []byte(ownerID + "\x00")
+		c := tx.Bucket(bucketPending).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var p PendingCall
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("state pending/%q: %w", k, err)
+			}
+			u.Pending = append(u.Pending, p)
+		}
+		return nil
+	})
 	return u, err
 }
 
@@ -197,9 +293,28 @@ func (s *Store) Intent(crossingID string) (Intent, bool, error) {
 
 // PutIntent implements Ledger.
 func (s *Store) PutIntent(in Intent) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return put(tx, bucketIntents, in.Crossing.CrossingID, in)
-	})
+	return s.db.Update(func(tx *bolt.Tx) error { return putIntent(tx, in) })
+}
+
+func putIntent(tx *bolt.Tx, in Intent) error {
+	if err := put(tx, bucketIntents, in.Crossing.CrossingID, in); err != nil {
+		return err
+	}
+	if !in.counts() {
+		return tx.Bucket(bucketPending).Delete(in.pendingKey())
+	}
+	raw, err := json.Marshal(PendingCall{CrossingID: in.Crossing.CrossingID, At: in.At, Sends: in.Sends})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketPending).Put(in.pendingKey(), raw)
+}
+
+func deleteIntent(tx *bolt.Tx, in Intent) error {
+	if err := tx.Bucket(bucketIntents).Delete([]byte(in.Crossing.CrossingID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketPending).Delete(in.pendingKey())
 }
 
 // Intents lists the intents left by calls whose outcome was never applied.
@@ -239,33 +354,64 @@ func (s *Store) ForgetCompany(companyID string) error {
 
 // Apply makes a decision durable in one transaction: the crossing is marked
 // processed (final) or queued (held), the ledger learns the enrollment, the
-// intent is cleared, and the decision enters the outbox for the Recorder.
+// intent is cleared (final) or kept saying whether a call may have
+// enrolled (held), and the decision enters the outbox for the Recorder.
+// A final decision other than an enrollment that leaves a call of ours
+// unsettled (say, a hold that expired during a status outage) charges that
+// call to the sender's cap: one the bridge cannot disprove counts.
 func (s *Store) Apply(a *Attempt, d *Decision) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx, n *sizeDelta) error {
 		id := d.CrossingID
+		in, hasIntent, err := get[Intent](tx, bucketIntents, id)
+		if err != nil {
+			return err
+		}
+		maybe := a.maybeEnrolled || (hasIntent && !a.settled && in.MayHaveEnrolled())
+		wasHeld := tx.Bucket(bucketHeld).Get([]byte(id)) != nil
 		if d.Final() {
 			if err := put(tx, bucketProcessed, id, d); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
-				return err
+			if wasHeld {
+				n.held--
+				if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
+					return err
+				}
 			}
-			// A held decision keeps its intent: the call it follows may
-			// have taken effect, so the next try checks status first.
-			if err := tx.Bucket(bucketIntents).Delete([]byte(id)); err != nil {
-				return err
+			if hasIntent {
+				if err := deleteIntent(tx, in); err != nil {
+					return err
+				}
+			}
+			if maybe && hasIntent && in.counts() && d.Kind != KindEnrolled && !(d.Kind == KindAlreadyEnrolled && d.Reason == ReasonStatus) {
+				d.MayHaveEnrolled = true
+				d.Detail = joinDetail(d.Detail, "counted against the sender's cap: an earlier call may have enrolled")
+				if err := charge(tx, in.OwnerID, in.At, in.Sends); err != nil {
+					return err
+				}
 			}
 		} else {
+			d.MayHaveEnrolled = maybe && hasIntent
 			h, ok, err := get[HeldItem](tx, bucketHeld, id)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				h = HeldItem{Crossing: a.Crossing, HeldSince: d.DecidedAt}
+				n.held++
 			}
 			h.Decision = *d
 			if err := put(tx, bucketHeld, id, h); err != nil {
 				return err
+			}
+			// A held decision keeps its intent, saying whether the call
+			// it follows may have taken effect: then the next try checks
+			// the status first, and the sender's cap counts it meanwhile.
+			if hasIntent {
+				in.NotEnrolled = !maybe
+				if err := putIntent(tx, in); err != nil {
+					return err
+				}
 			}
 		}
 		if err := applyLedger(tx, a, d); err != nil {
@@ -274,8 +420,16 @@ func (s *Store) Apply(a *Attempt, d *Decision) error {
 		if err := queueUnenrolls(tx, a, d); err != nil {
 			return err
 		}
+		n.outbox++
 		return appendOutbox(tx, d)
 	})
+}
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // PendingUnenroll is a conflicting workflow the contact could not be taken
@@ -338,7 +492,7 @@ func (s *Store) PendingUnenrolls(now time.Time) ([]PendingUnenroll, error) {
 // removes it, updates the ledger and queues the audit decision d (if any); otherwise
 // the entry is rescheduled as p says.
 func (s *Store) ResolveUnenroll(p PendingUnenroll, done bool, d *Decision) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx, n *sizeDelta) error {
 		if !done {
 			return put(tx, bucketUnenrolls, p.key(), p)
 		}
@@ -358,6 +512,7 @@ func (s *Store) ResolveUnenroll(p PendingUnenroll, done bool, d *Decision) error
 		if d == nil {
 			return nil
 		}
+		n.outbox++
 		return appendOutbox(tx, d)
 	})
 }
@@ -419,18 +574,24 @@ func applySequence(tx *bolt.Tx, a *Attempt, d *Decision) error {
 	if d.OwnerID == "" {
 		return nil
 	}
-	u, _, err := get[SenderUsage](tx, bucketSenders, d.OwnerID)
+	return charge(tx, d.OwnerID, now, a.Schedule)
+}
+
+// charge adds an enrollment at `at` and its projected sends to the
+// sender's rolling usage.
+func charge(tx *bolt.Tx, ownerID string, at time.Time, sends []time.Time) error {
+	u, _, err := get[SenderUsage](tx, bucketSenders, ownerID)
 	if err != nil {
 		return err
 	}
-	cut := now.Add(-24 * time.Hour)
+	cut := at.Add(-24 * time.Hour)
 	keep := func(ts []time.Time) []time.Time {
 		return slices.DeleteFunc(ts, func(t time.Time) bool { return !t.After(cut) })
 	}
-	u.Enrollments = append(keep(u.Enrollments), now)
-	u.Sends = append(keep(u.Sends), a.Schedule...)
+	u.Enrollments = append(keep(u.Enrollments), at)
+	u.Sends = append(keep(u.Sends), sends...)
 	sort.Slice(u.Sends, func(i, j int) bool { return u.Sends[i].Before(u.Sends[j]) })
-	return put(tx, bucketSenders, d.OwnerID, u)
+	return put(tx, bucketSenders, ownerID, u)
 }
 
 func appendOutbox(tx *bolt.Tx, d *Decision) error {
@@ -505,14 +666,32 @@ func (s *Store) Outbox(limit int) ([]OutboxEntry, error) {
 
 // AckOutbox removes recorded decisions from the outbox.
 func (s *Store) AckOutbox(entries []OutboxEntry) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
+	keys := make([]uint64, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	return s.ack(bucketOutbox, keys)
+}
+
+func (s *Store) ack(bucket []byte, keys []uint64) error {
+	return s.update(func(tx *bolt.Tx, n *sizeDelta) error {
+		b := tx.Bucket(bucket)
 		key := make([]byte, 8)
-		for _, e := range entries {
-			binary.BigEndian.PutUint64(key, e.Key)
+		gone := int64(0)
+		for _, k := range keys {
+			binary.BigEndian.PutUint64(key, k)
+			if b.Get(key) == nil {
+				continue
+			}
 			if err := b.Delete(key); err != nil {
 				return err
 			}
+			gone++
+		}
+		if bytes.Equal(bucket, bucketCalls) {
+			n.calls -= gone
+		} else {
+			n.outbox -= gone
 		}
 		return nil
 	})

@@ -196,7 +196,7 @@ func TestBridgeWithWebhook(t *testing.T) {
 	secret := []byte("k")
 	srv, got := receiver(t, secret, http.StatusServiceUnavailable)
 	b := NewBridge(testCfg(t), openStore(t, t.TempDir()), &Webhook{URL: srv.URL, Secret: secret}, nil,
-		func() time.Time { return t0 }, &SendStage{Sleep: noSleep})
+		func() time.Time { return t0 }, Retry{Sleep: noSleep})
 	r := handle(t, b, crossing("a"))
 	if r.Decision.Outcome != "enrolled" {
 		t.Fatalf("%+v", r.Decision)

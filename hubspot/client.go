@@ -21,21 +21,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// AmbiguityPolicy says what Enroll does when it cannot tell whether HubSpot
-// applied an enrollment.
-type AmbiguityPolicy int
-
-const (
-	// VerifyThenRetry (the default) asks GetContactEnrollment: enrolled in
-	// this sequence by this user means the enrollment succeeded (returned
-	// with Recovered set); not enrolled means the POST is sent again;
-	// anything else is returned.
-	VerifyThenRetry AmbiguityPolicy = iota
-	// ReturnAmbiguous returns an error wrapping ErrAmbiguous at once and
-	// leaves the check to the caller.
-	ReturnAmbiguous
-)
-
 // ClientConfig configures a Client. Zero values take the defaults shown.
 type ClientConfig struct {
 	BaseURL string // https://api.hubapi.com
@@ -55,10 +40,10 @@ type ClientConfig struct {
 	// AttemptTimeout bounds one HTTP exchange (15s).
 	AttemptTimeout time.Duration
 	HTTPClient     *http.Client
-	// Audit receives every request and response. It must not block long:
-	// it runs on the caller's goroutine.
-	Audit           func(Call)
-	AmbiguousEnroll AmbiguityPolicy
+	// Audit receives every request and response, on the caller's
+	// goroutine before the call returns: a hook that stores the row
+	// durably has it stored before the caller acts on the answer.
+	Audit func(Call)
 }
 
 // Call is one HTTP exchange as reported to the audit hook. The
@@ -66,8 +51,9 @@ type ClientConfig struct {
 // bodies and errors.
 type Call struct {
 	Op string `json:"op"`
-	// Tag is the caller's label from WithAuditTag (e.g. a crossing id).
-	Tag string `json:"tag,omitempty"`
+	// Tag is the caller's label from WithAuditTag (e.g. a crossing id and
+	// the caller's own call number), as the caller typed it.
+	Tag any `json:"tag,omitempty"`
 	// ContactID and Email name the contact the call is about, when known.
 	ContactID     string        `json:"contact_id,omitempty"`
 	Email         string        `json:"email,omitempty"`
@@ -93,8 +79,9 @@ type (
 )
 
 // WithAuditTag labels every call made with ctx, so the audit trail can be
-// joined to what caused it (a crossing id, a decision id).
-func WithAuditTag(ctx context.Context, tag string) context.Context {
+// joined to what caused it (a crossing id, a decision id). The hook gets
+// the value back as it was given.
+func WithAuditTag(ctx context.Context, tag any) context.Context {
 	return context.WithValue(ctx, tagKey{}, tag)
 }
 
@@ -238,10 +225,12 @@ func (c *Client) GetContactEnrollment(ctx context.Context, contactID string) (*C
 
 // Enroll enrolls a contact into a sequence. It is not idempotent at
 // HubSpot, so an attempt whose outcome is unknown (a timeout or a dropped
-// connection after the request was sent, or a 5xx) is never repeated
-// blindly: see AmbiguityPolicy. 429 and failures before the request left
-// are retried. A definite refusal is an *APIError; "already enrolled"
-// matches IsAlreadyEnrolled.
+// connection after the request was sent, or a 5xx) is never repeated: it
+// is returned at once wrapped in ErrAmbiguous, and finding out whether it
+// took effect (GetContactEnrollment) is the caller's, which knows what it
+// recorded before the call. 429 and failures before the request left are
+// retried. A definite refusal is an *APIError; "already enrolled" matches
+// IsAlreadyEnrolled.
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
 	if req.UserID == "" || req.ContactID == "" || req.SequenceID == "" || req.SenderEmail == "" {
 		return nil, errors.New("hubspot enroll: user id, contact id, sequence id and sender email are required")
@@ -251,71 +240,11 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, er
 		return nil, err
 	}
 	ctx = withSubject(ctx, req.ContactID, "")
-	started := time.Now()
-	b := c.backoff(ctx)
-	ambiguousBefore := false
-	for round := 1; ; round++ {
-		var enr Enrollment
-		err := c.call(ctx, "enroll", http.MethodPost, "/automation/v4/sequences/enrollments", url.Values{"userId": {req.UserID}}, body, &enr, true)
-		if err == nil {
-			return &enr, nil
-		}
-		if !errors.Is(err, ErrAmbiguous) {
-			if ambiguousBefore && IsAlreadyEnrolled(err) {
-				// Our earlier attempt may be the enrollment that blocks this one.
-				if got, ok := c.findOwnEnrollment(ctx, req, started); ok {
-					return got, nil
-				}
-			}
-			return nil, err
-		}
-		if c.cfg.AmbiguousEnroll == ReturnAmbiguous {
-			return nil, err
-		}
-		ambiguousBefore = true
-		ce, verr := c.GetContactEnrollment(ctx, req.ContactID)
-		switch {
-		case verr == nil && ownEnrollment(ce, req, started):
-			return recovered(ce), nil
-		case verr == nil:
-			return nil, fmt.Errorf("hubspot enroll: contact %s: after an ambiguous attempt the contact is in sequence %s: %w", req.ContactID, ce.SequenceID, ErrAlreadyEnrolled)
-		case !errors.Is(verr, ErrNotEnrolled):
-			return nil, fmt.Errorf("hubspot enroll: contact %s: checking an ambiguous attempt failed (%v): %w", req.ContactID, verr, err)
-		}
-		// Not enrolled: the attempt did not take; sending again is safe.
-		next := b.NextBackOff()
-		if round >= c.cfg.MaxAttempts || next == backoff.Stop {
-			return nil, err
-		}
-		if werr := sleepCtx(ctx, next); werr != nil {
-			return nil, fmt.Errorf("%w (%w)", err, werr)
-		}
+	var enr Enrollment
+	if err := c.call(ctx, "enroll", http.MethodPost, "/automation/v4/sequences/enrollments", url.Values{"userId": {req.UserID}}, body, &enr, true); err != nil {
+		return nil, err
 	}
-}
-
-func (c *Client) findOwnEnrollment(ctx context.Context, req EnrollRequest, started time.Time) (*Enrollment, bool) {
-	ce, err := c.GetContactEnrollment(ctx, req.ContactID)
-	if err != nil || !ownEnrollment(ce, req, started) {
-		return nil, false
-	}
-	return recovered(ce), true
-}
-
-// ownEnrollment decides whether a found enrollment is the one our ambiguous
-// attempt made: same sequence, same enrolling user, and not older than the
-// attempt (two minutes of clock skew allowed).
-func ownEnrollment(ce *ContactEnrollment, req EnrollRequest, started time.Time) bool {
-	if ce.SequenceID != req.SequenceID {
-		return false
-	}
-	if ce.EnrolledBy != "" && ce.EnrolledBy != req.UserID {
-		return false
-	}
-	return ce.EnrolledAt.IsZero() || !ce.EnrolledAt.Before(started.Add(-2*time.Minute))
-}
-
-func recovered(ce *ContactEnrollment) *Enrollment {
-	return &Enrollment{ID: ce.ID, ToEmail: ce.ToEmail, EnrolledAt: ce.EnrolledAt, UpdatedAt: ce.UpdatedAt, Recovered: true}
+	return &enr, nil
 }
 
 // EnrollWorkflow enrolls a contact, by email, into a v2 workflow. HubSpot
@@ -401,15 +330,14 @@ func (c *Client) call(ctx context.Context, op, method, path string, q url.Values
 			return joinLast(last, ctx.Err())
 		}
 		wait := b.NextBackOff()
-		if attempt >= c.cfg.MaxAttempts || wait == backoff.Stop {
-			return err
-		}
-		if res.status == http.StatusTooManyRequests {
-			if res.retryAfter > c.cfg.MaxRetryAfter {
-				return err
-			}
+		if res.status == http.StatusTooManyRequests && res.retryAfter <= c.cfg.MaxRetryAfter {
+			// Every caller holds back, also when this one gives up here
+			// and leaves the retry to its own caller.
+			c.pause(res.retryAfter)
 			wait = max(wait, res.retryAfter)
-			c.pause(wait)
+		}
+		if attempt >= c.cfg.MaxAttempts || wait == backoff.Stop || res.retryAfter > c.cfg.MaxRetryAfter {
+			return err
 		}
 		if serr := sleepCtx(ctx, wait); serr != nil {
 			return joinLast(last, serr)
@@ -495,7 +423,7 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 	if sub, ok := ctx.Value(subjectKey{}).(subject); ok {
 		call.ContactID, call.Email = sub.contactID, sub.email
 	}
-	call.Tag, _ = ctx.Value(tagKey{}).(string)
+	call.Tag = ctx.Value(tagKey{})
 	defer func() {
 		call.Latency = time.Since(call.Start)
 		if c.cfg.Audit != nil {

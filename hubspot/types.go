@@ -122,9 +122,6 @@ type Enrollment struct {
 	ToEmail    string    `json:"toEmail"`
 	EnrolledAt time.Time `json:"enrolledAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
-	// Recovered is set by the client, never by HubSpot: the enroll call's
-	// outcome was ambiguous and the enrollment was found by the status call.
-	Recovered bool `json:"-"`
 }
 
 // ContactEnrollment is the answer of GET

@@ -140,8 +140,11 @@ func serve(ctx context.Context, o options) error {
 		defer ch.Close()
 		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log})
 		recorder = enrollment.AnalyticsRecorder{W: writer}
+		// Each row is stored in bbolt before the call returns, so before
+		// the bridge acts on its answer; the outbox flush hands the rows
+		// to ClickHouse with the decisions.
 		apiRow = func(r analytics.APICall) {
-			if err := writer.AddAPICalls(r); err != nil {
+			if err := store.AppendAPICall(r); err != nil {
 				metrics.Count("api_call_audit")
 				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
 			}
@@ -158,7 +161,8 @@ func serve(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, &enrollment.SendStage{MaxAttempts: 2})
+	// The one retry loop of sink calls; the client makes one attempt each.
+	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, enrollment.Retry{})
 	// The service logs every decision (with sequence_id or workflow_id);
 	// the bridge's own line would repeat it.
 
@@ -282,10 +286,10 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 		}
 		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token,
 			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
-			// Three tries (about 0.75 s of backoff) per call: the Send stage
-			// retries on top, and a crossing's sender stays locked meanwhile,
-			// so long client retries would stall the sender's other leads.
-			MaxAttempts: 3, AttemptTimeout: 10 * time.Second}
+			// One attempt per call: the bridge's Retry loop is the one
+			// that retries (and verifies an ambiguous enrollment), so
+			// attempts do not multiply across layers.
+			MaxAttempts: 1, AttemptTimeout: 10 * time.Second}
 		if rt != nil {
 			cc.HTTPClient = &http.Client{Transport: rt}
 		}
