@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# kill -9 proof of `bridge run` on the real binaries, against the HubSpot
+# sandbox (`bridge sandbox`) with faults and ClickHouse for the audit.
+#
+# Builds bridge, scorer (for `scorer produce`) and localkafka; starts a
+# private localkafka and a sandbox whose answers fail (error_rate: 5xx
+# before processing, status checks included) and whose connections drop
+# after an enrollment was stored (drop_after_enroll_rate); each sender has a
+# small daily cap (daily_enrollments: CAP). Crossings are produced at a
+# steady rate while the bridge is killed with SIGKILL at random moments
+# (KILLS times, 1-4 s after it starts), restarted each time; a last bridge
+# runs until the topic is consumed and both audit outboxes are empty.
+# Checks, against the sandbox's own record and ClickHouse:
+#   - no sender has more than CAP enrollments (the sandbox's list);
+#   - no contact was enrolled twice;
+#   - every enrollment at the sandbox has an `enrolled` decision in
+#     ClickHouse (confirmed_by response or status);
+#   - every answered enrollment call has its api_calls row; the rows lost
+#     are at most the calls in flight at the kills (reported per kill).
+# Prints PASS or FAIL with counts; exits non-zero on any failure.
+#
+# Environment: CLICKHOUSE_DSN (required: a server the script may create a
+# database on), KILLS (5), CROSSINGS (240), CAP (5), SEED (random),
+# PORT_BASE (34000: the bridge's HTTP port and the sandbox's are taken
+# from it), KEEP=1 keeps the work directory (always kept on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset KAFKA_BROKERS CROSSINGS_TOPIC CROSSINGS_DLQ_TOPIC BRIDGE_GROUP BRIDGE_HTTP BRIDGE_CONFIG BRIDGE_STATE_DIR
+
+KILLS=${KILLS:-5}
+CROSSINGS=${CROSSINGS:-240}
+CAP=${CAP:-5}
+SEED=${SEED:-$(( $(date +%s) % 32768 ))}
+PORT_BASE=${PORT_BASE:-34000}
+RANDOM=$SEED
+START=$SECONDS
+: "${CLICKHOUSE_DSN:?kill9-bridge needs CLICKHOUSE_DSN (clickhouse://host:port/db)}"
+
+work=$(mktemp -d /tmp/kill9-bridge.XXXXXX)
+broker_pid="" bridge_pid="" producer_pid="" sandbox_pid="" status=1
+hostport=${CLICKHOUSE_DSN#clickhouse://}; hostport=${hostport%%/*}; hostport=${hostport##*@}
+ch_host=${hostport%%:*}; ch_port=${hostport##*:}
+db="kill9_bridge_${SEED}_$$"
+dsn="clickhouse://${hostport}/${db}"
+sb_addr="127.0.0.1:$((PORT_BASE + 1))"
+http_addr="127.0.0.1:$((PORT_BASE + 2))"
+
+log() { printf '%s [%3ds] %s\n' "kill9-bridge" $((SECONDS - START)) "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+chq() { clickhouse-client --host "$ch_host" --port "$ch_port" --database "$db" -q "$1"; }
+
+stop_pid() { # pid signal seconds
+  local pid=$1 sig=$2 grace=$3
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$bridge_pid" KILL 5
+  stop_pid "$producer_pid" TERM 5
+  stop_pid "$sandbox_pid" TERM 5
+  stop_pid "$broker_pid" TERM 10
+  clickhouse-client --host "$ch_host" --port "$ch_port" -q "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
+  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then rm -rf "$work"; else log "logs and data kept in $work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "seed $SEED; work dir $work; ClickHouse database $db"
+go build -o "$work/bridge" ./cmd/bridge
+go build -o "$work/scorer" ./cmd/scorer
+go build -o "$work/localkafka" ./cmd/localkafka
+
+"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 4 --seed-topics "" \
+  >"$work/broker.ready" 2>"$work/broker.log" &
+broker_pid=$!
+for _ in $(seq 100); do
+  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
+  kill -0 "$broker_pid" 2>/dev/null || fail "localkafka exited"
+  sleep 0.1
+done
+brokers=$(grep -o 'ready on [^ ]*' "$work/broker.ready" | head -1 | cut -d' ' -f3)
+[[ -n "$brokers" ]] || fail "no broker address"
+
+# The sandbox: the sample's senders and sequences, faults on.
+"$work/bridge" sandbox --addr "$sb_addr" --config testdata/sandbox.yaml >"$work/sandbox.log" 2>&1 &
+sandbox_pid=$!
+for _ in $(seq 100); do curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null && break; sleep 0.1; done
+curl -sf -XPOST "http://$sb_addr/_sandbox/faults" \
+  -d "{\"error_rate\":0.15,\"seed\":$SEED,\"drop_after_enroll_rate\":0.3}" >/dev/null || fail "sandbox faults"
+token=$(awk '/^token:/ {print $2}' testdata/sandbox.yaml)
+
+cat >"$work/bridge.yaml" <<YAML
+sink: hubspot
+hubspot: {base_url: "http://$sb_addr", requests_per_10s: 190}
+senders:
+  - {owner_id: "u-1", user_id: "101", email: "ana@example.com", daily_enrollments: $CAP, daily_sends: 1000}
+  - {owner_id: "u-2", user_id: "102", email: "ben@example.com", daily_enrollments: $CAP, daily_sends: 1000}
+  - {owner_id: "u-3", user_id: "103", email: "chloe@example.com", daily_enrollments: $CAP, daily_sends: 1000}
+  - {owner_id: "u-4", user_id: "104", email: "dev@example.com", daily_enrollments: $CAP, daily_sends: 1000}
+routes:
+  - {model: engagement, threshold: sales, sequence_id: "9001"}
+  - {model: engagement, threshold: nurture, workflow_id: "5001"}
+hold: {max_age: 168h, retry_after: 1s}
+YAML
+
+# Crossings: each contact once, owners in turn; half of them sales (far
+# more than the caps allow), half nurture (workflow calls, uncapped, so the
+# kills meet calls in flight all along).
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for i in $(seq "$CROSSINGS"); do
+  th=sales; (( i % 2 )) && th=nurture
+  printf '{"crossing_id":"k9-%s-%d","contact_id":"%d","model":"engagement","score":70,"threshold":60,"threshold_name":"%s","crossed_at":"%s","event_id":"e%d","rule_version":"v1","contact":{"owner_id":"u-%d","email":"contact-%d@example.net"}}\n' \
+    "$SEED" "$i" $((500000 + i)) "$th" "$now" "$i" $(( (i / 2 % 4) + 1 )) $((500000 + i))
+done >"$work/crossings.jsonl"
+"$work/scorer" produce --events "$work/crossings.jsonl" --brokers "$brokers" --topic lead-score-crossings \
+  --rate $(( CROSSINGS / 12 + 1 )) >"$work/produce.log" 2>&1 &
+producer_pid=$!
+
+start_bridge() {
+  HUBSPOT_TOKEN=$token "$work/bridge" run --config "$work/bridge.yaml" --brokers "$brokers" \
+    --state-dir "$work/state" --clickhouse "$dsn" --http "$http_addr" --tick 500ms --grace 1s \
+    >>"$work/bridge.log" 2>&1 &
+  bridge_pid=$!
+}
+metric() { curl -sf "http://$http_addr/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+for k in $(seq "$KILLS"); do
+  start_bridge
+  sleep "$(( RANDOM % 3 + 1 )).$(( RANDOM % 10 ))"
+  kill -KILL "$bridge_pid"; wait "$bridge_pid" 2>/dev/null || true
+  log "kill $k/$KILLS"
+done
+wait "$producer_pid" || fail "producer failed"; producer_pid=""
+curl -sf -XPOST "http://$sb_addr/_sandbox/faults" -d '{"error_rate":0,"drop_after_enroll_rate":0}' >/dev/null
+start_bridge
+deadline=$((SECONDS + 60))
+while :; do
+  (( SECONDS < deadline )) || fail "the last bridge did not settle (see $work/bridge.log)"
+  lag=$(metric bridge_consumer_lag || true) out=$(metric bridge_outbox_decisions || true)
+  calls=$(metric bridge_outbox_api_calls || true) ready=$(curl -sf "http://$http_addr/readyz" || true)
+  if [[ -n "$ready" && "$lag" == 0 && "$out" == 0 && "$calls" == 0 ]]; then
+    sleep 2 # one more tick: held crossings released and flushed
+    [[ "$(metric bridge_outbox_decisions)" == 0 && "$(metric bridge_outbox_api_calls)" == 0 ]] && break
+  fi
+  sleep 0.5
+done
+stop_pid "$bridge_pid" TERM 10; bridge_pid=""
+
+# What HubSpot (the sandbox) holds, and what the audit says.
+curl -sf "http://$sb_addr/_sandbox/enrollments" >"$work/enrollments.json"
+curl -sf "http://$sb_addr/_sandbox/stats" >"$work/stats.json"
+jq -r '(.sequences // .)[] | select(.contactId|tonumber >= 500000) | [.userId, .contactId, (.answered|tostring)] | @tsv' \
+  "$work/enrollments.json" >"$work/enrolled.tsv"
+over=$(cut -f1 "$work/enrolled.tsv" | sort | uniq -c | awk -v cap="$CAP" '$1 > cap' | wc -l)
+twice=$(cut -f2 "$work/enrolled.tsv" | sort | uniq -d | wc -l)
+enrolled=$(wc -l <"$work/enrolled.tsv")
+lost_answers=$(awk -F'\t' '$3 == "false"' "$work/enrolled.tsv" | wc -l)
+chq "SELECT DISTINCT contact_id, visitParamExtractString(detail, 'confirmed_by') FROM decisions FINAL WHERE outcome = 'enrolled'" \
+  | sort >"$work/decided.tsv"
+no_decision=$(cut -f2 "$work/enrolled.tsv" | sort | join -v1 - <(cut -f1 "$work/decided.tsv") | wc -l)
+by_status=$(awk -F'\t' '$2 == "status"' "$work/decided.tsv" | wc -l)
+rows=$(chq "SELECT count() FROM (SELECT call_id FROM api_calls GROUP BY call_id)")
+posts=$(chq "SELECT count() FROM (SELECT call_id FROM api_calls WHERE method = 'POST' AND status = 200 GROUP BY call_id)")
+answered=$(awk -F'\t' '$3 == "true"' "$work/enrolled.tsv" | wc -l)
+requests=$(jq '.requests // .Requests // 0' "$work/stats.json")
+lost_rows=$(( requests > rows ? requests - rows : 0 ))
+per_kill=$(awk -v l="$lost_rows" -v k="$KILLS" 'BEGIN {printf "%.1f", l / k}')
+log "enrollments $enrolled (answer lost $lost_answers; decided by status $by_status); senders over cap $over; contacts enrolled twice $twice; enrolled without decision $no_decision"
+log "HubSpot requests $requests, api_calls rows $rows (lost $lost_rows, $per_kill per kill); answered enrollments $answered, 200 POST rows $posts"
+
+(( enrolled > 0 )) || fail "nothing was enrolled"
+(( over == 0 )) || fail "$over sender(s) over the daily cap of $CAP"
+(( twice == 0 )) || fail "$twice contact(s) enrolled twice"
+(( no_decision == 0 )) || fail "$no_decision enrollment(s) without an enrolled decision"
+(( posts >= answered )) || fail "$((answered - posts)) answered enrollment(s) without their api_calls row"
+(( lost_rows <= KILLS * 4 )) || fail "$lost_rows api_calls rows lost over $KILLS kills (more than the calls in flight)"
+status=0
+log "PASS"
