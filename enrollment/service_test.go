@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"errors"
+	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
+	bolt "go.etcd.io/bbolt"
+	"path/filepath"
 )
 
 func msg(t *testing.T, c events.Crossing) Message {
@@ -183,5 +188,60 @@ func TestDecisionRowsAndLocalAuditPrune(t *testing.T) {
 	}
 	if n, err := audit.Prune(t0.Add(-time.Hour)); err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+}
+
+type callRecorder struct {
+	memRecorder
+	rows []analytics.APICall
+}
+
+func (r *callRecorder) RecordAPICalls(_ context.Context, rows []analytics.APICall) error {
+	if r.fail != nil {
+		return r.fail
+	}
+	r.rows = append(r.rows, rows...)
+	return nil
+}
+
+// An api_calls row is on disk once the hook returned: a process that dies
+// right after (the store is reopened without a Close) still has it, and
+// the flush hands it to the recorder once; the gauges count without
+// reading rows.
+func TestAPICallRowsSurviveAKill(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := st.AppendAPICall(analytics.APICall{CallID: fmt.Sprint("c", i), CrossingID: "x", Method: "POST"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// kill -9: the file as it is on disk now is what the next run opens.
+	next := t.TempDir()
+	if err := st.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(filepath.Join(next, StoreFile), 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	b := newBridge(t, next, newFakeSink(), &clock{now: t0}, nil)
+	if _, _, calls := b.Store.Sizes(); calls != 3 {
+		t.Fatalf("calls outbox counts %d after restart, want 3", calls)
+	}
+	rec := &callRecorder{memRecorder: memRecorder{fail: errors.New("clickhouse down")}}
+	b.Recorder = rec
+	if _, err := b.FlushOutbox(context.Background(), 2); err == nil {
+		t.Fatal("a failing recorder must be reported")
+	}
+	rec.fail = nil
+	if _, err := b.FlushOutbox(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.rows) != 3 || rec.rows[0].CallID != "c0" || rec.rows[2].CallID != "c2" {
+		t.Fatalf("recorded %+v", rec.rows)
+	}
+	if _, _, calls := b.Store.Sizes(); calls != 0 {
+		t.Errorf("calls outbox counts %d after the flush", calls)
 	}
 }
