@@ -122,7 +122,7 @@ func CalibrationSQL(m *rules.Model, q calibration.Query) string {
 			firsts = append(firsts, quote(g.Name))
 		}
 		if g.Window > 0 {
-			window = append(window, "group_name = "+quote(g.Name), i64(t0-g.Window.Microseconds()))
+			window = append(window, "group_name = "+quote(g.Name), lit(t0-g.Window.Microseconds()))
 		}
 		if g.Max != nil || g.Min != nil {
 			clamp = append(clamp, "group_name = "+quote(g.Name), clampExpr("gsum", g.Min, g.Max))
@@ -136,7 +136,7 @@ func CalibrationSQL(m *rules.Model, q calibration.Query) string {
 		value = "if(occurred_us < " + i64(t0) + ", toInt64(if(" + decayed + " < 0, -floor(-(" + decayed + ") + 0.5), floor(" + decayed + " + 0.5))), points)"
 	}
 	if len(window) > 0 {
-		value = "if(occurred_us > multiIf(" + strings.Join(window, ", ") + ", -9223372036854775808), " + value + ", 0)"
+		value = "if(occurred_us > multiIf(" + strings.Join(window, ", ") + ", toInt64(-9223372036854775808)), " + value + ", 0)"
 	}
 	gsum := "sum(value)"
 	if len(firsts) > 0 {
@@ -181,10 +181,14 @@ ORDER BY score DESC`,
 // clampExpr is rules' clamp in SQL: the floor wins over the cap.
 func clampExpr(x string, lo, hi *rules.Points) string {
 	if hi != nil {
-		x = "least(" + x + ", " + i64(*hi) + ")"
+		x = "least(" + x + ", " + lit(*hi) + ")"
 	}
 	if lo != nil {
-		x = "greatest(" + x + ", " + i64(*lo) + ")"
+		x = "greatest(" + x + ", " + lit(*lo) + ")"
 	}
 	return "toInt64(" + x + ")"
 }
+
+// lit is an Int64 literal: bare literals are UInt64 when positive, and
+// 18.16 finds no common type for UInt64 and Int64 in multiIf or least.
+func lit(v int64) string { return "toInt64(" + i64(v) + ")" }
