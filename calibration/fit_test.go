@@ -165,3 +165,40 @@ func optF(p *float64) any {
 	}
 	return *p
 }
+
+// Whatever the file, a rewrite either fails cleanly or changes only the
+// points values of the groups asked for.
+func FuzzRewritePoints(f *testing.F) {
+	for _, p := range []string{"testdata/planted.yaml", "testdata/simple.yaml", "../testdata/rules/engagement.yaml"} {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Add([]byte("groups:\n  - {name: a, points: 1}\n  - name: b\n    points: [1]\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		edits := map[string]string{}
+		for _, name := range []string{"a", "b", "opens", "docs", "call_started", "demo"} {
+			edits[name] = "1234"
+		}
+		for name := range edits {
+			if !strings.Contains(string(src), name) {
+				delete(edits, name)
+			}
+		}
+		out, err := RewritePoints(src, edits)
+		if err != nil {
+			return
+		}
+		a, b := strings.Split(string(src), "\n"), strings.Split(string(out), "\n")
+		if len(a) != len(b) {
+			t.Fatalf("line count %d -> %d", len(a), len(b))
+		}
+		for i := range a {
+			if a[i] != b[i] && !strings.Contains(b[i], "1234") {
+				t.Fatalf("line %d: %q -> %q", i+1, a[i], b[i])
+			}
+		}
+	})
+}
