@@ -34,6 +34,10 @@ type Options struct {
 	// State, when set, receives every contact's final state, in contact
 	// order, after its lines are emitted (rescore --apply saves them).
 	State func(contactID string, c *scoring.Contact) error
+	// Seen, when set, is called in input order for every event that is
+	// not a duplicate, counted or after AsOf (calibration learns from it
+	// who converted when, in the same pass and with the same de-duplication).
+	Seen func(ev *events.Event)
 }
 
 // Summary counts what a backtest read.
@@ -95,6 +99,9 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		}
 		latest, counted := c.state.Latest, c.state.Count
 		o := s.Apply(&c.state, &ev)
+		if !o.Duplicate && opts.Seen != nil {
+			opts.Seen(&ev)
+		}
 		switch {
 		case o.Duplicate:
 			sum.Duplicates++

@@ -16,7 +16,7 @@ import (
 func init() {
 	register("migrate", "create or upgrade the ClickHouse schema (also done at every start)", migrateCmd)
 	register("import", "score a JSONL history into ClickHouse as the live service would (backfill)", importCmd)
-	register("report", "analysts' reports: attribution, cadence, touches, decisions, api-calls", reportCmd)
+	register("report", "analysts' reports: attribution, cadence, touches, decisions, api-calls, calibration", reportCmd)
 }
 
 func openStore(ctx context.Context, dsn string) (*analytics.Store, error) {
@@ -121,7 +121,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		return analytics.RunReport(ctx, nil, rest, stdout)
 	}
 	if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: scorer report attribution|cadence|touches|decisions|api-calls [--format table|csv|json] [--sql] [--clickhouse DSN] ...\nRun 'scorer report SUBCOMMAND -h' for its flags.")
+		fmt.Fprintln(stderr, "usage: scorer report attribution|cadence|touches|decisions|api-calls|calibration [--format table|csv|json] [--sql] [--clickhouse DSN] ...\nRun 'scorer report SUBCOMMAND -h' for its flags.")
 		return exitError(2)
 	}
 	s, err := openStore(ctx, dsn)

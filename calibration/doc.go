@@ -1,0 +1,9 @@
+// Package calibration answers "does the score predict conversions?" and
+// suggests points that would predict them better: the AUC, bands and
+// thresholds of each model's score at a time T0 against conversions in the
+// window after it, and a regularised logistic fit of a model's points.
+//
+// The summaries are computed from (score, contacts, converted) buckets, so
+// a history file and the ClickHouse ledger share the same arithmetic. It
+// reads files and rule sources; it must not talk to Kafka or ClickHouse.
+package calibration

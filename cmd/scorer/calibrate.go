@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/calibration"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+)
+
+func init() {
+	register("calibrate", "does the score predict conversions? AUC, bands and thresholds at a time T0, over a JSONL history", calibrateCmd)
+	register("fit", "suggest points that predict conversions better (logistic fit, holdout AUC), as a rule file", fitCmd)
+}
+
+// queryFlags are the flags calibrate and fit share.
+func queryFlags(fs interface {
+	String(name, value, usage string) *string
+	Int(name string, value int, usage string) *int
+}) func() (calibration.Query, error) {
+	asOf := fs.String("as-of", "", "score at this time T0 (RFC 3339 or YYYY-MM-DD; required)")
+	conv := fs.String("conversion", "", "event type of a conversion, e.g. meeting_booked (required)")
+	window := fs.String("window", "30d", "conversions counted in (T0, T0 + window]")
+	bands := fs.Int("bands", calibration.DefaultBands, "score bands of equal size (ties kept in one band)")
+	return func() (calibration.Query, error) { return calibration.ParseQuery(*asOf, *conv, *window, *bands) }
+}
+
+func calibrateCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flags("calibrate", stderr)
+	var rulePaths listFlag
+	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
+	input := fs.String("events", "", "JSONL events file, or - for stdin")
+	format := fs.String("format", "table", "table, csv or json")
+	query := queryFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q, err := query()
+	if *input == "" {
+		err = errors.Join(err, errors.New("--events is required (a JSONL file, or - for stdin)"))
+	}
+	if err != nil {
+		return err
+	}
+	e, err := loadEngine(rulePaths, stderr)
+	if err != nil {
+		return err
+	}
+	in, reopen, done, err := openInput(*input, stdin)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rep, sum, pop, err := calibration.FromHistory(e, in, reopen, q, func(le *events.LineError) { fmt.Fprintln(stderr, le) })
+	if err != nil {
+		return err
+	}
+	if err := analytics.Write(stdout, *format, rep); err != nil {
+		return err
+	}
+	reportSummary(stderr, sum)
+	fmt.Fprintf(stderr, "population: %d contacts, %d converted; left out: %d converted at or before --as-of, %d with no event by then\n",
+		pop.Contacts, pop.Converted, pop.Already, pop.Later)
+	if sum.BadLines > 0 {
+		return exitError(1)
+	}
+	return nil
+}
+
+func fitCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flags("fit", stderr)
+	var rulePaths listFlag
+	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
+	input := fs.String("events", "", "JSONL events file (read twice; not stdin)")
+	model := fs.String("model", "", "the model to fit (required)")
+	out := fs.String("out", "", "directory to write the new rule file to (default: print the table only)")
+	format := fs.String("format", "table", "table or json")
+	lambda := fs.Float64("lambda", calibration.DefaultLambda, "L2 penalty on the per-event weights")
+	freeSigns := fs.Bool("free-signs", false, "let a group's points change sign")
+	minConv := fs.Int("min-conversions", calibration.DefaultMinConversions, "refuse to fit with fewer conversions in either half")
+	query := queryFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q, err := query()
+	if *input == "" || *input == "-" {
+		err = errors.Join(err, errors.New("--events is required and must be a file (fit reads it twice)"))
+	}
+	if *model == "" {
+		err = errors.Join(err, errors.New("--model is required"))
+	}
+	if err != nil {
+		return err
+	}
+	e, err := loadEngine(rulePaths, stderr)
+	if err != nil {
+		return err
+	}
+	m := e.Rules.Model(*model)
+	if m == nil {
+		return fmt.Errorf("--model %q: no such model in %v", *model, rulePaths)
+	}
+	src, err := os.ReadFile(m.File)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	res, err := calibration.Fit(e, m, src, func() (io.ReadCloser, error) { return openFile(*input) },
+		calibration.FitOptions{Query: q, Lambda: *lambda, FreeSigns: *freeSigns, MinConversions: *minConv},
+		func(le *events.LineError) { bad++; fmt.Fprintln(stderr, le) })
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		path := filepath.Join(*out, filepath.Base(m.File))
+		if abs1, _ := filepath.Abs(path); abs1 == mustAbs(m.File) {
+			return fmt.Errorf("--out %s would overwrite %s: write elsewhere, then rules check and rescore", *out, m.File)
+		}
+		if err := os.WriteFile(path, res.Source, 0o644); err != nil {
+			return err
+		}
+		if _, err := rules.Load(path); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer fmt.Fprintf(stderr, "wrote %s: check it with `scorer rules check %s` and `scorer rescore --current %s --rules %s --events %s` before publishing\n",
+			path, path, m.File, path, *input)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	printFit(stdout, res)
+	if *out == "" {
+		fmt.Fprintln(stdout, "(no file written: give --out DIR)")
+	}
+	if bad > 0 {
+		return exitError(1)
+	}
+	return nil
+}
+
+func mustAbs(p string) string {
+	a, _ := filepath.Abs(p)
+	return a
+}
+
+func printFit(w io.Writer, r calibration.FitResult) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "group\told points\tnew points\tmatched\tconverted\trate")
+	for _, g := range r.Groups {
+		old, nw := g.Old, g.New
+		if _, err := strconv.ParseFloat(old, 64); err != nil {
+			old, nw = "(expression)", "(expression)"
+		}
+		if !g.Fitted {
+			nw += " kept"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.4f\n", g.Group, old, nw, g.Matched, g.Converted, g.Rate)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nholdout: %d contacts, %d conversions; AUC %s before, %s after (fit on %d contacts, %d conversions)\n",
+		r.HoldoutContacts, r.HoldoutConversions, optAUC(r.AUCBefore), optAUC(r.AUCAfter), r.FitContacts, r.FitConversions)
+}
+
+func optAUC(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", *p)
+}
