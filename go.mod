@@ -45,3 +45,8 @@ require (
 	golang.org/x/tools v0.36.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// kfake at the pinned version with one fix: a classic-group member whose
+// connection died while its JoinGroup or SyncGroup was parked is still
+// expired after its session timeout. See third_party/kfake/README.md.
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake
