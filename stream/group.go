@@ -44,6 +44,10 @@ type GroupConfig struct {
 	MaxWait time.Duration
 	// Log receives assignment changes and commit failures (default: none).
 	Log *zerolog.Logger
+
+	// dialer, when set, opens every connection (tests use it to cut a
+	// member off as kill -9 would).
+	dialer *kafka.Dialer
 }
 
 func (c *GroupConfig) validate() error {
@@ -261,6 +265,7 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 		JoinGroupBackoff:  500 * time.Millisecond,
 		StartOffset:       g.cfg.StartOffset,
 		Timeout:           5 * time.Second,
+		Dialer:            g.cfg.dialer,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			g.log.Debug().Msgf("kafka-go: "+msg, args...)
 		}),
@@ -449,6 +454,7 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 		MaxWait:        g.cfg.MaxWait,
 		QueueCapacity:  g.cfg.MaxBatch,
 		IsolationLevel: kafka.ReadUncommitted,
+		Dialer:         g.cfg.dialer,
 		// kafka-go reports here, among others, a committed offset that
 		// retention already deleted: it skips to the first offset.
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {

@@ -1702,12 +1702,30 @@ members:
 // reply sends kresp back to the caller of creq. If m is non-nil,
 // m.waitingReply is cleared before the send attempt so a dead
 // connection does not leave a stale reply behind.
+//
+// The member's session timer is (re)armed whether or not the response
+// could be delivered. A member whose connection died while its JoinGroup
+// or SyncGroup was parked here (the client was killed) is still in the
+// group, possibly with partitions assigned; it stopped its pending-member
+// timer when it joined and will never heartbeat again, so if we did not
+// arm the timer here nothing would ever remove it: once the group went
+// Stable (the leader synced, which also stops the pending-sync timer),
+// its partitions would stay assigned to the dead member forever. Kafka
+// likewise schedules the next heartbeat expiration when it completes a
+// join or sync, without knowing whether the client is alive.
 func (g *group) reply(creq *clientReq, kresp kmsg.Response, m *groupMember) {
 	if m != nil {
 		m.waitingReply = nil
 	}
 	if !creq.reply(kresp) {
-		return
+		select {
+		case <-g.c.die:
+			return // shutting down: no timers
+		default:
+		}
+		if m == nil || g.members[m.memberID] != m {
+			return
+		}
 	}
 	if m != nil {
 		g.updateHeartbeat(m)
