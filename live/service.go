@@ -123,6 +123,19 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return float64(s.consumer.Lag())
 	})
+	// Partitions without a live owner show as sum(scorer_partitions_owned)
+	// below scorer_events_partitions for longer than a rebalance.
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scorer_partitions_owned", Help: "Events partitions this instance owns now (0 while it joins or rebalances).",
+	}, func() float64 {
+		if s.consumer == nil {
+			return 0
+		}
+		return float64(len(s.consumer.Assignment()))
+	}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_events_partitions", Help: "Partitions of the events topic, which the group's instances should own between them.",
+		}, func() float64 { return float64(parts) }))
 	s.processor = NewProcessor(Config{
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],

@@ -88,6 +88,9 @@ func TestServiceHTTP(t *testing.T) {
 		!strings.Contains(body, `scorer_events_total{outcome="scored"}`) {
 		t.Errorf("metrics lack the rule version or event counts")
 	}
+	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "\nscorer_partitions_owned 4\n") || !strings.Contains(body, "\nscorer_events_partitions 4\n") {
+		t.Errorf("metrics should say this instance owns the 4 partitions of 4")
+	}
 	cancel()
 	select {
 	case err := <-done:
