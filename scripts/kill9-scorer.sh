@@ -18,10 +18,18 @@
 #     ids (duplicates with the same id are counted and allowed);
 #   - GET /contacts/{id}/score of the last instance agrees with the
 #     backtest for every contact (score and groups);
-#   - graceful stops exit 0, and the snapshot path was taken.
+#   - graceful stops exit 0, and the snapshot path was taken;
+#   - two instances (REBALANCE_ROUNDS, below): with a second, long-lived
+#     instance in the group, a newcomer is killed in the middle of its
+#     rebalance and another right after it (its JoinGroup waiting on the
+#     first's session), as in a rolling restart; within session + rebalance
+#     timeout + 10 s the long-lived one must own every partition
+#     (scorer_partitions_owned), i.e. no partition is left to a dead member
+#     (issue 19).
 # Prints PASS or FAIL with counts; exits non-zero on any mismatch.
 #
-# Environment: KILLS (6), CONTACTS (3000), DAYS (30), SEED (random),
+# Environment: KILLS (6), REBALANCE_ROUNDS (2; 0 skips the two-instance
+# scenario), CONTACTS (3000), DAYS (30), SEED (random),
 # KEEP=1 keeps the work directory (it is always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +38,7 @@ unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGEL
   SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN
 
 KILLS=${KILLS:-6}
+REBALANCE_ROUNDS=${REBALANCE_ROUNDS:-2}
 CONTACTS=${CONTACTS:-3000}
 DAYS=${DAYS:-30}
 SEED=${SEED:-$(( $(date +%s) % 32768 ))}
@@ -38,7 +47,7 @@ RULES=testdata/rules
 START=$SECONDS
 
 work=$(mktemp -d /tmp/kill9-scorer.XXXXXX)
-broker_pid="" scorer_pid="" producer_pid="" status=1
+broker_pid="" scorer_pid="" producer_pid="" peer_pid="" status=1
 
 log() { printf '%s [%3ds] %s\n' "kill9-scorer" $((SECONDS - START)) "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -57,6 +66,7 @@ stop_pid() { # pid signal seconds: signal, then SIGKILL after the grace period
 
 cleanup() {
   stop_pid "$scorer_pid" KILL 5
+  stop_pid "$peer_pid" KILL 5
   stop_pid "$producer_pid" TERM 5
   stop_pid "$broker_pid" TERM 10
   if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then
@@ -172,6 +182,88 @@ for k in $(seq "$KILLS"); do
   fi
 done
 
+# --- Two instances: members killed in the middle of a rebalance (issue 19) ---
+# A long-lived instance (the peer, its own state dir) stays in the group.
+# Each round starts a newcomer and kill -9s it 0.2-3 s later (its join
+# rebalances the group: it dies while joining, syncing or just after),
+# then starts a second newcomer and kill -9s it 0.5-4 s later, before the
+# first one's session expired, so its JoinGroup is still waiting at the
+# coordinator. The broker must then expire both and give every partition
+# to the peer within session + rebalance timeout (10 s + 10 s) + a margin;
+# a broker that keeps the dead joiner (upstream kfake did) leaves half the
+# partitions unowned for good. The peer is stopped gracefully afterwards
+# and the final run below checks every score against the backtest.
+peer_http="" peer_rounds=0 peer_heal_max=0
+REBALANCE_LIMIT=30 # s: SessionTimeout + RebalanceTimeout (10 s each) + 10 s
+start_peer() {
+  "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
+    --state-dir "$work/state-peer" --partitions 6 >/dev/null 2>"$work/peer.log" &
+  peer_pid=$!
+  for _ in $(seq 150); do
+    peer_http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$work/peer.log" | head -n1)
+    [[ -n "$peer_http" ]] && return 0
+    kill -0 "$peer_pid" 2>/dev/null || { tail -n 20 "$work/peer.log" >&2; fail "the peer scorer exited at start"; }
+    sleep 0.1
+  done
+  fail "the peer scorer did not start"
+}
+peer_owned() {
+  kill -0 "$peer_pid" 2>/dev/null || { tail -n 20 "$work/peer.log" >&2; fail "the peer scorer died"; }
+  { curl -sf --max-time 2 "http://$peer_http/metrics" || true; } | awk '$1 == "scorer_partitions_owned" { print $2 + 0; f = 1 } END { if (!f) print -1 }'
+}
+# kill_newcomer MIN_MS SPAN_MS: start a scorer and kill -9 it MIN-MIN+SPAN ms later.
+kill_newcomer() {
+  start_scorer
+  local ms=$(($1 + RANDOM % $2))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  alive
+  kill -KILL "$scorer_pid"
+  wait "$scorer_pid" 2>/dev/null || true
+  scorer_pid=""
+  kills=$((kills + 1))
+  log "kill -9 of newcomer run $run, $ms ms after it started (peer owned $(peer_owned) partitions)"
+}
+rebalance_kills() {
+  [[ $REBALANCE_ROUNDS -gt 0 ]] || return 0
+  start_peer
+  for _ in $(seq 300); do [[ $(peer_owned) == 6 ]] && break; sleep 0.1; done
+  [[ $(peer_owned) == 6 ]] || fail "the peer scorer did not get the 6 partitions in 30 s"
+  log "peer scorer (pid $peer_pid) owns every partition"
+  for round in $(seq "$REBALANCE_ROUNDS"); do
+    kill_newcomer 200 2800
+    kill_newcomer 500 3500
+    local t0 owned=-1 stable=0 healed=0
+    t0=$(date +%s%N)
+    while [[ $((($(date +%s%N) - t0) / 1000000000)) -lt $REBALANCE_LIMIT ]]; do
+      owned=$(peer_owned)
+      if [[ $owned == 6 ]]; then
+        [[ $stable -eq 0 ]] && healed=$((($(date +%s%N) - t0) / 1000000))
+        stable=$((stable + 1))
+        [[ $stable -ge 3 ]] && break # owned at three checks in a row, 0.5 s apart
+      else
+        stable=0
+      fi
+      sleep 0.5
+    done
+    [[ $stable -ge 3 ]] || fail "round $round: $REBALANCE_LIMIT s after the last kill the live peer owns $owned of 6 partitions: the rest are left to a dead member"
+    [[ $healed -gt $peer_heal_max ]] && peer_heal_max=$healed
+    peer_rounds=$((peer_rounds + 1))
+    log "round $round: the peer owns every partition again $healed ms after the last kill"
+  done
+  local t0
+  t0=$(date +%s%N)
+  kill -TERM "$peer_pid"
+  for _ in $(seq 300); do kill -0 "$peer_pid" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$peer_pid" 2>/dev/null && fail "the peer scorer did not stop within 15 s of SIGTERM"
+  local rc=0
+  wait "$peer_pid" || rc=$?
+  peer_pid=""
+  [[ $rc -eq 0 ]] || fail "the peer scorer exited $rc after SIGTERM"
+  graceful=$((graceful + 1))
+  log "SIGTERM: the peer stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
+}
+rebalance_kills
+
 log "waiting for the producer"
 wait "$producer_pid" || fail "scorer produce failed: $(cat "$work/produce.log")"
 producer_pid=""
@@ -245,6 +337,8 @@ printf '  crossing ids compared       %s expected from the history: %s missing, 
 printf '  duplicate crossings seen    %s (same id)\n' "${dups:-?}"
 printf '  snapshot restores           %d partitions (run %s, after the graceful stop)\n' "$snapshots" "${snap_run:--}"
 printf '  dead-letter log lines       %d (2 malformed events, replays repeat them)\n' "$dead"
+printf '  two-instance rounds         %d of %d (two newcomers killed mid-rebalance; slowest recovery to a live owner of every partition: %d ms, limit %d s)\n' \
+  "$peer_rounds" "$REBALANCE_ROUNDS" "$peer_heal_max" "$REBALANCE_LIMIT"
 
 problems=()
 [[ $dump_rc -eq 0 ]] || problems+=("state dump reported inconsistent crossings or states (exit $dump_rc)")
@@ -254,7 +348,8 @@ problems=()
 [[ "${distinct:-x}" == "$crossings" ]] || problems+=("topic has ${distinct:-?} distinct crossings, backtest $crossings")
 [[ "${missing:-x}" == 0 && "${unexpected:-x}" == 0 && "${expected:-0}" == "$crossings" ]] ||
   problems+=("crossing ids: ${expected:-?} expected, ${missing:-?} missing, ${unexpected:-?} unexpected")
-[[ $kills -eq $KILLS ]] || problems+=("only $kills kills")
+[[ $kills -eq $((KILLS + 2 * REBALANCE_ROUNDS)) ]] || problems+=("only $kills kills")
+[[ $peer_rounds -eq $REBALANCE_ROUNDS ]] || problems+=("only $peer_rounds of $REBALANCE_ROUNDS two-instance rounds")
 [[ $snapshots -gt 0 ]] || problems+=("the restart after a graceful stop did not use the snapshots")
 [[ $dead -ge 2 ]] || problems+=("the malformed events were not dead-lettered")
 [[ $crossings -gt 0 && $contacts -gt 0 ]] || problems+=("nothing to compare")

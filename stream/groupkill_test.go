@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -175,6 +176,14 @@ func startKafkaGo(brokers []string, group string, ks *killSwitch) *kafkaGoClient
 	if ks != nil {
 		cfg.dialer = ks.kafkaDialer()
 	}
+	if os.Getenv("STREAM_KILL_DEBUG") != "" {
+		name := "survivor"
+		if ks != nil {
+			name = ks.name
+		}
+		l := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Str("member", name).Logger().Level(zerolog.DebugLevel)
+		cfg.Log = &l
+	}
 	gc, err := NewGroupConsumer(cfg, rec)
 	if err != nil {
 		panic(err)
@@ -291,8 +300,11 @@ func startClient(kind string, brokers []string, group string, ks *killSwitch) gr
 
 func newKillCluster(t *testing.T) (*kfake.Cluster, []string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, testTopic),
-		kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, testTopic), kfake.GroupMinSessionTimeout(500 * time.Millisecond)}
+	if os.Getenv("STREAM_KILL_DEBUG") != "" {
+		opts = append(opts, kfake.WithLogger(kfake.BasicLogger(os.Stderr, kfake.LogLevelDebug)))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

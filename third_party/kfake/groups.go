@@ -969,6 +969,12 @@ func (g *group) replaceStaticMember(oldMemberID string, creq *clientReq, req *km
 			r.ErrorCode = kerr.FencedInstanceID.Code
 		}
 		g.reply(old.waitingReply, oldResp, nil)
+		// Answered: removeMember must not answer it again, only
+		// count it out of the joiners.
+		if _, joining := old.waitingReply.kreq.(*kmsg.JoinGroupRequest); joining {
+			g.nJoining--
+		}
+		old.waitingReply = nil
 	}
 
 	// Remove old member state without triggering rebalance.
@@ -1511,6 +1517,16 @@ func (g *group) updateHeartbeat(m *groupMember) {
 		if g.members[m.memberID] != m {
 			return
 		}
+		// Like Kafka (MemberMetadata.shouldKeepAlive), a member whose
+		// JoinGroup or SyncGroup is parked here is alive: it cannot
+		// heartbeat on a connection that waits for us, and the
+		// rebalance and pending-sync deadlines bound the wait. Expiring
+		// it dropped the parked request unanswered, so a live client
+		// hung until its own request timeout.
+		if !m.waitingReply.empty() {
+			g.updateHeartbeat(m)
+			return
+		}
 		g.updateMemberAndRebalance(m, nil, nil)
 	})
 }
@@ -1570,8 +1586,22 @@ func (g *group) removeMember(m *groupMember) {
 	if m.t != nil {
 		m.t.Stop()
 	}
+	// A parked request gets an answer (Kafka answers UNKNOWN_MEMBER_ID
+	// to both) rather than none; only a parked JoinGroup counts as
+	// joining.
 	if !m.waitingReply.empty() {
-		g.nJoining--
+		switch req := m.waitingReply.kreq.(type) {
+		case *kmsg.JoinGroupRequest:
+			g.nJoining--
+			resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+			resp.ErrorCode = kerr.UnknownMemberID.Code
+			g.reply(m.waitingReply, resp, nil)
+		case *kmsg.SyncGroupRequest:
+			resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+			resp.ErrorCode = kerr.UnknownMemberID.Code
+			g.reply(m.waitingReply, resp, nil)
+		}
+		m.waitingReply = nil
 	}
 }
 
