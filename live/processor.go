@@ -272,12 +272,17 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	gctx, stop := untilDone(ctx, c.Done())
 	defer stop()
 	if err := p.durable(gctx, c, part, b); err != nil {
+		// The in-memory state now holds effects that are not durable:
+		// reused or snapshotted, it would make the replay of this batch
+		// count its events as duplicates and skip their effects.
+		p.abandon(part)
 		if ended(c) {
-			p.abandon(part)
 			p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
 				Msg("generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it")
 			return nil
 		}
+		p.cfg.Log.Error().Int("partition", c.Partition).Err(err).
+			Msg("a durable step of a batch failed: the partition's state is dropped (no snapshot); the batch is replayed from the committed offset")
 		return err
 	}
 	next := msgs[len(msgs)-1].Offset + 1
@@ -496,9 +501,9 @@ func untilDone(ctx context.Context, done <-chan struct{}) (context.Context, cont
 	return gctx, cancel
 }
 
-// abandon forgets a partition whose generation ended mid-batch: its
-// in-memory state is ahead of what was saved and must be neither reused
-// nor snapshotted.
+// abandon forgets a partition whose batch did not become durable (its
+// generation ended, or a durable step failed): its in-memory state is
+// ahead of what was saved and must be neither reused nor snapshotted.
 func (p *Processor) abandon(part *partition) {
 	p.mu.Lock()
 	if p.parts[part.id] == part {

@@ -23,7 +23,8 @@ import (
 const partitions = 4
 
 type env struct {
-	brokers []string
+	brokers  []string
+	stateDir string // --state-dir of the processors runUntilDone starts
 	engine  *scoring.Engine
 	events  []events.Event // as produced, in order
 	raw     []byte         // the same as JSONL
@@ -55,7 +56,7 @@ func producer(t *testing.T, brokers []string, topic string) *stream.Producer {
 
 func (e *env) processor(t *testing.T, fault func(string) error) *Processor {
 	return NewProcessor(Config{
-		Brokers: e.brokers, Changelog: "states",
+		Brokers: e.brokers, Changelog: "states", Topic: "events", StateDir: e.stateDir,
 		Crossings:   producer(t, e.brokers, "crossings"),
 		DeadLetters: producer(t, e.brokers, "dlq"),
 		States:      producer(t, e.brokers, "states"),
