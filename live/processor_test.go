@@ -25,9 +25,9 @@ const partitions = 4
 type env struct {
 	brokers  []string
 	stateDir string // --state-dir of the processors runUntilDone starts
-	engine  *scoring.Engine
-	events  []events.Event // as produced, in order
-	raw     []byte         // the same as JSONL
+	engine   *scoring.Engine
+	events   []events.Event // as produced, in order
+	raw      []byte         // the same as JSONL
 }
 
 // setup starts a cluster with the service's topics and produces a
