@@ -12,13 +12,14 @@ type Metrics struct {
 	Contacts    prometheus.Gauge
 	Batch       prometheus.Histogram
 	Reloads     *prometheus.CounterVec // by result
+	Rerouted    prometheus.Counter     // events forwarded to their home partition
 }
 
 // NewMetrics registers the series on reg; lag reports the consumer lag.
 func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 	m := &Metrics{
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter).",
+			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter, rerouted).",
 		}, []string{"outcome"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_errors_total", Help: "Errors by kind: decode (dead-lettered), expression (no match), state (unreadable or unwritable), and the durability steps dead_letters, crossings (Kafka), history (ClickHouse), state (changelog).",
@@ -42,7 +43,10 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_rule_reloads_total", Help: "Rule reloads by result (ok, invalid).",
 		}, []string{"result"}),
+		Rerouted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scorer_events_rerouted_total", Help: "Events that arrived outside their key's murmur2 home partition (a producer with another partitioner) and were forwarded there to be scored.",
+		}),
 	}
-	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads)
+	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads, m.Rerouted)
 	return m
 }

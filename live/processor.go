@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,13 @@ type Config struct {
 	StateDir string
 	// Topic is the events topic (names the snapshots).
 	Topic string
+	// Partitions is the events topic's partition count. When set, an
+	// event that arrives outside its key's murmur2 home partition is
+	// forwarded there through Forward (which writes to Topic) rather than
+	// scored, and a restored state holding contacts of another partition
+	// is refused.
+	Partitions int
+	Forward    StateWriter
 	// StateWriteTimeout bounds the changelog write of a batch (default
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
@@ -151,6 +159,9 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("unreadable snapshot: restoring from the changelog")
 		}
 		if ok {
+			if err := p.checkHomes(part); err != nil {
+				return err
+			}
 			p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
 				Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state from the local snapshot")
 			p.own(part)
@@ -175,6 +186,9 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	if err != nil {
 		return fmt.Errorf("restore partition %d from %s: %w", c.Partition, p.cfg.Changelog, err)
 	}
+	if err := p.checkHomes(part); err != nil {
+		return err
+	}
 	if bad > 0 {
 		p.count("state", bad)
 		p.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable contact states in the changelog")
@@ -183,6 +197,26 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 		Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state")
 	p.own(part)
 	return nil
+}
+
+// checkHomes refuses a partition's state that holds contacts whose home
+// partition is another: state keyed to another partition count of the
+// events topic, which scoring on would split.
+func (p *Processor) checkHomes(part *partition) error {
+	if p.cfg.Partitions <= 0 {
+		return nil
+	}
+	strays, example := 0, ""
+	for id := range part.contacts {
+		if HomePartition([]byte(id), p.cfg.Partitions) != part.id {
+			strays++
+			example = id
+		}
+	}
+	if strays == 0 {
+		return nil
+	}
+	return partitionCountError(p.cfg.Topic, p.cfg.Partitions, part.id, strays, example)
 }
 
 func (p *Processor) own(part *partition) {
@@ -233,6 +267,7 @@ func (p *Processor) addContacts(n int) {
 
 // batch collects a batch's effects before they are made durable.
 type batch struct {
+	forwards    map[int][]kafka.Message // by home partition
 	crossings   []kafka.Message
 	deadLetters []kafka.Message
 	touches     []analytics.Touch
@@ -319,6 +354,9 @@ func (part *partition) adopt(e *scoring.Engine) {
 func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) {
 	evs := make([]events.Event, 0, len(msgs))
 	for i := range msgs {
+		if p.reroute(part, &msgs[i], b) {
+			continue
+		}
 		if ev, ok := p.decode(&msgs[i], b); ok {
 			evs = append(evs, ev)
 		}
@@ -333,6 +371,46 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 	})
 }
 
+// reroute forwards a message that arrived outside its key's home
+// partition (a producer with another partitioner wrote it) to that
+// partition, where it is scored: a contact's state lives in one
+// partition. It reports whether the message was taken care of.
+func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
+	if p.cfg.Partitions <= 0 || len(m.Key) == 0 {
+		return false // no key: decode dead-letters it
+	}
+	home := HomePartition(m.Key, p.cfg.Partitions)
+	if home == part.id {
+		return false
+	}
+	if from, hop := stream.Header(*m, HeaderReroutedFrom); hop {
+		// Forwarded once already, and still not home: the partition
+		// count changed under the running scorer. Never loop.
+		err := fmt.Errorf("message keyed %q was forwarded from %s to its home partition and arrived in partition %d, not %d: did the events topic's partition count change?",
+			m.Key, from, part.id, home)
+		p.deadLetter(m, b, "reroute", err)
+		return true
+	}
+	if b.forwards == nil {
+		b.forwards = map[int][]kafka.Message{}
+	}
+	b.forwards[home] = append(b.forwards[home], forward(m))
+	p.outcome("rerouted")
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Rerouted.Inc()
+	}
+	p.cfg.Log.Debug().Int("partition", part.id).Int64("offset", m.Offset).Int("home", home).Msg("forwarded an event to its home partition")
+	return true
+}
+
+// deadLetter sends m to the dead-letter topic with err as the reason.
+func (p *Processor) deadLetter(m *kafka.Message, b *batch, kind string, err error) {
+	b.deadLetters = append(b.deadLetters, stream.DeadLetter(*m, err.Error()))
+	p.outcome("dead_letter")
+	p.count(kind, 1)
+	p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Str("kind", kind).Err(err).Msg("dead-lettered an event")
+}
+
 // decode reads a message's event; a malformed one is dead-lettered.
 func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
 	ev, err := events.Decode(m.Value)
@@ -340,10 +418,7 @@ func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
 		err = fmt.Errorf("event %q: message key %q is not its contact_id %q: a contact's events must share one partition", ev.ID, m.Key, ev.ContactID)
 	}
 	if err != nil {
-		b.deadLetters = append(b.deadLetters, stream.DeadLetter(*m, err.Error()))
-		p.outcome("dead_letter")
-		p.count("decode", 1)
-		p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("dead-lettered a malformed event")
+		p.deadLetter(m, b, "decode", err)
 		return events.Event{}, false
 	}
 	return ev, true
@@ -518,6 +593,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 		name string
 		run  func() error
 	}{
+		{"forwards", func() error { return p.writeForwards(ctx, b.forwards) }},
 		{"dead_letters", func() error { return write(ctx, p.cfg.DeadLetters, b.deadLetters) }},
 		{"crossings", func() error { return write(ctx, p.cfg.Crossings, b.crossings) }},
 		{"history", func() error {
@@ -582,6 +658,28 @@ func (part *partition) encodeStates(dirty map[*scoring.Contact]string) []kafka.M
 	}
 	part.states, part.stateMsgs = buf, msgs
 	return msgs
+}
+
+// writeForwards writes each home partition's forwarded events, in the
+// order they arrived.
+func (p *Processor) writeForwards(ctx context.Context, fw map[int][]kafka.Message) error {
+	if len(fw) == 0 {
+		return nil
+	}
+	if p.cfg.Forward == nil {
+		return errors.New("events to forward to their home partition, and no producer for the events topic")
+	}
+	homes := make([]int, 0, len(fw))
+	for h := range fw {
+		homes = append(homes, h)
+	}
+	slices.Sort(homes)
+	for _, h := range homes {
+		if err := p.cfg.Forward.WritePartition(ctx, h, fw[h]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func write(ctx context.Context, w Producer, msgs []kafka.Message) error {

@@ -60,6 +60,8 @@ func (e *env) processor(t *testing.T, fault func(string) error) *Processor {
 		Crossings:   producer(t, e.brokers, "crossings"),
 		DeadLetters: producer(t, e.brokers, "dlq"),
 		States:      producer(t, e.brokers, "states"),
+		Partitions:  partitions,
+		Forward:     producer(t, e.brokers, "events"),
 		Log:         zerolog.Nop(),
 		fault:       fault,
 	}, e.engine)
