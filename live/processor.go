@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,8 @@ type Config struct {
 	// is refused.
 	Partitions int
 	Forward    StateWriter
+	// Accept bounds the events' occurred_at; the rest is dead-lettered.
+	Accept TimeWindow
 	// StateWriteTimeout bounds the changelog write of a batch (default
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
@@ -106,6 +109,7 @@ func NewProcessor(cfg Config, engine *scoring.Engine) *Processor {
 	if cfg.Recorder == nil {
 		cfg.Recorder = Discard{}
 	}
+	cfg.Accept = cfg.Accept.withDefaults()
 	p := &Processor{cfg: cfg, parts: map[int]*partition{}, retained: map[int]*partition{}}
 	p.engine.Store(engine)
 	p.setVersionMetric("", engine.Rules.Version)
@@ -405,7 +409,11 @@ func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
 
 // deadLetter sends m to the dead-letter topic with err as the reason.
 func (p *Processor) deadLetter(m *kafka.Message, b *batch, kind string, err error) {
-	b.deadLetters = append(b.deadLetters, stream.DeadLetter(*m, err.Error()))
+	d := stream.DeadLetter(*m, err.Error())
+	if _, cut := stream.Header(d, stream.HeaderDLQTruncated); cut {
+		p.bounded("dead_letter")
+	}
+	b.deadLetters = append(b.deadLetters, d)
 	p.outcome("dead_letter")
 	p.count(kind, 1)
 	p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Str("kind", kind).Err(err).Msg("dead-lettered an event")
@@ -419,6 +427,10 @@ func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
 	}
 	if err != nil {
 		p.deadLetter(m, b, "decode", err)
+		return events.Event{}, false
+	}
+	if err := p.cfg.Accept.check(ev.OccurredAt); err != nil {
+		p.deadLetter(m, b, "timestamp", fmt.Errorf("event %q: %w", ev.ID, err))
 		return events.Event{}, false
 	}
 	return ev, true
@@ -486,7 +498,12 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 			RuleVersion:   version,
 			Contact:       ev.Contact,
 		}
-		data := marshalCrossing(&x)
+		data, cut := boundCrossing(&x)
+		if cut {
+			p.bounded("crossing")
+			p.cfg.Log.Warn().Str("contact_id", ev.ContactID).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).
+				Int("contact_properties", len(ev.Contact)).Msg("crossing too large for Kafka: its contact snapshot is cut to what fits")
+		}
 		b.crossings = append(b.crossings, stream.Message(ev.ContactID, data))
 		b.crossRows = append(b.crossRows, analytics.CrossingRow{
 			CrossingID: x.CrossingID, ContactID: x.ContactID, CompanyID: x.CompanyID, Model: x.Model,
@@ -502,13 +519,18 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 	return true
 }
 
-// marshalCrossing is json.Marshal(x), three times faster: goccy/go-json
-// sorts map keys and escapes as encoding/json does (crossing_test.go holds
-// them to the same bytes).
+// marshalCrossing is encoding/json's encoding of x without HTML escaping
+// (no browser reads it, and escaping makes each '<', '>' or '&' six
+// bytes), three times faster: goccy/go-json sorts map keys and escapes
+// as encoding/json does (crossing_test.go holds them to the same bytes).
 func marshalCrossing(x *events.Crossing) []byte {
-	data, err := gojson.Marshal(x)
+	data, err := gojson.MarshalWithOption(x, gojson.DisableHTMLEscape())
 	if err != nil {
-		data, _ = json.Marshal(x) // plain types: cannot fail
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(x) // plain types: cannot fail
+		data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	return data
 }
@@ -594,8 +616,10 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 		run  func() error
 	}{
 		{"forwards", func() error { return p.writeForwards(ctx, b.forwards) }},
-		{"dead_letters", func() error { return write(ctx, p.cfg.DeadLetters, b.deadLetters) }},
-		{"crossings", func() error { return write(ctx, p.cfg.Crossings, b.crossings) }},
+		{"dead_letters", func() error {
+			return p.writeBounded(ctx, p.cfg.DeadLetters, b.deadLetters, "dead_letter", stream.StripDeadLetter)
+		}},
+		{"crossings", func() error { return p.writeBounded(ctx, p.cfg.Crossings, b.crossings, "crossing", stripCrossing) }},
 		{"history", func() error {
 			r := p.cfg.Recorder
 			if err := errors.Join(r.AddTouches(b.touches...), r.AddLedger(b.ledger...), r.AddCrossings(b.crossRows...)); err != nil {

@@ -24,7 +24,10 @@ const partitions = 4
 
 type env struct {
 	brokers  []string
-	stateDir string // --state-dir of the processors runUntilDone starts
+	stateDir string   // --state-dir of the processors runUntilDone starts
+	metrics  *Metrics // of the processors runUntilDone starts
+	accept   TimeWindow
+	log      zerolog.Logger
 	engine   *scoring.Engine
 	events   []events.Event // as produced, in order
 	raw      []byte         // the same as JSONL
@@ -62,7 +65,9 @@ func (e *env) processor(t *testing.T, fault func(string) error) *Processor {
 		States:      producer(t, e.brokers, "states"),
 		Partitions:  partitions,
 		Forward:     producer(t, e.brokers, "events"),
-		Log:         zerolog.Nop(),
+		Log:         e.log,
+		Metrics:     e.metrics,
+		Accept:      e.accept,
 		fault:       fault,
 	}, e.engine)
 }
@@ -101,7 +106,8 @@ func (e *env) committedAll(ctx context.Context) (bool, error) {
 		committed[p.Partition] = p.CommittedOffset
 	}
 	for _, p := range ends.Topics["events"] {
-		if committed[p.Partition] < p.LastOffset {
+		// An empty partition is never committed (-1).
+		if p.LastOffset > 0 && committed[p.Partition] < p.LastOffset {
 			return false, nil
 		}
 	}

@@ -38,6 +38,7 @@ type Options struct {
 	ClickHouse     string // DSN; empty: no touch history
 	HTTP           string
 	StateDir       string
+	Accept         TimeWindow // occurred_at accepted; the rest is dead-lettered
 	Log            zerolog.Logger
 	// Ready, when set, is called once the service consumes.
 	Ready func(addr string)
@@ -65,6 +66,9 @@ func Run(ctx context.Context, o Options) error {
 		o.ChangelogTopic = o.EventsTopic + "-scorer-state"
 	}
 	log := o.Log
+	if err := o.Accept.Validate(); err != nil {
+		return err
+	}
 	set, err := rules.Load(o.Rules...)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
@@ -134,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 	s.processor = NewProcessor(Config{
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
-		Partitions: parts, Forward: producers[o.EventsTopic],
+		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
 		Recorder: recorder, Metrics: metrics, Log: log,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
@@ -204,6 +208,10 @@ func (s *Service) score(w http.ResponseWriter, r *http.Request) {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			httpError(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 time", v))
+			return
+		}
+		if err := s.processor.cfg.Accept.CheckAsOf(t); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		asOf = t
