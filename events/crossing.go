@@ -29,6 +29,10 @@ type Crossing struct {
 	EventID       string         `json:"event_id"`
 	RuleVersion   string         `json:"rule_version"`
 	Contact       map[string]any `json:"contact,omitempty"`
+	// ContactTruncated says Contact holds only part of the event's contact
+	// snapshot (the properties, in key order, that fit): the whole would
+	// have made the message too large for Kafka.
+	ContactTruncated bool `json:"contact_truncated,omitempty"`
 }
 
 // CrossingID is deterministic: the same contact, model, threshold and

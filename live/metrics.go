@@ -12,16 +12,18 @@ type Metrics struct {
 	Contacts    prometheus.Gauge
 	Batch       prometheus.Histogram
 	Reloads     *prometheus.CounterVec // by result
+	Rerouted    prometheus.Counter     // events forwarded to their home partition
+	Bounded     *prometheus.CounterVec // by kind: messages cut down to fit Kafka
 }
 
 // NewMetrics registers the series on reg; lag reports the consumer lag.
 func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 	m := &Metrics{
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter).",
+			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter, rerouted).",
 		}, []string{"outcome"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scorer_errors_total", Help: "Errors by kind: decode (dead-lettered), expression (no match), state (unreadable or unwritable), and the durability steps dead_letters, crossings (Kafka), history (ClickHouse), state (changelog).",
+			Name: "scorer_errors_total", Help: "Errors by kind: decode (dead-lettered), timestamp (occurred_at outside the accepted window, dead-lettered), reroute (a forwarded event still outside its home partition, dead-lettered), expression (no match), state (unreadable or unwritable), and the durability steps dead_letters, crossings (Kafka), history (ClickHouse), state (changelog).",
 		}, []string{"kind"}),
 		Crossings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_crossings_total", Help: "Threshold crossings announced, by model and threshold.",
@@ -42,7 +44,13 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_rule_reloads_total", Help: "Rule reloads by result (ok, invalid).",
 		}, []string{"result"}),
+		Rerouted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scorer_events_rerouted_total", Help: "Events that arrived outside their key's murmur2 home partition (a producer with another partitioner) and were forwarded there to be scored.",
+		}),
+		Bounded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_messages_bounded_total", Help: "Messages too large for Kafka written cut down, by kind: dead_letter (a bounded prefix of the payload, or none), crossing (a bounded contact snapshot, or none).",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads)
+	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads, m.Rerouted, m.Bounded)
 	return m
 }

@@ -1,10 +1,12 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +48,15 @@ type Config struct {
 	StateDir string
 	// Topic is the events topic (names the snapshots).
 	Topic string
+	// Partitions is the events topic's partition count. When set, an
+	// event that arrives outside its key's murmur2 home partition is
+	// forwarded there through Forward (which writes to Topic) rather than
+	// scored, and a restored state holding contacts of another partition
+	// is refused.
+	Partitions int
+	Forward    StateWriter
+	// Accept bounds the events' occurred_at; the rest is dead-lettered.
+	Accept TimeWindow
 	// StateWriteTimeout bounds the changelog write of a batch (default
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
@@ -98,6 +109,7 @@ func NewProcessor(cfg Config, engine *scoring.Engine) *Processor {
 	if cfg.Recorder == nil {
 		cfg.Recorder = Discard{}
 	}
+	cfg.Accept = cfg.Accept.withDefaults()
 	p := &Processor{cfg: cfg, parts: map[int]*partition{}, retained: map[int]*partition{}}
 	p.engine.Store(engine)
 	p.setVersionMetric("", engine.Rules.Version)
@@ -151,6 +163,9 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("unreadable snapshot: restoring from the changelog")
 		}
 		if ok {
+			if err := p.checkHomes(part); err != nil {
+				return err
+			}
 			p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
 				Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state from the local snapshot")
 			p.own(part)
@@ -175,6 +190,9 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	if err != nil {
 		return fmt.Errorf("restore partition %d from %s: %w", c.Partition, p.cfg.Changelog, err)
 	}
+	if err := p.checkHomes(part); err != nil {
+		return err
+	}
 	if bad > 0 {
 		p.count("state", bad)
 		p.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable contact states in the changelog")
@@ -183,6 +201,26 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 		Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state")
 	p.own(part)
 	return nil
+}
+
+// checkHomes refuses a partition's state that holds contacts whose home
+// partition is another: state keyed to another partition count of the
+// events topic, which scoring on would split.
+func (p *Processor) checkHomes(part *partition) error {
+	if p.cfg.Partitions <= 0 {
+		return nil
+	}
+	strays, example := 0, ""
+	for id := range part.contacts {
+		if HomePartition([]byte(id), p.cfg.Partitions) != part.id {
+			strays++
+			example = id
+		}
+	}
+	if strays == 0 {
+		return nil
+	}
+	return partitionCountError(p.cfg.Topic, p.cfg.Partitions, part.id, strays, example)
 }
 
 func (p *Processor) own(part *partition) {
@@ -233,6 +271,7 @@ func (p *Processor) addContacts(n int) {
 
 // batch collects a batch's effects before they are made durable.
 type batch struct {
+	forwards    map[int][]kafka.Message // by home partition
 	crossings   []kafka.Message
 	deadLetters []kafka.Message
 	touches     []analytics.Touch
@@ -272,12 +311,17 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	gctx, stop := untilDone(ctx, c.Done())
 	defer stop()
 	if err := p.durable(gctx, c, part, b); err != nil {
+		// The in-memory state now holds effects that are not durable:
+		// reused or snapshotted, it would make the replay of this batch
+		// count its events as duplicates and skip their effects.
+		p.abandon(part)
 		if ended(c) {
-			p.abandon(part)
 			p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
 				Msg("generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it")
 			return nil
 		}
+		p.cfg.Log.Error().Int("partition", c.Partition).Err(err).
+			Msg("a durable step of a batch failed: the partition's state is dropped (no snapshot); the batch is replayed from the committed offset")
 		return err
 	}
 	next := msgs[len(msgs)-1].Offset + 1
@@ -314,6 +358,9 @@ func (part *partition) adopt(e *scoring.Engine) {
 func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) {
 	evs := make([]events.Event, 0, len(msgs))
 	for i := range msgs {
+		if p.reroute(part, &msgs[i], b) {
+			continue
+		}
 		if ev, ok := p.decode(&msgs[i], b); ok {
 			evs = append(evs, ev)
 		}
@@ -328,6 +375,50 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 	})
 }
 
+// reroute forwards a message that arrived outside its key's home
+// partition (a producer with another partitioner wrote it) to that
+// partition, where it is scored: a contact's state lives in one
+// partition. It reports whether the message was taken care of.
+func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
+	if p.cfg.Partitions <= 0 || len(m.Key) == 0 {
+		return false // no key: decode dead-letters it
+	}
+	home := HomePartition(m.Key, p.cfg.Partitions)
+	if home == part.id {
+		return false
+	}
+	if from, hop := stream.Header(*m, HeaderReroutedFrom); hop {
+		// Forwarded once already, and still not home: the partition
+		// count changed under the running scorer. Never loop.
+		err := fmt.Errorf("message keyed %q was forwarded from %s to its home partition and arrived in partition %d, not %d: did the events topic's partition count change?",
+			m.Key, from, part.id, home)
+		p.deadLetter(m, b, "reroute", err)
+		return true
+	}
+	if b.forwards == nil {
+		b.forwards = map[int][]kafka.Message{}
+	}
+	b.forwards[home] = append(b.forwards[home], forward(m))
+	p.outcome("rerouted")
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Rerouted.Inc()
+	}
+	p.cfg.Log.Debug().Int("partition", part.id).Int64("offset", m.Offset).Int("home", home).Msg("forwarded an event to its home partition")
+	return true
+}
+
+// deadLetter sends m to the dead-letter topic with err as the reason.
+func (p *Processor) deadLetter(m *kafka.Message, b *batch, kind string, err error) {
+	d := stream.DeadLetter(*m, err.Error())
+	if _, cut := stream.Header(d, stream.HeaderDLQTruncated); cut {
+		p.bounded("dead_letter")
+	}
+	b.deadLetters = append(b.deadLetters, d)
+	p.outcome("dead_letter")
+	p.count(kind, 1)
+	p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Str("kind", kind).Err(err).Msg("dead-lettered an event")
+}
+
 // decode reads a message's event; a malformed one is dead-lettered.
 func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
 	ev, err := events.Decode(m.Value)
@@ -335,10 +426,11 @@ func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
 		err = fmt.Errorf("event %q: message key %q is not its contact_id %q: a contact's events must share one partition", ev.ID, m.Key, ev.ContactID)
 	}
 	if err != nil {
-		b.deadLetters = append(b.deadLetters, stream.DeadLetter(*m, err.Error()))
-		p.outcome("dead_letter")
-		p.count("decode", 1)
-		p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("dead-lettered a malformed event")
+		p.deadLetter(m, b, "decode", err)
+		return events.Event{}, false
+	}
+	if err := p.cfg.Accept.check(ev.OccurredAt); err != nil {
+		p.deadLetter(m, b, "timestamp", fmt.Errorf("event %q: %w", ev.ID, err))
 		return events.Event{}, false
 	}
 	return ev, true
@@ -406,7 +498,12 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 			RuleVersion:   version,
 			Contact:       ev.Contact,
 		}
-		data := marshalCrossing(&x)
+		data, cut := boundCrossing(&x)
+		if cut {
+			p.bounded("crossing")
+			p.cfg.Log.Warn().Str("contact_id", ev.ContactID).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).
+				Int("contact_properties", len(ev.Contact)).Msg("crossing too large for Kafka: its contact snapshot is cut to what fits")
+		}
 		b.crossings = append(b.crossings, stream.Message(ev.ContactID, data))
 		b.crossRows = append(b.crossRows, analytics.CrossingRow{
 			CrossingID: x.CrossingID, ContactID: x.ContactID, CompanyID: x.CompanyID, Model: x.Model,
@@ -422,13 +519,18 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 	return true
 }
 
-// marshalCrossing is json.Marshal(x), three times faster: goccy/go-json
-// sorts map keys and escapes as encoding/json does (crossing_test.go holds
-// them to the same bytes).
+// marshalCrossing is encoding/json's encoding of x without HTML escaping
+// (no browser reads it, and escaping makes each '<', '>' or '&' six
+// bytes), three times faster: goccy/go-json sorts map keys and escapes
+// as encoding/json does (crossing_test.go holds them to the same bytes).
 func marshalCrossing(x *events.Crossing) []byte {
-	data, err := gojson.Marshal(x)
+	data, err := gojson.MarshalWithOption(x, gojson.DisableHTMLEscape())
 	if err != nil {
-		data, _ = json.Marshal(x) // plain types: cannot fail
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(x) // plain types: cannot fail
+		data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	return data
 }
@@ -496,9 +598,9 @@ func untilDone(ctx context.Context, done <-chan struct{}) (context.Context, cont
 	return gctx, cancel
 }
 
-// abandon forgets a partition whose generation ended mid-batch: its
-// in-memory state is ahead of what was saved and must be neither reused
-// nor snapshotted.
+// abandon forgets a partition whose batch did not become durable (its
+// generation ended, or a durable step failed): its in-memory state is
+// ahead of what was saved and must be neither reused nor snapshotted.
 func (p *Processor) abandon(part *partition) {
 	p.mu.Lock()
 	if p.parts[part.id] == part {
@@ -513,8 +615,11 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 		name string
 		run  func() error
 	}{
-		{"dead_letters", func() error { return write(ctx, p.cfg.DeadLetters, b.deadLetters) }},
-		{"crossings", func() error { return write(ctx, p.cfg.Crossings, b.crossings) }},
+		{"forwards", func() error { return p.writeForwards(ctx, b.forwards) }},
+		{"dead_letters", func() error {
+			return p.writeBounded(ctx, p.cfg.DeadLetters, b.deadLetters, "dead_letter", stream.StripDeadLetter)
+		}},
+		{"crossings", func() error { return p.writeBounded(ctx, p.cfg.Crossings, b.crossings, "crossing", stripCrossing) }},
 		{"history", func() error {
 			r := p.cfg.Recorder
 			if err := errors.Join(r.AddTouches(b.touches...), r.AddLedger(b.ledger...), r.AddCrossings(b.crossRows...)); err != nil {
@@ -577,6 +682,28 @@ func (part *partition) encodeStates(dirty map[*scoring.Contact]string) []kafka.M
 	}
 	part.states, part.stateMsgs = buf, msgs
 	return msgs
+}
+
+// writeForwards writes each home partition's forwarded events, in the
+// order they arrived.
+func (p *Processor) writeForwards(ctx context.Context, fw map[int][]kafka.Message) error {
+	if len(fw) == 0 {
+		return nil
+	}
+	if p.cfg.Forward == nil {
+		return errors.New("events to forward to their home partition, and no producer for the events topic")
+	}
+	homes := make([]int, 0, len(fw))
+	for h := range fw {
+		homes = append(homes, h)
+	}
+	slices.Sort(homes)
+	for _, h := range homes {
+		if err := p.cfg.Forward.WritePartition(ctx, h, fw[h]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func write(ctx context.Context, w Producer, msgs []kafka.Message) error {

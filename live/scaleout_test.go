@@ -145,6 +145,8 @@ func (e *env) start(t *testing.T, name, stateDir string) *instance {
 		Crossings:   producer(t, e.brokers, "crossings"),
 		DeadLetters: producer(t, e.brokers, "dlq"),
 		States:      producer(t, e.brokers, "states"),
+		Partitions:  partitions,
+		Forward:     producer(t, e.brokers, "events"),
 		Log:         zerolog.New(in.log),
 	}, e.engine)
 	in.g = e.consumer(t, in)

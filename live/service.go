@@ -38,6 +38,7 @@ type Options struct {
 	ClickHouse     string // DSN; empty: no touch history
 	HTTP           string
 	StateDir       string
+	Accept         TimeWindow // occurred_at accepted; the rest is dead-lettered
 	Log            zerolog.Logger
 	// Ready, when set, is called once the service consumes.
 	Ready func(addr string)
@@ -65,6 +66,9 @@ func Run(ctx context.Context, o Options) error {
 		o.ChangelogTopic = o.EventsTopic + "-scorer-state"
 	}
 	log := o.Log
+	if err := o.Accept.Validate(); err != nil {
+		return err
+	}
 	set, err := rules.Load(o.Rules...)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
@@ -91,7 +95,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if n, err := stream.Partitions(ctx, o.Brokers, o.ChangelogTopic); err != nil || n != parts {
-		return fmt.Errorf("changelog %s has %d partitions, the events topic %d: state would not follow its events (%v)", o.ChangelogTopic, n, parts, err)
+		if err != nil {
+			return fmt.Errorf("changelog %s: %w", o.ChangelogTopic, err)
+		}
+		return fmt.Errorf("changelog %s has %d partitions, the events topic %s %d: the state is keyed to %d partitions "+
+			"and would not follow its events (the events topic's partition count changed?). Remedy: restore %s to %d partitions, "+
+			"or start over with a new --changelog-topic and a new --group together, which replays the events topic into state keyed to the new count",
+			o.ChangelogTopic, n, o.EventsTopic, parts, n, o.EventsTopic, n)
 	}
 	s := &Service{opts: o}
 	var recorder Recorder = Discard{}
@@ -107,7 +117,9 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn().Msg("no --clickhouse: scoring and crossings work; the touch history and reports are off")
 	}
 	producers := map[string]*stream.Producer{}
-	for _, t := range []string{o.CrossingsTopic, o.DLQTopic, o.ChangelogTopic} {
+	// The events topic's producer forwards events that arrived outside
+	// their home partition.
+	for _, t := range []string{o.CrossingsTopic, o.DLQTopic, o.ChangelogTopic, o.EventsTopic} {
 		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: t})
 		if err != nil {
 			return err
@@ -139,6 +151,7 @@ func Run(ctx context.Context, o Options) error {
 	s.processor = NewProcessor(Config{
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
+		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
 		Recorder: recorder, Metrics: metrics, Log: log,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
@@ -208,6 +221,10 @@ func (s *Service) score(w http.ResponseWriter, r *http.Request) {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			httpError(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 time", v))
+			return
+		}
+		if err := s.processor.cfg.Accept.CheckAsOf(t); err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		asOf = t

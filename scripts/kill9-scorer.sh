@@ -336,7 +336,7 @@ cross_bad=$(diff <(jq -c '{contact_id, model, crossings}' "$work/state.jsonl") \
   <(jq -c '{contact_id, model, crossings}' "$work/backtest.jsonl") | grep -c '^[<>]' || true)
 snapshots=0
 [[ -n "${snap_run:-}" ]] && snapshots=$(grep -c 'restored partition state from the local snapshot' "$work/scorer.$snap_run.log" || true)
-dead=$(cat "$work"/scorer.*.log | grep -c 'dead-lettered a malformed event' || true)
+dead=$(cat "$work"/scorer.*.log | grep -c 'dead-lettered an event' || true)
 
 printf '\nkill9-scorer summary (seed %s, %ds)\n' "$SEED" $((SECONDS - START))
 printf '  kills (SIGKILL)             %d\n' "$kills"

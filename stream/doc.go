@@ -77,10 +77,15 @@
 //
 //	func DeadLetter(m kafka.Message, reason string) kafka.Message   // original key, value, time, headers + dlq-*
 //	func SendDeadLetter(ctx context.Context, dlq *Producer, m kafka.Message, reason string) error
+//	func StripDeadLetter(d kafka.Message) kafka.Message              // key and dlq-* headers only
 //	func RestorePartition(ctx context.Context, brokers []string, topic string, partition int,
 //		fn func(kafka.Message) error) (end int64, err error)
 //
 // Dead letters carry the headers dlq-reason, dlq-source-topic,
-// dlq-partition and dlq-offset. A changelog is a Topic with Compacted set,
+// dlq-partition and dlq-offset; one over MaxDeadLetterBytes keeps only the
+// first DeadLetterPrefixBytes of its value and says so in dlq-truncated
+// (StripDeadLetter drops the value altogether). Producers keep every
+// record batch under MaxMessageBytes (1,000,000), below Kafka's default
+// max.message.bytes, which a broker enforces per batch. A changelog is a Topic with Compacted set,
 // the events topic's partition count, keyed by contact id.
 package stream

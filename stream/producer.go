@@ -77,10 +77,12 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		RequiredAcks: kafka.RequireAll, // the default, none, loses messages when a leader moves
 		BatchTimeout: cfg.BatchTimeout,
 		BatchSize:    cfg.BatchSize,
-		BatchBytes:   4 << 20,
-		Async:        cfg.Async,
-		Compression:  cfg.Compression,
-		Transport:    p.tr,
+		// Kafka refuses a record batch over max.message.bytes (1 MiB by
+		// default), all of it: a batch must stay under it.
+		BatchBytes:  MaxMessageBytes,
+		Async:       cfg.Async,
+		Compression: cfg.Compression,
+		Transport:   p.tr,
 	}
 	if cfg.Async {
 		onErr := cfg.OnError
@@ -119,9 +121,14 @@ func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
 	return nil
 }
 
-// maxRequestBytes bounds the records of one WritePartition request:
-// Kafka's default message.max.bytes is 1 MB.
-const maxRequestBytes = 1000_000
+// MaxMessageBytes bounds a batch of records the producer sends, and so
+// each message: Kafka's default max.message.bytes is 1 MiB (1,048,588
+// bytes) per record batch, and a broker refuses a larger batch whole. A
+// single larger message fails to write (kafka.MessageTooLargeError).
+const MaxMessageBytes = 1_000_000
+
+// maxRequestBytes bounds the records of one WritePartition request.
+const maxRequestBytes = MaxMessageBytes
 
 // WritePartition writes msgs, in order, to one partition of the topic and
 // returns once all in-sync replicas acknowledged them. Unlike Write it
@@ -141,10 +148,7 @@ func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...ka
 		for ; n < len(msgs); n++ {
 			// 21: the most a record adds in the v2 format besides key and
 			// value (length, attributes, deltas, lengths, header count).
-			s := len(msgs[n].Key) + len(msgs[n].Value) + 21
-			for _, h := range msgs[n].Headers {
-				s += len(h.Key) + len(h.Value) + 10
-			}
+			s := recordSize(msgs[n].Key, msgs[n].Value, msgs[n].Headers)
 			if n > 0 && size+s > maxRequestBytes {
 				break
 			}

@@ -49,6 +49,10 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN, e.g. clickhouse://127.0.0.1:9000/scorebridge (env CLICKHOUSE_DSN); empty: no touch history")
 	addr := fs.String("http", envOr("SCORER_HTTP", ":8080"), "HTTP address for /metrics, /healthz, /readyz, /contacts/{id}/score")
 	stateDir := fs.String("state-dir", envOr("SCORER_STATE_DIR", ""), "directory for local state snapshots (fast restarts); empty: restore from the changelog")
+	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", live.DefaultNotBefore.Format(time.DateOnly)),
+		"earliest occurred_at accepted, a date or an RFC 3339 time (env SCORER_ACCEPT_SINCE); earlier events are dead-lettered")
+	acceptAhead := fs.String("accept-ahead", envOr("SCORER_ACCEPT_AHEAD", "24h"),
+		"how far after the scorer's clock an occurred_at is accepted (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +68,20 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			return errors.New("--rules is required (or SCORER_RULES): a rule file or a directory of *.yaml")
 		}
 	}
+	since, err := time.Parse(time.RFC3339, *acceptSince)
+	if err != nil {
+		if since, err = time.Parse(time.DateOnly, *acceptSince); err != nil {
+			return fmt.Errorf("--accept-since %q: want a date (2000-01-01) or an RFC 3339 time", *acceptSince)
+		}
+	}
+	ahead, err := time.ParseDuration(*acceptAhead)
+	if err != nil {
+		return fmt.Errorf("--accept-ahead %q: want a duration such as 24h: %w", *acceptAhead, err)
+	}
+	accept := live.TimeWindow{NotBefore: since.UTC(), MaxAhead: ahead}
+	if err := accept.Validate(); err != nil {
+		return fmt.Errorf("--accept-since/--accept-ahead: %w", err)
+	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
@@ -73,6 +91,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	return live.Run(ctx, live.Options{
 		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
 		DLQTopic: *dlq, ChangelogTopic: *changelog, Partitions: *partitions, Group: *group,
-		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, StateDir: *stateDir, Log: log,
+		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, StateDir: *stateDir, Accept: accept, Log: log,
 	})
 }
