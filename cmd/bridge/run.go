@@ -23,6 +23,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 )
@@ -36,13 +37,16 @@ type options struct {
 	Partitions int // for the crossings topic, only if it must be created
 	ClickHouse string
 	HTTP       string
-	Config     string
-	StateDir   string
-	Workers    int
-	Tick       time.Duration // held releases, workflow-exit retries, outbox
-	Grace      time.Duration // in-flight calls get this long after SIGTERM
-	Retain     time.Duration // processed crossings and the local audit
-	MaxBatch   int
+	// APIToken guards /decisions; required when HTTP is not a loopback
+	// address (bearer.Require). Never logged.
+	APIToken string
+	Config   string
+	StateDir string
+	Workers  int
+	Tick     time.Duration // held releases, workflow-exit retries, outbox
+	Grace    time.Duration // in-flight calls get this long after SIGTERM
+	Retain   time.Duration // processed crossings and the local audit
+	MaxBatch int
 
 	// Seams for tests and the benchmark.
 	Log       io.Writer
@@ -60,7 +64,9 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&o.Group, "group", envOr("BRIDGE_GROUP", "bridge"), "consumer group (env BRIDGE_GROUP)")
 	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of the crossings topic if the bridge has to create it")
 	fs.StringVar(&o.ClickHouse, "clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN for the audit (env CLICKHOUSE_DSN); empty: decisions in the local store, API calls only counted")
-	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", ":8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP)")
+	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", "127.0.0.1:8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP); beyond loopback it needs an API token")
+	apiToken := fs.String("api-token", "", "bearer token for /decisions (visible in process listings: prefer env BRIDGE_API_TOKEN or --api-token-file); required when --http is not loopback")
+	apiTokenFile := fs.String("api-token-file", envOr("BRIDGE_API_TOKEN_FILE", ""), "file holding the API token (env BRIDGE_API_TOKEN_FILE)")
 	fs.StringVar(&o.Config, "config", envOr("BRIDGE_CONFIG", ""), "bridge configuration, YAML (env BRIDGE_CONFIG)")
 	fs.StringVar(&o.StateDir, "state-dir", envOr("BRIDGE_STATE_DIR", "bridge-state"), "directory of the durable state bridge.db (env BRIDGE_STATE_DIR)")
 	fs.IntVar(&o.Workers, "workers", 32, "crossings decided at once (a worker may wait on a sender's lock)")
@@ -75,6 +81,11 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 		return exitError(2)
 	}
 	o.Brokers = splitList(*brokers)
+	token, err := bearer.Load(*apiToken, "BRIDGE_API_TOKEN", *apiTokenFile)
+	if err != nil {
+		return err
+	}
+	o.APIToken = token
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, o)
@@ -84,6 +95,9 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 // stop fetching, let calls in flight finish (up to Grace), commit what is
 // durable, flush the audit, close.
 func serve(ctx context.Context, o options) error {
+	if err := bearer.Require(o.HTTP, o.APIToken, "--api-token", "BRIDGE_API_TOKEN"); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
@@ -183,9 +197,9 @@ func serve(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	srv := &http.Server{Handler: routes(reg, func() bool {
+	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
 		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
-	}, decisionsFrom(ch, local)), ReadHeaderTimeout: 5 * time.Second}
+	}, decisionsFrom(ch, local)), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server")
@@ -220,7 +234,7 @@ func serve(ctx context.Context, o options) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { maintain(ctx, svc, o, local) })
 	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
-		Str("http", ln.Addr().String()).Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
+		Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
 	if o.OnReady != nil {
 		o.OnReady(ln.Addr().String())
 	}
