@@ -298,7 +298,7 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 		if err != nil {
 			return nil, err
 		}
-		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token,
+		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, APIVersion: cfg.HubSpot.APIVersion,
 			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
 			// One attempt per call: the bridge's Retry loop is the one
 			// that retries (and verifies an ambiguous enrollment), so
