@@ -33,3 +33,14 @@ func checkAPIVersion(v string) error {
 	}
 	return fmt.Errorf("api version %q: want %s (current) or %s (legacy)", v, APIVersion202603, APIVersionV4)
 }
+
+// IsEnrollPath reports whether path is the sequence enrollment endpoint in
+// any version (for test and benchmark seams that watch enrollments go by).
+func IsEnrollPath(path string) bool {
+	for _, v := range APIVersions {
+		if path == sequencesPrefix(v)+"/enrollments" {
+			return true
+		}
+	}
+	return false
+}
