@@ -159,7 +159,7 @@ func serve(ctx context.Context, o options) error {
 		// to ClickHouse with the decisions.
 		apiRow = func(r analytics.APICall) {
 			if err := store.AppendAPICall(r); err != nil {
-				metrics.Count("api_call_audit")
+				metrics.Count(enrollment.ErrAPICallAudit)
 				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
 			}
 		}
@@ -262,13 +262,13 @@ func serve(ctx context.Context, o options) error {
 func maintain(ctx context.Context, svc *enrollment.Service, o options, local *enrollment.LocalAudit) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	every := func(what string, fn func(context.Context) error) {
+	every := func(what enrollment.ErrorKind, fn func(context.Context) error) {
 		tick := time.NewTicker(o.Tick)
 		defer tick.Stop()
 		for {
 			if err := fn(svc.Work); err != nil {
 				svc.Metrics.Count(what)
-				svc.Log.Warn().Err(err).Msg(what + " failed; retried next tick")
+				svc.Log.Warn().Err(err).Msg(string(what) + " failed; retried next tick")
 			}
 			select {
 			case <-ctx.Done():
@@ -277,10 +277,10 @@ func maintain(ctx context.Context, svc *enrollment.Service, o options, local *en
 			}
 		}
 	}
-	wg.Go(func() { every("flush", svc.Flush) })
-	wg.Go(func() { every("release", svc.Release) })
+	wg.Go(func() { every(enrollment.ErrFlush, svc.Flush) })
+	wg.Go(func() { every(enrollment.ErrRelease, svc.Release) })
 	var lastPrune time.Time
-	every("prune", func(context.Context) error {
+	every(enrollment.ErrPrune, func(context.Context) error {
 		if time.Since(lastPrune) < 24*time.Hour {
 			return nil
 		}
@@ -402,6 +402,10 @@ func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerF
 	return mux
 }
 
+// maxContactID bounds the contact id /decisions accepts: far above any
+// CRM's ids, far below what makes the ClickHouse query too large.
+const maxContactID = 1024
+
 // decisionsAnswer is GET /decisions?contact_id=: one shape whichever audit
 // answers, so a dashboard or a script need not know how the bridge runs.
 type decisionsAnswer struct {
@@ -416,8 +420,14 @@ type decisionsAnswer struct {
 func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("contact_id")
-		if id == "" {
+		switch {
+		case id == "":
 			http.Error(w, "contact_id is required", http.StatusBadRequest)
+			return
+		case len(id) > maxContactID:
+			// ClickHouse would refuse the query with its own text (over
+			// max_query_size); no contact has such an id.
+			http.Error(w, fmt.Sprintf("contact_id is %d bytes long; at most %d", len(id), maxContactID), http.StatusBadRequest)
 			return
 		}
 		body := decisionsAnswer{ContactID: id}
