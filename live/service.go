@@ -107,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("clickhouse: %w", err)
 		}
 		defer s.store.Close()
-		w := s.store.NewWriter(analytics.WriterOptions{})
+		w := s.store.NewWriter(analytics.WriterOptions{Logger: &log})
 		defer w.Close(context.Background())
 		recorder = w
 	} else {

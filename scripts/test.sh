@@ -45,7 +45,7 @@ echo "CLICKHOUSE_DSN=$CLICKHOUSE_DSN"
 step "go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
-for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/kill9-bridge.sh scripts/hubspot-client-test.sh; do
+for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/kill9-bridge.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
 	if [[ -x "$extra" ]]; then
 		step "$extra"
 		"$extra"
