@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -51,9 +52,28 @@ func Write(w io.Writer, format string, r Report) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return enc.Encode(emptyLists(r))
 	}
 	return fmt.Errorf("unknown format %q (want table, csv or json)", format)
+}
+
+// emptyLists returns a copy of a report struct whose nil slices are empty,
+// so an empty list prints as [] (which `jq '.rows[]'` iterates) and not
+// null (which it refuses).
+func emptyLists(r Report) any {
+	v := reflect.ValueOf(r)
+	if v.Kind() != reflect.Struct {
+		return r
+	}
+	c := reflect.New(v.Type()).Elem()
+	c.Set(v)
+	for i := 0; i < c.NumField(); i++ {
+		f := c.Field(i)
+		if f.Kind() == reflect.Slice && f.IsNil() && f.CanSet() {
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+		}
+	}
+	return c.Interface()
 }
 
 // Points renders micro-points as points with up to 6 decimals.

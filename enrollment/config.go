@@ -13,6 +13,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/internal/dialect"
 	"gopkg.in/yaml.v3"
 )
@@ -59,6 +60,9 @@ type HubSpotConfig struct {
 	BaseURL        string `yaml:"base_url"`
 	RequestsPer10s int    `yaml:"requests_per_10s"`
 	TokenFile      string `yaml:"token_file"`
+	// APIVersion is the Sequences API version: "2026-03" (default, HubSpot's
+	// current dated version) or "v4" (legacy).
+	APIVersion string `yaml:"api_version"`
 }
 
 // WebhookConfig configures the webhook sink. The HMAC secret comes from the
@@ -297,6 +301,13 @@ func (c *Config) validateHubSpot(v *validator) {
 	}
 	if h.TokenFile != "" {
 		h.TokenFile = c.resolve(h.TokenFile)
+	}
+	switch h.APIVersion {
+	case "":
+		h.APIVersion = hubspot.APIVersions[0]
+	case hubspot.APIVersion202603, hubspot.APIVersionV4:
+	default:
+		v.at([]any{"hubspot", "api_version"}, "api_version %q: want %q (current) or %q (legacy)", h.APIVersion, hubspot.APIVersion202603, hubspot.APIVersionV4)
 	}
 }
 

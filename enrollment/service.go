@@ -164,7 +164,7 @@ func (s *Service) one(stop context.Context, m Message) bool {
 	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(first),
 		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), stop)
 	err := backoff.RetryNotify(func() error { return s.decide(m) }, b, func(err error, _ time.Duration) {
-		s.Metrics.count("crossing_error")
+		s.Metrics.count(ErrCrossing)
 		s.Log.Error().Err(err).Str("contact_id", m.Key).Msg("crossing not decided; retrying")
 	})
 	return err == nil
@@ -250,7 +250,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	}
 	s.Metrics.sizes(s.Bridge.Store)
 	if err != nil {
-		s.Metrics.count("outbox")
+		s.Metrics.count(ErrOutbox)
 	}
 	return wrapStep("flush outbox", err)
 }

@@ -58,7 +58,7 @@ func NewServiceMetrics(reg prometheus.Registerer, lag func() float64) *ServiceMe
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bridge_errors_total", Help: "Errors by kind (crossing_error, outbox, tick, dead_letter).",
+			Name: "bridge_errors_total", Help: errorsHelp(),
 		}, []string{"kind"}),
 		Held: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bridge_held_crossings", Help: "Crossings waiting in the durable held queue.",
@@ -76,6 +76,9 @@ func NewServiceMetrics(reg prometheus.Registerer, lag func() float64) *ServiceMe
 	lagFn := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bridge_consumer_lag", Help: "Messages behind the end of the crossings topic, over owned partitions.",
 	}, lag)
+	for _, k := range ErrorKinds { // every kind exported from the start, at 0
+		m.Errors.WithLabelValues(string(k))
+	}
 	reg.MustRegister(m.Crossings, m.Decisions, m.DecideSeconds, m.APICalls, m.APICallSeconds, m.LimiterWait,
 		m.Errors, m.Held, m.Outbox, m.CallOutbox, m.Recorded, lagFn)
 	return m
@@ -108,14 +111,14 @@ func (m *ServiceMetrics) crossing(result string) {
 	}
 }
 
-func (m *ServiceMetrics) count(kind string) {
+func (m *ServiceMetrics) count(kind ErrorKind) {
 	if m != nil {
-		m.Errors.WithLabelValues(kind).Inc()
+		m.Errors.WithLabelValues(string(kind)).Inc()
 	}
 }
 
 // Count adds one error of a kind (for the command's own failures).
-func (m *ServiceMetrics) Count(kind string) { m.count(kind) }
+func (m *ServiceMetrics) Count(kind ErrorKind) { m.count(kind) }
 
 // MeterSink numbers every sink call and labels its HTTP calls with that
 // number and the crossing id (WithCrossing), for the audit hook.

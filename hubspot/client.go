@@ -24,7 +24,10 @@ import (
 // ClientConfig configures a Client. Zero values take the defaults shown.
 type ClientConfig struct {
 	BaseURL string // https://api.hubapi.com
-	Token   string // required; never logged nor audited
+	// APIVersion is the Sequences API version: APIVersion202603 (the
+	// default, HubSpot's current dated version) or APIVersionV4 (legacy).
+	APIVersion string
+	Token      string // required; never logged nor audited
 	// RequestsPerInterval and Interval are the client-side limit shared by
 	// every call (190 per 10 s). The limiter spaces requests so that no
 	// rolling Interval ever holds more than RequestsPerInterval of them.
@@ -115,6 +118,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("hubspot client: token is empty")
 	}
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = APIVersion202603
+	}
+	if err := checkAPIVersion(cfg.APIVersion); err != nil {
+		return nil, fmt.Errorf("hubspot client: %w", err)
+	}
 	if cfg.RequestsPerInterval <= 0 {
 		cfg.RequestsPerInterval = 190
 	}
@@ -170,7 +179,7 @@ func (c *Client) ListSequences(ctx context.Context, p ListSequencesParams) (*Seq
 		q.Set("name", p.Name)
 	}
 	var page SequencePage
-	if err := c.call(ctx, "list_sequences", http.MethodGet, "/automation/v4/sequences", q, nil, &page, false); err != nil {
+	if err := c.call(ctx, "list_sequences", http.MethodGet, c.seqPath(""), q, nil, &page, false); err != nil {
 		return nil, err
 	}
 	return &page, nil
@@ -196,7 +205,7 @@ func (c *Client) ListAllSequences(ctx context.Context, userID, name string) ([]S
 // GetSequence returns a sequence with its steps and settings.
 func (c *Client) GetSequence(ctx context.Context, sequenceID, userID string) (*Sequence, error) {
 	var s Sequence
-	path := "/automation/v4/sequences/" + url.PathEscape(sequenceID)
+	path := c.seqPath("/" + url.PathEscape(sequenceID))
 	if err := c.call(ctx, "get_sequence", http.MethodGet, path, url.Values{"userId": {userID}}, nil, &s, false); err != nil {
 		return nil, err
 	}
@@ -208,7 +217,7 @@ func (c *Client) GetSequence(ctx context.Context, sequenceID, userID string) (*S
 // an empty 200 is read the same way).
 func (c *Client) GetContactEnrollment(ctx context.Context, contactID string) (*ContactEnrollment, error) {
 	var ce ContactEnrollment
-	path := "/automation/v4/sequences/enrollments/contact/" + url.PathEscape(contactID)
+	path := c.seqPath("/enrollments/contact/" + url.PathEscape(contactID))
 	ctx = withSubject(ctx, contactID, "")
 	err := c.call(ctx, "get_contact_enrollment", http.MethodGet, path, nil, nil, &ce, false)
 	var ae *APIError
@@ -241,7 +250,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, er
 	}
 	ctx = withSubject(ctx, req.ContactID, "")
 	var enr Enrollment
-	if err := c.call(ctx, "enroll", http.MethodPost, "/automation/v4/sequences/enrollments", url.Values{"userId": {req.UserID}}, body, &enr, true); err != nil {
+	if err := c.call(ctx, "enroll", http.MethodPost, c.seqPath("/enrollments"), url.Values{"userId": {req.UserID}}, body, &enr, true); err != nil {
 		return nil, err
 	}
 	return &enr, nil
@@ -271,6 +280,12 @@ func (c *Client) GetWorkflowEnrollments(ctx context.Context, vid string) ([]Work
 	}
 	return out, nil
 }
+
+// seqPath is a Sequences API path in the configured version.
+func (c *Client) seqPath(rest string) string { return sequencesPrefix(c.cfg.APIVersion) + rest }
+
+// APIVersion is the Sequences API version the client speaks.
+func (c *Client) APIVersion() string { return c.cfg.APIVersion }
 
 func workflowPath(workflowID, email string) string {
 	return "/automation/v2/workflows/" + url.PathEscape(workflowID) + "/enrollments/contacts/" + url.PathEscape(email)

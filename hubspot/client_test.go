@@ -13,10 +13,26 @@ import (
 	"time"
 )
 
+// Every call in each API version (the default first), against the sandbox
+// serving both.
 func TestClientMethods(t *testing.T) {
+	for _, v := range append([]string{""}, APIVersions...) {
+		name := v
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) { testClientMethods(t, v) })
+	}
+}
+
+func testClientMethods(t *testing.T, version string) {
 	sb, srv := newEnv(t, nil)
-	c, log := newTestClient(t, srv.URL, nil)
+	c, log := newTestClient(t, srv.URL, func(cc *ClientConfig) { cc.APIVersion = version })
 	ctx := context.Background()
+	prefix := "/automation/sequences/2026-03"
+	if version == APIVersionV4 {
+		prefix = "/automation/v4/sequences"
+	}
 
 	page, err := c.ListSequences(ctx, ListSequencesParams{UserID: "101", Limit: 2})
 	if err != nil || len(page.Results) != 2 || page.Total != 3 || page.Paging.Next.After != "2" {
@@ -69,12 +85,12 @@ func TestClientMethods(t *testing.T) {
 		}
 	}
 	want := []string{
-		"GET /automation/v4/sequences?limit=2&userId=101",
-		"GET /automation/v4/sequences?limit=100&userId=101",
-		"GET /automation/v4/sequences/9001?userId=101",
-		"GET /automation/v4/sequences/enrollments/contact/77",
-		"POST /automation/v4/sequences/enrollments?userId=102",
-		"GET /automation/v4/sequences/enrollments/contact/77",
+		"GET " + prefix + "?limit=2&userId=101",
+		"GET " + prefix + "?limit=100&userId=101",
+		"GET " + prefix + "/9001?userId=101",
+		"GET " + prefix + "/enrollments/contact/77",
+		"POST " + prefix + "/enrollments?userId=102",
+		"GET " + prefix + "/enrollments/contact/77",
 		"POST /automation/v2/workflows/5001/enrollments/contacts/c78@example.net",
 		"GET /automation/v2/workflows/enrollments/contacts/78",
 		"DELETE /automation/v2/workflows/5001/enrollments/contacts/c78@example.net",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/mail"
 	"os"
 	"strings"
@@ -36,6 +37,19 @@ type RateLimitConfig struct {
 	Max      int           `yaml:"max"`      // requests per interval, default 190
 	Interval time.Duration `yaml:"interval"` // default 10s
 	Daily    int           `yaml:"daily"`    // requests per day, default 1,000,000
+	// Secondly is reported in X-HubSpot-RateLimit-Secondly (default
+	// max/interval rounded up); the sandbox does not enforce it.
+	Secondly int `yaml:"secondly"`
+}
+
+func (rl RateLimitConfig) secondly() int {
+	if rl.Secondly > 0 {
+		return rl.Secondly
+	}
+	if rl.Interval <= 0 {
+		return rl.Max
+	}
+	return int(math.Ceil(float64(rl.Max) / rl.Interval.Seconds()))
 }
 
 // ContactConfig is a known contact.
@@ -213,7 +227,7 @@ func (c *SandboxConfig) Validate() error {
 	if c.Token == "" {
 		bad("token: required")
 	}
-	if c.RateLimit.Max < 0 || c.RateLimit.Interval < 0 || c.RateLimit.Daily < 0 {
+	if c.RateLimit.Max < 0 || c.RateLimit.Interval < 0 || c.RateLimit.Daily < 0 || c.RateLimit.Secondly < 0 {
 		bad("rate_limit: values must be positive")
 	}
 	if !strings.Contains(c.ContactEmailTemplate, "{id}") {

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,10 +141,15 @@ func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
 	slices.SortFunc(s.seqOrder, compareIDs)
 	s.resetLocked()
 	s.api = http.NewServeMux()
-	s.api.HandleFunc("GET /automation/v4/sequences", s.listSequences)
-	s.api.HandleFunc("GET /automation/v4/sequences/{sequenceId}", s.getSequence)
-	s.api.HandleFunc("POST /automation/v4/sequences/enrollments", s.enroll)
-	s.api.HandleFunc("GET /automation/v4/sequences/enrollments/contact/{contactId}", s.contactEnrollment)
+	// Both API versions: the same calls under the dated prefix and the
+	// legacy v4 one (see APIVersion).
+	for _, v := range []string{APIVersion202603, APIVersionV4} {
+		prefix := sequencesPrefix(v)
+		s.api.HandleFunc("GET "+prefix, s.listSequences)
+		s.api.HandleFunc("GET "+prefix+"/{sequenceId}", s.getSequence)
+		s.api.HandleFunc("POST "+prefix+"/enrollments", s.enroll)
+		s.api.HandleFunc("GET "+prefix+"/enrollments/contact/{contactId}", s.contactEnrollment)
+	}
 	s.api.HandleFunc("POST /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}", s.workflowEnroll)
 	s.api.HandleFunc("DELETE /automation/v2/workflows/{workflowId}/enrollments/contacts/{email}", s.workflowUnenroll)
 	s.api.HandleFunc("GET /automation/v2/workflows/enrollments/contacts/{vid}", s.workflowEnrollments)
@@ -222,7 +229,10 @@ func newFaultRand(seed uint64) *mrand.Rand {
 	return mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-func (s *Sandbox) clock() time.Time { return s.now().Add(s.clockSkew).UTC() }
+// clock is the sandbox's time at HubSpot's precision: milliseconds.
+func (s *Sandbox) clock() time.Time {
+	return s.now().Add(s.clockSkew).UTC().Truncate(time.Millisecond)
+}
 
 // ServeHTTP answers HubSpot's endpoints after authentication, the rolling
 // rate limit and the fault injector, and the admin endpoints directly.
@@ -260,9 +270,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.api.ServeHTTP(w, r)
 }
 
+// authorized accepts "Bearer <token>" with the scheme in any case, as
+// HTTP auth schemes are (RFC 7235) and HubSpot does.
 func (s *Sandbox) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.cfg.Token)) == 1
 }
 
 // admit applies the rate limit and draws the pre-processing faults. It
@@ -271,13 +284,15 @@ func (s *Sandbox) authorized(r *http.Request) bool {
 func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request) (time.Duration, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.clock()
+	// Full precision here: the limit counts requests, not timestamps.
+	now := s.now().Add(s.clockSkew).UTC()
 	rl := s.cfg.RateLimit
 	cut := 0
-	for cut < len(s.hits) && now.Sub(s.hits[cut]) >= rl.Interval {
+	for cut < len(s.hits) && now.Sub(s.hits[cut]) >= max(rl.Interval, time.Second) {
 		cut++
 	}
 	s.hits = s.hits[cut:]
+	inInterval := s.countSinceLocked(now, rl.Interval)
 	if day := now.Truncate(24 * time.Hour); !day.Equal(s.day) {
 		s.day, s.dayCount = day, 0
 	}
@@ -285,20 +300,25 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request) (time.Duration, 
 	h.Set("X-HubSpot-RateLimit-Max", strconv.Itoa(rl.Max))
 	h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(rl.Interval.Milliseconds(), 10))
 	h.Set("X-HubSpot-RateLimit-Daily", strconv.Itoa(rl.Daily))
+	// HubSpot also reports a per-second count; the sandbox reports it and
+	// enforces only the interval and daily limits.
+	secondly := rl.secondly()
+	h.Set("X-HubSpot-RateLimit-Secondly", strconv.Itoa(secondly))
+	h.Set("X-HubSpot-RateLimit-Secondly-Remaining", strconv.Itoa(max(0, secondly-s.countSinceLocked(now, time.Second))))
 	switch {
 	case s.dayCount >= rl.Daily:
 		s.stats.RateLimited++
-		h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(max(0, rl.Max-len(s.hits))))
+		h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(max(0, rl.Max-inInterval)))
 		h.Set("X-HubSpot-RateLimit-Daily-Remaining", "0")
 		next := s.day.Add(24 * time.Hour)
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(next.Sub(now).Seconds()))))
 		writeRateLimit(w, r, "DAILY", "You have reached your daily limit.")
 		return -1, 0
-	case len(s.hits) >= rl.Max:
+	case inInterval >= rl.Max:
 		s.stats.RateLimited++
 		h.Set("X-HubSpot-RateLimit-Remaining", "0")
 		h.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(rl.Daily-s.dayCount))
-		wait := s.hits[0].Add(rl.Interval).Sub(now)
+		wait := s.hits[len(s.hits)-inInterval].Add(rl.Interval).Sub(now)
 		h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		writeRateLimit(w, r, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.")
 		return -1, 0
@@ -306,7 +326,8 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request) (time.Duration, 
 	s.hits = append(s.hits, now)
 	s.dayCount++
 	s.stats.Requests++
-	h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(rl.Max-len(s.hits)))
+	h.Set("X-HubSpot-RateLimit-Remaining", strconv.Itoa(rl.Max-inInterval-1))
+	h.Set("X-HubSpot-RateLimit-Secondly-Remaining", strconv.Itoa(max(0, secondly-s.countSinceLocked(now, time.Second))))
 	h.Set("X-HubSpot-RateLimit-Daily-Remaining", strconv.Itoa(rl.Daily-s.dayCount))
 	fail := 0
 	switch {
@@ -320,6 +341,17 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request) (time.Duration, 
 		s.stats.InjectedErrors++
 	}
 	return s.faults.Latency, fail
+}
+
+// countSinceLocked counts the accepted requests of the last d.
+func (s *Sandbox) countSinceLocked(now time.Time, d time.Duration) int {
+	i, _ := slices.BinarySearchFunc(s.hits, now.Add(-d), func(t, from time.Time) int {
+		if t.After(from) {
+			return 1
+		}
+		return -1
+	})
+	return len(s.hits) - i
 }
 
 func writeRateLimit(w http.ResponseWriter, r *http.Request, policy, msg string) {
@@ -403,10 +435,21 @@ func (s *Sandbox) listSequences(w http.ResponseWriter, r *http.Request) {
 		if end < len(match) {
 			nq := r.URL.Query()
 			nq.Set("after", strconv.Itoa(end))
-			page.Paging = &Paging{Next: &NextPage{After: strconv.Itoa(end), Link: "?" + nq.Encode()}}
+			page.Paging = &Paging{Next: &NextPage{After: strconv.Itoa(end), Link: requestURL(r, nq)}}
 		}
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// requestURL is the absolute URL of r's path with query q, as HubSpot's
+// paging links are (its clients build the next request from them).
+func requestURL(r *http.Request, q url.Values) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	return u.String()
 }
 
 func (s *Sandbox) getSequence(w http.ResponseWriter, r *http.Request) {
@@ -471,7 +514,8 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 	var req EnrollRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "Invalid input JSON: "+err.Error())
+		msg, detail := decodeProblem(err)
+		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", msg, detail...)
 		return
 	}
 	var missing []ErrorDetail
@@ -560,6 +604,35 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, Enrollment{ID: e.ID, ToEmail: e.ToEmail, EnrolledAt: now, UpdatedAt: now})
 	}
+}
+
+// decodeProblem words a request body that does not decode as HubSpot's
+// validation error would, naming the field and what to send instead; it
+// never shows the decoder's Go type names.
+func decodeProblem(err error) (string, []ErrorDetail) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		got := te.Value
+		if got == "number" {
+			got = "a number"
+		} else {
+			got = "a " + got
+		}
+		msg := fmt.Sprintf("Invalid input JSON: %s must be a string, got %s; send the id in quotes, e.g. \"%s\": \"123\"", te.Field, got, te.Field)
+		return msg, []ErrorDetail{{Message: msg, In: te.Field, Code: "INVALID_TYPE"}}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("Invalid input JSON at byte %d: the body is not valid JSON", se.Offset), nil
+	}
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return fmt.Sprintf("Invalid input JSON: the body is larger than %d bytes", mb.Limit), nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "Invalid input JSON: the body is empty or cut short; send {\"contactId\", \"sequenceId\", \"senderEmail\"}", nil
+	}
+	return "Invalid input JSON: the body must be one JSON object with contactId, sequenceId and senderEmail as strings", nil
 }
 
 // scheduledLocked lists the sends an inbox has made or will make that can

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
@@ -37,9 +38,12 @@ type Options struct {
 	Rules          []string
 	ClickHouse     string // DSN; empty: no touch history
 	HTTP           string
-	StateDir       string
-	Accept         TimeWindow // occurred_at accepted; the rest is dead-lettered
-	Log            zerolog.Logger
+	// APIToken guards /contacts/{id}/score; required when HTTP is not a
+	// loopback address (bearer.Require). Never logged.
+	APIToken string
+	StateDir string
+	Accept   TimeWindow // occurred_at accepted; the rest is dead-lettered
+	Log      zerolog.Logger
 	// Ready, when set, is called once the service consumes.
 	Ready func(addr string)
 }
@@ -62,6 +66,9 @@ type Service struct {
 // Run starts the scorer and blocks until ctx ends or a fatal error.
 // SIGHUP and changes to the rule files reload the rules.
 func Run(ctx context.Context, o Options) error {
+	if err := bearer.Require(o.HTTP, o.APIToken, "--api-token", "SCORER_API_TOKEN"); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	if o.ChangelogTopic == "" {
 		o.ChangelogTopic = o.EventsTopic + "-scorer-state"
 	}
@@ -110,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("clickhouse: %w", err)
 		}
 		defer s.store.Close()
-		w := s.store.NewWriter(analytics.WriterOptions{})
+		w := s.store.NewWriter(analytics.WriterOptions{Logger: &log})
 		defer w.Close(context.Background())
 		recorder = w
 	} else {
@@ -165,7 +172,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("http %s: %w (is another scorer running? choose another with --http)", o.HTTP, err)
 	}
-	srv := &http.Server{Handler: s.routes(reg), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: bearer.Guard(s.routes(reg), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer func() {
 		c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -178,7 +185,7 @@ func Run(ctx context.Context, o Options) error {
 	go s.watchRules(ctx, metrics)
 
 	log.Info().Strs("brokers", o.Brokers).Str("topic", o.EventsTopic).Int("partitions", parts).Str("group", o.Group).
-		Str("rule_version", set.Version).Str("http", ln.Addr().String()).Msg("scorer running")
+		Str("rule_version", set.Version).Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Msg("scorer running")
 	s.ready.Store(true)
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())

@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-# The scripts below use jq and curl; a machine without them gets them from
-# Debian's packages (as root, like ClickHouse).
+# The scripts below use jq, curl and promtool (alerts-test.sh); a machine
+# without them gets them from Debian's packages (as root, like ClickHouse).
 missing=()
 for tool in jq curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+command -v promtool >/dev/null || missing+=(prometheus)
 if (( ${#missing[@]} )); then
 	step "installing ${missing[*]} (apt-get)"
 	export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +46,7 @@ echo "CLICKHOUSE_DSN=$CLICKHOUSE_DSN"
 step "go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
-for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-bridge.sh; do
+for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-bridge.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
 	if [[ -x "$extra" ]]; then
 		step "$extra"
 		"$extra"

@@ -225,7 +225,7 @@ func (b *benchRun) sandbox() (string, func(), error) {
 	}
 	b.arrived = map[string]time.Time{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/automation/v4/sequences/enrollments" {
+		if r.Method == http.MethodPost && hubspot.IsEnrollPath(r.URL.Path) {
 			at := time.Now()
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))

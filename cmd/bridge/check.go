@@ -48,7 +48,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 // cmdSandbox serves the HubSpot sandbox until SIGINT or SIGTERM.
 func cmdSandbox(args []string, stdout, stderr io.Writer) error {
 	fs := flags("sandbox", stderr)
-	addr := fs.String("addr", envOr("SANDBOX_ADDR", ":8090"), "listen address")
+	addr := fs.String("addr", envOr("SANDBOX_ADDR", "127.0.0.1:8090"), "listen address (env SANDBOX_ADDR); loopback by default: the admin endpoints under /_sandbox/ have no authentication")
 	config := fs.String("config", envOr("SANDBOX_CONFIG", "testdata/sandbox.yaml"), "sandbox configuration (YAML)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -175,3 +175,22 @@ func testClickHouse(t *testing.T, dsn string) *analytics.Store {
 	})
 	return s
 }
+
+// A contact id too long to be one answers 400 with the bridge's own
+// message, from either audit, never the database's error text.
+func TestDecisionsLongContactID(t *testing.T) {
+	handlers := map[string]http.HandlerFunc{"local": decisionsFrom(nil, localAudit(t, sameDecisions("c-long")))}
+	if dsn := os.Getenv("CLICKHOUSE_DSN"); dsn != "" {
+		handlers["clickhouse"] = decisionsFrom(testClickHouse(t, dsn), nil)
+	}
+	long := strings.Repeat("x", 300_000)
+	for name, h := range handlers {
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest(http.MethodGet, "/decisions?contact_id="+long, nil))
+		body := rec.Body.String()
+		if rec.Code != http.StatusBadRequest || !strings.Contains(body, "contact_id is 300000 bytes long; at most 1024") ||
+			strings.Contains(body, "DB::Exception") || strings.Contains(body, "Code:") {
+			t.Errorf("%s: %d %.300s", name, rec.Code, body)
+		}
+	}
+}

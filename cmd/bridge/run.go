@@ -23,6 +23,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 )
@@ -36,13 +37,16 @@ type options struct {
 	Partitions int // for the crossings topic, only if it must be created
 	ClickHouse string
 	HTTP       string
-	Config     string
-	StateDir   string
-	Workers    int
-	Tick       time.Duration // held releases, workflow-exit retries, outbox
-	Grace      time.Duration // in-flight calls get this long after SIGTERM
-	Retain     time.Duration // processed crossings and the local audit
-	MaxBatch   int
+	// APIToken guards /decisions; required when HTTP is not a loopback
+	// address (bearer.Require). Never logged.
+	APIToken string
+	Config   string
+	StateDir string
+	Workers  int
+	Tick     time.Duration // held releases, workflow-exit retries, outbox
+	Grace    time.Duration // in-flight calls get this long after SIGTERM
+	Retain   time.Duration // processed crossings and the local audit
+	MaxBatch int
 
 	// Seams for tests and the benchmark.
 	Log       io.Writer
@@ -60,7 +64,9 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&o.Group, "group", envOr("BRIDGE_GROUP", "bridge"), "consumer group (env BRIDGE_GROUP)")
 	fs.IntVar(&o.Partitions, "partitions", 4, "partitions of the crossings topic if the bridge has to create it")
 	fs.StringVar(&o.ClickHouse, "clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN for the audit (env CLICKHOUSE_DSN); empty: decisions in the local store, API calls only counted")
-	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", ":8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP)")
+	fs.StringVar(&o.HTTP, "http", envOr("BRIDGE_HTTP", "127.0.0.1:8081"), "address of /metrics, /healthz, /readyz, /decisions (env BRIDGE_HTTP); beyond loopback it needs an API token")
+	apiToken := fs.String("api-token", "", "bearer token for /decisions (visible in process listings: prefer env BRIDGE_API_TOKEN or --api-token-file); required when --http is not loopback")
+	apiTokenFile := fs.String("api-token-file", envOr("BRIDGE_API_TOKEN_FILE", ""), "file holding the API token (env BRIDGE_API_TOKEN_FILE)")
 	fs.StringVar(&o.Config, "config", envOr("BRIDGE_CONFIG", ""), "bridge configuration, YAML (env BRIDGE_CONFIG)")
 	fs.StringVar(&o.StateDir, "state-dir", envOr("BRIDGE_STATE_DIR", "bridge-state"), "directory of the durable state bridge.db (env BRIDGE_STATE_DIR)")
 	fs.IntVar(&o.Workers, "workers", 32, "crossings decided at once (a worker may wait on a sender's lock)")
@@ -75,6 +81,11 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 		return exitError(2)
 	}
 	o.Brokers = splitList(*brokers)
+	token, err := bearer.Load(*apiToken, "BRIDGE_API_TOKEN", *apiTokenFile)
+	if err != nil {
+		return err
+	}
+	o.APIToken = token
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, o)
@@ -84,6 +95,9 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 // stop fetching, let calls in flight finish (up to Grace), commit what is
 // durable, flush the audit, close.
 func serve(ctx context.Context, o options) error {
+	if err := bearer.Require(o.HTTP, o.APIToken, "--api-token", "BRIDGE_API_TOKEN"); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
@@ -145,7 +159,7 @@ func serve(ctx context.Context, o options) error {
 		// to ClickHouse with the decisions.
 		apiRow = func(r analytics.APICall) {
 			if err := store.AppendAPICall(r); err != nil {
-				metrics.Count("api_call_audit")
+				metrics.Count(enrollment.ErrAPICallAudit)
 				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
 			}
 		}
@@ -183,9 +197,9 @@ func serve(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	srv := &http.Server{Handler: routes(reg, func() bool {
+	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
 		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
-	}, decisionsFrom(ch, local)), ReadHeaderTimeout: 5 * time.Second}
+	}, decisionsFrom(ch, local)), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server")
@@ -220,7 +234,7 @@ func serve(ctx context.Context, o options) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { maintain(ctx, svc, o, local) })
 	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
-		Str("http", ln.Addr().String()).Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
+		Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
 	if o.OnReady != nil {
 		o.OnReady(ln.Addr().String())
 	}
@@ -248,13 +262,13 @@ func serve(ctx context.Context, o options) error {
 func maintain(ctx context.Context, svc *enrollment.Service, o options, local *enrollment.LocalAudit) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	every := func(what string, fn func(context.Context) error) {
+	every := func(what enrollment.ErrorKind, fn func(context.Context) error) {
 		tick := time.NewTicker(o.Tick)
 		defer tick.Stop()
 		for {
 			if err := fn(svc.Work); err != nil {
 				svc.Metrics.Count(what)
-				svc.Log.Warn().Err(err).Msg(what + " failed; retried next tick")
+				svc.Log.Warn().Err(err).Msg(string(what) + " failed; retried next tick")
 			}
 			select {
 			case <-ctx.Done():
@@ -263,10 +277,10 @@ func maintain(ctx context.Context, svc *enrollment.Service, o options, local *en
 			}
 		}
 	}
-	wg.Go(func() { every("flush", svc.Flush) })
-	wg.Go(func() { every("release", svc.Release) })
+	wg.Go(func() { every(enrollment.ErrFlush, svc.Flush) })
+	wg.Go(func() { every(enrollment.ErrRelease, svc.Release) })
 	var lastPrune time.Time
-	every("prune", func(context.Context) error {
+	every(enrollment.ErrPrune, func(context.Context) error {
 		if time.Since(lastPrune) < 24*time.Hour {
 			return nil
 		}
@@ -284,7 +298,7 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 		if err != nil {
 			return nil, err
 		}
-		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token,
+		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, APIVersion: cfg.HubSpot.APIVersion,
 			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
 			// One attempt per call: the bridge's Retry loop is the one
 			// that retries (and verifies an ambiguous enrollment), so
@@ -388,6 +402,10 @@ func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerF
 	return mux
 }
 
+// maxContactID bounds the contact id /decisions accepts: far above any
+// CRM's ids, far below what makes the ClickHouse query too large.
+const maxContactID = 1024
+
 // decisionsAnswer is GET /decisions?contact_id=: one shape whichever audit
 // answers, so a dashboard or a script need not know how the bridge runs.
 type decisionsAnswer struct {
@@ -402,8 +420,14 @@ type decisionsAnswer struct {
 func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Query().Get("contact_id")
-		if id == "" {
+		switch {
+		case id == "":
 			http.Error(w, "contact_id is required", http.StatusBadRequest)
+			return
+		case len(id) > maxContactID:
+			// ClickHouse would refuse the query with its own text (over
+			// max_query_size); no contact has such an id.
+			http.Error(w, fmt.Sprintf("contact_id is %d bytes long; at most %d", len(id), maxContactID), http.StatusBadRequest)
 			return
 		}
 		body := decisionsAnswer{ContactID: id}

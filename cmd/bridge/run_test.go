@@ -17,6 +17,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
 )
 
@@ -107,7 +108,7 @@ func (c *crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err == nil && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/sequences/enrollments") &&
+	if err == nil && req.Method == http.MethodPost && hubspot.IsEnrollPath(req.URL.Path) &&
 		bytes.Contains(body, []byte(`"contactId":"`+c.victim+`"`)) && c.crashed.CompareAndSwap(false, true) {
 		resp.Body.Close()
 		c.crash()

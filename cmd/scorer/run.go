@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/live"
 )
 
@@ -47,7 +48,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	partitions := fs.Int("partitions", 6, "partitions of topics the scorer creates (existing topics are kept)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group (env SCORER_GROUP)")
 	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN, e.g. clickhouse://127.0.0.1:9000/scorebridge (env CLICKHOUSE_DSN); empty: no touch history")
-	addr := fs.String("http", envOr("SCORER_HTTP", ":8080"), "HTTP address for /metrics, /healthz, /readyz, /contacts/{id}/score")
+	addr := fs.String("http", envOr("SCORER_HTTP", "127.0.0.1:8080"), "HTTP address for /metrics, /healthz, /readyz, /contacts/{id}/score (env SCORER_HTTP); beyond loopback it needs an API token")
+	apiToken := fs.String("api-token", "", "bearer token for /contacts/{id}/score (visible in process listings: prefer env SCORER_API_TOKEN or --api-token-file); required when --http is not loopback")
+	apiTokenFile := fs.String("api-token-file", envOr("SCORER_API_TOKEN_FILE", ""), "file holding the API token (env SCORER_API_TOKEN_FILE)")
 	stateDir := fs.String("state-dir", envOr("SCORER_STATE_DIR", ""), "directory for local state snapshots (fast restarts); empty: restore from the changelog")
 	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", live.DefaultNotBefore.Format(time.DateOnly)),
 		"earliest occurred_at accepted, a date or an RFC 3339 time (env SCORER_ACCEPT_SINCE); earlier events are dead-lettered")
@@ -86,11 +89,15 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	token, err := bearer.Load(*apiToken, "SCORER_API_TOKEN", *apiTokenFile)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return live.Run(ctx, live.Options{
 		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
 		DLQTopic: *dlq, ChangelogTopic: *changelog, Partitions: *partitions, Group: *group,
-		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, StateDir: *stateDir, Accept: accept, Log: log,
+		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, APIToken: token, StateDir: *stateDir, Accept: accept, Log: log,
 	})
 }

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/scorebridge/scorebridge/internal/cli/clitest"
+)
+
+// The flag tables of the README and the docs name `scorer run`'s real
+// flags, defaults and environment variables.
+func TestDocsFlagTablesMatchScorerRun(t *testing.T) {
+	usage := func(t *testing.T) map[string]string {
+		var out bytes.Buffer
+		run([]string{"run", "-h"}, &out, &out)
+		return clitest.ParseUsage(out.String())
+	}
+	docs, _ := filepath.Glob("../../docs/*.md")
+	rows := clitest.Rows(t, "scorer run", append(docs, "../../README.md")...)
+	src, _ := os.ReadFile("run.go")
+	clitest.Check(t, rows, usage, map[string]bool{"SCORER_RULES": true, "SCORER_API_TOKEN": true}, string(src))
+}
