@@ -97,6 +97,9 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		err = errors.Join(err, errors.New("--model is required"))
 	}
+	if *format != "table" && *format != "json" {
+		err = errors.Join(err, fmt.Errorf("--format %q: want table or json", *format))
+	}
 	if err != nil {
 		return err
 	}
@@ -139,11 +142,14 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	printFit(stdout, res)
-	if *out == "" {
-		fmt.Fprintln(stdout, "(no file written: give --out DIR)")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printFit(stdout, res)
+		if *out == "" {
+			fmt.Fprintln(stdout, "(no file written: give --out DIR)")
+		}
 	}
 	if bad > 0 {
 		return exitError(1)
