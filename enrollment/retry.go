@@ -19,6 +19,11 @@ type Retry struct {
 	MaxAttempts int
 	// Initial and Max bound the backoff between attempts (200 ms, 5 s).
 	Initial, Max time.Duration
+	// MaxRetryAfter is the longest Retry-After of the sink the loop waits
+	// (default 1 min, the HubSpot client's own bound). A longer one ends
+	// the loop with the sink's error: the caller holds the crossing rather
+	// than block its partition and its sender for that long.
+	MaxRetryAfter time.Duration
 	// Sleep waits, or returns ctx's error; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -28,6 +33,13 @@ func (r Retry) attempts() int {
 		return 4
 	}
 	return r.MaxAttempts
+}
+
+func (r Retry) maxRetryAfter() time.Duration {
+	if r.MaxRetryAfter <= 0 {
+		return time.Minute
+	}
+	return r.MaxRetryAfter
 }
 
 func (r Retry) backOff() backoff.BackOff {
@@ -57,7 +69,8 @@ func (r Retry) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Do calls call until it succeeds, says not to retry, or the attempts are
-// spent; it returns call's last error. A wait cut short by ctx ends the
+// spent, or the sink asks to wait longer than MaxRetryAfter; it returns
+// call's last error. A wait cut short by ctx ends the
 // loop with that last error.
 func (r Retry) Do(ctx context.Context, call func() (retry bool, err error)) error {
 	b := r.backOff()
@@ -71,6 +84,9 @@ func (r Retry) Do(ctx context.Context, call func() (retry bool, err error)) erro
 		wait := b.NextBackOff()
 		var se *SinkError
 		if errors.As(err, &se) && se.RetryAfter > 0 {
+			if se.RetryAfter > r.maxRetryAfter() {
+				return err
+			}
 			wait = se.RetryAfter
 		}
 		if r.sleep(ctx, wait) != nil {
