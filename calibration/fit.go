@@ -283,6 +283,12 @@ func logistic(samples []sample, signs []float64, lambda float64) ([]float64, err
 		ys = append(ys, y)
 	}
 	n := float64(len(xs))
+	if pos == 0 || pos == n {
+		// The intercept's start, log(pos/(n-pos)), would be infinite and
+		// there is nothing to tell apart: say so rather than let the
+		// optimiser fail on an infinite start.
+		return nil, fmt.Errorf("the fit half has %.0f contacts and %.0f of them converted: a fit needs both converted and non-converted contacts", n, pos)
+	}
 	beta := func(theta []float64, c int) (b, db float64) {
 		if signs[c] == 0 {
 			return theta[1+c], 1

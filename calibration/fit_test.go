@@ -202,3 +202,17 @@ func FuzzRewritePoints(f *testing.F) {
 		}
 	})
 }
+
+// A fit half where every contact converted has nothing to tell apart: a
+// clear error, not an optimiser failure on an infinite start.
+func TestLogisticNeedsBothOutcomes(t *testing.T) {
+	samples := []sample{{x: []float64{1}, y: true}, {x: []float64{2}, y: true}, {x: []float64{0}, y: true, holdout: true}}
+	_, err := logistic(samples, []float64{1}, DefaultLambda)
+	if err == nil || !strings.Contains(err.Error(), "needs both converted and non-converted") {
+		t.Fatalf("all converted: %v", err)
+	}
+	samples = []sample{{x: []float64{1}}, {x: []float64{2}}}
+	if _, err := logistic(samples, []float64{1}, DefaultLambda); err == nil {
+		t.Fatal("none converted: no error")
+	}
+}

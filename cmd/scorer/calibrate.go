@@ -86,6 +86,7 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 	lambda := fs.Float64("lambda", calibration.DefaultLambda, "L2 penalty on the per-event weights")
 	freeSigns := fs.Bool("free-signs", false, "let a group's points change sign")
 	minConv := fs.Int("min-conversions", calibration.DefaultMinConversions, "refuse to fit with fewer conversions in either half")
+	force := fs.Bool("force", false, "with --out: write the file even when the suggested points do not raise the holdout AUC")
 	query := queryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -122,6 +123,11 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *out != "" && !*force && !improves(res) {
+		printFit(stderr, res)
+		return fmt.Errorf("no file written: the suggested points do not raise the holdout AUC (%s before, %s after); keep the current points, or give --force to write them anyway",
+			optAUC(res.AUCBefore), optAUC(res.AUCAfter))
+	}
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
@@ -134,7 +140,9 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if _, err := rules.Load(path); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			// Never leave a rule file behind that does not load.
+			_ = os.Remove(path)
+			return fmt.Errorf("%s (removed): %w", path, err)
 		}
 		defer fmt.Fprintf(stderr, "wrote %s: check it with `scorer rules check %s` and `scorer rescore --current %s --rules %s --events %s` before publishing\n",
 			path, path, m.File, path, *input)
@@ -155,6 +163,12 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError(1)
 	}
 	return nil
+}
+
+// improves reports whether the fitted points rank the holdout better than
+// the current ones.
+func improves(r calibration.FitResult) bool {
+	return r.AUCBefore != nil && r.AUCAfter != nil && *r.AUCAfter > *r.AUCBefore
 }
 
 func mustAbs(p string) string {

@@ -45,3 +45,34 @@ func TestFitBadLinesAndFormat(t *testing.T) {
 		t.Errorf("--format csv: exit %d, stdout %q, stderr %s", code, out, errOut)
 	}
 }
+
+// --out writes nothing when the suggested points rank the holdout worse
+// than the current ones (here 0.81 -> 0.74 on a 5-day window), and says
+// so; --force writes them anyway, and the file loads.
+func TestFitOutRefusesAWorseFit(t *testing.T) {
+	gen, errOut, code := scorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	history := filepath.Join(t.TempDir(), "history.jsonl")
+	if err := os.WriteFile(history, []byte(gen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"fit", "--rules", "../../testdata/rules", "--events", history, "--model", "engagement",
+		"--as-of", "2026-10-26", "--conversion", "meeting_booked", "--window", "5d", "--min-conversions", "5", "--out", dir}
+	_, errOut, code = scorer(t, "", args...)
+	if code == 0 || !strings.Contains(errOut, "no file written: the suggested points do not raise the holdout AUC") {
+		t.Fatalf("a worse fit with --out: exit %d, stderr: %s", code, errOut)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("a worse fit wrote %d files", len(files))
+	}
+	_, errOut, code = scorer(t, "", append(args, "--force")...)
+	if code != 0 {
+		t.Fatalf("--force: exit %d, stderr: %s", code, errOut)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 1 {
+		t.Fatalf("--force wrote %d files, want 1", len(files))
+	}
+}
