@@ -492,10 +492,16 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 
 // retryAfter reads Retry-After (seconds or an HTTP date), else falls back
 // to the rate-limit interval HubSpot announces.
+// longestRetryAfter bounds a Retry-After value; callers cap their waits
+// far below it and treat a longer one as "give up for now".
+const longestRetryAfter = 24 * time.Hour
+
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-			return time.Duration(s * float64(time.Second))
+			// "Inf" or "1e300" would overflow into a negative duration
+			// (no wait at all); a day is longer than any caller waits.
+			return time.Duration(min(s, longestRetryAfter.Seconds()) * float64(time.Second))
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(0, t.Sub(now))
