@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 
 	"github.com/cespare/xxhash/v2"
@@ -18,7 +19,9 @@ import (
 // removed group starts empty (its state would be wrong under the new
 // definition; `scorer rescore` rebuilds it from history).
 
-const codecVersion = 1
+// codecVersion 2 adds each disarmed threshold's crossing time; version 1
+// states still load (their crossing times are unknown: 0).
+const codecVersion = 2
 
 func groupPrint(m *rules.Model, g *rules.Group) uint64 {
 	h := xxhash.New()
@@ -108,15 +111,12 @@ func (e *Engine) Encode(dst []byte, c *Contact) []byte {
 		dst = binary.AppendVarint(dst, entryAt(w, i))
 		dst = binary.AppendVarint(dst, entryPoints(w, i))
 	}
-	var disarmed []uint64
+	dst = binary.AppendUvarint(dst, uint64(bits.OnesCount64(c.Disarmed)))
 	for bit := 0; bit < len(p.thOf); bit++ {
 		if c.Disarmed&(1<<bit) != 0 {
-			disarmed = append(disarmed, p.thOf[bit])
+			dst = binary.LittleEndian.AppendUint64(dst, p.thOf[bit])
+			dst = binary.AppendVarint(dst, c.crossedTime(bit))
 		}
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(disarmed)))
-	for _, d := range disarmed {
-		dst = binary.LittleEndian.AppendUint64(dst, d)
 	}
 	return dst
 }
@@ -186,9 +186,10 @@ type entry struct {
 // rules: groups and thresholds it does not know are dropped.
 func (e *Engine) Decode(data []byte) (*Contact, error) {
 	p := e.prints()
-	if len(data) == 0 || data[0] != codecVersion {
+	if len(data) == 0 || data[0] < 1 || data[0] > codecVersion {
 		return nil, fmt.Errorf("%w: unknown encoding", errCorrupt)
 	}
+	timed := data[0] >= 2
 	d := &decoder{b: data[1:]}
 	c := &Contact{Latest: d.varint(), Count: uint32(d.uvarint())}
 	var seen []uint64
@@ -232,9 +233,18 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 			entries = append(entries, x)
 		}
 	}
+	var crossed []crossedAt
 	for n := d.count(8); n > 0; n-- {
-		if bit, ok := p.thresholds[d.u64()]; ok {
+		bit, ok := p.thresholds[d.u64()]
+		var at int64
+		if timed {
+			at = d.varint()
+		}
+		if ok {
 			c.Disarmed |= 1 << bit
+			if at != 0 {
+				crossed = append(crossed, crossedAt{uint8(bit), at})
+			}
 		}
 	}
 	if d.err != nil {
@@ -247,8 +257,9 @@ func (e *Engine) Decode(data []byte) (*Contact, error) {
 	sortBy(plains, func(a, b plainState) bool { return a.group < b.group })
 	sortBy(firsts, func(a, b FirstState) bool { return a.Group < b.Group })
 	sortBy(entries, func(a, b entry) bool { return a.group < b.group || a.group == b.group && a.at < b.at })
-	if len(firsts) > 0 {
-		c.firsts = &firsts
+	sortBy(crossed, func(a, b crossedAt) bool { return a.bit < b.bit })
+	if len(firsts) > 0 || len(crossed) > 0 {
+		c.rare = &rareState{firsts: firsts, crossed: crossed}
 	}
 	c.nScores, c.nPlain, c.nEntries = uint32(len(e.Rules.Models)), uint32(len(plains)), uint32(len(entries))
 	// pruneAt 0: the first event prunes, and sets it.

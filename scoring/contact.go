@@ -44,7 +44,77 @@ type Contact struct {
 
 	nScores, nPlain, nEntries uint32
 	arena                     []uint64
-	firsts                    *[]FirstState // nil until a first match
+	rare                      *rareState // nil until a first match or a crossing
+}
+
+// rareState is what few contacts need, kept out of the hot struct: the
+// first matches of non-repeatable groups, and when each threshold now
+// disarmed was crossed (what `lead-scores` reports as crossed_at).
+type rareState struct {
+	firsts  []FirstState
+	crossed []crossedAt // sorted by bit
+}
+
+// crossedAt is when the threshold of a disarmed bit was crossed (unix
+// nanos; 0 when the state was saved before crossing times were kept).
+type crossedAt struct {
+	bit uint8
+	at  int64
+}
+
+func (c *Contact) rareOf() *rareState {
+	if c.rare == nil {
+		c.rare = &rareState{}
+	}
+	return c.rare
+}
+
+// setCrossed records that bit's threshold was crossed at t.
+func (c *Contact) setCrossed(bit int, t int64) {
+	r := c.rareOf()
+	i := 0
+	for i < len(r.crossed) && int(r.crossed[i].bit) < bit {
+		i++
+	}
+	if i < len(r.crossed) && int(r.crossed[i].bit) == bit {
+		r.crossed[i].at = t
+		return
+	}
+	r.crossed = slices.Insert(r.crossed, i, crossedAt{uint8(bit), t})
+}
+
+// clearCrossed forgets bit's crossing time: its threshold re-armed.
+func (c *Contact) clearCrossed(bit int) {
+	if c.rare == nil {
+		return
+	}
+	c.rare.crossed = slices.DeleteFunc(c.rare.crossed, func(x crossedAt) bool { return int(x.bit) == bit })
+}
+
+// crossedTime is when bit's threshold was crossed, 0 when unknown.
+func (c *Contact) crossedTime(bit int) int64 {
+	if c.rare == nil {
+		return 0
+	}
+	for _, x := range c.rare.crossed {
+		if int(x.bit) == bit {
+			return x.at
+		}
+	}
+	return 0
+}
+
+// Armed is the highest threshold of model mi that c is past (crossed and
+// not re-armed) and when it was crossed (unix nanos, 0 when the state
+// predates crossing times); ok is false when c is past none.
+func (e *Engine) Armed(c *Contact, mi int) (threshold int, at int64, ok bool) {
+	base := e.thresholdBase[mi]
+	for k := len(e.Rules.Models[mi].Thresholds) - 1; k >= 0; k-- {
+		if c.Disarmed&(1<<(base+k)) != 0 {
+			return k, c.crossedTime(base + k), true
+		}
+	}
+	return 0, 0, false
 }
 
 // FirstState is a non-repeatable group's earliest match.
@@ -83,10 +153,10 @@ func (c *Contact) addToTotal(mi int, d rules.Points) {
 func (c *Contact) pruneAt() int64 { return int64(c.arena[0]) }
 
 func (c *Contact) firstList() []FirstState {
-	if c.firsts == nil {
+	if c.rare == nil {
 		return nil
 	}
-	return *c.firsts
+	return c.rare.firsts
 }
 
 // open makes room for n words at i, growing the arena by a quarter rather
@@ -377,8 +447,10 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 			case c.Disarmed&bit == 0 && mr.Score >= th.At:
 				o.Hits = append(o.Hits, Hit{Model: mi, Threshold: k, Score: mr.Score})
 				c.Disarmed |= bit
+				c.setCrossed(base+k, t)
 			case c.Disarmed&bit != 0 && mr.Score < th.RearmBelow:
 				c.Disarmed &^= bit
+				c.clearCrossed(base + k)
 			}
 		}
 	}
@@ -413,10 +485,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		c.arena[at+1] = uint64(sum)
 		c.addToTotal(int(cd.model), b.clamp(sum)-before)
 	case first:
-		if c.firsts == nil {
-			c.firsts = new([]FirstState)
-		}
-		fs := *c.firsts
+		fs := c.rareOf().firsts
 		i := 0
 		for i < len(fs) && fs[i].Group < key {
 			i++
@@ -428,7 +497,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 			return // an earlier match already holds the group
 		}
 		fs[i] = FirstState{Group: key, At: t, EventID: ev.ID, Points: pts}
-		*c.firsts = fs
+		c.rare.firsts = fs
 	case listed:
 		if !inWindow(g, t, T) {
 			return
@@ -572,7 +641,7 @@ func (s *Scorer) score(c *Contact, mi int, T int64) rules.Points {
 		return m.Clamp(0)
 	}
 	total := s.groupsSum(c, mi, T)
-	if c.firsts != nil {
+	if c.rare != nil {
 		lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
 		total += s.firstSums(c, m, lo, hi, T, nil)
 	}
@@ -590,7 +659,7 @@ func (s *Scorer) latestScore(c *Contact, mi int) rules.Points {
 		return c.modelWord(mi)
 	}
 	total := c.modelWord(mi)
-	if c.firsts != nil {
+	if c.rare != nil {
 		lo, hi := uint32(mi)<<16, uint32(mi+1)<<16
 		total += s.firstSums(c, m, lo, hi, c.Latest, nil)
 	}
