@@ -73,7 +73,7 @@ func armedString(e *Engine, c *Contact) string {
 	if !ok {
 		return "none"
 	}
-	return e.Rules.Models[0].Thresholds[k].Name + " " + time.Duration(at-t0.UnixNano()).String()[:2]
+	return e.Rules.Models[0].Thresholds[k].Name + " " + time.Duration(at - t0.UnixNano()).String()[:2]
 }
 
 // A state saved before crossing times were kept (codec version 1) still
