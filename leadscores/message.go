@@ -1,0 +1,146 @@
+package leadscores
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// TopGroups is how many groups a model's top holds.
+const TopGroups = 3
+
+// Message is a contact's current scores.
+type Message struct {
+	ContactID string `json:"contact_id"`
+	// CompanyID is the company of the event that produced the message
+	// ("" when it had none).
+	CompanyID string `json:"company_id"`
+	// UpdatedAt is the occurred_at of the latest event the scores reflect
+	// when the message was produced: the time the scores are computed at.
+	UpdatedAt   time.Time        `json:"updated_at"`
+	RuleVersion string           `json:"rule_version"`
+	Models      map[string]Model `json:"models"`
+}
+
+// Model is one model's state for the contact.
+type Model struct {
+	Score float64 `json:"score"`
+	// Threshold names the highest threshold the contact is past: crossed
+	// and not re-armed ("default" for a model with a single threshold);
+	// nil when it is past none.
+	Threshold *string `json:"threshold"`
+	// CrossedAt is when that threshold was crossed (the crossing event's
+	// occurred_at); nil with no threshold, or when the state predates
+	// crossing times.
+	CrossedAt *time.Time `json:"crossed_at"`
+	// Top holds the TopGroups largest positive group sums, largest first
+	// (ties by name); empty, never nil, when no group adds points.
+	Top []Group `json:"top"`
+}
+
+// Group is a group's clamped sum.
+type Group struct {
+	Group  string  `json:"group"`
+	Points float64 `json:"points"`
+}
+
+// Build is the message of contact c: every model scored at c's latest
+// event. s is only read through (Score, GroupSums): any Scorer over the
+// engine c was scored with.
+func Build(s *scoring.Scorer, contactID, companyID string, c *scoring.Contact) Message {
+	m := Message{
+		ContactID: contactID, CompanyID: companyID, UpdatedAt: time.Unix(0, c.Latest).UTC(),
+		RuleVersion: s.Rules.Version, Models: make(map[string]Model, len(s.Rules.Models)),
+	}
+	for mi, rm := range s.Rules.Models {
+		mm := Model{Score: rules.Float(s.Score(c, mi, c.Latest)), Top: []Group{}}
+		if k, at, ok := s.Armed(c, mi); ok {
+			name := rm.Thresholds[k].Name
+			mm.Threshold = &name
+			if at != 0 {
+				t := time.Unix(0, at).UTC()
+				mm.CrossedAt = &t
+			}
+		}
+		s.GroupSums(c, mi, c.Latest, func(g int, v rules.Points) {
+			if v > 0 {
+				mm.Top = append(mm.Top, Group{Group: rm.Groups[g].Name, Points: rules.Float(v)})
+			}
+		})
+		slices.SortFunc(mm.Top, func(a, b Group) int {
+			if a.Points != b.Points {
+				if a.Points > b.Points {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Group, b.Group)
+		})
+		if len(mm.Top) > TopGroups {
+			mm.Top = mm.Top[:TopGroups]
+		}
+		m.Models[rm.Name] = mm
+	}
+	return m
+}
+
+// SameScores reports whether a and b say the same about the contact's
+// scores: rule version and every model's score, threshold, crossing time
+// and top groups. The contact, company and updated_at are not compared.
+func SameScores(a, b *Message) bool {
+	if a.RuleVersion != b.RuleVersion || len(a.Models) != len(b.Models) {
+		return false
+	}
+	for name, x := range a.Models {
+		y, ok := b.Models[name]
+		if !ok || x.Score != y.Score || !slices.Equal(x.Top, y.Top) {
+			return false
+		}
+		if (x.Threshold == nil) != (y.Threshold == nil) || x.Threshold != nil && *x.Threshold != *y.Threshold {
+			return false
+		}
+		if (x.CrossedAt == nil) != (y.CrossedAt == nil) || x.CrossedAt != nil && !x.CrossedAt.Equal(*y.CrossedAt) {
+			return false
+		}
+	}
+	return true
+}
+
+// Marshal is the message's JSON: map keys sorted, so equal messages are
+// equal bytes.
+func Marshal(m *Message) []byte {
+	data, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // plain types: cannot fail
+	}
+	return data
+}
+
+// Decode reads a message, checking what a consumer relies on. A nil
+// value is a tombstone: ok is false and err nil.
+func Decode(key, value []byte) (m Message, ok bool, err error) {
+	if value == nil {
+		return Message{}, false, nil
+	}
+	if err := json.Unmarshal(value, &m); err != nil {
+		return Message{}, false, fmt.Errorf("lead-scores message for key %q: %w", key, err)
+	}
+	switch {
+	case m.ContactID == "":
+		err = errors.New("no contact_id")
+	case m.ContactID != string(key):
+		err = fmt.Errorf("contact_id %q is not the key", m.ContactID)
+	case m.Models == nil:
+		err = errors.New("no models")
+	}
+	if err != nil {
+		return Message{}, false, fmt.Errorf("lead-scores message for key %q: %w", key, err)
+	}
+	return m, true, nil
+}
