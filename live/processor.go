@@ -60,6 +60,9 @@ type Config struct {
 	// StateWriteTimeout bounds the changelog write of a batch (default
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
+	// Scores, when set, gets each contact's lead-scores message when a
+	// batch changes it (scores.go).
+	Scores Producer
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
@@ -274,6 +277,7 @@ type batch struct {
 	forwards    map[int][]kafka.Message // by home partition
 	crossings   []kafka.Message
 	deadLetters []kafka.Message
+	scores      []kafka.Message
 	touches     []analytics.Touch
 	ledger      []analytics.LedgerRow
 	crossRows   []analytics.CrossingRow
@@ -370,9 +374,11 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 		items[i] = scoring.Item{Contact: p.contact(part, evs[i].ContactID), Event: &evs[i]}
 	}
 	part.scorer.Ledger = p.keepsLedger()
+	before := p.scoresBefore(part, items)
 	part.scorer.ApplyBatch(items, func(i int, o *scoring.Outcome) {
 		p.collect(part, items[i].Contact, items[i].Event, o, b)
 	})
+	p.scoresAfter(part, before, b)
 }
 
 // reroute forwards a message that arrived outside its key's home
@@ -620,6 +626,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			return p.writeBounded(ctx, p.cfg.DeadLetters, b.deadLetters, "dead_letter", stream.StripDeadLetter)
 		}},
 		{"crossings", func() error { return p.writeBounded(ctx, p.cfg.Crossings, b.crossings, "crossing", stripCrossing) }},
+		{"scores", func() error { return write(ctx, p.cfg.Scores, b.scores) }},
 		{"history", func() error {
 			r := p.cfg.Recorder
 			if err := errors.Join(r.AddTouches(b.touches...), r.AddLedger(b.ledger...), r.AddCrossings(b.crossRows...)); err != nil {

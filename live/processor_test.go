@@ -65,6 +65,7 @@ func (e *env) processor(t *testing.T, fault func(string) error) *Processor {
 		States:      producer(t, e.brokers, "states"),
 		Partitions:  partitions,
 		Forward:     producer(t, e.brokers, "events"),
+		Scores:      producer(t, e.brokers, "lead-scores"),
 		Log:         e.log,
 		Metrics:     e.metrics,
 		Accept:      e.accept,
@@ -275,6 +276,7 @@ func TestServiceMatchesBacktest(t *testing.T) {
 	e := setup(t, 120)
 	e.runUntilDone(t, nil)
 	checkAgainstBacktest(t, e)
+	checkScoresTopic(t, e, true)
 }
 
 // Crashes at random points of random batches, each followed by a restart
@@ -297,4 +299,5 @@ func TestServiceSurvivesCrashes(t *testing.T) {
 	}
 	t.Logf("%d crashes", crashes)
 	checkAgainstBacktest(t, e)
+	checkScoresTopic(t, e, false)
 }

@@ -40,6 +40,7 @@ func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
 		stream.Topic{Name: "crossings", Partitions: partitions},
 		stream.Topic{Name: "dlq", Partitions: 1},
 		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
+		stream.Topic{Name: "lead-scores", Partitions: partitions, Compacted: true},
 	)
 	if err != nil {
 		t.Fatal(err)

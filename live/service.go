@@ -33,6 +33,7 @@ type Options struct {
 	CrossingsTopic string
 	DLQTopic       string
 	ChangelogTopic string // default: EventsTopic + "-scorer-state"
+	ScoresTopic    string // compacted lead-scores topic; empty: none published
 	Partitions     int    // for topics the service creates
 	Group          string
 	Rules          []string
@@ -98,6 +99,9 @@ func Run(ctx context.Context, o Options) error {
 		stream.Topic{Name: o.DLQTopic, Partitions: 1},
 		stream.Topic{Name: o.ChangelogTopic, Partitions: parts, Compacted: true},
 	)
+	if err == nil && o.ScoresTopic != "" {
+		err = stream.EnsureTopics(ctx, o.Brokers, stream.Topic{Name: o.ScoresTopic, Partitions: parts, Compacted: true})
+	}
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,11 @@ func Run(ctx context.Context, o Options) error {
 	producers := map[string]*stream.Producer{}
 	// The events topic's producer forwards events that arrived outside
 	// their home partition.
-	for _, t := range []string{o.CrossingsTopic, o.DLQTopic, o.ChangelogTopic, o.EventsTopic} {
+	topics := []string{o.CrossingsTopic, o.DLQTopic, o.ChangelogTopic, o.EventsTopic}
+	if o.ScoresTopic != "" {
+		topics = append(topics, o.ScoresTopic)
+	}
+	for _, t := range topics {
 		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: t})
 		if err != nil {
 			return err
@@ -155,11 +163,15 @@ func Run(ctx context.Context, o Options) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scorer_events_partitions", Help: "Partitions of the events topic, which the group's instances should own between them.",
 		}, func() float64 { return float64(parts) }))
+	var scores Producer
+	if o.ScoresTopic != "" {
+		scores = producers[o.ScoresTopic]
+	}
 	s.processor = NewProcessor(Config{
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
 		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
-		Recorder: recorder, Metrics: metrics, Log: log,
+		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
 		Brokers: o.Brokers, Group: o.Group, Topic: o.EventsTopic, MaxBatch: MaxBatch, Log: &log,
