@@ -15,7 +15,7 @@ import (
 // state and publishes the same content again.
 
 // scoresBefore notes, for each contact of the batch, its message before
-// the batch (nil: a new contact) and the company of its last event. It
+// the batch (as a digest) and the company of its last event. It
 // returns nil when the processor publishes no scores.
 func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*scoring.Contact]*pending {
 	if p.cfg.Scores == nil {
@@ -25,10 +25,9 @@ func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*sco
 	for _, it := range items {
 		pd := before[it.Contact]
 		if pd == nil {
-			pd = &pending{id: it.Event.ContactID}
-			if it.Contact.Count > 0 {
-				m := leadscores.Build(part.scorer, pd.id, "", it.Contact)
-				pd.before = &m
+			pd = &pending{id: it.Event.ContactID, known: it.Contact.Count > 0}
+			if pd.known {
+				pd.before = leadscores.Digest(part.scorer, it.Contact)
 			}
 			before[it.Contact] = pd
 		}
@@ -40,7 +39,8 @@ func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*sco
 // pending is a contact's lead-scores message as the batch found it.
 type pending struct {
 	id, company string
-	before      *leadscores.Message
+	known       bool   // the contact had a message
+	before      uint64 // its leadscores.Digest
 }
 
 // scoresAfter queues the message of every contact of the batch whose
@@ -50,10 +50,10 @@ func (p *Processor) scoresAfter(part *partition, before map[*scoring.Contact]*pe
 		if c.Count == 0 {
 			continue
 		}
-		m := leadscores.Build(part.scorer, pd.id, pd.company, c)
-		if pd.before != nil && leadscores.SameScores(pd.before, &m) {
+		if pd.known && leadscores.Digest(part.scorer, c) == pd.before {
 			continue
 		}
+		m := leadscores.Build(part.scorer, pd.id, pd.company, c)
 		b.scores = append(b.scores, stream.Message(pd.id, leadscores.Marshal(&m)))
 	}
 }

@@ -16,6 +16,9 @@
 #     the history (scoring.EvaluateCrossings, by crossing_id); no crossing_id
 #     names two different crossings, no crossing is announced under two
 #     ids (duplicates with the same id are counted and allowed);
+#   - the latest lead-scores message of every contact (scorer state
+#     scores) says what the backtest's final state says: scores, the
+#     threshold it is past, that crossing's time, the top groups;
 #   - GET /contacts/{id}/score of the last instance agrees with the
 #     backtest for every contact (score and groups);
 #   - graceful stops exit 0, and the snapshot path was taken;
@@ -35,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Hermetic: no broker, topic, group or ClickHouse from the caller's environment.
 unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGELOG_TOPIC \
-  SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN
+  SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN SCORES_TOPIC
 
 KILLS=${KILLS:-6}
 REBALANCE_ROUNDS=${REBALANCE_ROUNDS:-3}
@@ -326,6 +329,13 @@ dump_rc=0
   --crossings-topic lead-score-crossings --events "$work/history.jsonl" >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
 cat "$work/dump.log" >&2
 
+scores_rc=0
+"$work/scorer" state scores --brokers "$addr" --rules "$RULES" --events "$work/history.jsonl" \
+  >"$work/scores.jsonl" 2>"$work/scores.log" || scores_rc=$?
+tail -n 2 "$work/scores.log" >&2
+read -r scores_differ scores_missing scores_extra < <(sed -n 's/.*: \([0-9]*\) contacts differ, \([0-9]*\) missing from the topic, \([0-9]*\) on the topic only.*/\1 \2 \3/p' "$work/scores.log")
+scores_contacts=$(wc -l <"$work/scores.jsonl")
+
 contacts=$(jq -r '.contact_id' "$work/backtest.jsonl" | sort -u | wc -l)
 crossings=$(jq -s '[.[].crossings | length] | add' "$work/backtest.jsonl")
 dups=$(sed -n 's/.* \([0-9]*\) duplicates (same id.*/\1/p' "$work/dump.log")
@@ -344,6 +354,7 @@ printf '  graceful stops (SIGTERM)    %d\n' "$graceful"
 printf '  scorer runs                 %d\n' "$final_run"
 printf '  events                      %d (+2 malformed)\n' "$events"
 printf '  contacts compared           %d (changelog vs backtest; lines differing: %d)\n' "$contacts" "$state_bad"
+printf '  lead-scores contacts        %d (differing from the backtest: %s, missing: %s, extra: %s)\n' "$scores_contacts" "${scores_differ:-?}" "${scores_missing:-?}" "${scores_extra:-?}"
 printf '  contacts over HTTP          %d (lines differing: %d)\n' "$sampled" "$http_bad"
 printf '  crossings compared          %d (backtest) vs %s distinct ids on the topic (lines differing: %d)\n' "$crossings" "${distinct:-?}" "$cross_bad"
 printf '  crossing ids compared       %s expected from the history: %s missing, %s unexpected\n' "${expected:-?}" "${missing:-?}" "${unexpected:-?}"
@@ -355,6 +366,9 @@ printf '  two-instance rounds         %d of %d (two newcomers killed mid-rebalan
 
 problems=()
 [[ $dump_rc -eq 0 ]] || problems+=("state dump reported inconsistent crossings or states (exit $dump_rc)")
+[[ $scores_rc -eq 0 && "${scores_differ:-x}" == 0 && "${scores_missing:-x}" == 0 && "${scores_extra:-x}" == 0 ]] ||
+  problems+=("lead-scores differs from the backtest: ${scores_differ:-?} differ, ${scores_missing:-?} missing, ${scores_extra:-?} extra (exit $scores_rc)")
+[[ $scores_contacts -eq $contacts ]] || problems+=("lead-scores holds $scores_contacts contacts, the backtest $contacts")
 [[ $state_bad -eq 0 ]] || problems+=("$state_bad changelog lines differ from the backtest")
 [[ $cross_bad -eq 0 ]] || problems+=("$cross_bad lines' crossings differ")
 [[ $http_bad -eq 0 ]] || problems+=("$http_bad HTTP score lines differ")
