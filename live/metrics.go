@@ -23,7 +23,7 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 			Name: "scorer_events_total", Help: "Engagement events read, by outcome (scored, duplicate, dead_letter, rerouted).",
 		}, []string{"outcome"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scorer_errors_total", Help: "Errors by kind: decode (dead-lettered), timestamp (occurred_at outside the accepted window, dead-lettered), reroute (a forwarded event still outside its home partition, dead-lettered), expression (no match), state (unreadable or unwritable), and the durability steps dead_letters, crossings (Kafka), history (ClickHouse), state (changelog).",
+			Name: "scorer_errors_total", Help: "Errors by kind: decode (dead-lettered), timestamp (occurred_at outside the accepted window, dead-lettered), reroute (a forwarded event still outside its home partition, dead-lettered), expression (no match), state (unreadable or unwritable), and the durability steps dead_letters, crossings, scores (Kafka), history (ClickHouse), state (changelog).",
 		}, []string{"kind"}),
 		Crossings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_crossings_total", Help: "Threshold crossings announced, by model and threshold.",
