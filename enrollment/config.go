@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/internal/dialect"
+	"github.com/scorebridge/scorebridge/writeback"
 	"gopkg.in/yaml.v3"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	BusinessHours    *BusinessHours `yaml:"business_hours"`
 	Conflicts        []Conflict     `yaml:"conflicts"`
 	Hold             HoldConfig     `yaml:"hold"`
+	// Writeback, when present, keeps HubSpot contact properties equal to
+	// the lead-scores topic (package writeback).
+	Writeback *writeback.Config `yaml:"writeback"`
 
 	// Path is the file the configuration was loaded from.
 	Path string `yaml:"-"`
@@ -276,6 +280,14 @@ func (c *Config) validate(v *validator) {
 		v.at([]any{"sink"}, "unknown sink %q (want hubspot, webhook or dry-run)", c.Sink)
 	}
 	c.validateHubSpot(v)
+	if c.Writeback != nil {
+		for _, p := range c.Writeback.Check() {
+			v.at(append([]any{"writeback"}, p.Path...), "%s", p.Msg)
+		}
+		if c.Sink != SinkHubSpot && c.Sink != "" {
+			v.at([]any{"writeback"}, "needs sink: hubspot (it writes contact properties through the HubSpot client)")
+		}
+	}
 	c.validateWebhook(v)
 	c.validateSenders(v)
 	c.validateRoutes(v)

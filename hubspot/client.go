@@ -102,6 +102,8 @@ type Client struct {
 
 	mu         sync.Mutex
 	pauseUntil time.Time // set by a 429 for every caller
+
+	urgent atomic.Int32 // ordinary calls waiting for the limiter (priority.go)
 }
 
 const maxAuditBody = 64 << 10
@@ -413,7 +415,7 @@ func (c *Client) wait(ctx context.Context) error {
 			return err
 		}
 	}
-	return c.lim.Wait(ctx)
+	return c.admitted(ctx)
 }
 
 // pause holds every caller back after a 429, not only the one that got it.

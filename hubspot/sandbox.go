@@ -56,6 +56,8 @@ type Sandbox struct {
 	wf        map[string]map[int64]time.Time  // contact id -> workflow id -> enrolled at
 	wfLog     []SandboxWorkflowEvent
 	stats     SandboxStats
+
+	crm *sandboxCRM // sandbox_crm.go
 }
 
 type sandboxSequence struct {
@@ -158,6 +160,7 @@ func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
 	})
 	s.adm = http.NewServeMux()
 	s.registerAdmin(s.adm)
+	s.registerCRM(s.api, s.adm)
 	return s, nil
 }
 

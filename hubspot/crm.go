@@ -1,0 +1,155 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// MaxBatchInputs is HubSpot's limit of inputs per CRM batch call.
+const MaxBatchInputs = 100
+
+// BatchInput is one record of a CRM batch update: property values by name
+// ("" clears a value).
+type BatchInput struct {
+	ID         string            `json:"id"`
+	Properties map[string]string `json:"properties"`
+}
+
+// BatchResult is HubSpot's answer to a batch update: 200 when every input
+// was applied, 207 (multi-status) with per-record Errors otherwise.
+type BatchResult struct {
+	Status    string         `json:"status"`
+	Results   []CRMObject    `json:"results"`
+	NumErrors int            `json:"numErrors,omitempty"`
+	Errors    []BatchError   `json:"errors,omitempty"`
+	Links     map[string]any `json:"links,omitempty"`
+}
+
+// CRMObject is a record as HubSpot returns it.
+type CRMObject struct {
+	ID         string            `json:"id"`
+	Properties map[string]string `json:"properties"`
+	CreatedAt  string            `json:"createdAt,omitempty"`
+	UpdatedAt  string            `json:"updatedAt,omitempty"`
+	Archived   bool              `json:"archived"`
+}
+
+// BatchError is a per-record failure of a batch call; Context["ids"]
+// names the records.
+type BatchError struct {
+	Status   string              `json:"status"`
+	Category string              `json:"category"`
+	Message  string              `json:"message"`
+	Context  map[string][]string `json:"context,omitempty"`
+}
+
+// Failed maps each failed record id to its error.
+func (r *BatchResult) Failed() map[string]BatchError {
+	out := map[string]BatchError{}
+	for _, e := range r.Errors {
+		for _, id := range e.Context["ids"] {
+			out[id] = e
+		}
+	}
+	return out
+}
+
+// BatchUpdateContacts sets contact properties, up to MaxBatchInputs
+// contacts per call. Writing the same values twice is harmless, so every
+// failure that may succeed later (429, 5xx, a timeout) is retried as any
+// idempotent call. A 207 is not an error: see BatchResult.Failed.
+func (c *Client) BatchUpdateContacts(ctx context.Context, inputs []BatchInput) (*BatchResult, error) {
+	if len(inputs) == 0 || len(inputs) > MaxBatchInputs {
+		return nil, fmt.Errorf("hubspot batch update: %d inputs, want 1 to %d", len(inputs), MaxBatchInputs)
+	}
+	body, err := json.Marshal(map[string]any{"inputs": inputs})
+	if err != nil {
+		return nil, err
+	}
+	var res BatchResult
+	if err := c.call(ctx, "batch_update_contacts", http.MethodPost, "/crm/v3/objects/contacts/batch/update", nil, body, &res, false); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Property is a CRM property definition.
+type Property struct {
+	Name      string `json:"name"`
+	Label     string `json:"label"`
+	Type      string `json:"type"`      // string, number, datetime, enumeration, ...
+	FieldType string `json:"fieldType"` // text, number, date, ...
+	GroupName string `json:"groupName"`
+	// Description is shown in HubSpot's property settings.
+	Description string `json:"description,omitempty"`
+}
+
+// PropertyGroup groups properties in HubSpot's settings and record views.
+type PropertyGroup struct {
+	Name         string `json:"name"`
+	Label        string `json:"label"`
+	DisplayOrder int    `json:"displayOrder,omitempty"`
+}
+
+// ErrNotFound is a 404: the object asked for does not exist.
+var ErrNotFound = errors.New("hubspot: not found")
+
+func notFound(err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// GetContactProperty reads a contact property's definition; ErrNotFound
+// when there is none.
+func (c *Client) GetContactProperty(ctx context.Context, name string) (*Property, error) {
+	var p Property
+	err := c.call(ctx, "get_property", http.MethodGet, "/crm/v3/properties/contacts/"+url.PathEscape(name), nil, nil, &p, false)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &p, nil
+}
+
+// CreateContactProperty creates a contact property.
+func (c *Client) CreateContactProperty(ctx context.Context, p Property) (*Property, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var out Property
+	if err := c.call(ctx, "create_property", http.MethodPost, "/crm/v3/properties/contacts", nil, body, &out, false); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetContactPropertyGroup reads a property group; ErrNotFound when there
+// is none.
+func (c *Client) GetContactPropertyGroup(ctx context.Context, name string) (*PropertyGroup, error) {
+	var g PropertyGroup
+	err := c.call(ctx, "get_property_group", http.MethodGet, "/crm/v3/properties/contacts/groups/"+url.PathEscape(name), nil, nil, &g, false)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &g, nil
+}
+
+// CreateContactPropertyGroup creates a property group.
+func (c *Client) CreateContactPropertyGroup(ctx context.Context, g PropertyGroup) (*PropertyGroup, error) {
+	body, err := json.Marshal(g)
+	if err != nil {
+		return nil, err
+	}
+	var out PropertyGroup
+	if err := c.call(ctx, "create_property_group", http.MethodPost, "/crm/v3/properties/contacts/groups", nil, body, &out, false); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

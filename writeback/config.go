@@ -1,0 +1,161 @@
+package writeback
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults of the writeback section.
+const (
+	DefaultGroup         = "bridge-writeback"
+	DefaultTopic         = "lead-scores"
+	DefaultMinDelta      = 1.0
+	DefaultFlushInterval = 5 * time.Second
+	DefaultMaxBatch      = 100 // HubSpot's limit of inputs per batch call
+	// PropertyGroup is the contact property group the properties live in.
+	PropertyGroup = "scorebridge"
+)
+
+// Config is the bridge configuration's `writeback:` section.
+type Config struct {
+	Properties Properties `yaml:"properties"`
+	// Models to write; empty: every model of the messages.
+	Models []string `yaml:"models"`
+	// MinDelta: a contact is written when a score moved by at least this
+	// since the last write, or its threshold changed (nil: 1).
+	MinDelta *float64 `yaml:"min_delta"`
+	// FlushInterval: writes are coalesced, one per contact per interval.
+	FlushInterval string `yaml:"flush_interval"`
+	// MaxBatch contacts per batch call, at most 100.
+	MaxBatch int    `yaml:"max_batch"`
+	Topic    string `yaml:"topic"` // default lead-scores
+	Group    string `yaml:"group"` // consumer group, default bridge-writeback
+
+	flush    time.Duration
+	minDelta float64
+}
+
+// Properties name the HubSpot contact properties; {model} is replaced by
+// the model name.
+type Properties struct {
+	Score     string `yaml:"score"`
+	Threshold string `yaml:"threshold"`
+	CrossedAt string `yaml:"crossed_at"`
+	Top       string `yaml:"top"`
+}
+
+// Problem is one configuration problem, at a path inside the section.
+type Problem struct {
+	Path []any
+	Msg  string
+}
+
+// HubSpot's internal property names: lower case, digits and underscores.
+var propertyName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
+
+// Check applies the defaults and reports every problem.
+func (c *Config) Check() []Problem {
+	var ps []Problem
+	bad := func(path []any, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	p := &c.Properties
+	for _, f := range []struct {
+		key string
+		v   *string
+		def string
+	}{
+		{"score", &p.Score, "scorebridge_{model}_score"},
+		{"threshold", &p.Threshold, "scorebridge_{model}_threshold"},
+		{"crossed_at", &p.CrossedAt, "scorebridge_{model}_crossed_at"},
+		{"top", &p.Top, "scorebridge_{model}_top"},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+		if !strings.Contains(*f.v, "{model}") && len(c.Models) != 1 {
+			bad([]any{"properties", f.key}, "%q has no {model}: every model would write the same property (name one model in models, or use {model})", *f.v)
+			continue
+		}
+		if name := strings.ReplaceAll(*f.v, "{model}", "model"); !propertyName.MatchString(name) {
+			bad([]any{"properties", f.key}, "%q is not a HubSpot property name (lower case letters, digits, _; a letter first)", *f.v)
+		}
+	}
+	names := map[string]string{}
+	for _, f := range [][2]string{{"score", p.Score}, {"threshold", p.Threshold}, {"crossed_at", p.CrossedAt}, {"top", p.Top}} {
+		if prev, ok := names[f[1]]; ok {
+			bad([]any{"properties", f[0]}, "%q is also the %s property", f[1], prev)
+		}
+		names[f[1]] = f[0]
+	}
+	seen := map[string]bool{}
+	for i, m := range c.Models {
+		switch {
+		case m == "":
+			bad([]any{"models", i}, "empty model name")
+		case seen[m]:
+			bad([]any{"models", i}, "model %q listed twice", m)
+		case !propertyName.MatchString(strings.ToLower(m)):
+			bad([]any{"models", i}, "model %q cannot be part of a property name", m)
+		}
+		seen[m] = true
+	}
+	c.minDelta = DefaultMinDelta
+	if c.MinDelta != nil {
+		if *c.MinDelta < 0 {
+			bad([]any{"min_delta"}, "%v is negative", *c.MinDelta)
+		}
+		c.minDelta = *c.MinDelta
+	}
+	c.flush = DefaultFlushInterval
+	if c.FlushInterval != "" {
+		d, err := time.ParseDuration(c.FlushInterval)
+		switch {
+		case err != nil:
+			bad([]any{"flush_interval"}, "%q is not a duration (e.g. 5s)", c.FlushInterval)
+		case d <= 0:
+			bad([]any{"flush_interval"}, "%s: want more than 0", c.FlushInterval)
+		default:
+			c.flush = d
+		}
+	}
+	switch {
+	case c.MaxBatch == 0:
+		c.MaxBatch = DefaultMaxBatch
+	case c.MaxBatch < 0 || c.MaxBatch > DefaultMaxBatch:
+		bad([]any{"max_batch"}, "%d: want 1 to %d (HubSpot's batch limit)", c.MaxBatch, DefaultMaxBatch)
+	}
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	return ps
+}
+
+// Flush is the coalescing interval (after Check).
+func (c *Config) Flush() time.Duration { return c.flush }
+
+// Delta is the smallest score move written (after Check).
+func (c *Config) Delta() float64 { return c.minDelta }
+
+// property is a property name for a model.
+func property(template, model string) string {
+	return strings.ReplaceAll(template, "{model}", strings.ToLower(model))
+}
+
+// writes reports whether the section asks for model.
+func (c *Config) writes(model string) bool {
+	if len(c.Models) == 0 {
+		return true
+	}
+	for _, m := range c.Models {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
