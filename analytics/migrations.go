@@ -150,6 +150,25 @@ ORDER BY (contact_id, event_id)`,
 	{3, "touches.contact", []string{
 		`ALTER TABLE touches ADD COLUMN contact String DEFAULT '{}'{zstd}`,
 	}},
+	// The bridge's write-back of scores to HubSpot contact properties: one
+	// row per contact write (writeback.go).
+	{4, "writeback", []string{
+		`CREATE TABLE IF NOT EXISTS writeback (
+    contact_id   String,
+    properties   String{zstd},
+    result       LC(String),
+    error        String,
+    rule_version LC(String),
+    scores_at    DateTime,
+    scores_us    Int64,
+    written_at   DateTime,
+    written_us   Int64,
+    ingested_at  DateTime,
+    version      UInt64
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMM(written_at)
+ORDER BY (contact_id, written_us)`,
+	}},
 }
 
 const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (

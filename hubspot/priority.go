@@ -7,10 +7,10 @@ import (
 
 // Calls share one limiter, and HubSpot's budget is the portal's. A caller
 // that can wait (the write-back of scores) marks its context with
-// WithLowPriority: its calls take a slot of the limiter only while no
-// ordinary call (an enrollment) is waiting for one, so a write-back
-// backlog never delays an enrollment by more than the one low-priority
-// request that may already hold the next slot.
+// WithLowPriority: its calls take a slot of the limiter only when one is
+// free and no ordinary call (an enrollment) is waiting, so a write-back
+// backlog delays an enrollment by at most the one slot a low-priority
+// call may just have taken.
 
 type lowPriorityKey struct{}
 
@@ -36,10 +36,15 @@ func (c *Client) admitted(ctx context.Context) error {
 		defer c.urgent.Add(-1)
 		return c.lim.Wait(ctx)
 	}
-	for c.urgent.Load() > 0 {
+	// Never a reservation ahead (as Wait makes): a slot is taken only when
+	// it is free now and no ordinary call waits, so queued low-priority
+	// calls hold no future slots an enrollment would queue behind.
+	for {
+		if c.urgent.Load() == 0 && c.lim.Allow() {
+			return nil
+		}
 		if err := sleepCtx(ctx, yieldPoll); err != nil {
 			return err
 		}
 	}
-	return c.lim.Wait(ctx)
 }

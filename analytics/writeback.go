@@ -1,0 +1,87 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// WritebackRow is one contact write of the bridge's write-back: what it
+// asked HubSpot to hold for the contact, and what HubSpot answered.
+// "What did we write to HubSpot for contact X, and when" is
+//
+//	SELECT written_at, result, properties, error FROM writeback
+//	WHERE contact_id = 'X' ORDER BY written_us
+type WritebackRow struct {
+	ContactID   string
+	Properties  string // JSON object: property name -> value written
+	Result      string // ok, failed
+	Error       string // HubSpot's per-record (or call) error when failed
+	RuleVersion string
+	ScoresAt    time.Time // the message's updated_at
+	WrittenAt   time.Time // when HubSpot answered
+	IngestedAt  time.Time
+}
+
+var writebackTable = tableDef[WritebackRow]{
+	name: "writeback",
+	cols: cat(
+		one(strCol("contact_id", func(r *WritebackRow) string { return r.ContactID })),
+		one(strCol("properties", func(r *WritebackRow) string { return r.Properties })),
+		one(strCol("result", func(r *WritebackRow) string { return r.Result })),
+		one(strCol("error", func(r *WritebackRow) string { return r.Error })),
+		one(strCol("rule_version", func(r *WritebackRow) string { return r.RuleVersion })),
+		timeCols("scores_at", "scores_us", func(r *WritebackRow) time.Time { return r.ScoresAt }),
+		timeCols("written_at", "written_us", func(r *WritebackRow) time.Time { return r.WrittenAt }),
+		versionCols(func(r *WritebackRow) time.Time { return r.IngestedAt }),
+	),
+	stamp: func(r *WritebackRow, t time.Time) {
+		if r.IngestedAt.IsZero() {
+			r.IngestedAt = t
+		}
+	},
+}
+
+// InsertWriteback stores write-back rows at once (the write-back already
+// batches them per HubSpot call).
+func (s *Store) InsertWriteback(ctx context.Context, rows []WritebackRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now()
+	for i := range rows {
+		writebackTable.stamp(&rows[i], now)
+	}
+	if err := s.db.insert(ctx, writebackTable.name, writebackTable.columnNames(), writebackTable.columns(rows)); err != nil {
+		return fmt.Errorf("insert %d writeback rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// WritebackSQL is the query behind Writeback.
+func WritebackSQL(contactID string) string {
+	return `SELECT properties, result, error, rule_version, scores_us, written_us
+FROM writeback
+WHERE contact_id = ` + quote(contactID) + `
+ORDER BY written_us`
+}
+
+// Writeback is what the write-back wrote to HubSpot for a contact, and
+// when, oldest first.
+func (s *Store) Writeback(ctx context.Context, contactID string) ([]WritebackRow, error) {
+	var out []WritebackRow
+	err := each(ctx, s.db, WritebackSQL(contactID), func(r rows) error {
+		x := WritebackRow{ContactID: contactID}
+		var scores, written int64
+		if err := r.Scan(&x.Properties, &x.Result, &x.Error, &x.RuleVersion, &scores, &written); err != nil {
+			return err
+		}
+		x.ScoresAt, x.WrittenAt = time.UnixMicro(scores).UTC(), time.UnixMicro(written).UTC()
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write-back of %s: %w", contactID, err)
+	}
+	return out, nil
+}

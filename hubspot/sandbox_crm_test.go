@@ -1,0 +1,134 @@
+package hubspot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The CRM through the client over HTTP: a group and properties created
+// once (conflicts on the second try), batch updates stored, a deleted
+// contact failing alone in a 207, and HubSpot's 400s for too many inputs
+// and unknown properties, with HubSpot's error body.
+func TestSandboxCRM(t *testing.T) {
+	sb, srv := newEnv(t, nil)
+	c, audit := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+
+	if _, err := c.GetContactPropertyGroup(ctx, "scorebridge"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing group: %v, want ErrNotFound", err)
+	}
+	if _, err := c.CreateContactPropertyGroup(ctx, PropertyGroup{Name: "scorebridge", Label: "scorebridge"}); err != nil {
+		t.Fatal(err)
+	}
+	var ae *APIError
+	if _, err := c.CreateContactPropertyGroup(ctx, PropertyGroup{Name: "scorebridge", Label: "x"}); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Fatalf("second group: %v, want 409", err)
+	}
+	score := Property{Name: "sb_score", Label: "Score", Type: "number", FieldType: "number", GroupName: "scorebridge"}
+	if _, err := c.CreateContactProperty(ctx, score); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.GetContactProperty(ctx, "sb_score"); err != nil || p.Type != "number" || p.GroupName != "scorebridge" {
+		t.Fatalf("GetContactProperty = %+v, %v", p, err)
+	}
+	bad := Property{Name: "sb_x", Label: "X", Type: "number", FieldType: "number", GroupName: "nope"}
+	if _, err := c.CreateContactProperty(ctx, bad); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+		t.Fatalf("property in a missing group: %v, want 400", err)
+	}
+
+	sb.DeleteContact("2002")
+	res, err := c.BatchUpdateContacts(ctx, []BatchInput{
+		{ID: "2001", Properties: map[string]string{"sb_score": "44.5"}},
+		{ID: "2002", Properties: map[string]string{"sb_score": "12"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := res.Failed()
+	if len(res.Results) != 1 || res.Results[0].ID != "2001" || len(failed) != 1 || failed["2002"].Category != "OBJECT_NOT_FOUND" || res.NumErrors != 1 {
+		t.Fatalf("batch with a deleted contact: %+v", res)
+	}
+	if calls := audit.ops("batch_update_contacts"); len(calls) != 1 || calls[0].Status != http.StatusMultiStatus {
+		t.Fatalf("audited %+v, want one 207", calls)
+	}
+	if props, ok := sb.ContactProperties("2001"); !ok || props["sb_score"] != "44.5" {
+		t.Fatalf("stored %v, %v", props, ok)
+	}
+	if _, ok := sb.ContactProperties("2002"); ok {
+		t.Fatal("a deleted contact still has properties")
+	}
+
+	// 400s fail the whole call, nothing stored, not retried.
+	_, err = c.BatchUpdateContacts(ctx, []BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "1", "no_such": "x"}}})
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Category != "VALIDATION_ERROR" ||
+		!strings.Contains(ae.Message, `Property values were not valid: [{"isValid":false,"message":"Property \"no_such\" does not exist","error":"PROPERTY_DOESNT_EXIST","name":"no_such"`) {
+		t.Fatalf("unknown property: %v", err)
+	}
+	_, err = c.BatchUpdateContacts(ctx, []BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "many"}}})
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "INVALID_NUMBER") {
+		t.Fatalf("a number property given a word: %v", err)
+	}
+	if props, _ := sb.ContactProperties("2001"); props["sb_score"] != "44.5" {
+		t.Fatalf("a refused call changed a value: %v", props)
+	}
+	// The client refuses more than 100 inputs itself; the sandbox too.
+	many := make([]BatchInput, 101)
+	body := `{"inputs":[`
+	for i := range many {
+		many[i] = BatchInput{ID: fmt.Sprint(3000 + i), Properties: map[string]string{"sb_score": "1"}}
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"id":"%d","properties":{"sb_score":"1"}}`, 3000+i)
+	}
+	body += `]}`
+	if _, err := c.BatchUpdateContacts(ctx, many); err == nil {
+		t.Fatal("the client sent 101 inputs")
+	}
+	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/contacts/batch/update", testToken, body)
+	if resp.StatusCode != http.StatusBadRequest || m["category"] != "VALIDATION_ERROR" || m["correlationId"] == "" {
+		t.Fatalf("101 inputs: %d %v", resp.StatusCode, m)
+	}
+	if n := sb.BatchUpdates(); n != 1 {
+		t.Fatalf("%d batch updates applied, want 1", n)
+	}
+}
+
+// A low-priority caller yields the limiter: with a backlog of write-back
+// calls queued, an ordinary call waits for at most one of them.
+func TestLowPriorityYields(t *testing.T) {
+	_, srv := newEnv(t, nil)
+	// 5 requests a second: one slot every 250 ms.
+	c, audit := newTestClient(t, srv.URL, func(cfg *ClientConfig) { cfg.RequestsPerInterval, cfg.Interval = 5, time.Second })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	low := WithLowPriority(ctx)
+	for range 4 {
+		go func() {
+			for ctx.Err() == nil {
+				c.GetContactProperty(low, "email")
+			}
+		}()
+	}
+	time.Sleep(600 * time.Millisecond) // the backlog is there
+	start := time.Now()
+	if _, err := c.GetContactPropertyGroup(ctx, "contactinformation"); err != nil {
+		t.Fatal(err)
+	}
+	waited := time.Since(start)
+	cancel()
+	// One slot is 250 ms; four low-priority callers queued ahead would be
+	// a second.
+	if waited > 600*time.Millisecond {
+		t.Fatalf("the ordinary call waited %s behind low-priority calls", waited)
+	}
+	if n := len(audit.ops("get_property")); n < 2 {
+		t.Fatalf("only %d low-priority calls ran: no backlog", n)
+	}
+	t.Logf("ordinary call admitted in %s with 4 low-priority callers waiting", waited)
+}

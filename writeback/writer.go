@@ -1,0 +1,425 @@
+package writeback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/leadscores"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// CRM is what the write-back asks of HubSpot; *hubspot.Client.
+type CRM interface {
+	BatchUpdateContacts(ctx context.Context, inputs []hubspot.BatchInput) (*hubspot.BatchResult, error)
+	GetContactProperty(ctx context.Context, name string) (*hubspot.Property, error)
+	CreateContactProperty(ctx context.Context, p hubspot.Property) (*hubspot.Property, error)
+	GetContactPropertyGroup(ctx context.Context, name string) (*hubspot.PropertyGroup, error)
+	CreateContactPropertyGroup(ctx context.Context, g hubspot.PropertyGroup) (*hubspot.PropertyGroup, error)
+}
+
+// Recorder stores a row per contact write; analytics.Store in production.
+type Recorder interface {
+	InsertWriteback(ctx context.Context, rows []analytics.WritebackRow) error
+}
+
+// Options wire a Writer.
+type Options struct {
+	Config   *Config // checked
+	CRM      CRM
+	Recorder Recorder // nil: no writeback table
+	Metrics  *Metrics // nil: none
+	Log      zerolog.Logger
+	// MaxPending bounds the contacts waiting for a write (default
+	// 100,000): Handle waits for a flush beyond it.
+	MaxPending int
+	now        func() time.Time
+}
+
+// Writer is the write-back: a stream.Handler of the lead-scores topic and
+// the flusher that writes what it gathered.
+type Writer struct {
+	o Options
+
+	mu      sync.Mutex
+	pending map[string]*entry  // by contact id
+	last    map[string]written // what was last written, by contact id
+	flushed chan struct{}      // closed and replaced after every flush
+
+	flushMu  sync.Mutex      // one flush at a time
+	ensured  map[string]bool // models whose properties exist
+	ensureMu sync.Mutex
+}
+
+// entry is a contact's latest wanted values and the batches waiting on it.
+type entry struct {
+	msg     leadscores.Message
+	now     written
+	since   time.Time // when the contact started waiting
+	waiters []*tracker
+}
+
+// tracker is a consumed batch: its offset commits once every contact
+// write it implies is acknowledged or recorded failed. Guarded by
+// Writer.mu.
+type tracker struct {
+	n    int
+	done func()
+}
+
+func (t *tracker) release() {
+	t.n--
+	if t.n == 0 {
+		t.done()
+	}
+}
+
+// New returns a Writer.
+func New(o Options) *Writer {
+	if o.MaxPending <= 0 {
+		o.MaxPending = 100_000
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	return &Writer{o: o, pending: map[string]*entry{}, last: map[string]written{}, flushed: make(chan struct{}), ensured: map[string]bool{}}
+}
+
+// Assigned starts from the committed offset: what was written is not
+// remembered across restarts, so each contact's first message is written
+// again (harmless: the same values).
+func (w *Writer) Assigned(ctx context.Context, c *stream.Claim) error { return nil }
+
+// Handle gathers a batch of lead-scores messages. It returns at once; the
+// offset is committed by the flushes that write (or fail) its contacts.
+func (w *Writer) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	if err := w.waitRoom(ctx); err != nil {
+		return err
+	}
+	tr := &tracker{n: 1, done: c.Track(msgs[len(msgs)-1].Offset + 1)}
+	w.mu.Lock()
+	for _, m := range msgs {
+		msg, ok, err := leadscores.Decode(m.Key, m.Value)
+		if err != nil {
+			w.o.Metrics.count("malformed", 1)
+			w.o.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("write-back: skipped a malformed lead-scores message")
+			continue
+		}
+		if !ok {
+			continue // a tombstone: the contact was forgotten; nothing to write
+		}
+		w.want(msg, tr)
+	}
+	w.o.Metrics.pending(len(w.pending))
+	tr.release()
+	w.mu.Unlock()
+	return nil
+}
+
+// want makes msg the contact's wanted values (latest wins), when it is
+// worth a write.
+func (w *Writer) want(msg leadscores.Message, tr *tracker) {
+	id := msg.ContactID
+	now := writtenOf(w.o.Config, &msg)
+	e := w.pending[id]
+	if e == nil {
+		if last, ok := w.last[id]; ok && !last.worthWriting(w.o.Config, now) {
+			w.o.Metrics.count("below_min_delta", 1)
+			return
+		}
+		e = &entry{since: w.o.now()}
+		w.pending[id] = e
+	} else {
+		w.o.Metrics.count("coalesced", 1)
+	}
+	e.msg, e.now = msg, now
+	if len(e.waiters) == 0 || e.waiters[len(e.waiters)-1] != tr {
+		e.waiters = append(e.waiters, tr)
+		tr.n++
+	}
+}
+
+func (w *Writer) waitRoom(ctx context.Context) error {
+	for {
+		w.mu.Lock()
+		full, ch := len(w.pending) >= w.o.MaxPending, w.flushed
+		w.mu.Unlock()
+		if !full {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Revoked writes everything pending, so the partition's offsets commit
+// before it moves.
+func (w *Writer) Revoked(ctx context.Context, c *stream.Claim) error {
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	return c.WaitTracked(ctx)
+}
+
+// Run consumes the lead-scores topic in the section's consumer group and
+// flushes every flush interval, until ctx ends. It first makes sure the
+// property group and the configured models' properties exist.
+func (w *Writer) Run(ctx context.Context, brokers []string) error {
+	cfg := w.o.Config
+	if err := w.EnsureProperties(ctx, cfg.Models); err != nil {
+		return err
+	}
+	g, err := stream.NewGroupConsumer(stream.GroupConfig{
+		Brokers: brokers, Group: cfg.Group, Topic: cfg.Topic, MaxBatch: 1000, Log: &w.o.Log,
+	}, w)
+	if err != nil {
+		return err
+	}
+	if w.o.Metrics != nil {
+		w.o.Metrics.consumer = g
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(cfg.Flush())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				errc <- nil
+				return
+			case <-t.C:
+				if err := w.Flush(ctx); err != nil && ctx.Err() == nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err = g.Run(ctx)
+	cancel()
+	if ferr := <-errc; ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// Flush writes every pending contact now, in batch calls of up to
+// max_batch contacts. A call that fails for good (a 4xx other than 429)
+// records its contacts as failed; one that may succeed later (retries
+// exhausted on 429, 5xx or the network) puts them back for the next
+// flush. It returns an error only for what must stop the write-back: a
+// property that cannot be made to exist.
+func (w *Writer) Flush(ctx context.Context) error {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = map[string]*entry{}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.o.Metrics.pending(len(w.pending))
+		close(w.flushed)
+		w.flushed = make(chan struct{})
+		w.mu.Unlock()
+	}()
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(batch))
+	models := map[string]bool{}
+	for id, e := range batch {
+		ids = append(ids, id)
+		for m := range e.now.scores {
+			models[m] = true
+		}
+	}
+	sort.Strings(ids) // deterministic calls
+	var ms []string
+	for m := range models {
+		ms = append(ms, m)
+	}
+	if err := w.EnsureProperties(ctx, ms); err != nil {
+		w.requeue(batch, ids)
+		return err
+	}
+	for lo := 0; lo < len(ids); lo += w.o.Config.MaxBatch {
+		chunk := ids[lo:min(lo+w.o.Config.MaxBatch, len(ids))]
+		w.write(ctx, batch, chunk)
+	}
+	return nil
+}
+
+func (w *Writer) write(ctx context.Context, batch map[string]*entry, ids []string) {
+	inputs := make([]hubspot.BatchInput, len(ids))
+	for i, id := range ids {
+		inputs[i] = hubspot.BatchInput{ID: id, Properties: batch[id].now.props}
+	}
+	start := w.o.now()
+	res, err := w.o.CRM.BatchUpdateContacts(hubspot.WithLowPriority(ctx), inputs)
+	var ae *hubspot.APIError
+	switch {
+	case err != nil && ctx.Err() == nil && errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests:
+		w.o.Metrics.call("failed")
+		w.o.Log.Error().Err(err).Int("contacts", len(ids)).Msg("write-back: HubSpot refused a batch update; its contacts are recorded as failed")
+		w.done(ctx, batch, ids, nil, err.Error(), start)
+	case err != nil:
+		w.o.Metrics.call("retry_later")
+		w.o.Log.Warn().Err(err).Int("contacts", len(ids)).Msg("write-back: batch update failed; retrying at the next flush")
+		w.requeue(batch, ids)
+	default:
+		w.o.Metrics.call("ok")
+		w.done(ctx, batch, ids, res.Failed(), "", start)
+	}
+}
+
+// done records the contacts' writes, remembers what was written and
+// releases the batches waiting on them. failAll, when set, fails every one.
+func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string, failed map[string]hubspot.BatchError, failAll string, start time.Time) {
+	now := w.o.now()
+	rows := make([]analytics.WritebackRow, 0, len(ids))
+	ok := 0
+	for _, id := range ids {
+		e := batch[id]
+		props, _ := json.Marshal(e.now.props)
+		row := analytics.WritebackRow{ContactID: id, Properties: string(props), Result: "ok",
+			RuleVersion: e.msg.RuleVersion, ScoresAt: e.msg.UpdatedAt, WrittenAt: now}
+		if be, bad := failed[id]; bad || failAll != "" {
+			row.Result, row.Error = "failed", failAll
+			if bad {
+				row.Error = be.Category + ": " + be.Message
+			}
+			w.o.Log.Warn().Str("contact_id", id).Str("error", row.Error).Msg("write-back: HubSpot did not take the contact's properties")
+		} else {
+			ok++
+		}
+		rows = append(rows, row)
+	}
+	if w.o.Recorder != nil {
+		// The rows are the record of a failure: the offset waits for them.
+		for {
+			err := w.o.Recorder.InsertWriteback(ctx, rows)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			w.o.Log.Warn().Err(err).Msg("write-back: could not record writes in ClickHouse; retrying")
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+		}
+	}
+	w.o.Metrics.writes(ok, len(ids)-ok, now.Sub(start))
+	w.mu.Lock()
+	for _, id := range ids {
+		e := batch[id]
+		if _, bad := failed[id]; !bad && failAll == "" {
+			w.last[id] = e.now
+		}
+		w.o.Metrics.lag(now.Sub(e.since))
+	}
+	for _, id := range ids {
+		for _, tr := range batch[id].waiters {
+			tr.release()
+		}
+	}
+	w.mu.Unlock()
+}
+
+// requeue puts contacts back for the next flush; a newer wanted value that
+// arrived meanwhile wins, and keeps every batch waiting on either.
+func (w *Writer) requeue(batch map[string]*entry, ids []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		old := batch[id]
+		if cur := w.pending[id]; cur != nil {
+			cur.waiters = append(old.waiters, cur.waiters...)
+			cur.since = old.since
+			continue
+		}
+		w.pending[id] = old
+	}
+}
+
+// EnsureProperties makes sure the property group and the properties of
+// the models exist with the right types; a property that exists with
+// another type is an error naming every such property.
+func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
+	w.ensureMu.Lock()
+	defer w.ensureMu.Unlock()
+	var todo []string
+	for _, m := range models {
+		if !w.ensured[m] {
+			todo = append(todo, m)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if !w.ensured[""] {
+		if _, err := w.o.CRM.GetContactPropertyGroup(ctx, PropertyGroup); errors.Is(err, hubspot.ErrNotFound) {
+			if _, err := w.o.CRM.CreateContactPropertyGroup(ctx, hubspot.PropertyGroup{Name: PropertyGroup, Label: "scorebridge"}); err != nil {
+				return fmt.Errorf("write-back: create the property group %s: %w", PropertyGroup, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("write-back: read the property group %s: %w", PropertyGroup, err)
+		}
+		w.ensured[""] = true
+	}
+	var mismatches []string
+	for _, m := range todo {
+		for _, want := range w.o.Config.definitions(m) {
+			got, err := w.o.CRM.GetContactProperty(ctx, want.Name)
+			switch {
+			case errors.Is(err, hubspot.ErrNotFound):
+				if _, err := w.o.CRM.CreateContactProperty(ctx, want); err != nil {
+					return fmt.Errorf("write-back: create property %s: %w", want.Name, err)
+				}
+				w.o.Log.Info().Str("property", want.Name).Str("type", want.Type).Str("model", m).Msg("write-back: created a contact property")
+			case err != nil:
+				return fmt.Errorf("write-back: read property %s: %w", want.Name, err)
+			case got.Type != want.Type:
+				mismatches = append(mismatches, fmt.Sprintf("%s is a %s property in HubSpot, the write-back writes a %s", want.Name, got.Type, want.Type))
+			}
+		}
+	}
+	if len(mismatches) > 0 {
+		return fmt.Errorf("write-back: %d contact properties have the wrong type (rename them in writeback.properties, or change them in HubSpot):\n  %s",
+			len(mismatches), strings.Join(mismatches, "\n  "))
+	}
+	for _, m := range todo {
+		w.ensured[m] = true
+	}
+	return nil
+}
+
+// definitions are the properties of a model.
+func (c *Config) definitions(model string) []hubspot.Property {
+	def := func(tmpl, label, typ, field, desc string) hubspot.Property {
+		return hubspot.Property{Name: property(tmpl, model), Label: "scorebridge " + model + " " + label, Type: typ,
+			FieldType: field, GroupName: PropertyGroup, Description: desc}
+	}
+	return []hubspot.Property{
+		def(c.Properties.Score, "score", "number", "number", "The contact's "+model+" score, written by scorebridge."),
+		def(c.Properties.Threshold, "threshold", "string", "text", "The highest "+model+" threshold the contact is past; empty when none."),
+		def(c.Properties.CrossedAt, "crossed at", "datetime", "date", "When the contact crossed that threshold."),
+		def(c.Properties.Top, "top groups", "string", "text", "The groups adding the most points, e.g. \"call_started 30; email_opened 8\"."),
+	}
+}
