@@ -43,7 +43,9 @@ type Options struct {
 	// MaxPending bounds the contacts waiting for a write (default
 	// 100,000): Handle waits for a flush beyond it.
 	MaxPending int
-	now        func() time.Time
+	// Consumer, when set, adjusts the consumer group's settings (tests).
+	Consumer func(*stream.GroupConfig)
+	now      func() time.Time
 }
 
 // Writer is the write-back: a stream.Handler of the lead-scores topic and
@@ -182,9 +184,16 @@ func (w *Writer) Run(ctx context.Context, brokers []string) error {
 	if err := w.EnsureProperties(ctx, cfg.Models); err != nil {
 		return err
 	}
-	g, err := stream.NewGroupConsumer(stream.GroupConfig{
-		Brokers: brokers, Group: cfg.Group, Topic: cfg.Topic, MaxBatch: 1000, Log: &w.o.Log,
-	}, w)
+	// The scorer creates the topic; a bridge started first waits for it
+	// in a topic of the scorer's default shape.
+	if err := stream.EnsureTopics(ctx, brokers, stream.Topic{Name: cfg.Topic, Partitions: 6, Compacted: true}); err != nil {
+		return fmt.Errorf("write-back: topic %s: %w", cfg.Topic, err)
+	}
+	gcfg := stream.GroupConfig{Brokers: brokers, Group: cfg.Group, Topic: cfg.Topic, MaxBatch: 1000, Log: &w.o.Log}
+	if w.o.Consumer != nil {
+		w.o.Consumer(&gcfg)
+	}
+	g, err := stream.NewGroupConsumer(gcfg, w)
 	if err != nil {
 		return err
 	}

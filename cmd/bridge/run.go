@@ -231,15 +231,34 @@ func serve(ctx context.Context, o options) error {
 	}
 	consumer.Store(g)
 
+	wb, err := newWriteback(ctx, cfg, sink, ch, reg, log)
+	if err != nil {
+		return err
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var wbErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { maintain(ctx, svc, o, local) })
+	if wb != nil {
+		wg.Go(func() {
+			if wbErr = wb.Run(ctx, o.Brokers); wbErr != nil {
+				log.Error().Err(wbErr).Msg("write-back stopped: stopping the bridge")
+				stopRun()
+			}
+		})
+	}
 	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
 		Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
 	if o.OnReady != nil {
 		o.OnReady(ln.Addr().String())
 	}
-	runErr := g.Run(ctx)
+	runErr := g.Run(runCtx)
+	stopRun()
 	wg.Wait()
+	if runErr == nil && wbErr != nil {
+		runErr = fmt.Errorf("write-back: %w", wbErr)
+	}
 
 	// Whatever was decided goes to the audit before exit.
 	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
