@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // Defaults of the writeback section.
@@ -111,13 +113,10 @@ func (c *Config) Check() []Problem {
 	}
 	c.flush = DefaultFlushInterval
 	if c.FlushInterval != "" {
-		d, err := time.ParseDuration(c.FlushInterval)
-		switch {
-		case err != nil:
-			bad([]any{"flush_interval"}, "%q is not a duration (e.g. 5s)", c.FlushInterval)
-		case d <= 0:
-			bad([]any{"flush_interval"}, "%s: want more than 0", c.FlushInterval)
-		default:
+		d, err := dialect.ParseDuration(c.FlushInterval)
+		if err != nil {
+			bad([]any{"flush_interval"}, "%v", err)
+		} else {
 			c.flush = d
 		}
 	}
