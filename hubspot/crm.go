@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // MaxBatchInputs is HubSpot's limit of inputs per CRM batch call.
@@ -152,4 +153,19 @@ func (c *Client) CreateContactPropertyGroup(ctx context.Context, g PropertyGroup
 		return nil, err
 	}
 	return &out, nil
+}
+
+// GetContact reads a contact with the named properties; ErrNotFound when
+// it does not exist (or was deleted).
+func (c *Client) GetContact(ctx context.Context, id string, properties []string) (*CRMObject, error) {
+	var o CRMObject
+	q := url.Values{}
+	if len(properties) > 0 {
+		q.Set("properties", strings.Join(properties, ","))
+	}
+	ctx = withSubject(ctx, id, "")
+	if err := c.call(ctx, "get_contact", http.MethodGet, "/crm/v3/objects/contacts/"+url.PathEscape(id), q, nil, &o, false); err != nil {
+		return nil, notFound(err)
+	}
+	return &o, nil
 }

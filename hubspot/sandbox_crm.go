@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,6 +49,7 @@ func newSandboxCRM() *sandboxCRM {
 func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 	s.crm = newSandboxCRM()
 	api.HandleFunc("POST /crm/v3/objects/contacts/batch/update", s.batchUpdate)
+	api.HandleFunc("GET /crm/v3/objects/contacts/{contactId}", s.getContact)
 	api.HandleFunc("GET /crm/v3/properties/contacts/groups/{name}", s.getGroup)
 	api.HandleFunc("POST /crm/v3/properties/contacts/groups", s.createGroup)
 	api.HandleFunc("GET /crm/v3/properties/contacts/{name}", s.getProperty)
@@ -292,4 +294,28 @@ func (s *Sandbox) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.crm.groups[g.Name] = g
 	writeJSON(w, http.StatusCreated, g)
+}
+
+// getContact is GET /crm/v3/objects/contacts/{id}?properties=a,b: the
+// properties asked for (null when never set), 404 for a contact that does
+// not exist or was deleted.
+func (s *Sandbox) getContact(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("contactId")
+	props, ok := s.ContactProperties(id)
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", "Object not found.  objectId are usually numeric.")
+		return
+	}
+	out := map[string]*string{}
+	for _, name := range strings.Split(r.URL.Query().Get("properties"), ",") {
+		if name == "" {
+			continue
+		}
+		if v, set := props[name]; set {
+			out[name] = &v
+		} else {
+			out[name] = nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "properties": out, "archived": false})
 }

@@ -252,6 +252,20 @@ func TestWriteback(t *testing.T) {
 	w := New(Options{Config: cfg, CRM: e.client(t, 20), Recorder: store, Log: zerolog.Nop(), Consumer: testGroup})
 	e.runUntilCommitted(t, w, cfg.Group)
 	e.checkProperties(t, cfg, map[string]bool{"5007": true})
+	latest := map[string]leadscores.Message{}
+	for _, m := range e.msgs {
+		latest[m.ContactID] = m
+	}
+	// Verify reads the same through HubSpot's API (GET contact), for a
+	// few contacts (the sandbox allows 2 calls a second here).
+	var last []leadscores.Message
+	for _, id := range []string{"5000", "5007", "5101", "5249"} {
+		last = append(last, latest[id])
+	}
+	problems, missing, err := Verify(context.Background(), cfg, e.client(t, 1000), last)
+	if err != nil || len(problems) > 0 || len(missing) != 1 || missing[0] != "5007" {
+		t.Fatalf("Verify: %v, missing %v, %v", problems, missing, err)
+	}
 
 	calls := e.sb.BatchUpdates()
 	if calls > 2*((contacts+99)/100) {

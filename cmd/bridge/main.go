@@ -16,10 +16,11 @@ import (
 )
 
 var commands = cli.Set{Program: "bridge", Commands: map[string]cli.Command{
-	"run":     {Summary: "consume crossings and enroll contacts (the service)", Run: cmdRun},
-	"sandbox": {Summary: "serve the local HubSpot sandbox", Run: cmdSandbox},
-	"check":   {Summary: "validate a bridge configuration, printing every problem", Run: cmdCheck},
-	"bench":   {Summary: "measure crossing-to-enrollment latency and throughput against the sandbox", Run: cmdBench},
+	"run":             {Summary: "consume crossings and enroll contacts (the service)", Run: cmdRun},
+	"sandbox":         {Summary: "serve the local HubSpot sandbox", Run: cmdSandbox},
+	"check":           {Summary: "validate a bridge configuration, printing every problem", Run: cmdCheck},
+	"bench":           {Summary: "measure crossing-to-enrollment latency and throughput against the sandbox", Run: cmdBench},
+	"writeback-check": {Summary: "compare HubSpot's contact properties with lead-scores messages (scorer state scores)", Run: cmdWritebackCheck},
 }}
 
 type exitError = cli.ExitError
