@@ -64,6 +64,12 @@ func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, CRMObject{ID: id, Properties: props})
 	})
+	adm.HandleFunc("GET /_sandbox/crm/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.crm.mu.Lock()
+		defer s.crm.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]int{"batch_updates": s.crm.updates, "contacts_with_properties": len(s.crm.values),
+			"properties": len(s.crm.props), "deleted_contacts": len(s.crm.deleted)})
+	})
 	adm.HandleFunc("DELETE /_sandbox/crm/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		s.DeleteContact(r.PathValue("id"))
 		w.WriteHeader(http.StatusNoContent)

@@ -58,7 +58,7 @@ type Writer struct {
 	last    map[string]written // what was last written, by contact id
 	flushed chan struct{}      // closed and replaced after every flush
 
-	flushMu  sync.Mutex      // one flush at a time
+	flushing chan struct{}   // holds a token during a flush: one at a time
 	ensured  map[string]bool // models whose properties exist
 	ensureMu sync.Mutex
 }
@@ -94,7 +94,7 @@ func New(o Options) *Writer {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	return &Writer{o: o, pending: map[string]*entry{}, last: map[string]written{}, flushed: make(chan struct{}), ensured: map[string]bool{}}
+	return &Writer{o: o, pending: map[string]*entry{}, last: map[string]written{}, flushed: make(chan struct{}), flushing: make(chan struct{}, 1), ensured: map[string]bool{}}
 }
 
 // Assigned starts from the committed offset: what was written is not
@@ -168,12 +168,18 @@ func (w *Writer) waitRoom(ctx context.Context) error {
 }
 
 // Revoked writes everything pending, so the partition's offsets commit
-// before it moves.
+// before it moves. What cannot be written in time is not lost: its offsets
+// stay uncommitted and the partition's next owner reads it again.
 func (w *Writer) Revoked(ctx context.Context, c *stream.Claim) error {
-	if err := w.Flush(ctx); err != nil {
-		return err
+	err := w.Flush(ctx)
+	if err == nil {
+		err = c.WaitTracked(ctx)
 	}
-	return c.WaitTracked(ctx)
+	if err != nil {
+		w.o.Log.Warn().Err(err).Int("partition", c.Partition).
+			Msg("write-back: revoked with writes outstanding; their messages are read again by the next owner")
+	}
+	return nil
 }
 
 // Run consumes the lead-scores topic in the section's consumer group and
@@ -181,7 +187,7 @@ func (w *Writer) Revoked(ctx context.Context, c *stream.Claim) error {
 // property group and the configured models' properties exist.
 func (w *Writer) Run(ctx context.Context, brokers []string) error {
 	cfg := w.o.Config
-	if err := w.EnsureProperties(ctx, cfg.Models); err != nil {
+	if err := w.EnsureUntil(ctx, cfg.Models); err != nil {
 		return err
 	}
 	// The scorer creates the topic; a bridge started first waits for it
@@ -235,8 +241,14 @@ func (w *Writer) Run(ctx context.Context, brokers []string) error {
 // flush. It returns an error only for what must stop the write-back: a
 // property that cannot be made to exist.
 func (w *Writer) Flush(ctx context.Context) error {
-	w.flushMu.Lock()
-	defer w.flushMu.Unlock()
+	// Waiting for a running flush respects ctx: a revoke must not outlast
+	// the rebalance behind a flush slowed down by 429s.
+	select {
+	case w.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-w.flushing }()
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = map[string]*entry{}
@@ -266,7 +278,11 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	if err := w.EnsureProperties(ctx, ms); err != nil {
 		w.requeue(batch, ids)
-		return err
+		if Permanent(err) {
+			return err
+		}
+		w.o.Log.Warn().Err(err).Msg("write-back: could not check the properties of new models; retrying at the next flush")
+		return nil
 	}
 	for lo := 0; lo < len(ids); lo += w.o.Config.MaxBatch {
 		chunk := ids[lo:min(lo+w.o.Config.MaxBatch, len(ids))]
@@ -367,12 +383,47 @@ func (w *Writer) requeue(batch map[string]*entry, ids []string) {
 	}
 }
 
+// ErrPropertyType: a property exists in HubSpot with another type than
+// the write-back writes.
+var ErrPropertyType = errors.New("property of the wrong type")
+
+// Permanent reports whether an error of EnsureProperties will not go away
+// by trying again: a property of the wrong type, or a refusal (a 4xx other
+// than 429: a bad token, a missing scope, the portal's property limit).
+func Permanent(err error) bool {
+	if errors.Is(err, ErrPropertyType) {
+		return true
+	}
+	var ae *hubspot.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests
+}
+
+// EnsureUntil is EnsureProperties, tried again with backoff while it fails
+// for a passing reason (429, 5xx, the network), until ctx ends.
+func (w *Writer) EnsureUntil(ctx context.Context, models []string) error {
+	wait := time.Second
+	for {
+		err := w.EnsureProperties(ctx, models)
+		if err == nil || Permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		w.o.Log.Warn().Err(err).Dur("retry_in", wait).Msg("write-back: could not check the contact properties; retrying")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
 // EnsureProperties makes sure the property group and the properties of
 // the models exist with the right types; a property that exists with
 // another type is an error naming every such property.
 func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
 	w.ensureMu.Lock()
 	defer w.ensureMu.Unlock()
+	ctx = hubspot.WithLowPriority(ctx) // write-back work: enrollments first
 	var todo []string
 	for _, m := range models {
 		if !w.ensured[m] {
@@ -394,6 +445,7 @@ func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
 	}
 	var mismatches []string
 	for _, m := range todo {
+		ok := true
 		for _, want := range w.o.Config.definitions(m) {
 			got, err := w.o.CRM.GetContactProperty(ctx, want.Name)
 			switch {
@@ -405,16 +457,15 @@ func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
 			case err != nil:
 				return fmt.Errorf("write-back: read property %s: %w", want.Name, err)
 			case got.Type != want.Type:
+				ok = false
 				mismatches = append(mismatches, fmt.Sprintf("%s is a %s property in HubSpot, the write-back writes a %s", want.Name, got.Type, want.Type))
 			}
 		}
+		w.ensured[m] = ok
 	}
 	if len(mismatches) > 0 {
-		return fmt.Errorf("write-back: %d contact properties have the wrong type (rename them in writeback.properties, or change them in HubSpot):\n  %s",
-			len(mismatches), strings.Join(mismatches, "\n  "))
-	}
-	for _, m := range todo {
-		w.ensured[m] = true
+		return fmt.Errorf("write-back: %w: %d contact properties (rename them in writeback.properties, or change them in HubSpot):\n  %s",
+			ErrPropertyType, len(mismatches), strings.Join(mismatches, "\n  "))
 	}
 	return nil
 }

@@ -288,13 +288,16 @@ func TestWriteback(t *testing.T) {
 	t.Logf("%d contacts, 3 rounds: %d batch calls, sandbox %+v", contacts, calls, e.sb.Stats())
 }
 
-// While HubSpot fails every call, nothing is committed; a writer started
+// While HubSpot fails every call, nothing is committed and the write-back
+// keeps going (a property it cannot make yet is tried again); a writer started
 // after the failing one (a crash stands in for the same: no offset moved
 // past an unwritten contact) writes everything.
 func TestWritebackCommitsOnlyWritten(t *testing.T) {
 	e := newEnv(t, 1000)
 	e.produce(t, 120, 2)
-	cfg := config(t, nil)
+	// Every model: the intent model's properties are made at the first
+	// flush, which fails too, and must not stop the write-back.
+	cfg := config(t, func(c *Config) { c.Models = nil })
 	client := e.client(t, 200)
 	w1 := New(Options{Config: cfg, CRM: client, Log: zerolog.Nop(), Consumer: testGroup})
 	if err := w1.EnsureProperties(context.Background(), []string{"engagement"}); err != nil {
@@ -304,7 +307,9 @@ func TestWritebackCommitsOnlyWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	w1.Run(ctx, e.brokers) // ends with ctx; its revoke cannot flush
+	if err := w1.Run(ctx, e.brokers); err != nil { // ends with ctx; its revoke cannot flush
+		t.Fatalf("a failing HubSpot stopped the write-back: %v", err)
+	}
 	cancel()
 	if ok, err := e.committedAll(context.Background(), cfg.Group); err != nil || ok {
 		t.Fatalf("committed to the end while HubSpot failed every write (%v)", err)

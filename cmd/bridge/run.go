@@ -235,14 +235,15 @@ func serve(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	// runCtx also ends when the write-back fails for good.
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	var wbErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { maintain(ctx, svc, o, local) })
+	wg.Go(func() { maintain(runCtx, svc, o, local) })
 	if wb != nil {
 		wg.Go(func() {
-			if wbErr = wb.Run(ctx, o.Brokers); wbErr != nil {
+			if wbErr = wb.Run(runCtx, o.Brokers); wbErr != nil {
 				log.Error().Err(wbErr).Msg("write-back stopped: stopping the bridge")
 				stopRun()
 			}

@@ -29,7 +29,7 @@ func newWriteback(ctx context.Context, cfg *enrollment.Config, sink enrollment.S
 		log.Warn().Msg("no --clickhouse: write-back writes are logged and counted, not stored")
 	}
 	w := writeback.New(o)
-	if err := w.EnsureProperties(ctx, cfg.Writeback.Models); err != nil {
+	if err := w.EnsureUntil(ctx, cfg.Writeback.Models); err != nil {
 		return nil, err
 	}
 	log.Info().Str("topic", cfg.Writeback.Topic).Str("group", cfg.Writeback.Group).Dur("flush_interval", cfg.Writeback.Flush()).

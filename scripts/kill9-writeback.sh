@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# kill -9 proof of the write-back (`bridge run` with a writeback section)
+# on the real binaries: scorer -> lead-scores -> bridge -> the sandbox's
+# contact properties, under HubSpot's 429s.
+#
+# Builds bridge, scorer and localkafka; starts a private localkafka, a
+# sandbox (testdata/sandbox.yaml with its rolling limit cut to RATE
+# requests per 10 s, under the bridge's 190, so the bridge meets 429s) and a scorer that
+# publishes lead-scores. A generated history is produced, part up front,
+# the rest at a steady rate, while the bridge (write-back with
+# min_delta: 0, flush_interval: 1s) is killed with SIGKILL at random
+# moments (KILLS times, 1-4 s after it starts) and restarted. A last bridge
+# runs until the write-back has consumed lead-scores to its end with
+# nothing pending. Checks:
+#   - `scorer state scores --events`: the topic equals the backtest;
+#   - `bridge writeback-check`: every contact's properties in the sandbox,
+#     read through HubSpot's API, are those of its latest message;
+#   - the sandbox answered 429s; the batch calls are counted.
+# Prints PASS or FAIL; exits non-zero on failure.
+#
+# Environment: KILLS (4), CONTACTS (400), DAYS (10), RATE (120), SEED
+# (random), PORT_BASE (38000: the sandbox and the bridge's HTTP port are
+# taken from it), KEEP=1 keeps the work directory (always on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC SCORES_TOPIC SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES \
+  CLICKHOUSE_DSN BRIDGE_GROUP BRIDGE_HTTP BRIDGE_CONFIG BRIDGE_STATE_DIR
+
+KILLS=${KILLS:-4}
+CONTACTS=${CONTACTS:-400}
+DAYS=${DAYS:-10}
+RATE=${RATE:-120}
+SEED=${SEED:-$(( $(date +%s) % 32768 ))}
+PORT_BASE=${PORT_BASE:-38000}
+RANDOM=$SEED
+START=$SECONDS
+RULES=testdata/rules
+
+work=$(mktemp -d /tmp/kill9-writeback.XXXXXX)
+broker_pid="" bridge_pid="" producer_pid="" sandbox_pid="" scorer_pid="" status=1
+sb_addr="127.0.0.1:$((PORT_BASE + 1))"
+http_addr="127.0.0.1:$((PORT_BASE + 2))"
+
+log() { printf '%s [%3ds] %s\n' "kill9-writeback" $((SECONDS - START)) "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+stop_pid() { # pid signal seconds
+  local pid=$1 sig=$2 grace=$3
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$bridge_pid" KILL 5
+  stop_pid "$producer_pid" TERM 5
+  stop_pid "$scorer_pid" TERM 10
+  stop_pid "$sandbox_pid" TERM 5
+  stop_pid "$broker_pid" TERM 10
+  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then rm -rf "$work"; else log "logs and data kept in $work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "seed $SEED; work dir $work"
+go build -o "$work/bridge" ./cmd/bridge
+go build -o "$work/scorer" ./cmd/scorer
+go build -o "$work/localkafka" ./cmd/localkafka
+
+"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 4 --seed-topics "" \
+  >"$work/broker.ready" 2>"$work/broker.log" &
+broker_pid=$!
+for _ in $(seq 100); do
+  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
+  kill -0 "$broker_pid" 2>/dev/null || fail "localkafka exited"
+  sleep 0.1
+done
+brokers=$(grep -o 'ready on [^ ]*' "$work/broker.ready" | head -1 | cut -d' ' -f3)
+[[ -n "$brokers" ]] || fail "no broker address"
+
+# The sandbox: the sample, its rolling limit cut to RATE per 10 s.
+sed -e "s/^  max: 190/  max: $RATE/" testdata/sandbox.yaml >"$work/sandbox.yaml"
+"$work/bridge" sandbox --addr "$sb_addr" --config "$work/sandbox.yaml" >"$work/sandbox.log" 2>&1 &
+sandbox_pid=$!
+for _ in $(seq 100); do curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null && break; sleep 0.1; done
+curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null || fail "sandbox did not start (port $sb_addr in use?)"
+token=$(awk '/^token:/ {print $2}' testdata/sandbox.yaml)
+
+cat >"$work/bridge.yaml" <<YAML
+sink: hubspot
+hubspot: {base_url: "http://$sb_addr", requests_per_10s: 190}
+senders:
+  - {owner_id: "u-1", user_id: "101", email: "ana@example.com"}
+routes:
+  - {model: engagement, sequence_id: "9001"}
+writeback:
+  min_delta: 0
+  flush_interval: 1s
+YAML
+
+"$work/scorer" generate --contacts "$CONTACTS" --days "$DAYS" --seed "$SEED" >"$work/history.jsonl" 2>/dev/null
+events=$(wc -l <"$work/history.jsonl")
+first=$((events * 4 / 10))
+head -n "$first" "$work/history.jsonl" >"$work/first.jsonl"
+tail -n +$((first + 1)) "$work/history.jsonl" >"$work/rest.jsonl"
+"$work/scorer" produce --brokers "$brokers" --events "$work/first.jsonl" 2>>"$work/produce.log"
+"$work/scorer" run --brokers "$brokers" --rules "$RULES" --group scorer --http 127.0.0.1:0 --partitions 4 \
+  >/dev/null 2>"$work/scorer.log" &
+scorer_pid=$!
+"$work/scorer" produce --brokers "$brokers" --events "$work/rest.jsonl" --rate $(( (events - first) / (KILLS * 3 + 4) + 1 )) \
+  2>>"$work/produce.log" &
+producer_pid=$!
+log "$events events for $CONTACTS contacts: $first up front, the rest at a steady rate"
+
+start_bridge() {
+  HUBSPOT_TOKEN=$token "$work/bridge" run --config "$work/bridge.yaml" --brokers "$brokers" \
+    --state-dir "$work/state" --http "$http_addr" --tick 500ms --grace 1s >>"$work/bridge.log" 2>&1 &
+  bridge_pid=$!
+}
+metric() { { curl -sf --max-time 2 "http://$http_addr/metrics" || true; } | awk -v m="$1" '$1 == m {print $2}'; }
+
+for k in $(seq "$KILLS"); do
+  start_bridge
+  sleep "$(( RANDOM % 3 + 1 )).$(( RANDOM % 10 ))"
+  kill -0 "$bridge_pid" 2>/dev/null || { tail -n 20 "$work/bridge.log" >&2; fail "bridge died on its own"; }
+  kill -KILL "$bridge_pid"; wait "$bridge_pid" 2>/dev/null || true
+  log "kill -9 $k/$KILLS"
+done
+wait "$producer_pid" || fail "producer failed"; producer_pid=""
+start_bridge
+deadline=$((SECONDS + 180))
+zero=0
+while :; do
+  (( SECONDS < deadline )) || fail "the write-back did not settle (see $work/bridge.log)"
+  kill -0 "$bridge_pid" 2>/dev/null || { tail -n 20 "$work/bridge.log" >&2; fail "the last bridge died"; }
+  slag=$({ "$work/scorer" state lag --brokers "$brokers" --topic engagement-events --group scorer 2>/dev/null || true; } | sed -n 's/^total lag //p')
+  wlag=$({ "$work/scorer" state lag --brokers "$brokers" --topic lead-scores --group bridge-writeback 2>/dev/null || true; } | sed -n 's/^total lag //p')
+  pending=$(metric bridge_writeback_pending_contacts)
+  if [[ "$slag" == 0 && "$wlag" == 0 && "$pending" == 0 ]]; then
+    zero=$((zero + 1)); [[ $zero -ge 3 ]] && break
+  else
+    zero=0
+  fi
+  sleep 1
+done
+stop_pid "$bridge_pid" TERM 10; bridge_pid=""
+
+scores_rc=0
+"$work/scorer" state scores --brokers "$brokers" --rules "$RULES" --events "$work/history.jsonl" \
+  >"$work/scores.jsonl" 2>"$work/scores.log" || scores_rc=$?
+check_rc=0
+HUBSPOT_TOKEN=$token "$work/bridge" writeback-check --config "$work/bridge.yaml" --scores "$work/scores.jsonl" \
+  >"$work/check.txt" 2>"$work/check.log" || check_rc=$?
+stats=$(curl -sf "http://$sb_addr/_sandbox/stats")
+crm=$(curl -sf "http://$sb_addr/_sandbox/crm/stats")
+contacts=$(wc -l <"$work/scores.jsonl")
+limited=$(jq -r '.rateLimited' <<<"$stats")
+batches=$(jq -r '.batch_updates' <<<"$crm")
+differ=$(wc -l <"$work/check.txt")
+
+printf '\nkill9-writeback summary (seed %s, %ds)\n' "$SEED" $((SECONDS - START))
+printf '  kills (SIGKILL)          %d\n' "$KILLS"
+printf '  events                   %d for %d contacts\n' "$events" "$CONTACTS"
+printf '  lead-scores contacts     %d (%s)\n' "$contacts" "$(tail -n 1 "$work/scores.log")"
+printf '  HubSpot check            %s\n' "$(tail -n 1 "$work/check.log")"
+printf '  property values differing %d\n' "$differ"
+printf '  batch update calls       %s (sandbox CRM: %s)\n' "$batches" "$crm"
+printf '  sandbox 429s             %s (stats: %s)\n' "$limited" "$stats"
+
+problems=()
+[[ $scores_rc -eq 0 ]] || problems+=("lead-scores differs from the backtest (exit $scores_rc)")
+[[ $check_rc -eq 0 && $differ -eq 0 ]] || problems+=("$differ property values differ from the latest lead-scores (exit $check_rc)")
+[[ $contacts -gt 0 ]] || problems+=("no contacts")
+[[ "$limited" != 0 ]] || problems+=("the sandbox answered no 429: the run did not exercise them")
+if [[ ${#problems[@]} -gt 0 ]]; then
+  for p in "${problems[@]}"; do echo "  - $p"; done
+  echo "FAIL"
+  exit 1
+fi
+status=0
+echo "PASS"
