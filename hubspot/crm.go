@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -168,4 +169,22 @@ func (c *Client) GetContact(ctx context.Context, id string, properties []string)
 		return nil, notFound(err)
 	}
 	return &o, nil
+}
+
+// EmailEvents reads a page of the legacy email events API: events created
+// from startMs on, oldest first; offset is the previous page's Offset
+// ("" for the first).
+func (c *Client) EmailEvents(ctx context.Context, startMs int64, offset string, limit int) (*EmailEventsPage, error) {
+	q := url.Values{"startTimestamp": {strconv.FormatInt(startMs, 10)}}
+	if offset != "" {
+		q.Set("offset", offset)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var p EmailEventsPage
+	if err := c.call(ctx, "email_events", http.MethodGet, "/email/public/v1/events", q, nil, &p, false); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }

@@ -57,7 +57,8 @@ type Sandbox struct {
 	wfLog     []SandboxWorkflowEvent
 	stats     SandboxStats
 
-	crm *sandboxCRM // sandbox_crm.go
+	crm *sandboxCRM      // sandbox_crm.go
+	act *sandboxActivity // sandbox_events.go
 }
 
 type sandboxSequence struct {

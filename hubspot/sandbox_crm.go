@@ -48,6 +48,7 @@ func newSandboxCRM() *sandboxCRM {
 // registerCRM adds the CRM endpoints to the API and admin muxes.
 func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 	s.crm = newSandboxCRM()
+	s.registerActivity(api, adm)
 	api.HandleFunc("POST /crm/v3/objects/contacts/batch/update", s.batchUpdate)
 	api.HandleFunc("GET /crm/v3/objects/contacts/{contactId}", s.getContact)
 	api.HandleFunc("GET /crm/v3/properties/contacts/groups/{name}", s.getGroup)
@@ -71,7 +72,9 @@ func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 			"properties": len(s.crm.props), "deleted_contacts": len(s.crm.deleted)})
 	})
 	adm.HandleFunc("DELETE /_sandbox/crm/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.DeleteContact(r.PathValue("id"))
+		id := r.PathValue("id")
+		s.DeleteContact(id)
+		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.deletion", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -1,0 +1,121 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The sandbox signs its webhooks as HubSpot does: a receiver verifying
+// X-HubSpot-Signature-v3 over the URL it is called at accepts them; a
+// failed delivery is retried with attemptNumber counting.
+func TestSandboxWebhooks(t *testing.T) {
+	sb, srv := newEnv(t, nil)
+	secret := []byte("app-client-secret")
+	var mu sync.Mutex
+	var got []WebhookEvent
+	failFirst := true
+	var hook *httptest.Server
+	hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		uri := hook.URL + r.URL.RequestURI()
+		if err := VerifyV3(secret, r.Method, uri, body, r.Header.Get(TimestampHeader), r.Header.Get(SignatureV3Header), time.Now()); err != nil {
+			t.Errorf("signature: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failFirst {
+			failFirst = false
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var evs []WebhookEvent
+		if err := json.Unmarshal(body, &evs); err != nil {
+			t.Error(err)
+		}
+		got = append(got, evs...)
+	}))
+	defer hook.Close()
+	resp, _ := raw(t, srv, http.MethodPost, "/_sandbox/webhooks", "", `{"url":"`+hook.URL+`/hubspot/webhooks?portal=62515","secret":"app-client-secret"}`)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("configure webhooks: %d", resp.StatusCode)
+	}
+	if resp, _ := raw(t, srv, http.MethodPost, "/_sandbox/crm/contacts/2001/properties", "", `{"lifecyclestage":"lead","firstname":"Ana"}`); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("change: %d", resp.StatusCode)
+	}
+	sb.WaitWebhooks()
+	raw(t, srv, http.MethodPost, "/_sandbox/crm/contacts/2001/privacy-deletion", "", "")
+	sb.WaitWebhooks()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("received %+v", got)
+	}
+	first := got[0]
+	if first.SubscriptionType != "contact.propertyChange" || first.PropertyName != "firstname" || first.PropertyValue != "Ana" ||
+		first.AttemptNumber != 1 || first.ObjectID != float64(2001) || first.EventID == 0 {
+		t.Errorf("first event %+v (a retry after the 503: attemptNumber 1)", first)
+	}
+	if got[2].SubscriptionType != "contact.privacyDeletion" || got[2].AttemptNumber != 0 {
+		t.Errorf("privacy deletion %+v", got[2])
+	}
+	if _, ok := sb.ContactProperties("2001"); ok {
+		t.Error("a privacy-deleted contact still exists")
+	}
+}
+
+// Email events page by offset from a start time, oldest first, through the
+// client.
+func TestSandboxEmailEvents(t *testing.T) {
+	_, srv := newEnv(t, nil)
+	c, _ := newTestClient(t, srv.URL, nil)
+	var b strings.Builder
+	b.WriteString("[")
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	for i := range 25 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		typ := []string{"DELIVERED", "OPEN", "CLICK", "BOUNCE", "STATUSCHANGE"}[i%5]
+		b.WriteString(`{"type":"` + typ + `","contactId":"3001","created":"` + t0.Add(time.Duration(24-i)*time.Minute).Format(time.RFC3339) + `","url":"https://x.example/pricing","status":"UNSUBSCRIBED"}`)
+	}
+	b.WriteString("]")
+	if resp, _ := raw(t, srv, http.MethodPost, "/_sandbox/email-events", "", b.String()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("add: %d", resp.StatusCode)
+	}
+	var all []EmailEvent
+	offset := ""
+	for pages := 0; ; pages++ {
+		p, err := c.EmailEvents(context.Background(), t0.Add(5*time.Minute).UnixMilli(), offset, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p.Events...)
+		if !p.HasMore {
+			break
+		}
+		offset = p.Offset
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(all) != 20 {
+		t.Fatalf("%d events from +5m, want 20", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Created < all[i-1].Created {
+			t.Fatalf("not oldest first at %d", i)
+		}
+	}
+	if all[0].Recipient != "c3001@example.net" || all[0].ID == "" {
+		t.Fatalf("first %+v", all[0])
+	}
+}
