@@ -158,3 +158,24 @@ func (c *Config) writes(model string) bool {
 	}
 	return false
 }
+
+// Owns reports whether the write-back writes property name (for any
+// model when models is unset): ingestion drops HubSpot's changes to it,
+// or a score written would come back as an event.
+func (c *Config) Owns(name string) bool {
+	for _, tmpl := range []string{c.Properties.Score, c.Properties.Threshold, c.Properties.CrossedAt, c.Properties.Top} {
+		if len(c.Models) > 0 {
+			for _, m := range c.Models {
+				if property(tmpl, m) == name {
+					return true
+				}
+			}
+			continue
+		}
+		pre, post, _ := strings.Cut(tmpl, "{model}")
+		if len(name) > len(pre)+len(post) && strings.HasPrefix(name, pre) && strings.HasSuffix(name, post) {
+			return true
+		}
+	}
+	return false
+}

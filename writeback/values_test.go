@@ -66,3 +66,30 @@ func TestWorthWriting(t *testing.T) {
 		}
 	}
 }
+
+func TestOwns(t *testing.T) {
+	all := &Config{}
+	one := &Config{Models: []string{"engagement"}}
+	for _, c := range []*Config{all, one} {
+		if ps := c.Check(); len(ps) > 0 {
+			t.Fatal(ps)
+		}
+	}
+	cases := []struct {
+		c    *Config
+		name string
+		want bool
+	}{
+		{all, "scorebridge_engagement_score", true},
+		{all, "scorebridge_intent_top", true},
+		{all, "scorebridge__score", false},
+		{all, "lifecyclestage", false},
+		{one, "scorebridge_engagement_crossed_at", true},
+		{one, "scorebridge_intent_score", false},
+	}
+	for _, tc := range cases {
+		if got := tc.c.Owns(tc.name); got != tc.want {
+			t.Errorf("Owns(%q) with models %v = %v", tc.name, tc.c.Models, got)
+		}
+	}
+}

@@ -20,6 +20,7 @@ var commands = cli.Set{Program: "bridge", Commands: map[string]cli.Command{
 	"sandbox":         {Summary: "serve the local HubSpot sandbox", Run: cmdSandbox},
 	"check":           {Summary: "validate a bridge configuration, printing every problem", Run: cmdCheck},
 	"bench":           {Summary: "measure crossing-to-enrollment latency and throughput against the sandbox", Run: cmdBench},
+	"ingest":          {Summary: "receive HubSpot's signed webhooks and produce them as events", Run: cmdIngest},
 	"writeback-check": {Summary: "compare HubSpot's contact properties with lead-scores messages (scorer state scores)", Run: cmdWritebackCheck},
 }}
 
