@@ -29,15 +29,22 @@ func Load(paths ...string) (*Set, error) {
 	l.problems = probs
 	h := sha256.New()
 	var models []*Model
+	var companies []*CompanyModel
 	for _, f := range files {
 		data, err := dialect.ReadFile(f)
 		if err != nil {
 			l.add(Problem{File: f, Msg: err.Error()})
 			continue
 		}
-		if m := l.file(f, data); m != nil {
+		m, c := l.file(f, data)
+		switch {
+		case m != nil:
 			models = append(models, m)
 			fmt.Fprintf(h, "%s\x00%d\x00", m.Name, len(data))
+			h.Write(data)
+		case c != nil:
+			companies = append(companies, c)
+			fmt.Fprintf(h, "company:%s\x00%d\x00", c.Name, len(data))
 			h.Write(data)
 		}
 	}
@@ -48,6 +55,13 @@ func Load(paths ...string) (*Set, error) {
 		}
 		seen[m.Name] = m.File
 	}
+	for _, c := range companies {
+		if prev, dup := seen[c.Name]; dup {
+			l.add(Problem{File: c.File, Line: c.Line, Model: c.Name, Msg: fmt.Sprintf("company model %q: the name is also defined in %s", c.Name, prev)})
+		}
+		seen[c.Name] = c.File
+	}
+	l.checkCompanies(models, companies)
 	if len(files) == 0 && len(l.problems) == 0 {
 		l.add(Problem{File: strings.Join(paths, ", "), Msg: "no rule files (*.yaml) found"})
 	}
@@ -55,13 +69,17 @@ func Load(paths ...string) (*Set, error) {
 		return nil, l.sorted()
 	}
 	sort.Slice(models, func(i, j int) bool { return models[i].Name < models[j].Name })
-	return &Set{Models: models, Version: hex.EncodeToString(h.Sum(nil))[:12]}, nil
+	sort.Slice(companies, func(i, j int) bool { return companies[i].Name < companies[j].Name })
+	return &Set{Models: models, Companies: companies, Version: hex.EncodeToString(h.Sum(nil))[:12]}, nil
 }
 
-// Parse loads one model from bytes; name is used in problems.
+// Parse loads one contact model from bytes; name is used in problems.
 func Parse(name string, data []byte) (*Model, error) {
 	l := &loader{}
-	m := l.file(name, data)
+	m, c := l.file(name, data)
+	if c != nil {
+		l.errorf(c.Line, "", "a company model (level: company): Parse reads contact models; load it with its contact models")
+	}
 	if len(l.problems) > 0 {
 		return nil, l.sorted()
 	}
@@ -94,6 +112,7 @@ type loader struct {
 	problems Problems
 	file_    string
 	model    string
+	company  bool // in a company model: problems name it
 }
 
 func (l *loader) sorted() Problems {
@@ -110,10 +129,14 @@ func (l *loader) sorted() Problems {
 func (l *loader) add(p Problem) { l.problems = append(l.problems, p) }
 
 func (l *loader) errorf(line int, group, format string, args ...any) {
-	l.add(Problem{File: l.file_, Line: line, Model: l.model, Group: group, Msg: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	if l.company && l.model != "" {
+		msg = fmt.Sprintf("company model %q: %s", l.model, msg)
+	}
+	l.add(Problem{File: l.file_, Line: line, Model: l.model, Group: group, Msg: msg})
 }
 
-func (l *loader) file(name string, data []byte) *Model {
+func (l *loader) file(name string, data []byte) (*Model, *CompanyModel) {
 	l.file_, l.model = name, ""
 	root, probs := dialect.Document(data, false)
 	for _, p := range probs {
@@ -129,9 +152,15 @@ func (l *loader) file(name string, data []byte) *Model {
 		l.errorf(p.Line, "", "%s", p.Msg)
 	}
 	if root == nil {
-		return nil
+		return nil, nil
 	}
-	return l.modelNode(root)
+	switch l.level(root) {
+	case "contact":
+		return l.modelNode(root), nil
+	case "company":
+		return nil, l.companyNode(root)
+	}
+	return nil, nil
 }
 
 // pairs walks a mapping's keys, reporting duplicates and unknown keys.
@@ -140,7 +169,7 @@ func (l *loader) pairs(n *yaml.Node, group string, known ...string) map[string]*
 }
 
 func (l *loader) modelNode(root *yaml.Node) *Model {
-	f := l.pairs(root, "", "model", "description", "threshold", "rearm_below", "thresholds", "max_score", "min_score", "decay", "groups")
+	f := l.pairs(root, "", "model", "description", "level", "threshold", "rearm_below", "thresholds", "max_score", "min_score", "decay", "groups")
 	m := &Model{File: l.file_}
 	if n := f["model"]; n == nil {
 		l.errorf(root.Line, "", "missing required key \"model\"")

@@ -9,8 +9,11 @@ import (
 // Set is every model loaded from a rules path, with the version that every
 // touch and crossing records.
 type Set struct {
-	Models  []*Model
-	Version string // content hash of the rule files
+	Models []*Model
+	// Companies are the company (account) models, which roll up contact
+	// models' scores; the contact scoring engine never sees them.
+	Companies []*CompanyModel
+	Version   string // content hash of the rule files
 }
 
 // Model is one score model: one rule file.

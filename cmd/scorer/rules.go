@@ -46,6 +46,13 @@ func rulesCheck(args []string, stdout, stderr io.Writer) error {
 	for _, m := range set.Models {
 		fmt.Fprintf(stdout, "%s: %s: %d groups, %d thresholds\n", m.File, m.Name, len(m.Groups), len(m.Thresholds))
 	}
+	for _, c := range set.Companies {
+		fmt.Fprintf(stdout, "%s: %s: company model from %s, rollup %s, %d thresholds\n", c.File, c.Name, c.From, c.Rollup, len(c.Thresholds))
+	}
+	if len(set.Companies) > 0 {
+		fmt.Fprintf(stdout, "ok: %d models, %d company models, rules version %s\n", len(set.Models), len(set.Companies), set.Version)
+		return nil
+	}
 	fmt.Fprintf(stdout, "ok: %d models, rules version %s\n", len(set.Models), set.Version)
 	return nil
 }
