@@ -1,0 +1,186 @@
+package accounts
+
+import (
+	"sort"
+
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// Tracker is a contact's membership as its events arrive: the company and
+// roles of its latest events that carry them, whatever the arrival order.
+// It is what the scorer keeps per contact beside its scoring state.
+type Tracker struct {
+	Company Keyed            `json:"company"`
+	Roles   map[string]Keyed `json:"roles,omitempty"`
+}
+
+// Keyed is a value and the event (occurred_at, id) it came from.
+type Keyed struct {
+	Value   string `json:"v"`
+	At      int64  `json:"at,omitempty"`
+	EventID string `json:"id,omitempty"`
+}
+
+func (k *Keyed) offer(v string, ev *events.Event) bool {
+	t := ev.OccurredAt.UnixNano()
+	if k.EventID != "" && (t < k.At || t == k.At && ev.ID <= k.EventID) {
+		return false
+	}
+	changed := k.Value != v
+	*k = Keyed{Value: v, At: t, EventID: ev.ID}
+	return changed
+}
+
+// Observe takes an event's company and roles into account; it reports
+// whether the contact's company or a role changed. Observing an event
+// twice changes nothing.
+func (t *Tracker) Observe(props []string, ev *events.Event) bool {
+	changed := false
+	if ev.CompanyID != "" {
+		changed = t.Company.offer(ev.CompanyID, ev)
+	}
+	for _, p := range props {
+		r, ok := RoleOf(ev.Contact, p)
+		if !ok {
+			continue
+		}
+		if t.Roles == nil {
+			t.Roles = map[string]Keyed{}
+		}
+		k := t.Roles[p]
+		if k.offer(r, ev) {
+			changed = true
+		}
+		t.Roles[p] = k
+	}
+	return changed
+}
+
+// Member is the contact's member view under set, with its scores.
+func (t *Tracker) Member(contactID string, seq uint32, scores map[string]rules.Points) Member {
+	m := Member{ContactID: contactID, CompanyID: t.Company.Value, Scores: scores, Seq: seq}
+	for p, k := range t.Roles {
+		if m.Roles == nil {
+			m.Roles = map[string]string{}
+		}
+		m.Roles[p] = k.Value
+	}
+	return m
+}
+
+// Changes are the changes one event of a contact sends: to the company it
+// belongs to and, when it just moved, to the one it left. None when it
+// belongs to no company.
+func Changes(m Member, left string, ev *events.Event) []Change {
+	var out []Change
+	if left != "" && left != m.CompanyID {
+		out = append(out, Change{To: left, Member: m, EventID: ev.ID, At: ev.OccurredAt})
+	}
+	if m.CompanyID != "" {
+		out = append(out, Change{To: m.CompanyID, Member: m, EventID: ev.ID, At: ev.OccurredAt})
+	}
+	return out
+}
+
+// FromScores reads, from an event's scoring outcome, the scores of the
+// contact models company models roll up; changed says whether one moved.
+func FromScores(set *rules.Set, from []int, o *scoring.Outcome) (scores map[string]rules.Points, changed bool) {
+	scores = make(map[string]rules.Points, len(from))
+	for _, mi := range from {
+		mr := o.Models[mi]
+		scores[set.Models[mi].Name] = mr.Score
+		changed = changed || mr.Changed
+	}
+	return scores, changed
+}
+
+// FromIndexes are the indexes in set.Models of the company models' from
+// models.
+func FromIndexes(set *rules.Set) []int {
+	var out []int
+	for mi, m := range set.Models {
+		for _, name := range set.FromModels() {
+			if m.Name == name {
+				out = append(out, mi)
+			}
+		}
+	}
+	return out
+}
+
+// Aggregate is the live state of one company: its latest view of every
+// contact that sent it a change (members, and contacts that left, kept so
+// that a stale change cannot bring them back), and per company model its
+// score and disarmed thresholds.
+type Aggregate struct {
+	CompanyID string                 `json:"company_id"`
+	Contacts  map[string]*Member     `json:"contacts"`
+	Models    map[string]*ModelState `json:"models"`
+}
+
+// ModelState is a company's standing in one company model.
+type ModelState struct {
+	Score    rules.Points `json:"score"`
+	Disarmed []bool       `json:"disarmed,omitempty"`
+}
+
+// NewAggregate is a company that has received nothing.
+func NewAggregate(companyID string) *Aggregate {
+	return &Aggregate{CompanyID: companyID, Contacts: map[string]*Member{}, Models: map[string]*ModelState{}}
+}
+
+// Members are the contacts whose latest change names this company.
+func (a *Aggregate) Members() []*Member {
+	out := make([]*Member, 0, len(a.Contacts))
+	for _, m := range a.Contacts {
+		if m.CompanyID == a.CompanyID {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContactID < out[j].ContactID })
+	return out
+}
+
+// Apply takes one received change: a stale one (not newer by Seq than the
+// contact's last) changes nothing; otherwise every company model's score
+// is taken again and, where it changed, its thresholds are evaluated as
+// Crossings states. It returns the crossings and the scores that changed.
+func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings []Crossing, changed []Score) {
+	if old := a.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+		return nil, nil
+	}
+	mb := ch.Member
+	a.Contacts[ch.ContactID] = &mb
+	members := a.Members()
+	for _, m := range models {
+		st := a.Models[m.Name]
+		if st == nil {
+			st = &ModelState{Score: m.Clamp(0)}
+			a.Models[m.Name] = st
+		}
+		if len(st.Disarmed) != len(m.Thresholds) {
+			st.Disarmed = make([]bool, len(m.Thresholds))
+		}
+		s := Evaluate(m, a.CompanyID, members)
+		if s.Score == st.Score {
+			continue
+		}
+		st.Score = s.Score
+		changed = append(changed, s)
+		for k, th := range m.Thresholds {
+			switch {
+			case !st.Disarmed[k] && s.Score >= th.At:
+				crossings = append(crossings, Crossing{
+					ID: CrossingID(a.CompanyID, m.Name, th.Name, ch.ContactID, ch.EventID), CompanyID: a.CompanyID, Model: m.Name,
+					Threshold: th, Score: s.Score, At: ch.At, ContactID: ch.ContactID, EventID: ch.EventID, Top: Top(s),
+				})
+				st.Disarmed[k] = true
+			case st.Disarmed[k] && s.Score < th.RearmBelow:
+				st.Disarmed[k] = false
+			}
+		}
+	}
+	return crossings, changed
+}

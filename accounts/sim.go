@@ -1,0 +1,106 @@
+package accounts
+
+import (
+	"sort"
+
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// Source is what the scorer does for company models with each event it
+// scores: it keeps each contact's Tracker and says which changes to send.
+// The live scorer and Sim share it.
+type Source struct {
+	Set   *rules.Set
+	from  []int
+	props []string
+}
+
+// NewSource prepares a set's company models; nil when it has none.
+func NewSource(set *rules.Set) *Source {
+	if len(set.Companies) == 0 {
+		return nil
+	}
+	return &Source{Set: set, from: FromIndexes(set), props: set.RoleProperties()}
+}
+
+// Step observes a scored (not duplicate) event of a contact whose scoring
+// state is c, and returns the changes to send: none when neither its
+// company, a role nor a rolled-up score moved, or it belongs to no
+// company.
+func (s *Source) Step(t *Tracker, c *scoring.Contact, ev *events.Event, o *scoring.Outcome) []Change {
+	if o.Duplicate || o.Future {
+		return nil
+	}
+	left := t.Company.Value
+	moved := t.Observe(s.props, ev)
+	scores, scored := FromScores(s.Set, s.from, o)
+	if !moved && !scored {
+		return nil
+	}
+	return Changes(t.Member(ev.ContactID, c.Count, scores), left, ev)
+}
+
+// Sim runs events, in the order given, through contact scoring, member
+// tracking and company aggregation in one process: what the live service
+// does, with every change delivered at once. The backtest uses it.
+type Sim struct {
+	src      *Source
+	scorer   *scoring.Scorer
+	contacts map[string]*simContact
+	Aggs     map[string]*Aggregate
+	// Received is every change, in the order delivered.
+	Received  []Change
+	Crossings []Crossing
+}
+
+type simContact struct {
+	state   scoring.Contact
+	tracker Tracker
+}
+
+// NewSim is a Sim over an engine whose rule set has company models.
+func NewSim(e *scoring.Engine) *Sim {
+	return &Sim{src: NewSource(e.Rules), scorer: scoring.NewScorer(e), contacts: map[string]*simContact{}, Aggs: map[string]*Aggregate{}}
+}
+
+// Add scores one event and delivers the changes it makes.
+func (s *Sim) Add(ev *events.Event) {
+	c := s.contacts[ev.ContactID]
+	if c == nil {
+		c = &simContact{}
+		s.contacts[ev.ContactID] = c
+	}
+	o := s.scorer.Apply(&c.state, ev)
+	for _, ch := range s.src.Step(&c.tracker, &c.state, ev, o) {
+		s.Received = append(s.Received, ch)
+		a := s.Aggs[ch.To]
+		if a == nil {
+			a = NewAggregate(ch.To)
+			s.Aggs[ch.To] = a
+		}
+		xs, _ := a.Apply(s.src.Set.Companies, &ch)
+		s.Crossings = append(s.Crossings, xs...)
+	}
+}
+
+// Scores are the final company scores, by company then model, of every
+// company that has members.
+func (s *Sim) Scores() []Score {
+	ids := make([]string, 0, len(s.Aggs))
+	for id, a := range s.Aggs {
+		if len(a.Members()) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var out []Score
+	for _, id := range ids {
+		members := s.Aggs[id].Members()
+		for _, m := range s.src.Set.Companies {
+			out = append(out, Evaluate(m, id, members))
+		}
+	}
+	return out
+}
