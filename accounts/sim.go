@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"sort"
+	"time"
 
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
@@ -64,6 +65,9 @@ type simContact struct {
 func NewSim(e *scoring.Engine) *Sim {
 	return &Sim{src: NewSource(e.Rules), scorer: scoring.NewScorer(e), contacts: map[string]*simContact{}, Aggs: map[string]*Aggregate{}}
 }
+
+// AsOf ignores events after t, as the backtest's --as-of does.
+func (s *Sim) AsOf(t time.Time) { s.scorer.AsOf = t.UnixNano() }
 
 // Add scores one event and delivers the changes it makes.
 func (s *Sim) Add(ev *events.Event) {

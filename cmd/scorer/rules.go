@@ -112,7 +112,12 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in, reopen, done, err := openInput(*input, stdin)
+	path, cleanup, err := spoolStdin(*input, e)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	in, reopen, done, err := openInput(path, stdin)
 	if err != nil {
 		return err
 	}
@@ -122,6 +127,9 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 		AsOf:    at,
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
 	}, func(l backtest.Line) error { return out.write(l) })
+	if err == nil {
+		err = companyLines(e, path, at, out)
+	}
 	if ferr := out.flush(); err == nil {
 		err = ferr
 	}
@@ -170,12 +178,13 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	contact := fs.String("contact", "", "contact id")
+	company := fs.String("company", "", "company id: explain its company models' scores instead")
 	asOf := fs.String("as-of", "", "explain the score at this RFC 3339 time (default: the contact's latest event)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *input == "" || *contact == "" {
-		return errors.New("--events and --contact are required")
+	if *input == "" || (*contact == "") == (*company == "") {
+		return errors.New("--events and one of --contact or --company are required")
 	}
 	at, err := parseTime("as-of", *asOf)
 	if err != nil {
@@ -184,6 +193,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {
 		return err
+	}
+	if *company != "" {
+		return explainCompany(e, *input, *company, stdout, stderr)
 	}
 	in, _, done, err := openInput(*input, stdin)
 	if err != nil {

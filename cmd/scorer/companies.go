@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// spoolStdin copies stdin to a temporary file when the input must be read
+// again (company models need a second pass); it returns the path to read
+// and a cleanup.
+func spoolStdin(input string, e *scoring.Engine) (string, func(), error) {
+	if input != "-" || len(e.Rules.Companies) == 0 {
+		return input, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
+	if err != nil {
+		return "", nil, fmt.Errorf("spool stdin: %w", err)
+	}
+	cleanup := func() { os.Remove(f.Name()) }
+	_, err = io.Copy(f, stdin)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("spool stdin: %w", err)
+	}
+	return f.Name(), cleanup, nil
+}
+
+// companyLines prints the company lines of a backtest, after the contact
+// lines, from a second read of the input.
+func companyLines(e *scoring.Engine, input string, at time.Time, out *jsonLines) error {
+	if len(e.Rules.Companies) == 0 {
+		return nil
+	}
+	f, err := openFile(input)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return backtest.RunCompanies(e, f, at, func(l backtest.CompanyLine) error { return out.write(l) })
+}
+
+// explainCompany is `scorer explain --company ID`.
+func explainCompany(e *scoring.Engine, input, company string, stdout, stderr io.Writer) error {
+	if len(e.Rules.Companies) == 0 {
+		return fmt.Errorf("--company: the rules have no company model (level: company)")
+	}
+	if input == "-" {
+		return fmt.Errorf("--company reads the events twice: give a file, not stdin")
+	}
+	bad := 0
+	evs, err := backtest.CollectCompany(func() (io.ReadCloser, error) { return openFile(input) }, company, func(*events.LineError) { bad++ })
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return fmt.Errorf("no event names company %q in %s", company, input)
+	}
+	if err := backtest.ExplainCompany(e, company, evs).Write(stdout, e.Rules); err != nil {
+		return err
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "%d bad lines skipped (run backtest to list them)\n", bad)
+	}
+	return nil
+}
