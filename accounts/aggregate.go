@@ -13,7 +13,7 @@ import (
 // It is what the scorer keeps per contact beside its scoring state.
 type Tracker struct {
 	Company Keyed            `json:"company"`
-	Roles   map[string]Keyed `json:"roles,omitempty"`
+	Props   map[string]Keyed `json:"props,omitempty"`
 }
 
 // Keyed is a value and the event (occurred_at, id) it came from.
@@ -46,14 +46,14 @@ func (t *Tracker) Observe(props []string, ev *events.Event) bool {
 		if !ok {
 			continue
 		}
-		if t.Roles == nil {
-			t.Roles = map[string]Keyed{}
+		if t.Props == nil {
+			t.Props = map[string]Keyed{}
 		}
-		k := t.Roles[p]
+		k := t.Props[p]
 		if k.offer(r, ev) {
 			changed = true
 		}
-		t.Roles[p] = k
+		t.Props[p] = k
 	}
 	return changed
 }
@@ -61,11 +61,11 @@ func (t *Tracker) Observe(props []string, ev *events.Event) bool {
 // Member is the contact's member view under set, with its scores.
 func (t *Tracker) Member(contactID string, seq uint32, scores map[string]rules.Points) Member {
 	m := Member{ContactID: contactID, CompanyID: t.Company.Value, Scores: scores, Seq: seq}
-	for p, k := range t.Roles {
-		if m.Roles == nil {
-			m.Roles = map[string]string{}
+	for p, k := range t.Props {
+		if m.Props == nil {
+			m.Props = map[string]string{}
 		}
-		m.Roles[p] = k.Value
+		m.Props[p] = k.Value
 	}
 	return m
 }

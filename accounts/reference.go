@@ -21,12 +21,29 @@ type Member struct {
 	// Scores holds, for each contact model a company model rolls up, the
 	// contact's score at its own latest event time.
 	Scores map[string]rules.Points `json:"scores"`
-	// Roles holds, for each coverage property, its value in the latest
-	// event whose contact snapshot carries it.
-	Roles map[string]string `json:"roles,omitempty"`
+	// Props holds, for each coverage property and OwnerProperty, its
+	// value in the latest event whose contact snapshot carries it.
+	Props map[string]string `json:"props,omitempty"`
 	// Seq counts the contact's distinct events: it grows with every
 	// change, so a receiver tells a stale change from a newer one.
 	Seq uint32 `json:"seq"`
+}
+
+// OwnerProperty is the contact property naming the contact's owner (a
+// HubSpot user id): the bridge enrolls a company's member through its
+// owner.
+const OwnerProperty = "owner_id"
+
+// Properties are the contact properties company members carry: the
+// coverage properties and OwnerProperty.
+func Properties(set *rules.Set) []string {
+	props := set.RoleProperties()
+	for _, p := range props {
+		if p == OwnerProperty {
+			return props
+		}
+	}
+	return append(props, OwnerProperty)
 }
 
 // RoleOf reads a coverage property from a contact snapshot: ok is false
@@ -52,7 +69,7 @@ func Members(set *rules.Set, evs []events.Event) map[string]*Member {
 	for _, ev := range scoring.Dedup(evs) {
 		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
 	}
-	props := set.RoleProperties()
+	props := Properties(set)
 	out := make(map[string]*Member, len(byContact))
 	for id, list := range byContact {
 		sort.Slice(list, func(i, j int) bool { return list[i].Before(&list[j]) })
@@ -63,10 +80,10 @@ func Members(set *rules.Set, evs []events.Event) map[string]*Member {
 			}
 			for _, p := range props {
 				if r, ok := RoleOf(list[i].Contact, p); ok {
-					if m.Roles == nil {
-						m.Roles = map[string]string{}
+					if m.Props == nil {
+						m.Props = map[string]string{}
 					}
-					m.Roles[p] = r
+					m.Props[p] = r
 				}
 			}
 		}
@@ -98,6 +115,7 @@ type ContactScore struct {
 	ContactID string       `json:"contact_id"`
 	Score     rules.Points `json:"-"`
 	Role      string       `json:"role,omitempty"`
+	Owner     string       `json:"-"` // its owner_id
 	Counted   bool         `json:"-"` // at or above min_contact_score
 	InRollup  bool         `json:"-"` // counted, and for avg_top_n among the top n
 }
@@ -111,9 +129,9 @@ func Evaluate(m *rules.CompanyModel, companyID string, members []*Member) Score 
 		if mb.CompanyID != companyID || companyID == "" {
 			continue
 		}
-		cs := ContactScore{ContactID: mb.ContactID, Score: mb.Scores[m.From]}
+		cs := ContactScore{ContactID: mb.ContactID, Score: mb.Scores[m.From], Owner: mb.Props[OwnerProperty]}
 		if m.Coverage != nil {
-			cs.Role = mb.Roles[m.Coverage.Property]
+			cs.Role = mb.Props[m.Coverage.Property]
 		}
 		cs.Counted = cs.Score >= m.MinContactScore
 		s.Contacts = append(s.Contacts, cs)

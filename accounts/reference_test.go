@@ -109,8 +109,8 @@ func TestMembership(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := Members(s, c.evs)["c1"]
-			if m.CompanyID != c.company || m.Roles["job_role"] != c.role {
-				t.Errorf("company %q role %q, want %q %q", m.CompanyID, m.Roles["job_role"], c.company, c.role)
+			if m.CompanyID != c.company || m.Props["job_role"] != c.role {
+				t.Errorf("company %q role %q, want %q %q", m.CompanyID, m.Props["job_role"], c.company, c.role)
 			}
 			// The tracker, in arrival order, agrees.
 			var tr Tracker
@@ -120,8 +120,8 @@ func TestMembership(t *testing.T) {
 				}
 				tr.Observe(s.RoleProperties(), &c.evs[i])
 			}
-			if tr.Company.Value != c.company || tr.Roles["job_role"].Value != c.role {
-				t.Errorf("tracker: company %q role %q", tr.Company.Value, tr.Roles["job_role"].Value)
+			if tr.Company.Value != c.company || tr.Props["job_role"].Value != c.role {
+				t.Errorf("tracker: company %q role %q", tr.Company.Value, tr.Props["job_role"].Value)
 			}
 		})
 	}
@@ -198,7 +198,7 @@ func TestCrossingsInReceiveOrder(t *testing.T) {
 	ch := func(contact string, seq uint32, company string, score float64, role string, event string) Change {
 		mb := Member{ContactID: contact, CompanyID: company, Seq: seq, Scores: map[string]rules.Points{"eng": p(score)}}
 		if role != "" {
-			mb.Roles = map[string]string{"job_role": role}
+			mb.Props = map[string]string{"job_role": role}
 		}
 		return Change{To: "A", Member: mb, EventID: event, At: t0}
 	}

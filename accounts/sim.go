@@ -23,7 +23,7 @@ func NewSource(set *rules.Set) *Source {
 	if len(set.Companies) == 0 {
 		return nil
 	}
-	return &Source{Set: set, from: FromIndexes(set), props: set.RoleProperties()}
+	return &Source{Set: set, from: FromIndexes(set), props: Properties(set)}
 }
 
 // Step observes a scored (not duplicate) event of a contact whose scoring

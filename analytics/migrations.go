@@ -169,6 +169,9 @@ ORDER BY (contact_id, event_id)`,
 PARTITION BY toYYYYMM(written_at)
 ORDER BY (contact_id, written_us)`,
 	}},
+	// Company (account) score changes, one row per change of a company's
+	// score in a company model; replays collapse on the causing change.
+	{5, "company_scores", []string{companyScoresDDL}},
 }
 
 const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -33,6 +33,23 @@ type Crossing struct {
 	// snapshot (the properties, in key order, that fit): the whole would
 	// have made the message too large for Kafka.
 	ContactTruncated bool `json:"contact_truncated,omitempty"`
+	// Level is "company" for a company model's crossing (then CompanyID
+	// names the company, Members its top counted contacts, and ContactID
+	// the contact whose score change caused it); "" for a contact's.
+	Level   string          `json:"level,omitempty"`
+	Members []CompanyMember `json:"members,omitempty"`
+}
+
+// LevelCompany marks a company model's crossing.
+const LevelCompany = "company"
+
+// CompanyMember is one of a company crossing's top members: enough for the
+// bridge to choose whom to enroll without asking anyone.
+type CompanyMember struct {
+	ContactID string  `json:"contact_id"`
+	Score     float64 `json:"score"`
+	Role      string  `json:"role,omitempty"`
+	OwnerID   string  `json:"owner_id,omitempty"`
 }
 
 // CrossingID is deterministic: the same contact, model, threshold and
@@ -64,7 +81,13 @@ func DecodeCrossing(data []byte) (Crossing, error) {
 		return c, fmt.Errorf("malformed crossing JSON: %w", err)
 	}
 	var missing []string
-	for _, f := range [][2]string{{"crossing_id", c.CrossingID}, {"contact_id", c.ContactID}, {"model", c.Model}} {
+	who := [2]string{"contact_id", c.ContactID}
+	if c.Level == LevelCompany {
+		who = [2]string{"company_id", c.CompanyID}
+	} else if c.Level != "" {
+		return c, fmt.Errorf("crossing level %q: want company or none", c.Level)
+	}
+	for _, f := range [][2]string{{"crossing_id", c.CrossingID}, who, {"model", c.Model}} {
 		if strings.TrimSpace(f[1]) == "" {
 			missing = append(missing, f[0])
 		}

@@ -63,6 +63,9 @@ type Config struct {
 	// Scores, when set, gets each contact's lead-scores message when a
 	// batch changes it (scores.go).
 	Scores Producer
+	// Members, when the rules have company models, tracks contacts'
+	// companies and sends their changes to the company aggregator.
+	Members *Members
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
@@ -144,6 +147,11 @@ func (p *Processor) setVersionMetric(old, now string) {
 func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	p.restoring.Add(1)
 	defer p.restoring.Add(-1)
+	if p.cfg.Members != nil {
+		if err := p.cfg.Members.restore(ctx, c.Partition); err != nil {
+			return err
+		}
+	}
 	p.mu.Lock()
 	kept := p.retained[c.Partition]
 	delete(p.retained, c.Partition)
@@ -283,7 +291,8 @@ type batch struct {
 	crossRows   []analytics.CrossingRow
 	// dirty maps the contacts the batch changed to their ids: keyed by
 	// pointer, it hashes eight bytes and never reads a key's characters.
-	dirty map[*scoring.Contact]string
+	dirty   map[*scoring.Contact]string
+	members memberBatch
 }
 
 // Handle scores a batch, then makes its effects durable in an order that
@@ -483,6 +492,9 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
 	}
 	b.dirty[st] = ev.ContactID
+	if p.cfg.Members != nil {
+		p.cfg.Members.observe(part.id, part.engine.Rules, st, ev, o, &b.members)
+	}
 	version := part.engine.Rules.Version
 	if part.scorer.Ledger {
 		b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
@@ -633,6 +645,23 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 				return err
 			}
 			return r.Flush(ctx)
+		}},
+		{"company_changes", func() error {
+			if p.cfg.Members == nil {
+				return nil
+			}
+			return p.cfg.Members.send(ctx, &b.members)
+		}},
+		{"members", func() error {
+			if p.cfg.Members == nil {
+				return nil
+			}
+			if ended(c) {
+				return errGenerationEnded
+			}
+			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
+			defer cancel()
+			return p.cfg.Members.save(sctx, part.id, &b.members)
 		}},
 		{"state", func() error {
 			if ended(c) {

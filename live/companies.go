@@ -1,0 +1,374 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// CompanyRecorder keeps company score changes (ClickHouse's
+// company_scores); the aggregator commits offsets only after it returns.
+type CompanyRecorder interface {
+	AddCompanyScores(ctx context.Context, rows ...analytics.CompanyScoreRow) error
+}
+
+// CompanyConfig wires a CompanyAggregator.
+type CompanyConfig struct {
+	Brokers   []string
+	Changelog string      // compacted, co-partitioned with the company topic
+	Crossings Producer    // the crossings topic, shared with contacts
+	States    StateWriter // writes to Changelog
+	Recorder  CompanyRecorder
+	Metrics   *CompanyMetrics
+	Log       zerolog.Logger
+	// fault, in tests, fails a batch at a named step.
+	fault func(step string) error
+}
+
+// CompanyAggregator consumes the company topic (contacts' member changes
+// keyed by company_id) in a consumer group of its own and keeps, per
+// company, an accounts.Aggregate: the company models' scores and armed
+// thresholds. Like the contact processor it makes each batch's effects
+// durable first (crossings, then company_scores rows), then the
+// companies' state on its compacted changelog, then the offset: a crash
+// replays the batch from the saved state and re-announces its crossings
+// under the same ids.
+type CompanyAggregator struct {
+	cfg CompanyConfig
+	set atomic.Pointer[rules.Set]
+
+	mu       sync.Mutex
+	parts    map[int]*companyPart
+	retained map[int]*companyPart
+}
+
+type companyPart struct {
+	mu   sync.Mutex
+	id   int
+	aggs map[string]*accounts.Aggregate
+	next int64
+}
+
+// CompanyMetrics are the aggregator's series.
+type CompanyMetrics struct {
+	Changes   *prometheus.CounterVec // by outcome: applied, stale, malformed
+	Crossings *prometheus.CounterVec // by model, threshold
+	Companies prometheus.Gauge
+}
+
+// NewCompanyMetrics registers the aggregator's series.
+func NewCompanyMetrics(reg prometheus.Registerer) *CompanyMetrics {
+	m := &CompanyMetrics{
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_company_changes_total", Help: "Contact changes the company aggregator read, by outcome (applied, stale, malformed).",
+		}, []string{"outcome"}),
+		Crossings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scorer_company_crossings_total", Help: "Company threshold crossings announced, by company model and threshold.",
+		}, []string{"model", "threshold"}),
+		Companies: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scorer_companies", Help: "Companies whose state this instance holds.",
+		}),
+	}
+	reg.MustRegister(m.Changes, m.Crossings, m.Companies)
+	return m
+}
+
+// NewCompanyAggregator returns an aggregator applying set's company models.
+func NewCompanyAggregator(cfg CompanyConfig, set *rules.Set) *CompanyAggregator {
+	a := &CompanyAggregator{cfg: cfg, parts: map[int]*companyPart{}, retained: map[int]*companyPart{}}
+	a.set.Store(set)
+	return a
+}
+
+// SetRules switches to a new rule set (a reload).
+func (a *CompanyAggregator) SetRules(set *rules.Set) { a.set.Store(set) }
+
+// Assigned restores a partition's companies: from memory when this
+// instance held them at the committed offset, else from the changelog.
+func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error {
+	a.mu.Lock()
+	kept := a.retained[c.Partition]
+	delete(a.retained, c.Partition)
+	a.mu.Unlock()
+	if kept == nil || kept.next != c.Committed {
+		kept = &companyPart{id: c.Partition, aggs: map[string]*accounts.Aggregate{}, next: c.Committed}
+		bad := 0
+		_, err := stream.RestorePartition(ctx, a.cfg.Brokers, a.cfg.Changelog, c.Partition, func(m kafka.Message) error {
+			if m.Value == nil {
+				delete(kept.aggs, string(m.Key))
+				return nil
+			}
+			var agg accounts.Aggregate
+			if err := json.Unmarshal(m.Value, &agg); err != nil || agg.CompanyID != string(m.Key) {
+				bad++
+				return nil
+			}
+			if agg.Contacts == nil {
+				agg.Contacts = map[string]*accounts.Member{}
+			}
+			if agg.Models == nil {
+				agg.Models = map[string]*accounts.ModelState{}
+			}
+			kept.aggs[agg.CompanyID] = &agg
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("restore company partition %d from %s: %w", c.Partition, a.cfg.Changelog, err)
+		}
+		if bad > 0 {
+			a.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable company states")
+		}
+	}
+	a.mu.Lock()
+	a.parts[c.Partition] = kept
+	a.mu.Unlock()
+	a.gauge()
+	return nil
+}
+
+// Revoked keeps the partition's state in memory for a quick return; it is
+// already durable.
+func (a *CompanyAggregator) Revoked(ctx context.Context, c *stream.Claim) error {
+	a.mu.Lock()
+	if part := a.parts[c.Partition]; part != nil {
+		delete(a.parts, c.Partition)
+		a.retained[c.Partition] = part
+	}
+	a.mu.Unlock()
+	a.gauge()
+	return nil
+}
+
+func (a *CompanyAggregator) gauge() {
+	if a.cfg.Metrics == nil {
+		return
+	}
+	a.mu.Lock()
+	n := 0
+	for _, p := range a.parts {
+		n += len(p.aggs)
+	}
+	a.mu.Unlock()
+	a.cfg.Metrics.Companies.Set(float64(n))
+}
+
+// Handle applies a batch of changes, then makes its effects durable in
+// order: crossings, company_scores rows, the companies' state, the offset.
+func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	a.mu.Lock()
+	part := a.parts[c.Partition]
+	a.mu.Unlock()
+	if part == nil {
+		if ended(c) {
+			return nil
+		}
+		return fmt.Errorf("company partition %d: a batch before its state was restored", c.Partition)
+	}
+	part.mu.Lock()
+	defer part.mu.Unlock()
+	set := a.set.Load()
+	var crossings []kafka.Message
+	var rows []analytics.CompanyScoreRow
+	dirty := map[string]*accounts.Aggregate{}
+	for i := range msgs {
+		ch, err := decodeChange(&msgs[i])
+		if err != nil {
+			a.changeOutcome("malformed")
+			a.cfg.Log.Warn().Int("partition", c.Partition).Int64("offset", msgs[i].Offset).Err(err).Msg("skipped a malformed company change")
+			continue
+		}
+		agg := part.aggs[ch.To]
+		if agg == nil {
+			agg = accounts.NewAggregate(ch.To)
+			part.aggs[ch.To] = agg
+		}
+		if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+			a.changeOutcome("stale")
+			continue
+		}
+		a.changeOutcome("applied")
+		xs, changed := agg.Apply(set.Companies, &ch)
+		dirty[ch.To] = agg
+		for _, s := range changed {
+			rows = append(rows, companyScoreRow(s, &ch, set))
+		}
+		for _, x := range xs {
+			crossings = append(crossings, stream.Message(x.CompanyID, marshalCrossing(companyCrossing(x, set.Version))))
+			if a.cfg.Metrics != nil {
+				a.cfg.Metrics.Crossings.WithLabelValues(x.Model, x.Threshold.Name).Inc()
+			}
+			a.cfg.Log.Info().Str("company_id", x.CompanyID).Str("model", x.Model).Str("threshold", x.Threshold.Name).
+				Float64("score", rules.Float(x.Score)).Str("contact_id", x.ContactID).Str("event_id", x.EventID).
+				Str("crossing_id", x.ID).Msg("company threshold crossed")
+		}
+	}
+	gctx, stop := untilDone(ctx, c.Done())
+	defer stop()
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"company_crossings", func() error { return write(gctx, a.cfg.Crossings, crossings) }},
+		{"company_scores", func() error {
+			if a.cfg.Recorder == nil || len(rows) == 0 {
+				return nil
+			}
+			return a.cfg.Recorder.AddCompanyScores(gctx, rows...)
+		}},
+		{"company_state", func() error {
+			if ended(c) {
+				return errGenerationEnded
+			}
+			if len(dirty) == 0 || a.cfg.States == nil {
+				return nil
+			}
+			out := make([]kafka.Message, 0, len(dirty))
+			for id, agg := range dirty {
+				data, _ := json.Marshal(agg)
+				out = append(out, stream.Message(id, data))
+			}
+			sctx, cancel := context.WithTimeout(gctx, 4*time.Second)
+			defer cancel()
+			return a.cfg.States.WritePartition(sctx, c.Partition, out...)
+		}},
+	}
+	for _, s := range steps {
+		if a.cfg.fault != nil {
+			if err := a.cfg.fault(s.name); err != nil {
+				return a.failed(part, c, s.name, err)
+			}
+		}
+		if err := s.run(); err != nil {
+			return a.failed(part, c, s.name, err)
+		}
+	}
+	part.next = msgs[len(msgs)-1].Offset + 1
+	c.Commit(part.next)
+	a.gauge()
+	return nil
+}
+
+// failed drops the partition's in-memory state, which is ahead of what was
+// saved: the next owner (perhaps this instance) restores and replays.
+func (a *CompanyAggregator) failed(part *companyPart, c *stream.Claim, step string, err error) error {
+	a.mu.Lock()
+	if a.parts[part.id] == part {
+		delete(a.parts, part.id)
+	}
+	a.mu.Unlock()
+	if ended(c) {
+		a.cfg.Log.Warn().Int("partition", c.Partition).Err(err).Msg("generation ended during a company batch: the new owner replays it")
+		return nil
+	}
+	return fmt.Errorf("company partition %d: %s: %w", part.id, step, err)
+}
+
+func (a *CompanyAggregator) changeOutcome(o string) {
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics.Changes.WithLabelValues(o).Inc()
+	}
+}
+
+func decodeChange(m *kafka.Message) (accounts.Change, error) {
+	var ch accounts.Change
+	if len(m.Value) > events.MaxEventBytes {
+		return ch, fmt.Errorf("change is %d bytes, over the %d-byte limit", len(m.Value), events.MaxEventBytes)
+	}
+	if err := json.Unmarshal(m.Value, &ch); err != nil {
+		return ch, fmt.Errorf("malformed change: %w", err)
+	}
+	if ch.To == "" || ch.ContactID == "" || ch.Seq == 0 {
+		return ch, fmt.Errorf("change without to, contact_id or seq")
+	}
+	if string(m.Key) != ch.To {
+		return ch, fmt.Errorf("change for %q under key %q", ch.To, m.Key)
+	}
+	return ch, nil
+}
+
+// companyCrossing is the crossings topic's message for a company crossing.
+func companyCrossing(x accounts.Crossing, version string) *events.Crossing {
+	c := &events.Crossing{
+		CrossingID: x.ID, Level: events.LevelCompany, CompanyID: x.CompanyID, ContactID: x.ContactID,
+		Model: x.Model, Score: rules.Float(x.Score), Threshold: rules.Float(x.Threshold.At), ThresholdName: x.Threshold.Name,
+		CrossedAt: x.At, EventID: x.EventID, RuleVersion: version,
+	}
+	for _, m := range x.Top {
+		c.Members = append(c.Members, events.CompanyMember{ContactID: m.ContactID, Score: rules.Float(m.Score), Role: m.Role, OwnerID: m.Owner})
+	}
+	return c
+}
+
+func companyScoreRow(s accounts.Score, ch *accounts.Change, set *rules.Set) analytics.CompanyScoreRow {
+	r := analytics.CompanyScoreRow{
+		CompanyID: s.CompanyID, Model: s.Model, Score: int64(s.Score), Rollup: int64(s.Rollup), Coverage: s.Coverage,
+		ContactID: ch.ContactID, EventID: ch.EventID, ChangedAt: ch.At, RuleVersion: set.Version,
+	}
+	if r.Coverage == nil {
+		r.Coverage = []string{}
+	}
+	for _, c := range s.Contacts {
+		if c.Counted {
+			r.Members++
+		}
+	}
+	return r
+}
+
+// CompanyScore answers a company's score in a company model from the
+// state this instance holds; ok is false when no owned partition holds it.
+func (a *CompanyAggregator) CompanyScore(companyID, model string) (accounts.Score, bool) {
+	set := a.set.Load()
+	m := set.Company(model)
+	if m == nil {
+		return accounts.Score{}, false
+	}
+	a.mu.Lock()
+	parts := make([]*companyPart, 0, len(a.parts))
+	for _, p := range a.parts {
+		parts = append(parts, p)
+	}
+	a.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		agg := p.aggs[companyID]
+		var members []*accounts.Member
+		if agg != nil {
+			members = agg.Members()
+		}
+		p.mu.Unlock()
+		if agg != nil {
+			return accounts.Evaluate(m, companyID, members), true
+		}
+	}
+	return accounts.Score{}, false
+}
+
+// CompanyIDs lists the companies this instance holds, sorted (tests).
+func (a *CompanyAggregator) CompanyIDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, p := range a.parts {
+		p.mu.Lock()
+		for id := range p.aggs {
+			out = append(out, id)
+		}
+		p.mu.Unlock()
+	}
+	sort.Strings(out)
+	return out
+}

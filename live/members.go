@@ -1,0 +1,135 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// Members is the scorer's side of company models. For each contact it
+// keeps the company and properties of its latest events (an
+// accounts.Tracker) on a compacted changelog of its own, co-partitioned
+// with the events; and for each event it scores it sends the contact's
+// change to the company topic, keyed by company_id, which the company
+// aggregator consumes (repartitioning by company, as a stream processor
+// does).
+//
+// A batch writes its changes with its other effects, then the trackers it
+// changed, then (the processor) the contacts' state and the offset. The
+// trackers are saved before the contacts' state: a crash between the two
+// replays the batch, whose events are then new to the contact state and
+// observed again, which a tracker shrugs off (the latest by time wins).
+type Members struct {
+	Brokers   []string
+	Changelog string      // compacted, co-partitioned with the events
+	Changes   Producer    // the company topic, keyed by company_id
+	States    StateWriter // writes to Changelog
+
+	mu     sync.Mutex
+	parts  map[int]map[string]*accounts.Tracker
+	source *accounts.Source // for the rule set in use
+}
+
+// memberBatch is what a batch did to members: the changes to send and the
+// trackers to save.
+type memberBatch struct {
+	changes []kafka.Message
+	dirty   map[string]*accounts.Tracker
+}
+
+func (m *Members) sourceFor(set *rules.Set) *accounts.Source {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.source == nil || m.source.Set != set {
+		m.source = accounts.NewSource(set)
+	}
+	return m.source
+}
+
+// restore reads a partition's trackers from the changelog. It runs at
+// every assignment: trackers are small, and the changelog is never behind
+// the contact state it goes with.
+func (m *Members) restore(ctx context.Context, partition int) error {
+	trackers := map[string]*accounts.Tracker{}
+	_, err := stream.RestorePartition(ctx, m.Brokers, m.Changelog, partition, func(msg kafka.Message) error {
+		if msg.Value == nil {
+			delete(trackers, string(msg.Key))
+			return nil
+		}
+		var t accounts.Tracker
+		if err := json.Unmarshal(msg.Value, &t); err != nil {
+			return nil // rebuilt from the contact's next events
+		}
+		trackers[string(msg.Key)] = &t
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore members of partition %d from %s: %w", partition, m.Changelog, err)
+	}
+	m.mu.Lock()
+	if m.parts == nil {
+		m.parts = map[int]map[string]*accounts.Tracker{}
+	}
+	m.parts[partition] = trackers
+	m.mu.Unlock()
+	return nil
+}
+
+// observe takes a scored event: the contact's tracker follows it, and the
+// changes it makes join the batch.
+func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev *events.Event, o *scoring.Outcome, b *memberBatch) {
+	src := m.sourceFor(set)
+	if src == nil {
+		return
+	}
+	m.mu.Lock()
+	trackers := m.parts[partition]
+	m.mu.Unlock()
+	if trackers == nil {
+		return // not restored: Assigned failed, and the batch will not run
+	}
+	t := trackers[ev.ContactID]
+	if t == nil {
+		t = &accounts.Tracker{}
+		trackers[ev.ContactID] = t
+	}
+	changes := src.Step(t, st, ev, o)
+	// Only an event with a company or a contact snapshot can change a
+	// tracker (a value, or the event a value is keyed by).
+	if ev.CompanyID != "" || ev.Contact != nil {
+		if b.dirty == nil {
+			b.dirty = map[string]*accounts.Tracker{}
+		}
+		b.dirty[ev.ContactID] = t
+	}
+	for i := range changes {
+		data, _ := json.Marshal(&changes[i]) // plain types: cannot fail
+		b.changes = append(b.changes, stream.Message(changes[i].To, data))
+	}
+}
+
+// send writes a batch's changes to the company topic.
+func (m *Members) send(ctx context.Context, b *memberBatch) error {
+	return write(ctx, m.Changes, b.changes)
+}
+
+// save writes the trackers a batch changed to the partition's changelog.
+func (m *Members) save(ctx context.Context, partition int, b *memberBatch) error {
+	if len(b.dirty) == 0 || m.States == nil {
+		return nil
+	}
+	msgs := make([]kafka.Message, 0, len(b.dirty))
+	for id, t := range b.dirty {
+		data, _ := json.Marshal(t)
+		msgs = append(msgs, stream.Message(id, data))
+	}
+	return m.States.WritePartition(ctx, partition, msgs...)
+}
