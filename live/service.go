@@ -39,12 +39,18 @@ type Options struct {
 	Rules          []string
 	ClickHouse     string // DSN; empty: no touch history
 	HTTP           string
-	// APIToken guards /contacts/{id}/score; required when HTTP is not a
-	// loopback address (bearer.Require). Never logged.
+	// APIToken guards /contacts/{id}/score and /companies/{id}/score;
+	// required when HTTP is not a loopback address (bearer.Require). Never
+	// logged.
 	APIToken string
 	StateDir string
 	Accept   TimeWindow // occurred_at accepted; the rest is dead-lettered
-	Log      zerolog.Logger
+	// CompaniesTopic carries contacts' member changes keyed by company_id
+	// (default EventsTopic + "-companies"); used only when the rules have
+	// company models, as are the company group (Group + "-companies") and
+	// its changelog (CompaniesTopic + "-state").
+	CompaniesTopic string
+	Log            zerolog.Logger
 	// Ready, when set, is called once the service consumes.
 	Ready func(addr string)
 }
@@ -60,6 +66,7 @@ type Service struct {
 	opts      Options
 	processor *Processor
 	consumer  *stream.GroupConsumer
+	companies *companyService // nil without company models
 	store     *analytics.Store
 	ready     atomic.Bool
 }
@@ -115,6 +122,11 @@ func Run(ctx context.Context, o Options) error {
 			o.ChangelogTopic, n, o.EventsTopic, parts, n, o.EventsTopic, n)
 	}
 	s := &Service{opts: o}
+	if len(set.Companies) > 0 {
+		if s.companies, err = newCompanyTopics(ctx, &o, parts); err != nil {
+			return err
+		}
+	}
 	var recorder Recorder = Discard{}
 	if o.ClickHouse != "" {
 		if s.store, err = analytics.Open(ctx, o.ClickHouse); err != nil {
@@ -167,11 +179,19 @@ func Run(ctx context.Context, o Options) error {
 	if o.ScoresTopic != "" {
 		scores = producers[o.ScoresTopic]
 	}
+	var members *Members
+	if s.companies != nil {
+		var closeAll func()
+		if members, closeAll, err = s.companies.start(o, set, producers[o.CrossingsTopic], s.store, reg); err != nil {
+			return err
+		}
+		defer closeAll()
+	}
 	s.processor = NewProcessor(Config{
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
 		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
-		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores,
+		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores, Members: members,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
 		Brokers: o.Brokers, Group: o.Group, Topic: o.EventsTopic, MaxBatch: MaxBatch, Log: &log,
@@ -202,7 +222,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())
 	}
-	err = s.consumer.Run(ctx)
+	if s.companies != nil {
+		err = s.companies.run(ctx, cancel, s.consumer.Run)
+	} else {
+		err = s.consumer.Run(ctx)
+	}
 	s.ready.Store(false)
 	if err != nil {
 		return err
@@ -228,6 +252,7 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 		}
 	})
 	mux.HandleFunc("GET /contacts/{id}/score", s.score)
+	mux.HandleFunc("GET /companies/{id}/score", s.companyScore)
 	return mux
 }
 
@@ -352,6 +377,9 @@ func (s *Service) reload(m *Metrics, why string) {
 	}
 	old := s.processor.Engine().Rules.Version
 	s.processor.SetEngine(engine)
+	if s.companies != nil && s.companies.aggregator != nil {
+		s.companies.aggregator.SetRules(set)
+	}
 	m.Reloads.WithLabelValues("ok").Inc()
 	log.Info().Str("trigger", why).Str("from", old).Str("rule_version", set.Version).Msg("rules reloaded")
 }
