@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -34,16 +35,22 @@ type Member struct {
 // owner.
 const OwnerProperty = "owner_id"
 
+// BridgeProperties are the contact properties a company crossing carries
+// for each top member, besides the coverage properties, so that the bridge
+// can choose, suppress and schedule an enrollment without asking anyone.
+var BridgeProperties = []string{OwnerProperty, "email", "lifecycle_stage", "timezone"}
+
 // Properties are the contact properties company members carry: the
-// coverage properties and OwnerProperty.
+// coverage properties and BridgeProperties, sorted.
 func Properties(set *rules.Set) []string {
 	props := set.RoleProperties()
-	for _, p := range props {
-		if p == OwnerProperty {
-			return props
+	for _, b := range BridgeProperties {
+		if !slices.Contains(props, b) {
+			props = append(props, b)
 		}
 	}
-	return append(props, OwnerProperty)
+	sort.Strings(props)
+	return props
 }
 
 // RoleOf reads a coverage property from a contact snapshot: ok is false
@@ -112,12 +119,13 @@ type Score struct {
 
 // ContactScore is a member's part in a company score.
 type ContactScore struct {
-	ContactID string       `json:"contact_id"`
-	Score     rules.Points `json:"-"`
-	Role      string       `json:"role,omitempty"`
-	Owner     string       `json:"-"` // its owner_id
-	Counted   bool         `json:"-"` // at or above min_contact_score
-	InRollup  bool         `json:"-"` // counted, and for avg_top_n among the top n
+	ContactID string            `json:"contact_id"`
+	Score     rules.Points      `json:"-"`
+	Role      string            `json:"role,omitempty"`
+	Owner     string            `json:"-"` // its owner_id
+	Props     map[string]string `json:"-"` // its tracked contact properties
+	Counted   bool              `json:"-"` // at or above min_contact_score
+	InRollup  bool              `json:"-"` // counted, and for avg_top_n among the top n
 }
 
 // Evaluate computes a company's score in m from its members (contacts
@@ -129,7 +137,7 @@ func Evaluate(m *rules.CompanyModel, companyID string, members []*Member) Score 
 		if mb.CompanyID != companyID || companyID == "" {
 			continue
 		}
-		cs := ContactScore{ContactID: mb.ContactID, Score: mb.Scores[m.From], Owner: mb.Props[OwnerProperty]}
+		cs := ContactScore{ContactID: mb.ContactID, Score: mb.Scores[m.From], Owner: mb.Props[OwnerProperty], Props: mb.Props}
 		if m.Coverage != nil {
 			cs.Role = mb.Props[m.Coverage.Property]
 		}

@@ -60,6 +60,7 @@ type Result struct {
 // is durable (the Kafka offset may be committed); with an error nothing
 // was decided and the crossing must be redelivered.
 func (b *Bridge) Handle(ctx context.Context, c events.Crossing) (Result, error) {
+	c = b.Config.chooseMember(c) // a company crossing becomes its member's (account.go)
 	held := b.keys.acquire(crossingKeys(c)...)
 	defer held.unlock()
 	if d, ok, err := b.Store.Processed(c.CrossingID); err != nil || ok {

@@ -3,6 +3,7 @@ package enrollment
 import (
 	"bufio"
 	"fmt"
+	"github.com/scorebridge/scorebridge/events"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -95,6 +96,9 @@ type Route struct {
 	SequenceID string   `yaml:"sequence_id"`
 	WorkflowID string   `yaml:"workflow_id"`
 	Tags       []string `yaml:"tags"`
+	// Level "company" matches company models' crossings (and enrolls a
+	// member, see account.go); "" or "contact" matches contacts'.
+	Level string `yaml:"level"`
 
 	program *vm.Program
 }
@@ -381,6 +385,13 @@ func (c *Config) validateRoutes(v *validator) {
 		p := []any{"routes", i}
 		if r.Model == "" {
 			v.at(p, "model is required")
+		}
+		switch r.Level {
+		case "", "contact":
+			r.Level = ""
+		case events.LevelCompany:
+		default:
+			v.at(append(p, "level"), "level must be contact or company, got %q", r.Level)
 		}
 		if (r.SequenceID == "") == (r.WorkflowID == "") {
 			v.at(p, "exactly one of sequence_id and workflow_id is required")

@@ -57,7 +57,7 @@ func (s RouteStage) Exec(_ context.Context, a *Attempt) (*Decision, error) {
 	var evalErrs []string
 	for i := range s.Config.Routes {
 		r := &s.Config.Routes[i]
-		if r.Model != c.Model || (r.Threshold != "" && r.Threshold != c.ThresholdName) {
+		if !r.matches(c) || !s.Config.senderFor(r, c) {
 			continue
 		}
 		if r.program != nil {
@@ -75,6 +75,11 @@ func (s RouteStage) Exec(_ context.Context, a *Attempt) (*Decision, error) {
 		}
 		a.Route = r
 		break
+	}
+	if a.Route == nil && c.Level == events.LevelCompany {
+		if d := noMember(a, s.Config); d != nil {
+			return d, nil
+		}
 	}
 	if a.Route == nil {
 		return decide(a, KindNoRoute, "", strings.Join(evalErrs, "; ")), nil

@@ -50,6 +50,9 @@ type CompanyMember struct {
 	Score     float64 `json:"score"`
 	Role      string  `json:"role,omitempty"`
 	OwnerID   string  `json:"owner_id,omitempty"`
+	// Contact holds the member's latest known coverage properties and
+	// owner_id, email, lifecycle_stage, timezone.
+	Contact map[string]any `json:"contact,omitempty"`
 }
 
 // CrossingID is deterministic: the same contact, model, threshold and

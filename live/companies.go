@@ -307,7 +307,14 @@ func companyCrossing(x accounts.Crossing, version string) *events.Crossing {
 		CrossedAt: x.At, EventID: x.EventID, RuleVersion: version,
 	}
 	for _, m := range x.Top {
-		c.Members = append(c.Members, events.CompanyMember{ContactID: m.ContactID, Score: rules.Float(m.Score), Role: m.Role, OwnerID: m.Owner})
+		cm := events.CompanyMember{ContactID: m.ContactID, Score: rules.Float(m.Score), Role: m.Role, OwnerID: m.Owner}
+		if len(m.Props) > 0 {
+			cm.Contact = make(map[string]any, len(m.Props))
+			for k, v := range m.Props {
+				cm.Contact[k] = v
+			}
+		}
+		c.Members = append(c.Members, cm)
 	}
 	return c
 }
