@@ -2,8 +2,8 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"sync"
 
 	"github.com/scorebridge/scorebridge/accounts"

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
 	rate := fs.Int("rate", 10_000, "events per second in the latency run")
 	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
-	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none")
+	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none; accounts: the scorer with and without a company model (throughput only)")
 	keep := fs.Bool("keep", false, "keep the bench topics")
 	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
 	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
@@ -67,8 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *mode != "throughput" && *mode != "latency" && *mode != "both" {
 		problems = append(problems, fmt.Sprintf("--mode %q: want throughput, latency or both", *mode))
 	}
-	if *pipeline != "passthrough" && *pipeline != "scorer" && *pipeline != "none" {
-		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough, scorer or none", *pipeline))
+	if *pipeline != "passthrough" && *pipeline != "scorer" && *pipeline != "none" && *pipeline != "accounts" {
+		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough, scorer, accounts or none", *pipeline))
 	}
 	if *pipeline == "none" && *mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
@@ -102,6 +102,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer c.Close()
 		addrs = c.ListenAddrs()
 		where = "embedded kfake broker " + addrs[0]
+	}
+	if *pipeline == "accounts" {
+		fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
+		if err := accountsBench(ctx, addrs, *events, *partitions, *contacts, *rounds, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kafkabench:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg())
+		return 0
 	}
 	var pipe kafkabench.Pipeline
 	pipeName := "pass-through pipeline (consume->produce->commit)"
