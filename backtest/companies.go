@@ -246,3 +246,86 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// CompanyChange is how a rule change moves one company's score in one
+// company model.
+type CompanyChange struct {
+	CompanyID       string   `json:"company_id"`
+	Model           string   `json:"model"`
+	Old             *float64 `json:"old"` // nil: the company model is new (or the company had no members)
+	New             *float64 `json:"new"`
+	Delta           float64  `json:"delta"`
+	NewlyCrosses    []string `json:"newly_crosses,omitempty"`
+	NoLongerCrosses []string `json:"no_longer_crosses,omitempty"`
+}
+
+// RescoreCompanies runs the company models of both rule sets over the same
+// history and reports every (company, company model) whose score or
+// crossings change: crossing changes first, then the largest moves.
+func RescoreCompanies(current, next *scoring.Engine, open func() (io.ReadCloser, error)) ([]CompanyChange, error) {
+	run := func(e *scoring.Engine) (map[[2]string]CompanyLine, error) {
+		out := map[[2]string]CompanyLine{}
+		if len(e.Rules.Companies) == 0 {
+			return out, nil
+		}
+		in, err := open()
+		if err != nil {
+			return nil, err
+		}
+		defer in.Close()
+		err = RunCompanies(e, in, time.Time{}, func(l CompanyLine) error {
+			out[[2]string{l.CompanyID, l.Model}] = l
+			return nil
+		})
+		return out, err
+	}
+	old, err := run(current)
+	if err != nil {
+		return nil, err
+	}
+	now, err := run(next)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[[2]string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range now {
+		keys[k] = true
+	}
+	var out []CompanyChange
+	for k := range keys {
+		o, hadOld := old[k]
+		n, hasNew := now[k]
+		c := CompanyChange{CompanyID: k[0], Model: k[1]}
+		if hadOld {
+			c.Old = &o.Score
+		}
+		if hasNew {
+			c.New = &n.Score
+		}
+		c.Delta = n.Score - o.Score
+		c.NewlyCrosses = missing(n.Thresholds, o.Thresholds)
+		c.NoLongerCrosses = missing(o.Thresholds, n.Thresholds)
+		if hadOld == hasNew && c.Delta == 0 && len(c.NewlyCrosses) == 0 && len(c.NoLongerCrosses) == 0 {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		ax, bx := len(a.NewlyCrosses)+len(a.NoLongerCrosses) > 0, len(b.NewlyCrosses)+len(b.NoLongerCrosses) > 0
+		if ax != bx {
+			return ax
+		}
+		if da, db := abs(a.Delta), abs(b.Delta); da != db {
+			return da > db
+		}
+		if a.CompanyID != b.CompanyID {
+			return a.CompanyID < b.CompanyID
+		}
+		return a.Model < b.Model
+	})
+	return out, nil
+}

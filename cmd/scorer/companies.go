@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
@@ -71,4 +73,44 @@ func explainCompany(e *scoring.Engine, input, company string, stdout, stderr io.
 		fmt.Fprintf(stderr, "%d bad lines skipped (run backtest to list them)\n", bad)
 	}
 	return nil
+}
+
+// rescoreCompanies prints what a rule change does to company scores, after
+// the contacts' changes: a table, or one JSON line per change.
+func rescoreCompanies(stdout io.Writer, format string, top int, cur, nxt *scoring.Engine, open func() (io.ReadCloser, error)) error {
+	if len(cur.Rules.Companies) == 0 && len(nxt.Rules.Companies) == 0 {
+		return nil
+	}
+	changes, err := backtest.RescoreCompanies(cur, nxt, open)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		out := newJSONLines(stdout)
+		for _, c := range changes {
+			out.write(c)
+		}
+		return out.flush()
+	}
+	fmt.Fprintf(stdout, "\ncompany models: %d (company, model) pairs change\n", len(changes))
+	if len(changes) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "company\tmodel\tcurrent\tnew\tdelta\tcrossings")
+	for i, c := range changes {
+		if top > 0 && i == top {
+			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-top)
+			break
+		}
+		var x []string
+		for _, t := range c.NewlyCrosses {
+			x = append(x, "+"+t)
+		}
+		for _, t := range c.NoLongerCrosses {
+			x = append(x, "-"+t)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+g\t%s\n", c.CompanyID, c.Model, opt(c.Old), opt(c.New), c.Delta, strings.Join(x, " "))
+	}
+	return tw.Flush()
 }

@@ -89,3 +89,38 @@ func TestBacktestCompanyLines(t *testing.T) {
 		}
 	}
 }
+
+// rescore reports company score changes: lowering min_contact_score lets
+// carol (4 points, technical evaluator) count: +4 and +10 coverage.
+func TestRescoreCompanies(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"engagement.yaml", "intent.yaml", "account_engagement.yaml"} {
+		data, err := os.ReadFile(accountRules + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := strings.Replace(string(data), "min_contact_score: 5", "min_contact_score: 3", 1)
+		if err := os.WriteFile(dir+"/"+name, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := scorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		if m["company_id"] != nil {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || got[0]["company_id"] != "acme" || got[0]["old"].(float64) != 95 || got[0]["new"].(float64) != 109 || got[0]["delta"].(float64) != 14 {
+		t.Errorf("company changes %v", got)
+	}
+	table, _, _ := scorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme)
+	if !strings.Contains(table, "company models: 1 (company, model) pairs change") {
+		t.Errorf("table:\n%s", table)
+	}
+}

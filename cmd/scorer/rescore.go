@@ -91,6 +91,9 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	if err := printRescore(stdout, *format, *top, changes, sum, cur, nxt); err != nil {
 		return err
 	}
+	if err := rescoreCompanies(stdout, *format, *top, cur, nxt, open); err != nil {
+		return err
+	}
 	if !*apply {
 		return nil
 	}
