@@ -237,8 +237,8 @@ bin/scorer demo-report sandbox --config testdata/demo/sandbox.yaml --events "$DE
 start sandbox "$BIN"/bridge sandbox --addr "127.0.0.1:$SANDBOX_PORT" --config "$DEMO/sandbox.yaml"
 wait_for sandbox 15 port_busy "$SANDBOX_PORT"
 
-step "starting scorer run (rules testdata/rules, HTTP $SCORER_URL)"
-start scorer "$BIN"/scorer run --rules testdata/rules --brokers "$BROKER" --clickhouse "$DSN" \
+step "starting scorer run (rules testdata/rules-accounts: two contact models and a company model, HTTP $SCORER_URL)"
+start scorer "$BIN"/scorer run --rules testdata/rules-accounts --brokers "$BROKER" --clickhouse "$DSN" \
 	--http "127.0.0.1:$SCORER_PORT" --state-dir "$DEMO/scorer-state"
 wait_for scorer 60 http_get "$SCORER_URL/readyz"
 
@@ -281,7 +281,7 @@ cat <<EOF
 
 ==> done in $((SECONDS - T0)) s. Explore ($up; logs in .local/demo/logs/):
     # why contact $contact scored what it did, and what the bridge decided:
-    bin/scorer explain --rules testdata/rules --events .local/demo/events.jsonl --contact $contact
+    bin/scorer explain --rules testdata/rules-accounts --events .local/demo/events.jsonl --contact $contact
     curl -s $SCORER_URL/contacts/$contact/score
     curl -s '$BRIDGE_URL/decisions?contact_id=$contact'
     bin/scorer report decisions --clickhouse $DSN --contact $contact
@@ -289,7 +289,8 @@ cat <<EOF
     curl -s $SCORER_URL/metrics | grep ^scorer_ ; curl -s $BRIDGE_URL/metrics | grep ^bridge_
     $chq -q "SELECT outcome, reason, count() FROM decisions GROUP BY outcome, reason ORDER BY 3 DESC"
     $chq -q "SELECT type, count() FROM touches GROUP BY type ORDER BY 2 DESC"
-    bin/scorer backtest --rules testdata/rules --events .local/demo/events.jsonl | head
+    bin/scorer backtest --rules testdata/rules-accounts --events .local/demo/events.jsonl | head
+    $chq -q "SELECT company_id, argMax(score, version) / 1e6 AS s FROM company_scores FINAL GROUP BY company_id ORDER BY s DESC LIMIT 5"
     docs/analysts.md (tables and SQL), docs/rules.md (write rules), docs/operations.md (run it)
 EOF
 

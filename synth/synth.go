@@ -3,6 +3,7 @@ package synth
 import (
 	"container/heap"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -173,6 +174,9 @@ func event(r *rand.Rand, c *contact, seed uint64, n int) *events.Event {
 	if c.tz != "" {
 		contact["timezone"] = c.tz
 	}
+	if role := jobRole(c.id); role != "" {
+		contact["job_role"] = role
+	}
 	return &events.Event{
 		ID:         fmt.Sprintf("ev-%d-%08d", seed, n),
 		Type:       typ,
@@ -215,4 +219,14 @@ func (q *queue) Pop() any {
 	c := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return c
+}
+
+// jobRole is a contact's buying-group role (for company models' coverage):
+// a function of its id, so that it draws nothing from the generator's
+// random stream and every other field stays as it was.
+func jobRole(id string) string {
+	roles := []string{"", "", "champion", "economic_buyer", "technical_evaluator", "end_user", "", "end_user"}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return roles[h.Sum32()%uint32(len(roles))]
 }

@@ -383,6 +383,9 @@ func demoSummary(ctx context.Context, dsn, scorerURL, bridgeURL, events, example
 			}
 		}
 	}
+	if err := demoCompanies(ctx, conn, scorerURL, w); err != nil {
+		return err
+	}
 	if exampleOut != "" {
 		id, err := enrolledContact(ctx, conn)
 		if err != nil {
