@@ -21,6 +21,10 @@
 #     threshold it is past, that crossing's time, the top groups;
 #   - GET /contacts/{id}/score of the last instance agrees with the
 #     backtest for every contact (score and groups);
+#   - with company models (the default rules, testdata/rules-accounts),
+#     GET /companies/{id}/score agrees with the backtest's company lines
+#     for every company (score, members' scores, coverage) once the
+#     company group has caught up;
 #   - graceful stops exit 0, and the snapshot path was taken;
 #   - two instances (REBALANCE_ROUNDS, below): with a second, long-lived
 #     instance in the group, a newcomer is killed in the middle of its
@@ -46,7 +50,9 @@ CONTACTS=${CONTACTS:-3000}
 DAYS=${DAYS:-30}
 SEED=${SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
-RULES=testdata/rules
+# With a company model: the company aggregator's group runs in the same
+# process and is killed with it; its scores are checked over HTTP.
+RULES=${RULES:-testdata/rules-accounts}
 START=$SECONDS
 
 work=$(mktemp -d /tmp/kill9-scorer.XXXXXX)
@@ -302,7 +308,27 @@ for _ in $(seq 120); do
 done
 [[ $zero -ge 3 ]] || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
 
-"$work/scorer" backtest --rules "$RULES" --events "$work/history.jsonl" >"$work/backtest.jsonl" 2>"$work/backtest.log"
+"$work/scorer" backtest --rules "$RULES" --events "$work/history.jsonl" >"$work/backtest.all.jsonl" 2>"$work/backtest.log"
+jq -c 'select(.contact_id)' "$work/backtest.all.jsonl" >"$work/backtest.jsonl"
+jq -c 'select(.company_id) | {company_id, model, score, contacts, coverage}' "$work/backtest.all.jsonl" | sort >"$work/backtest.companies.jsonl"
+companies=$(wc -l <"$work/backtest.companies.jsonl")
+companies_bad=0
+if [[ $companies -gt 0 ]]; then
+  # The company group catches up after the contact group.
+  clag=""
+  for _ in $(seq 60); do
+    clag=$({ "$work/scorer" state lag --brokers "$addr" --topic engagement-events-companies --group "$group-companies" 2>/dev/null || true; } | sed -n 's/^total lag //p')
+    [[ "$clag" == 0 ]] && break
+    sleep 1
+  done
+  [[ "$clag" == 0 ]] || fail "the company group's lag did not reach 0 ($clag)"
+  curls=()
+  while read -r line; do
+    curls+=("http://$http/companies/$(jq -r .company_id <<<"$line")/score?model=$(jq -r .model <<<"$line")")
+  done <"$work/backtest.companies.jsonl"
+  { curl -sf --max-time 60 "${curls[@]}" || true; } | jq -c '{company_id, model, score, contacts, coverage}' | sort >"$work/http.companies.jsonl"
+  companies_bad=$(diff "$work/http.companies.jsonl" "$work/backtest.companies.jsonl" | grep -c '^[<>]' || true)
+fi
 
 # The live instance answers like the backtest, for every contact.
 jq -r '.contact_id' "$work/backtest.jsonl" | sort -u >"$work/sample.txt"
@@ -356,6 +382,7 @@ printf '  events                      %d (+2 malformed)\n' "$events"
 printf '  contacts compared           %d (changelog vs backtest; lines differing: %d)\n' "$contacts" "$state_bad"
 printf '  lead-scores contacts        %d (differing from the backtest: %s, missing: %s, extra: %s)\n' "$scores_contacts" "${scores_differ:-?}" "${scores_missing:-?}" "${scores_extra:-?}"
 printf '  contacts over HTTP          %d (lines differing: %d)\n' "$sampled" "$http_bad"
+printf '  companies over HTTP         %d (company lines differing from the backtest: %d)\n' "$companies" "$companies_bad"
 printf '  crossings compared          %d (backtest) vs %s distinct ids on the topic (lines differing: %d)\n' "$crossings" "${distinct:-?}" "$cross_bad"
 printf '  crossing ids compared       %s expected from the history: %s missing, %s unexpected\n' "${expected:-?}" "${missing:-?}" "${unexpected:-?}"
 printf '  duplicate crossings seen    %s (same id)\n' "${dups:-?}"
@@ -372,6 +399,7 @@ problems=()
 [[ $state_bad -eq 0 ]] || problems+=("$state_bad changelog lines differ from the backtest")
 [[ $cross_bad -eq 0 ]] || problems+=("$cross_bad lines' crossings differ")
 [[ $http_bad -eq 0 ]] || problems+=("$http_bad HTTP score lines differ")
+[[ $companies_bad -eq 0 ]] || problems+=("$companies_bad HTTP company score lines differ")
 [[ "${distinct:-x}" == "$crossings" ]] || problems+=("topic has ${distinct:-?} distinct crossings, backtest $crossings")
 [[ "${missing:-x}" == 0 && "${unexpected:-x}" == 0 && "${expected:-0}" == "$crossings" ]] ||
   problems+=("crossing ids: ${expected:-?} expected, ${missing:-?} missing, ${unexpected:-?} unexpected")
