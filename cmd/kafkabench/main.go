@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the bench topics")
 	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
 	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
+	clickhouse := fs.String("clickhouse", os.Getenv("CLICKHOUSE_DSN"), "ClickHouse DSN (env CLICKHOUSE_DSN): with --pipeline scorer, adds the scorer with its touch history in ClickHouse, run over the same events in every round and compared with the scorer without it (a database per round, dropped after it)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		where = "embedded kfake broker " + addrs[0]
 	}
 	var pipe kafkabench.Pipeline
+	var more []kafkabench.NamedPipeline
 	pipeName := "pass-through pipeline (consume->produce->commit)"
 	source := kafkabench.SyntheticEvents(1, *contacts)
 	latencySource := kafkabench.SyntheticEvents(2, *contacts)
@@ -119,6 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pipe = scorerPipeline(e)
 		pipeName = "scorer end to end (decode, 100 groups, crossings, state, commit)"
 		source, latencySource = synthSource(1, *contacts), synthSource(2, *contacts)
+		if *clickhouse != "" {
+			more = append(more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, *clickhouse)})
+		}
 	}
 	fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
 	defer func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }()
@@ -127,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep, err := kafkabench.Run(ctx, kafkabench.Config{
 			Brokers: addrs, Events: *events, Partitions: *partitions,
 			Source:   source,
-			Pipeline: pipe, PipelineName: pipeName,
+			Pipeline: pipe, PipelineName: pipeName, More: more,
 			Rounds: *rounds, ProduceBatch: *produceBatch, Keep: *keep, Log: stderr,
 		})
 		if err != nil {
