@@ -63,6 +63,10 @@ func BenchmarkHandle(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// The effects are written behind the scoring: wait for them.
+		if err := p.Revoked(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
 	}
 	n := float64(b.N * len(msgs))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
