@@ -30,7 +30,12 @@ type WriterOptions struct {
 	MaxRetryInterval time.Duration
 	// InsertTimeout bounds one INSERT attempt (default 60 s).
 	InsertTimeout time.Duration
-	Logger        *zerolog.Logger
+	// Logger gets a warning per failed attempt, with the wait before the
+	// next one, and a line when an insert succeeds after failures.
+	Logger *zerolog.Logger
+	// OnError, when set, is called after every failed INSERT attempt
+	// (for an error counter); it must not block.
+	OnError func(table string, err error)
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -63,6 +68,9 @@ type WriterStats struct {
 	Buffered int    // rows waiting or in flight
 	Retries  uint64 // failed INSERT attempts
 	LastErr  error  // the latest failed attempt's error, nil after a success
+	// FailingSince is when the current run of failed attempts began; zero
+	// once an attempt succeeds.
+	FailingSince time.Time
 }
 
 // Writer batches rows of every table and inserts them in the background,
@@ -84,6 +92,7 @@ type Writer struct {
 	durable  uint64
 	retries  uint64
 	lastErr  error
+	failing  time.Time // first failure of the current run of failures
 	closed   bool
 	progress chan struct{} // closed and replaced whenever durable moves or the writer closes
 
@@ -260,7 +269,7 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) Stats() WriterStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, LastErr: w.lastErr}
+	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, LastErr: w.lastErr, FailingSince: w.failing}
 }
 
 func (w *Writer) run(ctx context.Context) {
@@ -329,9 +338,17 @@ func (w *Writer) insertRetrying(ctx context.Context, table string, columns []str
 		w.mu.Lock()
 		if err != nil {
 			w.retries++
+			if w.failing.IsZero() {
+				w.failing = time.Now()
+			}
+		} else {
+			w.failing = time.Time{}
 		}
 		w.lastErr = err
 		w.mu.Unlock()
+		if err != nil && w.opts.OnError != nil {
+			w.opts.OnError(table, err)
+		}
 		return err
 	}
 	notify := func(err error, wait time.Duration) {
