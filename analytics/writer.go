@@ -261,7 +261,12 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	w.cancel()
-	<-w.done
+	// An attempt stuck on a server that accepts and never answers may
+	// not notice the cancellation: never wait past ctx for it.
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	}
 	return err
 }
 
