@@ -312,13 +312,24 @@ func (w *Writer) flushOnce(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	for _, c := range chunks {
-		for lo := 0; lo < c.n; lo += w.opts.BatchSize {
-			hi := min(lo+w.opts.BatchSize, c.n)
-			if err := w.insertRetrying(ctx, c.table, c.columns, c.build(lo, hi), hi-lo); err != nil {
-				return err
+	// One table per connection at once: the server works on them in
+	// parallel, and a flush costs its slowest table, not the sum.
+	errs := make([]error, len(chunks))
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		wg.Go(func() {
+			for lo := 0; lo < c.n; lo += w.opts.BatchSize {
+				hi := min(lo+w.opts.BatchSize, c.n)
+				if err := w.insertRetrying(ctx, c.table, c.columns, c.build(lo, hi), hi-lo); err != nil {
+					errs[i] = err
+					return
+				}
 			}
-		}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	w.mu.Lock()
 	w.durable = target

@@ -43,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "scorer_batches_in_flight", Help: "Batches scored whose effects are not yet durable (at most 4 per partition): high while ClickHouse or Kafka is slow.",
+			Name: "scorer_batches_in_flight", Help: "Batches scored whose effects are not yet durable (at most 8 per partition): high while ClickHouse or Kafka is slow.",
 		}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_rule_reloads_total", Help: "Rule reloads by result (ok, invalid).",

@@ -61,7 +61,8 @@ type Config struct {
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
 	// MaxInFlight is how many batches of a partition may be scored
-	// ahead of what is durable (default 4; see pipeline.go).
+	// ahead of what is durable (default 8, up to 16,000 events; see
+	// pipeline.go).
 	MaxInFlight int
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
@@ -72,7 +73,7 @@ func (c Config) maxInFlight() int {
 	if c.MaxInFlight > 0 {
 		return c.MaxInFlight
 	}
-	return 4
+	return 8
 }
 
 func (c Config) stateWriteTimeout() time.Duration {

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	events := fs.Int("events", 1_000_000, "events for the throughput run")
 	partitions := fs.Int("partitions", 6, "partitions of the bench topics")
 	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
+	days := fs.Int("days", 365, "days the scorer's synthetic events span (ClickHouse writes a part per monthly partition an insert touches: live traffic touches one)")
 	rate := fs.Int("rate", 10_000, "events per second in the latency run")
 	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
 	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none")
@@ -74,8 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *pipeline == "none" && *mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
 	}
-	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 {
-		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch and --duration must be positive")
+	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 || *days < 1 {
+		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch, --days and --duration must be positive")
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
@@ -120,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		pipe = scorerPipeline(e)
 		pipeName = "scorer end to end (decode, 100 groups, crossings, state, commit)"
-		source, latencySource = synthSource(1, *contacts), synthSource(2, *contacts)
+		source, latencySource = synthSource(1, *contacts, *days), synthSource(2, *contacts, *days)
 		if *clickhouse != "" {
 			more = append(more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, *clickhouse)})
 		}

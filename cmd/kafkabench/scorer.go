@@ -76,7 +76,7 @@ func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 			}
 			defer store.Close()
 			defer store.DropDatabase(context.WithoutCancel(ctx))
-			w := store.NewWriter(analytics.WriterOptions{})
+			w := store.NewWriter(live.HistoryWriterOptions)
 			// Everything the scorer waited for is stored; what is left
 			// (nothing, once the bench saw every offset committed) is
 			// not worth waiting for.
@@ -115,10 +115,10 @@ func benchDatabase(dsn, out string) string {
 
 // synthSource feeds the bench realistic engagement events (synth), whose
 // types and properties the benchmark rules match.
-func synthSource(seed uint64, contacts int) kafkabench.Source {
+func synthSource(seed uint64, contacts, days int) kafkabench.Source {
 	return func(n int, emit func(string, []byte) error) error {
 		cfg := synth.Default()
-		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), 365, n, 0.01
+		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), days, n, 0.01
 		return kafkabench.EventSource(func(emit func(*events.Event) error) error { return synth.Generate(cfg, emit) })(n, emit)
 	}
 }
