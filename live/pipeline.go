@@ -127,15 +127,18 @@ func (f *inflight) finish(group []*pending) {
 }
 
 // fail records the first failure: the partition's memory is now ahead of
-// what is durable, and nothing queued after it may be written.
-func (f *inflight) fail(err error) {
+// what is durable, and nothing queued after it may be written. It returns
+// how many queued batches it dropped.
+func (f *inflight) fail(err error) (dropped int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err == nil {
 		f.err = err
 	}
+	dropped = len(f.queue)
 	f.queue, f.n, f.running = nil, 0, false
 	f.signalLocked()
+	return dropped
 }
 
 // settle waits until every queued batch is durable; it returns the
@@ -251,8 +254,8 @@ func (p *Processor) drain(ctx context.Context, c *stream.Claim, part *partition)
 			return
 		}
 		if err := p.durable(ctx, c, part, group); err != nil {
-			part.flight.fail(err)
-			p.inFlight(-len(group))
+			dropped := part.flight.fail(err)
+			p.inFlight(-len(group) - dropped)
 			if !ended(c) {
 				p.failedStep(c, err)
 			}
