@@ -515,30 +515,37 @@ func marshalCrossing(x *events.Crossing) []byte {
 // for this event and how much the group's clamped sum moved; the
 // _total_clamp rows carry the total clamp, so deltas add up to the score.
 func appendLedger(rows []analytics.LedgerRow, set *rules.Set, ev *events.Event, o *scoring.Outcome, version string) []analytics.LedgerRow {
-	type cell struct{ points, delta int64 }
 	for _, mr := range o.Models {
 		m := set.Models[mr.Model]
-		cells := map[int]*cell{}
-		for _, a := range o.Awards {
-			if a.Model == mr.Model {
-				cells[a.Group] = &cell{points: a.Points}
-			}
-		}
-		for _, d := range mr.Deltas {
-			if cells[d.Group] == nil {
-				cells[d.Group] = &cell{}
-			}
-			cells[d.Group].delta = d.Delta
-		}
-		for g, x := range cells {
+		start := len(rows)
+		// The model's row for group g, added when first met: a few rows
+		// an event, so a scan beats a map allocated per event.
+		at := func(g int) int {
 			name := analytics.TotalClampGroup
 			if g >= 0 {
 				name = m.Groups[g].Name
 			}
+			for i := start; i < len(rows); i++ {
+				if rows[i].Group == name {
+					return i
+				}
+			}
 			rows = append(rows, analytics.LedgerRow{
 				ContactID: ev.ContactID, Model: m.Name, EventID: ev.ID, Group: name,
-				Points: x.points, Delta: x.delta, OccurredAt: ev.OccurredAt, RuleVersion: version,
+				OccurredAt: ev.OccurredAt, RuleVersion: version,
 			})
+			return len(rows) - 1
+		}
+		// at may grow rows: index only once it returned.
+		for _, a := range o.Awards {
+			if a.Model == mr.Model {
+				i := at(a.Group)
+				rows[i].Points = a.Points
+			}
+		}
+		for _, d := range mr.Deltas {
+			i := at(d.Group)
+			rows[i].Delta = d.Delta
 		}
 	}
 	return rows
