@@ -17,7 +17,8 @@
 #      score read from memory within 1 s; then a kill -9 during the outage;
 #   3. a start while ClickHouse is down: the scorer must wait (not exit),
 #      /healthz 200, /readyz 503; a SIGTERM must stop it within 15 s, exit 0;
-#      started again, it resumes once ClickHouse is back;
+#      started again, it resumes once ClickHouse is back; ClickHouse stops
+#      again and a SIGTERM with rows waiting for it must exit 0 within 15 s;
 #   4. a last scorer runs until every partition is committed to its end.
 # Checks: the changelog's states and the crossings topic are exactly
 # `scorer backtest` on the history (as kill9-scorer.sh), and ClickHouse holds
@@ -252,9 +253,19 @@ for _ in $(seq 300); do
 done
 grep -q '"message":"scorer running"' "$work/scorer.$run.log" || fail "run $run did not resume once ClickHouse was back"
 wait_scoring
+# A second outage, and a SIGTERM while batches wait for ClickHouse.
+ch stop
+log "ClickHouse stopped again"
+for _ in $(seq 100); do
+  alive
+  [[ $(series scorer_clickhouse_buffered_rows) != 0 && $(series scorer_batches_in_flight) != 0 ]] && break
+  sleep 0.1
+done
+waiting_rows=$(series scorer_clickhouse_buffered_rows)
 sigterm 15
 term_ms=$stop_ms
-log "SIGTERM after the outage: exit 0 in $term_ms ms"
+log "SIGTERM during the outage with $waiting_rows rows waiting: exit 0 in $term_ms ms"
+ch start || fail "could not restart ClickHouse"
 
 log "waiting for the producer"
 wait "$producer_pid" || fail "scorer produce failed: $(cat "$work/produce.log")"
@@ -303,7 +314,7 @@ printf '  scorer runs                 %d\n' "$final_run"
 printf '  outage: /readyz             503 "%s"\n' "$outage_ready"
 printf '  outage: lag gauge           %s = committed lag\n' "$outage_lag"
 printf '  outage: score read          %d ms\n' "$outage_read_ms"
-printf '  SIGTERM after the outage    %d ms\n' "$term_ms"
+printf '  SIGTERM during the outage   %d ms (%s rows waiting for ClickHouse)\n' "$term_ms" "$waiting_rows"
 printf '  events                      %d (%d distinct ids)\n' "$events" "$want_events"
 printf '  touches in ClickHouse       %d distinct (%s rows with replays), %d missing\n' "$touches" "$ch_raw" "$touches_missing"
 printf '  crossings in ClickHouse     %s distinct, backtest %d\n' "$ch_crossings" "$crossings"
