@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -34,10 +35,14 @@ type pending struct {
 	start     time.Time
 }
 
-// stateBuf holds a batch's encoded states; recycled once they are written.
+// stateBuf holds a batch's encoded states and the backing arrays of its
+// history rows; recycled once the batch is durable (the recorder copies
+// the rows it is given), so a batch allocates none of them.
 type stateBuf struct {
-	buf  []byte
-	msgs []kafka.Message
+	buf     []byte
+	msgs    []kafka.Message
+	touches []analytics.Touch
+	ledger  []analytics.LedgerRow
 }
 
 // inflight is a partition's queue of scored batches and the state of the
@@ -200,8 +205,10 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 	}
 	clear(part.dirty)
 	pd := &pending{batch: batch{dirty: part.dirty}, next: msgs[len(msgs)-1].Offset + 1, start: start}
-	p.scoreBatch(part, msgs, &pd.batch)
 	pd.states = part.flight.buffer()
+	pd.touches, pd.ledger = pd.states.touches[:0], pd.states.ledger[:0]
+	p.scoreBatch(part, msgs, &pd.batch)
+	pd.states.touches, pd.states.ledger = pd.touches, pd.ledger
 	pd.stateMsgs = part.encodeStates(part.dirty, pd.states)
 	pd.dirty = nil
 	part.next = pd.next
