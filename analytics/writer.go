@@ -116,6 +116,7 @@ type buffer interface {
 
 // chunk is rows taken out of a buffer for one flush.
 type chunk struct {
+	release func() // hands the rows' array back for reuse
 	table   string
 	columns []string
 	n       int
@@ -125,15 +126,25 @@ type chunk struct {
 type tableBuf[R any] struct {
 	def  tableDef[R]
 	rows []R
+	// spare is the array of the last rows inserted, emptied, for the
+	// next rows: the buffer does not grow from nothing every flush.
+	spare []R
 }
 
 func (b *tableBuf[R]) size() int { return len(b.rows) }
 
 func (b *tableBuf[R]) take() chunk {
 	rows := b.rows
-	b.rows = nil
+	b.rows, b.spare = b.spare[:0], nil
 	return chunk{table: b.def.name, columns: b.def.columnNames(), n: len(rows),
-		build: func(lo, hi int) []any { return b.def.columns(rows[lo:hi]) }}
+		build: func(lo, hi int) []any { return b.def.columns(rows[lo:hi]) },
+		// Under the writer's lock, once the rows are stored.
+		release: func() {
+			if b.spare == nil {
+				clear(rows) // no strings kept alive
+				b.spare = rows[:0]
+			}
+		}}
 }
 
 // NewWriter starts a writer into the store's database.
@@ -332,6 +343,9 @@ func (w *Writer) flushOnce(ctx context.Context) error {
 		return err
 	}
 	w.mu.Lock()
+	for _, c := range chunks {
+		c.release()
+	}
 	w.durable = target
 	w.buffered -= n
 	close(w.progress)
