@@ -63,7 +63,16 @@ stop_pid() { # pid signal seconds
   wait "$pid" 2>/dev/null || true
 }
 
-ch() { scripts/clickhouse.sh "$1" >>"$work/clickhouse.log" 2>&1; }
+ch() { # start retries: the ports sit in the kernel's ephemeral range, so a
+  # client connection may hold one for a moment ("Address already in use")
+  local try
+  for try in 1 2 3 4 5; do
+    scripts/clickhouse.sh "$1" >>"$work/clickhouse.log" 2>&1 && return 0
+    [[ $1 == start ]] || return 1
+    sleep 2
+  done
+  return 1
+}
 chq() { curl -sf --max-time 30 "http://127.0.0.1:$CH_HTTP_PORT/?database=$DB" --data-binary "$1"; }
 
 cleanup() {
