@@ -16,8 +16,8 @@ import (
 // index, so state written under one rule version loads under another: a
 // group whose definition is unchanged keeps its state; a changed, new or
 // removed group starts empty (its state would be wrong under the new
-// definition; `scorer rescore` rebuilds it from history).
-
+// definition; `scorer rescore` rebuilds it from history). codecVersion is
+// the first byte of every encoded contact.
 const codecVersion = 1
 
 func groupPrint(m *rules.Model, g *rules.Group) uint64 {
