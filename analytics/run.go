@@ -18,7 +18,7 @@ import (
 // RunReport runs `scorer report` with args (the words after "report"),
 // e.g. ["attribution", "--model", "w", "--by", "utm_source", "--format", "json"],
 // and writes the report to w. Subcommands: attribution, cadence, touches,
-// decisions, api-calls. --sql prints the SQL it ran before the report.
+// decisions (one contact's, or --summary), api-calls. --sql prints the SQL it ran before the report.
 func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("report: want a subcommand: attribution, cadence, touches, decisions or api-calls")
@@ -86,19 +86,33 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		rep, sqls = r, r.SQL
 	case "touches", "decisions", "api-calls":
 		contact := fs.String("contact", "", "contact id (required)")
+		summary := new(bool)
+		if cmd == "decisions" {
+			summary = fs.Bool("summary", false, "instead of one contact's decisions: crossings counted by their latest decision")
+		}
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		if *contact == "" {
+		if *summary && *contact != "" {
+			return errors.New("report decisions: --summary or --contact, not both")
+		}
+		if *contact == "" && !*summary {
+			if cmd == "decisions" {
+				return errors.New("report decisions: --contact or --summary is required")
+			}
 			return fmt.Errorf("report %s: --contact is required", cmd)
 		}
 		var err error
-		switch cmd {
-		case "touches":
+		switch {
+		case *summary:
+			var r DecisionSummaryReport
+			r, err = s.DecisionSummary(ctx)
+			rep, sqls = r, r.SQL
+		case cmd == "touches":
 			var r TimelineReport
 			r, err = s.Timeline(ctx, *contact)
 			rep, sqls = r, r.SQL
-		case "decisions":
+		case cmd == "decisions":
 			var r DecisionsReport
 			r, err = s.Decisions(ctx, *contact)
 			rep, sqls = r, r.SQL
