@@ -176,14 +176,6 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// Migrate applies the missing migrations on an open connection (the
-// database is the connection's). It is what `scorer migrate` runs; Open
-// runs it too.
-func Migrate(ctx context.Context, conn driver.Conn) error {
-	_, err := migrate(ctx, nativeDB{conn})
-	return err
-}
-
 // ServerVersion is the connected server's version, e.g. "18.16.1".
 func (s *Store) ServerVersion() string { return s.version }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 )
 
@@ -141,12 +140,10 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		if s.AsOf != 0 {
 			T = s.AsOf
 		}
-		for mi, m := range e.Rules.Models {
-			line := Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: c.crossings[mi], Thresholds: c.names[mi]}
-			line.Score = rules.Float(s.Score(&c.state, mi, T))
-			s.GroupSums(&c.state, mi, T, func(g int, v rules.Points) { line.Groups[m.Groups[g].Name] = rules.Float(v) })
-			if line.Crossings == nil {
-				line.Crossings = []time.Time{}
+		for mi := range e.Rules.Models {
+			line := ScoreLine(s, id, &c.state, mi, T)
+			if c.crossings[mi] != nil {
+				line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
 			}
 			if err := emit(line); err != nil {
 				return sum, err

@@ -669,10 +669,8 @@ func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.
 			T = asOf.UnixNano()
 		}
 		s := scoring.NewScorer(part.engine)
-		for mi, m := range part.engine.Rules.Models {
-			l := backtest.Line{ContactID: contactID, Model: m.Name, Score: rules.Float(s.Score(st, mi, T)), Groups: map[string]float64{}}
-			s.GroupSums(st, mi, T, func(g int, v rules.Points) { l.Groups[m.Groups[g].Name] = rules.Float(v) })
-			lines = append(lines, l)
+		for mi := range part.engine.Rules.Models {
+			lines = append(lines, backtest.ScoreLine(s, contactID, st, mi, T))
 		}
 		latest = time.Unix(0, st.Latest).UTC()
 		part.mu.Unlock()

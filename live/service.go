@@ -171,14 +171,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if n, err := stream.Partitions(ctx, o.Brokers, o.ChangelogTopic); err != nil || n != parts {
-		if err != nil {
-			return fmt.Errorf("changelog %s: %w", o.ChangelogTopic, err)
-		}
-		return fmt.Errorf("changelog %s has %d partitions, the events topic %s %d: the state is keyed to %d partitions "+
-			"and would not follow its events (the events topic's partition count changed?). Remedy: restore %s to %d partitions, "+
-			"or start over with a new --changelog-topic and a new --group together, which replays the events topic into state keyed to the new count",
-			o.ChangelogTopic, n, o.EventsTopic, parts, n, o.EventsTopic, n)
+	if err := changelogFollows(ctx, o.Brokers, o.ChangelogTopic, o.EventsTopic, parts); err != nil {
+		return err
 	}
 	s := &Service{opts: o}
 	reg := prometheus.NewRegistry()

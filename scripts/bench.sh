@@ -41,7 +41,7 @@ if [[ -n "${CLICKHOUSE_DSN:-}" ]]; then
 	printf '\n== clickhouse: writer and reports\n'
 	touches=1000000,10000000
 	[[ -n "${QUICK:-}" ]] && touches=1000000
-	go run ./analytics/cmd/chbench -dsn "$CLICKHOUSE_DSN" -touches "$touches"
+	go run ./cmd/chbench -dsn "$CLICKHOUSE_DSN" -touches "$touches"
 else
 	printf '\n== clickhouse: skipped (set CLICKHOUSE_DSN, e.g. $(scripts/clickhouse.sh dsn))\n'
 fi

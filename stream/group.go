@@ -371,7 +371,6 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 	return failed
 }
 
-// Assignment lists the partitions this member owns now, sorted.
 // InGeneration reports whether this member holds a generation of the
 // group (its assignment may be empty): false before it first joins and
 // while a rebalance is under way.

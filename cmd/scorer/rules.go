@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 )
@@ -74,17 +74,6 @@ func openInput(path string, stdin io.Reader) (io.Reader, func() (io.ReadCloser, 
 	return f, func() (io.ReadCloser, error) { return openFile(path) }, func() { f.Close() }, nil
 }
 
-func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return t, fmt.Errorf("--%s %q is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", name, s)
-	}
-	return t, nil
-}
-
 func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("backtest", stderr)
 	var rulePaths listFlag
@@ -97,9 +86,9 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	if *input == "" {
 		return errors.New("--events is required (a JSONL file, or - for stdin)")
 	}
-	at, err := parseTime("as-of", *asOf)
+	at, err := dialect.ParseTime(*asOf)
 	if err != nil {
-		return err
+		return fmt.Errorf("--as-of %w", err)
 	}
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {
@@ -170,9 +159,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if *input == "" || *contact == "" {
 		return errors.New("--events and --contact are required")
 	}
-	at, err := parseTime("as-of", *asOf)
+	at, err := dialect.ParseTime(*asOf)
 	if err != nil {
-		return err
+		return fmt.Errorf("--as-of %w", err)
 	}
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {
