@@ -91,6 +91,7 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	asOf := fs.String("as-of", "", "score at this RFC 3339 time (default: each contact's latest event)")
+	stream := fs.Bool("stream", false, "score as the file streams, on one core (memory grows with contacts, not events)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,10 +112,21 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer done()
 	out := newJSONLines(stdout)
-	sum, err := backtest.Run(e, in, reopen, backtest.Options{
+	opts := backtest.Options{
 		AsOf:    at,
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
-	}, func(l backtest.Line) error { return out.write(l) })
+	}
+	emit := func(l backtest.Line) error { return out.write(l) }
+	var sum backtest.Summary
+	if *stream {
+		sum, err = backtest.Run(e, in, reopen, opts, emit)
+	} else {
+		// Decoded on every core, held in memory, scored a shard per core.
+		var h *backtest.History
+		if h, err = backtest.Load(in, 0); err == nil {
+			sum, err = h.Run(e, opts, emit)
+		}
+	}
 	if ferr := out.flush(); err == nil {
 		err = ferr
 	}
