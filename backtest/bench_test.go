@@ -105,5 +105,3 @@ func BenchmarkBacktestHeld(b *testing.B) {
 	}
 	perEvent(b, h.Events(), cpu0)
 }
-
-
