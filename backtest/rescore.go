@@ -75,10 +75,15 @@ func (h *History) Compare(current, next *scoring.Engine, opts Options) (Comparis
 	if err != nil {
 		return out, err
 	}
-	out.Old, out.New = old, now
-	out.Summary = RescoreSummary{Current: s1, New: s2, Contacts: s2.Contacts}
+	return CompareLines(old, now, s1, s2), nil
+}
+
+// CompareLines diffs two backtests of one history, as Compare does: a
+// caller that keeps the current rules' lines scores only the new ones.
+func CompareLines(old, now []Line, s1, s2 Summary) Comparison {
+	out := Comparison{Old: old, New: now, Summary: RescoreSummary{Current: s1, New: s2, Contacts: s2.Contacts}}
 	out.Changes = diff(old, now, &out.Summary)
-	return out, nil
+	return out
 }
 
 // diff lists every (contact, model) whose score or crossings differ.
