@@ -371,7 +371,7 @@ type shardRun struct {
 	contacts []contact
 	dups     []uint64 // with Options.Seen: a bit per event, set for a duplicate
 	order    []int32  // contact indexes sorted by id
-	lines    []Line  // per contact in order, one per model
+	lines    []Line   // per contact in order, one per model
 }
 
 // run scores a shard exactly as Run scores a stream: events in input

@@ -102,6 +102,7 @@ type result struct {
 	sum    Summary
 	bad    []string
 	states []string
+	seen   []string
 }
 
 func collect(t testing.TB, e *scoring.Engine, run func(Options, func(Line) error) (Summary, error), opts Options) result {
@@ -110,6 +111,7 @@ func collect(t testing.TB, e *scoring.Engine, run func(Options, func(Line) error
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	opts.BadLine = func(le *events.LineError) { r.bad = append(r.bad, le.Error()) }
+	opts.Seen = func(ev *events.Event) { r.seen = append(r.seen, ev.ContactID+"/"+ev.ID+"/"+ev.Type) }
 	opts.State = func(id string, c *scoring.Contact) error {
 		r.states = append(r.states, id+" "+string(e.Encode(nil, c)))
 		return nil
@@ -172,6 +174,9 @@ func TestHistoryRunEqualsRun(t *testing.T) {
 					}
 					if !reflect.DeepEqual(got.states, want.states) {
 						t.Fatalf("history %d: final states differ", i)
+					}
+					if !reflect.DeepEqual(got.seen, want.seen) || len(want.seen) == 0 {
+						t.Fatalf("history %d: Seen got %d events, want %d (the same, in input order)", i, len(got.seen), len(want.seen))
 					}
 				}
 			})
