@@ -340,11 +340,9 @@ func (s *Server) apiSave(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, "%s is with the live rules: the studio never writes there; choose another directory", path)
 		return
 	}
-	if _, probs, err := s.candidate(PreviewRequest{File: filepath.Base(path), Text: req.Text}); err != nil || probs != nil {
-		if err == nil {
-			err = errors.New(probs[0].Text)
-		}
-		fail(w, http.StatusUnprocessableEntity, "not saved: the file has problems: %v", err)
+	// The file on its own, as `scorer rules check FILE` would see it.
+	if _, err := rules.Parse(filepath.Base(path), []byte(req.Text)); err != nil {
+		fail(w, http.StatusUnprocessableEntity, "not saved: the file has problems:\n%v", err)
 		return
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

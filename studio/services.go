@@ -140,7 +140,7 @@ func (s *Server) apiBridge(w http.ResponseWriter, r *http.Request) {
 			v.Outbox = total(fams, "bridge_outbox_decisions", nil)
 			v.Lag = total(fams, "bridge_consumer_lag", nil)
 			v.Crossings = by(fams, "bridge_crossings_total", "result")
-			v.APICalls = by(fams, "bridge_api_calls_total", "operation", "status")
+			v.APICalls = by(fams, "bridge_api_calls_total", "op", "status")
 		}
 	}
 	if err != nil {
