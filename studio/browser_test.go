@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/scorebridge/scorebridge/calibration"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
@@ -360,4 +361,60 @@ func TestBrowserServices(t *testing.T) {
 	sm.Events.WithLabelValues("scored").Add(500)
 	wait(t, ctx, `/^[0-9.,]+$/.test(document.querySelector("[data-testid=events-per-second] .v").textContent)`)
 	shot(t, ctx, "live")
+}
+
+// TestBrowserCalibration: the calibration page shows what `scorer
+// calibrate` computes, its simulator's count at the live threshold equals
+// the threshold row, and the simulated crossings equal a backtest of the
+// rules with that threshold moved.
+func TestBrowserCalibration(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := browser(t)
+	q, err := calibration.ParseQuery("2026-10-14", "meeting_booked", "14d", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := os.Open(f.history)
+	defer in.Close()
+	rep, _, _, err := calibration.FromHistory(f.srv.engine, in, nil, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, ctx, f.ts.URL+"/calibration?conversion=meeting_booked&as_of=2026-10-14&window=14d&bands=10")
+	if e := text(t, ctx, "#error"); e != "" {
+		t.Fatalf("error shown: %s", e)
+	}
+	for _, m := range rep.Models {
+		sec := fmt.Sprintf(`section[data-model=%q] `, m.Model)
+		if got := text(t, ctx, sec+`[data-testid=auc] .v`); m.AUC == nil || got != fmt.Sprintf("%.3f", *m.AUC) {
+			t.Errorf("%s: AUC shown %s, calibrate %v", m.Model, got, m.AUC)
+		}
+		th := m.Thresholds[0]
+		if got := text(t, ctx, sec+`[data-testid=simulated]`); !strings.Contains(got, fmt.Sprintf(": %d contacts at or above", th.Contacts)) {
+			t.Errorf("%s: simulator at %s shows %q, calibrate %d contacts", m.Model, th.Name, got, th.Contacts)
+		}
+	}
+	// Move engagement's threshold to 30 by keyboard (the slider steps by 1).
+	do(t, ctx, chromedp.Focus("#sim-engagement"))
+	for range 10 {
+		do(t, ctx, chromedp.KeyEvent(kb.ArrowLeft))
+	}
+	if v := eval[string](t, ctx, `document.querySelector("#sim-engagement").value`); v != "30" {
+		t.Fatalf("slider at %s", v)
+	}
+	do(t, ctx, chromedp.Click(`section[data-model="engagement"] button.secondary`))
+	wait(t, ctx, `document.querySelector('section[data-model="engagement"] svg.chart') !== null`)
+	moved := filepath.Join(t.TempDir(), "moved")
+	os.MkdirAll(moved, 0o755)
+	b, _ := os.ReadFile(filepath.Join(f.dir, "engagement.yaml"))
+	s := strings.Replace(strings.Replace(string(b), "threshold: 40\n", "threshold: 30\n", 1), "rearm_below: 30\n", "rearm_below: 20\n", 1)
+	os.WriteFile(filepath.Join(moved, "engagement.yaml"), []byte(s), 0o644)
+	n := 0
+	for _, l := range streamBacktest(t, f.data, moved) {
+		n += len(l.Crossings)
+	}
+	if got := text(t, ctx, `section[data-model="engagement"] .note:last-of-type`); !strings.Contains(num(got), fmt.Sprintf("%d crossings", n)) {
+		t.Errorf("simulated crossings shown %q, backtest %d", got, n)
+	}
+	shot(t, ctx, "calibration")
 }
