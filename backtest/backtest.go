@@ -60,6 +60,7 @@ type Summary struct {
 type contact struct {
 	state     scoring.Contact
 	lastID    string // id of the event counted last, for the order check
+	lastT     int64  // its time (History's order check)
 	outOfTime bool   // an event arrived before one it follows in time
 	crossings [][]time.Time
 	names     [][]string // threshold of each crossing

@@ -45,6 +45,9 @@ type shard struct {
 	line []int32 // the input line of each event
 }
 
+// batchSize is how many events ApplyBatch takes at once.
+const batchSize = 256
+
 const chunkBits = 12
 const chunkSize = 1 << chunkBits
 
@@ -387,37 +390,49 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 		r.dups = make([]uint64, (len(sh.who)+63)/64)
 	}
 	cs := r.contacts
-	for i, w := range sh.who {
-		ev := sh.ev(i)
-		c := &cs[w]
-		latest, counted := c.state.Latest, c.state.Count
-		o := s.Apply(&c.state, ev)
-		if o.Duplicate && r.dups != nil {
-			r.dups[i>>6] |= 1 << (i & 63)
+	// Scored in batches so that ApplyBatch fetches the state of the
+	// contacts a few events ahead while it scores (see scoring.ApplyBatch).
+	// The order check then needs the contact's latest time before the
+	// event: lastT, kept with lastID.
+	items := make([]scoring.Item, 0, batchSize)
+	for from := 0; from < len(sh.who); from += batchSize {
+		to := min(from+batchSize, len(sh.who))
+		items = items[:0]
+		for i := from; i < to; i++ {
+			items = append(items, scoring.Item{Contact: &cs[sh.who[i]].state, Event: sh.ev(i)})
 		}
-		switch {
-		case o.Duplicate:
-			r.sum.Duplicates++
-			continue
-		case o.Future:
-			r.sum.Future++
-			continue
-		}
-		r.sum.Events++
-		t := ev.OccurredAt.UnixNano()
-		if counted > 0 && (t < latest || t == latest && ev.ID < c.lastID) {
-			c.outOfTime = true
-		}
-		if counted == 0 || t > latest || t == latest && ev.ID > c.lastID {
-			c.lastID = ev.ID
-		}
-		for _, err := range o.Errors {
-			r.sum.EvalErrors[err.Model+"/"+err.Group]++
-			if len(r.examples) < maxExamples {
-				r.examples = append(r.examples, example{sh.line[i], err})
+		s.ApplyBatch(items, func(k int, o *scoring.Outcome) {
+			i := from + k
+			ev := items[k].Event
+			c := &cs[sh.who[i]]
+			switch {
+			case o.Duplicate:
+				if r.dups != nil {
+					r.dups[i>>6] |= 1 << (i & 63)
+				}
+				r.sum.Duplicates++
+				return
+			case o.Future:
+				r.sum.Future++
+				return
 			}
-		}
-		c.hit(e, o.Hits, ev.OccurredAt)
+			r.sum.Events++
+			t := ev.OccurredAt.UnixNano()
+			counted := c.state.Count - 1 // before this event
+			if counted > 0 && (t < c.lastT || t == c.lastT && ev.ID < c.lastID) {
+				c.outOfTime = true
+			}
+			if counted == 0 || t > c.lastT || t == c.lastT && ev.ID > c.lastID {
+				c.lastID, c.lastT = ev.ID, t
+			}
+			for _, err := range o.Errors {
+				r.sum.EvalErrors[err.Model+"/"+err.Group]++
+				if len(r.examples) < maxExamples {
+					r.examples = append(r.examples, example{sh.line[i], err})
+				}
+			}
+			c.hit(e, o.Hits, ev.OccurredAt)
+		})
 	}
 	sh.replay(e, s.AsOf, r)
 	r.order = make([]int32, len(cs))
