@@ -92,6 +92,12 @@ func (s *Server) apiCalibration(w http.ResponseWriter, r *http.Request) {
 		reply(w, v)
 		return
 	}
+	release, ok := s.busy(r)
+	if !ok {
+		fail(w, http.StatusServiceUnavailable, "the request was cancelled while another scoring was running")
+		return
+	}
+	defer release()
 	in, err := s.cfg.Open()
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "reading the history: %v", err)
@@ -246,6 +252,12 @@ func (s *Server) apiFit(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	release, ok := s.busy(r)
+	if !ok {
+		fail(w, http.StatusServiceUnavailable, "the request was cancelled while another scoring was running")
+		return
+	}
+	defer release()
 	var src []byte
 	for _, f := range s.files {
 		if f.Path == m.File {

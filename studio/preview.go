@@ -119,6 +119,12 @@ func (s *Server) apiPreview(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusConflict, "the live rules have problems; a preview compares against them, so fix them first (see the overview)")
 		return
 	}
+	release, ok := s.busy(r)
+	if !ok {
+		fail(w, http.StatusServiceUnavailable, "the request was cancelled while another preview was running")
+		return
+	}
+	defer release()
 	res, err := s.preview(req)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "preview: %v", err)

@@ -63,6 +63,21 @@ type Server struct {
 
 	liveMu   sync.Mutex
 	lastLive *sample
+
+	// scoring admits one re-scoring of the whole history at a time
+	// (previews, simulations, calibrations): each already uses every core,
+	// and two at once would only make both slow and double the memory.
+	scoring chan struct{}
+}
+
+// busy waits for the scoring slot, or gives up with the request.
+func (s *Server) busy(r *http.Request) (release func(), ok bool) {
+	select {
+	case s.scoring <- struct{}{}:
+		return func() { <-s.scoring }, true
+	case <-r.Context().Done():
+		return nil, false
+	}
 }
 
 // ruleFile is one live rule file: its path and text.
@@ -104,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 5 * time.Second}
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, scoring: make(chan struct{}, 1)}
 	files, err := readRuleFiles(cfg.Rules)
 	if err != nil {
 		return nil, err

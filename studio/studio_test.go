@@ -429,3 +429,29 @@ func TestTokenRequiredOnEveryRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveRulesWithProblems: the studio still starts; the overview lists
+// the problems with their line, and the pages that need scores say why not.
+func TestLiveRulesWithProblems(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("model: broken\nthreshold: 10\ngroups:\n  - name: a\n    when: event.type ==\n    points: 1\n"), 0o644)
+	h, err := backtest.Load(bytes.NewReader(generated(t)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Rules: []string{dir}, History: h, Source: "gen", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	f := &fixture{ts: ts}
+	var o Overview
+	if code := f.get(t, "/api/overview", &o); code != 200 || len(o.Problems) == 0 || o.Problems[0].Line != 5 || !strings.Contains(o.Problems[0].Text, "broken.yaml:5") {
+		t.Fatalf("overview: %d %+v", code, o.Problems)
+	}
+	var e apiError
+	if code := f.get(t, "/api/contacts/c-000001", &e); code != 409 || !strings.Contains(e.Error, "fix them first") {
+		t.Fatalf("contact: %d %q", code, e.Error)
+	}
+}
