@@ -299,6 +299,24 @@ func (h *History) Of(contactID string) []events.Event {
 	return out
 }
 
+// Types lists the event types of the history, sorted.
+func (h *History) Types() []string {
+	seen := map[string]bool{}
+	for _, sh := range h.shards {
+		for _, chunk := range sh.evs {
+			for i := range chunk {
+				seen[chunk[i].Type] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Span is the first and last occurred_at of the history.
 func (h *History) Span() (first, last time.Time) {
 	for _, sh := range h.shards {

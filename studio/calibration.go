@@ -79,7 +79,7 @@ func (s *Server) apiCalibration(w http.ResponseWriter, r *http.Request) {
 	}
 	v := CalibrationView{
 		Query: map[string]string{"as_of": asOf, "window": window, "conversion": conv, "bands": strconv.Itoa(bands)},
-		Types: s.types(), Buckets: map[string][]SimBucket{}, Thresholds: map[string][]Threshold{},
+		Types: s.types, Buckets: map[string][]SimBucket{}, Thresholds: map[string][]Threshold{},
 	}
 	if conv == "" {
 		v.Error = "choose the event type that counts as a conversion"
@@ -209,31 +209,6 @@ func (s *Server) simulate(model, at string) (*Simulation, error) {
 		}
 	}
 	return sim, nil
-}
-
-// types lists the event types of the history.
-func (s *Server) types() []string {
-	seen := map[string]bool{}
-	for _, id := range s.sample() {
-		for _, ev := range s.cfg.History.Of(id) {
-			seen[ev.Type] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for t := range seen {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// sample is up to 2,000 contacts: enough to list the event types.
-func (s *Server) sample() []string {
-	ids := s.cfg.History.ContactIDs()
-	if len(ids) > 2000 {
-		ids = ids[:2000]
-	}
-	return ids
 }
 
 func (s *Server) apiFit(w http.ResponseWriter, r *http.Request) {

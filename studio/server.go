@@ -60,6 +60,7 @@ type Server struct {
 	lines    []backtest.Line
 	sum      backtest.Summary
 	elapsed  time.Duration
+	types    []string // the history's event types
 
 	liveMu   sync.Mutex
 	lastLive *sample
@@ -125,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.files = files
+	s.types = cfg.History.Types()
 	set, err := rules.Load(cfg.Rules...)
 	if err == nil {
 		s.engine, err = scoring.NewEngine(set)
