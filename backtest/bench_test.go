@@ -71,8 +71,23 @@ func BenchmarkBacktestStream(b *testing.B) {
 	perEvent(b, lineCount(data), cpu0)
 }
 
-// BenchmarkBacktestLoadRun is what `scorer backtest` does now: decode on
-// every core into memory, score a shard per core.
+// BenchmarkBacktestParallel is what `scorer backtest` does: decode on
+// every core, score a shard of contacts per core as events come, hold
+// nothing.
+func BenchmarkBacktestParallel(b *testing.B) {
+	data, e := benchInput(b)
+	b.SetBytes(int64(len(data)))
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := RunParallel(e, bytes.NewReader(data), nil, Options{}, func(Line) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perEvent(b, lineCount(data), cpu0)
+}
+
+// BenchmarkBacktestLoadRun is what the studio does at start: decode on
+// every core into memory (History), score a shard per core.
 func BenchmarkBacktestLoadRun(b *testing.B) {
 	data, e := benchInput(b)
 	b.SetBytes(int64(len(data)))

@@ -140,6 +140,18 @@ func Load(in io.Reader, shards int) (*History, error) {
 	for i := range h.shards {
 		h.shards[i] = &shard{}
 	}
+	lines, err := decodeInOrder(in, h.add)
+	if err != nil {
+		return nil, err
+	}
+	h.lines = lines
+	return h, nil
+}
+
+// decodeInOrder reads in, decodes its lines on every core, and calls fn
+// with the decoded batches in input order. It returns the number of
+// lines read.
+func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
 	workers := runtime.GOMAXPROCS(0)
 	raws := make(chan rawBatch, workers)
 	done := make(chan decodedBatch, workers)
@@ -172,16 +184,16 @@ func Load(in io.Reader, shards int) (*History, error) {
 			}
 			delete(pending, next)
 			next++
-			h.add(d)
+			fn(d)
 		}
 	}
 	close(stop)
 	if readErr != nil {
-		return nil, readErr
+		return 0, readErr
 	}
-	h.lines = r.Line()
-	return h, nil
+	return r.Line(), nil
 }
+
 
 func readBatches(r *events.Reader, out chan<- rawBatch, stop <-chan struct{}) error {
 	b := rawBatch{}
@@ -352,7 +364,22 @@ func (h *History) Run(e *scoring.Engine, opts Options, emit func(Line) error) (S
 		}()
 	}
 	wg.Wait()
-	sum := Summary{Lines: h.lines, BadLines: len(h.bad), Contacts: len(h.where), EvalErrors: map[string]int{}}
+	sum := mergeSummaries(runs)
+	sum.Lines, sum.BadLines, sum.Contacts = h.lines, len(h.bad), len(h.where)
+	if opts.Seen != nil {
+		h.seen(runs, opts.Seen)
+	}
+	ids := make([][]string, len(h.shards))
+	for i, sh := range h.shards {
+		ids[i] = sh.ids
+	}
+	return sum, mergeLines(ids, runs, len(e.Rules.Models), opts, emit)
+}
+
+// mergeSummaries adds up the shards' counts and keeps the input's first
+// expression errors as examples.
+func mergeSummaries(runs []*shardRun) Summary {
+	sum := Summary{EvalErrors: map[string]int{}}
 	var examples []example
 	for _, r := range runs {
 		sum.Events += r.sum.Events
@@ -369,10 +396,7 @@ func (h *History) Run(e *scoring.Engine, opts Options, emit func(Line) error) (S
 	for i := 0; i < len(examples) && i < maxExamples; i++ {
 		sum.Examples = append(sum.Examples, examples[i].err)
 	}
-	if opts.Seen != nil {
-		h.seen(runs, opts.Seen)
-	}
-	return sum, mergeLines(h.shards, runs, len(e.Rules.Models), opts, emit)
+	return sum
 }
 
 // seen calls fn with every event that is not a duplicate in input order,
@@ -398,7 +422,7 @@ func (h *History) seen(runs []*shardRun, fn func(*events.Event)) {
 }
 
 // mergeLines emits the shards' lines in contact order.
-func mergeLines(shards []*shard, runs []*shardRun, models int, opts Options, emit func(Line) error) error {
+func mergeLines(ids [][]string, runs []*shardRun, models int, opts Options, emit func(Line) error) error {
 	heads := make([]int, len(runs))
 	for {
 		best := -1
@@ -406,7 +430,7 @@ func mergeLines(shards []*shard, runs []*shardRun, models int, opts Options, emi
 			if heads[i] == len(r.order) {
 				continue
 			}
-			if best < 0 || shards[i].ids[r.order[heads[i]]] < shards[best].ids[runs[best].order[heads[best]]] {
+			if best < 0 || ids[i][r.order[heads[i]]] < ids[best][runs[best].order[heads[best]]] {
 				best = i
 			}
 		}
@@ -422,7 +446,7 @@ func mergeLines(shards []*shard, runs []*shardRun, models int, opts Options, emi
 		}
 		if opts.State != nil {
 			ci := r.order[k]
-			if err := opts.State(shards[best].ids[ci], &r.contacts[ci].state); err != nil {
+			if err := opts.State(ids[best][ci], &r.contacts[ci].state); err != nil {
 				return err
 			}
 		}
@@ -448,10 +472,7 @@ type shardRun struct {
 // order, then the contacts whose events came out of time order again
 // from their events sorted.
 func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
-	s := scoring.NewScorer(e)
-	if !opts.AsOf.IsZero() {
-		s.AsOf = opts.AsOf.UnixNano()
-	}
+	s := newScorer(e, opts)
 	r := &shardRun{sum: Summary{EvalErrors: map[string]int{}}, contacts: make([]contact, len(sh.ids))}
 	if opts.Seen != nil {
 		r.dups = make([]uint64, (len(sh.who)+63)/64)
@@ -459,8 +480,6 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 	cs := r.contacts
 	// Scored in batches so that ApplyBatch fetches the state of the
 	// contacts a few events ahead while it scores (see scoring.ApplyBatch).
-	// The order check then needs the contact's latest time before the
-	// event: lastT, kept with lastID.
 	items := make([]scoring.Item, 0, batchSize)
 	for from := 0; from < len(sh.who); from += batchSize {
 		to := min(from+batchSize, len(sh.who))
@@ -470,43 +489,64 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 		}
 		s.ApplyBatch(items, func(k int, o *scoring.Outcome) {
 			i := from + k
-			ev := items[k].Event
-			c := &cs[sh.who[i]]
-			switch {
-			case o.Duplicate:
-				if r.dups != nil {
-					r.dups[i>>6] |= 1 << (i & 63)
-				}
-				r.sum.Duplicates++
-				return
-			case o.Future:
-				r.sum.Future++
-				return
+			if r.count(e, &cs[sh.who[i]], items[k].Event, sh.line[i], o) && r.dups != nil {
+				r.dups[i>>6] |= 1 << (i & 63)
 			}
-			r.sum.Events++
-			t := ev.OccurredAt.UnixNano()
-			counted := c.state.Count - 1 // before this event
-			if counted > 0 && (t < c.lastT || t == c.lastT && ev.ID < c.lastID) {
-				c.outOfTime = true
-			}
-			if counted == 0 || t > c.lastT || t == c.lastT && ev.ID > c.lastID {
-				c.lastID, c.lastT = ev.ID, t
-			}
-			for _, err := range o.Errors {
-				r.sum.EvalErrors[err.Model+"/"+err.Group]++
-				if len(r.examples) < maxExamples {
-					r.examples = append(r.examples, example{sh.line[i], err})
-				}
-			}
-			c.hit(e, o.Hits, ev.OccurredAt)
 		})
 	}
 	sh.replay(e, s.AsOf, r)
+	r.finish(e, s, sh.ids, opts)
+	return r
+}
+
+func newScorer(e *scoring.Engine, opts Options) *scoring.Scorer {
+	s := scoring.NewScorer(e)
+	if !opts.AsOf.IsZero() {
+		s.AsOf = opts.AsOf.UnixNano()
+	}
+	return s
+}
+
+// count takes in one event's outcome as the streaming Run does, and says
+// whether the event was a duplicate. The order check needs the contact's
+// latest time before the event, kept with lastID as lastT, since
+// ApplyBatch reports after the state has changed.
+func (r *shardRun) count(e *scoring.Engine, c *contact, ev *events.Event, line int32, o *scoring.Outcome) (duplicate bool) {
+	switch {
+	case o.Duplicate:
+		r.sum.Duplicates++
+		return true
+	case o.Future:
+		r.sum.Future++
+		return false
+	}
+	r.sum.Events++
+	t := ev.OccurredAt.UnixNano()
+	counted := c.state.Count - 1 // before this event
+	if counted > 0 && (t < c.lastT || t == c.lastT && ev.ID < c.lastID) {
+		c.outOfTime = true
+	}
+	if counted == 0 || t > c.lastT || t == c.lastT && ev.ID > c.lastID {
+		c.lastID, c.lastT = ev.ID, t
+	}
+	for _, err := range o.Errors {
+		r.sum.EvalErrors[err.Model+"/"+err.Group]++
+		if len(r.examples) < maxExamples {
+			r.examples = append(r.examples, example{line, err})
+		}
+	}
+	c.hit(e, o.Hits, ev.OccurredAt)
+	return false
+}
+
+// finish sorts the shard's contacts by id and makes their lines.
+func (r *shardRun) finish(e *scoring.Engine, s *scoring.Scorer, ids []string, opts Options) {
+	cs := r.contacts
 	r.order = make([]int32, len(cs))
 	for i := range r.order {
 		r.order[i] = int32(i)
 	}
-	sort.Slice(r.order, func(i, j int) bool { return sh.ids[r.order[i]] < sh.ids[r.order[j]] })
+	sort.Slice(r.order, func(i, j int) bool { return ids[r.order[i]] < ids[r.order[j]] })
 	models := e.Rules.Models
 	r.lines = make([]Line, 0, len(cs)*len(models))
 	for _, ci := range r.order {
@@ -516,7 +556,7 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 			T = s.AsOf
 		}
 		for mi, m := range models {
-			line := Line{ContactID: sh.ids[ci], Model: m.Name, Crossings: []time.Time{}}
+			line := Line{ContactID: ids[ci], Model: m.Name, Crossings: []time.Time{}}
 			if c.crossings != nil && c.crossings[mi] != nil {
 				line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
 			}
@@ -528,7 +568,6 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 			r.lines = append(r.lines, line)
 		}
 	}
-	return r
 }
 
 // replay scores again, from their events sorted by time, the contacts

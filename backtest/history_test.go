@@ -161,6 +161,17 @@ func TestHistoryRunEqualsRun(t *testing.T) {
 				if name == "synth" && len(want.sum.Examples) != maxExamples {
 					t.Fatalf("want expression errors: %+v", want.sum)
 				}
+				// RunParallel, without Seen (with it, it is Run).
+				noSeen := func(o Options) Options { o.Seen = nil; return o }
+				par := collect(t, e, func(o Options, emit func(Line) error) (Summary, error) {
+					return RunParallel(e, bytes.NewReader(data), nil, noSeen(o), emit)
+				}, opts)
+				if par.out != want.out {
+					t.Fatalf("RunParallel: output differs:\n%s", firstDiff(par.out, want.out))
+				}
+				if !reflect.DeepEqual(par.sum, want.sum) || !reflect.DeepEqual(par.bad, want.bad) || !reflect.DeepEqual(par.states, want.states) {
+					t.Fatalf("RunParallel: summary, bad lines or states differ:\n got %+v\nwant %+v", par.sum, want.sum)
+				}
 				for i, h := range []*History{h1, h4, h7} {
 					got := collect(t, e, func(o Options, emit func(Line) error) (Summary, error) { return h.Run(e, o, emit) }, opts)
 					if got.out != want.out {

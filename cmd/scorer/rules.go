@@ -91,7 +91,7 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	asOf := fs.String("as-of", "", "score at this RFC 3339 time (default: each contact's latest event)")
-	stream := fs.Bool("stream", false, "score as the file streams, on one core (memory grows with contacts, not events)")
+	stream := fs.Bool("stream", false, "score on one core (by default lines are decoded and contacts scored on every core)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,16 +117,11 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
 	}
 	emit := func(l backtest.Line) error { return out.write(l) }
-	var sum backtest.Summary
+	run := backtest.RunParallel // decoded and scored a shard per core
 	if *stream {
-		sum, err = backtest.Run(e, in, reopen, opts, emit)
-	} else {
-		// Decoded on every core, held in memory, scored a shard per core.
-		var h *backtest.History
-		if h, err = backtest.Load(in, 0); err == nil {
-			sum, err = h.Run(e, opts, emit)
-		}
+		run = backtest.Run
 	}
+	sum, err := run(e, in, reopen, opts, emit)
 	if ferr := out.flush(); err == nil {
 		err = ferr
 	}
