@@ -194,7 +194,6 @@ func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
 	return r.Line(), nil
 }
 
-
 func readBatches(r *events.Reader, out chan<- rawBatch, stop <-chan struct{}) error {
 	b := rawBatch{}
 	send := func() bool {
