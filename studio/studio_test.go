@@ -455,3 +455,32 @@ func TestLiveRulesWithProblems(t *testing.T) {
 		t.Fatalf("contact: %d %q", code, e.Error)
 	}
 }
+
+// TestPreviewNewFile: a rule file added to the live ones previews a new
+// model: everyone it scores is a mover, who reaches its threshold newly
+// crosses it.
+func TestPreviewNewFile(t *testing.T) {
+	f := newFixture(t, Config{})
+	text := "model: demo_only\nthreshold: 20\nrearm_below: 10\ngroups:\n  - name: demo_request\n    when: event.type == \"form_submitted\" && event.properties.form == \"demo_request\"\n    points: 20\n"
+	var res PreviewResult
+	if code := f.post(t, "/api/preview", PreviewRequest{File: "demo-only.yaml", Text: text}, &res); code != 200 || !res.OK {
+		t.Fatalf("%d %+v", code, res.Problems)
+	}
+	var m *PreviewModel
+	for i := range res.Models {
+		if res.Models[i].Name == "demo_only" {
+			m = &res.Models[i]
+		}
+	}
+	if m == nil || len(m.ThresholdsBefore) != 0 || len(m.Changes) != 1 || m.Changes[0].NewlyTotal == 0 {
+		t.Fatalf("new model: %+v", m)
+	}
+	for _, b := range m.Before {
+		if b.Count != 0 {
+			t.Fatalf("a new model has contacts before: %+v", m.Before)
+		}
+	}
+	if res.MoversTotal < res.Contacts {
+		t.Fatalf("%d movers for %d contacts: every contact gets a score in the new model", res.MoversTotal, res.Contacts)
+	}
+}
