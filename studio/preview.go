@@ -184,13 +184,34 @@ func (s *Server) preview(req PreviewRequest) (PreviewResult, error) {
 		return res, err
 	}
 	res.OK, res.NewRulesVersion = true, e.Rules.Version
+	// Models score independently of each other, and every model but the
+	// edited file's comes from a live file unchanged: only the edited
+	// file's models are scored; the others' lines are the live backtest's.
+	edited := &rules.Set{Version: e.Rules.Version}
+	kept := map[string]bool{}
+	for _, m := range e.Rules.Models {
+		if filepath.Base(m.File) == req.File {
+			edited.Models = append(edited.Models, m)
+		} else {
+			kept[m.Name] = true
+		}
+	}
+	ee, err := scoring.NewEngine(edited)
+	if err != nil {
+		return res, err
+	}
 	var lines []backtest.Line
-	sum, err := s.cfg.History.Run(e, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
+	sum, err := s.cfg.History.Run(ee, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
 		lines = append(lines, l)
 		return nil
 	})
 	if err != nil {
 		return res, err
+	}
+	for _, l := range s.lines {
+		if kept[l.Model] {
+			lines = append(lines, l)
+		}
 	}
 	c := backtest.CompareLines(s.lines, lines, s.sum, sum)
 	res.fill(s.set, e.Rules, c)

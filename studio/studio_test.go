@@ -208,6 +208,21 @@ func newlyCrossing(cur, next []backtest.Line, model, th string) []string {
 	return out
 }
 
+// set is the distinct names of a list, sorted: the thresholds crossed at
+// least once.
+func set(names []string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
 func parsePoints(s string) (rules.Points, error) {
 	f, err := strconv.ParseFloat(strings.TrimPrefix(s, "+"), 64)
 	if err != nil {
@@ -319,9 +334,25 @@ func TestPreviewNewlyCrossingEqualsBacktest(t *testing.T) {
 	os.WriteFile(filepath.Join(next, "engagement.yaml"), []byte(text), 0o644)
 	b, _ := os.ReadFile(filepath.Join(f.dir, "intent.yaml"))
 	os.WriteFile(filepath.Join(next, "intent.yaml"), b, 0o644)
-	want := newlyCrossing(f.lines, streamBacktest(t, f.data, next), "engagement", "default")
+	nextLines := streamBacktest(t, f.data, next)
+	want := newlyCrossing(f.lines, nextLines, "engagement", "default")
 	if len(want) == 0 {
 		t.Fatal("the change makes nobody newly cross: the test would prove nothing")
+	}
+	// Every (contact, model) that changes, in both models.
+	old := map[[2]string]backtest.Line{}
+	for _, l := range f.lines {
+		old[[2]string{l.ContactID, l.Model}] = l
+	}
+	changed := 0
+	for _, n := range nextLines {
+		o := old[[2]string{n.ContactID, n.Model}]
+		if o.Score != n.Score || set(o.Thresholds) != set(n.Thresholds) {
+			changed++
+		}
+	}
+	if res.Changed != changed {
+		t.Errorf("%d (contact, model) pairs change, the two backtests say %d", res.Changed, changed)
 	}
 	var got []string
 	for _, m := range res.Models {
