@@ -19,7 +19,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// testdata/history.jsonl is a hand-made history over testdata/rules:
+// testdata/history.jsonl (handMade) is a hand-made history over testdata/rules:
 //   - a: clicks, a demo that crosses fit on 03-03, a duplicate, four clicks
 //     capped at 12 and a score capped at max_score 18 on 03-04, and a last
 //     click on 03-12 that leaves the older clicks out of the 7-day window;
@@ -29,20 +29,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 //   - c: an event no group counts, then one click;
 //   - d: two views twelve hours apart that cross warm only with the decay;
 //   - one line that is not JSON.
-const history = "testdata/history.jsonl"
-
-func engine(t *testing.T, dir string) *scoring.Engine {
-	t.Helper()
-	set, err := rules.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+const handMade = "testdata/history.jsonl"
 
 func reopen(path string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return os.Open(path) }
@@ -94,13 +81,13 @@ func run(t *testing.T, e *scoring.Engine, in io.Reader, again func() (io.ReadClo
 
 func TestRun(t *testing.T) {
 	e := engine(t, "testdata/rules")
-	data, err := os.ReadFile(history)
+	data, err := os.ReadFile(handMade)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var bad []string
 	opts := Options{BadLine: func(le *events.LineError) { bad = append(bad, le.Error()) }}
-	got, sum := run(t, e, bytes.NewReader(data), reopen(history), opts)
+	got, sum := run(t, e, bytes.NewReader(data), reopen(handMade), opts)
 	golden(t, "run.golden", got)
 	if len(bad) != 1 || !strings.HasPrefix(bad[0], "line 10:") {
 		t.Errorf("bad lines reported: %q, want line 10", bad)
@@ -109,7 +96,7 @@ func TestRun(t *testing.T) {
 	if sum.Reordered != 1 || sum.Duplicates != 1 || sum.BadLines != 1 || sum.Events != 14 || sum.Lines != 16 || sum.Contacts != 4 {
 		t.Errorf("summary %+v", sum)
 	}
-	for _, l := range decode(t, got) {
+	for _, l := range decodeLines(t, got) {
 		if l.ContactID == "b" && l.Model == "fit" {
 			want := time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC)
 			if len(l.Crossings) != 1 || !l.Crossings[0].Equal(want) {
@@ -125,7 +112,7 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func decode(t *testing.T, out []byte) []lineJSON {
+func decodeLines(t *testing.T, out []byte) []lineJSON {
 	t.Helper()
 	var ls []lineJSON
 	for _, s := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -145,7 +132,7 @@ func decode(t *testing.T, out []byte) []lineJSON {
 // that came out of order are replayed in order.
 func TestRunArrivalOrder(t *testing.T) {
 	e := engine(t, "testdata/rules")
-	data, err := os.ReadFile(history)
+	data, err := os.ReadFile(handMade)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +158,7 @@ func TestRunArrivalOrder(t *testing.T) {
 // d's views have decayed by the as-of time, but its crossing stays.
 func TestRunAsOf(t *testing.T) {
 	e := engine(t, "testdata/rules")
-	f, err := os.Open(history)
+	f, err := os.Open(handMade)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +170,7 @@ func TestRunAsOf(t *testing.T) {
 		Seen:  func(ev *events.Event) { seen = append(seen, ev.ID) },
 		State: func(id string, c *scoring.Contact) error { states = append(states, id); return nil },
 	}
-	got, sum := run(t, e, f, reopen(history), opts)
+	got, sum := run(t, e, f, reopen(handMade), opts)
 	golden(t, "run-asof.golden", got)
 	if sum.Future != 4 || sum.Reordered != 0 {
 		t.Errorf("future %d, reordered %d; want 4 (a5, b5, b6, c2) and 0", sum.Future, sum.Reordered)
@@ -208,7 +195,7 @@ func TestExplain(t *testing.T) {
 		{"b", "", "explain-b.golden"},                          // crossing at the demo though it came first
 		{"d", "", "explain-d.golden"},                          // decay factors
 	} {
-		f, err := os.Open(history)
+		f, err := os.Open(handMade)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,9 +225,9 @@ func TestExplain(t *testing.T) {
 // The explanation and the backtest agree on scores and crossings.
 func TestExplainAgreesWithRun(t *testing.T) {
 	e := engine(t, "testdata/rules")
-	out, _ := run(t, e, mustOpen(t, history), reopen(history), Options{})
-	for _, l := range decode(t, out) {
-		evs, err := Collect(mustOpen(t, history), l.ContactID, nil)
+	out, _ := run(t, e, mustOpen(t, handMade), reopen(handMade), Options{})
+	for _, l := range decodeLines(t, out) {
+		evs, err := Collect(mustOpen(t, handMade), l.ContactID, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +274,7 @@ func modelIndex(set *rules.Set, name string) int {
 func TestRescore(t *testing.T) {
 	current, next := engine(t, "testdata/rules"), engine(t, "testdata/next")
 	bad := 0
-	changes, sum, err := Rescore(current, next, reopen(history), Options{BadLine: func(*events.LineError) { bad++ }})
+	changes, sum, err := Rescore(current, next, reopen(handMade), Options{BadLine: func(*events.LineError) { bad++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +294,7 @@ func TestRescore(t *testing.T) {
 	}
 
 	// The same rules on both sides change nothing.
-	same, sum, err := Rescore(current, current, reopen(history), Options{})
+	same, sum, err := Rescore(current, current, reopen(handMade), Options{})
 	if err != nil || len(same) != 0 || sum.Changed != 0 || sum.Contacts != 4 {
 		t.Errorf("rescore under the same rules: %+v, %+v, %v", same, sum, err)
 	}

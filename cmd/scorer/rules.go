@@ -80,6 +80,7 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	asOf := fs.String("as-of", "", "score at this RFC 3339 time (default: each contact's latest event)")
+	stream := fs.Bool("stream", false, "score on one core (by default lines are decoded and contacts scored on every core)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,10 +101,16 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer done()
 	out := newJSONLines(stdout)
-	sum, err := backtest.Run(e, in, reopen, backtest.Options{
+	opts := backtest.Options{
 		AsOf:    at,
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
-	}, func(l backtest.Line) error { return out.write(l) })
+	}
+	emit := func(l backtest.Line) error { return out.write(l) }
+	run := backtest.RunParallel // decoded and scored a shard per core
+	if *stream {
+		run = backtest.Run
+	}
+	sum, err := run(e, in, reopen, opts, emit)
 	if ferr := out.flush(); err == nil {
 		err = ferr
 	}
