@@ -56,7 +56,8 @@ echo "CLICKHOUSE_DSN=$CLICKHOUSE_DSN"
 step "go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
-for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-bridge.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
+for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-scorer-clickhouse.sh \
+	scripts/kill9-bridge.sh scripts/kill9-writeback.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
 	if [[ -x "$extra" ]]; then
 		step "$extra"
 		"$extra"
