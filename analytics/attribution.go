@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // AttributionQuery selects conversions and how touches are credited.
@@ -148,7 +150,7 @@ func attribution(ctx context.Context, d db, q AttributionQuery) (AttributionRepo
 	if err != nil {
 		return AttributionReport{}, err
 	}
-	rep := AttributionReport{Model: q.Model, Conversion: q.Conversion, By: q.By, Lookback: formatDuration(q.Lookback)}
+	rep := AttributionReport{Model: q.Model, Conversion: q.Conversion, By: q.By, Lookback: dialect.FormatDuration(q.Lookback)}
 	if !q.From.IsZero() {
 		f := q.From.UTC()
 		rep.From = &f
@@ -433,12 +435,4 @@ func (a *creditAccumulator) report(rep *AttributionReport) {
 		}
 		return rep.Rows[i].Key < rep.Rows[j].Key
 	})
-}
-
-// formatDuration prints whole days as "90d", otherwise Go's form.
-func formatDuration(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
 }

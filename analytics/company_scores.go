@@ -90,3 +90,47 @@ GROUP BY company_id`
 	}
 	return score, ok, nil
 }
+
+// TopCompany is a company's latest score in a company model, with its
+// counted members and the roles they cover.
+type TopCompany struct {
+	CompanyID, Model string
+	Score            int64 // micro-points
+	Members          uint32
+	Coverage         []string
+}
+
+// TopCompanies lists the n highest latest scores by company and company
+// model, highest first (ties by company id).
+func (s *Store) TopCompanies(ctx context.Context, n int) ([]TopCompany, error) {
+	sql := fmt.Sprintf(`SELECT company_id, model, argMax(score, version) AS s, argMax(members, version) AS m,
+    argMax(coverage, version) AS cov
+FROM company_scores FINAL GROUP BY company_id, model ORDER BY s DESC, company_id LIMIT %d`, n)
+	var out []TopCompany
+	err := each(ctx, s.db, sql, func(r rows) error {
+		var c TopCompany
+		if err := r.Scan(&c.CompanyID, &c.Model, &c.Score, &c.Members, &c.Coverage); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("top companies: %w", err)
+	}
+	return out, nil
+}
+
+// CompanyDecisions counts the crossings of company models (models with a
+// row in company_scores) the bridge decided, by their latest decision, and
+// how many of those enrolled a member.
+func (s *Store) CompanyDecisions(ctx context.Context) (decided, enrolled uint64, err error) {
+	const sql = `SELECT count(), countIf(o = 'enrolled') FROM (
+    SELECT crossing_id, argMax(outcome, decided_us) AS o FROM decisions
+    WHERE model IN (SELECT DISTINCT model FROM company_scores) GROUP BY crossing_id)`
+	err = each(ctx, s.db, sql, func(r rows) error { return r.Scan(&decided, &enrolled) })
+	if err != nil {
+		return 0, 0, fmt.Errorf("company decisions: %w", err)
+	}
+	return decided, enrolled, nil
+}

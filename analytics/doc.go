@@ -12,7 +12,6 @@
 // Stable API (other packages and cmd/ wire these):
 //
 //	Open(ctx, dsn) (*Store, error)        connect over the native protocol, create the database, migrate
-//	Migrate(ctx, conn driver.Conn) error  apply missing migrations on an open connection
 //	(*Store).Close() error
 //	(*Store).NewWriter(WriterOptions) *Writer
 //	(*Writer).AddTouches/AddLedger/AddCrossings/AddDecisions/AddAPICalls/AddEnrollmentEvents(rows...) error

@@ -50,6 +50,12 @@ func writeScenario(t testing.TB, w *Writer) {
 	decs := []Decision{
 		{DecisionID: "d2", CrossingID: "x1", ContactID: "c1", Model: "engagement", TargetKind: "sequence", TargetID: "S1", Sender: "ana@example.com", Outcome: "enrolled", DecidedAt: dayN(4)},
 		{DecisionID: "d1", CrossingID: "x1", ContactID: "c1", Model: "engagement", TargetKind: "sequence", TargetID: "S1", Outcome: "held", Reason: "business_hours", DecidedAt: dayN(3)},
+		// HubSpot's refusals carry its message; a workflow unenrolled to
+		// make room is not a decision about a crossing.
+		{DecisionID: "d3", CrossingID: "x2", ContactID: "c2", Model: "engagement", TargetKind: "sequence", TargetID: "S1", Outcome: "failed", Reason: "Contact is unsubscribed", DecidedAt: dayN(2)},
+		{DecisionID: "d4", CrossingID: "x3", ContactID: "c3", Model: "engagement", TargetKind: "sequence", TargetID: "S2", Outcome: "failed", Reason: "Sender inbox not connected", DecidedAt: dayN(2)},
+		{DecisionID: "d5", CrossingID: "x3", ContactID: "c3", Model: "engagement", TargetKind: "workflow", TargetID: "W1", Outcome: "workflow_unenrolled", DecidedAt: dayN(2)},
+		{DecisionID: "d6", CrossingID: "x4", ContactID: "c4", Model: "intent", Outcome: "no_route", DecidedAt: dayN(2)},
 	}
 	calls := []APICall{{CallID: "a1", ContactID: "c1", CrossingID: "x1", Method: "POST", Path: "/automation/v4/sequences/enrollments", Status: 200, LatencyMS: 41, CorrelationID: "corr-1", At: dayN(4)}}
 	for i := 0; i < 2; i++ {
@@ -200,6 +206,29 @@ func checkRunReport(t *testing.T, s *Store) {
 	must(t, err)
 	if !strings.Contains(out, "FROM touches") || !strings.Contains(out, "engagement/mql") {
 		t.Fatalf("touches:\n%s", out)
+	}
+	out, err = run("decisions", "--summary", "--format", "json")
+	must(t, err)
+	var sum DecisionSummaryReport
+	must(t, json.Unmarshal([]byte(out), &sum))
+	want := []DecisionCount{
+		{Outcome: "failed:remote", TargetKind: "sequence", Crossings: 2, Example: sum.Rows[0].Example},
+		{Outcome: "enrolled", TargetKind: "sequence", Crossings: 1},
+		{Outcome: "no_route", Crossings: 1},
+	}
+	if !reflect.DeepEqual(sum.Rows, want) || sum.ExampleEnrolled != "c1" ||
+		(sum.Rows[0].Example != "Contact is unsubscribed" && sum.Rows[0].Example != "Sender inbox not connected") {
+		t.Fatalf("decision summary: %s", out)
+	}
+	out, err = run("decisions", "--summary")
+	must(t, err)
+	if !strings.Contains(out, "failed:remote  sequence  2          e.g. ") || !strings.Contains(out, "no_route       -         1") {
+		t.Fatalf("decision summary table:\n%s", out)
+	}
+	for _, args := range [][]string{{"decisions"}, {"decisions", "--summary", "--contact", "c1"}, {"touches", "--summary"}} {
+		if _, err := run(args...); err == nil {
+			t.Errorf("RunReport(%q) accepted", args)
+		}
 	}
 	_, err = run("attribution", "--model", "z", "--lookback", "ninety")
 	if err == nil || !strings.Contains(err.Error(), "model") || !strings.Contains(err.Error(), "lookback") {

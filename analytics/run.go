@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scorebridge/scorebridge/calibration"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
 // RunReport runs `scorer report` with args (the words after "report"),
 // e.g. ["attribution", "--model", "w", "--by", "utm_source", "--format", "json"],
 // and writes the report to w. Subcommands: attribution, cadence, touches,
-// decisions, api-calls. --sql prints the SQL it ran before the report.
+// decisions (one contact's, or --summary), api-calls. --sql prints the SQL it ran before the report.
 func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("report: want a subcommand: attribution, cadence, touches, decisions or api-calls")
@@ -35,7 +35,7 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		model := fs.String("model", "linear", "first, last, linear, u, w or time-decay")
 		conv := fs.String("conversion", DefaultConversion, "event type of conversions")
 		by := fs.String("by", "type", "type, channel, campaign or a properties key")
-		lookback := fs.String("lookback", "90d", "touch window before a conversion (e.g. 90d, 36h)")
+		lookback := fs.String("lookback", "90d", "touch window before a conversion (e.g. 90d, 36h, 2w)")
 		from := fs.String("from", "", "conversions at or after (RFC 3339 or YYYY-MM-DD)")
 		to := fs.String("to", "", "conversions before (RFC 3339 or YYYY-MM-DD)")
 		if err := fs.Parse(args); err != nil {
@@ -47,13 +47,13 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		if q.Model, err = ParseModel(*model); err != nil {
 			errs = append(errs, err)
 		}
-		if q.Lookback, err = ParseLookback(*lookback); err != nil {
+		if q.Lookback, err = dialect.ParseDuration(*lookback); err != nil {
+			errs = append(errs, fmt.Errorf("--lookback: %w", err))
+		}
+		if q.From, err = flagTime("--from", *from); err != nil {
 			errs = append(errs, err)
 		}
-		if q.From, err = parseTime("--from", *from); err != nil {
-			errs = append(errs, err)
-		}
-		if q.To, err = parseTime("--to", *to); err != nil {
+		if q.To, err = flagTime("--to", *to); err != nil {
 			errs = append(errs, err)
 		}
 		if len(errs) > 0 {
@@ -74,8 +74,8 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		}
 		q := CadenceQuery{By: *by}
 		var err1, err2 error
-		q.From, err1 = parseTime("--from", *from)
-		q.To, err2 = parseTime("--to", *to)
+		q.From, err1 = flagTime("--from", *from)
+		q.To, err2 = flagTime("--to", *to)
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
@@ -86,19 +86,33 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		rep, sqls = r, r.SQL
 	case "touches", "decisions", "api-calls":
 		contact := fs.String("contact", "", "contact id (required)")
+		summary := new(bool)
+		if cmd == "decisions" {
+			summary = fs.Bool("summary", false, "instead of one contact's decisions: crossings counted by their latest decision")
+		}
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		if *contact == "" {
+		if *summary && *contact != "" {
+			return errors.New("report decisions: --summary or --contact, not both")
+		}
+		if *contact == "" && !*summary {
+			if cmd == "decisions" {
+				return errors.New("report decisions: --contact or --summary is required")
+			}
 			return fmt.Errorf("report %s: --contact is required", cmd)
 		}
 		var err error
-		switch cmd {
-		case "touches":
+		switch {
+		case *summary:
+			var r DecisionSummaryReport
+			r, err = s.DecisionSummary(ctx)
+			rep, sqls = r, r.SQL
+		case cmd == "touches":
 			var r TimelineReport
 			r, err = s.Timeline(ctx, *contact)
 			rep, sqls = r, r.SQL
-		case "decisions":
+		case cmd == "decisions":
 			var r DecisionsReport
 			r, err = s.Decisions(ctx, *contact)
 			rep, sqls = r, r.SQL
@@ -159,32 +173,13 @@ type multiFlag []string
 func (l *multiFlag) String() string     { return strings.Join(*l, ",") }
 func (l *multiFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-// ParseLookback accepts Go durations and whole days ("90d").
-func ParseLookback(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("--lookback %q: want a positive number of days like 90d", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
+// flagTime reads a time flag in the dialect's one form.
+func flagTime(name, s string) (time.Time, error) {
+	t, err := dialect.ParseTime(s)
+	if err != nil {
+		return t, fmt.Errorf("%s %w", name, err)
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("--lookback %q: want e.g. 90d or 36h", s)
-	}
-	return v, nil
-}
-
-func parseTime(flagName, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-03-01T00:00:00Z) or a date (2026-03-01)", flagName, s)
+	return t, nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/cenkalti/backoff/v4"
 )
 
 // db is the slice of ClickHouse this package uses. The native driver
@@ -64,9 +65,43 @@ type Store struct {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Open connects to dsn (clickhouse://host:9000/database) over the native
-// protocol, creates the database when missing and applies migrations.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+// OpenWaiting is Open retried with backoff (from 100 ms up to maxWait
+// between attempts, default 5 s) until ClickHouse answers or ctx ends, so
+// a service started during an outage waits instead of exiting. A DSN that
+// cannot work (malformed, not the native protocol, a bad database name)
+// fails at once. notify, when set, sees each failure and the wait before
+// the next attempt.
+func OpenWaiting(ctx context.Context, dsn string, maxWait time.Duration, notify func(err error, wait time.Duration)) (*Store, error) {
+	if _, err := checkDSN(dsn); err != nil {
+		return nil, err
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	if maxWait > 0 {
+		b.MaxInterval = maxWait
+	}
+	b.MaxElapsedTime = 0
+	var s *Store
+	op := func() error {
+		var err error
+		s, err = Open(ctx, dsn)
+		return err
+	}
+	if notify == nil {
+		notify = func(error, time.Duration) {}
+	}
+	if err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for ClickHouse: %w (last error: %v)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkDSN rejects a DSN no retry can make work.
+func checkDSN(dsn string) (*clickhouse.Options, error) {
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing ClickHouse DSN: %w", err)
@@ -81,6 +116,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if !identRE.MatchString(database) {
 		return nil, fmt.Errorf("database name %q: only letters, digits and _", database)
+	}
+	return opts, nil
+}
+
+// Open connects to dsn (clickhouse://host:9000/database) over the native
+// protocol, creates the database when missing and applies migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	opts, err := checkDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	database := opts.Auth.Database
+	if database == "" {
+		database = "default"
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
@@ -125,14 +174,6 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Migrate applies the missing migrations on an open connection (the
-// database is the connection's). It is what `scorer migrate` runs; Open
-// runs it too.
-func Migrate(ctx context.Context, conn driver.Conn) error {
-	_, err := migrate(ctx, nativeDB{conn})
-	return err
 }
 
 // ServerVersion is the connected server's version, e.g. "18.16.1".

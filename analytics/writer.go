@@ -30,7 +30,12 @@ type WriterOptions struct {
 	MaxRetryInterval time.Duration
 	// InsertTimeout bounds one INSERT attempt (default 60 s).
 	InsertTimeout time.Duration
-	Logger        *zerolog.Logger
+	// Logger gets a warning per failed attempt, with the wait before the
+	// next one, and a line when an insert succeeds after failures.
+	Logger *zerolog.Logger
+	// OnError, when set, is called after every failed INSERT attempt
+	// (for an error counter); it must not block.
+	OnError func(table string, err error)
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -63,6 +68,9 @@ type WriterStats struct {
 	Buffered int    // rows waiting or in flight
 	Retries  uint64 // failed INSERT attempts
 	LastErr  error  // the latest failed attempt's error, nil after a success
+	// FailingSince is when the current run of failed attempts began; zero
+	// once an attempt succeeds.
+	FailingSince time.Time
 }
 
 // Writer batches rows of every table and inserts them in the background,
@@ -84,6 +92,7 @@ type Writer struct {
 	durable  uint64
 	retries  uint64
 	lastErr  error
+	failing  time.Time // first failure of the current run of failures
 	closed   bool
 	progress chan struct{} // closed and replaced whenever durable moves or the writer closes
 
@@ -107,6 +116,7 @@ type buffer interface {
 
 // chunk is rows taken out of a buffer for one flush.
 type chunk struct {
+	release func() // hands the rows' array back for reuse
 	table   string
 	columns []string
 	n       int
@@ -116,15 +126,25 @@ type chunk struct {
 type tableBuf[R any] struct {
 	def  tableDef[R]
 	rows []R
+	// spare is the array of the last rows inserted, emptied, for the
+	// next rows: the buffer does not grow from nothing every flush.
+	spare []R
 }
 
 func (b *tableBuf[R]) size() int { return len(b.rows) }
 
 func (b *tableBuf[R]) take() chunk {
 	rows := b.rows
-	b.rows = nil
+	b.rows, b.spare = b.spare[:0], nil
 	return chunk{table: b.def.name, columns: b.def.columnNames(), n: len(rows),
-		build: func(lo, hi int) []any { return b.def.columns(rows[lo:hi]) }}
+		build: func(lo, hi int) []any { return b.def.columns(rows[lo:hi]) },
+		// Under the writer's lock, once the rows are stored.
+		release: func() {
+			if b.spare == nil {
+				clear(rows) // no strings kept alive
+				b.spare = rows[:0]
+			}
+		}}
 }
 
 // NewWriter starts a writer into the store's database.
@@ -252,7 +272,12 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	w.cancel()
-	<-w.done
+	// An attempt stuck on a server that accepts and never answers may
+	// not notice the cancellation: never wait past ctx for it.
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+	}
 	return err
 }
 
@@ -260,7 +285,7 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) Stats() WriterStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, LastErr: w.lastErr}
+	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, LastErr: w.lastErr, FailingSince: w.failing}
 }
 
 func (w *Writer) run(ctx context.Context) {
@@ -298,15 +323,29 @@ func (w *Writer) flushOnce(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	for _, c := range chunks {
-		for lo := 0; lo < c.n; lo += w.opts.BatchSize {
-			hi := min(lo+w.opts.BatchSize, c.n)
-			if err := w.insertRetrying(ctx, c.table, c.columns, c.build(lo, hi), hi-lo); err != nil {
-				return err
+	// One table per connection at once: the server works on them in
+	// parallel, and a flush costs its slowest table, not the sum.
+	errs := make([]error, len(chunks))
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		wg.Go(func() {
+			for lo := 0; lo < c.n; lo += w.opts.BatchSize {
+				hi := min(lo+w.opts.BatchSize, c.n)
+				if err := w.insertRetrying(ctx, c.table, c.columns, c.build(lo, hi), hi-lo); err != nil {
+					errs[i] = err
+					return
+				}
 			}
-		}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	w.mu.Lock()
+	for _, c := range chunks {
+		c.release()
+	}
 	w.durable = target
 	w.buffered -= n
 	close(w.progress)
@@ -329,9 +368,17 @@ func (w *Writer) insertRetrying(ctx context.Context, table string, columns []str
 		w.mu.Lock()
 		if err != nil {
 			w.retries++
+			if w.failing.IsZero() {
+				w.failing = time.Now()
+			}
+		} else {
+			w.failing = time.Time{}
 		}
 		w.lastErr = err
 		w.mu.Unlock()
+		if err != nil && w.opts.OnError != nil {
+			w.opts.OnError(table, err)
+		}
 		return err
 	}
 	notify := func(err error, wait time.Duration) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 )
 
@@ -38,6 +37,10 @@ type Options struct {
 	// not a duplicate, counted or after AsOf (calibration learns from it
 	// who converted when, in the same pass and with the same de-duplication).
 	Seen func(ev *events.Event)
+	// NoGroups leaves Line.Groups nil: a comparison of two rule sets needs
+	// only scores and crossings, and a map per line is most of the cost of
+	// emitting it.
+	NoGroups bool
 }
 
 // Summary counts what a backtest read.
@@ -56,6 +59,7 @@ type Summary struct {
 type contact struct {
 	state     scoring.Contact
 	lastID    string // id of the event counted last, for the order check
+	lastT     int64  // its time (History's order check)
 	outOfTime bool   // an event arrived before one it follows in time
 	crossings [][]time.Time
 	names     [][]string // threshold of each crossing
@@ -141,12 +145,10 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		if s.AsOf != 0 {
 			T = s.AsOf
 		}
-		for mi, m := range e.Rules.Models {
-			line := Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: c.crossings[mi], Thresholds: c.names[mi]}
-			line.Score = rules.Float(s.Score(&c.state, mi, T))
-			s.GroupSums(&c.state, mi, T, func(g int, v rules.Points) { line.Groups[m.Groups[g].Name] = rules.Float(v) })
-			if line.Crossings == nil {
-				line.Crossings = []time.Time{}
+		for mi := range e.Rules.Models {
+			line := scoreLine(s, id, &c.state, mi, T, !opts.NoGroups)
+			if c.crossings[mi] != nil {
+				line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
 			}
 			if err := emit(line); err != nil {
 				return sum, err
@@ -210,6 +212,10 @@ func newContact(e *scoring.Engine) *contact {
 }
 
 func (c *contact) hit(e *scoring.Engine, hits []scoring.Hit, at time.Time) {
+	if len(hits) > 0 && c.crossings == nil {
+		n := len(e.Rules.Models)
+		c.crossings, c.names = make([][]time.Time, n), make([][]string, n)
+	}
 	for _, h := range hits {
 		c.crossings[h.Model] = append(c.crossings[h.Model], at)
 		c.names[h.Model] = append(c.names[h.Model], e.Rules.Models[h.Model].Thresholds[h.Threshold].Name)

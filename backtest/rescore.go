@@ -33,34 +33,69 @@ type RescoreSummary struct {
 
 // Rescore backtests the same history under the current and the new rules
 // and reports every (contact, model) whose score or crossings change:
-// crossing changes first, then the largest moves. It changes nothing.
+// crossing changes first, then the largest moves. It changes nothing. The
+// history is read and decoded once (History) and scored on every core.
 func Rescore(current, next *scoring.Engine, open func() (io.ReadCloser, error), opts Options) ([]Change, RescoreSummary, error) {
-	var sum RescoreSummary
-	run := func(e *scoring.Engine) (map[[2]string]Line, Summary, error) {
-		in, err := open()
-		if err != nil {
-			return nil, Summary{}, err
-		}
-		defer in.Close()
-		out := map[[2]string]Line{}
-		s, err := Run(e, in, open, opts, func(l Line) error {
-			out[[2]string{l.ContactID, l.Model}] = l
-			return nil
-		})
-		return out, s, err
-	}
-	old, s1, err := run(current)
+	in, err := open()
 	if err != nil {
-		return nil, sum, err
+		return nil, RescoreSummary{}, err
 	}
-	quiet := opts
-	quiet.BadLine = nil // reported once, in the first run
-	opts = quiet
-	now, s2, err := run(next)
+	defer in.Close()
+	h, err := Load(in, 0)
 	if err != nil {
-		return nil, sum, err
+		return nil, RescoreSummary{}, err
 	}
-	sum.Current, sum.New, sum.Contacts = s1, s2, s2.Contacts
+	c, err := h.Compare(current, next, opts)
+	return c.Changes, c.Summary, err
+}
+
+// Comparison is one history scored under two rule sets.
+type Comparison struct {
+	Old, New []Line // in contact then model order, without groups
+	Changes  []Change
+	Summary  RescoreSummary
+}
+
+// Compare scores the history under the current and the new rules (bad
+// lines are reported once, by the first) and diffs them as Rescore does.
+func (h *History) Compare(current, next *scoring.Engine, opts Options) (Comparison, error) {
+	var out Comparison
+	opts.NoGroups = true
+	run := func(e *scoring.Engine, o Options) ([]Line, Summary, error) {
+		var lines []Line
+		s, err := h.Run(e, o, func(l Line) error { lines = append(lines, l); return nil })
+		return lines, s, err
+	}
+	old, s1, err := run(current, opts)
+	if err != nil {
+		return out, err
+	}
+	opts.BadLine = nil // reported once, in the first run
+	now, s2, err := run(next, opts)
+	if err != nil {
+		return out, err
+	}
+	return CompareLines(old, now, s1, s2), nil
+}
+
+// CompareLines diffs two backtests of one history, as Compare does: a
+// caller that keeps the current rules' lines scores only the new ones.
+func CompareLines(old, now []Line, s1, s2 Summary) Comparison {
+	out := Comparison{Old: old, New: now, Summary: RescoreSummary{Current: s1, New: s2, Contacts: s2.Contacts}}
+	out.Changes = diff(old, now, &out.Summary)
+	return out
+}
+
+// diff lists every (contact, model) whose score or crossings differ.
+func diff(oldLines, newLines []Line, sum *RescoreSummary) []Change {
+	old := make(map[[2]string]*Line, len(oldLines))
+	for i := range oldLines {
+		old[[2]string{oldLines[i].ContactID, oldLines[i].Model}] = &oldLines[i]
+	}
+	now := make(map[[2]string]*Line, len(newLines))
+	for i := range newLines {
+		now[[2]string{newLines[i].ContactID, newLines[i].Model}] = &newLines[i]
+	}
 	keys := map[[2]string]bool{}
 	for k := range old {
 		keys[k] = true
@@ -73,17 +108,20 @@ func Rescore(current, next *scoring.Engine, open func() (io.ReadCloser, error), 
 		o, hadOld := old[k]
 		n, hasNew := now[k]
 		c := Change{ContactID: k[0], Model: k[1]}
+		var oThresholds, nThresholds []string
 		if hadOld {
 			c.Old = &o.Score
+			oThresholds = o.Thresholds
 		}
 		if hasNew {
 			c.New = &n.Score
+			nThresholds = n.Thresholds
 		}
 		if hadOld && hasNew {
 			c.Delta = rules.Float(toPoints(n.Score) - toPoints(o.Score))
 		}
-		c.NewlyCrosses = missing(n.Thresholds, o.Thresholds)
-		c.NoLongerCrosses = missing(o.Thresholds, n.Thresholds)
+		c.NewlyCrosses = missing(nThresholds, oThresholds)
+		c.NoLongerCrosses = missing(oThresholds, nThresholds)
 		if hadOld && hasNew && c.Delta == 0 && len(c.NewlyCrosses) == 0 && len(c.NoLongerCrosses) == 0 {
 			continue
 		}
@@ -116,7 +154,7 @@ func Rescore(current, next *scoring.Engine, open func() (io.ReadCloser, error), 
 		}
 		return a.Model < b.Model
 	})
-	return changes, sum, nil
+	return changes
 }
 
 func toPoints(f float64) rules.Points { p, _ := rules.ToPoints(f); return p }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
@@ -32,14 +33,11 @@ func ParseQuery(asOf, conversion, window string, bands int) (Query, error) {
 	q := Query{Conversion: conversion, Bands: bands}
 	var errs []error
 	if asOf != "" {
-		t, err := time.Parse(time.RFC3339Nano, asOf)
+		t, err := dialect.ParseTime(asOf)
 		if err != nil {
-			t, err = time.ParseInLocation("2006-01-02", asOf, time.UTC)
+			errs = append(errs, fmt.Errorf("--as-of %w", err))
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--as-of %q: want RFC 3339 (2026-10-15T00:00:00Z) or a date (2026-10-15)", asOf))
-		}
-		q.AsOf = t.UTC()
+		q.AsOf = t
 	}
 	w, err := rules.ParseDuration(window)
 	if err != nil {

@@ -404,7 +404,7 @@ func (c *Config) validateRoutes(v *validator) {
 		}
 		prog, err := compileWhen(r.When)
 		if err != nil {
-			v.at(append(p, "when"), "%s", oneLine(err.Error()))
+			v.at(append(p, "when"), "%s", dialect.OneLine(err))
 			continue
 		}
 		r.program = prog
@@ -423,10 +423,6 @@ func compileWhen(src string) (*vm.Program, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.SplitN(s, "\n", 2)[0]), " ")
 }
 
 func (c *Config) validateSuppress(v *validator) {

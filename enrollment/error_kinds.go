@@ -19,10 +19,13 @@ const (
 	ErrPrune   ErrorKind = "prune"
 	// ErrAPICallAudit: an API call row could not be queued for ClickHouse.
 	ErrAPICallAudit ErrorKind = "api_call_audit"
+	// ErrClickHouse: a ClickHouse attempt failed (an audit insert, or the
+	// connection at start); retried with backoff.
+	ErrClickHouse ErrorKind = "clickhouse"
 )
 
 // ErrorKinds lists every ErrorKind, in the order the help shows them.
-var ErrorKinds = []ErrorKind{ErrCrossing, ErrOutbox, ErrFlush, ErrRelease, ErrPrune, ErrAPICallAudit}
+var ErrorKinds = []ErrorKind{ErrCrossing, ErrOutbox, ErrFlush, ErrRelease, ErrPrune, ErrAPICallAudit, ErrClickHouse}
 
 func errorsHelp() string {
 	names := make([]string, len(ErrorKinds))

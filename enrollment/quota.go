@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 const day = 24 * time.Hour
@@ -37,7 +39,7 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 		return held(a, ReasonSinkUnavailable, a.Now.Add(s.Config.Hold.retryAfter), "sequence steps: "+err.Error()), nil
 	}
 	a.Sequence = &info
-	a.Schedule = schedule(a.Now, info.EmailOffsets())
+	a.Schedule = hubspot.SendTimes(info.EmailOffsets(), a.Now)
 
 	u, err := s.Ledger.SenderUsage(a.Sender.OwnerID)
 	if err != nil {
@@ -62,7 +64,7 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 			fmt.Sprintf("enrollments %d/%d in 24h%s", len(recent), a.Sender.DailyEnrollments, pendingNote(pending))), nil
 	}
 	inWindow := within(sends, a.Now.Add(-day), time.Time{})
-	if peak := peakWithNew(inWindow, a.Schedule); peak > a.Sender.DailySends {
+	if peak := hubspot.MaxSendsWithNew(inWindow, a.Schedule, hubspot.SendWindow); peak > a.Sender.DailySends {
 		offsets := info.EmailOffsets()
 		return held(a, ReasonQuota, earliest(nextFit(inWindow, offsets, a.Now, a.Sender.DailySends), settleBy),
 			fmt.Sprintf("projected sends %d/%d in 24h%s", peak, a.Sender.DailySends, pendingNote(pending))), nil
@@ -85,14 +87,6 @@ func pendingNote(n int) string {
 	return fmt.Sprintf(" (with %d call(s) that may have enrolled)", n)
 }
 
-func schedule(at time.Time, offsets []time.Duration) []time.Time {
-	out := make([]time.Time, len(offsets))
-	for i, o := range offsets {
-		out[i] = at.Add(o)
-	}
-	return out
-}
-
 // within returns the sorted times after from and, unless to is zero, not
 // after to.
 func within(ts []time.Time, from, to time.Time) []time.Time {
@@ -104,46 +98,6 @@ func within(ts []time.Time, from, to time.Time) []time.Time {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out
-}
-
-// peakWithNew is the largest number of sends in any 24 h window that holds
-// at least one of the new sends. Windows without them are not this
-// enrollment's business.
-func peakWithNew(existing, added []time.Time) int {
-	type send struct {
-		at    time.Time
-		isNew bool
-	}
-	all := make([]send, 0, len(existing)+len(added))
-	for _, t := range existing {
-		all = append(all, send{t, false})
-	}
-	for _, t := range added {
-		all = append(all, send{t, true})
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
-	newBefore := make([]int, len(all)+1) // new sends among all[:i]
-	for i, s := range all {
-		newBefore[i+1] = newBefore[i]
-		if s.isNew {
-			newBefore[i+1]++
-		}
-	}
-	peak, j := 0, 0
-	// Any window can slide right to start at its first send without losing
-	// sends, so windows starting at a send are enough.
-	for i := range all {
-		if j < i {
-			j = i
-		}
-		for j < len(all) && all[j].at.Before(all[i].at.Add(day)) {
-			j++
-		}
-		if newBefore[j]-newBefore[i] > 0 && j-i > peak {
-			peak = j - i
-		}
-	}
-	return peak
 }
 
 // nextFit is the earliest time the sequence's sends fit under the cap. A
@@ -160,7 +114,7 @@ func nextFit(existing []time.Time, offsets []time.Duration, now time.Time, limit
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Before(cands[j]) })
 	for _, at := range cands {
-		if peakWithNew(within(existing, at.Add(-day), time.Time{}), schedule(at, offsets)) <= limit {
+		if hubspot.MaxSendsWithNew(within(existing, at.Add(-day), time.Time{}), hubspot.SendTimes(offsets, at), hubspot.SendWindow) <= limit {
 			return at
 		}
 	}

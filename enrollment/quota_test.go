@@ -77,28 +77,6 @@ func TestQuotaSkipsWorkflows(t *testing.T) {
 	}
 }
 
-func TestPeakWithNew(t *testing.T) {
-	tests := []struct {
-		name            string
-		existing, added []time.Time
-		want            int
-	}{
-		{"nothing new", ts(1, 2, 3), nil, 0},
-		{"alone", nil, ts(0), 1},
-		{"same window", ts(1, 2), ts(0), 3},
-		{"window edge excluded", ts(24), ts(0), 1},
-		{"just inside", ts(23.9), ts(0), 2},
-		{"busy window without new sends ignored", ts(30, 31, 32, 33), ts(0, 100), 1},
-		{"two new in one window", ts(10), ts(0, 20), 3},
-		{"before and after", ts(-23, 23), ts(0), 2},
-	}
-	for _, tt := range tests {
-		if got := peakWithNew(tt.existing, tt.added); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestSequenceCache(t *testing.T) {
 	sink := newFakeSink()
 	c := NewSequenceCache(sink)

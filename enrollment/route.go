@@ -66,7 +66,7 @@ func (s RouteStage) Exec(_ context.Context, a *Attempt) (*Decision, error) {
 			if err != nil {
 				// A route whose condition cannot be evaluated does not match;
 				// the decision says why if nothing else does.
-				evalErrs = append(evalErrs, fmt.Sprintf("routes[%d]: %s", i, oneLine(err.Error())))
+				evalErrs = append(evalErrs, fmt.Sprintf("routes[%d]: %s", i, dialect.OneLine(err)))
 				continue
 			}
 			if ok, _ := out.(bool); !ok {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // SendStage makes the call, with the never-twice protocol: an intent is
@@ -285,7 +287,7 @@ func (r *ResumeStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	// them the enrollment still counts, its sends do not.
 	if info, err := r.Sequences.Get(ctx, target, a.Sender.UserID, a.Now); err == nil {
 		a.Sequence = &info
-		a.Schedule = schedule(a.Now, info.EmailOffsets())
+		a.Schedule = hubspot.SendTimes(info.EmailOffsets(), a.Now)
 	}
 	d, done := settle(ctx, StatusChecker{Sink: r.Sink, Retry: r.Retry}, r.Config, a, "resumed: ")
 	if done {

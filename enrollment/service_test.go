@@ -3,19 +3,19 @@ package enrollment
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"errors"
-	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	bolt "go.etcd.io/bbolt"
-	"path/filepath"
 )
 
 func msg(t *testing.T, c events.Crossing) Message {
@@ -149,8 +149,29 @@ func TestDecisionRowsAndLocalAuditPrune(t *testing.T) {
 		Target: &Target{Kind: TargetSequence, ID: "9001"}, Unenrolled: []string{"501"}, DecidedAt: t0}
 	held := d
 	held.Kind, held.Reason, held.Outcome = KindHeld, ReasonQuota, "held:quota"
-	if DecisionID(d) != DecisionID(d) || DecisionID(d) == DecisionID(held) {
-		t.Fatal("decision ids must be stable and differ by outcome")
+	// The id names a decision across replays and restarts: what it is made
+	// of (crossing, outcome, target, time) changes it, nothing else does.
+	same := d
+	same.Detail, same.OwnerID, same.Unenrolled = "another detail", "u-9", nil
+	same.DecidedAt = t0.In(time.FixedZone("CET", 3600))
+	if DecisionID(same) != DecisionID(d) {
+		t.Error("decision id depends on more than crossing, outcome, target and time")
+	}
+	for name, change := range map[string]func(*Decision){
+		"crossing":  func(x *Decision) { x.CrossingID = "c2" },
+		"outcome":   func(x *Decision) { x.Outcome = held.Outcome },
+		"target":    func(x *Decision) { x.Target = &Target{Kind: TargetSequence, ID: "9002"} },
+		"no target": func(x *Decision) { x.Target = nil },
+		"time":      func(x *Decision) { x.DecidedAt = t0.Add(time.Nanosecond) },
+		// Fields are length-prefixed: moving a byte from one to the next
+		// is another id.
+		"boundary": func(x *Decision) { x.CrossingID, x.Outcome = "c1e", "nrolled" },
+	} {
+		x := d
+		change(&x)
+		if DecisionID(x) == DecisionID(d) {
+			t.Errorf("decision id ignores the %s", name)
+		}
 	}
 	rows, evs := DecisionRows([]Decision{d, held})
 	if len(rows) != 2 || rows[0].Outcome != "enrolled" || rows[1].Reason != "quota" || rows[0].TargetID != "9001" ||

@@ -100,7 +100,8 @@ func (in Intent) pendingKey() []byte {
 	return []byte(in.OwnerID + "\x00" + in.Crossing.CrossingID)
 }
 
-// MayHaveEnrolled: the call may have enrolled the contact.
+// MayHaveEnrolled reports whether the call may have enrolled the contact:
+// true until a status check says it did not.
 func (in Intent) MayHaveEnrolled() bool { return !in.NotEnrolled }
 
 // counts toward its sender's cap while it may have enrolled.

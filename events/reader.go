@@ -38,19 +38,30 @@ func (r *Reader) Line() int { return r.line }
 // Next returns the next event. A bad line gives a *LineError and the next
 // call goes on with the following line; the end gives io.EOF.
 func (r *Reader) Next() (Event, error) {
+	raw, err := r.Raw()
+	if err != nil {
+		return Event{}, err
+	}
+	ev, err := Decode(raw)
+	if err != nil {
+		return Event{}, &LineError{Line: r.line, Err: err}
+	}
+	return ev, nil
+}
+
+// Raw returns the next non-blank line undecoded (valid until the next
+// call; Line numbers it), so that callers can decode lines on several
+// cores with Decode exactly as Next would. A line over MaxEventBytes gives
+// a *LineError; the end gives io.EOF.
+func (r *Reader) Raw() ([]byte, error) {
 	for {
 		raw, err := r.readLine()
 		if err != nil {
-			return Event{}, err
+			return nil, err
 		}
-		if len(bytes.TrimSpace(raw)) == 0 {
-			continue
+		if len(bytes.TrimSpace(raw)) != 0 {
+			return raw, nil
 		}
-		ev, err := Decode(raw)
-		if err != nil {
-			return Event{}, &LineError{Line: r.line, Err: err}
-		}
-		return ev, nil
 	}
 }
 

@@ -562,7 +562,7 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	inbox := strings.ToLower(user.Email)
 	sends := SendTimes(sq.offsets, now)
-	if peak := maxSendsWithNew(s.scheduledLocked(inbox, now), sends, SendWindow); peak > user.DailySendCap {
+	if peak := MaxSendsWithNew(s.scheduledLocked(inbox, now), sends, SendWindow); peak > user.DailySendCap {
 		s.mu.Unlock()
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "SEND_LIMIT_EXCEEDED",
 			fmt.Sprintf("Enrolling would schedule %d emails from %s in a rolling 24 hours, over the inbox send limit of %d", peak, user.Email, user.DailySendCap))

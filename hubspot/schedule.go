@@ -31,12 +31,7 @@ func (s *Sequence) EmailSendOffsets() []time.Duration {
 // PeakSendsPerWindow is the largest number of emails one enrollment sends in
 // any rolling window of the given length (use SendWindow for HubSpot's).
 func (s *Sequence) PeakSendsPerWindow(window time.Duration) int {
-	return MaxSendsInWindow(s.EmailSendOffsetTimes(time.Time{}), window)
-}
-
-// EmailSendOffsetTimes is EmailSendOffsets anchored at enrolledAt.
-func (s *Sequence) EmailSendOffsetTimes(enrolledAt time.Time) []time.Time {
-	return SendTimes(s.EmailSendOffsets(), enrolledAt)
+	return MaxSendsWithNew(nil, SendTimes(s.EmailSendOffsets(), time.Time{}), window)
 }
 
 // SendTimes anchors send offsets at an enrollment time.
@@ -48,38 +43,13 @@ func SendTimes(offsets []time.Duration, enrolledAt time.Time) []time.Time {
 	return out
 }
 
-// ProjectedSends projects the emails an inbox sends for a stream of
-// enrollments into one sequence: enrolledAt lists the enrollment times, and
-// the answer is, for each rolling window ending at a send, the peak count.
-// It answers the bridge's question "if I enroll these, does the inbox stay
-// under its cap?" without calling HubSpot.
-func ProjectedSends(offsets []time.Duration, enrolledAt []time.Time, window time.Duration) int {
-	var all []time.Time
-	for _, e := range enrolledAt {
-		all = append(all, SendTimes(offsets, e)...)
-	}
-	return MaxSendsInWindow(all, window)
-}
-
-// MaxSendsInWindow returns the largest number of times that fall in any
-// half-open window [t, t+window). times need not be sorted.
-func MaxSendsInWindow(times []time.Time, window time.Duration) int {
-	ts := slices.Clone(times)
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	best, lo := 0, 0
-	for hi := range ts {
-		for ts[hi].Sub(ts[lo]) >= window {
-			lo++
-		}
-		best = max(best, hi-lo+1)
-	}
-	return best
-}
-
-// maxSendsWithNew is the peak count over windows that contain at least one
-// of the new send times: the only windows a new enrollment can push over a
-// cap. existing and added may be unsorted.
-func maxSendsWithNew(existing, added []time.Time, window time.Duration) int {
+// MaxSendsWithNew is the send-window arithmetic both HubSpot (the sandbox's
+// SEND_LIMIT_EXCEEDED) and the bridge's quota stage use: the largest number
+// of sends in any half-open window [t, t+window) that holds at least one
+// of the added sends. Windows without them are not the new enrollment's
+// business: only they can push an inbox over its cap. existing and added
+// may be unsorted; with no existing sends it is the enrollment's own peak.
+func MaxSendsWithNew(existing, added []time.Time, window time.Duration) int {
 	type mark struct {
 		t   time.Time
 		new bool

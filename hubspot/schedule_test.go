@@ -53,41 +53,56 @@ func TestEmailSendOffsets(t *testing.T) {
 
 // The practitioners' warning: 80 new enrollments a day into a sequence that
 // emails on days 0, 1 and 2 stacks to 240 sends a day from day 3.
-func TestProjectedSendsStack(t *testing.T) {
+func TestSendsStack(t *testing.T) {
 	const d = 24 * time.Hour
 	offsets := []time.Duration{0, d, 2 * d}
 	day0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	var enrolled []time.Time
+	var sends []time.Time
 	for day := range 5 {
 		for i := range 80 {
-			enrolled = append(enrolled, day0.Add(time.Duration(day)*d+time.Duration(i)*time.Minute))
+			sends = append(sends, SendTimes(offsets, day0.Add(time.Duration(day)*d+time.Duration(i)*time.Minute))...)
 		}
 	}
-	if got := ProjectedSends(offsets, enrolled, SendWindow); got != 240 {
+	if got := MaxSendsWithNew(nil, sends, SendWindow); got != 240 {
 		t.Errorf("peak %d sends per 24 h, want 240", got)
 	}
-	if got := ProjectedSends(offsets, enrolled[:80], SendWindow); got != 80 {
+	if got := MaxSendsWithNew(nil, sends[:3*80], SendWindow); got != 80 {
 		t.Errorf("one day of enrollments: peak %d, want 80", got)
 	}
 }
 
 func TestMaxSendsWithNew(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
-	existing := []time.Time{at(0), at(1), at(2), at(30), at(31)}
-	tests := []struct {
-		added []time.Time
-		want  int
-	}{
-		{[]time.Time{at(23)}, 4},         // shares a window with 0,1,2
-		{[]time.Time{at(26)}, 3},         // 26,30,31: 2 is exactly 24 h earlier, another window
-		{[]time.Time{at(60)}, 1},         // alone
-		{[]time.Time{at(24), at(25)}, 4}, // 24,25,30,31
-		{nil, 0},
+	at := func(hours ...float64) []time.Time {
+		var out []time.Time
+		for _, h := range hours {
+			out = append(out, t0.Add(time.Duration(h*float64(time.Hour))))
+		}
+		return out
 	}
-	for i, tt := range tests {
-		if got := maxSendsWithNew(existing, tt.added, SendWindow); got != tt.want {
-			t.Errorf("case %d: %d, want %d", i, got, tt.want)
+	tests := []struct {
+		name            string
+		existing, added []time.Time
+		want            int
+	}{
+		{"shares a window with 0,1,2", at(0, 1, 2, 30, 31), at(23), 4},
+		{"2 is exactly 24 h before 26: another window", at(0, 1, 2, 30, 31), at(26), 3},
+		{"alone after the others", at(0, 1, 2, 30, 31), at(60), 1},
+		{"two new: 24,25,30,31", at(0, 1, 2, 30, 31), at(24, 25), 4},
+		{"nothing new", at(0, 1, 2, 30, 31), nil, 0},
+		{"alone", nil, at(0), 1},
+		{"same window", at(1, 2), at(0), 3},
+		{"window edge excluded", at(24), at(0), 1},
+		{"just inside", at(23.9), at(0), 2},
+		{"busy window without new sends ignored", at(30, 31, 32, 33), at(0, 100), 1},
+		{"two new in one window", at(10), at(0, 20), 3},
+		{"before and after", at(-23, 23), at(0), 2},
+		{"unsorted input", at(31, 0, 30, 2, 1), at(25, 24), 4},
+		{"equal times", at(5, 5, 5), at(5), 4},
+	}
+	for _, tt := range tests {
+		if got := MaxSendsWithNew(tt.existing, tt.added, SendWindow); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }

@@ -77,8 +77,16 @@ func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []kafka.M
 	if err == nil || !tooLarge(err) {
 		return err
 	}
+	// One at a time, each in a request of its own where the producer can
+	// (a batch-mate refused for its size would fail this one too).
+	one := w.Write
+	if a, ok := w.(interface {
+		WriteAlone(context.Context, kafka.Message) error
+	}); ok {
+		one = func(ctx context.Context, msgs ...kafka.Message) error { return a.WriteAlone(ctx, msgs[0]) }
+	}
 	for _, m := range msgs {
-		err := w.Write(ctx, m)
+		err := one(ctx, m)
 		if err == nil {
 			continue
 		}
@@ -86,7 +94,7 @@ func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []kafka.M
 			return err
 		}
 		s := strip(m)
-		if err := w.Write(ctx, s); err != nil {
+		if err := one(ctx, s); err != nil {
 			return fmt.Errorf("%s refused even without its payload: %w", kind, err)
 		}
 		p.bounded(kind)

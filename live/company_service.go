@@ -144,6 +144,10 @@ func (s *Service) companyScore(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "the rules have no company model (level: company)")
 		return
 	}
+	if !s.started.Load() {
+		httpError(w, http.StatusServiceUnavailable, "starting: no company partition is held yet")
+		return
+	}
 	id, model := r.PathValue("id"), r.URL.Query().Get("model")
 	set := s.companies.aggregator.set.Load()
 	if model == "" && len(set.Companies) == 1 {

@@ -178,6 +178,7 @@ func poisonEnv(t *testing.T) *env {
 		stream.Topic{Name: "crossings", Partitions: partitions},
 		stream.Topic{Name: "dlq", Partitions: 1, Configs: map[string]string{"max.message.bytes": "50000"}},
 		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
+		stream.Topic{Name: "lead-scores", Partitions: partitions, Compacted: true},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +369,9 @@ func TestScoreAsOfOutOfRange(t *testing.T) {
 		Properties: map[string]any{"form": "demo_request"}}
 	p.scoreEvent(part, &ev, &batch{dirty: map[*scoring.Contact]string{}})
 	p.own(part)
-	srv := httptest.NewServer((&Service{processor: p}).routes(prometheus.NewRegistry()))
+	svc := &Service{processor: p}
+	svc.started.Store(true) // wired: the handlers may use the processor
+	srv := httptest.NewServer(svc.routes(prometheus.NewRegistry()))
 	defer srv.Close()
 	for asOf, want := range map[string]int{
 		"2026-10-02T00:00:00Z": 200, "2100-01-01T00:00:00Z": 200,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -35,7 +36,27 @@ func (d *discard) WritePartition(_ context.Context, _ int, msgs ...kafka.Message
 // ns/event includes decoding and scoring; profile it to see the rest:
 //
 //	go test -run '^$' -bench Handle -benchtime 5x -cpuprofile /tmp/handle.prof ./live/
-func BenchmarkHandle(b *testing.B) {
+func BenchmarkHandle(b *testing.B) { benchmarkHandle(b, nil) }
+
+// rows stands in for ClickHouse: it keeps nothing but makes the processor
+// build the touch history (touches, ledger and crossing rows), as
+// `scorer run --clickhouse` does.
+type rows struct{ n int }
+
+func (r *rows) AddTouches(t ...analytics.Touch) error         { r.n += len(t); return nil }
+func (r *rows) AddLedger(l ...analytics.LedgerRow) error      { r.n += len(l); return nil }
+func (r *rows) AddCrossings(c ...analytics.CrossingRow) error { r.n += len(c); return nil }
+func (r *rows) Flush(context.Context) error                   { return nil }
+
+// BenchmarkHandleHistory is BenchmarkHandle building the touch history's
+// rows too: the difference is their cost in the scorer's process.
+func BenchmarkHandleHistory(b *testing.B) {
+	r := &rows{}
+	benchmarkHandle(b, r)
+	b.ReportMetric(float64(r.n)/float64(b.N*50_000), "rows/event")
+}
+
+func benchmarkHandle(b *testing.B, rec Recorder) {
 	m, err := rules.Parse("bench-100.yaml", []byte(synth.Rules(100)))
 	if err != nil {
 		b.Fatal(err)
@@ -55,13 +76,17 @@ func BenchmarkHandle(b *testing.B) {
 	const batch = 2000
 	var crossings, states discard
 	for b.Loop() {
-		p := NewProcessor(Config{Crossings: &crossings, DeadLetters: &crossings, States: &states, Log: zerolog.Nop()}, e)
+		p := NewProcessor(Config{Crossings: &crossings, DeadLetters: &crossings, States: &states, Recorder: rec, Log: zerolog.Nop()}, e)
 		c := &stream.Claim{}
 		p.own(&partition{engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}})
 		for i := 0; i < len(msgs); i += batch {
 			if err := p.Handle(b.Context(), c, msgs[i:min(i+batch, len(msgs))]); err != nil {
 				b.Fatal(err)
 			}
+		}
+		// The effects are written behind the scoring: wait for them.
+		if err := p.Revoked(b.Context(), c); err != nil {
+			b.Fatal(err)
 		}
 	}
 	n := float64(b.N * len(msgs))

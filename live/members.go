@@ -23,7 +23,9 @@ import (
 // does).
 //
 // A batch writes its changes with its other effects, then the trackers it
-// changed, then (the processor) the contacts' state and the offset. The
+// changed (encoded when it was scored), then (the processor) the contacts'
+// state and the offset; a group of batches does each step for all of them
+// (pipeline.go). The
 // trackers are saved before the contacts' state: a crash between the two
 // replays the batch, whose events are then new to the contact state and
 // observed again, which a tracker shrugs off (the latest by time wins).
@@ -116,20 +118,30 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 	}
 }
 
-// send writes a batch's changes to the company topic.
-func (m *Members) send(ctx context.Context, b *memberBatch) error {
-	return write(ctx, m.Changes, b.changes)
-}
-
-// save writes the trackers a batch changed to the partition's changelog.
-func (m *Members) save(ctx context.Context, partition int, b *memberBatch) error {
+// encode marshals the trackers a batch changed, while the batch still
+// holds its partition: later batches change the same trackers while this
+// one waits to be made durable (pipeline.go), and must neither race with
+// the write nor run ahead of the contact state saved with it.
+func (m *Members) encode(b *memberBatch) []kafka.Message {
 	if len(b.dirty) == 0 || m.States == nil {
+		b.dirty = nil
 		return nil
 	}
 	msgs := make([]kafka.Message, 0, len(b.dirty))
 	for id, t := range b.dirty {
-		data, _ := json.Marshal(t)
+		data, _ := json.Marshal(t) // plain types: cannot fail
 		msgs = append(msgs, stream.Message(id, data))
+	}
+	b.dirty = nil
+	return msgs
+}
+
+// save writes a group's encoded trackers to the partition's changelog; a
+// contact in two batches of the group is written twice, in order, and the
+// last record wins.
+func (m *Members) save(ctx context.Context, partition int, msgs []kafka.Message) error {
+	if len(msgs) == 0 || m.States == nil {
+		return nil
 	}
 	return m.States.WritePartition(ctx, partition, msgs...)
 }

@@ -11,6 +11,7 @@ type Metrics struct {
 	RuleVersion *prometheus.GaugeVec // 1 for the running version
 	Contacts    prometheus.Gauge
 	Batch       prometheus.Histogram
+	InFlight    prometheus.Gauge
 	Reloads     *prometheus.CounterVec // by result
 	Rerouted    prometheus.Counter     // events forwarded to their home partition
 	Bounded     *prometheus.CounterVec // by kind: messages cut down to fit Kafka
@@ -41,6 +42,9 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 			Name: "scorer_batch_seconds", Help: "Time to score a batch and make its effects durable.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scorer_batches_in_flight", Help: "Batches scored whose effects are not yet durable (at most 8 per partition): high while ClickHouse or Kafka is slow.",
+		}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_rule_reloads_total", Help: "Rule reloads by result (ok, invalid).",
 		}, []string{"result"}),
@@ -51,6 +55,6 @@ func NewMetrics(reg prometheus.Registerer, lag func() float64) *Metrics {
 			Name: "scorer_messages_bounded_total", Help: "Messages too large for Kafka written cut down, by kind: dead_letter (a bounded prefix of the payload, or none), crossing (a bounded contact snapshot, or none).",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.Reloads, m.Rerouted, m.Bounded)
+	reg.MustRegister(m.Events, m.Errors, m.Crossings, m.Lag, m.RuleVersion, m.Contacts, m.Batch, m.InFlight, m.Reloads, m.Rerouted, m.Bounded)
 	return m
 }

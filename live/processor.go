@@ -66,9 +66,20 @@ type Config struct {
 	// Members, when the rules have company models, tracks contacts'
 	// companies and sends their changes to the company aggregator.
 	Members *Members
+	// MaxInFlight is how many batches of a partition may be scored
+	// ahead of what is durable (default 8, up to 16,000 events; see
+	// pipeline.go).
+	MaxInFlight int
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
+}
+
+func (c Config) maxInFlight() int {
+	if c.MaxInFlight > 0 {
+		return c.MaxInFlight
+	}
+	return 8
 }
 
 func (c Config) stateWriteTimeout() time.Duration {
@@ -88,6 +99,8 @@ type Processor struct {
 	retained  map[int]*partition // revoked, kept in case the partition comes back
 	contacts  atomic.Int64       // held in owned partitions
 	restoring atomic.Int32       // partitions being restored now
+
+	batchesInFlight atomic.Int64 // scored, not yet durable
 }
 
 // Restoring is the number of partitions whose state is being restored.
@@ -103,11 +116,10 @@ type partition struct {
 	contacts map[string]*scoring.Contact
 	next     int64 // the offset of the first message not reflected
 
-	// dirty, states and stateMsgs are reused by every batch: the contacts
-	// it changed, their encoded states and the changelog messages.
-	dirty     map[*scoring.Contact]string
-	states    []byte
-	stateMsgs []kafka.Message
+	// dirty is reused by every batch: the contacts it changed.
+	dirty map[*scoring.Contact]string
+	// flight is the batches scored but not yet durable (pipeline.go).
+	flight inflight
 }
 
 // NewProcessor returns a processor applying engine.
@@ -242,9 +254,24 @@ func (p *Processor) own(part *partition) {
 }
 
 // Revoked keeps the state in memory: with eager rebalancing the partition
-// usually comes straight back. Everything is already durable: each batch
-// commits only after its effects and state are written.
+// usually comes straight back. It first waits (within ctx) until the
+// batches in flight are durable, so the commit that follows covers them;
+// if one could not be made durable, or ctx ends first, the partition's
+// state is ahead of what was saved and is dropped instead (no snapshot):
+// the next owner replays from the committed offset.
 func (p *Processor) Revoked(ctx context.Context, c *stream.Claim) error {
+	p.mu.Lock()
+	owned := p.parts[c.Partition]
+	p.mu.Unlock()
+	if owned != nil {
+		if err := owned.flight.settle(ctx); err != nil {
+			if p.abandon(owned) {
+				p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
+					Msg("batches in flight at revoke were not made durable: the partition's state is dropped; its next owner replays them")
+			}
+			return nil
+		}
+	}
 	p.mu.Lock()
 	part := p.parts[c.Partition]
 	if part != nil {
@@ -293,57 +320,6 @@ type batch struct {
 	// pointer, it hashes eight bytes and never reads a key's characters.
 	dirty   map[*scoring.Contact]string
 	members memberBatch
-}
-
-// Handle scores a batch, then makes its effects durable in an order that
-// makes a crash at any point harmless: dead letters and crossings, then
-// the touch history, then the contacts' new state, then the offset. A
-// crash before the state is saved replays the batch and re-announces its
-// crossings under the same ids; after, the replayed events are already
-// in the state's seen set and change nothing.
-func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
-	start := time.Now()
-	p.mu.Lock()
-	part := p.parts[c.Partition]
-	p.mu.Unlock()
-	if part == nil {
-		if ended(c) {
-			return nil // abandoned: the partition has a new owner
-		}
-		return fmt.Errorf("partition %d: a batch before its state was restored", c.Partition)
-	}
-	part.mu.Lock()
-	defer part.mu.Unlock()
-	part.adopt(p.Engine())
-	if part.dirty == nil {
-		part.dirty = make(map[*scoring.Contact]string, len(msgs))
-	}
-	clear(part.dirty)
-	b := &batch{dirty: part.dirty}
-	p.scoreBatch(part, msgs, b)
-	gctx, stop := untilDone(ctx, c.Done())
-	defer stop()
-	if err := p.durable(gctx, c, part, b); err != nil {
-		// The in-memory state now holds effects that are not durable:
-		// reused or snapshotted, it would make the replay of this batch
-		// count its events as duplicates and skip their effects.
-		p.abandon(part)
-		if ended(c) {
-			p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
-				Msg("generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it")
-			return nil
-		}
-		p.cfg.Log.Error().Int("partition", c.Partition).Err(err).
-			Msg("a durable step of a batch failed: the partition's state is dropped (no snapshot); the batch is replayed from the committed offset")
-		return err
-	}
-	next := msgs[len(msgs)-1].Offset + 1
-	part.next = next
-	c.Commit(next)
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.Batch.Observe(time.Since(start).Seconds())
-	}
-	return nil
 }
 
 // adopt moves the partition's state to new rules: unchanged groups keep
@@ -557,30 +533,37 @@ func marshalCrossing(x *events.Crossing) []byte {
 // for this event and how much the group's clamped sum moved; the
 // _total_clamp rows carry the total clamp, so deltas add up to the score.
 func appendLedger(rows []analytics.LedgerRow, set *rules.Set, ev *events.Event, o *scoring.Outcome, version string) []analytics.LedgerRow {
-	type cell struct{ points, delta int64 }
 	for _, mr := range o.Models {
 		m := set.Models[mr.Model]
-		cells := map[int]*cell{}
-		for _, a := range o.Awards {
-			if a.Model == mr.Model {
-				cells[a.Group] = &cell{points: a.Points}
-			}
-		}
-		for _, d := range mr.Deltas {
-			if cells[d.Group] == nil {
-				cells[d.Group] = &cell{}
-			}
-			cells[d.Group].delta = d.Delta
-		}
-		for g, x := range cells {
+		start := len(rows)
+		// The model's row for group g, added when first met: a few rows
+		// an event, so a scan beats a map allocated per event.
+		at := func(g int) int {
 			name := analytics.TotalClampGroup
 			if g >= 0 {
 				name = m.Groups[g].Name
 			}
+			for i := start; i < len(rows); i++ {
+				if rows[i].Group == name {
+					return i
+				}
+			}
 			rows = append(rows, analytics.LedgerRow{
 				ContactID: ev.ContactID, Model: m.Name, EventID: ev.ID, Group: name,
-				Points: x.points, Delta: x.delta, OccurredAt: ev.OccurredAt, RuleVersion: version,
+				OccurredAt: ev.OccurredAt, RuleVersion: version,
 			})
+			return len(rows) - 1
+		}
+		// at may grow rows: index only once it returned.
+		for _, a := range o.Awards {
+			if a.Model == mr.Model {
+				i := at(a.Group)
+				rows[i].Points = a.Points
+			}
+		}
+		for _, d := range mr.Deltas {
+			i := at(d.Group)
+			rows[i].Delta = d.Delta
 		}
 	}
 	return rows
@@ -618,106 +601,21 @@ func untilDone(ctx context.Context, done <-chan struct{}) (context.Context, cont
 
 // abandon forgets a partition whose batch did not become durable (its
 // generation ended, or a durable step failed): its in-memory state is
-// ahead of what was saved and must be neither reused nor snapshotted.
-func (p *Processor) abandon(part *partition) {
+// ahead of what was saved and must be neither reused nor snapshotted. It
+// reports whether the partition was still owned.
+func (p *Processor) abandon(part *partition) bool {
 	p.mu.Lock()
-	if p.parts[part.id] == part {
+	owned := p.parts[part.id] == part
+	if owned {
 		delete(p.parts, part.id)
 	}
 	p.mu.Unlock()
-	p.addContacts(-len(part.contacts))
-}
-
-func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partition, b *batch) error {
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{"forwards", func() error { return p.writeForwards(ctx, b.forwards) }},
-		{"dead_letters", func() error {
-			return p.writeBounded(ctx, p.cfg.DeadLetters, b.deadLetters, "dead_letter", stream.StripDeadLetter)
-		}},
-		{"crossings", func() error { return p.writeBounded(ctx, p.cfg.Crossings, b.crossings, "crossing", stripCrossing) }},
-		{"scores", func() error { return write(ctx, p.cfg.Scores, b.scores) }},
-		{"history", func() error {
-			r := p.cfg.Recorder
-			if err := errors.Join(r.AddTouches(b.touches...), r.AddLedger(b.ledger...), r.AddCrossings(b.crossRows...)); err != nil {
-				return err
-			}
-			return r.Flush(ctx)
-		}},
-		{"company_changes", func() error {
-			if p.cfg.Members == nil {
-				return nil
-			}
-			return p.cfg.Members.send(ctx, &b.members)
-		}},
-		{"members", func() error {
-			if p.cfg.Members == nil {
-				return nil
-			}
-			if ended(c) {
-				return errGenerationEnded
-			}
-			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
-			defer cancel()
-			return p.cfg.Members.save(sctx, part.id, &b.members)
-		}},
-		{"state", func() error {
-			if ended(c) {
-				return errGenerationEnded
-			}
-			msgs := part.encodeStates(b.dirty)
-			if len(msgs) == 0 || p.cfg.States == nil {
-				return nil
-			}
-			// Bounded well inside the group's rebalance timeout, so a
-			// write cannot land after the partition was handed over.
-			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
-			defer cancel()
-			// The changelog is co-partitioned with the events: a contact's
-			// state goes where Assigned will look for it.
-			if err := p.cfg.States.WritePartition(sctx, part.id, msgs...); err != nil {
-				// A failed request may still be reading the buffer.
-				part.states, part.stateMsgs = nil, nil
-				return err
-			}
-			return nil
-		}},
+	if owned {
+		part.mu.Lock()
+		p.addContacts(-len(part.contacts))
+		part.mu.Unlock()
 	}
-	for _, s := range steps {
-		if p.cfg.fault != nil {
-			if err := p.cfg.fault(s.name); err != nil {
-				return err
-			}
-		}
-		if err := s.run(); err != nil {
-			p.count(s.name, 1)
-			return fmt.Errorf("partition %d: %s: %w", part.id, s.name, err)
-		}
-	}
-	return nil
-}
-
-// encodeStates encodes the contacts into the partition's reused buffer:
-// one key and value after the other, no allocation per contact.
-func (part *partition) encodeStates(dirty map[*scoring.Contact]string) []kafka.Message {
-	type span struct{ key, value, end int }
-	buf, msgs := part.states[:0], part.stateMsgs[:0]
-	spans := make([]span, 0, len(dirty))
-	for st, id := range dirty {
-		k := len(buf)
-		buf = append(buf, id...)
-		v := len(buf)
-		buf = part.engine.Encode(buf, st)
-		spans = append(spans, span{k, v, len(buf)})
-	}
-	// Sliced once buf stopped moving.
-	for _, sp := range spans {
-		msgs = append(msgs, kafka.Message{Key: buf[sp.key:sp.value:sp.value], Value: buf[sp.value:sp.end:sp.end]})
-	}
-	part.states, part.stateMsgs = buf, msgs
-	return msgs
+	return owned
 }
 
 // writeForwards writes each home partition's forwarded events, in the
@@ -783,10 +681,8 @@ func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.
 			T = asOf.UnixNano()
 		}
 		s := scoring.NewScorer(part.engine)
-		for mi, m := range part.engine.Rules.Models {
-			l := backtest.Line{ContactID: contactID, Model: m.Name, Score: rules.Float(s.Score(st, mi, T)), Groups: map[string]float64{}}
-			s.GroupSums(st, mi, T, func(g int, v rules.Points) { l.Groups[m.Groups[g].Name] = rules.Float(v) })
-			lines = append(lines, l)
+		for mi := range part.engine.Rules.Models {
+			lines = append(lines, backtest.ScoreLine(s, contactID, st, mi, T))
 		}
 		latest = time.Unix(0, st.Latest).UTC()
 		part.mu.Unlock()

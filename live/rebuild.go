@@ -43,8 +43,8 @@ func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func
 	if err := stream.EnsureTopics(ctx, o.Brokers, stream.Topic{Name: o.Changelog, Partitions: parts, Compacted: true}); err != nil {
 		return 0, err
 	}
-	if n, err := stream.Partitions(ctx, o.Brokers, o.Changelog); err != nil || n != parts {
-		return 0, fmt.Errorf("changelog %s has %d partitions, the events topic %d (%v)", o.Changelog, n, parts, err)
+	if err := changelogFollows(ctx, o.Brokers, o.Changelog, o.EventsTopic, parts); err != nil {
+		return 0, err
 	}
 	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: o.Changelog})
 	if err != nil {
@@ -96,6 +96,23 @@ func groupIdle(ctx context.Context, brokers []string, group string) error {
 		if len(g.Members) > 0 {
 			return fmt.Errorf("the scorer group %s has %d running members (state %s): stop every scorer first, or their writes would interleave with the rebuilt state", group, len(g.Members), g.GroupState)
 		}
+	}
+	return nil
+}
+
+// changelogFollows checks that the changelog has the events topic's
+// partition count (parts), so a contact's state lives in the partition
+// number of its events.
+func changelogFollows(ctx context.Context, brokers []string, changelog, eventsTopic string, parts int) error {
+	n, err := stream.Partitions(ctx, brokers, changelog)
+	if err != nil {
+		return fmt.Errorf("changelog %s: %w", changelog, err)
+	}
+	if n != parts {
+		return fmt.Errorf("changelog %s has %d partitions, the events topic %s %d: the state is keyed to %d partitions "+
+			"and would not follow its events (the events topic's partition count changed?). Remedy: restore %s to %d partitions, "+
+			"or start over with a new --changelog-topic and a new --group together, which replays the events topic into state keyed to the new count",
+			changelog, n, eventsTopic, parts, n, eventsTopic, n)
 	}
 	return nil
 }

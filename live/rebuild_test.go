@@ -19,6 +19,8 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // rescore --apply: the state rebuilt from the stored history under new
@@ -165,4 +167,37 @@ func historyFile(t *testing.T, ctx context.Context, s *analytics.Store) string {
 		t.Fatal(err)
 	}
 	return f.Name()
+}
+
+// A changelog whose partition count differs from the events topic's is
+// refused with both counts, and only a failure to read them carries an
+// error of its own.
+func TestRebuildRefusesAMisshapenChangelog(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxFor(t, 30*time.Second)
+	brokers := c.ListenAddrs()
+	err = stream.EnsureTopics(ctx, brokers,
+		stream.Topic{Name: "events", Partitions: 2},
+		stream.Topic{Name: "states", Partitions: 1, Compacted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load("../testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
+	_, err = Rebuild(ctx, RebuildOptions{Brokers: brokers, EventsTopic: "events", Changelog: "states", Group: "scorer"}, e, open)
+	want := "changelog states has 1 partitions, the events topic events 2: the state is keyed to 1 partitions"
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "<nil>") {
+		t.Fatalf("Rebuild: %v\nwant %s", err, want)
+	}
 }

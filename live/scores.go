@@ -17,15 +17,15 @@ import (
 // scoresBefore notes, for each contact of the batch, its message before
 // the batch (as a digest) and the company of its last event. It
 // returns nil when the processor publishes no scores.
-func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*scoring.Contact]*pending {
+func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*scoring.Contact]*scoreMark {
 	if p.cfg.Scores == nil {
 		return nil
 	}
-	before := make(map[*scoring.Contact]*pending, len(items))
+	before := make(map[*scoring.Contact]*scoreMark, len(items))
 	for _, it := range items {
 		pd := before[it.Contact]
 		if pd == nil {
-			pd = &pending{id: it.Event.ContactID, known: it.Contact.Count > 0}
+			pd = &scoreMark{id: it.Event.ContactID, known: it.Contact.Count > 0}
 			if pd.known {
 				pd.before = leadscores.Digest(part.scorer, it.Contact)
 			}
@@ -36,8 +36,8 @@ func (p *Processor) scoresBefore(part *partition, items []scoring.Item) map[*sco
 	return before
 }
 
-// pending is a contact's lead-scores message as the batch found it.
-type pending struct {
+// scoreMark is a contact's lead-scores message as the batch found it.
+type scoreMark struct {
 	id, company string
 	known       bool   // the contact had a message
 	before      uint64 // its leadscores.Digest
@@ -45,7 +45,7 @@ type pending struct {
 
 // scoresAfter queues the message of every contact of the batch whose
 // scores now say something else.
-func (p *Processor) scoresAfter(part *partition, before map[*scoring.Contact]*pending, b *batch) {
+func (p *Processor) scoresAfter(part *partition, before map[*scoring.Contact]*scoreMark, b *batch) {
 	for c, pd := range before {
 		if c.Count == 0 {
 			continue

@@ -61,14 +61,80 @@ type Options struct {
 // could tell from noise, and buffers five times the messages.
 const MaxBatch = 2000
 
+// HistoryWriterOptions are the ClickHouse writer's settings for the touch
+// history (kafkabench uses them too). Inserts are as large as the batches
+// in flight allow (up to 200,000 rows a table per INSERT): with the
+// batches pipelined, an insert carries every row scored while the
+// previous one ran, and its cost on the server is mostly per insert and
+// per monthly partition touched, not per row.
+var HistoryWriterOptions = analytics.WriterOptions{BatchSize: 200_000}
+
+// closeTimeout bounds the ClickHouse writer's last flush at stop: rows
+// still unwritten belong to batches that were not committed, which the
+// next start replays, so waiting longer buys nothing.
+const closeTimeout = 3 * time.Second
+
 // Service is a running scorer.
 type Service struct {
-	opts      Options
+	opts Options
+	// processor, consumer and store are set before started; the HTTP
+	// handlers, which run from the start, use them only once it is true.
 	processor *Processor
 	consumer  *stream.GroupConsumer
 	companies *companyService // nil without company models
 	store     *analytics.Store
+	started   atomic.Bool
 	ready     atomic.Bool
+
+	writer       atomic.Pointer[analytics.Writer]
+	waitingSince atomic.Pointer[time.Time] // ClickHouse unreachable at start
+}
+
+// openClickHouse connects, waiting with backoff while ClickHouse is down
+// (each failure logged and counted, /readyz saying so), and starts the
+// writer. closeStore stops the writer within closeTimeout whatever
+// ClickHouse does, then closes the connection.
+func (s *Service) openClickHouse(ctx context.Context, m *Metrics, addr string) (*analytics.Writer, func(), error) {
+	log := s.opts.Log
+	defer s.waitingSince.Store(nil)
+	store, err := analytics.OpenWaiting(ctx, s.opts.ClickHouse, 5*time.Second, func(err error, wait time.Duration) {
+		if s.waitingSince.Load() == nil {
+			now := time.Now()
+			s.waitingSince.Store(&now)
+		}
+		m.Errors.WithLabelValues("clickhouse").Inc()
+		log.Warn().Err(err).Dur("retry_in", wait).Str("http", addr).Msg("ClickHouse unavailable at start; waiting for it (scoring starts once it answers)")
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	s.store = store
+	opts := HistoryWriterOptions
+	opts.Logger = &log
+	opts.OnError = func(string, error) { m.Errors.WithLabelValues("clickhouse").Inc() }
+	w := store.NewWriter(opts)
+	s.writer.Store(w)
+	closeStore := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := w.Close(cctx); err != nil {
+			log.Warn().Err(err).Msg("ClickHouse rows not written at stop: their batches were not committed; the next start replays them")
+		}
+		store.Close()
+	}
+	return w, closeStore, nil
+}
+
+// sinkFailingSince is when ClickHouse began failing (inserts, or the
+// connection at start); zero while healthy or not configured.
+func (s *Service) sinkFailingSince() time.Time {
+	if t := s.waitingSince.Load(); t != nil {
+		return *t
+	}
+	if w := s.writer.Load(); w != nil {
+		return w.Stats().FailingSince
+	}
+	return time.Time{}
 }
 
 // Run starts the scorer and blocks until ctx ends or a fatal error.
@@ -112,14 +178,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if n, err := stream.Partitions(ctx, o.Brokers, o.ChangelogTopic); err != nil || n != parts {
-		if err != nil {
-			return fmt.Errorf("changelog %s: %w", o.ChangelogTopic, err)
-		}
-		return fmt.Errorf("changelog %s has %d partitions, the events topic %s %d: the state is keyed to %d partitions "+
-			"and would not follow its events (the events topic's partition count changed?). Remedy: restore %s to %d partitions, "+
-			"or start over with a new --changelog-topic and a new --group together, which replays the events topic into state keyed to the new count",
-			o.ChangelogTopic, n, o.EventsTopic, parts, n, o.EventsTopic, n)
+	if err := changelogFollows(ctx, o.Brokers, o.ChangelogTopic, o.EventsTopic, parts); err != nil {
+		return err
 	}
 	s := &Service{opts: o}
 	if len(set.Companies) > 0 {
@@ -127,14 +187,73 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(reg, func() float64 {
+		if !s.started.Load() {
+			return 0
+		}
+		return float64(s.consumer.Lag())
+	})
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_clickhouse_failing_seconds",
+			Help: "How long ClickHouse inserts (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
+		}, func() float64 {
+			if since := s.sinkFailingSince(); !since.IsZero() {
+				return time.Since(since).Seconds()
+			}
+			return 0
+		}),
+		// Partitions without a live owner show as sum(scorer_partitions_owned)
+		// below scorer_events_partitions for longer than a rebalance.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_partitions_owned", Help: "Events partitions this instance owns now (0 while it joins or rebalances).",
+		}, func() float64 {
+			if !s.started.Load() {
+				return 0
+			}
+			return float64(len(s.consumer.Assignment()))
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_events_partitions", Help: "Partitions of the events topic, which the group's instances should own between them.",
+		}, func() float64 { return float64(parts) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scorer_clickhouse_buffered_rows",
+			Help: "Touch, ledger and crossing rows waiting for ClickHouse or being inserted.",
+		}, func() float64 {
+			if w := s.writer.Load(); w != nil {
+				return float64(w.Stats().Buffered)
+			}
+			return 0
+		}),
+	)
+
+	// HTTP first: /healthz answers, and /readyz says why the scorer is not
+	// ready, while it waits for ClickHouse.
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("http %s: %w (is another scorer running? choose another with --http)", o.HTTP, err)
+	}
+	srv := &http.Server{Handler: bearer.Guard(s.routes(reg), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(c)
+	}()
+
 	var recorder Recorder = Discard{}
 	if o.ClickHouse != "" {
-		if s.store, err = analytics.Open(ctx, o.ClickHouse); err != nil {
-			return fmt.Errorf("clickhouse: %w", err)
+		w, closeStore, err := s.openClickHouse(ctx, metrics, ln.Addr().String())
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info().Msg("scorer stopped while waiting for ClickHouse")
+				return nil
+			}
+			return err
 		}
-		defer s.store.Close()
-		w := s.store.NewWriter(analytics.WriterOptions{Logger: &log})
-		defer w.Close(context.Background())
+		defer closeStore()
 		recorder = w
 	} else {
 		log.Warn().Msg("no --clickhouse: scoring and crossings work; the touch history and reports are off")
@@ -154,27 +273,6 @@ func Run(ctx context.Context, o Options) error {
 		defer p.Close()
 		producers[t] = p
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := NewMetrics(reg, func() float64 {
-		if s.consumer == nil {
-			return 0
-		}
-		return float64(s.consumer.Lag())
-	})
-	// Partitions without a live owner show as sum(scorer_partitions_owned)
-	// below scorer_events_partitions for longer than a rebalance.
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "scorer_partitions_owned", Help: "Events partitions this instance owns now (0 while it joins or rebalances).",
-	}, func() float64 {
-		if s.consumer == nil {
-			return 0
-		}
-		return float64(len(s.consumer.Assignment()))
-	}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "scorer_events_partitions", Help: "Partitions of the events topic, which the group's instances should own between them.",
-		}, func() float64 { return float64(parts) }))
 	var scores Producer
 	if o.ScoresTopic != "" {
 		scores = producers[o.ScoresTopic]
@@ -199,18 +297,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", o.HTTP)
-	if err != nil {
-		return fmt.Errorf("http %s: %w (is another scorer running? choose another with --http)", o.HTTP, err)
-	}
-	srv := &http.Server{Handler: bearer.Guard(s.routes(reg), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(c)
-	}()
+	s.started.Store(true)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -241,8 +328,13 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case s.waitingSince.Load() != nil:
+			http.Error(w, fmt.Sprintf("waiting for ClickHouse since %s: scoring starts once it answers", s.waitingSince.Load().Format(time.RFC3339)), http.StatusServiceUnavailable)
 		case !s.ready.Load():
 			http.Error(w, "not consuming", http.StatusServiceUnavailable)
+		case s.writer.Load() != nil && !s.writer.Load().Stats().FailingSince.IsZero():
+			st := s.writer.Load().Stats()
+			http.Error(w, fmt.Sprintf("ClickHouse inserts failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
 		case !s.consumer.InGeneration():
 			http.Error(w, "joining the consumer group (or rebalancing)", http.StatusServiceUnavailable)
 		case s.processor.Restoring() > 0:
@@ -256,9 +348,16 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
+// crossingTimesTimeout bounds the ClickHouse part of a score read.
+const crossingTimesTimeout = time.Second
+
 // score answers GET /contacts/{id}/score?model=M[&as_of=T] with the JSON of
 // a backtest line (an array of lines without model=).
 func (s *Service) score(w http.ResponseWriter, r *http.Request) {
+	if !s.started.Load() {
+		httpError(w, http.StatusServiceUnavailable, "starting: no partition is held yet")
+		return
+	}
 	id := r.PathValue("id")
 	var asOf time.Time
 	if v := r.URL.Query().Get("as_of"); v != "" {
@@ -282,13 +381,26 @@ func (s *Service) score(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnprocessableEntity, fmt.Sprintf("as_of %s is before the contact's latest event (%s): the live state answers from then on; use `scorer backtest --as-of` on the history", asOf.Format(time.RFC3339), latest.Format(time.RFC3339)))
 		return
 	}
+	// The score comes from memory; only the crossing times come from
+	// ClickHouse, skipped while it fails and bounded otherwise, so an
+	// outage never holds a score read.
+	crossings := s.store != nil && s.sinkFailingSince().IsZero()
 	for i := range lines {
 		lines[i].Crossings = []time.Time{}
-		if s.store != nil {
-			if times, err := s.store.CrossingTimes(r.Context(), id, lines[i].Model); err == nil {
-				lines[i].Crossings = times
-			}
+		if !crossings {
+			continue
 		}
+		cctx, cancel := context.WithTimeout(r.Context(), crossingTimesTimeout)
+		times, err := s.store.CrossingTimes(cctx, id, lines[i].Model)
+		cancel()
+		if err != nil {
+			crossings = false
+			continue
+		}
+		lines[i].Crossings = times
+	}
+	if s.store != nil && !crossings {
+		w.Header().Set("X-Scorer-Crossings", "unavailable: ClickHouse is failing")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	model := r.URL.Query().Get("model")

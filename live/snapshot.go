@@ -18,8 +18,8 @@ import (
 // assignment a snapshot is used only if that offset is exactly the group's
 // committed offset and nothing was written to the changelog since;
 // otherwise (a crash, another instance moved on, `scorer rescore --apply`
-// rebuilt the state) the changelog is the truth.
-
+// rebuilt the state) the changelog is the truth. snapshotMagic opens every
+// snapshot file; a change of layout changes it.
 const snapshotMagic = "sbsnap2\n"
 
 func snapshotPath(dir, topic string, partition int) string {

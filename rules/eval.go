@@ -62,7 +62,7 @@ func (e *Evaluator) test(g *Group) (bool, error) {
 	}
 	out, err := e.run(g.test, g.ntest)
 	if err != nil {
-		return false, fmt.Errorf("when: %s", oneLine(err))
+		return false, fmt.Errorf("when: %s", dialect.OneLine(err))
 	}
 	ok, isBool := out.(bool)
 	if !isBool {
@@ -79,7 +79,7 @@ func (e *Evaluator) points(g *Group) (Points, error) {
 	}
 	out, err := e.run(g.points, g.npoints)
 	if err != nil {
-		return 0, fmt.Errorf("points: %s", oneLine(err))
+		return 0, fmt.Errorf("points: %s", dialect.OneLine(err))
 	}
 	f, ok := toFloat(out)
 	if !ok {

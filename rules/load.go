@@ -323,7 +323,7 @@ func (l *loader) group(n *yaml.Node, i int) *Group {
 	} else {
 		g.When = w.Value
 		if err := compileWhen(g); err != nil {
-			l.errorf(w.Line, label, "%s", oneLine(err))
+			l.errorf(w.Line, label, "%s", dialect.OneLine(err))
 		}
 	}
 	if p := f["points"]; p == nil {
@@ -335,7 +335,7 @@ func (l *loader) group(n *yaml.Node, i int) *Group {
 		num, err := strconv.ParseFloat(p.Value, 64)
 		isNum := (p.Tag == "!!int" || p.Tag == "!!float") && err == nil
 		if err := compilePoints(g, isNum, num); err != nil {
-			l.errorf(p.Line, label, "%s", oneLine(err))
+			l.errorf(p.Line, label, "%s", dialect.OneLine(err))
 		}
 	}
 	g.Max = l.optPoints(f["max"], label, "max")
@@ -403,14 +403,4 @@ func (l *loader) duration(n *yaml.Node, group, key string) time.Duration {
 		l.errorf(n.Line, group, "%s: %v", key, err)
 	}
 	return d
-}
-
-// oneLine flattens expr's multi-line errors (with a caret under the
-// column) into one line a terminal or log shows whole.
-func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -24,12 +24,6 @@ import (
 // differential fuzz test holds them to it.
 type native func(env *Env) any
 
-// nativeError carries a runtime error out of the closures; run recovers it
-// the way expr's VM recovers its panics.
-type nativeError struct{ msg string }
-
-func (e nativeError) Error() string { return e.msg }
-
 // run evaluates a native expression, turning a panic into an error.
 func (n native) run(env *Env) (out any, err error) {
 	defer func() {

@@ -17,10 +17,10 @@ import (
 // index, so state written under one rule version loads under another: a
 // group whose definition is unchanged keeps its state; a changed, new or
 // removed group starts empty (its state would be wrong under the new
-// definition; `scorer rescore` rebuilds it from history).
-
-// codecVersion 2 adds each disarmed threshold's crossing time; version 1
-// states still load (their crossing times are unknown: 0).
+// definition; `scorer rescore` rebuilds it from history). codecVersion is
+// the first byte of every encoded contact: version 2 adds each disarmed
+// threshold's crossing time; version 1 states still load (their crossing
+// times are unknown: 0).
 const codecVersion = 2
 
 func groupPrint(m *rules.Model, g *rules.Group) uint64 {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/scorebridge/scorebridge/rules"
 )
@@ -175,5 +174,3 @@ func contribution(m *rules.Model, pts rules.Points, t, T int64) (value rules.Poi
 func inWindow(g *rules.Group, t, T int64) bool {
 	return g.Window == 0 || t > T-int64(g.Window)
 }
-
-func unixNano(t time.Time) int64 { return t.UnixNano() }

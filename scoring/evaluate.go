@@ -169,3 +169,22 @@ func EvaluateCrossings(m *rules.Model, evs []events.Event) []Crossing {
 	}
 	return out
 }
+
+// ExpectedCrossingIDs replays a history contact by contact with the
+// reference evaluation and names each crossing by the id the scorer must
+// announce it under: what a crossings topic is checked against.
+func ExpectedCrossingIDs(set *rules.Set, evs []events.Event) map[string]bool {
+	byContact := map[string][]events.Event{}
+	for _, ev := range evs {
+		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
+	}
+	ids := map[string]bool{}
+	for id, list := range byContact {
+		for _, m := range set.Models {
+			for _, x := range EvaluateCrossings(m, list) {
+				ids[events.CrossingID(id, m.Name, x.Threshold.Name, x.EventID)] = true
+			}
+		}
+	}
+	return ids
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -310,7 +311,7 @@ groups:
 			}
 			// The incremental scorer over the sorted stream gives the same.
 			sorted := Dedup(tc.events)
-			sortEvents(sorted)
+			sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(&sorted[j]) })
 			e, _ := NewEngine(&rules.Set{Models: []*rules.Model{m}})
 			s := NewScorer(e)
 			var c Contact

@@ -5,6 +5,8 @@
 #   scoring: BenchmarkScore (100 and 1,000 groups; batches, as the
 #            service scores) and BenchmarkScoreEach vs BenchmarkBaseline
 #   decode:  events.Decode vs goccy/go-json and encoding/json
+#   backtest: the streaming backtest vs History (decode once, a shard per
+#            core) and a rescoring of the held history (the studio's preview)
 #   kafka:   raw kafka-go / kgo consumption vs the scorer end to end, and
 #            latency from an event's produce to its crossing's produce
 #   clickhouse (when CLICKHOUSE_DSN is set): writer rows/s, report times
@@ -34,6 +36,17 @@ echo "$out" | awk '
 printf '\n== event decoding (CPU per event; ratios against the goccy/go-json and encoding/json paths, same run)\n'
 go test ./events -run XXX -bench Decode -benchtime "$benchtime" | grep '^Benchmark'
 
+printf '\n== backtest: streaming on one core (baseline) vs every core (scorer backtest), loading into memory (the studio), and a preview (the held history scored again)\n'
+out="$(go test ./backtest -run XXX -bench '^BenchmarkBacktest' -benchtime 3x -count 1)"
+echo "$out" | grep '^Benchmark'
+echo "$out" | awk '
+	function metric(name,   i) { for (i = 1; i <= NF; i++) if ($(i+1) == name) return $i }
+	/^BenchmarkBacktestStream/ { sw = metric("ns/event"); sc = metric("cpu-ns/event") }
+	/^BenchmarkBacktestParallel/ { pw = metric("ns/event"); pc = metric("cpu-ns/event") }
+	/^BenchmarkBacktestLoadRun/ { lw = metric("ns/event"); lc = metric("cpu-ns/event") }
+	/^BenchmarkBacktestHeld/ { hw = metric("ns/event"); hc = metric("cpu-ns/event") }
+	END { printf "vs streaming on one core, wall (CPU): scorer backtest (RunParallel) %.2fx (%.2fx), load into memory and run %.2fx (%.2fx), a preview of the held history %.2fx (%.2fx)\n", sw / pw, sc / pc, sw / lw, sc / lc, sw / hw, sc / hc }'
+
 printf '\n== kafka: raw consumption vs the scorer end to end (embedded broker)\n'
 go run ./cmd/kafkabench --embedded --events "$events" --contacts 100000 --rounds 1 --mode both --duration 15s 2>/dev/null
 
@@ -41,7 +54,7 @@ if [[ -n "${CLICKHOUSE_DSN:-}" ]]; then
 	printf '\n== clickhouse: writer and reports\n'
 	touches=1000000,10000000
 	[[ -n "${QUICK:-}" ]] && touches=1000000
-	go run ./analytics/cmd/chbench -dsn "$CLICKHOUSE_DSN" -touches "$touches"
+	go run ./cmd/chbench -dsn "$CLICKHOUSE_DSN" -touches "$touches"
 else
 	printf '\n== clickhouse: skipped (set CLICKHOUSE_DSN, e.g. $(scripts/clickhouse.sh dsn))\n'
 fi

@@ -294,6 +294,17 @@ cat <<EOF
     docs/analysts.md (tables and SQL), docs/rules.md (write rules), docs/operations.md (run it)
 EOF
 
+# ---- 7. Score Studio (web console; STUDIO_PORT [8070]) -------------------
+STUDIO_PORT="${STUDIO_PORT:-8070}"
+if port_busy "$STUDIO_PORT"; then
+	echo "demo: port $STUDIO_PORT is in use: Score Studio not started (STUDIO_PORT=18070 make demo)" >&2
+else
+	start studio "$BIN"/scorer studio --rules testdata/rules-accounts --events "$DEMO/events.jsonl" \
+		--scorer "$SCORER_URL" --bridge "$BRIDGE_URL" --http "127.0.0.1:$STUDIO_PORT"
+	wait_for studio 120 http_get "http://127.0.0.1:$STUDIO_PORT/api/rules"
+	echo "==> Score Studio: http://127.0.0.1:$STUDIO_PORT/  (docs/studio.md; loopback only)"
+fi
+
 if [[ "$DEMO_WAIT" == 1 ]]; then
 	echo
 	echo "==> the services keep running for you to explore; press Ctrl-C to stop them"

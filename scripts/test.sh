@@ -21,6 +21,16 @@ if (( ${#missing[@]} )); then
 		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}"; }
 fi
 
+# The studio's browser tests drive Debian's chromium (headless); they are
+# skipped, with a message saying so, only when it cannot be installed.
+if ! command -v chromium >/dev/null; then
+	step "installing chromium for the studio's browser tests (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q chromium >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } ||
+		echo "chromium could not be installed: the studio's browser tests will be skipped"
+fi
+
 step "gofmt"
 unformatted="$(gofmt -l $(git ls-files '*.go'))"
 if [[ -n "$unformatted" ]]; then
@@ -46,7 +56,8 @@ echo "CLICKHOUSE_DSN=$CLICKHOUSE_DSN"
 step "go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
-for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-bridge.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
+for extra in scripts/chdb-test.sh scripts/kill9-scorer.sh scripts/faults-scorer.sh scripts/kill9-scorer-clickhouse.sh \
+	scripts/kill9-bridge.sh scripts/kill9-writeback.sh scripts/hubspot-client-test.sh scripts/alerts-test.sh; do
 	if [[ -x "$extra" ]]; then
 		step "$extra"
 		"$extra"

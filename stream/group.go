@@ -137,6 +137,16 @@ type Claim struct {
 
 	done <-chan struct{} // the generation's end
 
+	// end is the partition's end offset as last seen (fetched batches'
+	// high watermark, or a ListOffsets of the periodic commit); committed
+	// the offset the group holds for it. Lag is their difference.
+	end       atomic.Int64
+	committed atomic.Int64
+
+	failMu  sync.Mutex
+	failErr error
+	failed  chan struct{} // closed by Fail; nil until needed
+
 	trackMu sync.Mutex
 	tracked []*trackedBatch // in the order Track was called
 	idle    chan struct{}   // closed when tracked empties; nil when empty
@@ -211,6 +221,39 @@ func (c *Claim) WaitTracked(ctx context.Context) error {
 	}
 }
 
+// Fail stops the partition as if Handle had returned err: for an effect
+// that fails after Handle returned (written in the background, see
+// Track). The first error counts; it is safe from any goroutine.
+func (c *Claim) Fail(err error) {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	if c.failErr != nil {
+		return
+	}
+	c.failErr = err
+	if c.failed == nil {
+		c.failed = make(chan struct{})
+	}
+	close(c.failed)
+}
+
+// failure is closed once Fail was called; Failure is its error.
+func (c *Claim) failure() <-chan struct{} {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	if c.failed == nil {
+		c.failed = make(chan struct{})
+	}
+	return c.failed
+}
+
+// Failure is the error given to Fail, or nil.
+func (c *Claim) Failure() error {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	return c.failErr
+}
+
 // Done is closed when this claim's generation ends: a rebalance, or Run
 // returning. Handle runs to completion even then (its context does not
 // end), but the partition may already belong to another member: a handler
@@ -220,9 +263,30 @@ func (c *Claim) Done() <-chan struct{} { return c.done }
 // Marked is the highest offset passed to Commit, or -1.
 func (c *Claim) Marked() int64 { return c.mark.Load() }
 
-// Lag is how many messages of the partition remained after the last batch
-// fetched, as the broker's high watermark said.
-func (c *Claim) Lag() int64 { return c.lag.Load() }
+// Lag is how many messages of the partition are not committed: its end
+// offset (refreshed with every commit interval, and by every fetched
+// batch) less the offset the group holds. It grows while batches are
+// scored but not yet durable, and while a batch waits on a slow effect
+// (ClickHouse, Kafka) and nothing is fetched. Before the first commit of
+// a partition the group never committed, it counts from the first
+// offset fetched.
+func (c *Claim) Lag() int64 {
+	end, committed := c.end.Load(), c.committed.Load()
+	if end <= 0 || committed < 0 {
+		return c.lag.Load()
+	}
+	return max(0, end-committed)
+}
+
+// seen raises the end offset the claim knows.
+func (c *Claim) seen(end int64) {
+	for {
+		cur := c.end.Load()
+		if end <= cur || c.end.CompareAndSwap(cur, end) {
+			return
+		}
+	}
+}
 
 // GroupConsumer consumes one topic as a member of a consumer group and
 // hands each assigned partition to a Handler, with explicit commits. It is
@@ -235,6 +299,7 @@ type GroupConsumer struct {
 
 	mu     sync.Mutex
 	claims map[int]*Claim
+	ends   *kafka.Client // end offsets for Lag; used by the commit loop only
 }
 
 // NewGroupConsumer validates the configuration; Run joins the group.
@@ -306,7 +371,6 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 	return failed
 }
 
-// Assignment lists the partitions this member owns now, sorted.
 // InGeneration reports whether this member holds a generation of the
 // group (its assignment may be empty): false before it first joins and
 // while a rebalance is under way.
@@ -358,6 +422,7 @@ func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation
 			c.Committed = a.Offset
 		}
 		c.mark.Store(-1)
+		c.committed.Store(c.Committed)
 		claims = append(claims, c)
 	}
 	sort.Slice(claims, func(i, j int) bool { return claims[i].Partition < claims[j].Partition })
@@ -394,6 +459,7 @@ func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation
 			if err := g.commit(gen, claims, committed); err != nil {
 				log.Warn().Err(err).Msg("periodic commit failed; the next one retries")
 			}
+			g.refreshEnds(pctx, claims)
 		}
 	}
 	wg.Wait()
@@ -422,7 +488,44 @@ func (g *GroupConsumer) commit(gen *kafka.Generation, claims []*Claim, committed
 	for p, o := range offsets {
 		committed[p] = o
 	}
+	for _, c := range claims {
+		if o, ok := offsets[c.Partition]; ok {
+			c.committed.Store(o)
+		}
+	}
 	return nil
+}
+
+// refreshEnds asks the broker for the end offsets of the claimed
+// partitions, so Lag grows while nothing is fetched (a handler waiting on
+// a slow effect leaves the fetched messages unread). Failures keep the
+// last values: a Kafka outage shows in the consumer's own errors.
+func (g *GroupConsumer) refreshEnds(ctx context.Context, claims []*Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	if g.ends == nil {
+		g.ends = &kafka.Client{Addr: kafka.TCP(g.cfg.Brokers...), Timeout: 2 * time.Second}
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, c := range claims {
+		req.Topics[g.cfg.Topic] = append(req.Topics[g.cfg.Topic], kafka.LastOffsetOf(c.Partition))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res, err := g.ends.ListOffsets(ctx, req)
+	if err != nil {
+		return
+	}
+	byPartition := map[int]*Claim{}
+	for _, c := range claims {
+		byPartition[c.Partition] = c
+	}
+	for _, po := range res.Topics[g.cfg.Topic] {
+		if c := byPartition[po.Partition]; c != nil && po.Error == nil {
+			c.seen(po.LastOffset)
+		}
+	}
 }
 
 // runPartition fetches one partition and feeds the handler in batches
@@ -491,12 +594,15 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 		fcancel()
 		<-fetched
 	}()
+	failed := c.failure()
 	for {
 		var m kafka.Message
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-failed:
+			return fmt.Errorf("%s/%d: %w", c.Topic, c.Partition, c.Failure())
 		case m, ok = <-msgs:
 		}
 		if !ok {
@@ -519,6 +625,11 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 		}
 		last := batch[len(batch)-1]
 		c.lag.Store(max(0, last.HighWaterMark-last.Offset-1))
+		c.seen(last.HighWaterMark)
+		if c.committed.Load() < 0 {
+			// Never committed: count from the first message fetched.
+			c.committed.CompareAndSwap(-1, batch[0].Offset)
+		}
 		if err := g.h.Handle(hctx, c, batch); err != nil {
 			return fmt.Errorf("handle %s/%d offsets %d-%d: %w", c.Topic, c.Partition, batch[0].Offset, last.Offset, err)
 		}

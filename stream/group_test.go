@@ -351,3 +351,68 @@ func TestGroupConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// asyncFailer hands each batch's effect to the background and, once
+// told to, fails one there: after Handle returned.
+type asyncFailer struct {
+	*recorder
+	failAsync chan error
+}
+
+func (a *asyncFailer) Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error {
+	if err := a.recorder.Handle(ctx, c, msgs); err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case err := <-a.failAsync:
+			c.Fail(err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}()
+	return nil
+}
+
+// An effect that fails after Handle returned stops the consumer with its
+// error, as a failing Handle does, though no message follows.
+func TestClaimFailStopsTheConsumer(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t, 40*time.Second)
+	a := &asyncFailer{recorder: newRecorder("a"), failAsync: make(chan error, 1)}
+	m := startMember(t, brokers, "fail-async", a)
+	produce(t, ctx, brokers, testTopic, events(0, 60)...)
+	eventually(t, 20*time.Second, "everything handled", func() bool { return a.count() == 60 })
+	produce(t, ctx, brokers, testTopic, Message("contact-0", []byte("ev-60")))
+	a.failAsync <- errors.New("background write refused")
+	select {
+	case <-m.exited:
+		if m.err == nil || !errorsContains(m.err, "background write refused") {
+			t.Fatalf("Run returned %v, want the failed effect's error", m.err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Run did not return after Claim.Fail")
+	}
+}
+
+// Lag is the committed lag: while a handler reads messages but cannot make
+// them durable (ClickHouse down, say), it grows with what arrives, and it
+// returns to 0 once the marks are committed.
+func TestLagIsTheCommittedLag(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t, 40*time.Second)
+	r := newRecorder("lag")
+	r.commitBelow = 1 // nothing past offset 1 becomes durable
+	m := startMember(t, brokers, "lag", r)
+	eventually(t, 20*time.Second, "partitions assigned", func() bool { return len(m.gc.Assignment()) == testPartitions })
+	produce(t, ctx, brokers, testTopic, events(0, 300)...)
+	eventually(t, 20*time.Second, "everything handled", func() bool { return r.count() == 300 })
+	// Each partition committed offset 1 of its messages.
+	eventually(t, 10*time.Second, "the lag to count every message not committed", func() bool {
+		return m.gc.Lag() == 300-testPartitions
+	})
+	r.mu.Lock()
+	r.commitBelow = 0
+	r.mu.Unlock()
+	produce(t, ctx, brokers, testTopic, events(300, 350)...) // every contact, so every partition
+	eventually(t, 10*time.Second, "the lag to drop to 0 once committed", func() bool { return m.gc.Lag() == 0 })
+}

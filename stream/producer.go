@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,4 +356,38 @@ func Header(m kafka.Message, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// WriteAlone writes one message in a produce request of its own, to the
+// partition Write's partitioner (murmur2 of the key) would choose. Write
+// batches the messages of concurrent callers together, so a broker that
+// refuses one of them for its size refuses its batch-mates too; a caller
+// that must know whether this message fits (a dead letter cut down to
+// fit) writes it alone.
+func (p *Producer) WriteAlone(ctx context.Context, m kafka.Message) error {
+	meta, err := p.direct.Load().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
+	if err != nil {
+		return fmt.Errorf("write to %s: partitions: %w", p.topic, err)
+	}
+	var parts []int
+	for _, t := range meta.Topics {
+		if t.Name != p.topic {
+			continue
+		}
+		if t.Error != nil {
+			return fmt.Errorf("write to %s: partitions: %w", p.topic, t.Error)
+		}
+		for _, pt := range t.Partitions {
+			parts = append(parts, pt.ID)
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("write to %s: the topic has no partitions", p.topic)
+	}
+	slices.Sort(parts)
+	partition := kafka.Murmur2Balancer{}.Balance(m, parts...)
+	if err := p.produce(ctx, partition, []kafka.Message{m}); err != nil {
+		return fmt.Errorf("write 1 message to %s/%d: %w", p.topic, partition, err)
+	}
+	return nil
 }

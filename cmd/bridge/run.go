@@ -139,6 +139,35 @@ func serve(ctx context.Context, o options) error {
 		return 0
 	})
 
+	// HTTP first, so /healthz answers while the bridge waits for
+	// ClickHouse and recovers; /decisions answers once the audit is open.
+	h := &handler{stop: ctx, log: log}
+	var recovered atomic.Bool
+	var decisions atomic.Pointer[http.HandlerFunc]
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
+		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
+	}, func(w http.ResponseWriter, r *http.Request) {
+		if d := decisions.Load(); d != nil {
+			(*d)(w, r)
+			return
+		}
+		http.Error(w, "starting: waiting for the audit store (ClickHouse)", http.StatusServiceUnavailable)
+	}), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server")
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
 	// The audit: ClickHouse when configured, else the local store.
 	var (
 		recorder enrollment.Recorder
@@ -148,11 +177,23 @@ func serve(ctx context.Context, o options) error {
 		apiRow   func(analytics.APICall)
 	)
 	if o.ClickHouse != "" {
-		if ch, err = analytics.Open(ctx, o.ClickHouse); err != nil {
+		// Down at start: wait (each attempt logged and counted) rather than
+		// exit, so a restart during an outage resumes once it is back.
+		ch, err = analytics.OpenWaiting(ctx, o.ClickHouse, 5*time.Second, func(err error, wait time.Duration) {
+			metrics.Count(enrollment.ErrClickHouse)
+			log.Warn().Err(err).Dur("retry_in", wait).Str("http", ln.Addr().String()).
+				Msg("ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)")
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info().Msg("bridge stopped while waiting for ClickHouse")
+				return nil
+			}
 			return fmt.Errorf("clickhouse: %w", err)
 		}
 		defer ch.Close()
-		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log})
+		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log,
+			OnError: func(string, error) { metrics.Count(enrollment.ErrClickHouse) }})
 		recorder = enrollment.AnalyticsRecorder{W: writer}
 		// Each row is stored in bbolt before the call returns, so before
 		// the bridge acts on its answer; the outbox flush hands the rows
@@ -170,6 +211,8 @@ func serve(ctx context.Context, o options) error {
 		recorder = local
 		log.Warn().Msg("no --clickhouse: decisions are kept in the local store; HubSpot calls are counted, not stored")
 	}
+	d := decisionsFrom(ch, local)
+	decisions.Store(&d)
 
 	sink, err := newSink(cfg, metrics.AuditHook(apiRow), o.Transport)
 	if err != nil {
@@ -189,27 +232,7 @@ func serve(ctx context.Context, o options) error {
 		DeadLetter: func(ctx context.Context, m enrollment.Message, reason string) error {
 			return stream.SendDeadLetter(ctx, dlq, m.Raw.(kafka.Message), reason)
 		}}
-
-	// HTTP first, so /healthz answers while the bridge recovers.
-	h := &handler{svc: svc, stop: ctx, log: log}
-	var recovered atomic.Bool
-	ln, err := net.Listen("tcp", o.HTTP)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
-	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
-		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
-	}, decisionsFrom(ch, local)), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("http server")
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	h.svc = svc
 
 	if err := stream.EnsureTopics(ctx, o.Brokers,
 		stream.Topic{Name: o.Topic, Partitions: max(1, o.Partitions)},

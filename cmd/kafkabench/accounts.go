@@ -39,7 +39,7 @@ func accountsEngine(groups int) (*scoring.Engine, error) {
 // aggregator's group with its changelog and crossings), rounds
 // interleaved, each timed until every group it runs has committed the end
 // of its input. It prints events/s of each and the ratio.
-func accountsBench(ctx context.Context, brokers []string, n, partitions, contacts, rounds int, out io.Writer, log io.Writer) error {
+func accountsBench(ctx context.Context, brokers []string, n, partitions, contacts, days, rounds int, out io.Writer, log io.Writer) error {
 	plain, err := scorerEngine(100)
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func accountsBench(ctx context.Context, brokers []string, n, partitions, contact
 		batch = batch[:0]
 		return err
 	}
-	err = synthSource(1, contacts)(n, func(key string, value []byte) error {
+	err = synthSource(1, contacts, days)(n, func(key string, value []byte) error {
 		batch = append(batch, stream.Message(key, value))
 		if len(batch) == 2000 {
 			return flush()

@@ -50,12 +50,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	events := fs.Int("events", 1_000_000, "events for the throughput run")
 	partitions := fs.Int("partitions", 6, "partitions of the bench topics")
 	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
+	days := fs.Int("days", 365, "days the scorer's synthetic events span (ClickHouse writes a part per monthly partition an insert touches: live traffic touches one)")
 	rate := fs.Int("rate", 10_000, "events per second in the latency run")
 	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
 	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none; accounts: the scorer with and without a company model (throughput only)")
 	keep := fs.Bool("keep", false, "keep the bench topics")
 	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
 	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
+	clickhouse := fs.String("clickhouse", os.Getenv("CLICKHOUSE_DSN"), "ClickHouse DSN (env CLICKHOUSE_DSN): with --pipeline scorer, adds the scorer with its touch history in ClickHouse, run over the same events in every round and compared with the scorer without it (a database per round, dropped after it)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,8 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *pipeline == "none" && *mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
 	}
-	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 {
-		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch and --duration must be positive")
+	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 || *days < 1 {
+		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch, --days and --duration must be positive")
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *pipeline == "accounts" {
 		fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
-		if err := accountsBench(ctx, addrs, *events, *partitions, *contacts, *rounds, stdout, stderr); err != nil {
+		if err := accountsBench(ctx, addrs, *events, *partitions, *contacts, *days, *rounds, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "kafkabench:", err)
 			return 1
 		}
@@ -113,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	var pipe kafkabench.Pipeline
+	var more []kafkabench.NamedPipeline
 	pipeName := "pass-through pipeline (consume->produce->commit)"
 	source := kafkabench.SyntheticEvents(1, *contacts)
 	latencySource := kafkabench.SyntheticEvents(2, *contacts)
@@ -127,7 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		pipe = scorerPipeline(e)
 		pipeName = "scorer end to end (decode, 100 groups, crossings, state, commit)"
-		source, latencySource = synthSource(1, *contacts), synthSource(2, *contacts)
+		source, latencySource = synthSource(1, *contacts, *days), synthSource(2, *contacts, *days)
+		if *clickhouse != "" {
+			more = append(more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, *clickhouse)})
+		}
 	}
 	fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
 	defer func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }()
@@ -136,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep, err := kafkabench.Run(ctx, kafkabench.Config{
 			Brokers: addrs, Events: *events, Partitions: *partitions,
 			Source:   source,
-			Pipeline: pipe, PipelineName: pipeName,
+			Pipeline: pipe, PipelineName: pipeName, More: more,
 			Rounds: *rounds, ProduceBatch: *produceBatch, Keep: *keep, Log: stderr,
 		})
 		if err != nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
@@ -30,6 +32,17 @@ func scorerEngine(groups int) (*scoring.Engine, error) {
 // saving each batch's changed contact states to a compacted changelog and
 // committing after them.
 func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
+	return scorerWith(e, "")
+}
+
+// scorerClickHousePipeline is scorerPipeline recording the touch history
+// in ClickHouse as `scorer run --clickhouse` does: each round writes to a
+// database of its own (dsn's, suffixed), dropped after it.
+func scorerClickHousePipeline(e *scoring.Engine, dsn string) kafkabench.Pipeline {
+	return scorerWith(e, dsn)
+}
+
+func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 	return func(ctx context.Context, brokers []string, in, out, group string) error {
 		parts, err := stream.Partitions(ctx, brokers, in)
 		if err != nil {
@@ -55,10 +68,29 @@ func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
 			defer p.Close()
 			producers[t] = p
 		}
+		var recorder live.Recorder
+		if dsn != "" {
+			store, err := analytics.Open(ctx, benchDatabase(dsn, out))
+			if err != nil {
+				return fmt.Errorf("clickhouse: %w", err)
+			}
+			defer store.Close()
+			defer store.DropDatabase(context.WithoutCancel(ctx))
+			w := store.NewWriter(live.HistoryWriterOptions)
+			// Everything the scorer waited for is stored; what is left
+			// (nothing, once the bench saw every offset committed) is
+			// not worth waiting for.
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				w.Close(cctx)
+			}()
+			recorder = w
+		}
 		p := live.NewProcessor(live.Config{
 			Brokers: brokers, Changelog: changelog, Topic: in,
 			Crossings: producers[out], DeadLetters: producers[dlq], States: producers[changelog],
-			Log: zerolog.Nop(),
+			Recorder: recorder, Log: zerolog.Nop(),
 		}, e)
 		// A short commit interval, as in kafkabench.Transform: the bench
 		// counts the pipeline done when its commits reach the end of in,
@@ -71,12 +103,22 @@ func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
 	}
 }
 
+// benchDatabase is dsn with its database replaced by one named after the
+// round's output topic.
+func benchDatabase(dsn, out string) string {
+	db := "kafkabench_" + strings.NewReplacer("-", "_", ".", "_").Replace(out)
+	if i := strings.LastIndex(dsn, "/"); i > len("clickhouse://") {
+		return dsn[:i+1] + db
+	}
+	return strings.TrimSuffix(dsn, "/") + "/" + db
+}
+
 // synthSource feeds the bench realistic engagement events (synth), whose
 // types and properties the benchmark rules match.
-func synthSource(seed uint64, contacts int) kafkabench.Source {
+func synthSource(seed uint64, contacts, days int) kafkabench.Source {
 	return func(n int, emit func(string, []byte) error) error {
 		cfg := synth.Default()
-		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), 365, n, 0.01
+		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), days, n, 0.01
 		return kafkabench.EventSource(func(emit func(*events.Event) error) error { return synth.Generate(cfg, emit) })(n, emit)
 	}
 }

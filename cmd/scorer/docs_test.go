@@ -22,3 +22,18 @@ func TestDocsFlagTablesMatchScorerRun(t *testing.T) {
 	src, _ := os.ReadFile("run.go")
 	clitest.Check(t, rows, usage, map[string]bool{"SCORER_RULES": true, "SCORER_API_TOKEN": true}, string(src))
 }
+
+// The flag table of docs/studio.md names `scorer studio`'s real flags.
+func TestDocsFlagTablesMatchScorerStudio(t *testing.T) {
+	usage := func(t *testing.T) map[string]string {
+		var out bytes.Buffer
+		run([]string{"studio", "-h"}, &out, &out)
+		return clitest.ParseUsage(out.String())
+	}
+	rows := clitest.Rows(t, "scorer studio", "../../docs/studio.md")
+	if len(rows) == 0 {
+		t.Fatal("docs/studio.md has no flag table for scorer studio")
+	}
+	src, _ := os.ReadFile("studio.go")
+	clitest.Check(t, rows, usage, map[string]bool{"STUDIO_TOKEN": true}, string(src))
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/synth"
 )
 
@@ -28,9 +29,9 @@ func generateCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	t, err := parseTime("start", *start)
+	t, err := dialect.ParseTime(*start)
 	if err != nil {
-		return err
+		return fmt.Errorf("--start %w", err)
 	}
 	d.Start = t
 	w := bufio.NewWriterSize(stdout, 256<<10)

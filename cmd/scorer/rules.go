@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 )
@@ -81,32 +81,22 @@ func openInput(path string, stdin io.Reader) (io.Reader, func() (io.ReadCloser, 
 	return f, func() (io.ReadCloser, error) { return openFile(path) }, func() { f.Close() }, nil
 }
 
-func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return t, fmt.Errorf("--%s %q is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", name, s)
-	}
-	return t, nil
-}
-
 func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("backtest", stderr)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable)")
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	asOf := fs.String("as-of", "", "score at this RFC 3339 time (default: each contact's latest event)")
+	stream := fs.Bool("stream", false, "score on one core (by default lines are decoded and contacts scored on every core)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *input == "" {
 		return errors.New("--events is required (a JSONL file, or - for stdin)")
 	}
-	at, err := parseTime("as-of", *asOf)
+	at, err := dialect.ParseTime(*asOf)
 	if err != nil {
-		return err
+		return fmt.Errorf("--as-of %w", err)
 	}
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {
@@ -123,10 +113,16 @@ func backtestCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer done()
 	out := newJSONLines(stdout)
-	sum, err := backtest.Run(e, in, reopen, backtest.Options{
+	opts := backtest.Options{
 		AsOf:    at,
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
-	}, func(l backtest.Line) error { return out.write(l) })
+	}
+	emit := func(l backtest.Line) error { return out.write(l) }
+	run := backtest.RunParallel // decoded and scored a shard per core
+	if *stream {
+		run = backtest.Run
+	}
+	sum, err := run(e, in, reopen, opts, emit)
 	if err == nil {
 		err = companyLines(e, path, at, out)
 	}
@@ -186,9 +182,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if *input == "" || (*contact == "") == (*company == "") {
 		return errors.New("--events and one of --contact or --company are required")
 	}
-	at, err := parseTime("as-of", *asOf)
+	at, err := dialect.ParseTime(*asOf)
 	if err != nil {
-		return err
+		return fmt.Errorf("--as-of %w", err)
 	}
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,9 +91,10 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var cs *crossingSet
+	var cs *events.CrossingLog
 	if *crossTopic != "" {
-		if cs, err = readCrossings(ctx, bs, *crossTopic, e.Rules); err != nil {
+		cs = events.NewCrossingLog()
+		if _, err := readTopic(ctx, bs, *crossTopic, func(m kafka.Message) error { cs.Add(m.Key, m.Value); return nil }); err != nil {
 			return err
 		}
 	}
@@ -112,11 +112,9 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	for _, id := range sortedKeys(states) {
 		c := states[id]
 		for mi, m := range e.Rules.Models {
-			l := backtest.Line{ContactID: id, Model: m.Name, Groups: map[string]float64{}, Crossings: []time.Time{}}
-			l.Score = rules.Float(s.Score(c, mi, c.Latest))
-			s.GroupSums(c, mi, c.Latest, func(g int, v rules.Points) { l.Groups[m.Groups[g].Name] = rules.Float(v) })
+			l := backtest.ScoreLine(s, id, c, mi, c.Latest)
 			if cs != nil {
-				if times := cs.times[id+"\x00"+m.Name]; len(times) > 0 {
+				if times := cs.Times(id, m.Name); len(times) > 0 {
 					l.Crossings = times
 				}
 			}
@@ -139,36 +137,25 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	}
 	if cs != nil {
 		orphans := 0
-		for k := range cs.times {
-			id, _, _ := strings.Cut(k, "\x00")
+		for id := range cs.Contacts() {
 			if states[id] == nil {
 				orphans++
 			}
 		}
 		fmt.Fprintf(stderr, "crossings in %s: %d messages, %d distinct crossing ids, %d duplicates (same id, same crossing), %d conflicting, %d malformed, %d for contacts without state, %d of company models (not checked here)\n",
-			*crossTopic, cs.messages, cs.distinct, cs.duplicates, len(cs.conflicts), cs.malformed, orphans, cs.companies)
-		for _, c := range cs.conflicts {
+			*crossTopic, cs.Messages, cs.Distinct, cs.Duplicates, len(cs.Conflicts), cs.Malformed, orphans, cs.Companies)
+		for _, c := range cs.Conflicts {
 			fmt.Fprintln(stderr, "  conflict:", c)
 		}
-		if len(cs.conflicts) > 0 || cs.malformed > 0 || orphans > 0 {
+		if len(cs.Conflicts) > 0 || cs.Malformed > 0 || orphans > 0 {
 			problems = append(problems, "inconsistent crossings")
 		}
 	}
 	if want != nil {
-		missing, unexpected := 0, 0
-		for id := range want {
-			if !cs.ids[id] {
-				missing++
-			}
-		}
-		for id := range cs.ids {
-			if !want[id] {
-				unexpected++
-			}
-		}
+		missing, unexpected := cs.Compare(want)
 		fmt.Fprintf(stderr, "crossing ids the rules give on %s: %d expected, %d missing from the topic, %d on the topic but not expected\n",
-			*history, len(want), missing, unexpected)
-		if missing > 0 || unexpected > 0 {
+			*history, len(want), len(missing), len(unexpected))
+		if len(missing) > 0 || len(unexpected) > 0 {
 			problems = append(problems, "the crossings topic differs from the history's crossings")
 		}
 	}
@@ -178,92 +165,20 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// crossingSet is a crossings topic de-duplicated by crossing_id.
-type crossingSet struct {
-	messages, distinct, duplicates, malformed int
-	companies                                 int // company-level crossings, skipped
-	conflicts                                 []string
-	times                                     map[string][]time.Time // contact \x00 model -> crossed_at, sorted
-	ids                                       map[string]bool
-}
-
-func readCrossings(ctx context.Context, brokers []string, topic string, set *rules.Set) (*crossingSet, error) {
-	cs := &crossingSet{times: map[string][]time.Time{}, ids: map[string]bool{}}
-	byID := map[string]events.Crossing{}
-	byWhat := map[string]string{} // contact, model, threshold, event -> id
-	_, err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
-		cs.messages++
-		x, err := events.DecodeCrossing(m.Value)
-		if err != nil {
-			cs.malformed++
-			return nil
-		}
-		if x.Level == events.LevelCompany {
-			cs.companies++ // a company model's: not a contact's state to check
-			return nil
-		}
-		what := strings.Join([]string{x.ContactID, x.Model, x.ThresholdName, x.EventID}, "\x00")
-		if prev, ok := byID[x.CrossingID]; ok {
-			cs.duplicates++
-			if prev.ContactID != x.ContactID || prev.Model != x.Model || prev.ThresholdName != x.ThresholdName ||
-				prev.EventID != x.EventID || !prev.CrossedAt.Equal(x.CrossedAt) {
-				cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s names two crossings: %s/%s/%s by %s and %s/%s/%s by %s",
-					x.CrossingID, prev.ContactID, prev.Model, prev.ThresholdName, prev.EventID, x.ContactID, x.Model, x.ThresholdName, x.EventID))
-			}
-			return nil
-		}
-		if id, ok := byWhat[what]; ok && id != x.CrossingID {
-			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing %s/%s/%s by %s announced under two ids: %s and %s",
-				x.ContactID, x.Model, x.ThresholdName, x.EventID, id, x.CrossingID))
-		}
-		if string(m.Key) != x.ContactID {
-			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s keyed %q, contact %q", x.CrossingID, m.Key, x.ContactID))
-		}
-		if x.CrossingID != events.CrossingID(x.ContactID, x.Model, x.ThresholdName, x.EventID) {
-			cs.conflicts = append(cs.conflicts, fmt.Sprintf("crossing_id %s is not the id of %s/%s/%s by %s", x.CrossingID, x.ContactID, x.Model, x.ThresholdName, x.EventID))
-		}
-		byID[x.CrossingID], byWhat[what] = x, x.CrossingID
-		cs.ids[x.CrossingID] = true
-		cs.distinct++
-		k := x.ContactID + "\x00" + x.Model
-		cs.times[k] = append(cs.times[k], x.CrossedAt.UTC())
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, ts := range cs.times {
-		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-	}
-	return cs, nil
-}
-
-// expectedCrossings replays a history contact by contact with the
-// reference evaluation (scoring.EvaluateCrossings) and names each crossing
-// by its id, as the scorer must announce it.
+// expectedCrossings reads a history and names the crossings the rules
+// give on it (a bad line: the scorer dead-letters it).
 func expectedCrossings(path string, set *rules.Set) (map[string]bool, error) {
 	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	byContact := map[string][]events.Event{}
-	err = events.NewReader(f).Each(func(ev events.Event) error {
-		byContact[ev.ContactID] = append(byContact[ev.ContactID], ev)
-		return nil
-	}, nil) // a bad line: the scorer dead-letters it
+	var evs []events.Event
+	err = events.NewReader(f).Each(func(ev events.Event) error { evs = append(evs, ev); return nil }, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	ids := map[string]bool{}
-	for id, evs := range byContact {
-		for _, m := range set.Models {
-			for _, x := range scoring.EvaluateCrossings(m, evs) {
-				ids[events.CrossingID(id, m.Name, x.Threshold.Name, x.EventID)] = true
-			}
-		}
-	}
-	return ids, nil
+	return scoring.ExpectedCrossingIDs(set, evs), nil
 }
 
 // readTopic reads every partition of topic to its current end.

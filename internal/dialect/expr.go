@@ -55,6 +55,13 @@ func limitf(format string, args ...any) error {
 	return &LimitError{Msg: limitPrefix + fmt.Sprintf(format, args...)}
 }
 
+// OneLine is the first line of an expression error, spaces collapsed:
+// expr's errors go on with the source and a caret under the column, which
+// a file:line report or a log line cannot show.
+func OneLine(err error) string {
+	return strings.Join(strings.Fields(strings.SplitN(err.Error(), "\n", 2)[0]), " ")
+}
+
 // IsLimit reports whether err is an evaluation that went past a bound.
 func IsLimit(err error) bool {
 	var le *LimitError

@@ -33,6 +33,11 @@ type Config struct {
 	// Pipeline adds the end-to-end row; PipelineName labels it.
 	Pipeline     Pipeline
 	PipelineName string
+	// More pipelines add rows after it, each run over the same events in
+	// every round, interleaved with the others; the report gives each
+	// one's ratio to the first pipeline row too (e.g. the scorer with
+	// ClickHouse against the scorer without it).
+	More []NamedPipeline
 	// Keep leaves the bench topics on the broker; by default they are
 	// deleted so a persisted broker does not grow with every run.
 	Keep bool
@@ -47,6 +52,12 @@ type Config struct {
 	// Timeout bounds each row (default 5 minutes).
 	Timeout time.Duration
 	Log     io.Writer // progress lines; nil: none
+}
+
+// NamedPipeline is a pipeline and the name of its row.
+type NamedPipeline struct {
+	Name     string
+	Pipeline Pipeline
 }
 
 // Row is one measured step, over one or more rounds.
@@ -102,6 +113,10 @@ type Report struct {
 	Rows         []Row
 	// Baseline names the row ratios are taken against.
 	Baseline string
+	// FirstPipeline names the first pipeline row: later pipeline rows
+	// are compared with it as well.
+	FirstPipeline string
+	pipelines     map[string]bool
 }
 
 // Print writes the rows and each consumer's ratio to the baseline.
@@ -118,6 +133,9 @@ func (r Report) Print(w io.Writer) {
 		if base > 0 && row.Name != r.Baseline && row.Name != rowProduce && row.Name != rowGenerate {
 			ratio = fmt.Sprintf("  %.2fx %s", row.Rate()/base, r.Baseline)
 		}
+		if first, ok := r.row(r.FirstPipeline); ok && r.pipelines[row.Name] && row.Name != first.Name && first.Rate() > 0 {
+			ratio += fmt.Sprintf("  %.2fx %s", row.Rate()/first.Rate(), first.Name)
+		}
 		spread := ""
 		if len(row.Runs) > 1 {
 			lo, hi := slices.Min(row.Runs), slices.Max(row.Runs)
@@ -126,6 +144,15 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-50s %9d msgs %8.2fs %10.0f msgs/s %6.2f µs CPU/msg%s%s\n", row.Name, row.Messages, row.Elapsed.Seconds(), row.Rate(),
 			float64(row.CPUPerMessage().Nanoseconds())/1000, ratio, spread)
 	}
+}
+
+func (r Report) row(name string) (Row, bool) {
+	for _, row := range r.Rows {
+		if row.Name == name {
+			return row, true
+		}
+	}
+	return Row{}, false
 }
 
 const (
@@ -165,6 +192,11 @@ func (c *Config) defaults() error {
 	if c.Pipeline != nil && c.PipelineName == "" {
 		c.PipelineName = "pipeline end to end"
 	}
+	for i, p := range c.More {
+		if p.Pipeline == nil || p.Name == "" {
+			return fmt.Errorf("bench: pipeline %d has no name or no pipeline", i+1)
+		}
+	}
 	return nil
 }
 
@@ -178,7 +210,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stamp := time.Now().UnixNano()
 	in := fmt.Sprintf("bench-events-%d", stamp)
 	out := fmt.Sprintf("bench-out-%d", stamp)
-	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, ProduceBatch: cfg.ProduceBatch, Baseline: rowKafkaGo}
+	rep := Report{Events: cfg.Events, Partitions: cfg.Partitions, ProduceBatch: cfg.ProduceBatch, Baseline: rowKafkaGo, pipelines: map[string]bool{}}
+	var pipes []NamedPipeline
+	if cfg.Pipeline != nil {
+		pipes = append(pipes, NamedPipeline{cfg.PipelineName, cfg.Pipeline})
+	}
+	pipes = append(pipes, cfg.More...)
+	for _, p := range pipes {
+		rep.pipelines[p.Name] = true
+	}
+	if len(pipes) > 0 {
+		rep.FirstPipeline = pipes[0].Name
+	}
 	if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: in, Partitions: cfg.Partitions}); err != nil {
 		return rep, err
 	}
@@ -241,17 +284,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}); err != nil {
 			return rep, err
 		}
-		if cfg.Pipeline != nil {
+		for i, p := range pipes {
 			// Each round's pipeline writes to its own output topic.
-			out := fmt.Sprintf("%s-%d", out, round)
+			out := fmt.Sprintf("%s-%d-%d", out, round, i)
 			if err := stream.EnsureTopics(ctx, cfg.Brokers, stream.Topic{Name: out, Partitions: cfg.Partitions}); err != nil {
 				return rep, err
 			}
 			if !cfg.Keep {
 				defer deleteTopics(cfg.Brokers, out)
 			}
-			if err := step(cfg.PipelineName, func(ctx context.Context) (int, error) {
-				return runPipeline(ctx, cfg, in, out, group("pipeline"))
+			if err := step(p.Name, func(ctx context.Context) (int, error) {
+				return runPipeline(ctx, cfg, p.Pipeline, in, out, group(fmt.Sprintf("pipeline%d", i)))
 			}); err != nil {
 				return rep, err
 			}
@@ -385,7 +428,7 @@ func consumeKgo(ctx context.Context, brokers []string, topic, group string, want
 
 // runPipeline runs the pipeline until its group has committed the end of
 // every partition of in; it returns how many messages it consumed.
-func runPipeline(ctx context.Context, cfg Config, in, out, group string) (int, error) {
+func runPipeline(ctx context.Context, cfg Config, pipe Pipeline, in, out, group string) (int, error) {
 	end, err := endOffsets(ctx, cfg.Brokers, in, cfg.Partitions)
 	if err != nil {
 		return 0, err
@@ -393,7 +436,7 @@ func runPipeline(ctx context.Context, cfg Config, in, out, group string) (int, e
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- cfg.Pipeline(pctx, cfg.Brokers, in, out, group) }()
+	go func() { done <- pipe(pctx, cfg.Brokers, in, out, group) }()
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

@@ -27,11 +27,12 @@ func TestRunMeasuresEveryRow(t *testing.T) {
 	brokers := cluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, Config{Brokers: brokers, Events: 3000, Partitions: 3, Pipeline: PassThrough(), PipelineName: "pass-through", Rounds: 2, Timeout: 20 * time.Second})
+	rep, err := Run(ctx, Config{Brokers: brokers, Events: 3000, Partitions: 3, Pipeline: PassThrough(), PipelineName: "pass-through",
+		More: []NamedPipeline{{"pass-through again", PassThrough()}}, Rounds: 2, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{rowGenerate, rowProduce, rowKafkaGo, rowGroupCons, rowKgo, "pass-through"}
+	want := []string{rowGenerate, rowProduce, rowKafkaGo, rowGroupCons, rowKgo, "pass-through", "pass-through again"}
 	if len(rep.Rows) != len(want) {
 		t.Fatalf("rows %v, want %v", rep.Rows, want)
 	}
@@ -48,6 +49,13 @@ func TestRunMeasuresEveryRow(t *testing.T) {
 	rep.Print(&out)
 	if !strings.Contains(out.String(), "x "+rowKafkaGo) {
 		t.Errorf("report has no ratios:\n%s", out.String())
+	}
+	// The second pipeline is compared with the first, the first with nothing.
+	for _, line := range strings.Split(out.String(), "\n") {
+		again := strings.Contains(line, "pass-through again")
+		if strings.Contains(line, "x pass-through") != again {
+			t.Errorf("line %q: a ratio to the first pipeline only on the second one's row", line)
+		}
 	}
 }
 

@@ -2,89 +2,40 @@
 
 package analytics
 
-// This file is built only with -tags chdb (scripts/chdb-test.sh): it runs
-// the package's SQL on a modern ClickHouse (26.x) embedded through chDB's
-// C API, to prove the schema and every report query on both sides of the
-// 18.16 / modern divide. libchdb.so comes from npm @chdb/lib-linux-x64-gnu,
-// unpacked into .local/chdb/package (never committed).
-
-/*
-#cgo LDFLAGS: -L${SRCDIR}/../.local/chdb/package -lchdb -Wl,-rpath,${SRCDIR}/../.local/chdb/package
-#include <stdlib.h>
-#include <stddef.h>
-
-typedef struct chdb_connection_ { void *internal_data; } chdb_connection_;
-typedef chdb_connection_ *chdb_connection;
-typedef struct chdb_result_ { void *internal_data; } chdb_result;
-
-extern chdb_connection *chdb_connect(int argc, char **argv);
-extern void chdb_close_conn(chdb_connection *conn);
-extern chdb_result *chdb_query(chdb_connection conn, const char *query, const char *format);
-extern void chdb_destroy_query_result(chdb_result *result);
-extern char *chdb_result_buffer(chdb_result *result);
-extern size_t chdb_result_length(chdb_result *result);
-extern const char *chdb_result_error(chdb_result *result);
-*/
-import "C"
+// The chDB shim: the package's db interface over an embedded ClickHouse 26
+// (internal/chdb), built only with -tags chdb (scripts/chdb-test.sh) and
+// only into the tests, to prove the schema and every report query on both
+// sides of the 18.16 / modern divide.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unsafe"
+
+	"github.com/scorebridge/scorebridge/internal/chdb"
 )
 
 // chdbDB implements db over an embedded chDB session.
-type chdbDB struct {
-	mu   sync.Mutex
-	conn *C.chdb_connection
-}
+type chdbDB struct{ conn *chdb.Conn }
 
 // openChDB starts an embedded ClickHouse with its data under path.
 func openChDB(path string) (*chdbDB, error) {
-	args := []string{"clickhouse", "--path=" + path}
-	argv := make([]*C.char, len(args))
-	for i, a := range args {
-		argv[i] = C.CString(a)
-		defer C.free(unsafe.Pointer(argv[i]))
+	c, err := chdb.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	conn := C.chdb_connect(C.int(len(args)), &argv[0])
-	if conn == nil {
-		return nil, errors.New("chdb_connect failed")
-	}
-	return &chdbDB{conn: conn}, nil
+	return &chdbDB{conn: c}, nil
 }
 
-func (c *chdbDB) close() { C.chdb_close_conn(c.conn) }
+func (c *chdbDB) close() { c.conn.Close() }
 
-func (c *chdbDB) run(q, format string) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cq, cf := C.CString(q), C.CString(format)
-	defer C.free(unsafe.Pointer(cq))
-	defer C.free(unsafe.Pointer(cf))
-	res := C.chdb_query(*c.conn, cq, cf)
-	if res == nil {
-		return nil, errors.New("chdb_query returned nil")
-	}
-	defer C.chdb_destroy_query_result(res)
-	if e := C.chdb_result_error(res); e != nil {
-		return nil, fmt.Errorf("chDB: %s", C.GoString(e))
-	}
-	n := C.chdb_result_length(res)
-	if n == 0 {
-		return nil, nil
-	}
-	return C.GoBytes(unsafe.Pointer(C.chdb_result_buffer(res)), C.int(n)), nil
-}
+func (c *chdbDB) run(q, format string) ([]byte, error) { return c.conn.Query(q, format) }
 
 func (c *chdbDB) exec(_ context.Context, q string) error {
 	_, err := c.run(q, "TabSeparated")

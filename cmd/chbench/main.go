@@ -1,7 +1,7 @@
 // Command chbench measures the analytics writer's throughput into a real
 // ClickHouse server and each report's time over synthetic histories.
 //
-//	go run ./analytics/cmd/chbench -dsn clickhouse://127.0.0.1:9000/default -touches 1000000,10000000
+//	go run ./cmd/chbench -dsn clickhouse://127.0.0.1:9000/default -touches 1000000,10000000
 //
 // Each size gets its own database (sb_bench_<n>), dropped afterwards unless
 // -keep. Figures are printed, never asserted.

@@ -1,0 +1,169 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scorebridge/scorebridge/internal/tcpcut"
+)
+
+// proxied is a fresh test database reached through a proxy the test can
+// cut: an outage of the shared server without stopping it.
+func proxied(t *testing.T) (*tcpcut.Proxy, string) {
+	t.Helper()
+	dsn := testDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := tcpcut.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s, err := Open(ctx, dsn); err == nil {
+			s.DropDatabase(ctx)
+			s.Close()
+		}
+	})
+	return p, u.String()
+}
+
+// A service started while ClickHouse is down waits for it, retrying with
+// backoff and saying so, instead of failing; it stops waiting when told
+// to; a DSN no retry can fix fails at once.
+func TestOpenWaitsForClickHouse(t *testing.T) {
+	p, dsn := proxied(t)
+	p.Set(tcpcut.Refuse)
+	var mu sync.Mutex
+	var waits []time.Duration
+	notify := func(err error, wait time.Duration) {
+		mu.Lock()
+		waits = append(waits, wait)
+		mu.Unlock()
+	}
+	failures := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(waits)
+	}
+	type result struct {
+		s   *Store
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := OpenWaiting(context.Background(), dsn, 200*time.Millisecond, notify)
+		done <- result{s, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for failures() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("OpenWaiting returned while ClickHouse was down: %v", r.err)
+	default:
+	}
+	if failures() < 3 {
+		t.Fatalf("%d failed attempts reported in 10 s", failures())
+	}
+	p.Set(tcpcut.Up)
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		r.s.Close()
+	case <-time.After(15 * time.Second):
+		t.Fatal("OpenWaiting did not return once ClickHouse was back")
+	}
+	mu.Lock()
+	if waits[0] > waits[len(waits)-1] || waits[len(waits)-1] > 300*time.Millisecond {
+		t.Errorf("waits %v: want backoff growing up to 200 ms (plus jitter)", waits)
+	}
+	mu.Unlock()
+
+	// Cancelled while down: returns at once with the context's error.
+	p.Set(tcpcut.Refuse)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+	start := time.Now()
+	_, err := OpenWaiting(ctx, dsn, time.Second, nil)
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
+		t.Errorf("cancelled wait: %v after %v", err, time.Since(start))
+	}
+
+	start = time.Now()
+	if _, err := OpenWaiting(context.Background(), "http://127.0.0.1:1/x", 0, nil); err == nil || time.Since(start) > time.Second {
+		t.Errorf("an HTTP DSN: %v after %v, want an error at once", err, time.Since(start))
+	}
+}
+
+// While inserts fail, the writer says so (Stats.FailingSince, OnError per
+// attempt, naming the table) and holds the rows; once ClickHouse is back
+// they are stored and the failure clears.
+func TestWriterReportsAnOutage(t *testing.T) {
+	p, dsn := proxied(t)
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	must(t, err)
+	defer s.Close()
+	var mu sync.Mutex
+	failed := map[string]int{}
+	w := s.NewWriter(WriterOptions{FlushInterval: 20 * time.Millisecond, MaxRetryInterval: 100 * time.Millisecond,
+		OnError: func(table string, err error) {
+			mu.Lock()
+			failed[table]++
+			mu.Unlock()
+		}})
+	defer w.Close(ctx)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, w.AddTouches(touchN(1, base)))
+	must(t, w.Flush(ctx))
+	if st := w.Stats(); !st.FailingSince.IsZero() || st.LastErr != nil {
+		t.Fatalf("healthy: %+v", st)
+	}
+
+	p.Set(tcpcut.Refuse)
+	cut := time.Now()
+	must(t, w.AddTouches(touchN(2, base)))
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	err = w.Flush(fctx)
+	cancel()
+	if err == nil {
+		t.Fatal("Flush returned nil while ClickHouse was down")
+	}
+	st := w.Stats()
+	if st.FailingSince.Before(cut) || st.LastErr == nil || st.Durable >= st.Added {
+		t.Fatalf("during the outage: %+v", st)
+	}
+	mu.Lock()
+	if failed["touches"] < 2 {
+		t.Errorf("OnError saw %v, want several failed touches inserts", failed)
+	}
+	mu.Unlock()
+	if !strings.Contains(err.Error(), "not yet written") {
+		t.Errorf("Flush error %q does not say rows are waiting", err)
+	}
+
+	p.Set(tcpcut.Up)
+	fctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	must(t, w.Flush(fctx))
+	if st := w.Stats(); !st.FailingSince.IsZero() || st.LastErr != nil || st.Durable != st.Added {
+		t.Fatalf("after the outage: %+v", st)
+	}
+	if n := countRows(t, s, "SELECT uniqExact(event_id) FROM touches"); n != 2 {
+		t.Fatalf("%d touches stored, want 2", n)
+	}
+}

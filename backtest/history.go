@@ -1,0 +1,600 @@
+package backtest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// History is an engagement history decoded once and held in memory, its
+// contacts spread over shards by a hash of their id. Contacts are
+// independent, so a backtest scores each shard on its own core with its
+// own Scorer, and a preview scores the same history again under other
+// rules without reading or decoding it again: decoding costs about twice
+// what scoring does. Run gives exactly what the streaming Run gives.
+//
+// A History is read-only once loaded and safe for concurrent use.
+type History struct {
+	lines  int
+	bad    []*events.LineError
+	shards []*shard
+	where  map[string]place
+	events int
+}
+
+// place is where a contact's events are: its shard and its index there.
+type place struct{ shard, index int32 }
+
+// shard holds the events of its contacts in the order the input gave
+// them (which is what de-duplication and the order check see).
+type shard struct {
+	ids []string // contact ids, in order of first event
+	// contact is each contact's latest `contact` object: an event whose
+	// object is the same shares it (see share).
+	contact []map[string]any
+	// evs are the events in input order, in chunks of chunkSize: a
+	// growing slice of a million events would be copied again and again.
+	evs  [][]events.Event
+	who  []int32 // the contact index of each event
+	line []int32 // the input line of each event
+}
+
+// batchSize is how many events ApplyBatch takes at once.
+const batchSize = 256
+
+const chunkBits = 12
+const chunkSize = 1 << chunkBits
+
+// share points ev's contact object at the previous event's when they hold
+// the same values: most events of a contact carry the same few contact
+// properties, and one map for all of them is a large share of a history's
+// memory, of the collector's marking and of the cache misses of scoring.
+// Nothing writes to an event's maps once decoded.
+func (sh *shard) share(index int32, ev *events.Event) {
+	for int(index) >= len(sh.contact) {
+		sh.contact = append(sh.contact, nil)
+	}
+	prev := sh.contact[index]
+	if prev != nil && sameFlat(prev, ev.Contact) {
+		ev.Contact = prev
+		return
+	}
+	sh.contact[index] = ev.Contact
+}
+
+// sameFlat says whether two objects hold the same keys and the same
+// scalar values; an object with a nested value is never the same.
+func sameFlat(a, b map[string]any) bool {
+	if len(a) != len(b) || b == nil {
+		return false
+	}
+	for k, x := range a {
+		y, ok := b[k]
+		if !ok {
+			return false
+		}
+		switch x.(type) {
+		case string, float64, bool, nil:
+		default:
+			return false
+		}
+		switch y.(type) {
+		case string, float64, bool, nil:
+		default:
+			return false
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// ev is the shard's i-th event.
+func (sh *shard) ev(i int) *events.Event { return &sh.evs[i>>chunkBits][i&(chunkSize-1)] }
+
+func (sh *shard) push(ev *events.Event) {
+	if n := len(sh.evs); n == 0 || len(sh.evs[n-1]) == chunkSize {
+		sh.evs = append(sh.evs, make([]events.Event, 0, chunkSize))
+	}
+	last := &sh.evs[len(sh.evs)-1]
+	*last = append(*last, *ev)
+}
+
+// decodeBatch is how many lines a decoding worker takes at once.
+const decodeBatch = 2048
+
+type rawBatch struct {
+	seq   int
+	data  []byte  // the lines, back to back
+	ends  []int   // end of each line in data
+	nums  []int   // each line's number
+	early []error // a line that could not even be read whole, else nil
+}
+
+type decodedBatch struct {
+	seq  int
+	evs  []events.Event
+	nums []int32
+	bad  []*events.LineError
+}
+
+// Load reads and decodes a JSONL history on every core into shards
+// (shards <= 0: one per core). Bad lines are kept, in line order, and
+// reported by every Run through Options.BadLine. It stops at the first
+// error of reading.
+func Load(in io.Reader, shards int) (*History, error) {
+	if shards <= 0 {
+		shards = runtime.GOMAXPROCS(0)
+	}
+	h := &History{shards: make([]*shard, shards), where: map[string]place{}}
+	for i := range h.shards {
+		h.shards[i] = &shard{}
+	}
+	lines, err := decodeInOrder(in, h.add)
+	if err != nil {
+		return nil, err
+	}
+	h.lines = lines
+	return h, nil
+}
+
+// decodeInOrder reads in, decodes its lines on every core, and calls fn
+// with the decoded batches in input order. It returns the number of
+// lines read.
+func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
+	workers := runtime.GOMAXPROCS(0)
+	raws := make(chan rawBatch, workers)
+	done := make(chan decodedBatch, workers)
+	stop := make(chan struct{})
+	var readErr error
+	r := events.NewReader(in)
+	go func() {
+		defer close(raws)
+		readErr = readBatches(r, raws, stop)
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range raws {
+				done <- decode(b)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	pending := map[int]decodedBatch{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			d, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			fn(d)
+		}
+	}
+	close(stop)
+	if readErr != nil {
+		return 0, readErr
+	}
+	return r.Line(), nil
+}
+
+func readBatches(r *events.Reader, out chan<- rawBatch, stop <-chan struct{}) error {
+	b := rawBatch{}
+	send := func() bool {
+		select {
+		case out <- b:
+		case <-stop:
+			return false
+		}
+		b = rawBatch{seq: b.seq + 1}
+		return true
+	}
+	for {
+		raw, err := r.Raw()
+		var le *events.LineError
+		switch {
+		case errors.Is(err, io.EOF):
+			if len(b.nums) > 0 {
+				send()
+			}
+			return nil
+		case errors.As(err, &le):
+			b.ends = append(b.ends, len(b.data))
+			b.nums = append(b.nums, le.Line)
+			b.early = append(b.early, le.Err)
+		case err != nil:
+			return err
+		default:
+			b.data = append(b.data, raw...)
+			b.ends = append(b.ends, len(b.data))
+			b.nums = append(b.nums, r.Line())
+			b.early = append(b.early, nil)
+		}
+		if len(b.nums) == decodeBatch && !send() {
+			return nil
+		}
+	}
+}
+
+func decode(b rawBatch) decodedBatch {
+	d := decodedBatch{seq: b.seq, evs: make([]events.Event, 0, len(b.nums)), nums: make([]int32, 0, len(b.nums))}
+	start := 0
+	for i, end := range b.ends {
+		raw := b.data[start:end]
+		start = end
+		if b.early[i] != nil {
+			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: b.early[i]})
+			continue
+		}
+		ev, err := events.Decode(raw)
+		if err != nil {
+			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: err})
+			continue
+		}
+		d.evs = append(d.evs, ev)
+		d.nums = append(d.nums, int32(b.nums[i]))
+	}
+	return d
+}
+
+func (h *History) add(d decodedBatch) {
+	h.bad = append(h.bad, d.bad...)
+	h.events += len(d.evs)
+	for i := range d.evs {
+		id := d.evs[i].ContactID
+		p, ok := h.where[id]
+		if !ok {
+			p.shard = int32(xxhash.Sum64String(id) % uint64(len(h.shards)))
+			sh := h.shards[p.shard]
+			p.index = int32(len(sh.ids))
+			sh.ids = append(sh.ids, id)
+			h.where[id] = p
+		}
+		sh := h.shards[p.shard]
+		sh.share(p.index, &d.evs[i])
+		sh.push(&d.evs[i])
+		sh.who = append(sh.who, p.index)
+		sh.line = append(sh.line, d.nums[i])
+	}
+}
+
+// Lines is the number of lines read; Events the valid events kept
+// (duplicates included); Contacts the distinct contacts.
+func (h *History) Lines() int    { return h.lines }
+func (h *History) Events() int   { return h.events }
+func (h *History) Contacts() int { return len(h.where) }
+
+// BadLines are the lines that are not valid events, in line order.
+func (h *History) BadLines() []*events.LineError { return h.bad }
+
+// ContactIDs lists every contact, sorted.
+func (h *History) ContactIDs() []string {
+	ids := make([]string, 0, len(h.where))
+	for id := range h.where {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Of returns a contact's events in input order (a copy: the caller may
+// sort it), or nil for a contact the history does not know.
+func (h *History) Of(contactID string) []events.Event {
+	p, ok := h.where[contactID]
+	if !ok {
+		return nil
+	}
+	sh := h.shards[p.shard]
+	var out []events.Event
+	for i, w := range sh.who {
+		if w == p.index {
+			out = append(out, *sh.ev(i))
+		}
+	}
+	return out
+}
+
+// Types lists the event types of the history, sorted.
+func (h *History) Types() []string {
+	seen := map[string]bool{}
+	for _, sh := range h.shards {
+		for _, chunk := range sh.evs {
+			for i := range chunk {
+				seen[chunk[i].Type] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Span is the first and last occurred_at of the history.
+func (h *History) Span() (first, last time.Time) {
+	for _, sh := range h.shards {
+		for i := range sh.who {
+			t := sh.ev(i).OccurredAt
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+	}
+	return first, last
+}
+
+// Run scores the history as Run scores a stream: the same Lines in the
+// same order, the same Summary, the same State calls; the shards are
+// scored at once, one goroutine each.
+func (h *History) Run(e *scoring.Engine, opts Options, emit func(Line) error) (Summary, error) {
+	if opts.BadLine != nil {
+		for _, le := range h.bad {
+			opts.BadLine(le)
+		}
+	}
+	runs := make([]*shardRun, len(h.shards))
+	var wg sync.WaitGroup
+	for i, sh := range h.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i] = sh.run(e, opts)
+		}()
+	}
+	wg.Wait()
+	sum := mergeSummaries(runs)
+	sum.Lines, sum.BadLines, sum.Contacts = h.lines, len(h.bad), len(h.where)
+	if opts.Seen != nil {
+		h.seen(runs, opts.Seen)
+	}
+	ids := make([][]string, len(h.shards))
+	for i, sh := range h.shards {
+		ids[i] = sh.ids
+	}
+	return sum, mergeLines(ids, runs, len(e.Rules.Models), opts, emit)
+}
+
+// mergeSummaries adds up the shards' counts and keeps the input's first
+// expression errors as examples.
+func mergeSummaries(runs []*shardRun) Summary {
+	sum := Summary{EvalErrors: map[string]int{}}
+	var examples []example
+	for _, r := range runs {
+		sum.Events += r.sum.Events
+		sum.Duplicates += r.sum.Duplicates
+		sum.Future += r.sum.Future
+		sum.Reordered += r.sum.Reordered
+		for k, n := range r.sum.EvalErrors {
+			sum.EvalErrors[k] += n
+		}
+		examples = append(examples, r.examples...)
+	}
+	// The first examples of the input: each shard kept its first few.
+	sort.SliceStable(examples, func(i, j int) bool { return examples[i].line < examples[j].line })
+	for i := 0; i < len(examples) && i < maxExamples; i++ {
+		sum.Examples = append(sum.Examples, examples[i].err)
+	}
+	return sum
+}
+
+// seen calls fn with every event that is not a duplicate in input order,
+// as the streaming Run does during its pass.
+func (h *History) seen(runs []*shardRun, fn func(*events.Event)) {
+	heads := make([]int, len(h.shards))
+	for {
+		best := -1
+		for i, sh := range h.shards {
+			if heads[i] < len(sh.line) && (best < 0 || sh.line[heads[i]] < h.shards[best].line[heads[best]]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		k := heads[best]
+		heads[best]++
+		if runs[best].dups[k>>6]&(1<<(k&63)) == 0 {
+			fn(h.shards[best].ev(k))
+		}
+	}
+}
+
+// mergeLines emits the shards' lines in contact order.
+func mergeLines(ids [][]string, runs []*shardRun, models int, opts Options, emit func(Line) error) error {
+	heads := make([]int, len(runs))
+	for {
+		best := -1
+		for i, r := range runs {
+			if heads[i] == len(r.order) {
+				continue
+			}
+			if best < 0 || ids[i][r.order[heads[i]]] < ids[best][runs[best].order[heads[best]]] {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		r, k := runs[best], heads[best]
+		heads[best]++
+		for _, l := range r.lines[k*models : (k+1)*models] {
+			if err := emit(l); err != nil {
+				return err
+			}
+		}
+		if opts.State != nil {
+			ci := r.order[k]
+			if err := opts.State(ids[best][ci], &r.contacts[ci].state); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+type example struct {
+	line int32
+	err  scoring.EvalError
+}
+
+// shardRun is what scoring one shard gave.
+type shardRun struct {
+	sum      Summary
+	examples []example
+	contacts []contact
+	dups     []uint64 // with Options.Seen: a bit per event, set for a duplicate
+	order    []int32  // contact indexes sorted by id
+	lines    []Line   // per contact in order, one per model
+}
+
+// run scores a shard exactly as Run scores a stream: events in input
+// order, then the contacts whose events came out of time order again
+// from their events sorted.
+func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
+	s := newScorer(e, opts)
+	r := &shardRun{sum: Summary{EvalErrors: map[string]int{}}, contacts: make([]contact, len(sh.ids))}
+	if opts.Seen != nil {
+		r.dups = make([]uint64, (len(sh.who)+63)/64)
+	}
+	cs := r.contacts
+	// Scored in batches so that ApplyBatch fetches the state of the
+	// contacts a few events ahead while it scores (see scoring.ApplyBatch).
+	items := make([]scoring.Item, 0, batchSize)
+	for from := 0; from < len(sh.who); from += batchSize {
+		to := min(from+batchSize, len(sh.who))
+		items = items[:0]
+		for i := from; i < to; i++ {
+			items = append(items, scoring.Item{Contact: &cs[sh.who[i]].state, Event: sh.ev(i)})
+		}
+		s.ApplyBatch(items, func(k int, o *scoring.Outcome) {
+			i := from + k
+			if r.count(e, &cs[sh.who[i]], items[k].Event, sh.line[i], o) && r.dups != nil {
+				r.dups[i>>6] |= 1 << (i & 63)
+			}
+		})
+	}
+	sh.replay(e, s.AsOf, r)
+	r.finish(e, s, sh.ids, opts)
+	return r
+}
+
+func newScorer(e *scoring.Engine, opts Options) *scoring.Scorer {
+	s := scoring.NewScorer(e)
+	if !opts.AsOf.IsZero() {
+		s.AsOf = opts.AsOf.UnixNano()
+	}
+	return s
+}
+
+// count takes in one event's outcome as the streaming Run does, and says
+// whether the event was a duplicate. The order check needs the contact's
+// latest time before the event, kept with lastID as lastT, since
+// ApplyBatch reports after the state has changed.
+func (r *shardRun) count(e *scoring.Engine, c *contact, ev *events.Event, line int32, o *scoring.Outcome) (duplicate bool) {
+	switch {
+	case o.Duplicate:
+		r.sum.Duplicates++
+		return true
+	case o.Future:
+		r.sum.Future++
+		return false
+	}
+	r.sum.Events++
+	t := ev.OccurredAt.UnixNano()
+	counted := c.state.Count - 1 // before this event
+	if counted > 0 && (t < c.lastT || t == c.lastT && ev.ID < c.lastID) {
+		c.outOfTime = true
+	}
+	if counted == 0 || t > c.lastT || t == c.lastT && ev.ID > c.lastID {
+		c.lastID, c.lastT = ev.ID, t
+	}
+	for _, err := range o.Errors {
+		r.sum.EvalErrors[err.Model+"/"+err.Group]++
+		if len(r.examples) < maxExamples {
+			r.examples = append(r.examples, example{line, err})
+		}
+	}
+	c.hit(e, o.Hits, ev.OccurredAt)
+	return false
+}
+
+// finish sorts the shard's contacts by id and makes their lines.
+func (r *shardRun) finish(e *scoring.Engine, s *scoring.Scorer, ids []string, opts Options) {
+	cs := r.contacts
+	r.order = make([]int32, len(cs))
+	for i := range r.order {
+		r.order[i] = int32(i)
+	}
+	sort.Slice(r.order, func(i, j int) bool { return ids[r.order[i]] < ids[r.order[j]] })
+	models := e.Rules.Models
+	r.lines = make([]Line, 0, len(cs)*len(models))
+	for _, ci := range r.order {
+		c := &cs[ci]
+		T := c.state.Latest
+		if s.AsOf != 0 {
+			T = s.AsOf
+		}
+		for mi := range models {
+			line := scoreLine(s, ids[ci], &c.state, mi, T, !opts.NoGroups)
+			if c.crossings != nil && c.crossings[mi] != nil {
+				line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
+			}
+			r.lines = append(r.lines, line)
+		}
+	}
+}
+
+// replay scores again, from their events sorted by time, the contacts
+// whose events came out of order.
+func (sh *shard) replay(e *scoring.Engine, asOf int64, r *shardRun) {
+	lists := map[int32][]events.Event{}
+	for ci := range r.contacts {
+		if r.contacts[ci].outOfTime {
+			lists[int32(ci)] = nil
+		}
+	}
+	if len(lists) == 0 {
+		return
+	}
+	r.sum.Reordered = len(lists)
+	for i, w := range sh.who {
+		if list, ok := lists[w]; ok {
+			lists[w] = append(list, *sh.ev(i))
+		}
+	}
+	s := scoring.NewScorer(e)
+	s.AsOf = asOf
+	for ci, list := range lists {
+		list = scoring.Dedup(list)
+		sort.Slice(list, func(i, j int) bool { return list[i].Before(&list[j]) })
+		c := contact{}
+		for i := range list {
+			c.hit(e, s.Apply(&c.state, &list[i]).Hits, list[i].OccurredAt)
+		}
+		r.contacts[ci] = c
+	}
+}
+
+// String says what was loaded, for logs.
+func (h *History) String() string {
+	return fmt.Sprintf("%d events of %d contacts in %d lines (%d bad) over %d shards", h.events, len(h.where), h.lines, len(h.bad), len(h.shards))
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/internal/tcpcut"
+)
+
+// Started while ClickHouse is down, the bridge waits for it (logging and
+// counting each attempt, /healthz answering) instead of exiting, consumes
+// once it is back, and a stop while ClickHouse hangs returns in bounded
+// time.
+func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN not set: the ClickHouse audit is not tested (scripts/clickhouse.sh starts a local server)")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpcut.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Path = fmt.Sprintf("/sb_bridge_outage_%d", rand.Uint32())
+	direct := u.String()
+	u.Host = proxy.Addr()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s, err := analytics.Open(ctx, direct); err == nil {
+			s.DropDatabase(ctx)
+			s.Close()
+		}
+	}()
+
+	e := newEnv(t, 190)
+	o := e.options(nil)
+	o.ClickHouse = u.String()
+	proxy.Set(tcpcut.Refuse)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &running{cancel: cancel, done: make(chan error, 1), log: &syncBuffer{}}
+	o.Log = r.log
+	ready := make(chan string, 1)
+	o.OnReady = func(addr string) { ready <- addr }
+	go func() { r.done <- serve(ctx, o) }()
+
+	const waiting = "ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)"
+	waitFor(t, 20*time.Second, "two failed attempts logged", func() bool { return strings.Count(r.log.String(), waiting) >= 2 })
+	select {
+	case err := <-r.done:
+		t.Fatalf("the bridge exited while ClickHouse was down at start: %v", err)
+	default:
+	}
+	line := grep(r.log.String(), waiting)
+	a := line[strings.Index(line, `"http":"`)+8:]
+	r.addr = a[:strings.Index(a, `"`)]
+	if got := r.get(t, "/healthz"); got != "ok\n" {
+		t.Errorf("healthz while waiting: %q", got)
+	}
+	if got := r.get(t, "/readyz"); got == "ready\n" {
+		t.Error("ready while waiting for ClickHouse")
+	}
+	if n := r.metric(t, `bridge_errors_total{kind="clickhouse"}`); n < 2 {
+		t.Errorf("bridge_errors_total{kind=\"clickhouse\"} = %v while waiting", n)
+	}
+
+	proxy.Set(tcpcut.Up)
+	select {
+	case <-ready:
+	case err := <-r.done:
+		t.Fatalf("bridge exited: %v\n%s", err, r.log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not consuming 30 s after ClickHouse came back\n%s", r.log)
+	}
+	waitFor(t, 20*time.Second, "readyz", func() bool { return r.get(t, "/readyz") == "ready\n" })
+	contact := "outage-" + time.Now().UTC().Format("150405.000000")
+	e.produce(t, crossing(contact, "engagement", "sales", "u-1", "lead"))
+	waitFor(t, 20*time.Second, "the decision in ClickHouse", func() bool {
+		a := r.decisions(t, contact)
+		return a.Source == "clickhouse" && len(a.Decisions) == 1
+	})
+
+	// ClickHouse hangs with audit rows pending; the stop is bounded.
+	proxy.Set(tcpcut.Hang)
+	e.produce(t, crossing(contact+"-2", "engagement", "sales", "u-1", "lead"))
+	time.Sleep(time.Second)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("stop during the outage: %v", err)
+		}
+		t.Logf("stopped in %v with ClickHouse hanging", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the bridge did not stop within 20 s while ClickHouse hangs")
+	}
+}

@@ -1,0 +1,285 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/tcpcut"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// metric is the sum of a series' samples in a /metrics text, e.g.
+// `scorer_errors_total{kind="clickhouse"}`.
+func metric(body, series string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, series+" ") || strings.HasPrefix(line, series+"{") && !strings.Contains(series, "{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// line is the first log line with this message, or "".
+func (l *logBuffer) line(msg string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, `"message":"`+msg+`"`) {
+			return line
+		}
+	}
+	return ""
+}
+
+// committedLag is the group's lag as the broker sees it: end offsets less
+// committed offsets, over every partition.
+func (e *env) committedLag(ctx context.Context) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
+	var reqs []kafka.OffsetRequest
+	ids := make([]int, partitions)
+	for p := range ids {
+		ids[p] = p
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"events": reqs}})
+	if err != nil {
+		return 0, err
+	}
+	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "scorer", Topics: map[string][]int{"events": ids}})
+	if err != nil {
+		return 0, err
+	}
+	committed := map[int]int64{}
+	for _, p := range got.Topics["events"] {
+		committed[p.Partition] = max(0, p.CommittedOffset)
+	}
+	var lag int64
+	for _, p := range ends.Topics["events"] {
+		lag += p.LastOffset - committed[p.Partition]
+	}
+	return lag, nil
+}
+
+// A ClickHouse outage, met as an operator would: the scorer started while
+// ClickHouse is down waits for it (it does not exit) and says so; during
+// an outage under load it logs the failed inserts with their backoff,
+// counts them, is not ready, reports the committed lag, and answers score
+// reads from memory at once; afterwards nothing is lost; and a stop during
+// an outage, even one where ClickHouse accepts connections and never
+// answers, ends within a bounded time.
+func TestServiceClickHouseOutage(t *testing.T) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpcut.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	db := fmt.Sprintf("sb_outage_%d", rand.Uint32())
+	u.Path = "/" + db
+	direct := u.String()
+	u.Host = proxy.Addr()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s, err := analytics.Open(ctx, direct); err == nil {
+			s.DropDatabase(ctx)
+			s.Close()
+		}
+	}()
+
+	e, msgs := prepare(t, 120)
+	half := len(msgs) / 2
+	proxy.Set(tcpcut.Refuse)
+	logs := &logBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
+			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.New(logs), Ready: func(a string) { addr <- a },
+		})
+	}()
+	// Down at start: HTTP answers, not ready, waiting and counting.
+	base := ""
+	waitFor(t, "the scorer to wait for ClickHouse", func() (bool, error) {
+		select {
+		case err := <-done:
+			return false, fmt.Errorf("Run returned while ClickHouse was down at start: %v", err)
+		default:
+		}
+		if base == "" {
+			line := logs.line("ClickHouse unavailable at start; waiting for it (scoring starts once it answers)")
+			if line == "" {
+				return false, nil
+			}
+			a := line[strings.Index(line, `"http":"`)+8:]
+			base = "http://" + a[:strings.Index(a, `"`)]
+		}
+		code, body := get(t, base+"/readyz")
+		_, m := get(t, base+"/metrics")
+		return code == 503 && strings.Contains(body, "waiting for ClickHouse") &&
+			metric(m, `scorer_errors_total{kind="clickhouse"}`) >= 2 && metric(m, "scorer_clickhouse_failing_seconds") > 0, nil
+	})
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("healthz %d while waiting for ClickHouse", code)
+	}
+	proxy.Set(tcpcut.Up)
+	select {
+	case <-addr:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not consuming 30 s after ClickHouse came back")
+	}
+	e.produce(t, msgs[:half])
+	waitFor(t, "the first half committed", e.done(t))
+
+	// An outage under load.
+	proxy.Set(tcpcut.Refuse)
+	e.produce(t, msgs[half:])
+	waitFor(t, "the outage to show", func() (bool, error) {
+		code, body := get(t, base+"/readyz")
+		_, m := get(t, base+"/metrics")
+		lag, err := e.committedLag(ctx)
+		if err != nil {
+			return false, err
+		}
+		return code == 503 && strings.Contains(body, "ClickHouse inserts failing") &&
+			metric(m, `scorer_errors_total{kind="clickhouse"}`) > 2 && metric(m, "scorer_clickhouse_failing_seconds") > 0 &&
+			metric(m, "scorer_clickhouse_buffered_rows") > 0 &&
+			lag > 0 && metric(m, "scorer_consumer_lag") == float64(lag), nil
+	})
+	if logs.count("ClickHouse insert failed; retrying") == 0 || !strings.Contains(logs.line("ClickHouse insert failed; retrying"), `"retry_in"`) {
+		t.Error("no log line with the backoff for the failed inserts")
+	}
+	// A score read answers from memory, at once.
+	contact := e.events[0].ContactID
+	start := time.Now()
+	code, body := get(t, base+"/contacts/"+contact+"/score?model=engagement")
+	if code != 200 || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("score read during the outage: %d in %v: %s", code, time.Since(start), body)
+	}
+
+	proxy.Set(tcpcut.Up)
+	waitFor(t, "everything committed after the outage", e.done(t))
+	waitFor(t, "ready again", func() (bool, error) {
+		code, _ := get(t, base+"/readyz")
+		_, m := get(t, base+"/metrics")
+		return code == 200 && metric(m, "scorer_clickhouse_failing_seconds") == 0, nil
+	})
+	store, err := analytics.Open(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// Every valid event is a touch, duplicates (same id) once.
+	stored := map[string]bool{}
+	if err := store.History(ctx, func(ev events.Event) error { stored[ev.ID] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, ev := range e.events {
+		ids[ev.ID] = true
+	}
+	for id := range ids {
+		if !stored[id] {
+			t.Errorf("event %s has no touch in ClickHouse: lost in the outage", id)
+		}
+	}
+	if len(stored) != len(ids) {
+		t.Errorf("%d distinct touches in ClickHouse, %d distinct events", len(stored), len(ids))
+	}
+
+	// Stop during an outage where ClickHouse hangs, with new events in
+	// flight: bounded.
+	late := e.lateEvents(t, 60)
+	e.produce(t, late)
+	proxy.Set(tcpcut.Hang)
+	waitFor(t, "the late events read and waiting for ClickHouse", func() (bool, error) {
+		_, m := get(t, base+"/metrics")
+		return metric(m, "scorer_clickhouse_buffered_rows") > 0, nil
+	})
+	start = time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("stop during an outage: %v", err)
+		}
+		t.Logf("stopped %v after the cancel, ClickHouse hanging", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return within 20 s of the cancel while ClickHouse hangs")
+	}
+	if lag, err := e.committedLag(context.Background()); err != nil || lag == 0 {
+		t.Fatalf("committed lag %d (%v) after a stop during the outage: the late events' offsets must not be committed", lag, err)
+	}
+
+	// Restarted once ClickHouse is back, it scores what was not committed.
+	proxy.Set(tcpcut.Up)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		done <- Run(ctx, Options{
+			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
+			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+		})
+	}()
+	waitFor(t, "everything committed after the restart", e.done(t))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstBacktest(t, e)
+}
+
+// lateEvents adds n new events (copies of existing ones under new ids,
+// after every other) to the history the backtest reads, and returns them
+// as messages.
+func (e *env) lateEvents(t *testing.T, n int) []kafka.Message {
+	var last time.Time
+	for _, ev := range e.events {
+		if ev.OccurredAt.After(last) {
+			last = ev.OccurredAt
+		}
+	}
+	var out []kafka.Message
+	for i := 0; i < n; i++ {
+		ev := e.events[20+i]
+		ev.ID += "-late"
+		ev.OccurredAt = last.Add(time.Duration(i+1) * time.Second)
+		data, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.events = append(e.events, ev)
+		e.raw = append(append(e.raw, data...), '\n')
+		out = append(out, stream.Message(ev.ContactID, data))
+	}
+	return out
+}

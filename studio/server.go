@@ -1,0 +1,364 @@
+package studio
+
+import (
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+//go:embed web
+var webFS embed.FS
+
+// MaxRuleBytes bounds a rule file sent to the preview (an upload or an
+// edit): a rule file is a few kilobytes; anything near this is a mistake.
+const MaxRuleBytes = 256 << 10
+
+// Config is what the studio serves.
+type Config struct {
+	// Rules are the live rule files or directories (read, never written).
+	Rules []string
+	// History is the engagement history every page scores; Source names
+	// it for people; Open reopens it as JSONL (calibration reads it).
+	History *backtest.History
+	Source  string
+	Open    func() (io.ReadCloser, error)
+	// ScorerURL and BridgeURL are the services' HTTP addresses (empty:
+	// their pages say they are not configured).
+	ScorerURL, BridgeURL string
+	// Token, when set, is required on every request.
+	Token  string
+	Client *http.Client
+	Log    zerolog.Logger
+}
+
+// Server is the studio: the live rules, their backtest over the history
+// (kept: a preview scores only the new rules), and the handlers.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	files    []ruleFile
+	set      *rules.Set
+	engine   *scoring.Engine
+	problems []Problem
+	lines    []backtest.Line
+	sum      backtest.Summary
+	elapsed  time.Duration
+	types    []string // the history's event types
+
+	liveMu   sync.Mutex
+	lastLive *sample
+
+	// scoring admits one re-scoring of the whole history at a time
+	// (previews, simulations, calibrations): each already uses every core,
+	// and two at once would only make both slow and double the memory.
+	scoring chan struct{}
+}
+
+// busy waits for the scoring slot, or gives up with the request.
+func (s *Server) busy(r *http.Request) (release func(), ok bool) {
+	select {
+	case s.scoring <- struct{}{}:
+		return func() { <-s.scoring }, true
+	case <-r.Context().Done():
+		return nil, false
+	}
+}
+
+// ruleFile is one live rule file: its path and text.
+type ruleFile struct {
+	Path string `json:"path"`
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+// Problem is a rule-check problem as the pages show it: the place, then
+// the message, as `scorer rules check` prints it.
+type Problem struct {
+	File  string `json:"file"`
+	Line  int    `json:"line,omitempty"`
+	Group string `json:"group,omitempty"`
+	Msg   string `json:"message"`
+	Text  string `json:"text"` // the whole line of rules check
+}
+
+func problemsOf(err error, rename func(string) string) []Problem {
+	var ps rules.Problems
+	if !errors.As(err, &ps) {
+		return []Problem{{Msg: err.Error(), Text: err.Error()}}
+	}
+	out := make([]Problem, 0, len(ps))
+	for _, p := range ps {
+		p.File = rename(p.File)
+		out = append(out, Problem{File: p.File, Line: p.Line, Group: p.Group, Msg: p.Msg, Text: p.String()})
+	}
+	return out
+}
+
+// New loads the live rules and backtests them over the history. Rules
+// with problems are not an error: the overview shows them.
+func New(cfg Config) (*Server, error) {
+	if cfg.History == nil {
+		return nil, errors.New("studio: no history")
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	s := &Server{cfg: cfg, scoring: make(chan struct{}, 1)}
+	files, err := readRuleFiles(cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	s.files = files
+	s.types = cfg.History.Types()
+	set, err := rules.Load(cfg.Rules...)
+	if err == nil {
+		s.engine, err = scoring.NewEngine(set)
+	}
+	if err != nil {
+		s.problems = problemsOf(err, func(f string) string { return f })
+	} else {
+		s.set = set
+		start := time.Now()
+		s.sum, err = cfg.History.Run(s.engine, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
+			s.lines = append(s.lines, l)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.elapsed = time.Since(start)
+	}
+	s.routes()
+	return s, nil
+}
+
+func readRuleFiles(paths []string) ([]ruleFile, error) {
+	var out []ruleFile
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("rules %s: %w", p, err)
+		}
+		list := []string{p}
+		if st.IsDir() {
+			list = nil
+			for _, pat := range []string{"*.yaml", "*.yml"} {
+				m, _ := filepath.Glob(filepath.Join(p, pat))
+				list = append(list, m...)
+			}
+		}
+		for _, f := range list {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("rules %s: %w", f, err)
+			}
+			out = append(out, ruleFile{Path: f, Name: filepath.Base(f), Text: string(b)})
+		}
+	}
+	return out, nil
+}
+
+// Handler serves the pages, their assets and the API.
+func (s *Server) Handler() http.Handler { return s.auth(s.mux) }
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	static, _ := fs.Sub(webFS, "web")
+	assets := http.FileServerFS(static)
+	page := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, err := fs.ReadFile(static, name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(b)
+		}
+	}
+	s.mux.Handle("GET /assets/", assets)
+	s.mux.HandleFunc("GET /{$}", page("overview.html"))
+	s.mux.HandleFunc("GET /contacts/{id}", page("contact.html"))
+	s.mux.HandleFunc("GET /contacts/", page("contact.html"))
+	s.mux.HandleFunc("GET /preview", page("preview.html"))
+	s.mux.HandleFunc("GET /bridge", page("bridge.html"))
+	s.mux.HandleFunc("GET /live", page("live.html"))
+	s.mux.HandleFunc("GET /calibration", page("calibration.html"))
+	s.mux.HandleFunc("GET /api/overview", s.apiOverview)
+	s.mux.HandleFunc("GET /api/contacts/{id}", s.apiContact)
+	s.mux.HandleFunc("GET /api/rules", s.apiRules)
+	s.mux.HandleFunc("POST /api/preview", s.apiPreview)
+	s.mux.HandleFunc("POST /api/preview/save", s.apiSave)
+	s.mux.HandleFunc("GET /api/bridge", s.apiBridge)
+	s.mux.HandleFunc("GET /api/live", s.apiLive)
+	s.mux.HandleFunc("GET /api/calibration", s.apiCalibration)
+	s.mux.HandleFunc("GET /api/calibration/fit", s.apiFit)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found - Score Studio</title><link rel="stylesheet" href="/assets/app.css"></head><body><main id="main"><h1>Not found</h1><p role="alert">There is no page at %s. <a href="/">Back to the overview</a>.</p></main></body></html>`, htmlEscape(r.URL.Path))
+	})
+}
+
+func htmlEscape(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+	return r.Replace(s)
+}
+
+// tokenCookie carries the token after a page was opened with ?token=, so
+// that the page's own requests need not repeat it.
+const tokenCookie = "studio_token"
+
+// auth requires the token, when one is set, on every request: as a bearer
+// header, the cookie, or ?token= (which sets the cookie).
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return next
+	}
+	want := []byte(s.cfg.Token)
+	ok := func(got string) bool { return got != "" && subtle.ConstantTimeCompare([]byte(got), want) == 1 }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query().Get("token"); ok(q) {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			next.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if h := r.Header.Get("Authorization"); ok(strings.TrimPrefix(h, "Bearer ")) && strings.HasPrefix(h, "Bearer ") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="studio"`)
+		fail(w, http.StatusUnauthorized, "this studio needs its token: open it with ?token=... or send Authorization: Bearer ...")
+	})
+}
+
+// IsLoopback says whether a listen address only accepts local clients.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// apiError is every API error's body: a message a person can act on.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func fail(w http.ResponseWriter, code int, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(apiError{Error: fmt.Sprintf(format, args...)})
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	// An error here is the client gone: the status is already sent.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Overview is GET /api/overview: the live rules over the history.
+type Overview struct {
+	RulesVersion string       `json:"rules_version"`
+	RuleFiles    []string     `json:"rule_files"`
+	Problems     []Problem    `json:"problems"`
+	Source       string       `json:"source"`
+	History      HistoryStats `json:"history"`
+	Models       []ModelStats `json:"models"`
+	BacktestMS   int64        `json:"backtest_ms"`
+}
+
+// HistoryStats describes the history scored.
+type HistoryStats struct {
+	Lines      int       `json:"lines"`
+	Events     int       `json:"events"` // counted: duplicates excluded
+	Duplicates int       `json:"duplicates"`
+	BadLines   int       `json:"bad_lines"`
+	Contacts   int       `json:"contacts"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+}
+
+func (s *Server) historyStats() HistoryStats {
+	h := s.cfg.History
+	first, last := h.Span()
+	st := HistoryStats{Lines: h.Lines(), BadLines: len(h.BadLines()), Contacts: h.Contacts(), First: first, Last: last}
+	if s.set != nil {
+		st.Events, st.Duplicates = s.sum.Events, s.sum.Duplicates
+	}
+	return st
+}
+
+func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
+	o := Overview{Problems: s.problems, Source: s.cfg.Source, History: s.historyStats(), Models: []ModelStats{}, BacktestMS: s.elapsed.Milliseconds()}
+	if o.Problems == nil {
+		o.Problems = []Problem{}
+	}
+	for _, f := range s.files {
+		o.RuleFiles = append(o.RuleFiles, f.Path)
+	}
+	if s.set != nil {
+		o.RulesVersion = s.set.Version
+		per := byModel(s.lines)
+		for _, m := range s.set.Models {
+			ls := per[m.Name]
+			o.Models = append(o.Models, modelStats(m, ls, edges(scoresOf(ls), thresholdsOf(m))))
+		}
+	}
+	reply(w, o)
+}
+
+func (s *Server) apiRules(w http.ResponseWriter, r *http.Request) {
+	reply(w, map[string]any{"files": s.files})
+}
+
+// fetch GETs a service's endpoint.
+func (s *Server) fetch(base, path string) ([]byte, error) {
+	u, err := url.JoinPath(base, path)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.cfg.Client.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
