@@ -94,7 +94,7 @@ func TestNotes(t *testing.T) {
 	b.Reset()
 	WriteNotes(&b, Notes(cfg), []string{"held:business_hours", "held:quota", "excluded:company_active", "no_route"})
 	for _, s := range []string{"outside 09:00-17:30 or on a weekend", "owner's 25 enrollments (or 200 inbox sends)",
-		"another contact of the company", "none of the 4 routes"} {
+		"another contact of the company", "none of the 6 routes"} { // 4 contact routes, 2 account routes
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("notes lack %q:\n%s", s, b.String())
 		}
