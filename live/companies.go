@@ -60,6 +60,9 @@ type companyPart struct {
 	id   int
 	aggs map[string]*accounts.Aggregate
 	next int64
+	// held is len(aggs), for the gauge: other partitions' batches change
+	// aggs while it sums every partition's.
+	held atomic.Int64
 }
 
 // CompanyMetrics are the aggregator's series.
@@ -132,6 +135,7 @@ func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error
 			a.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable company states")
 		}
 	}
+	kept.held.Store(int64(len(kept.aggs)))
 	a.mu.Lock()
 	a.parts[c.Partition] = kept
 	a.mu.Unlock()
@@ -159,7 +163,7 @@ func (a *CompanyAggregator) gauge() {
 	a.mu.Lock()
 	n := 0
 	for _, p := range a.parts {
-		n += len(p.aggs)
+		n += int(p.held.Load())
 	}
 	a.mu.Unlock()
 	a.cfg.Metrics.Companies.Set(float64(n))
@@ -194,6 +198,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		if agg == nil {
 			agg = accounts.NewAggregate(ch.To)
 			part.aggs[ch.To] = agg
+			part.held.Add(1)
 		}
 		if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
 			a.changeOutcome("stale")
