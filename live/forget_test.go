@@ -303,3 +303,43 @@ func TestSnapshotKeepsMarkers(t *testing.T) {
 		t.Errorf("markers %v", got.forgotten)
 	}
 }
+
+// scorer forget: the privacy deletion from the command line, through the
+// running scorer, with its ClickHouse rows erased and nothing left.
+func TestForgetCommand(t *testing.T) {
+	fe := newForgetEnv(t)
+	base, stop := fe.run(t)
+	defer func() { stop() }()
+	fe.produce(t, "9601", "call_started", 0, call(0))
+	fe.produce(t, "9601", "meeting_booked", 1, nil)
+	fe.produce(t, "9602", "meeting_booked", 1, nil)
+	waitScore(t, base, "9601", 200)
+	waitScore(t, base, "9602", 200)
+	res, err := Forget(ctxFor(t, time.Minute), ForgetOptions{Brokers: fe.brokers, EventsTopic: "events", Changelog: "states", Store: fe.store, Wait: 30 * time.Second}, []string{"9601"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || !res[0].Applied {
+		t.Fatalf("result %+v", res)
+	}
+	for table, n := range res[0].RowsLeft {
+		if n != 0 {
+			t.Errorf("%d rows left in %s", n, table)
+		}
+	}
+	waitScore(t, base, "9601", 404)
+	if v, ok := latest(t, fe.brokers, "lead-scores")["9601"]; !ok || v != nil {
+		t.Errorf("lead-scores' latest for 9601: %q", v)
+	}
+	kept, _ := fe.store.ContactRows(ctxFor(t, time.Minute), "9602")
+	if kept["touches"] == 0 {
+		t.Errorf("the other contact's touches were erased")
+	}
+	// Without a running scorer the wait fails with a clear error.
+	stop()
+	stop = func() {}
+	_, err = Forget(ctxFor(t, time.Minute), ForgetOptions{Brokers: fe.brokers, EventsTopic: "events", Changelog: "states", Wait: time.Second}, []string{"9602"})
+	if err == nil || !strings.Contains(err.Error(), "did not apply the deletion") {
+		t.Errorf("no scorer: %v", err)
+	}
+}
