@@ -166,7 +166,7 @@ func (p *EmailPoller) Poll(ctx context.Context) (int, error) {
 		if err != nil {
 			return produced, fmt.Errorf("GET /email/public/v1/events (startTimestamp %d, offset %q): %w", c.StartMs, c.Offset, err)
 		}
-		p.Metrics.add(p.Metrics.received, len(page.Events), "email")
+		p.Metrics.add("received", len(page.Events), "email")
 		var good, bad []kafka.Message
 		for _, e := range page.Events {
 			if e.Created > next {
@@ -187,23 +187,23 @@ func (p *EmailPoller) Poll(ctx context.Context) (int, error) {
 			case err != nil:
 				return produced, err // transient: the page is read again
 			case !ok:
-				p.Metrics.add(p.Metrics.ignored, 1, "email", e.Type)
+				p.Metrics.add("ignored", 1, "email", e.Type)
 			default:
 				value, _ := json.Marshal(ev)
 				good = append(good, stream.Message(ev.ContactID, value))
 			}
 		}
 		if err := write(ctx, p.Events, good); err != nil {
-			p.Metrics.add(p.Metrics.kafkaFailed, 1, "email")
+			p.Metrics.add("kafka_failed", 1, "email")
 			return produced, fmt.Errorf("produce %d email events: %w", len(good), err)
 		}
 		if err := write(ctx, p.DeadLetters, bad); err != nil {
-			p.Metrics.add(p.Metrics.kafkaFailed, 1, "email")
+			p.Metrics.add("kafka_failed", 1, "email")
 			return produced, fmt.Errorf("dead-letter %d email events: %w", len(bad), err)
 		}
 		produced += len(good)
-		p.Metrics.add(p.Metrics.produced, len(good), "email")
-		p.Metrics.add(p.Metrics.deadLettered, len(bad), "email")
+		p.Metrics.add("produced", len(good), "email")
+		p.Metrics.add("dead_lettered", len(bad), "email")
 		if page.HasMore && page.Offset != "" && page.Offset != c.Offset {
 			c.Offset = page.Offset
 		} else {

@@ -61,10 +61,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) add(c *prometheus.CounterVec, n int, labels ...string) {
+// add counts n on one of the counters, by name; a nil m counts nothing.
+func (m *Metrics) add(counter string, n int, labels ...string) {
 	if m == nil || n == 0 {
 		return
 	}
+	c := map[string]*prometheus.CounterVec{
+		"received": m.received, "produced": m.produced, "rejected": m.rejected,
+		"dead_lettered": m.deadLettered, "ignored": m.ignored, "kafka_failed": m.kafkaFailed,
+	}[counter]
 	c.WithLabelValues(labels...).Add(float64(n))
 }
 
