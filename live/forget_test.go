@@ -343,3 +343,26 @@ func TestForgetCommand(t *testing.T) {
 		t.Errorf("no scorer: %v", err)
 	}
 }
+
+// A group of batches written at once: a state of the contact from a batch
+// before its deletion comes before the tombstone, a state from the
+// deletion's batch (a contact started again) after it.
+func TestChangelogOrderInAGroup(t *testing.T) {
+	state := func(id, v string) kafka.Message { return kafka.Message{Key: []byte(id), Value: []byte(v)} }
+	b1 := &pending{stateMsgs: []kafka.Message{state("9701", "s1"), state("9702", "s1")}}
+	b2 := &pending{batch: batch{forgets: []forgetting{{id: "9701", marker: marker{At: 5, Kind: privacy}}, {id: "9702", marker: marker{At: 5, Kind: deleted}}}},
+		stateMsgs: []kafka.Message{state("9702", "again")}}
+	last := map[string][]byte{}
+	for _, m := range changelogMsgs([]*pending{b1, b2}) {
+		last[string(m.Key)] = m.Value
+	}
+	if v, ok := last["9701"]; !ok || v != nil {
+		t.Errorf("9701: %q, want a tombstone", v)
+	}
+	if string(last["9702"]) != "again" {
+		t.Errorf("9702: %q, want the state after its deletion", last["9702"])
+	}
+	if !IsMarker(MarkerKey("9701")) || last[string(MarkerKey("9701"))] == nil {
+		t.Error("no marker for 9701")
+	}
+}
