@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
@@ -100,7 +101,7 @@ func (b *benchRun) run(latN int, latRate float64, n int) error {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, options{Brokers: brokers, Topic: "crossings", DLQ: "crossings-dlq", Group: "bridge",
+		done <- bridge.Run(ctx, bridge.Options{Brokers: brokers, Topic: "crossings", DLQ: "crossings-dlq", Group: "bridge",
 			Partitions: b.parts, HTTP: "127.0.0.1:0", Config: cfgPath, StateDir: filepath.Join(dir, "state"),
 			Workers: b.workers, Tick: time.Second, Grace: time.Second, Log: io.Discard,
 			OnReady: func(string) { close(ready) }})

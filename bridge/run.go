@@ -1,0 +1,483 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/enrollment"
+	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/internal/bearer"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+)
+
+// Options are `bridge run`'s settings; cmd/bridge maps flags and
+// environment to them, tests build them directly.
+type Options struct {
+	Brokers    []string
+	Topic      string
+	DLQ        string
+	Group      string
+	Partitions int // for the crossings topic, only if it must be created
+	ClickHouse string
+	HTTP       string
+	// APIToken guards /decisions; required when HTTP is not a loopback
+	// address (bearer.Require). Never logged.
+	APIToken string
+	Config   string
+	StateDir string
+	Workers  int
+	Tick     time.Duration // held releases, workflow-exit retries, outbox
+	Grace    time.Duration // in-flight calls get this long after SIGTERM
+	Retain   time.Duration // processed crossings and the local audit
+	MaxBatch int
+
+	// Seams for tests and the benchmark.
+	Log       io.Writer
+	Transport http.RoundTripper // HubSpot client's transport
+	Consumer  func(*stream.GroupConfig)
+	OnReady   func(httpAddr string)
+}
+
+// Run runs the bridge until ctx ends, then shuts down gracefully:
+// stop fetching, let calls in flight finish (up to Grace), commit what is
+// durable, flush the audit, close.
+func Run(ctx context.Context, o Options) error {
+	if err := bearer.Require(o.HTTP, o.APIToken, "--api-token", "BRIDGE_API_TOKEN"); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 100
+	}
+	if o.Tick <= 0 {
+		o.Tick = 2 * time.Second
+	}
+	if o.Retain <= 0 {
+		o.Retain = 30 * 24 * time.Hour
+	}
+	log := zerolog.New(o.Log).With().Timestamp().Str("service", "bridge").Logger()
+	cfg, err := enrollment.LoadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	store, err := enrollment.OpenStore(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	// The work context outlives ctx by Grace, so calls in flight finish.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		time.AfterFunc(o.Grace, cancelWork)
+	})
+	defer stopGrace()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var consumer atomic.Pointer[stream.GroupConsumer]
+	metrics := enrollment.NewServiceMetrics(reg, func() float64 {
+		if g := consumer.Load(); g != nil {
+			return float64(g.Lag())
+		}
+		return 0
+	})
+
+	// HTTP first, so /healthz answers while the bridge waits for
+	// ClickHouse and recovers; /decisions answers once the audit is open.
+	h := &handler{stop: ctx, log: log}
+	var recovered atomic.Bool
+	var decisions atomic.Pointer[http.HandlerFunc]
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
+		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
+	}, func(w http.ResponseWriter, r *http.Request) {
+		if d := decisions.Load(); d != nil {
+			(*d)(w, r)
+			return
+		}
+		http.Error(w, "starting: waiting for the audit store (ClickHouse)", http.StatusServiceUnavailable)
+	}), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server")
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	// The audit: ClickHouse when configured, else the local store.
+	var (
+		recorder enrollment.Recorder
+		local    *enrollment.LocalAudit
+		ch       *analytics.Store
+		writer   *analytics.Writer
+		apiRow   func(analytics.APICall)
+	)
+	if o.ClickHouse != "" {
+		// Down at start: wait (each attempt logged and counted) rather than
+		// exit, so a restart during an outage resumes once it is back.
+		ch, err = analytics.OpenWaiting(ctx, o.ClickHouse, 5*time.Second, func(err error, wait time.Duration) {
+			metrics.Count(enrollment.ErrClickHouse)
+			log.Warn().Err(err).Dur("retry_in", wait).Str("http", ln.Addr().String()).
+				Msg("ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)")
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info().Msg("bridge stopped while waiting for ClickHouse")
+				return nil
+			}
+			return fmt.Errorf("clickhouse: %w", err)
+		}
+		defer ch.Close()
+		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log,
+			OnError: func(string, error) { metrics.Count(enrollment.ErrClickHouse) }})
+		recorder = enrollment.AnalyticsRecorder{W: writer}
+		// Each row is stored in bbolt before the call returns, so before
+		// the bridge acts on its answer; the outbox flush hands the rows
+		// to ClickHouse with the decisions.
+		apiRow = func(r analytics.APICall) {
+			if err := store.AppendAPICall(r); err != nil {
+				metrics.Count(enrollment.ErrAPICallAudit)
+				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
+			}
+		}
+	} else {
+		if local, err = enrollment.NewLocalAudit(store); err != nil {
+			return err
+		}
+		recorder = local
+		log.Warn().Msg("no --clickhouse: decisions are kept in the local store; HubSpot calls are counted, not stored")
+	}
+	d := decisionsFrom(ch, local)
+	decisions.Store(&d)
+
+	sink, err := newSink(cfg, metrics.AuditHook(apiRow), o.Transport)
+	if err != nil {
+		return err
+	}
+	// The one retry loop of sink calls; the client makes one attempt each.
+	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, enrollment.Retry{})
+	// The service logs every decision (with sequence_id or workflow_id);
+	// the bridge's own line would repeat it.
+
+	dlq, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: o.DLQ})
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	svc := &enrollment.Service{Bridge: bridge, Metrics: metrics, Log: log, Workers: o.Workers, Work: work,
+		DeadLetter: func(ctx context.Context, m enrollment.Message, reason string) error {
+			return stream.SendDeadLetter(ctx, dlq, m.Raw.(kafka.Message), reason)
+		}}
+	h.svc = svc
+
+	if err := stream.EnsureTopics(ctx, o.Brokers,
+		stream.Topic{Name: o.Topic, Partitions: max(1, o.Partitions)},
+		stream.Topic{Name: o.DLQ, Partitions: 1}); err != nil {
+		return fmt.Errorf("topics: %w", err)
+	}
+	if err := svc.Recover(work); err != nil {
+		return fmt.Errorf("recover interrupted crossings: %w", err)
+	}
+	recovered.Store(true)
+
+	gcfg := stream.GroupConfig{Brokers: o.Brokers, Group: o.Group, Topic: o.Topic, MaxBatch: o.MaxBatch, Log: &log}
+	if o.Consumer != nil {
+		o.Consumer(&gcfg)
+	}
+	g, err := stream.NewGroupConsumer(gcfg, h)
+	if err != nil {
+		return err
+	}
+	consumer.Store(g)
+
+	wb, err := newWriteback(ctx, cfg, sink, ch, reg, log)
+	if err != nil {
+		return err
+	}
+	// runCtx also ends when the write-back fails for good.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var wbErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { maintain(runCtx, svc, o, local) })
+	if wb != nil {
+		wg.Go(func() {
+			if wbErr = wb.Run(runCtx, o.Brokers); wbErr != nil {
+				log.Error().Err(wbErr).Msg("write-back stopped: stopping the bridge")
+				stopRun()
+			}
+		})
+	}
+	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
+		Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
+	if o.OnReady != nil {
+		o.OnReady(ln.Addr().String())
+	}
+	runErr := g.Run(runCtx)
+	stopRun()
+	wg.Wait()
+	if runErr == nil && wbErr != nil {
+		runErr = fmt.Errorf("write-back: %w", wbErr)
+	}
+
+	// Whatever was decided goes to the audit before exit.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := bridge.FlushOutbox(fctx, 1000); err != nil {
+		log.Warn().Err(err).Msg("audit outbox not flushed; it is kept for the next start")
+	}
+	if writer != nil {
+		if err := writer.Close(fctx); err != nil {
+			log.Warn().Err(err).Msg("clickhouse rows not flushed at exit")
+		}
+	}
+	log.Info().Msg("bridge stopped")
+	return runErr
+}
+
+// maintain runs the periodic work until ctx ends: held releases and
+// workflow-exit retries on one ticker, the audit flush on another (so slow
+// sink calls never hold up the audit), pruning at start and daily.
+func maintain(ctx context.Context, svc *enrollment.Service, o Options, local *enrollment.LocalAudit) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	every := func(what enrollment.ErrorKind, fn func(context.Context) error) {
+		tick := time.NewTicker(o.Tick)
+		defer tick.Stop()
+		for {
+			if err := fn(svc.Work); err != nil {
+				svc.Metrics.Count(what)
+				svc.Log.Warn().Err(err).Msg(string(what) + " failed; retried next tick")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+	wg.Go(func() { every(enrollment.ErrFlush, svc.Flush) })
+	wg.Go(func() { every(enrollment.ErrRelease, svc.Release) })
+	var lastPrune time.Time
+	every(enrollment.ErrPrune, func(context.Context) error {
+		if time.Since(lastPrune) < 24*time.Hour {
+			return nil
+		}
+		lastPrune = time.Now()
+		return svc.Prune(lastPrune, o.Retain, local)
+	})
+}
+
+// newSink builds the configured sink; HubSpot's client reports every call
+// to audit.
+func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTripper) (enrollment.Sink, error) {
+	switch cfg.Sink {
+	case enrollment.SinkHubSpot:
+		token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, APIVersion: cfg.HubSpot.APIVersion,
+			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
+			// One attempt per call: the bridge's Retry loop is the one
+			// that retries (and verifies an ambiguous enrollment), so
+			// attempts do not multiply across layers.
+			MaxAttempts: 1, AttemptTimeout: 10 * time.Second}
+		if rt != nil {
+			cc.HTTPClient = &http.Client{Transport: rt}
+		}
+		c, err := hubspot.NewClient(cc)
+		if err != nil {
+			return nil, err
+		}
+		return enrollment.HubSpotSink{Client: c}, nil
+	case enrollment.SinkWebhook:
+		secret, err := enrollment.WebhookSecret(cfg.Webhook)
+		if err != nil {
+			return nil, err
+		}
+		return &enrollment.Webhook{URL: cfg.Webhook.URL, Secret: secret, Client: &http.Client{Timeout: 15 * time.Second}}, nil
+	default:
+		return enrollment.NewDryRun(), nil
+	}
+}
+
+// handler adapts the group consumer to the service: a batch's offset is
+// committed (through Claim.Track, in order) only once every crossing in it
+// and before it is durably decided.
+type handler struct {
+	svc       *enrollment.Service
+	stop      context.Context
+	log       zerolog.Logger
+	consuming atomic.Bool
+
+	mu       sync.Mutex
+	inflight map[*stream.Claim]*sync.WaitGroup
+}
+
+func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
+	h.mu.Lock()
+	if h.inflight == nil {
+		h.inflight = map[*stream.Claim]*sync.WaitGroup{}
+	}
+	h.inflight[c] = &sync.WaitGroup{}
+	h.mu.Unlock()
+	h.consuming.Store(true)
+	return nil
+}
+
+func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+	in := make([]enrollment.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = enrollment.Message{Key: string(m.Key), Value: m.Value, Raw: m}
+	}
+	h.mu.Lock()
+	wg := h.inflight[c]
+	h.mu.Unlock()
+	durable := c.Track(msgs[len(msgs)-1].Offset + 1)
+	wg.Add(1)
+	h.svc.Submit(h.stop, in, func(ok bool) {
+		if ok {
+			durable()
+		}
+		wg.Done()
+	})
+	return nil
+}
+
+// Revoked waits for the partition's crossings in flight, so the commit
+// that follows covers them; past the revoke timeout they finish anyway and
+// the next owner meets them as duplicates.
+func (h *handler) Revoked(ctx context.Context, c *stream.Claim) error {
+	h.mu.Lock()
+	wg := h.inflight[c]
+	delete(h.inflight, c)
+	h.mu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		h.log.Warn().Int("partition", c.Partition).Msg("crossings still in flight at revoke; they will be redelivered")
+	}
+	return nil
+}
+
+func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready: recovering or not consuming yet", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("GET /decisions", decisions)
+	return mux
+}
+
+// maxContactID bounds the contact id /decisions accepts: far above any
+// CRM's ids, far below what makes the ClickHouse query too large.
+const maxContactID = 1024
+
+// decisionsAnswer is GET /decisions?contact_id=: one shape whichever audit
+// answers, so a dashboard or a script need not know how the bridge runs.
+type decisionsAnswer struct {
+	ContactID string               `json:"contact_id"`
+	Source    string               `json:"source"` // clickhouse | local
+	Decisions []analytics.Decision `json:"decisions"`
+}
+
+// decisionsFrom answers GET /decisions?contact_id= from ClickHouse when
+// configured, else from the local audit, in the same shape: the rows
+// analytics.Store.Decisions reads (outcome and reason apart).
+func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("contact_id")
+		switch {
+		case id == "":
+			http.Error(w, "contact_id is required", http.StatusBadRequest)
+			return
+		case len(id) > maxContactID:
+			// ClickHouse would refuse the query with its own text (over
+			// max_query_size); no contact has such an id.
+			http.Error(w, fmt.Sprintf("contact_id is %d bytes long; at most %d", len(id), maxContactID), http.StatusBadRequest)
+			return
+		}
+		body := decisionsAnswer{ContactID: id}
+		if ch != nil {
+			rep, err := ch.Decisions(r.Context(), id)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			body.Source, body.Decisions = "clickhouse", orEmpty(rep.Decisions)
+		} else {
+			ds, err := local.Decisions(id)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			body.Source, body.Decisions = "local", localDecisionRows(ds)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}
+
+// localDecisionRows maps local-audit decisions to the rows ClickHouse
+// would return for them: the same mapping the ClickHouse recorder writes,
+// times at the microsecond ClickHouse keeps, in UTC, ordered as its query
+// orders (time, then decision id).
+func localDecisionRows(ds []enrollment.Decision) []analytics.Decision {
+	rows, _ := enrollment.DecisionRows(ds)
+	for i := range rows {
+		rows[i].DecidedAt = time.UnixMicro(rows[i].DecidedAt.UnixMicro()).UTC()
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if !rows[i].DecidedAt.Equal(rows[j].DecidedAt) {
+			return rows[i].DecidedAt.Before(rows[j].DecidedAt)
+		}
+		return rows[i].DecisionID < rows[j].DecisionID
+	})
+	return rows
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
