@@ -2,25 +2,21 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
-	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -293,191 +289,4 @@ func maintain(ctx context.Context, svc *enrollment.Service, o Options, local *en
 		lastPrune = time.Now()
 		return svc.Prune(lastPrune, o.Retain, local)
 	})
-}
-
-// newSink builds the configured sink; HubSpot's client reports every call
-// to audit.
-func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTripper) (enrollment.Sink, error) {
-	switch cfg.Sink {
-	case enrollment.SinkHubSpot:
-		token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
-		if err != nil {
-			return nil, err
-		}
-		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, APIVersion: cfg.HubSpot.APIVersion,
-			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
-			// One attempt per call: the bridge's Retry loop is the one
-			// that retries (and verifies an ambiguous enrollment), so
-			// attempts do not multiply across layers.
-			MaxAttempts: 1, AttemptTimeout: 10 * time.Second}
-		if rt != nil {
-			cc.HTTPClient = &http.Client{Transport: rt}
-		}
-		c, err := hubspot.NewClient(cc)
-		if err != nil {
-			return nil, err
-		}
-		return enrollment.HubSpotSink{Client: c}, nil
-	case enrollment.SinkWebhook:
-		secret, err := enrollment.WebhookSecret(cfg.Webhook)
-		if err != nil {
-			return nil, err
-		}
-		return &enrollment.Webhook{URL: cfg.Webhook.URL, Secret: secret, Client: &http.Client{Timeout: 15 * time.Second}}, nil
-	default:
-		return enrollment.NewDryRun(), nil
-	}
-}
-
-// handler adapts the group consumer to the service: a batch's offset is
-// committed (through Claim.Track, in order) only once every crossing in it
-// and before it is durably decided.
-type handler struct {
-	svc       *enrollment.Service
-	stop      context.Context
-	log       zerolog.Logger
-	consuming atomic.Bool
-
-	mu       sync.Mutex
-	inflight map[*stream.Claim]*sync.WaitGroup
-}
-
-func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
-	h.mu.Lock()
-	if h.inflight == nil {
-		h.inflight = map[*stream.Claim]*sync.WaitGroup{}
-	}
-	h.inflight[c] = &sync.WaitGroup{}
-	h.mu.Unlock()
-	h.consuming.Store(true)
-	return nil
-}
-
-func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
-	in := make([]enrollment.Message, len(msgs))
-	for i, m := range msgs {
-		in[i] = enrollment.Message{Key: string(m.Key), Value: m.Value, Raw: m}
-	}
-	h.mu.Lock()
-	wg := h.inflight[c]
-	h.mu.Unlock()
-	durable := c.Track(msgs[len(msgs)-1].Offset + 1)
-	wg.Add(1)
-	h.svc.Submit(h.stop, in, func(ok bool) {
-		if ok {
-			durable()
-		}
-		wg.Done()
-	})
-	return nil
-}
-
-// Revoked waits for the partition's crossings in flight, so the commit
-// that follows covers them; past the revoke timeout they finish anyway and
-// the next owner meets them as duplicates.
-func (h *handler) Revoked(ctx context.Context, c *stream.Claim) error {
-	h.mu.Lock()
-	wg := h.inflight[c]
-	delete(h.inflight, c)
-	h.mu.Unlock()
-	idle := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(idle)
-	}()
-	select {
-	case <-idle:
-	case <-ctx.Done():
-		h.log.Warn().Int("partition", c.Partition).Msg("crossings still in flight at revoke; they will be redelivered")
-	}
-	return nil
-}
-
-func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready: recovering or not consuming yet", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	mux.HandleFunc("GET /decisions", decisions)
-	return mux
-}
-
-// maxContactID bounds the contact id /decisions accepts: far above any
-// CRM's ids, far below what makes the ClickHouse query too large.
-const maxContactID = 1024
-
-// decisionsAnswer is GET /decisions?contact_id=: one shape whichever audit
-// answers, so a dashboard or a script need not know how the bridge runs.
-type decisionsAnswer struct {
-	ContactID string               `json:"contact_id"`
-	Source    string               `json:"source"` // clickhouse | local
-	Decisions []analytics.Decision `json:"decisions"`
-}
-
-// decisionsFrom answers GET /decisions?contact_id= from ClickHouse when
-// configured, else from the local audit, in the same shape: the rows
-// analytics.Store.Decisions reads (outcome and reason apart).
-func decisionsFrom(ch *analytics.Store, local *enrollment.LocalAudit) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("contact_id")
-		switch {
-		case id == "":
-			http.Error(w, "contact_id is required", http.StatusBadRequest)
-			return
-		case len(id) > maxContactID:
-			// ClickHouse would refuse the query with its own text (over
-			// max_query_size); no contact has such an id.
-			http.Error(w, fmt.Sprintf("contact_id is %d bytes long; at most %d", len(id), maxContactID), http.StatusBadRequest)
-			return
-		}
-		body := decisionsAnswer{ContactID: id}
-		if ch != nil {
-			rep, err := ch.Decisions(r.Context(), id)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			body.Source, body.Decisions = "clickhouse", orEmpty(rep.Decisions)
-		} else {
-			ds, err := local.Decisions(id)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			body.Source, body.Decisions = "local", localDecisionRows(ds)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
-	}
-}
-
-// localDecisionRows maps local-audit decisions to the rows ClickHouse
-// would return for them: the same mapping the ClickHouse recorder writes,
-// times at the microsecond ClickHouse keeps, in UTC, ordered as its query
-// orders (time, then decision id).
-func localDecisionRows(ds []enrollment.Decision) []analytics.Decision {
-	rows, _ := enrollment.DecisionRows(ds)
-	for i := range rows {
-		rows[i].DecidedAt = time.UnixMicro(rows[i].DecidedAt.UnixMicro()).UTC()
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if !rows[i].DecidedAt.Equal(rows[j].DecidedAt) {
-			return rows[i].DecidedAt.Before(rows[j].DecidedAt)
-		}
-		return rows[i].DecisionID < rows[j].DecisionID
-	})
-	return rows
-}
-
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }
