@@ -1,18 +1,66 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
+	"github.com/scorebridge/scorebridge/internal/bearer"
 )
+
+// web is the bridge's HTTP server: probes and metrics from the start,
+// /decisions once the audit is open, behind the bearer guard.
+type web struct {
+	addr      string
+	srv       *http.Server
+	decisions atomic.Pointer[http.HandlerFunc]
+}
+
+// serveHTTP listens on o.HTTP and serves until shutdown; ready answers
+// /readyz.
+func serveHTTP(o Options, reg *prometheus.Registry, log zerolog.Logger, ready func() bool) (*web, error) {
+	ln, err := net.Listen("tcp", o.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	w := &web{addr: ln.Addr().String()}
+	w.srv = &http.Server{Handler: bearer.Guard(routes(reg, ready, w.serveDecisions), o.APIToken, bearer.Open...),
+		ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server")
+		}
+	}()
+	return w, nil
+}
+
+func (w *web) setDecisions(h http.HandlerFunc) { w.decisions.Store(&h) }
+
+func (w *web) serveDecisions(rw http.ResponseWriter, r *http.Request) {
+	if d := w.decisions.Load(); d != nil {
+		(*d)(rw, r)
+		return
+	}
+	http.Error(rw, "starting: waiting for the audit store (ClickHouse)", http.StatusServiceUnavailable)
+}
+
+func (w *web) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = w.srv.Shutdown(ctx)
+}
 
 func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()

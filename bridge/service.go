@@ -2,10 +2,8 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -15,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
-	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
+	"github.com/scorebridge/scorebridge/writeback"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -57,18 +55,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := bearer.Require(o.HTTP, o.APIToken, "--api-token", "BRIDGE_API_TOKEN"); err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	if o.Log == nil {
-		o.Log = os.Stderr
-	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = 100
-	}
-	if o.Tick <= 0 {
-		o.Tick = 2 * time.Second
-	}
-	if o.Retain <= 0 {
-		o.Retain = 30 * 24 * time.Hour
-	}
+	o.defaults()
 	log := zerolog.New(o.Log).With().Timestamp().Str("service", "bridge").Logger()
 	cfg, err := enrollment.LoadConfig(o.Config)
 	if err != nil {
@@ -102,83 +89,31 @@ func Run(ctx context.Context, o Options) error {
 	// ClickHouse and recovers; /decisions answers once the audit is open.
 	h := &handler{stop: ctx, log: log}
 	var recovered atomic.Bool
-	var decisions atomic.Pointer[http.HandlerFunc]
-	ln, err := net.Listen("tcp", o.HTTP)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
-	srv := &http.Server{Handler: bearer.Guard(routes(reg, func() bool {
+	web, err := serveHTTP(o, reg, log, func() bool {
 		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
-	}, func(w http.ResponseWriter, r *http.Request) {
-		if d := decisions.Load(); d != nil {
-			(*d)(w, r)
-			return
-		}
-		http.Error(w, "starting: waiting for the audit store (ClickHouse)", http.StatusServiceUnavailable)
-	}), o.APIToken, bearer.Open...), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("http server")
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-
-	// The audit: ClickHouse when configured, else the local store.
-	var (
-		recorder enrollment.Recorder
-		local    *enrollment.LocalAudit
-		ch       *analytics.Store
-		writer   *analytics.Writer
-		apiRow   func(analytics.APICall)
-	)
-	if o.ClickHouse != "" {
-		// Down at start: wait (each attempt logged and counted) rather than
-		// exit, so a restart during an outage resumes once it is back.
-		ch, err = analytics.OpenWaiting(ctx, o.ClickHouse, 5*time.Second, func(err error, wait time.Duration) {
-			metrics.Count(enrollment.ErrClickHouse)
-			log.Warn().Err(err).Dur("retry_in", wait).Str("http", ln.Addr().String()).
-				Msg("ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)")
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				log.Info().Msg("bridge stopped while waiting for ClickHouse")
-				return nil
-			}
-			return fmt.Errorf("clickhouse: %w", err)
-		}
-		defer ch.Close()
-		writer = ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log,
-			OnError: func(string, error) { metrics.Count(enrollment.ErrClickHouse) }})
-		recorder = enrollment.AnalyticsRecorder{W: writer}
-		// Each row is stored in bbolt before the call returns, so before
-		// the bridge acts on its answer; the outbox flush hands the rows
-		// to ClickHouse with the decisions.
-		apiRow = func(r analytics.APICall) {
-			if err := store.AppendAPICall(r); err != nil {
-				metrics.Count(enrollment.ErrAPICallAudit)
-				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
-			}
-		}
-	} else {
-		if local, err = enrollment.NewLocalAudit(store); err != nil {
-			return err
-		}
-		recorder = local
-		log.Warn().Msg("no --clickhouse: decisions are kept in the local store; HubSpot calls are counted, not stored")
+	})
+	if err != nil {
+		return err
 	}
-	d := decisionsFrom(ch, local)
-	decisions.Store(&d)
+	defer web.shutdown()
 
-	sink, err := newSink(cfg, metrics.AuditHook(apiRow), o.Transport)
+	a, err := openAudit(ctx, o.ClickHouse, store, metrics, log, web.addr)
+	if err != nil {
+		if o.ClickHouse != "" && ctx.Err() != nil {
+			log.Info().Msg("bridge stopped while waiting for ClickHouse")
+			return nil
+		}
+		return err
+	}
+	defer a.close()
+	web.setDecisions(decisionsFrom(a.ch, a.local))
+
+	sink, err := newSink(cfg, metrics.AuditHook(a.apiRow), o.Transport)
 	if err != nil {
 		return err
 	}
 	// The one retry loop of sink calls; the client makes one attempt each.
-	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), recorder, time.Now, enrollment.Retry{})
+	bridge := enrollment.NewBridge(cfg, store, metrics.MeterSink(sink), a.recorder, time.Now, enrollment.Retry{})
 	// The service logs every decision (with sequence_id or workflow_id);
 	// the bridge's own line would repeat it.
 
@@ -213,16 +148,51 @@ func Run(ctx context.Context, o Options) error {
 	}
 	consumer.Store(g)
 
-	wb, err := newWriteback(ctx, cfg, sink, ch, reg, log)
+	wb, err := newWriteback(ctx, cfg, sink, a.ch, reg, log)
 	if err != nil {
 		return err
 	}
-	// runCtx also ends when the write-back fails for good.
+	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
+		Str("http", web.addr).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", a.ch != nil).Msg("bridge running")
+	if o.OnReady != nil {
+		o.OnReady(web.addr)
+	}
+	runErr := consume(ctx, g, wb, o, func(ctx context.Context) { maintain(ctx, svc, o, a.local) }, log)
+
+	// Whatever was decided goes to the audit before exit.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := bridge.FlushOutbox(fctx, 1000); err != nil {
+		log.Warn().Err(err).Msg("audit outbox not flushed; it is kept for the next start")
+	}
+	a.flush(fctx, log)
+	log.Info().Msg("bridge stopped")
+	return runErr
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 100
+	}
+	if o.Tick <= 0 {
+		o.Tick = 2 * time.Second
+	}
+	if o.Retain <= 0 {
+		o.Retain = 30 * 24 * time.Hour
+	}
+}
+
+// consume runs the group consumer, the periodic work and the write-back
+// until ctx ends or the write-back fails for good, which stops the bridge.
+func consume(ctx context.Context, g *stream.GroupConsumer, wb *writeback.Writer, o Options, maintain func(context.Context), log zerolog.Logger) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	var wbErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { maintain(runCtx, svc, o, local) })
+	wg.Go(func() { maintain(runCtx) })
 	if wb != nil {
 		wg.Go(func() {
 			if wbErr = wb.Run(runCtx, o.Brokers); wbErr != nil {
@@ -231,30 +201,12 @@ func Run(ctx context.Context, o Options) error {
 			}
 		})
 	}
-	log.Info().Strs("brokers", o.Brokers).Str("topic", o.Topic).Str("group", o.Group).
-		Str("http", ln.Addr().String()).Bool("api_token", o.APIToken != "").Str("sink", cfg.Sink).Bool("clickhouse", ch != nil).Msg("bridge running")
-	if o.OnReady != nil {
-		o.OnReady(ln.Addr().String())
-	}
 	runErr := g.Run(runCtx)
 	stopRun()
 	wg.Wait()
 	if runErr == nil && wbErr != nil {
 		runErr = fmt.Errorf("write-back: %w", wbErr)
 	}
-
-	// Whatever was decided goes to the audit before exit.
-	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := bridge.FlushOutbox(fctx, 1000); err != nil {
-		log.Warn().Err(err).Msg("audit outbox not flushed; it is kept for the next start")
-	}
-	if writer != nil {
-		if err := writer.Close(fctx); err != nil {
-			log.Warn().Err(err).Msg("clickhouse rows not flushed at exit")
-		}
-	}
-	log.Info().Msg("bridge stopped")
 	return runErr
 }
 
