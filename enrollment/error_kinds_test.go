@@ -45,7 +45,7 @@ func TestErrorKindsInHelpAndSeries(t *testing.T) {
 // string of its own, so the help (made from ErrorKinds) stays complete.
 func TestErrorKindsCountedByName(t *testing.T) {
 	files, _ := filepath.Glob("*.go")
-	cmd, _ := filepath.Glob("../cmd/bridge/*.go")
+	cmd, _ := filepath.Glob("../bridge/*.go")
 	fset := token.NewFileSet()
 	calls := 0
 	for _, path := range append(files, cmd...) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/mail"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -30,6 +31,18 @@ type SandboxConfig struct {
 	Sequences            []SequenceConfig `yaml:"sequences"`
 	Workflows            []WorkflowConfig `yaml:"workflows"`
 	Faults               Faults           `yaml:"faults"`
+	// Webhooks is where the sandbox sends signed webhooks for its own
+	// contact changes (the admin API's POST /_sandbox/webhooks sets it too).
+	Webhooks WebhooksConfig `yaml:"webhooks"`
+}
+
+// WebhooksConfig is the sandbox's webhook target. The secret signing the
+// requests (the app's client secret) comes from SecretFile, else from
+// the environment variable HUBSPOT_CLIENT_SECRET: never from the file
+// itself, never logged.
+type WebhooksConfig struct {
+	URL        string `yaml:"url"`
+	SecretFile string `yaml:"secret_file"`
 }
 
 // RateLimitConfig mirrors X-HubSpot-RateLimit-*.
@@ -232,6 +245,13 @@ func (c *SandboxConfig) Validate() error {
 	}
 	if !strings.Contains(c.ContactEmailTemplate, "{id}") {
 		bad("contact_email_template: %q must contain {id}", c.ContactEmailTemplate)
+	}
+	if u := c.Webhooks.URL; u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme != "http" && pu.Scheme != "https" || pu.Host == "" {
+			bad("webhooks.url: %q is not an http(s) URL", u)
+		}
+	} else if c.Webhooks.SecretFile != "" {
+		bad("webhooks.secret_file without webhooks.url")
 	}
 	ids, emails := map[string]bool{}, map[string]bool{}
 	for i, ct := range c.Contacts {

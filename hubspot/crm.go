@@ -171,6 +171,22 @@ func (c *Client) GetContact(ctx context.Context, id string, properties []string)
 	return &o, nil
 }
 
+// ContactIDByEmail is the id of the contact with this email
+// (GET /crm/v3/objects/contacts/{email}?idProperty=email); ErrNotFound
+// when HubSpot has none.
+func (c *Client) ContactIDByEmail(ctx context.Context, email string) (string, error) {
+	var o CRMObject
+	ctx = withSubject(ctx, "", email)
+	q := url.Values{"idProperty": {"email"}}
+	if err := c.call(ctx, "get_contact_by_email", http.MethodGet, "/crm/v3/objects/contacts/"+url.PathEscape(email), q, nil, &o, false); err != nil {
+		return "", notFound(err)
+	}
+	if o.ID == "" {
+		return "", fmt.Errorf("contact by email %q: HubSpot answered no id", email)
+	}
+	return o.ID, nil
+}
+
 // EmailEvents reads a page of the legacy email events API: events created
 // from startMs on, oldest first; offset is the previous page's Offset
 // ("" for the first).

@@ -30,11 +30,13 @@ type SandboxOptions struct {
 // Sandbox imitates HubSpot's Sequences v4 and Workflows v2 enrollment
 // endpoints. It is an http.Handler; admin endpoints live under /_sandbox/.
 type Sandbox struct {
-	cfg  *SandboxConfig
-	now  func() time.Time
-	api  *http.ServeMux
-	adm  *http.ServeMux
-	seqs map[string]*sandboxSequence
+	cfg *SandboxConfig
+	// hookSecret signs webhooks to the configured target (webhooks:).
+	hookSecret []byte
+	now        func() time.Time
+	api        *http.ServeMux
+	adm        *http.ServeMux
+	seqs       map[string]*sandboxSequence
 	// seqOrder is the list order: ids sorted numerically where possible.
 	seqOrder  []string
 	users     map[string]*SenderConfig
@@ -125,6 +127,11 @@ func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	secret, err := webhookSecret(cfg.Webhooks)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s.hookSecret = secret
 	created := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	for i := range cfg.Senders {
 		s.users[cfg.Senders[i].UserID] = &cfg.Senders[i]

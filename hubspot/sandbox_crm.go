@@ -310,6 +310,16 @@ func (s *Sandbox) createGroup(w http.ResponseWriter, r *http.Request) {
 // not exist or was deleted.
 func (s *Sandbox) getContact(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("contactId")
+	if r.URL.Query().Get("idProperty") == "email" {
+		s.mu.Lock()
+		vid, ok := s.contactByEmail(id)
+		s.mu.Unlock()
+		if !ok {
+			writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", "Object not found.  objectId are usually numeric.")
+			return
+		}
+		id = vid
+	}
 	props, ok := s.ContactProperties(id)
 	if !ok {
 		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", "Object not found.  objectId are usually numeric.")

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -78,7 +81,7 @@ type sandboxActivity struct {
 const sandboxAppID = 4242
 
 func (s *Sandbox) registerActivity(api, adm *http.ServeMux) {
-	s.act = &sandboxActivity{nextEmail: 1, nextEvent: 1_000_001}
+	s.act = &sandboxActivity{nextEmail: 1, nextEvent: 1_000_001, hookURL: s.cfg.Webhooks.URL, hookKey: s.hookSecret}
 	api.HandleFunc("GET /email/public/v1/events", s.emailEvents)
 	adm.HandleFunc("POST /_sandbox/email-events", s.addEmailEvents)
 	adm.HandleFunc("POST /_sandbox/webhooks", func(w http.ResponseWriter, r *http.Request) {
@@ -324,4 +327,26 @@ func (s *Sandbox) emailEvents(w http.ResponseWriter, r *http.Request) {
 		page.Offset = strconv.FormatInt(from, 10)
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// webhookSecret is the configured target's signing secret: from
+// webhooks.secret_file, else HUBSPOT_CLIENT_SECRET.
+func webhookSecret(c WebhooksConfig) ([]byte, error) {
+	if c.URL == "" {
+		return nil, nil
+	}
+	if c.SecretFile != "" {
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhooks.secret_file: %w", err)
+		}
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return []byte(s), nil
+		}
+		return nil, fmt.Errorf("webhooks.secret_file %s is empty", c.SecretFile)
+	}
+	if s := os.Getenv("HUBSPOT_CLIENT_SECRET"); s != "" {
+		return []byte(s), nil
+	}
+	return nil, errors.New("webhooks.url is set and no secret signs the requests: set webhooks.secret_file or HUBSPOT_CLIENT_SECRET")
 }

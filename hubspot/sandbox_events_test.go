@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -117,5 +119,70 @@ func TestSandboxEmailEvents(t *testing.T) {
 	}
 	if all[0].Recipient != "c3001@example.net" || all[0].ID == "" {
 		t.Fatalf("first %+v", all[0])
+	}
+}
+
+// The webhook target can be set in the sandbox's config file, its secret
+// from a file or HUBSPOT_CLIENT_SECRET, never from the config itself.
+func TestSandboxWebhooksFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	os.WriteFile(secretFile, []byte("from-file\n"), 0o600)
+	var mu sync.Mutex
+	var keys []string
+	var hook *httptest.Server
+	hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, k := range []string{"from-file", "from-env"} {
+			if VerifyV3([]byte(k), r.Method, hook.URL+r.URL.RequestURI(), body, r.Header.Get(TimestampHeader), r.Header.Get(SignatureV3Header), time.Now()) == nil {
+				keys = append(keys, k)
+			}
+		}
+	}))
+	defer hook.Close()
+	base := "token: t\ncontacts_auto: true\n"
+	for _, c := range []struct{ name, yaml, env, want string }{
+		{"file", base + "webhooks: {url: " + hook.URL + "/hooks, secret_file: " + secretFile + "}\n", "", "from-file"},
+		{"env", base + "webhooks: {url: " + hook.URL + "/hooks}\n", "from-env", "from-env"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("HUBSPOT_CLIENT_SECRET", c.env)
+			cfg, err := ParseSandboxConfig([]byte(c.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := NewSandbox(cfg, SandboxOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			keys = nil
+			mu.Unlock()
+			if err := sb.ChangeContact("2001", map[string]string{"jobtitle": "CTO"}); err != nil {
+				t.Fatal(err)
+			}
+			sb.WaitWebhooks()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(keys) != 1 || keys[0] != c.want {
+				t.Errorf("deliveries signed with %v, want one with %s", keys, c.want)
+			}
+		})
+	}
+	for yaml, want := range map[string]string{
+		base + "webhooks: {url: ftp://x/hooks}\n":       "not an http(s) URL",
+		base + "webhooks: {secret_file: /x}\n":          "secret_file without webhooks.url",
+		base + "webhooks: {url: http://x, secret: s}\n": "field secret not found",
+	} {
+		if _, err := ParseSandboxConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
+	t.Setenv("HUBSPOT_CLIENT_SECRET", "")
+	cfg, _ := ParseSandboxConfig([]byte(base + "webhooks: {url: " + hook.URL + "}\n"))
+	if _, err := NewSandbox(cfg, SandboxOptions{}); err == nil || !strings.Contains(err.Error(), "HUBSPOT_CLIENT_SECRET") {
+		t.Errorf("no secret: %v", err)
 	}
 }

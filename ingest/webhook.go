@@ -39,6 +39,8 @@ type Webhooks struct {
 	Owned func(property string) bool
 	Now   func() time.Time
 	Log   zerolog.Logger
+	// Metrics, when set, gets the bridge_ingest_* counts.
+	Metrics *Metrics
 
 	Stats Stats
 }
@@ -75,11 +77,13 @@ var eventTypes = map[string]string{
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Stats.Requests.Add(1)
 	if r.Method != http.MethodPost {
+		h.Metrics.add("rejected", 1, "method")
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
+		h.Metrics.add("rejected", 1, "body")
 		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
@@ -90,6 +94,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uri := h.uri(r)
 	if err := hubspot.VerifyV3(h.Secret, r.Method, uri, body, r.Header.Get(hubspot.TimestampHeader), r.Header.Get(hubspot.SignatureV3Header), now()); err != nil {
 		h.Stats.Rejected.Add(1)
+		h.Metrics.add("rejected", 1, "signature")
 		h.Log.Warn().Str("remote", r.RemoteAddr).Str("uri", uri).Err(err).Msg("webhook rejected: not signed by HubSpot with our secret")
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
@@ -104,7 +109,9 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	h.Metrics.add("received", len(raw), "webhook")
 	var good, bad []kafka.Message
+	guarded := 0
 	for i, data := range raw {
 		ev, ok, err := h.event(data)
 		switch {
@@ -114,6 +121,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			bad = append(bad, stream.DeadLetter(kafka.Message{Value: data}, reason))
 		case !ok:
 			h.Stats.LoopGuarded.Add(1)
+			guarded++
 		default:
 			value, _ := json.Marshal(ev)
 			good = append(good, stream.Message(ev.ContactID, value))
@@ -130,17 +138,22 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Stats.Produced.Add(int64(len(good)))
 	h.Stats.DeadLettered.Add(int64(len(bad)))
+	h.Metrics.add("produced", len(good), "webhook")
+	h.Metrics.add("dead_lettered", len(bad), "webhook")
+	h.Metrics.loopGuarded(guarded)
 	w.WriteHeader(http.StatusOK)
 }
 
 func (h *Webhooks) fail(w http.ResponseWriter, err error) {
 	h.Stats.Failed.Add(1)
+	h.Metrics.add("kafka_failed", 1, "webhook")
 	h.Log.Error().Err(err).Msg("webhook events not acknowledged by Kafka: answering 503 so HubSpot retries")
 	http.Error(w, "events not stored; retry", http.StatusServiceUnavailable)
 }
 
 func (h *Webhooks) deadLetter(ctx context.Context, body []byte, reason string) error {
 	h.Stats.DeadLettered.Add(1)
+	h.Metrics.add("dead_lettered", 1, "webhook")
 	return write(ctx, h.DeadLetters, []kafka.Message{stream.DeadLetter(kafka.Message{Value: body}, reason)})
 }
 

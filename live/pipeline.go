@@ -323,6 +323,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			}
 			return r.Flush(ctx)
 		}},
+		{"forget", func() error { return p.eraseForgotten(ctx, group) }},
 		{"company_changes", func() error {
 			if p.cfg.Members == nil {
 				return nil
@@ -344,7 +345,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			if ended(c) {
 				return errGenerationEnded
 			}
-			msgs := gather(group, func(pd *pending) []kafka.Message { return pd.stateMsgs })
+			msgs := changelogMsgs(group)
 			if len(msgs) == 0 || p.cfg.States == nil {
 				return nil
 			}

@@ -70,6 +70,9 @@ type Config struct {
 	// ahead of what is durable (default 8, up to 16,000 events; see
 	// pipeline.go).
 	MaxInFlight int
+	// Erase, when set, deletes the ClickHouse rows of contacts a privacy
+	// deletion forgets (forget.go); *analytics.Store.EraseContacts.
+	Erase func(ctx context.Context, contactIDs ...string) error
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.
 	fault func(step string) error
@@ -115,6 +118,8 @@ type partition struct {
 	scorer   *scoring.Scorer
 	contacts map[string]*scoring.Contact
 	next     int64 // the offset of the first message not reflected
+	// forgotten holds the markers of deleted contacts (forget.go).
+	forgotten map[string]marker
 
 	// dirty is reused by every batch: the contacts it changed.
 	dirty map[*scoring.Contact]string
@@ -198,6 +203,9 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	part := &partition{id: c.Partition, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}, next: c.Committed}
 	bad := 0
 	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m kafka.Message) error {
+		if p.restoreRecord(part, m) {
+			return nil
+		}
 		if m.Value == nil {
 			delete(part.contacts, string(m.Key))
 			return nil
@@ -316,6 +324,7 @@ type batch struct {
 	touches     []analytics.Touch
 	ledger      []analytics.LedgerRow
 	crossRows   []analytics.CrossingRow
+	forgets     []forgetting // contacts the batch forgot (forget.go)
 	// dirty maps the contacts the batch changed to their ids: keyed by
 	// pointer, it hashes eight bytes and never reads a key's characters.
 	dirty   map[*scoring.Contact]string
@@ -354,6 +363,7 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 			evs = append(evs, ev)
 		}
 	}
+	evs = p.forget(part, evs, b)
 	items := make([]scoring.Item, len(evs))
 	for i := range evs {
 		items[i] = scoring.Item{Contact: p.contact(part, evs[i].ContactID), Event: &evs[i]}

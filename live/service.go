@@ -289,7 +289,7 @@ func Run(ctx context.Context, o Options) error {
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
 		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
-		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores, Members: members,
+		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores, Erase: s.erase(), Members: members,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
 		Brokers: o.Brokers, Group: o.Group, Topic: o.EventsTopic, MaxBatch: MaxBatch, Log: &log,

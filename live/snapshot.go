@@ -20,7 +20,12 @@ import (
 // otherwise (a crash, another instance moved on, `scorer rescore --apply`
 // rebuilt the state) the changelog is the truth. snapshotMagic opens every
 // snapshot file; a change of layout changes it.
-const snapshotMagic = "sbsnap2\n"
+
+// sbsnap3 adds the forgotten contacts' markers after the states; sbsnap2,
+// without them, still loads.
+const snapshotMagic = "sbsnap3\n"
+
+const snapshotMagicV2 = "sbsnap2\n"
 
 func snapshotPath(dir, topic string, partition int) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%d.state", topic, partition))
@@ -56,6 +61,14 @@ func writeSnapshot(dir, topic string, part *partition, changelogEnd int64) error
 			return err
 		}
 	}
+	buf = binary.AppendUvarint(buf[:0], uint64(len(part.forgotten)))
+	for id, mk := range part.forgotten {
+		buf = binary.AppendUvarint(buf, uint64(len(id)))
+		buf = append(buf, id...)
+		buf = binary.AppendVarint(buf, mk.At)
+		buf = append(buf, byte(mk.Kind))
+	}
+	w.Write(buf)
 	if err := w.Flush(); err != nil {
 		tmp.Close()
 		return err
@@ -84,7 +97,7 @@ func readSnapshot(dir, topic string, id int, next, changelogEnd int64, e *scorin
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic && string(magic) != snapshotMagicV2 {
 		return nil, false, fmt.Errorf("%s: not a state snapshot", f.Name())
 	}
 	offset, err := binary.ReadVarint(r)
@@ -129,6 +142,31 @@ func readSnapshot(dir, topic string, id int, next, changelogEnd int64, e *scorin
 			return nil, false, fmt.Errorf("%s: contact %q: %w", f.Name(), id, err)
 		}
 		part.contacts[string(id)] = c
+	}
+	if string(magic) == snapshotMagicV2 {
+		return part, true, nil
+	}
+	n, err = binary.ReadUvarint(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: markers: %w", f.Name(), err)
+	}
+	if n > 0 {
+		part.forgotten = make(map[string]marker, min(n, 1<<20))
+	}
+	for i := uint64(0); i < n; i++ {
+		id, err := field()
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: marker %d: %w", f.Name(), i, err)
+		}
+		at, err := binary.ReadVarint(r)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: marker of %q: %w", f.Name(), id, err)
+		}
+		k, err := r.ReadByte()
+		if err != nil || forgetKind(k) != deleted && forgetKind(k) != privacy {
+			return nil, false, fmt.Errorf("%s: marker of %q: bad kind %d (%v)", f.Name(), id, k, err)
+		}
+		part.forgotten[string(id)] = marker{At: at, Kind: forgetKind(k)}
 	}
 	return part, true, nil
 }

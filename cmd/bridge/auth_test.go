@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 )
 
 const testAPIToken = "bridge-api-token-7f3a"
@@ -39,7 +41,7 @@ func TestRunRefusesOpenDecisionsWithoutToken(t *testing.T) {
 // appears nowhere in the output. The token comes from a file, as operators
 // should give it.
 func TestRunGuardsDecisionsWithToken(t *testing.T) {
-	e := newEnv(t, 190)
+	e := bt.NewEnv(t, 190)
 	ln, err := net.Listen("tcp", "0.0.0.0:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,12 +52,12 @@ func TestRunGuardsDecisionsWithToken(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(testAPIToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "run", "--config", e.config, "--state-dir", e.stateDir,
+	cmd := exec.Command(os.Args[0], "run", "--config", e.Config, "--state-dir", e.StateDir,
 		"--http", "0.0.0.0:"+strconv.Itoa(port), "--api-token-file", tokenFile,
-		"--crossings-topic", testTopic, "--dlq-topic", testDLQ, "--tick", "200ms")
-	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.brokers, ","),
-		"HUBSPOT_TOKEN="+testToken, "CLICKHOUSE_DSN=")
-	var out syncBuffer
+		"--crossings-topic", bt.Topic, "--dlq-topic", bt.DLQ, "--tick", "200ms")
+	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.Brokers, ","),
+		"HUBSPOT_TOKEN="+bt.Token, "CLICKHOUSE_DSN=")
+	var out bt.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func TestRunGuardsDecisionsWithToken(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, 30*time.Second, "readyz without a token", func() bool { return status("/readyz", "") == 200 })
+	bt.WaitFor(t, 30*time.Second, "readyz without a token", func() bool { return status("/readyz", "") == 200 })
 	for _, tc := range []struct {
 		path, auth string
 		want       int
@@ -106,13 +108,13 @@ func TestRunGuardsDecisionsWithToken(t *testing.T) {
 func TestSandboxListensOnLoopbackByDefault(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "sandbox", "--config", "../../testdata/sandbox.yaml")
 	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "SANDBOX_ADDR=")
-	var out syncBuffer
+	var out bt.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitFor(t, 10*time.Second, "the sandbox's start line", func() bool { return strings.Contains(out.String(), "HubSpot sandbox on") })
+	bt.WaitFor(t, 10*time.Second, "the sandbox's start line", func() bool { return strings.Contains(out.String(), "HubSpot sandbox on") })
 	if !strings.Contains(out.String(), "HubSpot sandbox on 127.0.0.1:8090 ") {
 		t.Errorf("default sandbox address is not loopback: %s", out.String())
 	}

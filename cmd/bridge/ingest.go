@@ -9,12 +9,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/enrollment"
+	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/ingest"
 	"github.com/scorebridge/scorebridge/stream"
 )
@@ -29,16 +33,27 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 	topic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	dlq := fs.String("dlq-topic", envOr("INGEST_DLQ_TOPIC", "hubspot-webhooks-dlq"), "webhook items that cannot be events (env INGEST_DLQ_TOPIC)")
 	secretFile := fs.String("secret-file", envOr("HUBSPOT_CLIENT_SECRET_FILE", ""), "file holding the app's client secret; else HUBSPOT_CLIENT_SECRET")
-	config := fs.String("config", envOr("BRIDGE_CONFIG", ""), "bridge configuration: its writeback properties are not ingested (loop guard)")
+	config := fs.String("config", envOr("BRIDGE_CONFIG", ""), "bridge configuration: its writeback properties are not ingested (loop guard); its hubspot section is where the email poller reads")
+	emailPollS := fs.String("email-poll", envOr("INGEST_EMAIL_POLL", "0"), "poll HubSpot's email events this often (env INGEST_EMAIL_POLL, e.g. 1m); 0: no poller. Needs --config and --state-dir")
+	emailSince := fs.String("email-since", envOr("INGEST_EMAIL_SINCE", "24h"), "without a stored cursor, the first poll starts here: an RFC 3339 time or a duration ago (env INGEST_EMAIL_SINCE)")
+	emailRate := fs.Int("email-rate", 10, "the poller's requests per 10 s, out of the portal's budget it shares with bridge run")
+	stateDir := fs.String("state-dir", envOr("INGEST_STATE_DIR", ""), "directory of the email poller's cursor (email-events-cursor.json) (env INGEST_STATE_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	emailPoll, err := time.ParseDuration(*emailPollS)
+	if err != nil || emailPoll < 0 {
+		return fmt.Errorf("--email-poll (env INGEST_EMAIL_POLL) %q: want a duration such as 1m, or 0 for no poller", *emailPollS)
 	}
 	secret, err := clientSecret(*secretFile)
 	if err != nil {
 		return err
 	}
 	log := zerolog.New(stderr).With().Timestamp().Str("service", "ingest").Logger()
-	h := &ingest.Webhooks{Secret: secret, PublicURL: strings.TrimRight(*publicURL, "/"), Log: log}
+	reg := prometheus.NewRegistry()
+	metrics := ingest.NewMetrics(reg)
+	h := &ingest.Webhooks{Secret: secret, PublicURL: strings.TrimRight(*publicURL, "/"), Log: log, Metrics: metrics}
+	var poller *ingest.EmailPoller
 	if *config != "" {
 		cfg, err := enrollment.LoadConfig(*config)
 		if err != nil {
@@ -47,6 +62,14 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 		if cfg.Writeback != nil {
 			h.Owned = cfg.Writeback.Owns
 		}
+		if emailPoll > 0 {
+			if poller, err = emailPoller(cfg, *emailSince, *emailRate, *stateDir); err != nil {
+				return err
+			}
+			poller.Interval, poller.Log, poller.Metrics = emailPoll, log.With().Str("source", "email").Logger(), metrics
+		}
+	} else if emailPoll > 0 {
+		return errors.New("--email-poll needs --config (its hubspot section: base_url and token_file or HUBSPOT_TOKEN)")
 	}
 	bs := splitList(*brokers)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,9 +85,14 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 		defer sp.Close()
 		*p = sp
 	}
+	if poller != nil {
+		poller.Events, poller.DeadLetters = h.Events, h.DeadLetters
+		go poller.Run(ctx)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /hubspot/webhooks", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
@@ -76,7 +104,7 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("topic", *topic).Msg("ingest running")
+	log.Info().Str("addr", ln.Addr().String()).Str("topic", *topic).Dur("email_poll", emailPoll).Msg("ingest running")
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -99,4 +127,43 @@ func clientSecret(file string) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return nil, errors.New("no client secret: set HUBSPOT_CLIENT_SECRET or --secret-file (the app's client secret signs HubSpot's webhooks)")
+}
+
+// emailPoller is the email events poller of the bridge config's HubSpot
+// account, its cursor in stateDir.
+func emailPoller(cfg *enrollment.Config, since string, rate int, stateDir string) (*ingest.EmailPoller, error) {
+	if stateDir == "" {
+		return nil, errors.New("--email-poll needs --state-dir: the poller's cursor must survive a restart")
+	}
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	start, err := sinceTime(since, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	if rate <= 0 {
+		return nil, fmt.Errorf("--email-rate %d: want at least 1 request per 10 s", rate)
+	}
+	client, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, RequestsPerInterval: rate, Interval: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.EmailPoller{Client: client, Since: start, Cursor: ingest.CursorFile{Path: filepath.Join(stateDir, "email-events-cursor.json")}}, nil
+}
+
+// sinceTime reads an RFC 3339 time or a duration before now.
+func sinceTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("--email-since %q: want an RFC 3339 time or a duration ago such as 24h", s)
+	}
+	return now.Add(-d), nil
 }

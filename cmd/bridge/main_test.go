@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 )
 
 // TestMain lets the test binary stand in for the bridge command, so the
@@ -33,12 +35,12 @@ func freeAddr(t *testing.T) string {
 // `bridge run` configured by flags and environment enrolls, then exits 0
 // within seconds of SIGTERM, with the token nowhere in its output.
 func TestRunProcessSIGTERM(t *testing.T) {
-	e := newEnv(t, 190)
+	e := bt.NewEnv(t, 190)
 	addr := freeAddr(t)
-	cmd := exec.Command(os.Args[0], "run", "--config", e.config, "--state-dir", e.stateDir, "--http", addr,
-		"--crossings-topic", testTopic, "--dlq-topic", testDLQ, "--tick", "200ms")
-	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.brokers, ","),
-		"HUBSPOT_TOKEN="+testToken, "CLICKHOUSE_DSN=")
+	cmd := exec.Command(os.Args[0], "run", "--config", e.Config, "--state-dir", e.StateDir, "--http", addr,
+		"--crossings-topic", bt.Topic, "--dlq-topic", bt.DLQ, "--tick", "200ms")
+	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.Brokers, ","),
+		"HUBSPOT_TOKEN="+bt.Token, "CLICKHOUSE_DSN=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -47,13 +49,13 @@ func TestRunProcessSIGTERM(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
-	r := &running{addr: addr}
-	waitFor(t, 30*time.Second, "readyz", func() bool { return r.get(t, "/readyz") == "ready\n" })
+	r := &bt.Running{Addr: addr}
+	bt.WaitFor(t, 30*time.Second, "readyz", func() bool { return r.Get(t, "/readyz") == "ready\n" })
 	if resp, err := http.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v", err)
 	}
-	e.produce(t, crossing("p1", "engagement", "sales", "u-1", "lead"))
-	waitFor(t, 20*time.Second, "p1 enrolled", func() bool { return e.enrollments()["p1"] == 1 })
+	e.Produce(t, bt.Crossing("p1", "engagement", "sales", "u-1", "lead"))
+	bt.WaitFor(t, 20*time.Second, "p1 enrolled", func() bool { return e.Enrollments()["p1"] == 1 })
 
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -68,7 +70,7 @@ func TestRunProcessSIGTERM(t *testing.T) {
 		t.Fatalf("still running 15s after SIGTERM\n%s", out.String())
 	}
 	t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
-	if strings.Contains(out.String(), testToken) {
+	if strings.Contains(out.String(), bt.Token) {
 		t.Fatal("the token appears in the output")
 	}
 	if !strings.Contains(out.String(), `"message":"bridge stopped"`) {
@@ -88,7 +90,7 @@ func TestSandboxCommand(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	var status int
-	waitFor(t, 10*time.Second, "the sandbox answering", func() bool {
+	bt.WaitFor(t, 10*time.Second, "the sandbox answering", func() bool {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/automation/v4/sequences/9001?userId=101", nil)
 		req.Header.Set("Authorization", "Bearer sandbox-token-change-me")
 		resp, err := http.DefaultClient.Do(req)

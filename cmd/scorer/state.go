@@ -12,6 +12,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
@@ -75,6 +76,9 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	states := map[string]*scoring.Contact{}
 	bad := 0
 	n, err := readTopic(ctx, bs, *topic, func(m kafka.Message) error {
+		if live.IsMarker(m.Key) {
+			return nil // a forgotten contact's marker, not a state
+		}
 		if m.Value == nil {
 			delete(states, string(m.Key))
 			return nil

@@ -1,4 +1,4 @@
-package main
+package bridge_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/bridge"
+	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 )
 
@@ -44,62 +46,62 @@ func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
 		}
 	}()
 
-	e := newEnv(t, 190)
-	o := e.options(nil)
+	e := bt.NewEnv(t, 190)
+	o := e.Options(nil)
 	o.ClickHouse = u.String()
 	proxy.Set(tcpcut.Refuse)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := &running{cancel: cancel, done: make(chan error, 1), log: &syncBuffer{}}
-	o.Log = r.log
+	r := &bt.Running{Cancel: cancel, Done: make(chan error, 1), Log: &bt.SyncBuffer{}}
+	o.Log = r.Log
 	ready := make(chan string, 1)
 	o.OnReady = func(addr string) { ready <- addr }
-	go func() { r.done <- serve(ctx, o) }()
+	go func() { r.Done <- bridge.Run(ctx, o) }()
 
 	const waiting = "ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)"
-	waitFor(t, 20*time.Second, "two failed attempts logged", func() bool { return strings.Count(r.log.String(), waiting) >= 2 })
+	bt.WaitFor(t, 20*time.Second, "two failed attempts logged", func() bool { return strings.Count(r.Log.String(), waiting) >= 2 })
 	select {
-	case err := <-r.done:
+	case err := <-r.Done:
 		t.Fatalf("the bridge exited while ClickHouse was down at start: %v", err)
 	default:
 	}
-	line := grep(r.log.String(), waiting)
+	line := grep(r.Log.String(), waiting)
 	a := line[strings.Index(line, `"http":"`)+8:]
-	r.addr = a[:strings.Index(a, `"`)]
-	if got := r.get(t, "/healthz"); got != "ok\n" {
+	r.Addr = a[:strings.Index(a, `"`)]
+	if got := r.Get(t, "/healthz"); got != "ok\n" {
 		t.Errorf("healthz while waiting: %q", got)
 	}
-	if got := r.get(t, "/readyz"); got == "ready\n" {
+	if got := r.Get(t, "/readyz"); got == "ready\n" {
 		t.Error("ready while waiting for ClickHouse")
 	}
-	if n := r.metric(t, `bridge_errors_total{kind="clickhouse"}`); n < 2 {
+	if n := r.Metric(t, `bridge_errors_total{kind="clickhouse"}`); n < 2 {
 		t.Errorf("bridge_errors_total{kind=\"clickhouse\"} = %v while waiting", n)
 	}
 
 	proxy.Set(tcpcut.Up)
 	select {
 	case <-ready:
-	case err := <-r.done:
-		t.Fatalf("bridge exited: %v\n%s", err, r.log)
+	case err := <-r.Done:
+		t.Fatalf("bridge exited: %v\n%s", err, r.Log)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("not consuming 30 s after ClickHouse came back\n%s", r.log)
+		t.Fatalf("not consuming 30 s after ClickHouse came back\n%s", r.Log)
 	}
-	waitFor(t, 20*time.Second, "readyz", func() bool { return r.get(t, "/readyz") == "ready\n" })
+	bt.WaitFor(t, 20*time.Second, "readyz", func() bool { return r.Get(t, "/readyz") == "ready\n" })
 	contact := "outage-" + time.Now().UTC().Format("150405.000000")
-	e.produce(t, crossing(contact, "engagement", "sales", "u-1", "lead"))
-	waitFor(t, 20*time.Second, "the decision in ClickHouse", func() bool {
-		a := r.decisions(t, contact)
+	e.Produce(t, bt.Crossing(contact, "engagement", "sales", "u-1", "lead"))
+	bt.WaitFor(t, 20*time.Second, "the decision in ClickHouse", func() bool {
+		a := r.Decisions(t, contact)
 		return a.Source == "clickhouse" && len(a.Decisions) == 1
 	})
 
 	// ClickHouse hangs with audit rows pending; the stop is bounded.
 	proxy.Set(tcpcut.Hang)
-	e.produce(t, crossing(contact+"-2", "engagement", "sales", "u-1", "lead"))
+	e.Produce(t, bt.Crossing(contact+"-2", "engagement", "sales", "u-1", "lead"))
 	time.Sleep(time.Second)
 	start := time.Now()
 	cancel()
 	select {
-	case err := <-r.done:
+	case err := <-r.Done:
 		if err != nil {
 			t.Errorf("stop during the outage: %v", err)
 		}

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -193,4 +193,10 @@ func TestDecisionsLongContactID(t *testing.T) {
 			t.Errorf("%s: %d %.300s", name, rec.Code, body)
 		}
 	}
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

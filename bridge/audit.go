@@ -1,0 +1,73 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/enrollment"
+)
+
+// audit is where the bridge records its decisions and HubSpot calls:
+// ClickHouse when configured, else the local store (decisions only; the
+// calls are counted).
+type audit struct {
+	recorder enrollment.Recorder
+	local    *enrollment.LocalAudit // without ClickHouse
+	ch       *analytics.Store       // with ClickHouse
+	writer   *analytics.Writer
+	apiRow   func(analytics.APICall)
+}
+
+// openAudit opens ClickHouse at dsn, waiting while it is down (each
+// attempt logged and counted) rather than exiting, so a restart during an
+// outage resumes once it is back; it fails only when ctx ends. An empty
+// dsn keeps the audit in the local store.
+func openAudit(ctx context.Context, dsn string, store *enrollment.Store, metrics *enrollment.ServiceMetrics, log zerolog.Logger, httpAddr string) (*audit, error) {
+	if dsn == "" {
+		local, err := enrollment.NewLocalAudit(store)
+		if err != nil {
+			return nil, err
+		}
+		log.Warn().Msg("no --clickhouse: decisions are kept in the local store; HubSpot calls are counted, not stored")
+		return &audit{recorder: local, local: local}, nil
+	}
+	ch, err := analytics.OpenWaiting(ctx, dsn, 5*time.Second, func(err error, wait time.Duration) {
+		metrics.Count(enrollment.ErrClickHouse)
+		log.Warn().Err(err).Dur("retry_in", wait).Str("http", httpAddr).
+			Msg("ClickHouse unavailable at start; waiting for it (the bridge consumes once it answers)")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	writer := ch.NewWriter(analytics.WriterOptions{FlushInterval: time.Second, Logger: &log,
+		OnError: func(string, error) { metrics.Count(enrollment.ErrClickHouse) }})
+	return &audit{recorder: enrollment.AnalyticsRecorder{W: writer}, ch: ch, writer: writer,
+		// Each row is stored in bbolt before the call returns, so before
+		// the bridge acts on its answer; the outbox flush hands the rows
+		// to ClickHouse with the decisions.
+		apiRow: func(r analytics.APICall) {
+			if err := store.AppendAPICall(r); err != nil {
+				metrics.Count(enrollment.ErrAPICallAudit)
+				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
+			}
+		}}, nil
+}
+
+// flush hands the ClickHouse rows still buffered to ClickHouse.
+func (a *audit) flush(ctx context.Context, log zerolog.Logger) {
+	if a.writer == nil {
+		return
+	}
+	if err := a.writer.Close(ctx); err != nil {
+		log.Warn().Err(err).Msg("clickhouse rows not flushed at exit")
+	}
+}
+
+func (a *audit) close() {
+	if a.ch != nil {
+		a.ch.Close()
+	}
+}

@@ -1,0 +1,368 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/leadscores"
+	"github.com/scorebridge/scorebridge/scoring"
+	"github.com/scorebridge/scorebridge/stream"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// forgetEnv is a scorer service (Run) over kfake and a database of the
+// shared ClickHouse of its own.
+type forgetEnv struct {
+	brokers []string
+	dsn     string
+	store   *analytics.Store
+	events  *stream.Producer
+	at      time.Time
+	n       int
+}
+
+func newForgetEnv(t *testing.T) *forgetEnv {
+	t.Helper()
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN is not set: the privacy deletion is checked in ClickHouse")
+	}
+	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_forget_%d", rand.Uint32())
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fe := &forgetEnv{brokers: c.ListenAddrs(), dsn: dsn, at: time.Now().UTC().Add(-time.Hour).Truncate(time.Second)}
+	ctx := ctxFor(t, 30*time.Second)
+	if err := stream.EnsureTopics(ctx, fe.brokers, stream.Topic{Name: "events", Partitions: partitions}); err != nil {
+		t.Fatal(err)
+	}
+	if fe.store, err = analytics.Open(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		fe.store.DropDatabase(context.Background())
+		fe.store.Close()
+	})
+	fe.events = producer(t, fe.brokers, "events")
+	return fe
+}
+
+// run starts the service and returns its base URL and a stop function.
+func (fe *forgetEnv) run(t *testing.T) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Brokers: fe.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+			ChangelogTopic: "states", ScoresTopic: "lead-scores", Group: "scorer", Rules: []string{"../testdata/rules"},
+			ClickHouse: fe.dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
+		})
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a, func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("stop: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("did not stop")
+			}
+		}
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not listening")
+	}
+	return "", nil
+}
+
+// produce writes events of the contact, minutes after the env's start
+// (negative: before).
+func (fe *forgetEnv) produce(t *testing.T, contact, typ string, minutes int, props map[string]any) events.Event {
+	t.Helper()
+	fe.n++
+	ev := events.Event{ID: fmt.Sprintf("ev-%s-%d", contact, fe.n), Type: typ, ContactID: contact,
+		OccurredAt: fe.at.Add(time.Duration(minutes) * time.Minute), Properties: props,
+		Contact: map[string]any{"email": contact + "@example.com"}}
+	fe.send(t, ev)
+	return ev
+}
+
+func (fe *forgetEnv) send(t *testing.T, evs ...events.Event) {
+	t.Helper()
+	var msgs []kafka.Message
+	for _, ev := range evs {
+		data, _ := json.Marshal(ev)
+		msgs = append(msgs, stream.Message(ev.ContactID, data))
+	}
+	if err := fe.events.Write(ctxFor(t, 10*time.Second), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func call(minutes int) map[string]any { return map[string]any{"duration_s": 120} }
+
+// waitScore waits until the score endpoint answers want for the contact.
+func waitScore(t *testing.T, base, contact string, want int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(t, base+"/contacts/"+contact+"/score?model=engagement")
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: score endpoint %d %s, want %d", contact, code, body, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// latest reads a compacted topic's latest record per key; a tombstone is
+// a nil value.
+func latest(t *testing.T, brokers []string, topic string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, m := range readTopic(t, brokers, topic, partitions) {
+		out[string(m.Key)] = m.Value
+	}
+	return out
+}
+
+// A privacy deletion leaves nothing of the contact: not its state (the
+// score endpoint answers 404, the changelog's record is a tombstone), not
+// its lead-scores message (tombstone), no row in any ClickHouse table,
+// bridge tables included. Late events (a replay of old ones, new ones)
+// do not bring it back, also after a restart that restores the state from
+// the changelog. A plain deletion forgets the state and the message and
+// keeps the history; an event after it starts the contact again.
+func TestPrivacyDeletionLeavesNothing(t *testing.T) {
+	fe := newForgetEnv(t)
+	base, stop := fe.run(t)
+	var gone []events.Event
+	for _, c := range []string{"9401", "9402", "9403"} {
+		ev := fe.produce(t, c, "call_started", 0, call(0))
+		if c == "9401" {
+			gone = append(gone, ev)
+		}
+		ev = fe.produce(t, c, "form_submitted", 1, map[string]any{"form": "demo_request"})
+		if c == "9401" {
+			gone = append(gone, ev)
+		}
+		fe.produce(t, c, "meeting_booked", 2, nil) // 45: past the threshold, a crossing
+	}
+	for _, c := range []string{"9401", "9402", "9403"} {
+		waitScore(t, base, c, 200)
+	}
+	// What the bridge would have written about 9401 (and a batch call
+	// about 9401 and 9402).
+	ctx := ctxFor(t, 2*time.Minute)
+	w := fe.store.NewWriter(analytics.WriterOptions{})
+	at := fe.at.Add(3 * time.Minute)
+	w.AddDecisions(analytics.Decision{DecisionID: "d1", ContactID: "9401", Outcome: "enrolled", DecidedAt: at})
+	w.AddEnrollmentEvents(analytics.EnrollmentEvent{EventID: "n1", ContactID: "9401", Kind: analytics.KindEnrolled, At: at})
+	w.AddAPICalls(analytics.APICall{CallID: "a1", ContactID: "9401", Method: "POST", Path: "/automation/v4/sequences/enrollments", RequestBody: `{"contactId":"9401"}`, At: at},
+		analytics.APICall{CallID: "a2", Method: "POST", Path: "/crm/v3/objects/contacts/batch/update", RequestBody: `{"inputs":[{"id":"9401"},{"id":"9402"}]}`, At: at})
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.store.InsertWriteback(ctx, []analytics.WritebackRow{{ContactID: "9401", Properties: "{}", Result: "ok", ScoresAt: at, WrittenAt: at}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := fe.store.ContactRows(ctx, "9401")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range analytics.ContactTables {
+		if before[table] == 0 {
+			t.Fatalf("no row of 9401 in %s before its deletion: the test would check nothing", table)
+		}
+	}
+
+	// An event of 9401 in the same batch as, and before, its deletion is
+	// dropped with it.
+	fe.send(t, events.Event{ID: "late-in-batch", Type: "cta_clicked", ContactID: "9401", OccurredAt: fe.at.Add(4 * time.Minute)},
+		events.Event{ID: "hubspot-webhook-1", Type: TypePrivacyDeleted, ContactID: "9401", OccurredAt: fe.at.Add(5 * time.Minute)},
+		events.Event{ID: "hubspot-webhook-2", Type: TypeContactDeleted, ContactID: "9403", OccurredAt: fe.at.Add(5 * time.Minute)})
+	waitScore(t, base, "9401", 404)
+	waitScore(t, base, "9403", 404)
+	checkForgotten := func(when string, forgotten ...string) {
+		t.Helper()
+		scores := latest(t, fe.brokers, "lead-scores")
+		for _, c := range forgotten {
+			if v, ok := scores[c]; !ok || v != nil {
+				t.Errorf("%s: lead-scores' latest for %s is %q, want a tombstone", when, c, v)
+			}
+		}
+		if _, ok, err := leadscores.Decode([]byte("9402"), scores["9402"]); !ok || err != nil {
+			t.Errorf("%s: 9402's lead-scores message: %v", when, err)
+		}
+		states := latest(t, fe.brokers, "states")
+		for _, c := range forgotten {
+			if v, ok := states[c]; !ok || v != nil {
+				t.Errorf("%s: changelog's latest for %s is not a tombstone", when, c)
+			}
+			if mk, ok := states[string(MarkerKey(c))]; !ok || !strings.Contains(string(mk), `"forgotten_at"`) {
+				t.Errorf("%s: no marker for %s: %q", when, c, mk)
+			}
+		}
+		if err := fe.store.WaitMutations(ctx); err != nil {
+			t.Fatal(err)
+		}
+		left, err := fe.store.ContactRows(ctx, "9401")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, n := range left {
+			if n != 0 {
+				t.Errorf("%s: %d rows of 9401 left in %s", when, n, table)
+			}
+		}
+		for _, c := range []string{"9402", "9403"} { // a plain deletion keeps the history
+			kept, _ := fe.store.ContactRows(ctx, c)
+			if kept["touches"] == 0 || kept["crossings"] == 0 {
+				t.Errorf("%s: %s's history was erased: %v", when, c, kept)
+			}
+		}
+	}
+	checkForgotten("after the deletions", "9401", "9403")
+
+	// Late events: 9401's old events replayed and a new one; 9403's old
+	// one replayed (dropped) and one after its deletion (scored afresh).
+	fe.send(t, gone...)
+	fe.produce(t, "9401", "call_started", 10, call(0))
+	fe.produce(t, "9403", "email_opened", 1, nil)
+	fe.produce(t, "9403", "cta_clicked", 10, nil)
+	body := waitScore(t, base, "9403", 200)
+	var line struct{ Score float64 }
+	json.Unmarshal([]byte(body), &line)
+	if line.Score != 6 {
+		t.Errorf("9403 after its deletion: score %v, want 6 (the click after it only)", line.Score)
+	}
+	waitScore(t, base, "9401", 404)
+	stop()
+	checkForgotten("after late events", "9401")
+
+	// A restart restores the markers from the changelog: a replay still
+	// changes nothing.
+	base, stop = fe.run(t)
+	waitScore(t, base, "9402", 200)
+	fe.send(t, gone...)
+	fe.produce(t, "9402", "email_opened", 11, nil) // a marker of when the replay was scored
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body := waitScore(t, base, "9402", 200)
+		if strings.Contains(body, `"email_opened":2`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("9402's last event not scored: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitScore(t, base, "9401", 404)
+	_, metrics := get(t, base+"/metrics")
+	if !strings.Contains(metrics, `scorer_events_total{outcome="suppressed"}`) {
+		t.Error("no suppressed events counted")
+	}
+	stop()
+	checkForgotten("after a restart and a replay", "9401")
+}
+
+// Snapshots keep the markers.
+func TestSnapshotKeepsMarkers(t *testing.T) {
+	fe := setup(t, 1)
+	part := &partition{id: 1, engine: fe.engine, scorer: scoring.NewScorer(fe.engine), contacts: map[string]*scoring.Contact{},
+		forgotten: map[string]marker{"9501": {At: 42, Kind: privacy}, "9502": {At: 43, Kind: deleted}}, next: 7}
+	dir := t.TempDir()
+	if err := writeSnapshot(dir, "events", part, 9); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := readSnapshot(dir, "events", 1, 7, 9, fe.engine)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if len(got.forgotten) != 2 || got.forgotten["9501"] != (marker{42, privacy}) || got.forgotten["9502"] != (marker{43, deleted}) {
+		t.Errorf("markers %v", got.forgotten)
+	}
+}
+
+// scorer forget: the privacy deletion from the command line, through the
+// running scorer, with its ClickHouse rows erased and nothing left.
+func TestForgetCommand(t *testing.T) {
+	fe := newForgetEnv(t)
+	base, stop := fe.run(t)
+	defer func() { stop() }()
+	fe.produce(t, "9601", "call_started", 0, call(0))
+	fe.produce(t, "9601", "meeting_booked", 1, nil)
+	fe.produce(t, "9602", "meeting_booked", 1, nil)
+	waitScore(t, base, "9601", 200)
+	waitScore(t, base, "9602", 200)
+	res, err := Forget(ctxFor(t, time.Minute), ForgetOptions{Brokers: fe.brokers, EventsTopic: "events", Changelog: "states", Store: fe.store, Wait: 30 * time.Second}, []string{"9601"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || !res[0].Applied {
+		t.Fatalf("result %+v", res)
+	}
+	for table, n := range res[0].RowsLeft {
+		if n != 0 {
+			t.Errorf("%d rows left in %s", n, table)
+		}
+	}
+	waitScore(t, base, "9601", 404)
+	if v, ok := latest(t, fe.brokers, "lead-scores")["9601"]; !ok || v != nil {
+		t.Errorf("lead-scores' latest for 9601: %q", v)
+	}
+	kept, _ := fe.store.ContactRows(ctxFor(t, time.Minute), "9602")
+	if kept["touches"] == 0 {
+		t.Errorf("the other contact's touches were erased")
+	}
+	// Without a running scorer the wait fails with a clear error.
+	stop()
+	stop = func() {}
+	_, err = Forget(ctxFor(t, time.Minute), ForgetOptions{Brokers: fe.brokers, EventsTopic: "events", Changelog: "states", Wait: time.Second}, []string{"9602"})
+	if err == nil || !strings.Contains(err.Error(), "did not apply the deletion") {
+		t.Errorf("no scorer: %v", err)
+	}
+}
+
+// A group of batches written at once: a state of the contact from a batch
+// before its deletion comes before the tombstone, a state from the
+// deletion's batch (a contact started again) after it.
+func TestChangelogOrderInAGroup(t *testing.T) {
+	state := func(id, v string) kafka.Message { return kafka.Message{Key: []byte(id), Value: []byte(v)} }
+	b1 := &pending{stateMsgs: []kafka.Message{state("9701", "s1"), state("9702", "s1")}}
+	b2 := &pending{batch: batch{forgets: []forgetting{{id: "9701", marker: marker{At: 5, Kind: privacy}}, {id: "9702", marker: marker{At: 5, Kind: deleted}}}},
+		stateMsgs: []kafka.Message{state("9702", "again")}}
+	last := map[string][]byte{}
+	for _, m := range changelogMsgs([]*pending{b1, b2}) {
+		last[string(m.Key)] = m.Value
+	}
+	if v, ok := last["9701"]; !ok || v != nil {
+		t.Errorf("9701: %q, want a tombstone", v)
+	}
+	if string(last["9702"]) != "again" {
+		t.Errorf("9702: %q, want the state after its deletion", last["9702"])
+	}
+	if !IsMarker(MarkerKey("9701")) || last[string(MarkerKey("9701"))] == nil {
+		t.Error("no marker for 9701")
+	}
+}
