@@ -126,6 +126,9 @@ http="" run=0
 start_scorer() {
   run=$((run + 1))
   local logf="$work/scorer.$run.log"
+  # Created here: the background job opens it itself, maybe after the
+  # first read below (and a read of a missing file fails the script).
+  : >"$logf"
   "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
     --state-dir "$work/state" --partitions 6 >/dev/null 2>"$logf" &
   scorer_pid=$!
@@ -206,6 +209,7 @@ done
 peer_http="" peer_rounds=0 peer_heal_max=0
 REBALANCE_LIMIT=30 # s: SessionTimeout + RebalanceTimeout (10 s each) + 10 s
 start_peer() {
+  : >"$work/peer.log"
   "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
     --state-dir "$work/state-peer" --partitions 6 >/dev/null 2>"$work/peer.log" &
   peer_pid=$!
