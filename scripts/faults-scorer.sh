@@ -97,6 +97,7 @@ log "$events events in the history; $first produced, then a malformed event near
 group="faults-$$" http="" run=0
 start_scorer() {
   run=$((run + 1))
+  : >"$work/scorer.$run.log" # before the background job opens it: a read of a missing file fails the script
   "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
     --state-dir "$work/state" --partitions 6 >/dev/null 2>"$work/scorer.$run.log" &
   scorer_pid=$!

@@ -127,6 +127,7 @@ http="" run=0
 start_scorer() { # [wait]: "ready" waits for the scorer running line, "http" only for HTTP
   run=$((run + 1))
   local logf="$work/scorer.$run.log" want=${1:-ready}
+  : >"$logf" # before the background job opens it: a read of a missing file fails the script
   "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
     --state-dir "$work/state" --partitions 6 --clickhouse "$DSN" >/dev/null 2>"$logf" &
   scorer_pid=$!
