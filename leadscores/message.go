@@ -1,14 +1,12 @@
 package leadscores
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	gojson "github.com/goccy/go-json"
 
 	"github.com/scorebridge/scorebridge/rules"
@@ -71,7 +69,8 @@ func Build(s *scoring.Scorer, contactID, companyID string, c *scoring.Contact) M
 				mm.CrossedAt = &t
 			}
 		}
-		for _, g := range topGroups(s, c, mi) {
+		top, _ := topGroups(s, c, mi)
+		for _, g := range top {
 			if g.points > 0 {
 				mm.Top = append(mm.Top, Group{Group: rm.Groups[g.group].Name, Points: rules.Float(g.points)})
 			}
@@ -87,14 +86,15 @@ type groupSum struct {
 }
 
 // topGroups is model mi's TopGroups largest positive group sums, largest
-// first, ties by name; unused places have no points.
-func topGroups(s *scoring.Scorer, c *scoring.Contact, mi int) [TopGroups]groupSum {
-	var top [TopGroups]groupSum
+// first, ties by name (unused places have no points), and the sum of all
+// its groups' sums.
+func topGroups(s *scoring.Scorer, c *scoring.Contact, mi int) (top [TopGroups]groupSum, total rules.Points) {
 	groups := s.Rules.Models[mi].Groups
 	above := func(a, b groupSum) bool {
 		return a.points > b.points || a.points == b.points && groups[a.group].Name < groups[b.group].Name
 	}
 	s.GroupSums(c, mi, c.Latest, func(g int, v rules.Points) {
+		total += v
 		x := groupSum{g, v}
 		if v <= 0 || top[TopGroups-1].points > 0 && !above(x, top[TopGroups-1]) {
 			return
@@ -106,32 +106,7 @@ func topGroups(s *scoring.Scorer, c *scoring.Contact, mi int) [TopGroups]groupSu
 		}
 		top[i] = x
 	})
-	return top
-}
-
-// Digest is a fingerprint of what Build would say about c's scores (what
-// SameScores compares), computed without building the message: the
-// scorer compares it before and after a batch to publish only changes.
-func Digest(s *scoring.Scorer, c *scoring.Contact) uint64 {
-	var buf [8 * (4 + 2*TopGroups)]byte
-	h := xxhash.New()
-	h.WriteString(s.Rules.Version)
-	for mi := range s.Rules.Models {
-		b := buf[:0]
-		b = binary.LittleEndian.AppendUint64(b, uint64(s.Score(c, mi, c.Latest)))
-		k, at, ok := s.Armed(c, mi)
-		if !ok {
-			k = -1
-		}
-		b = binary.LittleEndian.AppendUint64(b, uint64(k))
-		b = binary.LittleEndian.AppendUint64(b, uint64(at))
-		for _, g := range topGroups(s, c, mi) {
-			b = binary.LittleEndian.AppendUint64(b, uint64(g.group))
-			b = binary.LittleEndian.AppendUint64(b, uint64(g.points))
-		}
-		h.Write(b)
-	}
-	return h.Sum64()
+	return top, total
 }
 
 // SameScores reports whether a and b say the same about the contact's

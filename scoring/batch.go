@@ -78,3 +78,27 @@ func prefetchState(it Item) {
 		prefetch(uintptr(unsafe.Pointer(unsafe.StringData(id))))
 	}
 }
+
+// Prefetch asks the CPU for a contact's state, as ApplyBatch does for the
+// items ahead, for a caller that reads many contacts' scores in turn (the
+// scorer's lead-scores messages before and after a batch): call it a few
+// contacts ahead with state false, then, once the struct has come, a
+// couple ahead with state true for the head of its arena. It never waits
+// and never faults; a nil contact is ignored.
+func Prefetch(c *Contact, state bool) {
+	if c == nil {
+		return
+	}
+	if !state {
+		prefetchContact(c)
+		return
+	}
+	a := c.arena
+	if len(a) > 0 {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+		n := min((uintptr(len(a))*8+cacheLine-1)/cacheLine, maxStateLines)
+		for l := uintptr(0); l < n; l++ {
+			prefetch(base + l*cacheLine)
+		}
+	}
+}
