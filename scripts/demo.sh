@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The live end-to-end demo (`make demo`): builds the binaries, starts the
-# local Kafka broker, ClickHouse, the HubSpot sandbox, `scorer run` and
-# `bridge run` on loopback, streams a generated engagement history through
-# them, shows progress, and ends with a report.
+# local Kafka broker, ClickHouse, the HubSpot sandbox, `scorer run`,
+# `bridge run` (enrollments and write-back) and `bridge ingest` on loopback,
+# streams a generated engagement history through them, then makes activity
+# in HubSpot (the sandbox: contacts created and edited, which sends signed
+# webhooks, and email opens and clicks on its email events API) that comes
+# back through `bridge ingest`, shows progress, and ends with a report that
+# reads a few contacts' score properties back from the sandbox and checks
+# that every contact's properties equal its latest lead-scores message.
 #
 # Every run starts from a clean slate: the demo's broker data, the services'
 # state and the ClickHouse database `scorebridge_demo` are reset at start
@@ -10,8 +15,10 @@
 #
 # Environment (defaults in brackets):
 #   KAFKA_PORT [9092] SCORER_PORT [8080] BRIDGE_PORT [8081] SANDBOX_PORT [8090]
+#   INGEST_PORT [8082] (bridge ingest's webhook receiver) STUDIO_PORT [8070]
 #   CH_TCP_PORT [9000] CH_HTTP_PORT [8123]   the private ClickHouse's ports
-#   CLICKHOUSE_DSN     use this server instead (database scorebridge_demo on it)
+#   CLICKHOUSE_DSN     use this server instead (database DEMO_DB on it)
+#   DEMO_DB [scorebridge_demo]   the ClickHouse database the demo resets
 #   DEMO_CONTACTS [5000] DEMO_DAYS [28] DEMO_SEED [42]   the generated history
 #   DEMO_WAIT [auto]   1: keep the services up after the report until Ctrl-C;
 #                      0: stop at once; auto: 1 when run from a terminal
@@ -25,16 +32,20 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 SCORER_PORT="${SCORER_PORT:-8080}"
 BRIDGE_PORT="${BRIDGE_PORT:-8081}"
 SANDBOX_PORT="${SANDBOX_PORT:-8090}"
+INGEST_PORT="${INGEST_PORT:-8082}"
 export CH_TCP_PORT="${CH_TCP_PORT:-9000}" CH_HTTP_PORT="${CH_HTTP_PORT:-8123}"
 DEMO_CONTACTS="${DEMO_CONTACTS:-5000}"
 DEMO_DAYS="${DEMO_DAYS:-28}"
 DEMO_SEED="${DEMO_SEED:-42}"
 DEMO_WAIT="${DEMO_WAIT:-auto}"
-DB=scorebridge_demo
+DB="${DEMO_DB:-scorebridge_demo}"
+[[ "$DB" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "demo: DEMO_DB=$DB is not a ClickHouse database name" >&2; exit 1; }
 BIN="$ROOT/bin"
 BROKER="127.0.0.1:$KAFKA_PORT"
 SCORER_URL="http://127.0.0.1:$SCORER_PORT"
 BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT"
+INGEST_URL="http://127.0.0.1:$INGEST_PORT"
+SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 SANDBOX_TOKEN=sandbox-token-change-me # testdata/demo/sandbox.yaml's token
 
 T0=$SECONDS
@@ -166,7 +177,8 @@ fi
 
 busy=()
 for spec in "KAFKA_PORT:$KAFKA_PORT:the Kafka broker" "SCORER_PORT:$SCORER_PORT:scorer run's HTTP" \
-	"BRIDGE_PORT:$BRIDGE_PORT:bridge run's HTTP" "SANDBOX_PORT:$SANDBOX_PORT:the HubSpot sandbox"; do
+	"BRIDGE_PORT:$BRIDGE_PORT:bridge run's HTTP" "SANDBOX_PORT:$SANDBOX_PORT:the HubSpot sandbox" \
+	"INGEST_PORT:$INGEST_PORT:bridge ingest's webhook receiver"; do
 	IFS=: read -r var port what <<<"$spec"
 	if port_busy "$port"; then
 		busy+=("$var")
@@ -191,7 +203,7 @@ fi
 ((${#busy[@]} == 0)) || exit 1
 
 # ---- 1. build ------------------------------------------------------------
-rm -rf "$LOGS" "$DEMO/kafka" "$DEMO/scorer-state" "$DEMO/bridge-state"
+rm -rf "$LOGS" "$DEMO/kafka" "$DEMO/scorer-state" "$DEMO/bridge-state" "$DEMO/ingest-state"
 mkdir -p "$LOGS"
 step "building bin/ (go build ./cmd/...; the first build downloads modules)"
 command -v go >/dev/null || fail build "go is not on PATH: install Go 1.26 (https://go.dev/dl/)"
@@ -231,9 +243,19 @@ bin/scorer generate --contacts "$DEMO_CONTACTS" --days "$DEMO_DAYS" --seed "$DEM
 	>"$DEMO/events.jsonl" 2>"$LOGS/generate.log" || fail generate "scorer generate failed"
 say "$(tail -n 1 "$LOGS/generate.log") -> .local/demo/events.jsonl"
 
-step "starting the HubSpot sandbox on 127.0.0.1:$SANDBOX_PORT (testdata/demo/sandbox.yaml + the history's contacts)"
+step "starting the HubSpot sandbox on 127.0.0.1:$SANDBOX_PORT (testdata/demo/sandbox.yaml + the history's contacts; webhooks to $INGEST_URL)"
 bin/scorer demo-report sandbox --config testdata/demo/sandbox.yaml --events "$DEMO/events.jsonl" \
 	>"$DEMO/sandbox.yaml" 2>"$LOGS/sandbox.log" || fail sandbox "writing the sandbox configuration failed"
+# The app's client secret, which signs the sandbox's webhooks and which
+# bridge ingest checks: new for every run, in a file only we can read.
+(umask 077 && head -c 32 /dev/urandom | base64 >"$DEMO/client-secret")
+cat >>"$DEMO/sandbox.yaml" <<EOF
+
+# Added by scripts/demo.sh: contact changes are sent, signed, to bridge ingest.
+webhooks:
+  url: "$INGEST_URL/hubspot/webhooks"
+  secret_file: "$DEMO/client-secret"
+EOF
 start sandbox "$BIN"/bridge sandbox --addr "127.0.0.1:$SANDBOX_PORT" --config "$DEMO/sandbox.yaml"
 wait_for sandbox 15 port_busy "$SANDBOX_PORT"
 
@@ -248,6 +270,14 @@ start bridge env HUBSPOT_TOKEN="$SANDBOX_TOKEN" "$BIN"/bridge run --config "$DEM
 	--clickhouse "$DSN" --http "127.0.0.1:$BRIDGE_PORT" --state-dir "$DEMO/bridge-state"
 wait_for bridge 60 http_get "$BRIDGE_URL/readyz"
 
+step "starting bridge ingest (webhooks on $INGEST_URL/hubspot/webhooks, the sandbox's email events polled every 2 s)"
+# The sandbox holds only this run's email events: read them all, whatever
+# their dates (a real portal: --email-since 24h, the default).
+start ingest env HUBSPOT_TOKEN="$SANDBOX_TOKEN" "$BIN"/bridge ingest --addr "127.0.0.1:$INGEST_PORT" --brokers "$BROKER" \
+	--config "$DEMO/bridge.yaml" --secret-file "$DEMO/client-secret" --email-poll 2s \
+	--email-since 2000-01-01T00:00:00Z --state-dir "$DEMO/ingest-state"
+wait_for ingest 30 http_get "$INGEST_URL/healthz"
+
 # ---- 5. stream -----------------------------------------------------------
 step "producing the history to Kafka (bin/scorer produce)"
 start produce "$BIN"/scorer produce --events "$DEMO/events.jsonl" --brokers "$BROKER"
@@ -259,13 +289,45 @@ if ! bin/scorer demo-report watch --scorer "$SCORER_URL" --bridge "$BRIDGE_URL" 
 fi
 say "$(tail -n 1 "$LOGS/produce.log")"
 
+# ---- 5b. activity in HubSpot, back through bridge ingest ----------------
+step "activity in HubSpot (the sandbox): contacts created and edited -> signed webhooks, email opens and clicks -> email events API"
+bin/scorer demo-report hubspot-activity --sandbox "$SANDBOX_URL" --events "$DEMO/events.jsonl" \
+	--activity "$DEMO/hubspot-activity.json" 2>>"$LOGS/report.log" | sed 's/^/    /'
+((PIPESTATUS[0] == 0)) || fail report "the activity in the sandbox failed"
+
+step "waiting for bridge ingest -> Kafka -> scorer -> lead-scores -> write-back into the sandbox"
+if ! bin/scorer demo-report hubspot-wait --scorer "$SCORER_URL" --bridge "$BRIDGE_URL" --ingest "$INGEST_URL" \
+	--sandbox "$SANDBOX_URL" --activity "$DEMO/hubspot-activity.json" --timeout 2m | sed 's/^/    /'; then
+	check_alive
+	fail ingest "the HubSpot loop did not finish (see also $LOGS/bridge.log, $LOGS/scorer.log)"
+fi
+
 # ---- 6. report -----------------------------------------------------------
 step "report"
 bin/scorer demo-report summary --clickhouse "$DSN" --scorer "$SCORER_URL" --bridge "$BRIDGE_URL" \
-	--events "$DEMO/events.jsonl" --example-out "$DEMO/example-contact" 2>"$LOGS/report.log" | sed 's/^/    /' ||
-	fail report "the report failed"
+	--summary-ingest "$INGEST_URL" --events "$DEMO/events.jsonl" --example-out "$DEMO/example-contact" \
+	2>>"$LOGS/report.log" | sed 's/^/    /'
+((PIPESTATUS[0] == 0)) || fail report "the report failed"
 
 contact="$(cat "$DEMO/example-contact" 2>/dev/null || echo c-000003)"
+echo
+env HUBSPOT_TOKEN="$SANDBOX_TOKEN" bin/scorer demo-report hubspot-report --scorer "$SCORER_URL" --bridge "$BRIDGE_URL" \
+	--ingest "$INGEST_URL" --sandbox "$SANDBOX_URL" --bridge-config "$DEMO/bridge.yaml" \
+	--activity "$DEMO/hubspot-activity.json" --example "$contact" 2>>"$LOGS/report.log" | sed 's/^/    /'
+((PIPESTATUS[0] == 0)) || fail report "the report's HubSpot section failed"
+
+# The check: every contact's properties in the sandbox, read over its CRM
+# API, equal that contact's latest lead-scores message (min_delta is 0 in
+# testdata/demo/bridge.yaml, and the write-back has flushed).
+bin/scorer state scores --brokers "$BROKER" >"$DEMO/lead-scores.jsonl" 2>>"$LOGS/check.log" ||
+	fail check "reading the lead-scores topic failed"
+if env HUBSPOT_TOKEN="$SANDBOX_TOKEN" bin/bridge writeback-check --config "$DEMO/bridge.yaml" \
+	--scores "$DEMO/lead-scores.jsonl" >"$DEMO/writeback-differences.txt" 2>>"$LOGS/check.log"; then
+	say "check: $(tail -n 1 "$LOGS/check.log" | sed 's/ (.*//') -> HubSpot holds what lead-scores says"
+else
+	head -n 5 "$DEMO/writeback-differences.txt" >&2
+	fail check "HubSpot's contact properties differ from the lead-scores topic (all in .local/demo/writeback-differences.txt)"
+fi
 if [[ "$DEMO_WAIT" == auto ]]; then
 	DEMO_WAIT=0
 	[[ -t 0 && -t 1 ]] && DEMO_WAIT=1
@@ -284,6 +346,9 @@ cat <<EOF
     bin/scorer explain --rules testdata/rules-accounts --events .local/demo/events.jsonl --contact $contact
     curl -s $SCORER_URL/contacts/$contact/score
     curl -s '$BRIDGE_URL/decisions?contact_id=$contact'
+    # its score properties as HubSpot holds them (the sandbox's CRM API), and what ingest brought in:
+    curl -s -H 'Authorization: Bearer $SANDBOX_TOKEN' '$SANDBOX_URL/crm/v3/objects/contacts/$contact?properties=scorebridge_engagement_score,scorebridge_engagement_threshold,scorebridge_engagement_top'
+    curl -s $INGEST_URL/metrics | grep ^bridge_ingest_ ; curl -s $SANDBOX_URL/_sandbox/webhooks
     bin/scorer report decisions --clickhouse $DSN --contact $contact
     bin/scorer report attribution --clickhouse $DSN --model w --by channel --sql
     curl -s $SCORER_URL/metrics | grep ^scorer_ ; curl -s $BRIDGE_URL/metrics | grep ^bridge_

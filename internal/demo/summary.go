@@ -18,6 +18,7 @@ type SummaryOptions struct {
 	Events               string             // the JSONL history the demo produced
 	Bridge               *enrollment.Config // the bridge's configuration, for the notes
 	ExampleOut           string             // when set, receives a contact enrolled in a sequence
+	IngestURL            string             // bridge ingest's base URL, when events also came from HubSpot
 }
 
 // Summary prints the closing report: events, live score distribution,
@@ -38,8 +39,16 @@ func Summary(ctx context.Context, o SummaryOptions, w io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(w, "Events: %d produced, %.0f scored, %.0f duplicates ignored, %.0f dead-lettered\n",
-		total, sm.Sum("scorer_events_total", "outcome", "scored"), sm.Sum("scorer_events_total", "outcome", "duplicate"),
+	fromHubSpot := ""
+	if o.IngestURL != "" {
+		im, err := Scrape(ctx, o.IngestURL)
+		if err != nil {
+			return err
+		}
+		fromHubSpot = fmt.Sprintf(" + %.0f from HubSpot (bridge ingest)", im.Sum("bridge_ingest_produced_total"))
+	}
+	fmt.Fprintf(w, "Events: %d produced%s, %.0f scored, %.0f duplicates ignored, %.0f dead-lettered\n",
+		total, fromHubSpot, sm.Sum("scorer_events_total", "outcome", "scored"), sm.Sum("scorer_events_total", "outcome", "duplicate"),
 		sm.Sum("scorer_events_total", "outcome", "dead_letter"))
 
 	// Scores, from the live service's score endpoint.
