@@ -272,9 +272,11 @@ wait_for bridge 60 http_get "$BRIDGE_URL/readyz"
 
 step "starting bridge ingest (webhooks on $INGEST_URL/hubspot/webhooks, the sandbox's email events polled every 2 s)"
 # The sandbox holds only this run's email events: read them all, whatever
-# their dates (a real portal: --email-since 24h, the default).
+# their dates (a real portal: --email-since 24h, the default). The poller
+# looks up each new recipient's contact id: 200 requests per 10 s of the
+# demo sandbox's 1,000 (a real portal: the default 10 of 190).
 start ingest env HUBSPOT_TOKEN="$SANDBOX_TOKEN" "$BIN"/bridge ingest --addr "127.0.0.1:$INGEST_PORT" --brokers "$BROKER" \
-	--config "$DEMO/bridge.yaml" --secret-file "$DEMO/client-secret" --email-poll 2s \
+	--config "$DEMO/bridge.yaml" --secret-file "$DEMO/client-secret" --email-poll 2s --email-rate 200 \
 	--email-since 2000-01-01T00:00:00Z --state-dir "$DEMO/ingest-state"
 wait_for ingest 30 http_get "$INGEST_URL/healthz"
 

@@ -302,9 +302,9 @@ func HubSpotReport(ctx context.Context, o HubSpotReportOptions, w io.Writer) err
 		hooks.Delivered, hooks.Failed, in.Sum("bridge_ingest_produced_total", "source", "webhook"), in.Sum("bridge_ingest_produced_total", "source", "email"),
 		in.Sum("bridge_ingest_ignored_total"), in.Sum("bridge_ingest_dead_lettered_total"), in.Sum("bridge_ingest_loop_guard_dropped_total"))
 	fmt.Fprintf(w, "  (%d contacts created and qualified in HubSpot, %d contacts of the history opening HubSpot emails after it)\n", len(a.NewContacts), len(a.KnownContacts))
-	fmt.Fprintf(w, "Write-back into HubSpot contact properties (bridge_writeback_*): %.0f contact writes in %.0f batch calls (%.0f failed), %d contacts hold scorebridge properties; the sandbox applied %d batch updates\n",
+	fmt.Fprintf(w, "Write-back into HubSpot contact properties (bridge_writeback_*): %.0f contact writes in %.0f batch calls (%.0f failed); the sandbox applied %d batch updates and holds properties of %d contacts\n",
 		b.Sum("bridge_writeback_writes_total", "result", "ok"), b.Sum("bridge_writeback_calls_total"), b.Sum("bridge_writeback_writes_total", "result", "failed"),
-		crm.Contacts, crm.BatchUpdates)
+		crm.BatchUpdates, crm.Contacts)
 
 	client, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: o.URLs.Sandbox, Token: o.Token, RequestsPerInterval: 10, Interval: time.Second})
 	if err != nil {
@@ -332,20 +332,16 @@ func HubSpotReport(ctx context.Context, o HubSpotReportOptions, w io.Writer) err
 		models = []string{"engagement", "intent"}
 	}
 	p := o.Bridge.Writeback.Properties
-	fmt.Fprintf(w, "\nA few contacts as HubSpot holds them (GET %s/crm/v3/objects/contacts/{id}?properties=...):\n", o.URLs.Sandbox)
+	fmt.Fprintf(w, "\nA few contacts as HubSpot holds them (GET %s/crm/v3/objects/contacts/{id}?properties=...; per model\n  the properties %s, %s and %s; %s is not shown):\n",
+		o.URLs.Sandbox, p.Score, p.Threshold, p.Top, p.CrossedAt)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	head := "  contact\tfrom"
 	var names []string
 	for _, m := range models {
-		for _, t := range []string{p.Score, p.Threshold, p.CrossedAt, p.Top} {
+		for _, t := range []string{p.Score, p.Threshold, p.Top} {
 			names = append(names, strings.ReplaceAll(t, "{model}", strings.ToLower(m)))
 		}
-	}
-	for i, n := range names {
-		if i%4 == 2 {
-			continue // crossed_at: a ms timestamp, below instead
-		}
-		head += "\t" + n
+		head += "\t" + m + "\tthreshold\ttop"
 	}
 	fmt.Fprintln(tw, head)
 	for _, pk := range picks {
@@ -354,10 +350,7 @@ func HubSpotReport(ctx context.Context, o HubSpotReportOptions, w io.Writer) err
 			return fmt.Errorf("contact %s: %w", pk.id, err)
 		}
 		row := "  " + pk.id + "\t" + pk.from
-		for i, n := range names {
-			if i%4 == 2 {
-				continue
-			}
+		for _, n := range names {
 			row += "\t" + shown(c.Properties[n])
 		}
 		fmt.Fprintln(tw, row)
