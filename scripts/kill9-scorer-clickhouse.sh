@@ -26,7 +26,7 @@
 # kill or to the outage.
 #
 # Environment: KILLS (4), CONTACTS (2000), DAYS (30), SEED (random),
-# CH_TCP_PORT (32900), CH_HTTP_PORT (32923), CH_DIR (.local/ch-outage),
+# CH_TCP_PORT (the first free pair from 23900), CH_HTTP_PORT (the next port), CH_DIR (.local/ch-outage),
 # KEEP=1 keeps the work directory (always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,16 @@ SEED=${SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
 RULES=testdata/rules
 START=$SECONDS
-export CH_TCP_PORT=${CH_TCP_PORT:-32900} CH_HTTP_PORT=${CH_HTTP_PORT:-32923}
+# Ports below the kernel's ephemeral range (32768-60999), where an
+# outgoing connection of any process may hold a port for a while; the
+# first pair nobody listens on.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [[ -z "${CH_TCP_PORT:-}" ]]; then
+  for p in $(seq 23900 2 23998); do
+    if ! listening "$p" && ! listening "$((p + 1))"; then CH_TCP_PORT=$p CH_HTTP_PORT=$((p + 1)); break; fi
+  done
+fi
+export CH_TCP_PORT=${CH_TCP_PORT:?no free port pair in 23900-23999} CH_HTTP_PORT=${CH_HTTP_PORT:-$((CH_TCP_PORT + 1))}
 export CH_DIR=${CH_DIR:-$PWD/.local/ch-outage}
 DB="kill9_ch_$$"
 DSN="clickhouse://127.0.0.1:$CH_TCP_PORT/$DB"
