@@ -135,6 +135,29 @@ func waitScore(t *testing.T, base, contact string, want int) string {
 	}
 }
 
+// waitMarkers waits until the changelog holds the contacts' markers: the
+// state step that writes them is the last of a batch's durable steps, so
+// its lead-scores messages, history and erasure are done by then.
+func waitMarkers(t *testing.T, brokers []string, contacts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		states, missing := latest(t, brokers, "states"), []string(nil)
+		for _, c := range contacts {
+			if states[string(MarkerKey(c))] == nil {
+				missing = append(missing, c)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no marker on the changelog for %v", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // latest reads a compacted topic's latest record per key; a tombstone is
 // a nil value.
 func latest(t *testing.T, brokers []string, topic string) map[string][]byte {
@@ -203,6 +226,10 @@ func TestPrivacyDeletionLeavesNothing(t *testing.T) {
 		events.Event{ID: "hubspot-webhook-2", Type: TypeContactDeleted, ContactID: "9403", OccurredAt: fe.at.Add(5 * time.Minute)})
 	waitScore(t, base, "9401", 404)
 	waitScore(t, base, "9403", 404)
+	// The endpoint answers from memory, which Handle changes before the
+	// batch is made durable behind it (pipeline.go): wait for the markers,
+	// written by the last durable step, before reading what the batch wrote.
+	waitMarkers(t, fe.brokers, "9401", "9403")
 	checkForgotten := func(when string, forgotten ...string) {
 		t.Helper()
 		scores := latest(t, fe.brokers, "lead-scores")
