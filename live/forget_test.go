@@ -14,6 +14,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/leadscores"
+	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -391,5 +392,82 @@ func TestChangelogOrderInAGroup(t *testing.T) {
 	}
 	if !IsMarker(MarkerKey("9701")) || last[string(MarkerKey("9701"))] == nil {
 		t.Error("no marker for 9701")
+	}
+}
+
+// The tombstone is a forgotten contact's last record on lead-scores and
+// on the changelog, through the real producers, when the deletion shares
+// a group of batches with earlier messages of the contact (a batch before
+// it) and a batch with earlier events of it: batch 1 scores 9801, 9802
+// and 9803; batch 2 has an event of each before its deletion and of 9804,
+// then 9803 starts again after its plain deletion (its message must come
+// after the tombstone), and batch 3 an event of 9801 after its privacy
+// deletion (dropped).
+func TestTombstoneLastInAGroup(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	if err := stream.EnsureTopics(ctxFor(t, 30*time.Second), brokers,
+		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
+		stream.Topic{Name: "lead-scores", Partitions: partitions, Compacted: true}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load("../testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, states := producer(t, brokers, "lead-scores"), producer(t, brokers, "states")
+	p := NewProcessor(Config{Scores: scores, States: states, Log: zerolog.Nop()}, engine)
+	part := &partition{id: 1, engine: engine, scorer: scoring.NewScorer(engine), contacts: map[string]*scoring.Contact{}}
+	at := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	n := 0
+	ev := func(contact, typ string, minutes int) kafka.Message {
+		n++
+		data, _ := json.Marshal(events.Event{ID: fmt.Sprintf("t-%d", n), Type: typ, ContactID: contact,
+			OccurredAt: at.Add(time.Duration(minutes) * time.Minute), Properties: map[string]any{"form": "demo_request"}})
+		return stream.Message(contact, data)
+	}
+	var group []*pending
+	for _, msgs := range [][]kafka.Message{
+		{ev("9801", "call_started", 0), ev("9802", "meeting_booked", 0), ev("9803", "form_submitted", 0), ev("9803", "meeting_booked", 1)},
+		{ev("9801", "form_submitted", 2), ev("9802", "meeting_booked", 2), ev("9803", "call_started", 2), ev("9804", "meeting_booked", 2),
+			ev("9801", TypePrivacyDeleted, 3), ev("9802", TypeContactDeleted, 3), ev("9803", TypeContactDeleted, 3),
+			ev("9803", "meeting_booked", 4)},
+		{ev("9801", "meeting_booked", 5), ev("9804", "form_submitted", 5)},
+	} {
+		pd := &pending{batch: batch{dirty: map[*scoring.Contact]string{}}}
+		p.scoreBatch(part, msgs, &pd.batch)
+		pd.stateMsgs = part.encodeStates(pd.dirty, &stateBuf{})
+		group = append(group, pd)
+	}
+	ctx := ctxFor(t, 30*time.Second)
+	if err := write(ctx, scores, gather(group, func(pd *pending) []kafka.Message { return pd.scores })); err != nil {
+		t.Fatal(err)
+	}
+	if err := states.WritePartition(ctx, part.id, changelogMsgs(group)...); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"lead-scores", "states"} {
+		last := latest(t, brokers, topic)
+		for _, c := range []string{"9801", "9802"} {
+			if v, ok := last[c]; !ok || v != nil {
+				t.Errorf("%s: latest for %s is %q, want a tombstone", topic, c, v)
+			}
+		}
+		for _, c := range []string{"9803", "9804"} {
+			if last[c] == nil {
+				t.Errorf("%s: latest for %s is a tombstone or missing, want its message", topic, c)
+			}
+		}
+	}
+	if _, ok := part.contacts["9801"]; ok {
+		t.Error("9801's event after its privacy deletion started it again")
 	}
 }
