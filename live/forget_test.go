@@ -14,6 +14,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/leadscores"
+	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -135,6 +136,29 @@ func waitScore(t *testing.T, base, contact string, want int) string {
 	}
 }
 
+// waitMarkers waits until the changelog holds the contacts' markers: the
+// state step that writes them is the last of a batch's durable steps, so
+// its lead-scores messages, history and erasure are done by then.
+func waitMarkers(t *testing.T, brokers []string, contacts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		states, missing := latest(t, brokers, "states"), []string(nil)
+		for _, c := range contacts {
+			if states[string(MarkerKey(c))] == nil {
+				missing = append(missing, c)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no marker on the changelog for %v", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // latest reads a compacted topic's latest record per key; a tombstone is
 // a nil value.
 func latest(t *testing.T, brokers []string, topic string) map[string][]byte {
@@ -186,13 +210,28 @@ func TestPrivacyDeletionLeavesNothing(t *testing.T) {
 	if err := fe.store.InsertWriteback(ctx, []analytics.WritebackRow{{ContactID: "9401", Properties: "{}", Result: "ok", ScoresAt: at, WrittenAt: at}}); err != nil {
 		t.Fatal(err)
 	}
-	before, err := fe.store.ContactRows(ctx, "9401")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, table := range analytics.ContactTables {
-		if before[table] == 0 {
-			t.Fatalf("no row of 9401 in %s before its deletion: the test would check nothing", table)
+	// The scorer stores the history behind the score endpoint (which
+	// answers from memory): wait for every contact's rows.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range []string{"9401", "9402", "9403"} {
+		for {
+			rows, err := fe.store.ContactRows(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var empty []string
+			for _, table := range analytics.ContactTables {
+				if rows[table] == 0 && (c == "9401" || table == "touches" || table == "crossings") {
+					empty = append(empty, table)
+				}
+			}
+			if len(empty) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no row of %s in %v before its deletion: the test would check nothing", c, empty)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 
@@ -203,6 +242,10 @@ func TestPrivacyDeletionLeavesNothing(t *testing.T) {
 		events.Event{ID: "hubspot-webhook-2", Type: TypeContactDeleted, ContactID: "9403", OccurredAt: fe.at.Add(5 * time.Minute)})
 	waitScore(t, base, "9401", 404)
 	waitScore(t, base, "9403", 404)
+	// The endpoint answers from memory, which Handle changes before the
+	// batch is made durable behind it (pipeline.go): wait for the markers,
+	// written by the last durable step, before reading what the batch wrote.
+	waitMarkers(t, fe.brokers, "9401", "9403")
 	checkForgotten := func(when string, forgotten ...string) {
 		t.Helper()
 		scores := latest(t, fe.brokers, "lead-scores")
@@ -266,7 +309,7 @@ func TestPrivacyDeletionLeavesNothing(t *testing.T) {
 	waitScore(t, base, "9402", 200)
 	fe.send(t, gone...)
 	fe.produce(t, "9402", "email_opened", 11, nil) // a marker of when the replay was scored
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		body := waitScore(t, base, "9402", 200)
 		if strings.Contains(body, `"email_opened":2`) {
@@ -364,5 +407,82 @@ func TestChangelogOrderInAGroup(t *testing.T) {
 	}
 	if !IsMarker(MarkerKey("9701")) || last[string(MarkerKey("9701"))] == nil {
 		t.Error("no marker for 9701")
+	}
+}
+
+// The tombstone is a forgotten contact's last record on lead-scores and
+// on the changelog, through the real producers, when the deletion shares
+// a group of batches with earlier messages of the contact (a batch before
+// it) and a batch with earlier events of it: batch 1 scores 9801, 9802
+// and 9803; batch 2 has an event of each before its deletion and of 9804,
+// then 9803 starts again after its plain deletion (its message must come
+// after the tombstone), and batch 3 an event of 9801 after its privacy
+// deletion (dropped).
+func TestTombstoneLastInAGroup(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	if err := stream.EnsureTopics(ctxFor(t, 30*time.Second), brokers,
+		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
+		stream.Topic{Name: "lead-scores", Partitions: partitions, Compacted: true}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load("../testdata/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, states := producer(t, brokers, "lead-scores"), producer(t, brokers, "states")
+	p := NewProcessor(Config{Scores: scores, States: states, Log: zerolog.Nop()}, engine)
+	part := &partition{id: 1, engine: engine, scorer: scoring.NewScorer(engine), contacts: map[string]*scoring.Contact{}}
+	at := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	n := 0
+	ev := func(contact, typ string, minutes int) kafka.Message {
+		n++
+		data, _ := json.Marshal(events.Event{ID: fmt.Sprintf("t-%d", n), Type: typ, ContactID: contact,
+			OccurredAt: at.Add(time.Duration(minutes) * time.Minute), Properties: map[string]any{"form": "demo_request"}})
+		return stream.Message(contact, data)
+	}
+	var group []*pending
+	for _, msgs := range [][]kafka.Message{
+		{ev("9801", "call_started", 0), ev("9802", "meeting_booked", 0), ev("9803", "form_submitted", 0), ev("9803", "meeting_booked", 1)},
+		{ev("9801", "form_submitted", 2), ev("9802", "meeting_booked", 2), ev("9803", "call_started", 2), ev("9804", "meeting_booked", 2),
+			ev("9801", TypePrivacyDeleted, 3), ev("9802", TypeContactDeleted, 3), ev("9803", TypeContactDeleted, 3),
+			ev("9803", "meeting_booked", 4)},
+		{ev("9801", "meeting_booked", 5), ev("9804", "form_submitted", 5)},
+	} {
+		pd := &pending{batch: batch{dirty: map[*scoring.Contact]string{}}}
+		p.scoreBatch(part, msgs, &pd.batch)
+		pd.stateMsgs = part.encodeStates(pd.dirty, &stateBuf{})
+		group = append(group, pd)
+	}
+	ctx := ctxFor(t, 30*time.Second)
+	if err := write(ctx, scores, gather(group, func(pd *pending) []kafka.Message { return pd.scores })); err != nil {
+		t.Fatal(err)
+	}
+	if err := states.WritePartition(ctx, part.id, changelogMsgs(group)...); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"lead-scores", "states"} {
+		last := latest(t, brokers, topic)
+		for _, c := range []string{"9801", "9802"} {
+			if v, ok := last[c]; !ok || v != nil {
+				t.Errorf("%s: latest for %s is %q, want a tombstone", topic, c, v)
+			}
+		}
+		for _, c := range []string{"9803", "9804"} {
+			if last[c] == nil {
+				t.Errorf("%s: latest for %s is a tombstone or missing, want its message", topic, c)
+			}
+		}
+	}
+	if _, ok := part.contacts["9801"]; ok {
+		t.Error("9801's event after its privacy deletion started it again")
 	}
 }
