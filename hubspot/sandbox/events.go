@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"bytes"
@@ -13,41 +13,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // The sandbox's side of HubSpot's activity: the legacy email events API
 // (`GET /email/public/v1/events`, from events given through the admin
 // API) and webhooks it signs (X-HubSpot-Signature-v3) and sends for its
 // own contact changes to a URL set through the admin API.
-
-// EmailEvent is an event of HubSpot's email events API.
-type EmailEvent struct {
-	ID              string  `json:"id"`
-	Created         int64   `json:"created"` // ms since the epoch
-	Type            string  `json:"type"`    // SENT, DELIVERED, OPEN, CLICK, BOUNCE, STATUSCHANGE, ...
-	Recipient       string  `json:"recipient"`
-	PortalID        int64   `json:"portalId"`
-	AppID           int64   `json:"appId"`
-	AppName         string  `json:"appName"`
-	EmailCampaignID int64   `json:"emailCampaignId"`
-	SentBy          *SentBy `json:"sentBy,omitempty"`
-	URL             string  `json:"url,omitempty"`      // CLICK
-	Status          string  `json:"status,omitempty"`   // STATUSCHANGE: UNSUBSCRIBED, ...
-	Category        string  `json:"category,omitempty"` // BOUNCE: HARD_BOUNCE, ...
-}
-
-// SentBy names the SENT event an event follows.
-type SentBy struct {
-	ID      string `json:"id"`
-	Created int64  `json:"created"`
-}
-
-// EmailEventsPage is one page of GET /email/public/v1/events.
-type EmailEventsPage struct {
-	Events  []EmailEvent `json:"events"`
-	HasMore bool         `json:"hasMore"`
-	Offset  string       `json:"offset"`
-}
 
 // WebhookEvent is one item of a HubSpot webhook delivery (a JSON array).
 type WebhookEvent struct {
@@ -67,7 +40,7 @@ type WebhookEvent struct {
 // sandboxActivity is the email events and the webhook target.
 type sandboxActivity struct {
 	mu        sync.Mutex
-	email     []EmailEvent // sorted by (created, id)
+	email     []hubspot.EmailEvent // sorted by (created, id)
 	nextEmail int64
 	nextEvent int64
 	hookURL   string
@@ -224,8 +197,8 @@ func deliver(url string, key, body []byte, ts string) bool {
 		return false
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(TimestampHeader, ts)
-	req.Header.Set(SignatureV3Header, SignV3(key, http.MethodPost, url, body, ts))
+	req.Header.Set(hubspot.TimestampHeader, ts)
+	req.Header.Set(hubspot.SignatureV3Header, hubspot.SignV3(key, http.MethodPost, url, body, ts))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false
@@ -250,7 +223,7 @@ func (s *Sandbox) addEmailEvents(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "email-events: "+err.Error())
 		return
 	}
-	out := make([]EmailEvent, 0, len(in))
+	out := make([]hubspot.EmailEvent, 0, len(in))
 	for i, e := range in {
 		rcpt := e.Recipient
 		if e.ContactID != "" {
@@ -267,7 +240,7 @@ func (s *Sandbox) addEmailEvents(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, fmt.Sprintf("email-events[%d]: type, contactId or recipient, and created are required", i))
 			return
 		}
-		out = append(out, EmailEvent{Type: e.Type, Recipient: rcpt, Created: e.Created.UnixMilli(), URL: e.URL, Status: e.Status,
+		out = append(out, hubspot.EmailEvent{Type: e.Type, Recipient: rcpt, Created: e.Created.UnixMilli(), URL: e.URL, Status: e.Status,
 			Category: e.Category, PortalID: s.cfg.PortalID, AppID: sandboxAppID, AppName: "Batch", EmailCampaignID: 5511})
 	}
 	a := s.act
@@ -310,14 +283,14 @@ func (s *Sandbox) emailEvents(w http.ResponseWriter, r *http.Request) {
 	typ := q.Get("eventType")
 	a := s.act
 	a.mu.Lock()
-	var match []EmailEvent
+	var match []hubspot.EmailEvent
 	for _, e := range a.email {
 		if e.Created >= start && e.Created < end && (typ == "" || e.Type == typ) {
 			match = append(match, e)
 		}
 	}
 	a.mu.Unlock()
-	page := EmailEventsPage{Events: []EmailEvent{}}
+	page := hubspot.EmailEventsPage{Events: []hubspot.EmailEvent{}}
 	if from < int64(len(match)) {
 		hi := min(from+limit, int64(len(match)))
 		page.Events = match[from:hi]

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 const testToken = "pat-na1-TEST-5ecr3t-token"
@@ -50,9 +52,9 @@ workflows:
   - {id: 5002, name: "Nurture - events"}
 `
 
-func testConfig(t testing.TB, mutate func(*SandboxConfig)) *SandboxConfig {
+func testConfig(t testing.TB, mutate func(*Config)) *Config {
 	t.Helper()
-	cfg, err := ParseSandboxConfig([]byte(testYAML))
+	cfg, err := ParseConfig([]byte(testYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +65,9 @@ func testConfig(t testing.TB, mutate func(*SandboxConfig)) *SandboxConfig {
 }
 
 // newEnv starts a sandbox on loopback.
-func newEnv(t testing.TB, mutate func(*SandboxConfig)) (*Sandbox, *httptest.Server) {
+func newEnv(t testing.TB, mutate func(*Config)) (*Sandbox, *httptest.Server) {
 	t.Helper()
-	sb, err := NewSandbox(testConfig(t, mutate), SandboxOptions{})
+	sb, err := New(testConfig(t, mutate), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,23 +79,23 @@ func newEnv(t testing.TB, mutate func(*SandboxConfig)) (*Sandbox, *httptest.Serv
 // auditLog collects audited calls.
 type auditLog struct {
 	mu    sync.Mutex
-	calls []Call
+	calls []hubspot.Call
 }
 
-func (a *auditLog) record(c Call) {
+func (a *auditLog) record(c hubspot.Call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, c)
 }
 
-func (a *auditLog) all() []Call {
+func (a *auditLog) all() []hubspot.Call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]Call(nil), a.calls...)
+	return append([]hubspot.Call(nil), a.calls...)
 }
 
-func (a *auditLog) ops(op string) []Call {
-	var out []Call
+func (a *auditLog) ops(op string) []hubspot.Call {
+	var out []hubspot.Call
 	for _, c := range a.all() {
 		if c.Op == op {
 			out = append(out, c)
@@ -102,10 +104,10 @@ func (a *auditLog) ops(op string) []Call {
 	return out
 }
 
-func newTestClient(t testing.TB, baseURL string, mutate func(*ClientConfig)) (*Client, *auditLog) {
+func newTestClient(t testing.TB, baseURL string, mutate func(*hubspot.ClientConfig)) (*hubspot.Client, *auditLog) {
 	t.Helper()
 	log := &auditLog{}
-	cfg := ClientConfig{
+	cfg := hubspot.ClientConfig{
 		BaseURL: baseURL, Token: testToken,
 		RequestsPerInterval: 1000, Interval: time.Second,
 		MaxAttempts: 4, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
@@ -114,7 +116,7 @@ func newTestClient(t testing.TB, baseURL string, mutate func(*ClientConfig)) (*C
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := NewClient(cfg)
+	c, err := hubspot.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
