@@ -201,3 +201,18 @@ type EmailEventsPage struct {
 	HasMore bool         `json:"hasMore"`
 	Offset  string       `json:"offset"`
 }
+
+// WebhookEvent is one item of a HubSpot webhook delivery (a JSON array).
+type WebhookEvent struct {
+	EventID          int64  `json:"eventId"`
+	SubscriptionID   int64  `json:"subscriptionId"`
+	PortalID         int64  `json:"portalId"`
+	AppID            int64  `json:"appId"`
+	OccurredAt       int64  `json:"occurredAt"` // ms
+	SubscriptionType string `json:"subscriptionType"`
+	AttemptNumber    int    `json:"attemptNumber"`
+	ObjectID         any    `json:"objectId"` // a number for HubSpot's numeric ids
+	PropertyName     string `json:"propertyName,omitempty"`
+	PropertyValue    string `json:"propertyValue,omitempty"`
+	ChangeSource     string `json:"changeSource,omitempty"`
+}

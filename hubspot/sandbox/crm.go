@@ -76,7 +76,7 @@ func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 	adm.HandleFunc("DELETE /_sandbox/crm/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.DeleteContact(id)
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.deletion", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.deletion", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -22,21 +22,6 @@ import (
 // API) and webhooks it signs (X-HubSpot-Signature-v3) and sends for its
 // own contact changes to a URL set through the admin API.
 
-// WebhookEvent is one item of a HubSpot webhook delivery (a JSON array).
-type WebhookEvent struct {
-	EventID          int64  `json:"eventId"`
-	SubscriptionID   int64  `json:"subscriptionId"`
-	PortalID         int64  `json:"portalId"`
-	AppID            int64  `json:"appId"`
-	OccurredAt       int64  `json:"occurredAt"` // ms
-	SubscriptionType string `json:"subscriptionType"`
-	AttemptNumber    int    `json:"attemptNumber"`
-	ObjectID         any    `json:"objectId"` // a number for HubSpot's numeric ids
-	PropertyName     string `json:"propertyName,omitempty"`
-	PropertyValue    string `json:"propertyValue,omitempty"`
-	ChangeSource     string `json:"changeSource,omitempty"`
-}
-
 // sandboxActivity is the email events and the webhook target.
 type sandboxActivity struct {
 	mu        sync.Mutex
@@ -95,13 +80,13 @@ func (s *Sandbox) registerActivity(api, adm *http.ServeMux) {
 			adminError(w, http.StatusNotFound, fmt.Sprintf("contact %q is not one of the sandbox's", id))
 			return
 		}
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.creation", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.creation", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 	adm.HandleFunc("POST /_sandbox/crm/contacts/{id}/privacy-deletion", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.DeleteContact(id)
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.privacyDeletion", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.privacyDeletion", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -130,9 +115,9 @@ func (s *Sandbox) ChangeContact(id string, props map[string]string) error {
 	}
 	s.crm.mu.Unlock()
 	sort.Strings(names)
-	var evs []WebhookEvent
+	var evs []hubspot.WebhookEvent
 	for _, k := range names {
-		evs = append(evs, WebhookEvent{SubscriptionType: "contact.propertyChange", ObjectID: objectID(id),
+		evs = append(evs, hubspot.WebhookEvent{SubscriptionType: "contact.propertyChange", ObjectID: objectID(id),
 			PropertyName: k, PropertyValue: props[k], ChangeSource: "CRM_UI"})
 	}
 	s.sendWebhooks(evs...)
@@ -145,7 +130,7 @@ func (s *Sandbox) WaitWebhooks() { s.act.inFlight.Wait() }
 
 // sendWebhooks delivers evs as one signed request, retried up to three
 // times with attemptNumber counting, in the background.
-func (s *Sandbox) sendWebhooks(evs ...WebhookEvent) {
+func (s *Sandbox) sendWebhooks(evs ...hubspot.WebhookEvent) {
 	a := s.act
 	a.mu.Lock()
 	url, key := a.hookURL, a.hookKey

@@ -23,7 +23,7 @@ func TestSandboxWebhooks(t *testing.T) {
 	sb, srv := newEnv(t, nil)
 	secret := []byte("app-client-secret")
 	var mu sync.Mutex
-	var got []WebhookEvent
+	var got []hubspot.WebhookEvent
 	failFirst := true
 	var hook *httptest.Server
 	hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +41,7 @@ func TestSandboxWebhooks(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		var evs []WebhookEvent
+		var evs []hubspot.WebhookEvent
 		if err := json.Unmarshal(body, &evs); err != nil {
 			t.Error(err)
 		}
