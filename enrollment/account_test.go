@@ -9,18 +9,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 // accountRig is a bridge over the HubSpot sandbox (HTTP) whose config adds
 // company routes to the test config.
-func accountRig(t *testing.T, routes ...Route) (*Bridge, *hubspot.Sandbox) {
+func accountRig(t *testing.T, routes ...Route) (*Bridge, *sandbox.Sandbox) {
 	t.Helper()
-	scfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML))
+	scfg, err := sandbox.ParseConfig([]byte(sandboxYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{now: t0}
-	box, err := hubspot.NewSandbox(scfg, hubspot.SandboxOptions{Now: clk.Now})
+	box, err := sandbox.New(scfg, sandbox.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func accountCrossing(id string) events.Crossing {
 	}
 }
 
-func enrolledIn(box *hubspot.Sandbox) map[string]string {
+func enrolledIn(box *sandbox.Sandbox) map[string]string {
 	out := map[string]string{}
 	for _, e := range box.State().Sequences {
 		out[e.ContactID] = e.UserID

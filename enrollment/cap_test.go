@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -28,7 +29,7 @@ import (
 // the killed one can no longer reach HubSpot.
 type capRig struct {
 	t   *testing.T
-	box *hubspot.Sandbox
+	box *sandbox.Sandbox
 	clk *clock
 	cfg *Config
 
@@ -52,12 +53,12 @@ func newCapRig(t *testing.T, skew time.Duration) *capRig {
 	r.cfg = testCfg(t, func(c *Config) {
 		c.Senders[0].DailyEnrollments, c.Senders[0].DailySends = 2, 100
 	})
-	scfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML))
+	scfg, err := sandbox.ParseConfig([]byte(sandboxYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// HubSpot's clock runs behind the bridge's by skew.
-	r.box, err = hubspot.NewSandbox(scfg, hubspot.SandboxOptions{Now: func() time.Time { return r.clk.Now().Add(-skew) }})
+	r.box, err = sandbox.New(scfg, sandbox.Options{Now: func() time.Time { return r.clk.Now().Add(-skew) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +180,8 @@ func (r *capRig) release() {
 }
 
 // ourEnrollments are the sandbox's enrollments made by user 101.
-func (r *capRig) ourEnrollments() []hubspot.SandboxEnrollment {
-	var out []hubspot.SandboxEnrollment
+func (r *capRig) ourEnrollments() []sandbox.Enrollment {
+	var out []sandbox.Enrollment
 	for _, e := range r.box.State().Sequences {
 		if e.UserID == "101" {
 			out = append(out, e)
@@ -211,7 +212,7 @@ func runCap(t *testing.T, seed uint64, kill bool) capRun {
 		id := fmt.Sprint(100 + i)
 		c := crossing(fmt.Sprintf("x%d-%d", seed, i), sandboxContact(id))
 		if rng.IntN(2) == 0 {
-			if err := r.box.SetFaults(hubspot.Faults{DropAfterEnrollNext: 1}); err != nil {
+			if err := r.box.SetFaults(sandbox.Faults{DropAfterEnrollNext: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +224,7 @@ func runCap(t *testing.T, seed uint64, kill bool) capRun {
 		r.clk.Set(r.clk.Now().Add(time.Minute))
 		r.release()
 	}
-	_ = r.box.SetFaults(hubspot.Faults{})
+	_ = r.box.SetFaults(sandbox.Faults{})
 	r.killNext.Store(false)
 	r.statusFails.Store(0)
 	for range 36 {

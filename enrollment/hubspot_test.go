@@ -9,6 +9,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 const sandboxYAML = `
@@ -31,18 +32,18 @@ workflows:
 `
 
 type sandboxRig struct {
-	box    *hubspot.Sandbox
+	box    *sandbox.Sandbox
 	client *hubspot.Client
 	bridge *Bridge
 }
 
 func newSandboxRig(t *testing.T) *sandboxRig {
 	t.Helper()
-	scfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML))
+	scfg, err := sandbox.ParseConfig([]byte(sandboxYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := hubspot.NewSandbox(scfg, hubspot.SandboxOptions{})
+	box, err := sandbox.New(scfg, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +118,10 @@ func TestSandboxSalesThenLateNurture(t *testing.T) {
 func TestSandboxAmbiguousEnrollment(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		faults hubspot.Faults
+		faults sandbox.Faults
 	}{
-		{"dropped", hubspot.Faults{DropAfterEnrollNext: 1}},
-		{"502 after storing", hubspot.Faults{ErrorAfterEnrollNext: 1}},
+		{"dropped", sandbox.Faults{DropAfterEnrollNext: 1}},
+		{"502 after storing", sandbox.Faults{ErrorAfterEnrollNext: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newSandboxRig(t)
@@ -159,7 +160,7 @@ func TestSandboxRefusals(t *testing.T) {
 	})
 	t.Run("workflow outage retried, nothing lost", func(t *testing.T) {
 		r := newSandboxRig(t)
-		if err := r.box.SetFaults(hubspot.Faults{FailNext: 2}); err != nil {
+		if err := r.box.SetFaults(sandbox.Faults{FailNext: 2}); err != nil {
 			t.Fatal(err)
 		}
 		res := handle(t, r.bridge, sandboxCrossing("n", nurture, func(c *events.Crossing) { c.ContactID = "8"; c.Contact["email"] = "contact-8@example.net" }))

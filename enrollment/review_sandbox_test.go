@@ -15,13 +15,14 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 // auditedRig is a bridge over the sandbox (httptest) wired as the service
 // wires it: the client's audit hook feeds api_calls rows, the sink is
 // metered. wrap may put faults in front of the sandbox.
 type auditedRig struct {
-	box    *hubspot.Sandbox
+	box    *sandbox.Sandbox
 	client *hubspot.Client
 	bridge *Bridge
 	clk    *clock
@@ -33,11 +34,11 @@ type auditedRig struct {
 func newAuditedRig(t *testing.T, now time.Time, wrap func(http.Handler) http.Handler) *auditedRig {
 	t.Helper()
 	r := &auditedRig{clk: &clock{now: now}}
-	scfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML))
+	scfg, err := sandbox.ParseConfig([]byte(sandboxYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.box, err = hubspot.NewSandbox(scfg, hubspot.SandboxOptions{Now: r.clk.Now})
+	r.box, err = sandbox.New(scfg, sandbox.Options{Now: r.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,7 +284,7 @@ func (c *Client) GetWorkflowEnrollments(ctx context.Context, vid string) ([]Work
 }
 
 // seqPath is a Sequences API path in the configured version.
-func (c *Client) seqPath(rest string) string { return sequencesPrefix(c.cfg.APIVersion) + rest }
+func (c *Client) seqPath(rest string) string { return SequencesPrefix(c.cfg.APIVersion) + rest }
 
 // APIVersion is the Sequences API version the client speaks.
 func (c *Client) APIVersion() string { return c.cfg.APIVersion }
@@ -383,7 +383,7 @@ func (c *Client) classify(op, method, path string, res attemptResult, ambiguousI
 		return false, nil
 	}
 	ae := &APIError{Op: op, Method: method, Path: path, Status: res.status, RetryAfter: res.retryAfter}
-	var eb errorBody
+	var eb ErrorBody
 	if json.Unmarshal(res.body, &eb) == nil {
 		ae.Category, ae.SubCategory, ae.Message = eb.Category, eb.SubCategory, scrub(eb.Message, c.cfg.Token)
 		ae.CorrelationID, ae.PolicyName, ae.Details = eb.CorrelationID, eb.PolicyName, eb.Errors

@@ -1,4 +1,4 @@
-package hubspot
+package hubspot_test
 
 import (
 	"context"
@@ -11,12 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 // Every call in each API version (the default first), against the sandbox
 // serving both.
 func TestClientMethods(t *testing.T) {
-	for _, v := range append([]string{""}, APIVersions...) {
+	for _, v := range append([]string{""}, hubspot.APIVersions...) {
 		name := v
 		if name == "" {
 			name = "default"
@@ -27,14 +30,14 @@ func TestClientMethods(t *testing.T) {
 
 func testClientMethods(t *testing.T, version string) {
 	sb, srv := newEnv(t, nil)
-	c, log := newTestClient(t, srv.URL, func(cc *ClientConfig) { cc.APIVersion = version })
+	c, log := newTestClient(t, srv.URL, func(cc *hubspot.ClientConfig) { cc.APIVersion = version })
 	ctx := context.Background()
 	prefix := "/automation/sequences/2026-03"
-	if version == APIVersionV4 {
+	if version == hubspot.APIVersionV4 {
 		prefix = "/automation/v4/sequences"
 	}
 
-	page, err := c.ListSequences(ctx, ListSequencesParams{UserID: "101", Limit: 2})
+	page, err := c.ListSequences(ctx, hubspot.ListSequencesParams{UserID: "101", Limit: 2})
 	if err != nil || len(page.Results) != 2 || page.Total != 3 || page.Paging.Next.After != "2" {
 		t.Fatalf("ListSequences: %+v %v", page, err)
 	}
@@ -49,10 +52,10 @@ func testClientMethods(t *testing.T, version string) {
 	if got := seq.EmailSendOffsets(); len(got) != 3 || got[1] != 2*time.Hour || got[2] != 4*time.Hour {
 		t.Errorf("offsets %v", got)
 	}
-	if _, err := c.GetContactEnrollment(ctx, "77"); !errors.Is(err, ErrNotEnrolled) {
+	if _, err := c.GetContactEnrollment(ctx, "77"); !errors.Is(err, hubspot.ErrNotEnrolled) {
 		t.Fatalf("not enrolled: %v", err)
 	}
-	enr, err := c.Enroll(WithAuditTag(ctx, "crossing-1"), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	enr, err := c.Enroll(hubspot.WithAuditTag(ctx, "crossing-1"), hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
 	if err != nil || enr.ID == "" || enr.ToEmail != "c77@example.net" {
 		t.Fatalf("Enroll: %+v %v", enr, err)
 	}
@@ -115,25 +118,25 @@ func TestClientPermanentErrors(t *testing.T) {
 	_, srv := newEnv(t, nil)
 	c, log := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
-	if _, err := c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}); err != nil {
+	if _, err := c.Enroll(ctx, hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name     string
-		req      EnrollRequest
+		req      hubspot.EnrollRequest
 		status   int
 		sentinel error
 		msg      string
 	}{
-		{"already enrolled", EnrollRequest{UserID: "101", ContactID: "77", SequenceID: "9001", SenderEmail: "ana@example.com"}, 400, ErrAlreadyEnrolled, "Contact already enrolled in a sequence"},
-		{"no inbox", EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9001", SenderEmail: "hugo@example.com"}, 400, ErrNoConnectedInbox, "User 108 has no connected inboxes for specified user email"},
-		{"unknown sequence", EnrollRequest{UserID: "101", ContactID: "78", SequenceID: "1", SenderEmail: "ana@example.com"}, 404, nil, "Sequence with id 1 not found"},
+		{"already enrolled", hubspot.EnrollRequest{UserID: "101", ContactID: "77", SequenceID: "9001", SenderEmail: "ana@example.com"}, 400, hubspot.ErrAlreadyEnrolled, "Contact already enrolled in a sequence"},
+		{"no inbox", hubspot.EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9001", SenderEmail: "hugo@example.com"}, 400, hubspot.ErrNoConnectedInbox, "User 108 has no connected inboxes for specified user email"},
+		{"unknown sequence", hubspot.EnrollRequest{UserID: "101", ContactID: "78", SequenceID: "1", SenderEmail: "ana@example.com"}, 404, nil, "Sequence with id 1 not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(log.ops("enroll"))
 			_, err := c.Enroll(ctx, tt.req)
-			var ae *APIError
+			var ae *hubspot.APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("want *APIError, got %T %v", err, err)
 			}
@@ -143,7 +146,7 @@ func TestClientPermanentErrors(t *testing.T) {
 			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.sentinel)
 			}
-			if IsAlreadyEnrolled(err) != (tt.sentinel == ErrAlreadyEnrolled) || errors.Is(err, ErrAmbiguous) || IsRetryable(err) {
+			if hubspot.IsAlreadyEnrolled(err) != (tt.sentinel == hubspot.ErrAlreadyEnrolled) || errors.Is(err, hubspot.ErrAmbiguous) || hubspot.IsRetryable(err) {
 				t.Errorf("classification wrong for %v", err)
 			}
 			if n := len(log.ops("enroll")) - before; n != 1 {
@@ -152,20 +155,20 @@ func TestClientPermanentErrors(t *testing.T) {
 		})
 	}
 	// Over the send cap (3 emails from ana's inbox already: cap 5).
-	if _, err := c.Enroll(ctx, EnrollRequest{UserID: "101", ContactID: "80", SequenceID: "9001", SenderEmail: "ana@example.com"}); err != nil {
+	if _, err := c.Enroll(ctx, hubspot.EnrollRequest{UserID: "101", ContactID: "80", SequenceID: "9001", SenderEmail: "ana@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Enroll(ctx, EnrollRequest{UserID: "101", ContactID: "81", SequenceID: "9001", SenderEmail: "ana@example.com"})
-	if !errors.Is(err, ErrSendLimit) {
+	_, err := c.Enroll(ctx, hubspot.EnrollRequest{UserID: "101", ContactID: "81", SequenceID: "9001", SenderEmail: "ana@example.com"})
+	if !errors.Is(err, hubspot.ErrSendLimit) {
 		t.Errorf("send cap: %v", err)
 	}
-	if err := c.EnrollWorkflow(ctx, "9999", "c1@example.net"); err == nil || err.(*APIError).Status != 404 {
+	if err := c.EnrollWorkflow(ctx, "9999", "c1@example.net"); err == nil || err.(*hubspot.APIError).Status != 404 {
 		t.Errorf("unknown workflow: %v", err)
 	}
 	if err := c.EnrollWorkflow(ctx, "5001", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "Contact with email nobody@example.org not found") {
 		t.Errorf("unknown contact: %v", err)
 	}
-	if _, err := c.Enroll(ctx, EnrollRequest{ContactID: "1"}); err == nil {
+	if _, err := c.Enroll(ctx, hubspot.EnrollRequest{ContactID: "1"}); err == nil {
 		t.Error("incomplete request accepted")
 	}
 }
@@ -174,7 +177,7 @@ func TestClientRetries5xx(t *testing.T) {
 	sb, srv := newEnv(t, nil)
 	c, log := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
-	_ = sb.SetFaults(Faults{FailNext: 2})
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 2})
 	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
@@ -186,7 +189,7 @@ func TestClientRetries5xx(t *testing.T) {
 		t.Errorf("attempts %v", st)
 	}
 	// Workflow enrollment is idempotent at HubSpot: its 5xx are retried too.
-	_ = sb.SetFaults(Faults{FailNext: 1})
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 1})
 	if err := c.EnrollWorkflow(ctx, "5001", "c1@example.net"); err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +197,10 @@ func TestClientRetries5xx(t *testing.T) {
 		t.Errorf("workflow attempts %d", n)
 	}
 	// Bounded: MaxAttempts answers of 503 end in a retryable APIError.
-	_ = sb.SetFaults(Faults{FailNext: 10})
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 10})
 	_, err := c.GetSequence(ctx, "9001", "101")
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 503 || !ae.Retryable() || !IsRetryable(err) {
+	var ae *hubspot.APIError
+	if !errors.As(err, &ae) || ae.Status != 503 || !ae.Retryable() || !hubspot.IsRetryable(err) {
 		t.Fatalf("exhausted: %v", err)
 	}
 	if n := len(log.ops("get_sequence")); n != 3+4 {
@@ -209,25 +212,25 @@ func TestClientRetries5xx(t *testing.T) {
 // once, never resent and never verified here: the caller, which knows what
 // it recorded before the call, verifies it once.
 func TestClientEnrollAmbiguity(t *testing.T) {
-	req := EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}
+	req := hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}
 	tests := []struct {
 		name       string
-		faults     Faults
+		faults     sandbox.Faults
 		wantStored int
 	}{
-		{"5xx before processing", Faults{FailNext: 1}, 0},
-		{"dropped after accept", Faults{DropAfterEnrollNext: 1}, 1},
-		{"5xx after accept", Faults{ErrorAfterEnrollNext: 1}, 1},
+		{"5xx before processing", sandbox.Faults{FailNext: 1}, 0},
+		{"dropped after accept", sandbox.Faults{DropAfterEnrollNext: 1}, 1},
+		{"5xx after accept", sandbox.Faults{ErrorAfterEnrollNext: 1}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb, srv := newEnv(t, func(c *SandboxConfig) { c.Faults = tt.faults })
+			sb, srv := newEnv(t, func(c *sandbox.Config) { c.Faults = tt.faults })
 			c, log := newTestClient(t, srv.URL, nil)
 			_, err := c.Enroll(context.Background(), req)
-			if !errors.Is(err, ErrAmbiguous) {
+			if !errors.Is(err, hubspot.ErrAmbiguous) {
 				t.Fatalf("err %v, want ErrAmbiguous", err)
 			}
-			if IsRetryable(err) {
+			if hubspot.IsRetryable(err) {
 				t.Error("an ambiguous enrollment must not look retryable")
 			}
 			if stored := sb.State().Sequences; len(stored) != tt.wantStored {
@@ -246,16 +249,16 @@ func TestClientEnrollAmbiguity(t *testing.T) {
 // A timeout after the request left is ambiguous too: the client asks before
 // it sends again, and gives up with ErrAmbiguous when it cannot find out.
 func TestClientEnrollTimeout(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.Faults.Latency = 300 * time.Millisecond })
-	c, log := newTestClient(t, srv.URL, func(c *ClientConfig) {
+	sb, srv := newEnv(t, func(c *sandbox.Config) { c.Faults.Latency = 300 * time.Millisecond })
+	c, log := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) {
 		c.AttemptTimeout = 100 * time.Millisecond
 		c.MaxAttempts = 2
 	})
-	_, err := c.Enroll(context.Background(), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
-	if !errors.Is(err, ErrAmbiguous) {
+	_, err := c.Enroll(context.Background(), hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	if !errors.Is(err, hubspot.ErrAmbiguous) {
 		t.Fatalf("want ErrAmbiguous, got %v", err)
 	}
-	var te *TransportError
+	var te *hubspot.TransportError
 	if !errors.As(err, &te) || !te.Sent {
 		t.Errorf("want a sent TransportError inside, got %v", err)
 	}
@@ -268,12 +271,12 @@ func TestClientEnrollTimeout(t *testing.T) {
 	if len(stored) > 1 {
 		t.Fatalf("stored %+v", stored)
 	}
-	_ = sb.SetFaults(Faults{})
+	_ = sb.SetFaults(sandbox.Faults{})
 	ce, err := c.GetContactEnrollment(context.Background(), "77")
 	switch {
 	case len(stored) == 1 && (err != nil || ce.ID != stored[0].ID):
 		t.Errorf("status check: %+v %v, stored %+v", ce, err, stored[0])
-	case len(stored) == 0 && !errors.Is(err, ErrNotEnrolled):
+	case len(stored) == 0 && !errors.Is(err, hubspot.ErrNotEnrolled):
 		t.Errorf("status check: %+v %v, nothing stored", ce, err)
 	}
 }
@@ -287,10 +290,10 @@ func TestClientConnectionRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c, log := newTestClient(t, "http://"+addr, func(c *ClientConfig) { c.MaxAttempts = 3 })
-	_, err = c.Enroll(context.Background(), EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
-	var te *TransportError
-	if !errors.As(err, &te) || te.Sent || errors.Is(err, ErrAmbiguous) || !IsRetryable(err) {
+	c, log := newTestClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts = 3 })
+	_, err = c.Enroll(context.Background(), hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
+	var te *hubspot.TransportError
+	if !errors.As(err, &te) || te.Sent || errors.Is(err, hubspot.ErrAmbiguous) || !hubspot.IsRetryable(err) {
 		t.Fatalf("got %v", err)
 	}
 	if n := len(log.ops("enroll")); n != 3 {
@@ -300,8 +303,10 @@ func TestClientConnectionRefused(t *testing.T) {
 
 func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
 	const max, interval = 10, 500 * time.Millisecond
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit = RateLimitConfig{Max: max, Interval: interval, Daily: 100000} })
-	c, _ := newTestClient(t, srv.URL, func(c *ClientConfig) { c.RequestsPerInterval, c.Interval = max, interval })
+	sb, srv := newEnv(t, func(c *sandbox.Config) {
+		c.RateLimit = sandbox.RateLimitConfig{Max: max, Interval: interval, Daily: 100000}
+	})
+	c, _ := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = max, interval })
 	const n = 30
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -334,10 +339,10 @@ func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
 }
 
 func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) {
-		c.RateLimit = RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000}
+	sb, srv := newEnv(t, func(c *sandbox.Config) {
+		c.RateLimit = sandbox.RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000}
 	})
-	c, log := newTestClient(t, srv.URL, func(c *ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
+	c, log := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
 	for i := range 6 {
 		if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {
 			t.Fatalf("call %d: %v", i, err)
@@ -369,14 +374,14 @@ func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
 }
 
 func TestClientDailyLimitIsNotWaitedFor(t *testing.T) {
-	_, srv := newEnv(t, func(c *SandboxConfig) { c.RateLimit.Daily = 1 })
+	_, srv := newEnv(t, func(c *sandbox.Config) { c.RateLimit.Daily = 1 })
 	c, log := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
 	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.GetSequence(ctx, "9001", "101")
-	var ae *APIError
+	var ae *hubspot.APIError
 	if !errors.As(err, &ae) || ae.Status != 429 || ae.PolicyName != "DAILY" || ae.RetryAfter <= time.Minute {
 		t.Fatalf("got %v", err)
 	}
@@ -387,8 +392,8 @@ func TestClientDailyLimitIsNotWaitedFor(t *testing.T) {
 
 func TestClientContextCancelStopsRetries(t *testing.T) {
 	sb, srv := newEnv(t, nil)
-	_ = sb.SetFaults(Faults{FailNext: 100})
-	c, _ := newTestClient(t, srv.URL, func(c *ClientConfig) {
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 100})
+	c, _ := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) {
 		c.MaxAttempts, c.InitialBackoff, c.MaxBackoff = 100, 200*time.Millisecond, time.Second
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -406,7 +411,7 @@ func TestClientContextCancelStopsRetries(t *testing.T) {
 // The token must not reach the audit trail or an error, even when HubSpot
 // (or a caller's field) echoes it.
 func TestClientNeverLeaksToken(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.ContactsAuto = true })
+	sb, srv := newEnv(t, func(c *sandbox.Config) { c.ContactsAuto = true })
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A hostile or buggy server echoing the Authorization header.
 		w.Header().Set("Content-Type", "application/json")
@@ -416,7 +421,7 @@ func TestClientNeverLeaksToken(t *testing.T) {
 	}))
 	defer echo.Close()
 	var trail strings.Builder
-	audit := func(call Call) {
+	audit := func(call hubspot.Call) {
 		b, _ := json.Marshal(call)
 		trail.Write(b)
 		trail.WriteString("\n")
@@ -424,16 +429,16 @@ func TestClientNeverLeaksToken(t *testing.T) {
 	ctx := context.Background()
 	var errs []error
 	for _, base := range []string{srv.URL, echo.URL} {
-		c, err := NewClient(ClientConfig{BaseURL: base, Token: testToken, MaxAttempts: 2, InitialBackoff: time.Millisecond, Audit: audit})
+		c, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: base, Token: testToken, MaxAttempts: 2, InitialBackoff: time.Millisecond, Audit: audit})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = sb.SetFaults(Faults{FailNext: 1})
+		_ = sb.SetFaults(sandbox.Faults{FailNext: 1})
 		_, err = c.GetSequence(ctx, "9001", "101")
 		errs = append(errs, err)
-		_, err = c.Enroll(ctx, EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: testToken})
+		_, err = c.Enroll(ctx, hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: testToken})
 		errs = append(errs, err)
-		_, err = c.Enroll(ctx, EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9002", SenderEmail: "hugo@example.com"})
+		_, err = c.Enroll(ctx, hubspot.EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9002", SenderEmail: "hugo@example.com"})
 		errs = append(errs, err)
 		errs = append(errs, c.EnrollWorkflow(ctx, "5001", "nobody@example.org"))
 		_, err = c.GetContactEnrollment(ctx, "99")
@@ -460,12 +465,12 @@ func TestClientNeverLeaksToken(t *testing.T) {
 }
 
 func TestNewClientValidates(t *testing.T) {
-	for _, cfg := range []ClientConfig{
+	for _, cfg := range []hubspot.ClientConfig{
 		{BaseURL: "http://localhost:1"},
 		{BaseURL: "ftp://x", Token: "t"},
 		{BaseURL: "://", Token: "t"},
 	} {
-		if _, err := NewClient(cfg); err == nil {
+		if _, err := hubspot.NewClient(cfg); err == nil {
 			t.Errorf("accepted %+v", cfg)
 		}
 	}

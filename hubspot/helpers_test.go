@@ -1,15 +1,16 @@
-package hubspot
+package hubspot_test
+
+// The client's tests run against the sandbox, which imports this package,
+// so they live in the external test package.
 
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 const testToken = "pat-na1-TEST-5ecr3t-token"
@@ -50,9 +51,9 @@ workflows:
   - {id: 5002, name: "Nurture - events"}
 `
 
-func testConfig(t testing.TB, mutate func(*SandboxConfig)) *SandboxConfig {
+func testConfig(t testing.TB, mutate func(*sandbox.Config)) *sandbox.Config {
 	t.Helper()
-	cfg, err := ParseSandboxConfig([]byte(testYAML))
+	cfg, err := sandbox.ParseConfig([]byte(testYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +64,9 @@ func testConfig(t testing.TB, mutate func(*SandboxConfig)) *SandboxConfig {
 }
 
 // newEnv starts a sandbox on loopback.
-func newEnv(t testing.TB, mutate func(*SandboxConfig)) (*Sandbox, *httptest.Server) {
+func newEnv(t testing.TB, mutate func(*sandbox.Config)) (*sandbox.Sandbox, *httptest.Server) {
 	t.Helper()
-	sb, err := NewSandbox(testConfig(t, mutate), SandboxOptions{})
+	sb, err := sandbox.New(testConfig(t, mutate), sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,23 +78,23 @@ func newEnv(t testing.TB, mutate func(*SandboxConfig)) (*Sandbox, *httptest.Serv
 // auditLog collects audited calls.
 type auditLog struct {
 	mu    sync.Mutex
-	calls []Call
+	calls []hubspot.Call
 }
 
-func (a *auditLog) record(c Call) {
+func (a *auditLog) record(c hubspot.Call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, c)
 }
 
-func (a *auditLog) all() []Call {
+func (a *auditLog) all() []hubspot.Call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]Call(nil), a.calls...)
+	return append([]hubspot.Call(nil), a.calls...)
 }
 
-func (a *auditLog) ops(op string) []Call {
-	var out []Call
+func (a *auditLog) ops(op string) []hubspot.Call {
+	var out []hubspot.Call
 	for _, c := range a.all() {
 		if c.Op == op {
 			out = append(out, c)
@@ -102,10 +103,10 @@ func (a *auditLog) ops(op string) []Call {
 	return out
 }
 
-func newTestClient(t testing.TB, baseURL string, mutate func(*ClientConfig)) (*Client, *auditLog) {
+func newTestClient(t testing.TB, baseURL string, mutate func(*hubspot.ClientConfig)) (*hubspot.Client, *auditLog) {
 	t.Helper()
 	log := &auditLog{}
-	cfg := ClientConfig{
+	cfg := hubspot.ClientConfig{
 		BaseURL: baseURL, Token: testToken,
 		RequestsPerInterval: 1000, Interval: time.Second,
 		MaxAttempts: 4, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
@@ -114,40 +115,9 @@ func newTestClient(t testing.TB, baseURL string, mutate func(*ClientConfig)) (*C
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := NewClient(cfg)
+	c, err := hubspot.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, log
 }
-
-// raw sends a request with the test token (or none when token is "").
-func raw(t testing.TB, srv *httptest.Server, method, path, token, body string) (*http.Response, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(b) > 0 && b[0] == '{' {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
-	return resp, m
-}
-
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }

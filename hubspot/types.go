@@ -150,8 +150,9 @@ type WorkflowEnrollment struct {
 	UpdatedAt  int64  `json:"updatedAt"`
 }
 
-// errorBody is HubSpot's error document.
-type errorBody struct {
+// ErrorBody is HubSpot's error document (the client decodes it, the sandbox
+// answers with it).
+type ErrorBody struct {
 	Status        string              `json:"status"`
 	Message       string              `json:"message"`
 	CorrelationID string              `json:"correlationId"`
@@ -170,4 +171,48 @@ type ErrorDetail struct {
 	In          string              `json:"in,omitempty"`
 	SubCategory string              `json:"subCategory,omitempty"`
 	Context     map[string][]string `json:"context,omitempty"`
+}
+
+// EmailEvent is an event of HubSpot's email events API.
+type EmailEvent struct {
+	ID              string  `json:"id"`
+	Created         int64   `json:"created"` // ms since the epoch
+	Type            string  `json:"type"`    // SENT, DELIVERED, OPEN, CLICK, BOUNCE, STATUSCHANGE, ...
+	Recipient       string  `json:"recipient"`
+	PortalID        int64   `json:"portalId"`
+	AppID           int64   `json:"appId"`
+	AppName         string  `json:"appName"`
+	EmailCampaignID int64   `json:"emailCampaignId"`
+	SentBy          *SentBy `json:"sentBy,omitempty"`
+	URL             string  `json:"url,omitempty"`      // CLICK
+	Status          string  `json:"status,omitempty"`   // STATUSCHANGE: UNSUBSCRIBED, ...
+	Category        string  `json:"category,omitempty"` // BOUNCE: HARD_BOUNCE, ...
+}
+
+// SentBy names the SENT event an event follows.
+type SentBy struct {
+	ID      string `json:"id"`
+	Created int64  `json:"created"`
+}
+
+// EmailEventsPage is one page of GET /email/public/v1/events.
+type EmailEventsPage struct {
+	Events  []EmailEvent `json:"events"`
+	HasMore bool         `json:"hasMore"`
+	Offset  string       `json:"offset"`
+}
+
+// WebhookEvent is one item of a HubSpot webhook delivery (a JSON array).
+type WebhookEvent struct {
+	EventID          int64  `json:"eventId"`
+	SubscriptionID   int64  `json:"subscriptionId"`
+	PortalID         int64  `json:"portalId"`
+	AppID            int64  `json:"appId"`
+	OccurredAt       int64  `json:"occurredAt"` // ms
+	SubscriptionType string `json:"subscriptionType"`
+	AttemptNumber    int    `json:"attemptNumber"`
+	ObjectID         any    `json:"objectId"` // a number for HubSpot's numeric ids
+	PropertyName     string `json:"propertyName,omitempty"`
+	PropertyValue    string `json:"propertyValue,omitempty"`
+	ChangeSource     string `json:"changeSource,omitempty"`
 }

@@ -5,7 +5,7 @@ import "fmt"
 // The Sequences API versions the client speaks and the sandbox serves.
 // HubSpot documents the Sequences API under dated versions and marks the
 // v4 paths legacy; the calls, their parameters and their answers are the
-// same in both (sandbox_version_test.go records what HubSpot's docs show).
+// same in both (sandbox/version_test.go records what HubSpot's docs show).
 const (
 	// APIVersion202603 is the current dated version, the default:
 	// /automation/sequences/2026-03/...
@@ -17,8 +17,8 @@ const (
 // APIVersions lists the versions, the default first.
 var APIVersions = []string{APIVersion202603, APIVersionV4}
 
-// sequencesPrefix is the path every Sequences call of version v starts with.
-func sequencesPrefix(v string) string {
+// SequencesPrefix is the path every Sequences call of version v starts with.
+func SequencesPrefix(v string) string {
 	if v == APIVersionV4 {
 		return "/automation/v4/sequences"
 	}
@@ -38,7 +38,7 @@ func checkAPIVersion(v string) error {
 // any version (for test and benchmark seams that watch enrollments go by).
 func IsEnrollPath(path string) bool {
 	for _, v := range APIVersions {
-		if path == sequencesPrefix(v)+"/enrollments" {
+		if path == SequencesPrefix(v)+"/enrollments" {
 			return true
 		}
 	}

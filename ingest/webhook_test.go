@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -25,7 +26,7 @@ type env struct {
 	brokers []string
 	h       *Webhooks
 	srv     *httptest.Server
-	sb      *hubspot.Sandbox
+	sb      *sandbox.Sandbox
 	sbURL   string
 }
 
@@ -55,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("POST /hubspot/webhooks", e.h)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	cfg, err := hubspot.ParseSandboxConfig([]byte(`token: t
+	cfg, err := sandbox.ParseConfig([]byte(`token: t
 rate_limit: {max: 1000, interval: 1s, daily: 100000}
 contacts_auto: true
 contact_email_template: "c{id}@example.net"
@@ -65,7 +66,7 @@ sequences: [{id: "9001", name: "Demo", user_id: "101", steps: [{action: EMAIL}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.sb, err = hubspot.NewSandbox(cfg, hubspot.SandboxOptions{}); err != nil {
+	if e.sb, err = sandbox.New(cfg, sandbox.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	sb := httptest.NewServer(e.sb)

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
@@ -37,7 +38,7 @@ sequences:
 
 type env struct {
 	brokers []string
-	sb      *hubspot.Sandbox
+	sb      *sandbox.Sandbox
 	url     string
 	msgs    []leadscores.Message // as produced
 }
@@ -53,11 +54,11 @@ func newEnv(t *testing.T, rateMax int) *env {
 	if err := stream.EnsureTopics(ctxFor(t, 30*time.Second), e.brokers, stream.Topic{Name: "lead-scores", Partitions: 4, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := hubspot.ParseSandboxConfig([]byte(sandboxYAML(rateMax)))
+	cfg, err := sandbox.ParseConfig([]byte(sandboxYAML(rateMax)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sb, err = hubspot.NewSandbox(cfg, hubspot.SandboxOptions{})
+	e.sb, err = sandbox.New(cfg, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestWritebackCommitsOnlyWritten(t *testing.T) {
 	if err := w1.EnsureProperties(context.Background(), []string{"engagement"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sb.PatchFaults(hubspot.SandboxFaultsPatch{ErrorRate: ptr(1.0)}); err != nil {
+	if _, err := e.sb.PatchFaults(sandbox.FaultsPatch{ErrorRate: ptr(1.0)}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
@@ -317,7 +318,7 @@ func TestWritebackCommitsOnlyWritten(t *testing.T) {
 	if n := e.sb.BatchUpdates(); n != 0 {
 		t.Fatalf("%d batch updates applied while failing", n)
 	}
-	if _, err := e.sb.PatchFaults(hubspot.SandboxFaultsPatch{ErrorRate: ptr(0.0)}); err != nil {
+	if _, err := e.sb.PatchFaults(sandbox.FaultsPatch{ErrorRate: ptr(0.0)}); err != nil {
 		t.Fatal(err)
 	}
 	w2 := New(Options{Config: cfg, CRM: e.client(t, 200), Log: zerolog.Nop(), Consumer: testGroup})

@@ -23,7 +23,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -41,7 +41,7 @@ const (
 // over loopback.
 type Env struct {
 	Brokers  []string
-	Sandbox  *hubspot.Sandbox
+	Sandbox  *sandbox.Sandbox
 	HubURL   string
 	Config   string
 	StateDir string
@@ -84,12 +84,12 @@ func NewEnv(t *testing.T, rate int) *Env {
 		stream.Topic{Name: Topic, Partitions: Partitions}, stream.Topic{Name: DLQ, Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
-	scfg, err := hubspot.LoadSandboxConfig(SandboxConfig)
+	scfg, err := sandbox.LoadConfig(SandboxConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	scfg.RateLimit.Max = max(rate, 190)
-	e.Sandbox, err = hubspot.NewSandbox(scfg, hubspot.SandboxOptions{})
+	e.Sandbox, err = sandbox.New(scfg, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

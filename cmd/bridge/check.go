@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/scorebridge/scorebridge/enrollment"
-	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 // cmdCheck validates a configuration: every problem on its own line, exit 1
@@ -53,12 +53,12 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := hubspot.LoadSandboxConfig(*config)
+	cfg, err := sandbox.LoadConfig(*config)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "HubSpot sandbox on %s (config %s); admin under /_sandbox/\n", *addr, *config)
-	return hubspot.ServeSandbox(ctx, *addr, cfg)
+	return sandbox.Serve(ctx, *addr, cfg)
 }

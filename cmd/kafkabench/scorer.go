@@ -9,11 +9,11 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/kafkabench"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/scorebridge/scorebridge/stream/kafkabench"
 	"github.com/scorebridge/scorebridge/synth"
 )
 

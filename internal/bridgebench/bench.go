@@ -24,6 +24,7 @@ import (
 	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -212,7 +213,7 @@ func (b *benchRun) phase(ctx context.Context, p *stream.Producer, name string, n
 // the client's so the client's limiter is what paces the bridge, and
 // notes when each contact's enrollment call arrives.
 func (b *benchRun) sandbox() (string, func(), error) {
-	cfg, err := hubspot.LoadSandboxConfig(b.sandboxConfig)
+	cfg, err := sandbox.LoadConfig(b.sandboxConfig)
 	if err != nil {
 		return "", nil, err
 	}
@@ -221,7 +222,7 @@ func (b *benchRun) sandbox() (string, func(), error) {
 	for i := range cfg.Senders {
 		cfg.Senders[i].DailySendCap = 100_000_000
 	}
-	sb, err := hubspot.NewSandbox(cfg, hubspot.SandboxOptions{})
+	sb, err := sandbox.New(cfg, sandbox.Options{})
 	if err != nil {
 		return "", nil, err
 	}

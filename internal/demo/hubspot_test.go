@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 const testSecret = "demo-client-secret"
@@ -45,9 +46,9 @@ func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.items = append(h.items, items...)
 }
 
-func testSandbox(t *testing.T, hookURL string) (*hubspot.Sandbox, string) {
+func testSandbox(t *testing.T, hookURL string) (*sandbox.Sandbox, string) {
 	t.Helper()
-	cfg, err := hubspot.ParseSandboxConfig([]byte(`token: t
+	cfg, err := sandbox.ParseConfig([]byte(`token: t
 rate_limit: {max: 1000, interval: 1s, daily: 100000}
 contacts_auto: true
 contact_email_template: "contact-{id}@example.net"
@@ -58,7 +59,7 @@ sequences: [{id: "9001", name: "Demo", user_id: "101", steps: [{action: EMAIL}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := hubspot.NewSandbox(cfg, hubspot.SandboxOptions{})
+	sb, err := sandbox.New(cfg, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"encoding/json"
@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// SandboxFaultsPatch changes some faults at run time; absent fields keep
+// FaultsPatch changes some faults at run time; absent fields keep
 // their value. Latency is a Go duration string ("250ms").
-type SandboxFaultsPatch struct {
+type FaultsPatch struct {
 	ErrorRate            *float64 `json:"error_rate,omitempty"`
 	Seed                 *uint64  `json:"seed,omitempty"`
 	FailNext             *int     `json:"fail_next,omitempty"`
@@ -19,18 +19,18 @@ type SandboxFaultsPatch struct {
 	ErrorAfterEnrollNext *int     `json:"error_after_enroll_next,omitempty"`
 }
 
-// SandboxEvent is a simulated contact activity that makes HubSpot unenroll
+// Event is a simulated contact activity that makes HubSpot unenroll
 // the contact from its sequence.
-type SandboxEvent struct {
+type Event struct {
 	ContactID string `json:"contactId"`
 	// Type is REPLIED, MEETING_BOOKED, UNSUBSCRIBED or BOUNCED.
 	Type string `json:"type"`
 }
 
-// SandboxState is the answer of GET /_sandbox/enrollments.
-type SandboxState struct {
-	Sequences []SandboxEnrollment    `json:"sequences"`
-	Workflows []SandboxWorkflowEvent `json:"workflows"`
+// State is the answer of GET /_sandbox/enrollments.
+type State struct {
+	Sequences []Enrollment    `json:"sequences"`
+	Workflows []WorkflowEvent `json:"workflows"`
 }
 
 func (s *Sandbox) registerAdmin(m *http.ServeMux) {
@@ -45,7 +45,7 @@ func (s *Sandbox) registerAdmin(m *http.ServeMux) {
 		writeJSON(w, http.StatusOK, faultsJSON(s.Faults()))
 	})
 	m.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
-		var p SandboxFaultsPatch
+		var p FaultsPatch
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<14))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
@@ -67,7 +67,7 @@ func (s *Sandbox) registerAdmin(m *http.ServeMux) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
 	m.HandleFunc("POST /_sandbox/events", func(w http.ResponseWriter, r *http.Request) {
-		var ev SandboxEvent
+		var ev Event
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<14))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&ev); err != nil {
@@ -132,7 +132,7 @@ func (s *Sandbox) SetFaults(f Faults) error {
 }
 
 // PatchFaults changes the faults named in p.
-func (s *Sandbox) PatchFaults(p SandboxFaultsPatch) (Faults, error) {
+func (s *Sandbox) PatchFaults(p FaultsPatch) (Faults, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
@@ -179,7 +179,7 @@ func (s *Sandbox) Reset() {
 }
 
 // Stats returns the counters since the last reset.
-func (s *Sandbox) Stats() SandboxStats {
+func (s *Sandbox) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
@@ -195,11 +195,11 @@ func (s *Sandbox) Advance(d time.Duration) time.Time {
 
 // State returns every sequence enrollment ever stored (active or ended) and
 // the workflow enrollment log, oldest first.
-func (s *Sandbox) State() SandboxState {
+func (s *Sandbox) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(s.clock())
-	st := SandboxState{Sequences: make([]SandboxEnrollment, 0, len(s.enrolls)), Workflows: append([]SandboxWorkflowEvent{}, s.wfLog...)}
+	st := State{Sequences: make([]Enrollment, 0, len(s.enrolls)), Workflows: append([]WorkflowEvent{}, s.wfLog...)}
 	for _, e := range s.enrolls {
 		c := *e
 		c.sends = nil
@@ -211,11 +211,11 @@ func (s *Sandbox) State() SandboxState {
 // Unenroll ends a contact's active enrollment as HubSpot does when the
 // contact replies, books a meeting, unsubscribes or bounces. Its remaining
 // emails no longer count against the sender's cap.
-func (s *Sandbox) Unenroll(contactID, reason string) (SandboxEnrollment, error) {
+func (s *Sandbox) Unenroll(contactID, reason string) (Enrollment, error) {
 	switch reason {
 	case "REPLIED", "MEETING_BOOKED", "UNSUBSCRIBED", "BOUNCED":
 	default:
-		return SandboxEnrollment{}, fmt.Errorf("event type %q: want REPLIED, MEETING_BOOKED, UNSUBSCRIBED or BOUNCED", reason)
+		return Enrollment{}, fmt.Errorf("event type %q: want REPLIED, MEETING_BOOKED, UNSUBSCRIBED or BOUNCED", reason)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -223,7 +223,7 @@ func (s *Sandbox) Unenroll(contactID, reason string) (SandboxEnrollment, error) 
 	s.expireLocked(now)
 	e, ok := s.active[contactID]
 	if !ok {
-		return SandboxEnrollment{}, fmt.Errorf("contact %s has no active sequence enrollment", contactID)
+		return Enrollment{}, fmt.Errorf("contact %s has no active sequence enrollment", contactID)
 	}
 	e.EndedAt, e.EndReason = &now, reason
 	delete(s.active, contactID)
@@ -232,8 +232,8 @@ func (s *Sandbox) Unenroll(contactID, reason string) (SandboxEnrollment, error) 
 	return c, nil
 }
 
-func (st SandboxState) forContact(id string) SandboxState {
-	out := SandboxState{Sequences: []SandboxEnrollment{}, Workflows: []SandboxWorkflowEvent{}}
+func (st State) forContact(id string) State {
+	out := State{Sequences: []Enrollment{}, Workflows: []WorkflowEvent{}}
 	for _, e := range st.Sequences {
 		if e.ContactID == id {
 			out.Sequences = append(out.Sequences, e)

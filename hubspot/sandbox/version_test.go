@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // What HubSpot's documentation shows for the Sequences API in its two
@@ -39,19 +41,19 @@ var documentedCalls = []struct {
 // The two versions answer the same documents at their own paths.
 func TestAPIVersionDifferences(t *testing.T) {
 	for _, d := range documentedCalls {
-		if got := sequencesPrefix(APIVersionV4) + strings.TrimPrefix(d.v4, "/automation/v4/sequences"); got != d.v4 {
+		if got := hubspot.SequencesPrefix(hubspot.APIVersionV4) + strings.TrimPrefix(d.v4, "/automation/v4/sequences"); got != d.v4 {
 			t.Errorf("%s: v4 path %s, documented %s", d.call, got, d.v4)
 		}
-		if got := sequencesPrefix(APIVersion202603) + strings.TrimPrefix(d.v4, "/automation/v4/sequences"); got != d.dated {
+		if got := hubspot.SequencesPrefix(hubspot.APIVersion202603) + strings.TrimPrefix(d.v4, "/automation/v4/sequences"); got != d.dated {
 			t.Errorf("%s: 2026-03 path %s, documented %s", d.call, got, d.dated)
 		}
 	}
 	answers := map[string][]string{}
-	for _, v := range APIVersions {
+	for _, v := range hubspot.APIVersions {
 		_, srv := newEnv(t, nil)
 		for _, d := range documentedCalls {
 			path, body := d.v4, ""
-			if v == APIVersion202603 {
+			if v == hubspot.APIVersion202603 {
 				path = d.dated
 			}
 			switch d.method {
@@ -88,7 +90,7 @@ func TestAPIVersionDifferences(t *testing.T) {
 // millisecond timestamps, and an actionable error for ids sent as numbers.
 func TestSandboxWireDetails(t *testing.T) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 123_456_789, time.UTC)
-	sb, err := NewSandbox(testConfig(t, nil), SandboxOptions{Now: func() time.Time { return start }})
+	sb, err := New(testConfig(t, nil), Options{Now: func() time.Time { return start }})
 	if err != nil {
 		t.Fatal(err)
 	}

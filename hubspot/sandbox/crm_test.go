@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // The CRM through the client over HTTP: a group and properties created
@@ -19,30 +21,30 @@ func TestSandboxCRM(t *testing.T) {
 	c, audit := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
 
-	if _, err := c.GetContactPropertyGroup(ctx, "scorebridge"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.GetContactPropertyGroup(ctx, "scorebridge"); !errors.Is(err, hubspot.ErrNotFound) {
 		t.Fatalf("missing group: %v, want ErrNotFound", err)
 	}
-	if _, err := c.CreateContactPropertyGroup(ctx, PropertyGroup{Name: "scorebridge", Label: "scorebridge"}); err != nil {
+	if _, err := c.CreateContactPropertyGroup(ctx, hubspot.PropertyGroup{Name: "scorebridge", Label: "scorebridge"}); err != nil {
 		t.Fatal(err)
 	}
-	var ae *APIError
-	if _, err := c.CreateContactPropertyGroup(ctx, PropertyGroup{Name: "scorebridge", Label: "x"}); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+	var ae *hubspot.APIError
+	if _, err := c.CreateContactPropertyGroup(ctx, hubspot.PropertyGroup{Name: "scorebridge", Label: "x"}); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
 		t.Fatalf("second group: %v, want 409", err)
 	}
-	score := Property{Name: "sb_score", Label: "Score", Type: "number", FieldType: "number", GroupName: "scorebridge"}
+	score := hubspot.Property{Name: "sb_score", Label: "Score", Type: "number", FieldType: "number", GroupName: "scorebridge"}
 	if _, err := c.CreateContactProperty(ctx, score); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := c.GetContactProperty(ctx, "sb_score"); err != nil || p.Type != "number" || p.GroupName != "scorebridge" {
 		t.Fatalf("GetContactProperty = %+v, %v", p, err)
 	}
-	bad := Property{Name: "sb_x", Label: "X", Type: "number", FieldType: "number", GroupName: "nope"}
+	bad := hubspot.Property{Name: "sb_x", Label: "X", Type: "number", FieldType: "number", GroupName: "nope"}
 	if _, err := c.CreateContactProperty(ctx, bad); !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 		t.Fatalf("property in a missing group: %v, want 400", err)
 	}
 
 	sb.DeleteContact("2002")
-	res, err := c.BatchUpdateContacts(ctx, []BatchInput{
+	res, err := c.BatchUpdateContacts(ctx, []hubspot.BatchInput{
 		{ID: "2001", Properties: map[string]string{"sb_score": "44.5"}},
 		{ID: "2002", Properties: map[string]string{"sb_score": "12"}},
 	})
@@ -64,12 +66,12 @@ func TestSandboxCRM(t *testing.T) {
 	}
 
 	// 400s fail the whole call, nothing stored, not retried.
-	_, err = c.BatchUpdateContacts(ctx, []BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "1", "no_such": "x"}}})
+	_, err = c.BatchUpdateContacts(ctx, []hubspot.BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "1", "no_such": "x"}}})
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Category != "VALIDATION_ERROR" ||
 		!strings.Contains(ae.Message, `Property values were not valid: [{"isValid":false,"message":"Property \"no_such\" does not exist","error":"PROPERTY_DOESNT_EXIST","name":"no_such"`) {
 		t.Fatalf("unknown property: %v", err)
 	}
-	_, err = c.BatchUpdateContacts(ctx, []BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "many"}}})
+	_, err = c.BatchUpdateContacts(ctx, []hubspot.BatchInput{{ID: "2001", Properties: map[string]string{"sb_score": "many"}}})
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "INVALID_NUMBER") {
 		t.Fatalf("a number property given a word: %v", err)
 	}
@@ -77,10 +79,10 @@ func TestSandboxCRM(t *testing.T) {
 		t.Fatalf("a refused call changed a value: %v", props)
 	}
 	// The client refuses more than 100 inputs itself; the sandbox too.
-	many := make([]BatchInput, 101)
+	many := make([]hubspot.BatchInput, 101)
 	body := `{"inputs":[`
 	for i := range many {
-		many[i] = BatchInput{ID: fmt.Sprint(3000 + i), Properties: map[string]string{"sb_score": "1"}}
+		many[i] = hubspot.BatchInput{ID: fmt.Sprint(3000 + i), Properties: map[string]string{"sb_score": "1"}}
 		if i > 0 {
 			body += ","
 		}
@@ -104,10 +106,10 @@ func TestSandboxCRM(t *testing.T) {
 func TestLowPriorityYields(t *testing.T) {
 	_, srv := newEnv(t, nil)
 	// 5 requests a second: one slot every 250 ms.
-	c, audit := newTestClient(t, srv.URL, func(cfg *ClientConfig) { cfg.RequestsPerInterval, cfg.Interval = 5, time.Second })
+	c, audit := newTestClient(t, srv.URL, func(cfg *hubspot.ClientConfig) { cfg.RequestsPerInterval, cfg.Interval = 5, time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	low := WithLowPriority(ctx)
+	low := hubspot.WithLowPriority(ctx)
 	for range 4 {
 		go func() {
 			for ctx.Err() == nil {

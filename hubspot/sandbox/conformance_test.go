@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // openAPI is the part of HubSpot's published OpenAPI document the
@@ -178,11 +180,11 @@ func TestSandboxConformsToPublishedSchemas(t *testing.T) {
 		{"enroll number ids", "POST", "/automation/v4/sequences/enrollments", "/enrollments?userId=101", `{"contactId":56,"sequenceId":9001,"senderEmail":"ana@example.com"}`, 400},
 		{"enroll missing fields", "POST", "/automation/v4/sequences/enrollments", "/enrollments?userId=101", `{}`, 400},
 	}
-	for _, version := range APIVersions {
+	for _, version := range hubspot.APIVersions {
 		t.Run(version, func(t *testing.T) {
 			_, srv := newEnv(t, nil)
 			for _, c := range calls {
-				req, _ := http.NewRequest(c.method, srv.URL+sequencesPrefix(version)+c.path, strings.NewReader(c.body))
+				req, _ := http.NewRequest(c.method, srv.URL+hubspot.SequencesPrefix(version)+c.path, strings.NewReader(c.body))
 				req.Header.Set("Authorization", "Bearer "+testToken)
 				if c.body != "" {
 					req.Header.Set("Content-Type", "application/json")

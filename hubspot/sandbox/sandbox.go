@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"context"
@@ -19,10 +19,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
-// SandboxOptions are the sandbox's non-file settings.
-type SandboxOptions struct {
+// Options are the sandbox's non-file settings.
+type Options struct {
 	// Now is the sandbox clock; tests inject their own. Default time.Now.
 	Now func() time.Time
 }
@@ -30,7 +32,7 @@ type SandboxOptions struct {
 // Sandbox imitates HubSpot's Sequences v4 and Workflows v2 enrollment
 // endpoints. It is an http.Handler; admin endpoints live under /_sandbox/.
 type Sandbox struct {
-	cfg *SandboxConfig
+	cfg *Config
 	// hookSecret signs webhooks to the configured target (webhooks:).
 	hookSecret []byte
 	now        func() time.Time
@@ -52,25 +54,25 @@ type Sandbox struct {
 	day       time.Time
 	dayCount  int
 	nextID    int64
-	enrolls   []*SandboxEnrollment
-	active    map[string]*SandboxEnrollment   // contact id -> active enrollment
-	bySender  map[string][]*SandboxEnrollment // lower(sender email) -> enrollments
-	wf        map[string]map[int64]time.Time  // contact id -> workflow id -> enrolled at
-	wfLog     []SandboxWorkflowEvent
-	stats     SandboxStats
+	enrolls   []*Enrollment
+	active    map[string]*Enrollment         // contact id -> active enrollment
+	bySender  map[string][]*Enrollment       // lower(sender email) -> enrollments
+	wf        map[string]map[int64]time.Time // contact id -> workflow id -> enrolled at
+	wfLog     []WorkflowEvent
+	stats     Stats
 
-	crm *sandboxCRM      // sandbox_crm.go
-	act *sandboxActivity // sandbox_events.go
+	crm *sandboxCRM      // crm.go
+	act *sandboxActivity // events.go
 }
 
 type sandboxSequence struct {
-	seq     Sequence
+	seq     hubspot.Sequence
 	offsets []time.Duration // email sends after enrollment
 	length  time.Duration   // enrollment finishes after its last step
 }
 
-// SandboxEnrollment is a sequence enrollment as the sandbox stored it.
-type SandboxEnrollment struct {
+// Enrollment is a sequence enrollment as the sandbox stored it.
+type Enrollment struct {
 	ID           string     `json:"id"`
 	ContactID    string     `json:"contactId"`
 	ToEmail      string     `json:"toEmail"`
@@ -88,8 +90,8 @@ type SandboxEnrollment struct {
 	sends    []time.Time
 }
 
-// SandboxWorkflowEvent records one workflow enrollment change.
-type SandboxWorkflowEvent struct {
+// WorkflowEvent records one workflow enrollment change.
+type WorkflowEvent struct {
 	WorkflowID int64     `json:"workflowId"`
 	ContactID  string    `json:"contactId"`
 	Email      string    `json:"email"`
@@ -97,8 +99,8 @@ type SandboxWorkflowEvent struct {
 	At         time.Time `json:"at"`
 }
 
-// SandboxStats counts what the sandbox answered.
-type SandboxStats struct {
+// Stats counts what the sandbox answered.
+type Stats struct {
 	Requests       int `json:"requests"`
 	Unauthorized   int `json:"unauthorized"`
 	RateLimited    int `json:"rateLimited"`
@@ -107,8 +109,8 @@ type SandboxStats struct {
 	Enrollments    int `json:"enrollments"`
 }
 
-// NewSandbox builds a sandbox from a validated configuration.
-func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
+// New builds a sandbox from a validated configuration.
+func New(cfg *Config, opts Options) (*Sandbox, error) {
 	if cfg == nil {
 		return nil, errors.New("sandbox: nil config")
 	}
@@ -153,8 +155,8 @@ func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
 	s.api = http.NewServeMux()
 	// Both API versions: the same calls under the dated prefix and the
 	// legacy v4 one (see APIVersion).
-	for _, v := range []string{APIVersion202603, APIVersionV4} {
-		prefix := sequencesPrefix(v)
+	for _, v := range []string{hubspot.APIVersion202603, hubspot.APIVersionV4} {
+		prefix := hubspot.SequencesPrefix(v)
 		s.api.HandleFunc("GET "+prefix, s.listSequences)
 		s.api.HandleFunc("GET "+prefix+"/{sequenceId}", s.getSequence)
 		s.api.HandleFunc("POST "+prefix+"/enrollments", s.enroll)
@@ -173,10 +175,10 @@ func NewSandbox(cfg *SandboxConfig, opts SandboxOptions) (*Sandbox, error) {
 }
 
 func buildSequence(q SequenceConfig, created time.Time) *sandboxSequence {
-	ss := &sandboxSequence{seq: Sequence{
+	ss := &sandboxSequence{seq: hubspot.Sequence{
 		ID: q.ID, Name: q.Name, UserID: q.UserID, FolderID: q.FolderID,
 		CreatedAt: created, UpdatedAt: created, Dependencies: []map[string]any{},
-		Settings: &SequenceSettings{
+		Settings: &hubspot.SequenceSettings{
 			ID:                    q.ID + "-settings",
 			EligibleFollowUpDays:  q.Settings.EligibleFollowUpDays,
 			SendWindowStartMinute: *q.Settings.SendWindowStartMinute,
@@ -188,15 +190,15 @@ func buildSequence(q SequenceConfig, created time.Time) *sandboxSequence {
 	}}
 	for i, st := range q.Steps {
 		id := fmt.Sprintf("%s%02d", q.ID, i)
-		step := Step{
+		step := hubspot.Step{
 			ID: id, StepOrder: i, DelayMillis: st.stepDelay().Milliseconds(),
 			ActionType: st.Action, CreatedAt: created, UpdatedAt: created,
 		}
 		switch st.Action {
-		case ActionEmail:
-			step.EmailPattern = &EmailPattern{ID: id + "-e", TemplateID: fmt.Sprintf("%d", 7000+i), CreatedAt: created, UpdatedAt: created}
-		case ActionTask:
-			step.TaskPattern = &TaskPattern{ID: id + "-t", TaskType: st.TaskType, TaskPriority: "MEDIUM", Subject: st.Subject, CreatedAt: created, UpdatedAt: created}
+		case hubspot.ActionEmail:
+			step.EmailPattern = &hubspot.EmailPattern{ID: id + "-e", TemplateID: fmt.Sprintf("%d", 7000+i), CreatedAt: created, UpdatedAt: created}
+		case hubspot.ActionTask:
+			step.TaskPattern = &hubspot.TaskPattern{ID: id + "-t", TaskType: st.TaskType, TaskPriority: "MEDIUM", Subject: st.Subject, CreatedAt: created, UpdatedAt: created}
 		}
 		ss.seq.Steps = append(ss.seq.Steps, step)
 		ss.length += st.stepDelay()
@@ -228,11 +230,11 @@ func (s *Sandbox) resetLocked() {
 	s.day, s.dayCount = time.Time{}, 0
 	s.nextID = 3_000_000_000
 	s.enrolls = nil
-	s.active = map[string]*SandboxEnrollment{}
-	s.bySender = map[string][]*SandboxEnrollment{}
+	s.active = map[string]*Enrollment{}
+	s.bySender = map[string][]*Enrollment{}
 	s.wf = map[string]map[int64]time.Time{}
 	s.wfLog = nil
-	s.stats = SandboxStats{}
+	s.stats = Stats{}
 	s.clockSkew = 0
 }
 
@@ -377,13 +379,13 @@ func writeRateLimit(w http.ResponseWriter, r *http.Request, policy, msg string) 
 }
 
 // writeError answers HubSpot's error document.
-func writeError(w http.ResponseWriter, r *http.Request, status int, category, sub, msg string, details ...ErrorDetail) {
+func writeError(w http.ResponseWriter, r *http.Request, status int, category, sub, msg string, details ...hubspot.ErrorDetail) {
 	corr := w.Header().Get("X-HubSpot-Correlation-Id")
 	if corr == "" {
 		corr = newCorrelationID()
 		w.Header().Set("X-HubSpot-Correlation-Id", corr)
 	}
-	writeJSON(w, status, errorBody{
+	writeJSON(w, status, hubspot.ErrorBody{
 		Status: "error", Message: msg, CorrelationID: corr, Category: category,
 		SubCategory: sub, Errors: details,
 		Links: map[string]string{"knowledge-base": "https://www.hubspot.com/products/service/knowledge-base"},
@@ -409,7 +411,7 @@ func (s *Sandbox) listSequences(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("userId") == "" {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "userId is required",
-			ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
+			hubspot.ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
 		return
 	}
 	limit := 10
@@ -431,22 +433,22 @@ func (s *Sandbox) listSequences(w http.ResponseWriter, r *http.Request) {
 		start = n
 	}
 	name := strings.ToLower(q.Get("name"))
-	var match []SequenceLite
+	var match []hubspot.SequenceLite
 	for _, id := range s.seqOrder {
 		sq := s.seqs[id].seq
 		if name != "" && !strings.Contains(strings.ToLower(sq.Name), name) {
 			continue
 		}
-		match = append(match, SequenceLite{ID: sq.ID, Name: sq.Name, UserID: sq.UserID, FolderID: sq.FolderID, CreatedAt: sq.CreatedAt, UpdatedAt: sq.UpdatedAt})
+		match = append(match, hubspot.SequenceLite{ID: sq.ID, Name: sq.Name, UserID: sq.UserID, FolderID: sq.FolderID, CreatedAt: sq.CreatedAt, UpdatedAt: sq.UpdatedAt})
 	}
-	page := SequencePage{Total: len(match), Results: []SequenceLite{}}
+	page := hubspot.SequencePage{Total: len(match), Results: []hubspot.SequenceLite{}}
 	if start < len(match) {
 		end := min(len(match), start+limit)
 		page.Results = match[start:end]
 		if end < len(match) {
 			nq := r.URL.Query()
 			nq.Set("after", strconv.Itoa(end))
-			page.Paging = &Paging{Next: &NextPage{After: strconv.Itoa(end), Link: requestURL(r, nq)}}
+			page.Paging = &hubspot.Paging{Next: &hubspot.NextPage{After: strconv.Itoa(end), Link: requestURL(r, nq)}}
 		}
 	}
 	writeJSON(w, http.StatusOK, page)
@@ -466,7 +468,7 @@ func requestURL(r *http.Request, q url.Values) string {
 func (s *Sandbox) getSequence(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("userId") == "" {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "userId is required",
-			ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
+			hubspot.ErrorDetail{Message: "userId is required", In: "userId", Code: "REQUIRED"})
 		return
 	}
 	id := r.PathValue("sequenceId")
@@ -522,17 +524,17 @@ func (s *Sandbox) expireLocked(now time.Time) {
 
 func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 	userID := r.URL.Query().Get("userId")
-	var req EnrollRequest
+	var req hubspot.EnrollRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err := dec.Decode(&req); err != nil {
 		msg, detail := decodeProblem(err)
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", msg, detail...)
 		return
 	}
-	var missing []ErrorDetail
+	var missing []hubspot.ErrorDetail
 	for _, f := range []struct{ name, v string }{{"userId", userID}, {"contactId", req.ContactID}, {"sequenceId", req.SequenceID}, {"senderEmail", req.SenderEmail}} {
 		if f.v == "" {
-			missing = append(missing, ErrorDetail{Message: f.name + " is required", In: f.name, Code: "REQUIRED"})
+			missing = append(missing, hubspot.ErrorDetail{Message: f.name + " is required", In: f.name, Code: "REQUIRED"})
 		}
 	}
 	if len(missing) > 0 {
@@ -568,15 +570,15 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inbox := strings.ToLower(user.Email)
-	sends := SendTimes(sq.offsets, now)
-	if peak := MaxSendsWithNew(s.scheduledLocked(inbox, now), sends, SendWindow); peak > user.DailySendCap {
+	sends := hubspot.SendTimes(sq.offsets, now)
+	if peak := hubspot.MaxSendsWithNew(s.scheduledLocked(inbox, now), sends, hubspot.SendWindow); peak > user.DailySendCap {
 		s.mu.Unlock()
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "SEND_LIMIT_EXCEEDED",
 			fmt.Sprintf("Enrolling would schedule %d emails from %s in a rolling 24 hours, over the inbox send limit of %d", peak, user.Email, user.DailySendCap))
 		return
 	}
 	s.nextID++
-	e := &SandboxEnrollment{
+	e := &Enrollment{
 		ID: strconv.FormatInt(s.nextID, 10), ContactID: req.ContactID, ToEmail: toEmail,
 		SequenceID: sq.seq.ID, SequenceName: sq.seq.Name, UserID: userID, SenderEmail: user.Email,
 		EnrolledAt: now, Answered: true, sends: sends,
@@ -613,14 +615,14 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 	case errAfter:
 		writeError(w, r, http.StatusBadGateway, "INTERNAL_ERROR", "", "Bad gateway (injected by the sandbox after storing the enrollment)")
 	default:
-		writeJSON(w, http.StatusOK, Enrollment{ID: e.ID, ToEmail: e.ToEmail, EnrolledAt: now, UpdatedAt: now})
+		writeJSON(w, http.StatusOK, hubspot.Enrollment{ID: e.ID, ToEmail: e.ToEmail, EnrolledAt: now, UpdatedAt: now})
 	}
 }
 
 // decodeProblem words a request body that does not decode as HubSpot's
 // validation error would, naming the field and what to send instead; it
 // never shows the decoder's Go type names.
-func decodeProblem(err error) (string, []ErrorDetail) {
+func decodeProblem(err error) (string, []hubspot.ErrorDetail) {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		got := te.Value
@@ -630,7 +632,7 @@ func decodeProblem(err error) (string, []ErrorDetail) {
 			got = "a " + got
 		}
 		msg := fmt.Sprintf("Invalid input JSON: %s must be a string, got %s; send the id in quotes, e.g. \"%s\": \"123\"", te.Field, got, te.Field)
-		return msg, []ErrorDetail{{Message: msg, In: te.Field, Code: "INVALID_TYPE"}}
+		return msg, []hubspot.ErrorDetail{{Message: msg, In: te.Field, Code: "INVALID_TYPE"}}
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -649,7 +651,7 @@ func decodeProblem(err error) (string, []ErrorDetail) {
 // scheduledLocked lists the sends an inbox has made or will make that can
 // share a 24 h window with a send at or after now.
 func (s *Sandbox) scheduledLocked(inbox string, now time.Time) []time.Time {
-	horizon := now.Add(-SendWindow)
+	horizon := now.Add(-hubspot.SendWindow)
 	list := s.bySender[inbox]
 	keep := list[:0]
 	var out []time.Time
@@ -687,9 +689,9 @@ func (s *Sandbox) contactEnrollment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.expireLocked(s.clock())
 	e, ok := s.active[id]
-	var ce ContactEnrollment
+	var ce hubspot.ContactEnrollment
 	if ok {
-		ce = ContactEnrollment{ID: e.ID, SequenceID: e.SequenceID, SequenceName: e.SequenceName, EnrolledBy: e.UserID,
+		ce = hubspot.ContactEnrollment{ID: e.ID, SequenceID: e.SequenceID, SequenceName: e.SequenceName, EnrolledBy: e.UserID,
 			EnrolledByEmail: e.SenderEmail, ToEmail: e.ToEmail, EnrolledAt: e.EnrolledAt, UpdatedAt: e.EnrolledAt}
 	}
 	s.mu.Unlock()
@@ -733,7 +735,7 @@ func (s *Sandbox) workflowEnroll(w http.ResponseWriter, r *http.Request) {
 	if _, in := m[wf.ID]; !in {
 		now := s.clock()
 		m[wf.ID] = now
-		s.wfLog = append(s.wfLog, SandboxWorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "ENROLLED", At: now})
+		s.wfLog = append(s.wfLog, WorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "ENROLLED", At: now})
 	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -747,7 +749,7 @@ func (s *Sandbox) workflowUnenroll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if _, in := s.wf[vid][wf.ID]; in {
 		delete(s.wf[vid], wf.ID)
-		s.wfLog = append(s.wfLog, SandboxWorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "UNENROLLED", At: s.clock()})
+		s.wfLog = append(s.wfLog, WorkflowEvent{WorkflowID: wf.ID, ContactID: vid, Email: email, Action: "UNENROLLED", At: s.clock()})
 	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -759,22 +761,22 @@ func (s *Sandbox) workflowEnrollments(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "OBJECT_NOT_FOUND", "", fmt.Sprintf("Contact %s not found", vid))
 		return
 	}
-	out := []WorkflowEnrollment{}
+	out := []hubspot.WorkflowEnrollment{}
 	s.mu.Lock()
 	for wid := range s.wf[vid] {
 		wf := s.workflows[wid]
 		ms := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixMilli()
-		out = append(out, WorkflowEnrollment{ID: wf.ID, Name: wf.Name, Type: wf.Type, Enabled: *wf.Enabled, PortalID: s.cfg.PortalID, InsertedAt: ms, UpdatedAt: ms})
+		out = append(out, hubspot.WorkflowEnrollment{ID: wf.ID, Name: wf.Name, Type: wf.Type, Enabled: *wf.Enabled, PortalID: s.cfg.PortalID, InsertedAt: ms, UpdatedAt: ms})
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b WorkflowEnrollment) int { return int(max(-1, min(1, a.ID-b.ID))) })
+	slices.SortFunc(out, func(a, b hubspot.WorkflowEnrollment) int { return int(max(-1, min(1, a.ID-b.ID))) })
 	writeJSON(w, http.StatusOK, out)
 }
 
-// ServeSandbox serves a sandbox on addr until ctx ends, then shuts down
+// Serve serves a sandbox on addr until ctx ends, then shuts down
 // gracefully. It is all `bridge sandbox` needs.
-func ServeSandbox(ctx context.Context, addr string, cfg *SandboxConfig) error {
-	sb, err := NewSandbox(cfg, SandboxOptions{})
+func Serve(ctx context.Context, addr string, cfg *Config) error {
+	sb, err := New(cfg, Options{})
 	if err != nil {
 		return err
 	}

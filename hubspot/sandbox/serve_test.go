@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 func TestServeSandbox(t *testing.T) {
@@ -17,9 +19,9 @@ func TestServeSandbox(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeSandbox(ctx, addr, testConfig(t, nil)) }()
+	go func() { done <- Serve(ctx, addr, testConfig(t, nil)) }()
 
-	c, _ := newTestClient(t, "http://"+addr, func(c *ClientConfig) { c.MaxAttempts, c.InitialBackoff = 10, 20*time.Millisecond })
+	c, _ := newTestClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts, c.InitialBackoff = 10, 20*time.Millisecond })
 	if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {
 		t.Fatalf("sandbox not serving: %v", err)
 	}
@@ -30,12 +32,12 @@ func TestServeSandbox(t *testing.T) {
 			t.Fatalf("shutdown: %v", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("ServeSandbox did not return after cancel")
+		t.Fatal("Serve did not return after cancel")
 	}
 	if _, err := http.Get("http://" + addr + "/_sandbox/stats"); err == nil {
 		t.Error("still serving after shutdown")
 	}
-	if err := ServeSandbox(context.Background(), "127.0.0.1:notaport", testConfig(t, nil)); err == nil {
+	if err := Serve(context.Background(), "127.0.0.1:notaport", testConfig(t, nil)); err == nil {
 		t.Error("bad address accepted")
 	}
 }

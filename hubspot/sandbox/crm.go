@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // The sandbox's CRM: contact properties, their definitions and groups, and
@@ -20,15 +22,15 @@ import (
 // wait on enrollments.
 type sandboxCRM struct {
 	mu      sync.Mutex
-	props   map[string]Property          // definitions by name
-	groups  map[string]PropertyGroup     // by name
-	values  map[string]map[string]string // contact id -> property -> value
+	props   map[string]hubspot.Property      // definitions by name
+	groups  map[string]hubspot.PropertyGroup // by name
+	values  map[string]map[string]string     // contact id -> property -> value
 	deleted map[string]bool
 	updates int // batch update calls answered 200 or 207
 }
 
 // defaultContactProperties are a few of HubSpot's own contact properties.
-var defaultContactProperties = []Property{
+var defaultContactProperties = []hubspot.Property{
 	{Name: "email", Label: "Email", Type: "string", FieldType: "text", GroupName: "contactinformation"},
 	{Name: "firstname", Label: "First Name", Type: "string", FieldType: "text", GroupName: "contactinformation"},
 	{Name: "lastname", Label: "Last Name", Type: "string", FieldType: "text", GroupName: "contactinformation"},
@@ -36,7 +38,7 @@ var defaultContactProperties = []Property{
 }
 
 func newSandboxCRM() *sandboxCRM {
-	c := &sandboxCRM{props: map[string]Property{}, groups: map[string]PropertyGroup{
+	c := &sandboxCRM{props: map[string]hubspot.Property{}, groups: map[string]hubspot.PropertyGroup{
 		"contactinformation": {Name: "contactinformation", Label: "Contact information"},
 	}, values: map[string]map[string]string{}, deleted: map[string]bool{}}
 	for _, p := range defaultContactProperties {
@@ -63,7 +65,7 @@ func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 			adminError(w, http.StatusNotFound, fmt.Sprintf("contact %q does not exist or was deleted", id))
 			return
 		}
-		writeJSON(w, http.StatusOK, CRMObject{ID: id, Properties: props})
+		writeJSON(w, http.StatusOK, hubspot.CRMObject{ID: id, Properties: props})
 	})
 	adm.HandleFunc("GET /_sandbox/crm/stats", func(w http.ResponseWriter, r *http.Request) {
 		s.crm.mu.Lock()
@@ -74,7 +76,7 @@ func (s *Sandbox) registerCRM(api, adm *http.ServeMux) {
 	adm.HandleFunc("DELETE /_sandbox/crm/contacts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.DeleteContact(id)
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.deletion", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.deletion", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -138,15 +140,15 @@ type propertyProblem struct {
 // exist (or was deleted) fails alone, in a 207 multi-status answer.
 func (s *Sandbox) batchUpdate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Inputs []BatchInput `json:"inputs"`
+		Inputs []hubspot.BatchInput `json:"inputs"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&req); err != nil {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "Invalid input JSON on line 1: "+err.Error())
 		return
 	}
-	if len(req.Inputs) > MaxBatchInputs {
+	if len(req.Inputs) > hubspot.MaxBatchInputs {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "",
-			fmt.Sprintf("Batch input limit exceeded: %d inputs, at most %d", len(req.Inputs), MaxBatchInputs))
+			fmt.Sprintf("Batch input limit exceeded: %d inputs, at most %d", len(req.Inputs), hubspot.MaxBatchInputs))
 		return
 	}
 	s.crm.mu.Lock()
@@ -171,7 +173,7 @@ func (s *Sandbox) batchUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.clock().Format(time.RFC3339Nano)
-	res := BatchResult{Status: "COMPLETE", Results: []CRMObject{}}
+	res := hubspot.BatchResult{Status: "COMPLETE", Results: []hubspot.CRMObject{}}
 	var missing []string
 	for _, in := range req.Inputs {
 		if !s.contactExists(in.ID) {
@@ -190,7 +192,7 @@ func (s *Sandbox) batchUpdate(w http.ResponseWriter, r *http.Request) {
 			props[k] = v
 		}
 		s.crm.mu.Unlock()
-		res.Results = append(res.Results, CRMObject{ID: in.ID, Properties: props, UpdatedAt: now})
+		res.Results = append(res.Results, hubspot.CRMObject{ID: in.ID, Properties: props, UpdatedAt: now})
 	}
 	s.crm.mu.Lock()
 	s.crm.updates++
@@ -200,7 +202,7 @@ func (s *Sandbox) batchUpdate(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusMultiStatus
 		slices.Sort(missing)
 		res.NumErrors = len(missing)
-		res.Errors = []BatchError{{Status: "error", Category: "OBJECT_NOT_FOUND",
+		res.Errors = []hubspot.BatchError{{Status: "error", Category: "OBJECT_NOT_FOUND",
 			Message: "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.",
 			Context: map[string][]string{"ids": missing}}}
 	}
@@ -219,7 +221,7 @@ func upper(s string) string {
 
 // validValue: "" clears any property; numbers must parse; datetimes are
 // milliseconds since the epoch or an ISO date.
-func validValue(p Property, v string) bool {
+func validValue(p hubspot.Property, v string) bool {
 	if v == "" {
 		return true
 	}
@@ -255,7 +257,7 @@ func (s *Sandbox) getProperty(w http.ResponseWriter, r *http.Request) {
 var propertyTypes = map[string]bool{"string": true, "number": true, "datetime": true, "date": true, "enumeration": true, "bool": true}
 
 func (s *Sandbox) createProperty(w http.ResponseWriter, r *http.Request) {
-	var p Property
+	var p hubspot.Property
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&p); err != nil {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "Invalid input JSON: "+err.Error())
 		return
@@ -290,7 +292,7 @@ func (s *Sandbox) getGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sandbox) createGroup(w http.ResponseWriter, r *http.Request) {
-	var g PropertyGroup
+	var g hubspot.PropertyGroup
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<14)).Decode(&g); err != nil || g.Name == "" || g.Label == "" {
 		writeError(w, r, http.StatusBadRequest, "VALIDATION_ERROR", "", "name and label are required")
 		return

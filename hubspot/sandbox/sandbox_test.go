@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -60,7 +62,7 @@ func TestSandboxListSequences(t *testing.T) {
 				return
 			}
 			b, _ := json.Marshal(body)
-			var page SequencePage
+			var page hubspot.SequencePage
 			_ = json.Unmarshal(b, &page)
 			ids := []string{}
 			for _, r := range page.Results {
@@ -90,7 +92,7 @@ func TestSandboxGetSequence(t *testing.T) {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
 	b, _ := json.Marshal(body)
-	var s Sequence
+	var s hubspot.Sequence
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestSandboxEnroll(t *testing.T) {
 }
 
 func TestSandboxKnownContactsOnly(t *testing.T) {
-	_, srv := newEnv(t, func(c *SandboxConfig) { c.ContactsAuto = false })
+	_, srv := newEnv(t, func(c *Config) { c.ContactsAuto = false })
 	resp, body := raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("77", "9002", "ben@example.com"))
 	if resp.StatusCode != 404 || body["message"] != "Contact with id 77 not found" {
 		t.Errorf("unknown contact: %d %v", resp.StatusCode, body)
@@ -262,7 +264,7 @@ func TestSandboxSendCap(t *testing.T) {
 }
 
 func TestSandboxRateLimit(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) {
+	sb, srv := newEnv(t, func(c *Config) {
 		c.RateLimit = RateLimitConfig{Max: 3, Interval: 400 * time.Millisecond, Daily: 5}
 	})
 	for i := range 3 {
@@ -311,7 +313,7 @@ func TestSandboxWorkflows(t *testing.T) {
 	if n := len(sb.State().Workflows); n != 2 {
 		t.Errorf("%d workflow events, want 2", n)
 	}
-	var list []WorkflowEnrollment
+	var list []hubspot.WorkflowEnrollment
 	getList := func(vid string) int {
 		req, _ := http.NewRequest("GET", srv.URL+"/automation/v2/workflows/enrollments/contacts/"+vid, nil)
 		req.Header.Set("Authorization", "Bearer "+testToken)
@@ -350,7 +352,7 @@ func TestSandboxWorkflows(t *testing.T) {
 
 func TestSandboxFaults(t *testing.T) {
 	statuses := func(seed uint64) []int {
-		_, srv := newEnv(t, func(c *SandboxConfig) { c.Faults = Faults{ErrorRate: 0.3, Seed: seed} })
+		_, srv := newEnv(t, func(c *Config) { c.Faults = Faults{ErrorRate: 0.3, Seed: seed} })
 		var out []int
 		for range 40 {
 			resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", testToken, "")
@@ -406,7 +408,7 @@ func TestSandboxFaults(t *testing.T) {
 }
 
 func TestSandboxDropAfterEnroll(t *testing.T) {
-	sb, srv := newEnv(t, func(c *SandboxConfig) { c.Faults.DropAfterEnrollNext = 1 })
+	sb, srv := newEnv(t, func(c *Config) { c.Faults.DropAfterEnrollNext = 1 })
 	req, _ := http.NewRequest("POST", srv.URL+"/automation/v4/sequences/enrollments?userId=102", stringsReader(enrollBody("77", "9002", "ben@example.com")))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	if resp, err := srv.Client().Do(req); err == nil {

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // The sandbox signs its webhooks as HubSpot does: a receiver verifying
@@ -21,13 +23,13 @@ func TestSandboxWebhooks(t *testing.T) {
 	sb, srv := newEnv(t, nil)
 	secret := []byte("app-client-secret")
 	var mu sync.Mutex
-	var got []WebhookEvent
+	var got []hubspot.WebhookEvent
 	failFirst := true
 	var hook *httptest.Server
 	hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		uri := hook.URL + r.URL.RequestURI()
-		if err := VerifyV3(secret, r.Method, uri, body, r.Header.Get(TimestampHeader), r.Header.Get(SignatureV3Header), time.Now()); err != nil {
+		if err := hubspot.VerifyV3(secret, r.Method, uri, body, r.Header.Get(hubspot.TimestampHeader), r.Header.Get(hubspot.SignatureV3Header), time.Now()); err != nil {
 			t.Errorf("signature: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -39,7 +41,7 @@ func TestSandboxWebhooks(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		var evs []WebhookEvent
+		var evs []hubspot.WebhookEvent
 		if err := json.Unmarshal(body, &evs); err != nil {
 			t.Error(err)
 		}
@@ -93,7 +95,7 @@ func TestSandboxEmailEvents(t *testing.T) {
 	if resp, _ := raw(t, srv, http.MethodPost, "/_sandbox/email-events", "", b.String()); resp.StatusCode != http.StatusOK {
 		t.Fatalf("add: %d", resp.StatusCode)
 	}
-	var all []EmailEvent
+	var all []hubspot.EmailEvent
 	offset := ""
 	for pages := 0; ; pages++ {
 		p, err := c.EmailEvents(context.Background(), t0.Add(5*time.Minute).UnixMilli(), offset, 7)
@@ -136,7 +138,7 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, k := range []string{"from-file", "from-env"} {
-			if VerifyV3([]byte(k), r.Method, hook.URL+r.URL.RequestURI(), body, r.Header.Get(TimestampHeader), r.Header.Get(SignatureV3Header), time.Now()) == nil {
+			if hubspot.VerifyV3([]byte(k), r.Method, hook.URL+r.URL.RequestURI(), body, r.Header.Get(hubspot.TimestampHeader), r.Header.Get(hubspot.SignatureV3Header), time.Now()) == nil {
 				keys = append(keys, k)
 			}
 		}
@@ -149,11 +151,11 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("HUBSPOT_CLIENT_SECRET", c.env)
-			cfg, err := ParseSandboxConfig([]byte(c.yaml))
+			cfg, err := ParseConfig([]byte(c.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sb, err := NewSandbox(cfg, SandboxOptions{})
+			sb, err := New(cfg, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,13 +178,13 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 		base + "webhooks: {secret_file: /x}\n":          "secret_file without webhooks.url",
 		base + "webhooks: {url: http://x, secret: s}\n": "field secret not found",
 	} {
-		if _, err := ParseSandboxConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := ParseConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", yaml, err, want)
 		}
 	}
 	t.Setenv("HUBSPOT_CLIENT_SECRET", "")
-	cfg, _ := ParseSandboxConfig([]byte(base + "webhooks: {url: " + hook.URL + "}\n"))
-	if _, err := NewSandbox(cfg, SandboxOptions{}); err == nil || !strings.Contains(err.Error(), "HUBSPOT_CLIENT_SECRET") {
+	cfg, _ := ParseConfig([]byte(base + "webhooks: {url: " + hook.URL + "}\n"))
+	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "HUBSPOT_CLIENT_SECRET") {
 		t.Errorf("no secret: %v", err)
 	}
 }

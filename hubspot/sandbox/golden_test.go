@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"bytes"
@@ -18,11 +18,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // TestSandboxWireGolden pins the JSON the sandbox answers for the sample
 // configuration, so a change of wire shape shows up in review.
 func TestSandboxWireGolden(t *testing.T) {
-	cfg, err := LoadSandboxConfig("../testdata/sandbox.yaml")
+	cfg, err := LoadConfig("../../testdata/sandbox.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := NewSandbox(cfg, SandboxOptions{})
+	sb, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"bytes"
@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorebridge/scorebridge/hubspot"
 	"gopkg.in/yaml.v3"
 )
 
-// SandboxConfig is the sandbox's YAML file. Unknown keys are errors.
-type SandboxConfig struct {
+// Config is the sandbox's YAML file. Unknown keys are errors.
+type Config struct {
 	// Token is the bearer token the sandbox accepts. Required.
 	Token    string `yaml:"token"`
 	PortalID int64  `yaml:"portal_id"`
@@ -141,23 +142,23 @@ type Faults struct {
 	ErrorAfterEnrollNext int `yaml:"error_after_enroll_next" json:"error_after_enroll_next"`
 }
 
-// LoadSandboxConfig reads and validates a sandbox YAML file, reporting every
+// LoadConfig reads and validates a sandbox YAML file, reporting every
 // problem at once.
-func LoadSandboxConfig(path string) (*SandboxConfig, error) {
+func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox config: %w", err)
 	}
-	cfg, err := ParseSandboxConfig(b)
+	cfg, err := ParseConfig(b)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ParseSandboxConfig decodes and validates a sandbox YAML document.
-func ParseSandboxConfig(b []byte) (*SandboxConfig, error) {
-	var cfg SandboxConfig
+// ParseConfig decodes and validates a sandbox YAML document.
+func ParseConfig(b []byte) (*Config, error) {
+	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
@@ -173,7 +174,7 @@ func ParseSandboxConfig(b []byte) (*SandboxConfig, error) {
 	return &cfg, nil
 }
 
-func (c *SandboxConfig) applyDefaults() {
+func (c *Config) applyDefaults() {
 	if c.RateLimit.Max == 0 {
 		c.RateLimit.Max = 190
 	}
@@ -234,7 +235,7 @@ func (c *SandboxConfig) applyDefaults() {
 }
 
 // Validate reports every problem of the configuration, joined.
-func (c *SandboxConfig) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.Token == "" {
@@ -311,13 +312,13 @@ func (c *SandboxConfig) Validate() error {
 		emailsInSeq := 0
 		for j, st := range q.Steps {
 			switch st.Action {
-			case ActionEmail:
+			case hubspot.ActionEmail:
 				emailsInSeq++
-			case ActionTask:
+			case hubspot.ActionTask:
 				if !oneOf(st.TaskType, "CALL", "EMAIL", "LINKED_IN_CONNECT", "LINKED_IN_MESSAGE", "MEETING", "TODO") {
 					bad("%s: steps[%d]: task_type %q: want CALL, EMAIL, LINKED_IN_CONNECT, LINKED_IN_MESSAGE, MEETING or TODO", where, j, st.TaskType)
 				}
-			case ActionFinishEnrollment:
+			case hubspot.ActionFinishEnrollment:
 			default:
 				bad("%s: steps[%d]: action %q: want EMAIL, TASK or FINISH_ENROLLMENT", where, j, st.Action)
 			}

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // The sandbox's side of HubSpot's activity: the legacy email events API
@@ -20,54 +22,10 @@ import (
 // API) and webhooks it signs (X-HubSpot-Signature-v3) and sends for its
 // own contact changes to a URL set through the admin API.
 
-// EmailEvent is an event of HubSpot's email events API.
-type EmailEvent struct {
-	ID              string  `json:"id"`
-	Created         int64   `json:"created"` // ms since the epoch
-	Type            string  `json:"type"`    // SENT, DELIVERED, OPEN, CLICK, BOUNCE, STATUSCHANGE, ...
-	Recipient       string  `json:"recipient"`
-	PortalID        int64   `json:"portalId"`
-	AppID           int64   `json:"appId"`
-	AppName         string  `json:"appName"`
-	EmailCampaignID int64   `json:"emailCampaignId"`
-	SentBy          *SentBy `json:"sentBy,omitempty"`
-	URL             string  `json:"url,omitempty"`      // CLICK
-	Status          string  `json:"status,omitempty"`   // STATUSCHANGE: UNSUBSCRIBED, ...
-	Category        string  `json:"category,omitempty"` // BOUNCE: HARD_BOUNCE, ...
-}
-
-// SentBy names the SENT event an event follows.
-type SentBy struct {
-	ID      string `json:"id"`
-	Created int64  `json:"created"`
-}
-
-// EmailEventsPage is one page of GET /email/public/v1/events.
-type EmailEventsPage struct {
-	Events  []EmailEvent `json:"events"`
-	HasMore bool         `json:"hasMore"`
-	Offset  string       `json:"offset"`
-}
-
-// WebhookEvent is one item of a HubSpot webhook delivery (a JSON array).
-type WebhookEvent struct {
-	EventID          int64  `json:"eventId"`
-	SubscriptionID   int64  `json:"subscriptionId"`
-	PortalID         int64  `json:"portalId"`
-	AppID            int64  `json:"appId"`
-	OccurredAt       int64  `json:"occurredAt"` // ms
-	SubscriptionType string `json:"subscriptionType"`
-	AttemptNumber    int    `json:"attemptNumber"`
-	ObjectID         any    `json:"objectId"` // a number for HubSpot's numeric ids
-	PropertyName     string `json:"propertyName,omitempty"`
-	PropertyValue    string `json:"propertyValue,omitempty"`
-	ChangeSource     string `json:"changeSource,omitempty"`
-}
-
 // sandboxActivity is the email events and the webhook target.
 type sandboxActivity struct {
 	mu        sync.Mutex
-	email     []EmailEvent // sorted by (created, id)
+	email     []hubspot.EmailEvent // sorted by (created, id)
 	nextEmail int64
 	nextEvent int64
 	hookURL   string
@@ -122,13 +80,13 @@ func (s *Sandbox) registerActivity(api, adm *http.ServeMux) {
 			adminError(w, http.StatusNotFound, fmt.Sprintf("contact %q is not one of the sandbox's", id))
 			return
 		}
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.creation", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.creation", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 	adm.HandleFunc("POST /_sandbox/crm/contacts/{id}/privacy-deletion", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.DeleteContact(id)
-		s.sendWebhooks(WebhookEvent{SubscriptionType: "contact.privacyDeletion", ObjectID: objectID(id)})
+		s.sendWebhooks(hubspot.WebhookEvent{SubscriptionType: "contact.privacyDeletion", ObjectID: objectID(id)})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
@@ -157,9 +115,9 @@ func (s *Sandbox) ChangeContact(id string, props map[string]string) error {
 	}
 	s.crm.mu.Unlock()
 	sort.Strings(names)
-	var evs []WebhookEvent
+	var evs []hubspot.WebhookEvent
 	for _, k := range names {
-		evs = append(evs, WebhookEvent{SubscriptionType: "contact.propertyChange", ObjectID: objectID(id),
+		evs = append(evs, hubspot.WebhookEvent{SubscriptionType: "contact.propertyChange", ObjectID: objectID(id),
 			PropertyName: k, PropertyValue: props[k], ChangeSource: "CRM_UI"})
 	}
 	s.sendWebhooks(evs...)
@@ -172,7 +130,7 @@ func (s *Sandbox) WaitWebhooks() { s.act.inFlight.Wait() }
 
 // sendWebhooks delivers evs as one signed request, retried up to three
 // times with attemptNumber counting, in the background.
-func (s *Sandbox) sendWebhooks(evs ...WebhookEvent) {
+func (s *Sandbox) sendWebhooks(evs ...hubspot.WebhookEvent) {
 	a := s.act
 	a.mu.Lock()
 	url, key := a.hookURL, a.hookKey
@@ -224,8 +182,8 @@ func deliver(url string, key, body []byte, ts string) bool {
 		return false
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(TimestampHeader, ts)
-	req.Header.Set(SignatureV3Header, SignV3(key, http.MethodPost, url, body, ts))
+	req.Header.Set(hubspot.TimestampHeader, ts)
+	req.Header.Set(hubspot.SignatureV3Header, hubspot.SignV3(key, http.MethodPost, url, body, ts))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false
@@ -250,7 +208,7 @@ func (s *Sandbox) addEmailEvents(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "email-events: "+err.Error())
 		return
 	}
-	out := make([]EmailEvent, 0, len(in))
+	out := make([]hubspot.EmailEvent, 0, len(in))
 	for i, e := range in {
 		rcpt := e.Recipient
 		if e.ContactID != "" {
@@ -267,7 +225,7 @@ func (s *Sandbox) addEmailEvents(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, fmt.Sprintf("email-events[%d]: type, contactId or recipient, and created are required", i))
 			return
 		}
-		out = append(out, EmailEvent{Type: e.Type, Recipient: rcpt, Created: e.Created.UnixMilli(), URL: e.URL, Status: e.Status,
+		out = append(out, hubspot.EmailEvent{Type: e.Type, Recipient: rcpt, Created: e.Created.UnixMilli(), URL: e.URL, Status: e.Status,
 			Category: e.Category, PortalID: s.cfg.PortalID, AppID: sandboxAppID, AppName: "Batch", EmailCampaignID: 5511})
 	}
 	a := s.act
@@ -310,14 +268,14 @@ func (s *Sandbox) emailEvents(w http.ResponseWriter, r *http.Request) {
 	typ := q.Get("eventType")
 	a := s.act
 	a.mu.Lock()
-	var match []EmailEvent
+	var match []hubspot.EmailEvent
 	for _, e := range a.email {
 		if e.Created >= start && e.Created < end && (typ == "" || e.Type == typ) {
 			match = append(match, e)
 		}
 	}
 	a.mu.Unlock()
-	page := EmailEventsPage{Events: []EmailEvent{}}
+	page := hubspot.EmailEventsPage{Events: []hubspot.EmailEvent{}}
 	if from < int64(len(match)) {
 		hi := min(from+limit, int64(len(match)))
 		page.Events = match[from:hi]

@@ -1,4 +1,4 @@
-package hubspot
+package sandbox
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestLoadSampleConfig(t *testing.T) {
-	cfg, err := LoadSandboxConfig("../testdata/sandbox.yaml")
+	cfg, err := LoadConfig("../../testdata/sandbox.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestLoadSampleConfig(t *testing.T) {
 			t.Errorf("senders[%d].owner_id = %q, want %q", i, s.OwnerID, want)
 		}
 	}
-	if _, err := NewSandbox(cfg, SandboxOptions{}); err != nil {
+	if _, err := New(cfg, Options{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,7 +68,7 @@ contact_email_template: "nobody@example.net"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseSandboxConfig([]byte(tt.yaml))
+			_, err := ParseConfig([]byte(tt.yaml))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -86,13 +86,13 @@ func FuzzParseSandboxConfig(f *testing.F) {
 	f.Add([]byte("token: t\nworkflows: [{id: 5, name: w}]\nfaults: {latency: 10ms, error_rate: 0.5}\n"))
 	f.Add([]byte("rate_limit: {max: -1}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cfg, err := ParseSandboxConfig(b)
+		cfg, err := ParseConfig(b)
 		if err != nil {
 			return
 		}
 		// A configuration that loads must build a sandbox.
-		if _, err := NewSandbox(cfg, SandboxOptions{}); err != nil {
-			t.Fatalf("loaded but NewSandbox failed: %v", err)
+		if _, err := New(cfg, Options{}); err != nil {
+			t.Fatalf("loaded but New failed: %v", err)
 		}
 	})
 }
