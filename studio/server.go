@@ -42,6 +42,9 @@ type Config struct {
 	// ScorerURL and BridgeURL are the services' HTTP addresses (empty:
 	// their pages say they are not configured).
 	ScorerURL, BridgeURL string
+	// BridgeToken is the bridge's API token (its /decisions and /quota
+	// are guarded when it has one); sent only to BridgeURL, never logged.
+	BridgeToken string
 	// Token, when set, is required on every request.
 	Token  string
 	Client *http.Client
@@ -344,11 +347,24 @@ func (s *Server) apiRules(w http.ResponseWriter, r *http.Request) {
 
 // fetch GETs a service's endpoint.
 func (s *Server) fetch(base, path string) ([]byte, error) {
-	u, err := url.JoinPath(base, path)
+	// The query stays a query: url.JoinPath would escape its "?" into
+	// the path, and the service would answer 404.
+	p, query, _ := strings.Cut(path, "?")
+	u, err := url.JoinPath(base, p)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.cfg.Client.Get(u)
+	if query != "" {
+		u += "?" + query
+	}
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if base == s.cfg.BridgeURL && s.cfg.BridgeToken != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.BridgeToken)
+	}
+	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return nil, err
 	}

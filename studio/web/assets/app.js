@@ -487,7 +487,22 @@ async function bridgePage() {
   else status(`Read from ${v.url}/metrics at ${stamp(v.read_at)}.`);
   c.append(el("div", { class: "cards" },
     card("Held crossings", fmt(v.held), { "data-testid": "held" }), card("Outbox", fmt(v.outbox)), card("Consumer lag", fmt(v.lag))));
-  c.append(el("p", { class: "note" }, v.quota_note));
+  c.append(el("h2", {}, "Quota use per sender"));
+  if (v.quota_error) c.append(el("p", { class: "note", "data-testid": "quota-error" }, v.quota_error));
+  else if (v.quota) {
+    const q = v.quota;
+    const ofCap = (n, cap) => `${fmt(n)} / ${fmt(cap)}`;
+    c.append(table(`Rolling ${q.senders.length ? q.senders[0].window.replace("0m0s", "") : "24h"} windows, read at ${stamp(q.at)}`, [
+      { h: "Sender", get: (r) => r.email + " (" + r.owner_id + ")" },
+      { h: "Enrollments / cap", num: true, attrs: () => ({ "data-testid": "enrollments" }), get: (r) => ofCap(r.enrollments, r.daily_enrollments) },
+      { h: "Calls that may have enrolled", num: true, get: (r) => fmt(r.pending_calls) },
+      { h: "Projected sends / cap", num: true, attrs: () => ({ "data-testid": "sends" }), get: (r) => ofCap(r.projected_sends, r.daily_sends) },
+      { h: "At cap", get: (r) => r.at_enrollment_cap ? "yes" : "no" },
+      { h: "Oldest leaves the window", get: (r) => stamp(r.frees_at) },
+      { h: "Held for quota", num: true, attrs: () => ({ "data-testid": "held-quota" }), get: (r) => fmt(r.held_for_quota) },
+      { h: "Next release", get: (r) => stamp(r.next_release) },
+    ], q.senders, { attrs: { "data-testid": "quota" }, rowAttrs: (r) => ({ "data-owner": r.owner_id }) }));
+  }
   const cols = [{ h: "Kind", get: (r) => r.key || "(none)" }, { h: "Count", num: true, get: (r) => fmt(r.value) }];
   c.append(el("h2", {}, "Decisions"));
   c.append(table("By outcome", cols, v.by_outcome, { attrs: { "data-testid": "by-outcome" } }));
