@@ -65,6 +65,8 @@ type Server struct {
 	elapsed  time.Duration
 	types    []string // the history's event types
 
+	companies *companies // nil without company models
+
 	liveMu   sync.Mutex
 	lastLive *sample
 
@@ -147,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.elapsed = time.Since(start)
+		if len(set.Companies) > 0 {
+			if err := s.loadCompanies(); err != nil {
+				return nil, fmt.Errorf("company models: %w", err)
+			}
+		}
 	}
 	s.routes()
 	return s, nil
@@ -200,6 +207,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", page("overview.html"))
 	s.mux.HandleFunc("GET /contacts/{id}", page("contact.html"))
 	s.mux.HandleFunc("GET /contacts/", page("contact.html"))
+	s.mux.HandleFunc("GET /companies/{id}", page("company.html"))
+	s.mux.HandleFunc("GET /api/companies/{id}", s.apiCompany)
 	s.mux.HandleFunc("GET /preview", page("preview.html"))
 	s.mux.HandleFunc("GET /bridge", page("bridge.html"))
 	s.mux.HandleFunc("GET /live", page("live.html"))
@@ -299,6 +308,9 @@ type Overview struct {
 	History      HistoryStats `json:"history"`
 	Models       []ModelStats `json:"models"`
 	BacktestMS   int64        `json:"backtest_ms"`
+	// Companies are the top companies by their score in the first company
+	// model (none without company models).
+	Companies []CompanySummary `json:"companies"`
 }
 
 // HistoryStats describes the history scored.
@@ -337,6 +349,10 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
 			ls := per[m.Name]
 			o.Models = append(o.Models, modelStats(m, ls, edges(scoresOf(ls), thresholdsOf(m))))
 		}
+	}
+	o.Companies = []CompanySummary{}
+	if s.companies != nil {
+		o.Companies = s.companies.top
 	}
 	reply(w, o)
 }
