@@ -36,23 +36,11 @@ func RunCompanies(e *scoring.Engine, in io.Reader, asOf time.Time, emit func(Com
 	if len(e.Rules.Companies) == 0 {
 		return nil
 	}
-	sim := accounts.NewSim(e)
-	if !asOf.IsZero() {
-		sim.AsOf(asOf)
-	}
-	err := events.NewReader(in).Each(func(ev events.Event) error {
-		sim.Add(&ev)
-		return nil
-	}, nil) // the contact pass reports bad lines
+	scores, crossings, err := CompanyScores(e, in, asOf)
 	if err != nil {
 		return err
 	}
-	crossings := map[[2]string][]accounts.Crossing{}
-	for _, x := range sim.Crossings {
-		k := [2]string{x.CompanyID, x.Model}
-		crossings[k] = append(crossings[k], x)
-	}
-	for _, s := range sim.Scores() {
+	for _, s := range scores {
 		l := CompanyLine{CompanyID: s.CompanyID, Model: s.Model, Score: rules.Float(s.Score),
 			Contacts: map[string]float64{}, Coverage: s.Coverage, Crossings: []time.Time{}}
 		for _, c := range s.Contacts {
@@ -70,6 +58,30 @@ func RunCompanies(e *scoring.Engine, in io.Reader, asOf time.Time, emit func(Com
 		}
 	}
 	return nil
+}
+
+// CompanyScores runs the company models of e's rule set over in as
+// RunCompanies does and returns the final scores taken apart (by company
+// then model) and each (company, model)'s crossings in order: what a
+// company line summarises, for those who show more of it (the studio).
+func CompanyScores(e *scoring.Engine, in io.Reader, asOf time.Time) ([]accounts.Score, map[[2]string][]accounts.Crossing, error) {
+	sim := accounts.NewSim(e)
+	if !asOf.IsZero() {
+		sim.AsOf(asOf)
+	}
+	err := events.NewReader(in).Each(func(ev events.Event) error {
+		sim.Add(&ev)
+		return nil
+	}, nil) // the contact pass reports bad lines
+	if err != nil {
+		return nil, nil, err
+	}
+	crossings := map[[2]string][]accounts.Crossing{}
+	for _, x := range sim.Crossings {
+		k := [2]string{x.CompanyID, x.Model}
+		crossings[k] = append(crossings[k], x)
+	}
+	return sim.Scores(), crossings, nil
 }
 
 // CompanyExplanation is a company's scores taken apart: its members, their

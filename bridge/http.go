@@ -21,7 +21,8 @@ import (
 )
 
 // web is the bridge's HTTP server: probes and metrics from the start,
-// /decisions once the audit is open, behind the bearer guard.
+// /decisions once the audit is open, /quota from the state store, all
+// behind the bearer guard.
 type web struct {
 	addr      string
 	srv       *http.Server
@@ -30,13 +31,13 @@ type web struct {
 
 // serveHTTP listens on o.HTTP and serves until shutdown; ready answers
 // /readyz.
-func serveHTTP(o Options, reg *prometheus.Registry, log zerolog.Logger, ready func() bool) (*web, error) {
+func serveHTTP(o Options, reg *prometheus.Registry, log zerolog.Logger, ready func() bool, quota http.HandlerFunc) (*web, error) {
 	ln, err := net.Listen("tcp", o.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	w := &web{addr: ln.Addr().String()}
-	w.srv = &http.Server{Handler: bearer.Guard(routes(reg, ready, w.serveDecisions), o.APIToken, bearer.Open...),
+	w.srv = &http.Server{Handler: bearer.Guard(routes(reg, ready, w.serveDecisions, quota), o.APIToken, bearer.Open...),
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -62,7 +63,7 @@ func (w *web) shutdown() {
 	_ = w.srv.Shutdown(ctx)
 }
 
-func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerFunc) http.Handler {
+func routes(reg *prometheus.Registry, ready func() bool, decisions, quota http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
@@ -74,7 +75,34 @@ func routes(reg *prometheus.Registry, ready func() bool, decisions http.HandlerF
 		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /decisions", decisions)
+	mux.HandleFunc("GET /quota", quota)
 	return mux
+}
+
+// quotaAnswer is GET /quota: every configured sender's use of its caps
+// now, as the quota stage would count it before an enrollment.
+type quotaAnswer struct {
+	At      time.Time                `json:"at"`
+	Senders []enrollment.SenderQuota `json:"senders"`
+}
+
+// quotaFrom answers GET /quota from the bridge's state store: read-only
+// (bbolt read transactions), so it never delays a decision.
+func quotaFrom(cfg *enrollment.Config, store *enrollment.Store, now func() time.Time) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		at := now().UTC()
+		held, err := store.Held()
+		var qs []enrollment.SenderQuota
+		if err == nil {
+			qs, err = enrollment.QuotaUse(cfg, store, held, at)
+		}
+		if err != nil {
+			http.Error(w, "quota: state store: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(quotaAnswer{At: at, Senders: qs})
+	}
 }
 
 // maxContactID bounds the contact id /decisions accepts: far above any

@@ -30,7 +30,7 @@ type Options struct {
 	Partitions int // for the crossings topic, only if it must be created
 	ClickHouse string
 	HTTP       string
-	// APIToken guards /decisions; required when HTTP is not a loopback
+	// APIToken guards /decisions and /quota; required when HTTP is not a loopback
 	// address (bearer.Require). Never logged.
 	APIToken string
 	Config   string
@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	var recovered atomic.Bool
 	web, err := serveHTTP(o, reg, log, func() bool {
 		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
-	})
+	}, quotaFrom(cfg, store, time.Now))
 	if err != nil {
 		return err
 	}

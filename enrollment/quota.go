@@ -47,15 +47,10 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 	}
 	// Calls that may have enrolled count until a status check says they
 	// did not; the crossing is then looked at again soon, not in a day.
-	enrollments, sends, settleBy, pending := u.Enrollments, u.Sends, time.Time{}, 0
-	for _, p := range u.Pending {
-		if p.CrossingID == a.Crossing.CrossingID || !p.At.After(a.Now.Add(-day)) {
-			continue
-		}
-		enrollments = append(slices.Clone(enrollments), p.At)
-		sends = append(slices.Clone(sends), p.Sends...)
+	enrollments, sends, pending := counted(u, a.Now, a.Crossing.CrossingID)
+	settleBy := time.Time{}
+	if pending > 0 {
 		settleBy = a.Now.Add(s.Config.Hold.retryAfter)
-		pending++
 	}
 	recent := within(enrollments, a.Now.Add(-day), a.Now)
 	if len(recent) >= a.Sender.DailyEnrollments {
@@ -70,6 +65,85 @@ func (s *QuotaStage) Exec(ctx context.Context, a *Attempt) (*Decision, error) {
 			fmt.Sprintf("projected sends %d/%d in 24h%s", peak, a.Sender.DailySends, pendingNote(pending))), nil
 	}
 	return nil, nil
+}
+
+// counted is what the quota stage counts against a sender at now: its
+// enrollments and projected sends, with the calls that may have enrolled
+// in the last 24 h (but the one for crossing skip), and how many of
+// those there are.
+func counted(u SenderUsage, now time.Time, skip string) (enrollments, sends []time.Time, pending int) {
+	enrollments, sends = u.Enrollments, u.Sends
+	for _, p := range u.Pending {
+		if p.CrossingID == skip || !p.At.After(now.Add(-day)) {
+			continue
+		}
+		enrollments = append(slices.Clone(enrollments), p.At)
+		sends = append(slices.Clone(sends), p.Sends...)
+		pending++
+	}
+	return enrollments, sends, pending
+}
+
+// SenderQuota is one sender's use of its caps at a moment, counted as the
+// quota stage counts it before an enrollment: rolling 24 h windows
+// (hubspot.SendWindow), calls that may have enrolled included.
+type SenderQuota struct {
+	OwnerID string `json:"owner_id"`
+	Email   string `json:"email"`
+	// Enrollments in the last 24 h against daily_enrollments.
+	Enrollments    int `json:"enrollments"`
+	EnrollmentsCap int `json:"daily_enrollments"`
+	// Pending of those are calls that may have enrolled (no status check
+	// has settled them yet).
+	Pending int `json:"pending_calls"`
+	// ProjectedSends is the most emails already scheduled from this
+	// sender's enrollments in any send window that has not closed yet,
+	// against daily_sends.
+	ProjectedSends int    `json:"projected_sends"`
+	SendsCap       int    `json:"daily_sends"`
+	Window         string `json:"window"`
+	// AtCap: the next sequence enrollment would be held for quota on the
+	// enrollment count (the send count depends on the sequence).
+	AtCap bool `json:"at_enrollment_cap"`
+	// FreesAt is when the oldest enrollment in the window leaves it
+	// (zero when the window is empty).
+	FreesAt time.Time `json:"frees_at,omitzero"`
+	// HeldForQuota are this sender's crossings held for quota now, and
+	// NextRelease the earliest time one of them is tried again.
+	HeldForQuota int       `json:"held_for_quota"`
+	NextRelease  time.Time `json:"next_release,omitzero"`
+}
+
+// QuotaUse reports each configured sender's quota use at now, in the
+// configuration's order, from the ledger and the held queue.
+func QuotaUse(cfg *Config, l Ledger, held []HeldItem, now time.Time) ([]SenderQuota, error) {
+	out := make([]SenderQuota, 0, len(cfg.Senders))
+	for _, sc := range cfg.Senders {
+		u, err := l.SenderUsage(sc.OwnerID)
+		if err != nil {
+			return nil, fmt.Errorf("sender %s: %w", sc.OwnerID, err)
+		}
+		enrollments, sends, pending := counted(u, now, "")
+		recent := within(enrollments, now.Add(-day), now)
+		q := SenderQuota{OwnerID: sc.OwnerID, Email: sc.Email, Enrollments: len(recent), EnrollmentsCap: sc.DailyEnrollments,
+			Pending: pending, SendsCap: sc.DailySends, Window: hubspot.SendWindow.String(),
+			ProjectedSends: hubspot.MaxSendsWithNew(nil, within(sends, now.Add(-day), time.Time{}), hubspot.SendWindow),
+			AtCap:          len(recent) >= sc.DailyEnrollments}
+		if len(recent) > 0 {
+			q.FreesAt = recent[0].Add(day).UTC()
+		}
+		for _, h := range held {
+			if h.Decision.OwnerID != sc.OwnerID || h.Decision.Reason != ReasonQuota {
+				continue
+			}
+			q.HeldForQuota++
+			if nb := h.Decision.NotBefore; q.NextRelease.IsZero() || nb.Before(q.NextRelease) {
+				q.NextRelease = nb.UTC()
+			}
+		}
+		out = append(out, q)
+	}
+	return out, nil
 }
 
 // earliest is the sooner of two times, zero meaning none.

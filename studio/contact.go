@@ -25,6 +25,9 @@ type ContactView struct {
 	// DecisionsError says why there are none to show.
 	Decisions      []map[string]any `json:"decisions"`
 	DecisionsError string           `json:"decisions_error,omitempty"`
+	// CompanyID is the company the contact belongs to now, as company
+	// models see it ("" without company models or company).
+	CompanyID string `json:"company_id,omitempty"`
 }
 
 // EventRow is one event of the contact, in time order.
@@ -112,6 +115,9 @@ func (s *Server) apiContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := contactView(s.engine, id, evs)
+	if s.companies != nil {
+		v.CompanyID = s.companies.of[id]
+	}
 	v.Decisions = []map[string]any{}
 	if s.cfg.BridgeURL == "" {
 		v.DecisionsError = "no bridge configured (start the studio with --bridge URL)"

@@ -42,6 +42,9 @@ type Config struct {
 	// ScorerURL and BridgeURL are the services' HTTP addresses (empty:
 	// their pages say they are not configured).
 	ScorerURL, BridgeURL string
+	// BridgeToken is the bridge's API token (its /decisions and /quota
+	// are guarded when it has one); sent only to BridgeURL, never logged.
+	BridgeToken string
 	// Token, when set, is required on every request.
 	Token  string
 	Client *http.Client
@@ -61,6 +64,8 @@ type Server struct {
 	sum      backtest.Summary
 	elapsed  time.Duration
 	types    []string // the history's event types
+
+	companies *companies // nil without company models
 
 	liveMu   sync.Mutex
 	lastLive *sample
@@ -144,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.elapsed = time.Since(start)
+		if len(set.Companies) > 0 {
+			if err := s.loadCompanies(); err != nil {
+				return nil, fmt.Errorf("company models: %w", err)
+			}
+		}
 	}
 	s.routes()
 	return s, nil
@@ -197,6 +207,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", page("overview.html"))
 	s.mux.HandleFunc("GET /contacts/{id}", page("contact.html"))
 	s.mux.HandleFunc("GET /contacts/", page("contact.html"))
+	s.mux.HandleFunc("GET /companies/{id}", page("company.html"))
+	s.mux.HandleFunc("GET /api/companies/{id}", s.apiCompany)
 	s.mux.HandleFunc("GET /preview", page("preview.html"))
 	s.mux.HandleFunc("GET /bridge", page("bridge.html"))
 	s.mux.HandleFunc("GET /live", page("live.html"))
@@ -296,6 +308,9 @@ type Overview struct {
 	History      HistoryStats `json:"history"`
 	Models       []ModelStats `json:"models"`
 	BacktestMS   int64        `json:"backtest_ms"`
+	// Companies are the top companies by their score in the first company
+	// model (none without company models).
+	Companies []CompanySummary `json:"companies"`
 }
 
 // HistoryStats describes the history scored.
@@ -335,6 +350,10 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
 			o.Models = append(o.Models, modelStats(m, ls, edges(scoresOf(ls), thresholdsOf(m))))
 		}
 	}
+	o.Companies = []CompanySummary{}
+	if s.companies != nil {
+		o.Companies = s.companies.top
+	}
 	reply(w, o)
 }
 
@@ -344,11 +363,24 @@ func (s *Server) apiRules(w http.ResponseWriter, r *http.Request) {
 
 // fetch GETs a service's endpoint.
 func (s *Server) fetch(base, path string) ([]byte, error) {
-	u, err := url.JoinPath(base, path)
+	// The query stays a query: url.JoinPath would escape its "?" into
+	// the path, and the service would answer 404.
+	p, query, _ := strings.Cut(path, "?")
+	u, err := url.JoinPath(base, p)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.cfg.Client.Get(u)
+	if query != "" {
+		u += "?" + query
+	}
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if base == s.cfg.BridgeURL && s.cfg.BridgeToken != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.BridgeToken)
+	}
+	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package studio
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/scorebridge/scorebridge/enrollment"
 )
 
 // metrics parses a Prometheus text exposition with Prometheus' own parser.
@@ -79,18 +81,21 @@ type Count struct {
 // BridgeView is GET /api/bridge: the bridge's decisions, held crossings
 // and backlog, from its /metrics.
 type BridgeView struct {
-	URL        string    `json:"url"`
-	Error      string    `json:"error,omitempty"`
-	ByOutcome  []Count   `json:"by_outcome"`
-	ByReason   []Count   `json:"by_reason"`
-	Held       float64   `json:"held"`
-	Outbox     float64   `json:"outbox"`
-	Lag        float64   `json:"lag"`
-	Crossings  []Count   `json:"crossings"`
-	APICalls   []Count   `json:"api_calls"`
-	QuotaNote  string    `json:"quota_note"`
-	ReadAt     time.Time `json:"read_at"`
-	Configured bool      `json:"configured"`
+	URL       string  `json:"url"`
+	Error     string  `json:"error,omitempty"`
+	ByOutcome []Count `json:"by_outcome"`
+	ByReason  []Count `json:"by_reason"`
+	Held      float64 `json:"held"`
+	Outbox    float64 `json:"outbox"`
+	Lag       float64 `json:"lag"`
+	Crossings []Count `json:"crossings"`
+	APICalls  []Count `json:"api_calls"`
+	// Quota is the bridge's GET /quota: each sender's use of its caps;
+	// QuotaError says why it is missing.
+	Quota      *BridgeQuota `json:"quota"`
+	QuotaError string       `json:"quota_error,omitempty"`
+	ReadAt     time.Time    `json:"read_at"`
+	Configured bool         `json:"configured"`
 }
 
 func sorted(m map[string]float64) []Count {
@@ -122,8 +127,7 @@ func by(fams map[string]*dto.MetricFamily, name string, labels ...string) []Coun
 }
 
 func (s *Server) apiBridge(w http.ResponseWriter, r *http.Request) {
-	v := BridgeView{URL: s.cfg.BridgeURL, ReadAt: time.Now().UTC(), ByOutcome: []Count{}, ByReason: []Count{}, Crossings: []Count{}, APICalls: []Count{},
-		QuotaNote: "per-sender quota use is not on the bridge's HTTP endpoints (/metrics, /decisions); `scorer report decisions` reads it from ClickHouse"}
+	v := BridgeView{URL: s.cfg.BridgeURL, ReadAt: time.Now().UTC(), ByOutcome: []Count{}, ByReason: []Count{}, Crossings: []Count{}, APICalls: []Count{}}
 	if s.cfg.BridgeURL == "" {
 		v.Error = "no bridge configured: start the studio with --bridge http://127.0.0.1:8081"
 		reply(w, v)
@@ -146,7 +150,23 @@ func (s *Server) apiBridge(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		v.Error = "bridge: " + err.Error()
 	}
+	if b, err := s.fetch(s.cfg.BridgeURL, "/quota"); err != nil {
+		v.QuotaError = "bridge: " + err.Error()
+	} else {
+		var q BridgeQuota
+		if err := json.Unmarshal(b, &q); err != nil {
+			v.QuotaError = "bridge answered something else than quota use: " + err.Error()
+		} else {
+			v.Quota = &q
+		}
+	}
 	reply(w, v)
+}
+
+// BridgeQuota is the bridge's GET /quota answer, as it gives it.
+type BridgeQuota struct {
+	At      time.Time                `json:"at"`
+	Senders []enrollment.SenderQuota `json:"senders"`
 }
 
 // sample is one reading of the scorer's counters, for rates.

@@ -35,5 +35,5 @@ func TestDocsFlagTablesMatchScorerStudio(t *testing.T) {
 		t.Fatal("docs/studio.md has no flag table for scorer studio")
 	}
 	src, _ := os.ReadFile("studio.go")
-	clitest.Check(t, rows, usage, map[string]bool{"STUDIO_TOKEN": true}, string(src))
+	clitest.Check(t, rows, usage, map[string]bool{"STUDIO_TOKEN": true, "STUDIO_BRIDGE_TOKEN": true}, string(src))
 }

@@ -32,6 +32,7 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 	bridgeURL := fs.String("bridge", envOr("STUDIO_BRIDGE", ""), "the bridge's HTTP address for decisions and the Bridge page, e.g. http://127.0.0.1:8081 (env STUDIO_BRIDGE)")
 	addr := fs.String("http", envOr("STUDIO_HTTP", "127.0.0.1:8070"), "listen address (env STUDIO_HTTP); anything but loopback needs a token")
 	tokenFile := fs.String("token-file", "", "file holding the token every request must carry (or env STUDIO_TOKEN)")
+	bridgeTokenFile := fs.String("bridge-token-file", "", "file holding the bridge's API token, for its /decisions and /quota (or env STUDIO_BRIDGE_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +46,14 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--token-file: %w", err)
 		}
 		token = strings.TrimSpace(string(b))
+	}
+	bridgeToken := os.Getenv("STUDIO_BRIDGE_TOKEN")
+	if *bridgeTokenFile != "" {
+		b, err := os.ReadFile(*bridgeTokenFile)
+		if err != nil {
+			return fmt.Errorf("--bridge-token-file: %w", err)
+		}
+		bridgeToken = strings.TrimSpace(string(b))
 	}
 	if token == "" && !studio.IsLoopback(*addr) {
 		return fmt.Errorf("--http %s is not a loopback address: set a token (STUDIO_TOKEN or --token-file) so that only those who have it get in", *addr)
@@ -76,7 +85,7 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := studio.New(studio.Config{
 		Rules: rulePaths, History: h, Source: source, Open: open,
-		ScorerURL: *scorerURL, BridgeURL: *bridgeURL, Token: token, Log: log,
+		ScorerURL: *scorerURL, BridgeURL: *bridgeURL, BridgeToken: bridgeToken, Token: token, Log: log,
 	})
 	if err != nil {
 		return err

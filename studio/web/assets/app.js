@@ -60,6 +60,7 @@ const pts = (x) => (x === null || x === undefined) ? "–" : String(x);
 const signed = (x) => (x > 0 ? "+" : "") + pts(x);
 const day = (t) => t ? String(t).slice(0, 10) : "–";
 const stamp = (t) => t ? String(t).replace("T", " ").replace("Z", " UTC") : "–";
+const companyLink = (id) => el("a", { href: "/companies/" + encodeURIComponent(id) }, id);
 const contactLink = (id) => el("a", { href: "/contacts/" + encodeURIComponent(id) }, id);
 
 function card(k, v, attrs) {
@@ -233,6 +234,15 @@ async function overview() {
     el("div", {}, el("label", { for: "contact-id" }, "Look up a contact"), el("input", { id: "contact-id", type: "search", placeholder: "c-000123", autocomplete: "off" })),
     el("button", { class: "primary", type: "submit" }, "Show contact"));
   c.append(form);
+  if (o.companies.length) {
+    c.append(el("h2", {}, "Top companies"));
+    c.append(table(`By ${o.companies[0].model} score`, [
+      { h: "Company", get: (r) => companyLink(r.company_id) },
+      { h: "Score", num: true, get: (r) => pts(r.score), attrs: () => ({ "data-testid": "company-score" }) },
+      { h: "Members", num: true, get: (r) => fmt(r.members) },
+      { h: "Crossings", num: true, get: (r) => fmt(r.crossings) },
+    ], o.companies, { attrs: { "data-testid": "top-companies" } }));
+  }
   c.append(el("h2", {}, "Rule check"));
   if (o.problems.length) {
     c.append(el("ul", { class: "problems", "data-testid": "problems" }, o.problems.map((p) => el("li", {}, p.text))));
@@ -282,6 +292,7 @@ async function contactPage() {
   try { v = await api("/api/contacts/" + encodeURIComponent(id)); } catch (e) { status(""); throw e; }
   const c = content();
   status(`Scored at ${stamp(v.at)} (the contact's latest event) under rules ${v.rules_version}; ${v.events.length} events.`);
+  if (v.company_id) c.append(el("p", { "data-testid": "company" }, "Company: ", companyLink(v.company_id)));
   c.append(el("div", { class: "cards" }, v.models.map((m) => card(`${m.name} score`, m.score_text, { "data-testid": "score", "data-model": m.name }))));
   for (const m of v.models) {
     const sec = el("section", { "aria-labelledby": "m-" + m.name, "data-model": m.name });
@@ -487,7 +498,22 @@ async function bridgePage() {
   else status(`Read from ${v.url}/metrics at ${stamp(v.read_at)}.`);
   c.append(el("div", { class: "cards" },
     card("Held crossings", fmt(v.held), { "data-testid": "held" }), card("Outbox", fmt(v.outbox)), card("Consumer lag", fmt(v.lag))));
-  c.append(el("p", { class: "note" }, v.quota_note));
+  c.append(el("h2", {}, "Quota use per sender"));
+  if (v.quota_error) c.append(el("p", { class: "note", "data-testid": "quota-error" }, v.quota_error));
+  else if (v.quota) {
+    const q = v.quota;
+    const ofCap = (n, cap) => `${fmt(n)} / ${fmt(cap)}`;
+    c.append(table(`Rolling ${q.senders.length ? q.senders[0].window.replace("0m0s", "") : "24h"} windows, read at ${stamp(q.at)}`, [
+      { h: "Sender", get: (r) => r.email + " (" + r.owner_id + ")" },
+      { h: "Enrollments / cap", num: true, attrs: () => ({ "data-testid": "enrollments" }), get: (r) => ofCap(r.enrollments, r.daily_enrollments) },
+      { h: "Calls that may have enrolled", num: true, get: (r) => fmt(r.pending_calls) },
+      { h: "Projected sends / cap", num: true, attrs: () => ({ "data-testid": "sends" }), get: (r) => ofCap(r.projected_sends, r.daily_sends) },
+      { h: "At cap", get: (r) => r.at_enrollment_cap ? "yes" : "no" },
+      { h: "Oldest leaves the window", get: (r) => stamp(r.frees_at) },
+      { h: "Held for quota", num: true, attrs: () => ({ "data-testid": "held-quota" }), get: (r) => fmt(r.held_for_quota) },
+      { h: "Next release", get: (r) => stamp(r.next_release) },
+    ], q.senders, { attrs: { "data-testid": "quota" }, rowAttrs: (r) => ({ "data-owner": r.owner_id }) }));
+  }
   const cols = [{ h: "Kind", get: (r) => r.key || "(none)" }, { h: "Count", num: true, get: (r) => fmt(r.value) }];
   c.append(el("h2", {}, "Decisions"));
   c.append(table("By outcome", cols, v.by_outcome, { attrs: { "data-testid": "by-outcome" } }));
@@ -598,7 +624,35 @@ async function calibrationPage() {
   }
 }
 
-const pages = { overview, contact: contactPage, preview: previewPage, bridge: bridgePage, live: livePage, calibration: calibrationPage };
+async function companyPage() {
+  const id = decodeURIComponent(location.pathname.replace(/^\/companies\/?/, ""));
+  $("#title").textContent = "Company " + id;
+  document.title = `Company ${id} - Score Studio`;
+  let v;
+  try { v = await api("/api/companies/" + encodeURIComponent(id)); } catch (e) { status(""); throw e; }
+  const c = content();
+  status(`Company models over the whole history under rules ${v.rules_version}, as the backtest's company lines score them.`);
+  c.append(el("div", { class: "cards" }, v.models.map((m) => card(`${m.model} score`, pts(m.score), { "data-testid": "score", "data-model": m.model }))));
+  for (const m of v.models) {
+    const sec = el("section", { "aria-labelledby": "m-" + m.model, "data-model": m.model });
+    sec.append(el("h2", { id: "m-" + m.model }, `${m.model}: ${pts(m.score)} points`));
+    sec.append(el("p", { class: "note" }, `From ${m.from}, rollup ${m.rollup} (${pts(m.rollup_points)} points); contacts count from ${pts(m.min_contact_score)}; coverage ${signed(m.coverage_points)} points` +
+      (m.coverage.length ? ` for ${m.coverage.join(", ")}.` : " (no role present).")));
+    sec.append(table("Members", [
+      { h: "Contact", get: (r) => contactLink(r.contact_id) },
+      { h: "Role", get: (r) => r.role || "–" },
+      { h: `${m.from} score`, num: true, get: (r) => pts(r.score), attrs: () => ({ "data-testid": "member-score" }) },
+      { h: "Counts", get: (r) => !r.counted ? "no: below min_contact_score" : (r.in_rollup ? "yes" : "coverage only") },
+    ], m.members, { attrs: { "data-testid": "members" }, rowAttrs: (r) => ({ "data-contact": r.contact_id }) }));
+    sec.append(table("Crossings", [
+      { h: "When", get: (x) => stamp(x.at), attrs: () => ({ "data-testid": "crossing-at" }) }, { h: "Threshold", get: (x) => x.threshold },
+      { h: "Score", num: true, get: (x) => pts(x.score) }, { h: "Caused by", get: (x) => [contactLink(x.contact_id), " ", x.event_id] },
+    ], m.crossings, { attrs: { "data-testid": "company-crossings" } }));
+    c.append(sec);
+  }
+}
+
+const pages = { company: companyPage, overview, contact: contactPage, preview: previewPage, bridge: bridgePage, live: livePage, calibration: calibrationPage };
 
 window.addEventListener("DOMContentLoaded", async () => {
   const page = pages[document.body.dataset.page];

@@ -1,0 +1,131 @@
+package studio
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scoring"
+)
+
+// TestBrowserCompany serves the sample account rules over the generated
+// history and checks the company page against the backtest's company
+// line of the top company: the score per company model, every member's
+// current score, the coverage and the crossings; the overview and the
+// member's contact page link to it.
+func TestBrowserCompany(t *testing.T) {
+	data := generated(t)
+	dir := filepath.Join("..", "testdata", "rules-accounts")
+	history := filepath.Join(t.TempDir(), "history.jsonl")
+	os.WriteFile(history, data, 0o644)
+	h, err := backtest.Load(bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Rules: []string{dir}, History: h, Source: "history.jsonl", Log: zerolog.Nop(),
+		Open: func() (io.ReadCloser, error) { return os.Open(history) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ts := hs.URL
+
+	// The reference: the backtest's company lines (`scorer backtest`).
+	set, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string][]backtest.CompanyLine{}
+	var ranked []backtest.CompanyLine
+	if err := backtest.RunCompanies(e, bytes.NewReader(data), time.Time{}, func(l backtest.CompanyLine) error {
+		lines[l.CompanyID] = append(lines[l.CompanyID], l)
+		if l.Model == set.Companies[0].Name {
+			ranked = append(ranked, l)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].Score > ranked[j].Score })
+	if len(ranked) == 0 || len(ranked[0].Crossings) == 0 {
+		t.Fatalf("the history gives no company that crossed (%d companies)", len(ranked))
+	}
+	top := ranked[0]
+
+	ctx := browser(t)
+	open(t, ctx, ts+"/")
+	if got := texts(t, ctx, `[data-testid=top-companies] tbody tr td:first-child`); len(got) == 0 || got[0] != top.CompanyID {
+		t.Fatalf("top companies shown %v, the backtest's top is %s", got, top.CompanyID)
+	}
+	do(t, ctx, chromedp.Click(fmt.Sprintf(`[data-testid=top-companies] a[href="/companies/%s"]`, top.CompanyID)))
+	wait(t, ctx, fmt.Sprintf(`location.pathname === "/companies/%s" && document.body.dataset.ready === "true"`, top.CompanyID))
+	if e := text(t, ctx, "#error"); e != "" {
+		t.Fatalf("error shown: %s", e)
+	}
+	for _, l := range lines[top.CompanyID] {
+		sec := fmt.Sprintf(`section[data-model=%q] `, l.Model)
+		if got := text(t, ctx, fmt.Sprintf(`[data-testid=score][data-model=%q] .v`, l.Model)); got != fmt.Sprint(l.Score) {
+			t.Errorf("%s: score shown %s, backtest %v", l.Model, got, l.Score)
+		}
+		shown := eval[map[string]string](t, ctx, fmt.Sprintf(`Object.fromEntries([...document.querySelectorAll(%q)].map(tr => [tr.dataset.contact, tr.querySelector("[data-testid=member-score]").textContent]))`, sec+`[data-testid=members] tbody tr`))
+		if len(shown) != len(l.Contacts) {
+			t.Errorf("%s: %d members shown, backtest %d", l.Model, len(shown), len(l.Contacts))
+		}
+		for id, sc := range l.Contacts {
+			if shown[id] != fmt.Sprint(sc) {
+				t.Errorf("%s: member %s shown %q, backtest %v", l.Model, id, shown[id], sc)
+			}
+		}
+		note := text(t, ctx, sec+`p.note`)
+		for _, r := range l.Coverage {
+			if !strings.Contains(note, r) {
+				t.Errorf("%s: coverage %s not shown in %q", l.Model, r, note)
+			}
+		}
+		at := texts(t, ctx, sec+`[data-testid=company-crossings] [data-testid=crossing-at]`)
+		var want []string
+		for _, x := range l.Crossings {
+			want = append(want, strings.Replace(x.UTC().Format(time.RFC3339Nano), "T", " ", 1))
+		}
+		if len(at) != len(want) {
+			t.Errorf("%s: crossings shown %v, backtest %v", l.Model, at, want)
+		}
+		for i := range min(len(at), len(want)) {
+			if strings.TrimSuffix(at[i], " UTC") != strings.TrimSuffix(want[i], "Z") {
+				t.Errorf("%s: crossing %d shown %s, backtest %s", l.Model, i, at[i], want[i])
+			}
+		}
+	}
+	shot(t, ctx, "company")
+
+	// A member's contact page links back to its company.
+	var member string
+	for id := range top.Contacts {
+		member = id
+		break
+	}
+	open(t, ctx, ts+"/contacts/"+member)
+	if got := text(t, ctx, `[data-testid=company] a`); got != top.CompanyID {
+		t.Errorf("contact %s: company shown %q, want %s", member, got, top.CompanyID)
+	}
+	open(t, ctx, ts+"/companies/no-such-co")
+	if e := text(t, ctx, "#error"); !strings.Contains(e, `no company "no-such-co"`) {
+		t.Errorf("unknown company: %q", e)
+	}
+}
