@@ -35,8 +35,10 @@ type GroupConfig struct {
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	RebalanceTimeout  time.Duration
-	// RevokeTimeout bounds Handler.Revoked (default 5s). Keep it well
-	// under RebalanceTimeout: a member still revoking after that is
+	// RevokeTimeout bounds Handler.Revoked (default 5s), and on a
+	// graceful stop also the drain before it: the wait for the batches
+	// in flight (Claim.Track) while the generation is still held. Keep it
+	// well under RebalanceTimeout: a member still revoking after that is
 	// dropped from the group, and its partitions may be assigned while
 	// it is still flushing.
 	RevokeTimeout time.Duration
@@ -135,7 +137,8 @@ type Claim struct {
 	mark  atomic.Int64
 	lag   atomic.Int64
 
-	done <-chan struct{} // the generation's end
+	done    <-chan struct{} // the generation's end
+	stopped chan struct{}   // closed when no Handle call will follow
 
 	// end is the partition's end offset as last seen (fetched batches'
 	// high watermark, or a ListOffsets of the periodic commit); committed
@@ -221,6 +224,26 @@ func (c *Claim) WaitTracked(ctx context.Context) error {
 	}
 }
 
+// waitTrackedUnlessFailed is WaitTracked, cut short by Fail: a failed
+// batch is never done.
+func (c *Claim) waitTrackedUnlessFailed(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	failed := c.failure()
+	go func() {
+		select {
+		case <-failed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := c.WaitTracked(ctx)
+	if ferr := c.Failure(); ferr != nil {
+		return fmt.Errorf("%s/%d: %w", c.Topic, c.Partition, ferr)
+	}
+	return err
+}
+
 // Fail stops the partition as if Handle had returned err: for an effect
 // that fails after Handle returned (written in the background, see
 // Track). The first error counts; it is safe from any goroutine.
@@ -255,7 +278,8 @@ func (c *Claim) Failure() error {
 }
 
 // Done is closed when this claim's generation ends: a rebalance, or Run
-// returning. Handle runs to completion even then (its context does not
+// returning (after a graceful stop drained the tracked batches, see
+// Run). Handle runs to completion even then (its context does not
 // end), but the partition may already belong to another member: a handler
 // must not write state a new owner could have superseded after Done.
 func (c *Claim) Done() <-chan struct{} { return c.done }
@@ -319,6 +343,15 @@ func NewGroupConsumer(cfg GroupConfig, h Handler) (*GroupConsumer, error) {
 // leaves the group, so another member takes over at once. It returns nil
 // after ctx ends, or the callback's error. Call it once per
 // GroupConsumer; run more instances by building more GroupConsumers.
+//
+// When ctx ends (a graceful stop) the generation is drained before it
+// ends: no partition is fetched any more, and Run waits, within
+// GroupConfig.RevokeTimeout, until every batch tracked with Claim.Track
+// is done. The member still holds the generation then (it heartbeats and
+// has neither left nor rejoined), so Claim.Done stays open and the
+// handler's durable writes and the final commit are valid. Only then do
+// the claims' Done close, Revoked run and the member leave. A drain that
+// times out ends the generation anyway, as a rebalance does.
 func (g *GroupConsumer) Run(ctx context.Context) error {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                g.cfg.Group,
@@ -343,6 +376,9 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 	var (
 		failMu sync.Mutex
 		failed error
+		// drained is closed once the current generation drained after ctx
+		// ended, or stopped for another reason.
+		drained <-chan struct{}
 	)
 	for {
 		gen, err := cg.Next(runCtx)
@@ -354,14 +390,20 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 			g.log.Warn().Err(err).Msg("joining the group failed; retrying")
 			continue
 		}
+		d := make(chan struct{})
+		drained = d
 		gen.Start(func(genCtx context.Context) {
-			if err := g.runGeneration(genCtx, gen); err != nil {
+			if err := g.runGeneration(genCtx, gen, ctx.Done(), d); err != nil {
 				failMu.Lock()
 				failed = errors.Join(failed, err)
 				failMu.Unlock()
 				cancel()
 			}
 		})
+	}
+	// The generation is still ours until Close: let it drain first.
+	if drained != nil {
+		<-drained
 	}
 	// Close ends the current generation, waits for runGeneration to revoke
 	// and commit, then leaves the group.
@@ -413,11 +455,16 @@ func (g *GroupConsumer) setClaims(claims []*Claim) {
 
 // runGeneration owns the partitions of one generation: one goroutine per
 // partition, plus the periodic commit of marks; a final commit once every
-// partition has been revoked.
-func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation) error {
+// partition has been revoked. When stop closes first (Run's ctx ended) it
+// drains the partitions while the generation is still held (see Run),
+// then closes drained; it closes drained on its way out in any case.
+func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation, stop <-chan struct{}, drained chan struct{}) error {
+	var drainedOnce sync.Once
+	signalDrained := func() { drainedOnce.Do(func() { close(drained) }) }
+	defer signalDrained()
 	var claims []*Claim
 	for _, a := range gen.Assignments[g.cfg.Topic] {
-		c := &Claim{Topic: g.cfg.Topic, Partition: a.ID, Generation: gen.ID, MemberID: gen.MemberID, Committed: -1, start: a.Offset}
+		c := &Claim{Topic: g.cfg.Topic, Partition: a.ID, Generation: gen.ID, MemberID: gen.MemberID, Committed: -1, start: a.Offset, stopped: make(chan struct{})}
 		if a.Offset >= 0 {
 			c.Committed = a.Offset
 		}
@@ -431,13 +478,17 @@ func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation
 	log := g.log.With().Int32("generation", gen.ID).Logger()
 	log.Info().Ints("partitions", partitionsOf(claims)).Msg("partitions assigned")
 
+	// pctx ends the generation for the handler (Claim.Done); fctx ends
+	// the fetching, earlier than pctx on a graceful stop.
 	pctx, pcancel := context.WithCancel(ctx)
 	defer pcancel()
+	fctx, fcancel := context.WithCancel(pctx)
+	defer fcancel()
 	errs := make([]error, len(claims))
 	var wg sync.WaitGroup
 	for i, c := range claims {
 		wg.Go(func() {
-			if err := g.runPartition(pctx, c); err != nil {
+			if err := g.runPartition(pctx, fctx, c); err != nil {
 				errs[i] = err
 				pcancel()
 			}
@@ -451,10 +502,19 @@ func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation
 	}
 	tick := time.NewTicker(g.cfg.CommitInterval)
 	defer tick.Stop()
+	var drainer sync.WaitGroup
+	defer drainer.Wait()
 	for done := false; !done; {
 		select {
 		case <-pctx.Done():
 			done = true
+		case <-stop:
+			stop = nil
+			fcancel()
+			drainer.Go(func() {
+				g.drain(pctx, claims, log)
+				signalDrained()
+			})
 		case <-tick.C:
 			if err := g.commit(gen, claims, committed); err != nil {
 				log.Warn().Err(err).Msg("periodic commit failed; the next one retries")
@@ -469,6 +529,33 @@ func (g *GroupConsumer) runGeneration(ctx context.Context, gen *kafka.Generation
 	}
 	log.Info().Ints("partitions", partitionsOf(claims)).Msg("partitions revoked")
 	return errors.Join(errs...)
+}
+
+// drain waits, within RevokeTimeout, until no claim will call Handle
+// again and every batch it tracked is done; ctx ending (the generation
+// ended under it: a rebalance or a failed partition) cuts it short.
+func (g *GroupConsumer) drain(ctx context.Context, claims []*Claim, log zerolog.Logger) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.RevokeTimeout)
+	defer cancel()
+	var errs []error
+	for _, c := range claims {
+		select {
+		case <-c.stopped:
+			if err := c.waitTrackedUnlessFailed(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("%s/%d: a batch still being handled: %w", c.Topic, c.Partition, ctx.Err()))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		log.Warn().Err(err).Dur("waited", time.Since(start)).
+			Msg("graceful stop: batches in flight were not done in time; ending the generation anyway")
+		return
+	}
+	log.Info().Ints("partitions", partitionsOf(claims)).Dur("took", time.Since(start)).
+		Msg("graceful stop: batches in flight drained")
 }
 
 // commit sends the marks that moved since the last successful commit.
@@ -529,16 +616,27 @@ func (g *GroupConsumer) refreshEnds(ctx context.Context, claims []*Claim) {
 }
 
 // runPartition fetches one partition and feeds the handler in batches
-// until ctx ends, then revokes it.
-func (g *GroupConsumer) runPartition(ctx context.Context, c *Claim) error {
+// until fctx ends, then revokes it once ctx (the generation) ended too.
+func (g *GroupConsumer) runPartition(ctx, fctx context.Context, c *Claim) error {
 	// Callbacks finish their work even when the generation ends under them:
 	// a half-done batch would only be replayed.
 	hctx := context.WithoutCancel(ctx)
 	c.done = ctx.Done()
 	if err := g.h.Assigned(hctx, c); err != nil {
+		close(c.stopped)
 		return fmt.Errorf("assign %s/%d: %w", c.Topic, c.Partition, err)
 	}
-	herr := g.consume(ctx, hctx, c)
+	herr := g.consume(fctx, hctx, c)
+	close(c.stopped)
+	if herr == nil && ctx.Err() == nil {
+		// Fetching stopped first: a graceful stop drains the tracked
+		// batches (runGeneration) before the generation ends.
+		<-ctx.Done()
+		if err := c.Failure(); err != nil {
+			// A tracked batch failed while draining.
+			herr = fmt.Errorf("%s/%d: %w", c.Topic, c.Partition, err)
+		}
+	}
 	rctx, rcancel := context.WithTimeout(hctx, g.cfg.RevokeTimeout)
 	defer rcancel()
 	if err := g.h.Revoked(rctx, c); err != nil {
@@ -596,6 +694,9 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 	}()
 	failed := c.failure()
 	for {
+		if ctx.Err() != nil {
+			return nil // no batch after the fetching stopped
+		}
 		var m kafka.Message
 		var ok bool
 		select {
