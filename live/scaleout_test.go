@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +141,12 @@ func (in *instance) handledPartitions() []int {
 // snapshots.
 func (e *env) start(t *testing.T, name, stateDir string) *instance {
 	t.Helper()
+	return e.startWith(t, name, stateDir, nil)
+}
+
+// startWith is start with a fault hook (Config.fault) on the durable steps.
+func (e *env) startWith(t *testing.T, name, stateDir string, fault func(string) error) *instance {
+	t.Helper()
 	in := &instance{name: name, log: &logBuffer{}, done: make(chan error, 1), handled: map[int]int{}}
 	in.Processor = NewProcessor(Config{
 		Brokers: e.brokers, Changelog: "states", Topic: "events", StateDir: stateDir,
@@ -149,6 +156,7 @@ func (e *env) start(t *testing.T, name, stateDir string) *instance {
 		Partitions:  partitions,
 		Forward:     producer(t, e.brokers, "events"),
 		Log:         zerolog.New(in.log),
+		fault:       fault,
 	}, e.engine)
 	in.g = e.consumer(t, in)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -373,6 +381,60 @@ func TestScaleOutRestartUsesSnapshot(t *testing.T) {
 	}
 	if got := a2.log.count("restored partition state"); got != 0 {
 		t.Errorf("%d partitions restored from the changelog, want 0: the snapshots were current", got)
+	}
+	want, _ := e.backtest(t)
+	checkServing(t, want, a2)
+	a2.stop(t)
+	checkAgainstBacktest(t, e)
+}
+
+// A graceful stop while batches are still being made durable lets them
+// finish (the consumer drains before the generation ends): every
+// partition is snapshotted, none dropped, and the restart restores every
+// partition from its snapshot instead of replaying.
+func TestGracefulStopWithBatchesInFlightSnapshots(t *testing.T) {
+	e, msgs := prepare(t, 120)
+	dir := t.TempDir()
+	e.produce(t, msgs)
+	// A slow changelog keeps batches queued behind the state step.
+	var slow atomic.Bool
+	slow.Store(true)
+	a := e.startWith(t, "a", dir, func(step string) error {
+		if step == "state" && slow.Load() {
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	})
+	waitFor(t, "every partition scoring with batches in flight", func() (bool, error) {
+		return len(a.handledPartitions()) == partitions && a.batchesInFlight.Load() >= partitions, nil
+	}, a)
+	done, err := e.committedAll(ctxFor(t, 10*time.Second))
+	if err != nil || done {
+		t.Fatalf("everything committed before the stop (%v): the test needs batches in flight", err)
+	}
+	inFlight := a.batchesInFlight.Load()
+	a.stop(t)
+	slow.Store(false)
+	if n := a.batchesInFlight.Load(); n != 0 {
+		t.Errorf("%d batches still in flight after the stop", n)
+	}
+	for _, msg := range []string{
+		"batches in flight at revoke were not made durable: the partition's state is dropped; its next owner replays them",
+		"generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it",
+	} {
+		if got := a.log.count(msg); got != 0 {
+			t.Errorf("%d partitions logged %q", got, msg)
+		}
+	}
+	for p := 0; p < partitions; p++ {
+		if _, err := os.Stat(snapshotPath(dir, "events", p)); err != nil {
+			t.Errorf("no snapshot after a graceful stop with %d batches in flight: %v", inFlight, err)
+		}
+	}
+	a2 := e.start(t, "a2", dir)
+	waitFor(t, "the rest committed", e.done(t), a2)
+	if got := a2.log.count("restored partition state from the local snapshot"); got != partitions {
+		t.Errorf("%d partitions restored from snapshots, want %d", got, partitions)
 	}
 	want, _ := e.backtest(t)
 	checkServing(t, want, a2)
