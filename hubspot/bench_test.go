@@ -9,6 +9,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // BenchmarkClientAtHubSpotLimit drives the client at HubSpot's private-app
@@ -17,10 +18,10 @@ import (
 // sit just under 19 and throttled/op at 0: the limiter, not the client or
 // the sandbox, is the bottleneck. Run with -benchtime=300x (about 16 s).
 func BenchmarkClientAtHubSpotLimit(b *testing.B) {
-	sb, srv := newEnv(b, func(c *sandbox.Config) {
+	sb, srv := sandboxtest.Start(b, func(c *sandbox.Config) {
 		c.RateLimit = sandbox.RateLimitConfig{Max: 190, Interval: 10 * time.Second, Daily: 1_000_000}
 	})
-	c, _ := newTestClient(b, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval, c.Audit = 190, 10*time.Second, nil })
+	c, _ := sandboxtest.NewClient(b, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval, c.Audit = 190, 10*time.Second, nil })
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()

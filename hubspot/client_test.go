@@ -14,6 +14,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // Every call in each API version (the default first), against the sandbox
@@ -29,8 +30,8 @@ func TestClientMethods(t *testing.T) {
 }
 
 func testClientMethods(t *testing.T, version string) {
-	sb, srv := newEnv(t, nil)
-	c, log := newTestClient(t, srv.URL, func(cc *hubspot.ClientConfig) { cc.APIVersion = version })
+	sb, srv := sandboxtest.Start(t, nil)
+	c, log := sandboxtest.NewClient(t, srv.URL, func(cc *hubspot.ClientConfig) { cc.APIVersion = version })
 	ctx := context.Background()
 	prefix := "/automation/sequences/2026-03"
 	if version == hubspot.APIVersionV4 {
@@ -81,7 +82,7 @@ func testClientMethods(t *testing.T, version string) {
 	}
 	// The audit saw every exchange once, with its path and query.
 	var paths []string
-	for _, call := range log.all() {
+	for _, call := range log.All() {
 		paths = append(paths, call.Method+" "+call.Path)
 		if call.Status == 0 || call.Latency <= 0 || call.CorrelationID == "" || call.RateLimitRemaining < 0 {
 			t.Errorf("incomplete audit %+v", call)
@@ -102,11 +103,11 @@ func testClientMethods(t *testing.T, version string) {
 	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audited:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
 	}
-	post := log.ops("enroll")[0]
+	post := log.Ops("enroll")[0]
 	if post.ContactID != "77" || post.Tag != "crossing-1" {
 		t.Errorf("enroll audit subject %q tag %q", post.ContactID, post.Tag)
 	}
-	if wf := log.ops("enroll_workflow")[0]; wf.Email != "c78@example.net" {
+	if wf := log.Ops("enroll_workflow")[0]; wf.Email != "c78@example.net" {
 		t.Errorf("workflow audit email %q", wf.Email)
 	}
 	if !strings.Contains(post.RequestBody, `"contactId":"77"`) || !strings.Contains(post.ResponseBody, enr.ID) {
@@ -115,8 +116,8 @@ func testClientMethods(t *testing.T, version string) {
 }
 
 func TestClientPermanentErrors(t *testing.T) {
-	_, srv := newEnv(t, nil)
-	c, log := newTestClient(t, srv.URL, nil)
+	_, srv := sandboxtest.Start(t, nil)
+	c, log := sandboxtest.NewClient(t, srv.URL, nil)
 	ctx := context.Background()
 	if _, err := c.Enroll(ctx, hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"}); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestClientPermanentErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(log.ops("enroll"))
+			before := len(log.Ops("enroll"))
 			_, err := c.Enroll(ctx, tt.req)
 			var ae *hubspot.APIError
 			if !errors.As(err, &ae) {
@@ -149,7 +150,7 @@ func TestClientPermanentErrors(t *testing.T) {
 			if hubspot.IsAlreadyEnrolled(err) != (tt.sentinel == hubspot.ErrAlreadyEnrolled) || errors.Is(err, hubspot.ErrAmbiguous) || hubspot.IsRetryable(err) {
 				t.Errorf("classification wrong for %v", err)
 			}
-			if n := len(log.ops("enroll")) - before; n != 1 {
+			if n := len(log.Ops("enroll")) - before; n != 1 {
 				t.Errorf("a permanent error was sent %d times", n)
 			}
 		})
@@ -174,15 +175,15 @@ func TestClientPermanentErrors(t *testing.T) {
 }
 
 func TestClientRetries5xx(t *testing.T) {
-	sb, srv := newEnv(t, nil)
-	c, log := newTestClient(t, srv.URL, nil)
+	sb, srv := sandboxtest.Start(t, nil)
+	c, log := sandboxtest.NewClient(t, srv.URL, nil)
 	ctx := context.Background()
 	_ = sb.SetFaults(sandbox.Faults{FailNext: 2})
 	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	var st []int
-	for _, call := range log.ops("get_sequence") {
+	for _, call := range log.Ops("get_sequence") {
 		st = append(st, call.Status)
 	}
 	if len(st) != 3 || st[0] != 503 || st[1] != 503 || st[2] != 200 {
@@ -193,7 +194,7 @@ func TestClientRetries5xx(t *testing.T) {
 	if err := c.EnrollWorkflow(ctx, "5001", "c1@example.net"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(log.ops("enroll_workflow")); n != 2 {
+	if n := len(log.Ops("enroll_workflow")); n != 2 {
 		t.Errorf("workflow attempts %d", n)
 	}
 	// Bounded: MaxAttempts answers of 503 end in a retryable APIError.
@@ -203,7 +204,7 @@ func TestClientRetries5xx(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 503 || !ae.Retryable() || !hubspot.IsRetryable(err) {
 		t.Fatalf("exhausted: %v", err)
 	}
-	if n := len(log.ops("get_sequence")); n != 3+4 {
+	if n := len(log.Ops("get_sequence")); n != 3+4 {
 		t.Errorf("%d get_sequence attempts, want 7", n)
 	}
 }
@@ -224,8 +225,8 @@ func TestClientEnrollAmbiguity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb, srv := newEnv(t, func(c *sandbox.Config) { c.Faults = tt.faults })
-			c, log := newTestClient(t, srv.URL, nil)
+			sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.Faults = tt.faults })
+			c, log := sandboxtest.NewClient(t, srv.URL, nil)
 			_, err := c.Enroll(context.Background(), req)
 			if !errors.Is(err, hubspot.ErrAmbiguous) {
 				t.Fatalf("err %v, want ErrAmbiguous", err)
@@ -236,10 +237,10 @@ func TestClientEnrollAmbiguity(t *testing.T) {
 			if stored := sb.State().Sequences; len(stored) != tt.wantStored {
 				t.Fatalf("%d enrollments stored, want %d", len(stored), tt.wantStored)
 			}
-			if n := len(log.ops("enroll")); n != 1 {
+			if n := len(log.Ops("enroll")); n != 1 {
 				t.Errorf("%d POSTs, want 1", n)
 			}
-			if n := len(log.ops("get_contact_enrollment")); n != 0 {
+			if n := len(log.Ops("get_contact_enrollment")); n != 0 {
 				t.Errorf("%d status checks by the client, want none", n)
 			}
 		})
@@ -249,8 +250,8 @@ func TestClientEnrollAmbiguity(t *testing.T) {
 // A timeout after the request left is ambiguous too: the client asks before
 // it sends again, and gives up with ErrAmbiguous when it cannot find out.
 func TestClientEnrollTimeout(t *testing.T) {
-	sb, srv := newEnv(t, func(c *sandbox.Config) { c.Faults.Latency = 300 * time.Millisecond })
-	c, log := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) {
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.Faults.Latency = 300 * time.Millisecond })
+	c, log := sandboxtest.NewClient(t, srv.URL, func(c *hubspot.ClientConfig) {
 		c.AttemptTimeout = 100 * time.Millisecond
 		c.MaxAttempts = 2
 	})
@@ -262,7 +263,7 @@ func TestClientEnrollTimeout(t *testing.T) {
 	if !errors.As(err, &te) || !te.Sent {
 		t.Errorf("want a sent TransportError inside, got %v", err)
 	}
-	if n := len(log.ops("enroll")); n != 1 {
+	if n := len(log.Ops("enroll")); n != 1 {
 		t.Errorf("%d POSTs: an unverified timeout must not be resent", n)
 	}
 	// HubSpot (like the sandbox) may finish the request after the client
@@ -290,23 +291,23 @@ func TestClientConnectionRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c, log := newTestClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts = 3 })
+	c, log := sandboxtest.NewClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts = 3 })
 	_, err = c.Enroll(context.Background(), hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com"})
 	var te *hubspot.TransportError
 	if !errors.As(err, &te) || te.Sent || errors.Is(err, hubspot.ErrAmbiguous) || !hubspot.IsRetryable(err) {
 		t.Fatalf("got %v", err)
 	}
-	if n := len(log.ops("enroll")); n != 3 {
+	if n := len(log.Ops("enroll")); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
 	}
 }
 
 func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
 	const max, interval = 10, 500 * time.Millisecond
-	sb, srv := newEnv(t, func(c *sandbox.Config) {
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) {
 		c.RateLimit = sandbox.RateLimitConfig{Max: max, Interval: interval, Daily: 100000}
 	})
-	c, _ := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = max, interval })
+	c, _ := sandboxtest.NewClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = max, interval })
 	const n = 30
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -339,10 +340,10 @@ func TestClientRateLimiterStaysUnderSandboxLimit(t *testing.T) {
 }
 
 func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
-	sb, srv := newEnv(t, func(c *sandbox.Config) {
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) {
 		c.RateLimit = sandbox.RateLimitConfig{Max: 4, Interval: 800 * time.Millisecond, Daily: 100000}
 	})
-	c, log := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
+	c, log := sandboxtest.NewClient(t, srv.URL, func(c *hubspot.ClientConfig) { c.RequestsPerInterval, c.Interval = 1000, time.Second })
 	for i := range 6 {
 		if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {
 			t.Fatalf("call %d: %v", i, err)
@@ -351,7 +352,7 @@ func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
 	if s := sb.Stats(); s.RateLimited == 0 {
 		t.Fatal("the misconfigured client never met a 429")
 	}
-	calls := log.ops("get_sequence")
+	calls := log.Ops("get_sequence")
 	saw := false
 	for i, call := range calls {
 		if call.Status != 429 {
@@ -374,8 +375,8 @@ func TestClientMisconfiguredLimiterHonoursRetryAfter(t *testing.T) {
 }
 
 func TestClientDailyLimitIsNotWaitedFor(t *testing.T) {
-	_, srv := newEnv(t, func(c *sandbox.Config) { c.RateLimit.Daily = 1 })
-	c, log := newTestClient(t, srv.URL, nil)
+	_, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.RateLimit.Daily = 1 })
+	c, log := sandboxtest.NewClient(t, srv.URL, nil)
 	ctx := context.Background()
 	if _, err := c.GetSequence(ctx, "9001", "101"); err != nil {
 		t.Fatal(err)
@@ -385,15 +386,15 @@ func TestClientDailyLimitIsNotWaitedFor(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 429 || ae.PolicyName != "DAILY" || ae.RetryAfter <= time.Minute {
 		t.Fatalf("got %v", err)
 	}
-	if n := len(log.ops("get_sequence")); n != 2 {
+	if n := len(log.Ops("get_sequence")); n != 2 {
 		t.Errorf("%d attempts: a DAILY 429 must not be retried", n)
 	}
 }
 
 func TestClientContextCancelStopsRetries(t *testing.T) {
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	_ = sb.SetFaults(sandbox.Faults{FailNext: 100})
-	c, _ := newTestClient(t, srv.URL, func(c *hubspot.ClientConfig) {
+	c, _ := sandboxtest.NewClient(t, srv.URL, func(c *hubspot.ClientConfig) {
 		c.MaxAttempts, c.InitialBackoff, c.MaxBackoff = 100, 200*time.Millisecond, time.Second
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -411,7 +412,7 @@ func TestClientContextCancelStopsRetries(t *testing.T) {
 // The token must not reach the audit trail or an error, even when HubSpot
 // (or a caller's field) echoes it.
 func TestClientNeverLeaksToken(t *testing.T) {
-	sb, srv := newEnv(t, func(c *sandbox.Config) { c.ContactsAuto = true })
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.ContactsAuto = true })
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A hostile or buggy server echoing the Authorization header.
 		w.Header().Set("Content-Type", "application/json")
@@ -429,14 +430,14 @@ func TestClientNeverLeaksToken(t *testing.T) {
 	ctx := context.Background()
 	var errs []error
 	for _, base := range []string{srv.URL, echo.URL} {
-		c, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: base, Token: testToken, MaxAttempts: 2, InitialBackoff: time.Millisecond, Audit: audit})
+		c, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: base, Token: sandboxtest.Token, MaxAttempts: 2, InitialBackoff: time.Millisecond, Audit: audit})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = sb.SetFaults(sandbox.Faults{FailNext: 1})
 		_, err = c.GetSequence(ctx, "9001", "101")
 		errs = append(errs, err)
-		_, err = c.Enroll(ctx, hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: testToken})
+		_, err = c.Enroll(ctx, hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: sandboxtest.Token})
 		errs = append(errs, err)
 		_, err = c.Enroll(ctx, hubspot.EnrollRequest{UserID: "108", ContactID: "78", SequenceID: "9002", SenderEmail: "hugo@example.com"})
 		errs = append(errs, err)
@@ -453,7 +454,7 @@ func TestClientNeverLeaksToken(t *testing.T) {
 	if strings.Count(out, "\n") < 10 {
 		t.Fatalf("audit too short to mean anything:\n%s", out)
 	}
-	if strings.Contains(out, testToken) {
+	if strings.Contains(out, sandboxtest.Token) {
 		t.Fatalf("token leaked:\n%s", out)
 	}
 	if !strings.Contains(out, "[REDACTED]") {
@@ -497,14 +498,14 @@ func TestClient429WithoutRetryAfterUsesInterval(t *testing.T) {
 		_, _ = w.Write([]byte(`{"id":"9001","name":"n","userId":"1","steps":[]}`))
 	}))
 	defer srv.Close()
-	c, log := newTestClient(t, srv.URL, nil)
+	c, log := sandboxtest.NewClient(t, srv.URL, nil)
 	if _, err := c.GetSequence(context.Background(), "9001", "1"); err != nil {
 		t.Fatal(err)
 	}
 	if len(hits) != 2 || hits[1].Sub(hits[0]) < 300*time.Millisecond {
 		t.Fatalf("hits %v", hits)
 	}
-	if first := log.all()[0]; first.Status != 429 || first.RetryAfter != 300*time.Millisecond || first.RateLimitRemaining != 0 {
+	if first := log.All()[0]; first.Status != 429 || first.RetryAfter != 300*time.Millisecond || first.RateLimitRemaining != 0 {
 		t.Errorf("audit %+v", first)
 	}
 }

@@ -1,12 +1,14 @@
-package sandbox
+package sandbox_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 func TestLoadSampleConfig(t *testing.T) {
-	cfg, err := LoadConfig("../../testdata/sandbox.yaml")
+	cfg, err := sandbox.LoadConfig("../../testdata/sandbox.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +20,7 @@ func TestLoadSampleConfig(t *testing.T) {
 			t.Errorf("senders[%d].owner_id = %q, want %q", i, s.OwnerID, want)
 		}
 	}
-	if _, err := New(cfg, Options{}); err != nil {
+	if _, err := sandbox.New(cfg, sandbox.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,7 +70,7 @@ contact_email_template: "nobody@example.net"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tt.yaml))
+			_, err := sandbox.ParseConfig([]byte(tt.yaml))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -86,12 +88,12 @@ func FuzzParseSandboxConfig(f *testing.F) {
 	f.Add([]byte("token: t\nworkflows: [{id: 5, name: w}]\nfaults: {latency: 10ms, error_rate: 0.5}\n"))
 	f.Add([]byte("rate_limit: {max: -1}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cfg, err := ParseConfig(b)
+		cfg, err := sandbox.ParseConfig(b)
 		if err != nil {
 			return
 		}
 		// A configuration that loads must build a sandbox.
-		if _, err := New(cfg, Options{}); err != nil {
+		if _, err := sandbox.New(cfg, sandbox.Options{}); err != nil {
 			t.Fatalf("loaded but New failed: %v", err)
 		}
 	})

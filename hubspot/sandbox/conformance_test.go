@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"encoding/json"
@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // openAPI is the part of HubSpot's published OpenAPI document the
@@ -143,7 +145,7 @@ func (spec *openAPI) validate(where string, v any, s *schema) []string {
 				bad = append(bad, fmt.Sprintf("%s: %q is not a date-time", where, str))
 			}
 		}
-		if len(s.Enum) > 0 && !oneOf(str, s.Enum...) {
+		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 			bad = append(bad, fmt.Sprintf("%s: %q not in %v", where, str, s.Enum))
 		}
 	case "integer", "number":
@@ -182,10 +184,10 @@ func TestSandboxConformsToPublishedSchemas(t *testing.T) {
 	}
 	for _, version := range hubspot.APIVersions {
 		t.Run(version, func(t *testing.T) {
-			_, srv := newEnv(t, nil)
+			_, srv := sandboxtest.Start(t, nil)
 			for _, c := range calls {
 				req, _ := http.NewRequest(c.method, srv.URL+hubspot.SequencesPrefix(version)+c.path, strings.NewReader(c.body))
-				req.Header.Set("Authorization", "Bearer "+testToken)
+				req.Header.Set("Authorization", "Bearer "+sandboxtest.Token)
 				if c.body != "" {
 					req.Header.Set("Content-Type", "application/json")
 				}

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // The CRM through the client over HTTP: a group and properties created
@@ -17,8 +18,8 @@ import (
 // contact failing alone in a 207, and HubSpot's 400s for too many inputs
 // and unknown properties, with HubSpot's error body.
 func TestSandboxCRM(t *testing.T) {
-	sb, srv := newEnv(t, nil)
-	c, audit := newTestClient(t, srv.URL, nil)
+	sb, srv := sandboxtest.Start(t, nil)
+	c, audit := sandboxtest.NewClient(t, srv.URL, nil)
 	ctx := context.Background()
 
 	if _, err := c.GetContactPropertyGroup(ctx, "scorebridge"); !errors.Is(err, hubspot.ErrNotFound) {
@@ -55,7 +56,7 @@ func TestSandboxCRM(t *testing.T) {
 	if len(res.Results) != 1 || res.Results[0].ID != "2001" || len(failed) != 1 || failed["2002"].Category != "OBJECT_NOT_FOUND" || res.NumErrors != 1 {
 		t.Fatalf("batch with a deleted contact: %+v", res)
 	}
-	if calls := audit.ops("batch_update_contacts"); len(calls) != 1 || calls[0].Status != http.StatusMultiStatus {
+	if calls := audit.Ops("batch_update_contacts"); len(calls) != 1 || calls[0].Status != http.StatusMultiStatus {
 		t.Fatalf("audited %+v, want one 207", calls)
 	}
 	if props, ok := sb.ContactProperties("2001"); !ok || props["sb_score"] != "44.5" {
@@ -92,7 +93,7 @@ func TestSandboxCRM(t *testing.T) {
 	if _, err := c.BatchUpdateContacts(ctx, many); err == nil {
 		t.Fatal("the client sent 101 inputs")
 	}
-	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/contacts/batch/update", testToken, body)
+	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/contacts/batch/update", sandboxtest.Token, body)
 	if resp.StatusCode != http.StatusBadRequest || m["category"] != "VALIDATION_ERROR" || m["correlationId"] == "" {
 		t.Fatalf("101 inputs: %d %v", resp.StatusCode, m)
 	}
@@ -104,9 +105,9 @@ func TestSandboxCRM(t *testing.T) {
 // A low-priority caller yields the limiter: with a backlog of write-back
 // calls queued, an ordinary call waits for at most one of them.
 func TestLowPriorityYields(t *testing.T) {
-	_, srv := newEnv(t, nil)
+	_, srv := sandboxtest.Start(t, nil)
 	// 5 requests a second: one slot every 250 ms.
-	c, audit := newTestClient(t, srv.URL, func(cfg *hubspot.ClientConfig) { cfg.RequestsPerInterval, cfg.Interval = 5, time.Second })
+	c, audit := sandboxtest.NewClient(t, srv.URL, func(cfg *hubspot.ClientConfig) { cfg.RequestsPerInterval, cfg.Interval = 5, time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	low := hubspot.WithLowPriority(ctx)
@@ -129,7 +130,7 @@ func TestLowPriorityYields(t *testing.T) {
 	if waited > 600*time.Millisecond {
 		t.Fatalf("the ordinary call waited %s behind low-priority calls", waited)
 	}
-	if n := len(audit.ops("get_property")); n < 2 {
+	if n := len(audit.Ops("get_property")); n < 2 {
 		t.Fatalf("only %d low-priority calls ran: no backlog", n)
 	}
 	t.Logf("ordinary call admitted in %s with 4 low-priority callers waiting", waited)

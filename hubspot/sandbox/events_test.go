@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // The sandbox signs its webhooks as HubSpot does: a receiver verifying
 // X-HubSpot-Signature-v3 over the URL it is called at accepts them; a
 // failed delivery is retried with attemptNumber counting.
 func TestSandboxWebhooks(t *testing.T) {
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	secret := []byte("app-client-secret")
 	var mu sync.Mutex
 	var got []hubspot.WebhookEvent
@@ -79,8 +81,8 @@ func TestSandboxWebhooks(t *testing.T) {
 // Email events page by offset from a start time, oldest first, through the
 // client.
 func TestSandboxEmailEvents(t *testing.T) {
-	_, srv := newEnv(t, nil)
-	c, _ := newTestClient(t, srv.URL, nil)
+	_, srv := sandboxtest.Start(t, nil)
+	c, _ := sandboxtest.NewClient(t, srv.URL, nil)
 	var b strings.Builder
 	b.WriteString("[")
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
@@ -151,11 +153,11 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("HUBSPOT_CLIENT_SECRET", c.env)
-			cfg, err := ParseConfig([]byte(c.yaml))
+			cfg, err := sandbox.ParseConfig([]byte(c.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sb, err := New(cfg, Options{})
+			sb, err := sandbox.New(cfg, sandbox.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,13 +180,13 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 		base + "webhooks: {secret_file: /x}\n":          "secret_file without webhooks.url",
 		base + "webhooks: {url: http://x, secret: s}\n": "field secret not found",
 	} {
-		if _, err := ParseConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := sandbox.ParseConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", yaml, err, want)
 		}
 	}
 	t.Setenv("HUBSPOT_CLIENT_SECRET", "")
-	cfg, _ := ParseConfig([]byte(base + "webhooks: {url: " + hook.URL + "}\n"))
-	if _, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "HUBSPOT_CLIENT_SECRET") {
+	cfg, _ := sandbox.ParseConfig([]byte(base + "webhooks: {url: " + hook.URL + "}\n"))
+	if _, err := sandbox.New(cfg, sandbox.Options{}); err == nil || !strings.Contains(err.Error(), "HUBSPOT_CLIENT_SECRET") {
 		t.Errorf("no secret: %v", err)
 	}
 }

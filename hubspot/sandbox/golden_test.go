@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -18,11 +20,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // TestSandboxWireGolden pins the JSON the sandbox answers for the sample
 // configuration, so a change of wire shape shows up in review.
 func TestSandboxWireGolden(t *testing.T) {
-	cfg, err := LoadConfig("../../testdata/sandbox.yaml")
+	cfg, err := sandbox.LoadConfig("../../testdata/sandbox.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := New(cfg, Options{})
+	sb, err := sandbox.New(cfg, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

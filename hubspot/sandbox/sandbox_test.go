@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"encoding/json"
@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestSandboxAuth(t *testing.T) {
-	_, srv := newEnv(t, nil)
-	for _, tok := range []string{"", "wrong-token", testToken + "x"} {
+	_, srv := sandboxtest.Start(t, nil)
+	for _, tok := range []string{"", "wrong-token", sandboxtest.Token + "x"} {
 		resp, body := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", tok, "")
 		if resp.StatusCode != 401 || body["category"] != "INVALID_AUTHENTICATION" || body["status"] != "error" {
 			t.Errorf("token %q: %d %v", tok, resp.StatusCode, body)
@@ -25,13 +27,13 @@ func TestSandboxAuth(t *testing.T) {
 			t.Errorf("correlationId %v is not a uuid", body["correlationId"])
 		}
 	}
-	if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, ""); resp.StatusCode != 200 {
+	if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", sandboxtest.Token, ""); resp.StatusCode != 200 {
 		t.Fatalf("right token: %d", resp.StatusCode)
 	}
 }
 
 func TestSandboxListSequences(t *testing.T) {
-	_, srv := newEnv(t, nil)
+	_, srv := sandboxtest.Start(t, nil)
 	tests := []struct {
 		query     string
 		status    int
@@ -51,7 +53,7 @@ func TestSandboxListSequences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			resp, body := raw(t, srv, "GET", "/automation/v4/sequences?"+tt.query, testToken, "")
+			resp, body := raw(t, srv, "GET", "/automation/v4/sequences?"+tt.query, sandboxtest.Token, "")
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %v", resp.StatusCode, tt.status, body)
 			}
@@ -86,8 +88,8 @@ func TestSandboxListSequences(t *testing.T) {
 }
 
 func TestSandboxGetSequence(t *testing.T) {
-	_, srv := newEnv(t, nil)
-	resp, body := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", testToken, "")
+	_, srv := sandboxtest.Start(t, nil)
+	resp, body := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", sandboxtest.Token, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
@@ -114,11 +116,11 @@ func TestSandboxGetSequence(t *testing.T) {
 		t.Errorf("dependencies must be a list: %v", body["dependencies"])
 	}
 
-	resp, body = raw(t, srv, "GET", "/automation/v4/sequences/424242?userId=101", testToken, "")
+	resp, body = raw(t, srv, "GET", "/automation/v4/sequences/424242?userId=101", sandboxtest.Token, "")
 	if resp.StatusCode != 404 || body["category"] != "OBJECT_NOT_FOUND" {
 		t.Errorf("unknown sequence: %d %v", resp.StatusCode, body)
 	}
-	if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001", testToken, ""); resp.StatusCode != 400 {
+	if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001", sandboxtest.Token, ""); resp.StatusCode != 400 {
 		t.Errorf("missing userId: %d", resp.StatusCode)
 	}
 }
@@ -128,9 +130,9 @@ func enrollBody(contact, seq, sender string) string {
 }
 
 func TestSandboxEnroll(t *testing.T) {
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	const path = "/automation/v4/sequences/enrollments?userId=102"
-	resp, body := raw(t, srv, "POST", path, testToken, enrollBody("77", "9002", "ben@example.com"))
+	resp, body := raw(t, srv, "POST", path, sandboxtest.Token, enrollBody("77", "9002", "ben@example.com"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
@@ -154,7 +156,7 @@ func TestSandboxEnroll(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := raw(t, srv, "POST", tt.path, testToken, tt.body)
+			resp, body := raw(t, srv, "POST", tt.path, sandboxtest.Token, tt.body)
 			if resp.StatusCode != tt.status || body["category"] != tt.category || body["status"] != "error" {
 				t.Fatalf("%d %v", resp.StatusCode, body)
 			}
@@ -172,28 +174,28 @@ func TestSandboxEnroll(t *testing.T) {
 }
 
 func TestSandboxKnownContactsOnly(t *testing.T) {
-	_, srv := newEnv(t, func(c *Config) { c.ContactsAuto = false })
-	resp, body := raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("77", "9002", "ben@example.com"))
+	_, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.ContactsAuto = false })
+	resp, body := raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", sandboxtest.Token, enrollBody("77", "9002", "ben@example.com"))
 	if resp.StatusCode != 404 || body["message"] != "Contact with id 77 not found" {
 		t.Errorf("unknown contact: %d %v", resp.StatusCode, body)
 	}
-	resp, body = raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("1001", "9002", "ben@example.com"))
+	resp, body = raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", sandboxtest.Token, enrollBody("1001", "9002", "ben@example.com"))
 	if resp.StatusCode != 200 || body["toEmail"] != "dana@northwind.example" {
 		t.Errorf("listed contact: %d %v", resp.StatusCode, body)
 	}
-	if resp, _ := raw(t, srv, "POST", "/automation/v2/workflows/5001/enrollments/contacts/c77@example.net", testToken, ""); resp.StatusCode != 404 {
+	if resp, _ := raw(t, srv, "POST", "/automation/v2/workflows/5001/enrollments/contacts/c77@example.net", sandboxtest.Token, ""); resp.StatusCode != 404 {
 		t.Errorf("derived email without contacts_auto: %d", resp.StatusCode)
 	}
 }
 
 func TestSandboxContactStatusAndLifecycle(t *testing.T) {
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	const status = "/automation/v4/sequences/enrollments/contact/77"
-	if resp, body := raw(t, srv, "GET", status, testToken, ""); resp.StatusCode != 404 || body["category"] != "OBJECT_NOT_FOUND" {
+	if resp, body := raw(t, srv, "GET", status, sandboxtest.Token, ""); resp.StatusCode != 404 || body["category"] != "OBJECT_NOT_FOUND" {
 		t.Fatalf("not enrolled: %d %v", resp.StatusCode, body)
 	}
-	raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("77", "9002", "ben@example.com"))
-	resp, body := raw(t, srv, "GET", status, testToken, "")
+	raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", sandboxtest.Token, enrollBody("77", "9002", "ben@example.com"))
+	resp, body := raw(t, srv, "GET", status, sandboxtest.Token, "")
 	if resp.StatusCode != 200 || body["sequenceId"] != "9002" || body["sequenceName"] != "Webinar follow-up" ||
 		body["enrolledBy"] != "102" || body["enrolledByEmail"] != "ben@example.com" || body["toEmail"] != "c77@example.net" {
 		t.Fatalf("enrolled: %d %v", resp.StatusCode, body)
@@ -204,7 +206,7 @@ func TestSandboxContactStatusAndLifecycle(t *testing.T) {
 	if resp.StatusCode != 200 || body["endReason"] != "REPLIED" {
 		t.Fatalf("reply: %d %v", resp.StatusCode, body)
 	}
-	if resp, _ := raw(t, srv, "GET", status, testToken, ""); resp.StatusCode != 404 {
+	if resp, _ := raw(t, srv, "GET", status, sandboxtest.Token, ""); resp.StatusCode != 404 {
 		t.Fatalf("after reply: %d", resp.StatusCode)
 	}
 	if resp, _ := raw(t, srv, "POST", "/_sandbox/events", "", `{"contactId":"77","type":"REPLIED"}`); resp.StatusCode != 404 {
@@ -213,19 +215,19 @@ func TestSandboxContactStatusAndLifecycle(t *testing.T) {
 	if resp, _ := raw(t, srv, "POST", "/_sandbox/events", "", `{"contactId":"77","type":"LIKED"}`); resp.StatusCode != 404 {
 		t.Errorf("bad event type: %d", resp.StatusCode)
 	}
-	if resp, _ := raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("77", "9002", "ben@example.com")); resp.StatusCode != 200 {
+	if resp, _ := raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", sandboxtest.Token, enrollBody("77", "9002", "ben@example.com")); resp.StatusCode != 200 {
 		t.Fatalf("re-enroll after reply: %d", resp.StatusCode)
 	}
 	// The sequence runs two days; after that the enrollment is finished.
 	sb.Advance(49 * time.Hour)
-	if resp, _ := raw(t, srv, "GET", status, testToken, ""); resp.StatusCode != 404 {
+	if resp, _ := raw(t, srv, "GET", status, sandboxtest.Token, ""); resp.StatusCode != 404 {
 		t.Fatalf("after the last step: %d", resp.StatusCode)
 	}
 	st := sb.State()
 	if len(st.Sequences) != 2 || st.Sequences[0].EndReason != "REPLIED" || st.Sequences[1].EndReason != "FINISHED" {
 		t.Errorf("state %+v", st.Sequences)
 	}
-	raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", testToken, enrollBody("78", "9002", "ben@example.com"))
+	raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=102", sandboxtest.Token, enrollBody("78", "9002", "ben@example.com"))
 	if _, body := raw(t, srv, "GET", "/_sandbox/enrollments?contactId=77", "", ""); len(body["sequences"].([]any)) != 2 {
 		t.Errorf("filtered by contact: %v", body)
 	}
@@ -233,10 +235,10 @@ func TestSandboxContactStatusAndLifecycle(t *testing.T) {
 
 func TestSandboxSendCap(t *testing.T) {
 	// Sequence 9001 sends 3 emails within 4 hours; ana's inbox cap is 5.
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	const path = "/automation/v4/sequences/enrollments?userId=101"
 	enroll := func(contact string) (int, map[string]any) {
-		resp, body := raw(t, srv, "POST", path, testToken, enrollBody(contact, "9001", "ana@example.com"))
+		resp, body := raw(t, srv, "POST", path, sandboxtest.Token, enrollBody(contact, "9001", "ana@example.com"))
 		return resp.StatusCode, body
 	}
 	if st, b := enroll("1"); st != 200 {
@@ -264,11 +266,11 @@ func TestSandboxSendCap(t *testing.T) {
 }
 
 func TestSandboxRateLimit(t *testing.T) {
-	sb, srv := newEnv(t, func(c *Config) {
-		c.RateLimit = RateLimitConfig{Max: 3, Interval: 400 * time.Millisecond, Daily: 5}
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) {
+		c.RateLimit = sandbox.RateLimitConfig{Max: 3, Interval: 400 * time.Millisecond, Daily: 5}
 	})
 	for i := range 3 {
-		resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, "")
+		resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", sandboxtest.Token, "")
 		if resp.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
@@ -279,18 +281,18 @@ func TestSandboxRateLimit(t *testing.T) {
 			t.Errorf("request %d headers %v", i, h)
 		}
 	}
-	resp, body := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, "")
+	resp, body := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", sandboxtest.Token, "")
 	if resp.StatusCode != 429 || body["policyName"] != "TEN_SECONDLY_ROLLING" || body["errorType"] != "RATE_LIMIT" ||
 		resp.Header.Get("Retry-After") != "1" || resp.Header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
 		t.Fatalf("4th: %d %v %v", resp.StatusCode, body, resp.Header)
 	}
 	time.Sleep(450 * time.Millisecond) // the rolling window clears
 	for i := range 2 {
-		if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, ""); resp.StatusCode != 200 {
+		if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences?userId=101", sandboxtest.Token, ""); resp.StatusCode != 200 {
 			t.Fatalf("after the window %d: %d", i, resp.StatusCode)
 		}
 	}
-	resp, body = raw(t, srv, "GET", "/automation/v4/sequences?userId=101", testToken, "")
+	resp, body = raw(t, srv, "GET", "/automation/v4/sequences?userId=101", sandboxtest.Token, "")
 	if resp.StatusCode != 429 || body["policyName"] != "DAILY" || resp.Header.Get("X-HubSpot-RateLimit-Daily-Remaining") != "0" {
 		t.Fatalf("daily: %d %v", resp.StatusCode, body)
 	}
@@ -300,14 +302,14 @@ func TestSandboxRateLimit(t *testing.T) {
 }
 
 func TestSandboxWorkflows(t *testing.T) {
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	const enroll = "/automation/v2/workflows/5001/enrollments/contacts/c77@example.net"
 	for i := range 2 { // the repeat is accepted without a second enrollment
-		if resp, _ := raw(t, srv, "POST", enroll, testToken, ""); resp.StatusCode != 204 {
+		if resp, _ := raw(t, srv, "POST", enroll, sandboxtest.Token, ""); resp.StatusCode != 204 {
 			t.Fatalf("enroll %d: %d", i, resp.StatusCode)
 		}
 	}
-	if resp, _ := raw(t, srv, "POST", "/automation/v2/workflows/5002/enrollments/contacts/dana@northwind.example", testToken, ""); resp.StatusCode != 204 {
+	if resp, _ := raw(t, srv, "POST", "/automation/v2/workflows/5002/enrollments/contacts/dana@northwind.example", sandboxtest.Token, ""); resp.StatusCode != 204 {
 		t.Fatalf("listed contact: %d", resp.StatusCode)
 	}
 	if n := len(sb.State().Workflows); n != 2 {
@@ -316,7 +318,7 @@ func TestSandboxWorkflows(t *testing.T) {
 	var list []hubspot.WorkflowEnrollment
 	getList := func(vid string) int {
 		req, _ := http.NewRequest("GET", srv.URL+"/automation/v2/workflows/enrollments/contacts/"+vid, nil)
-		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Authorization", "Bearer "+sandboxtest.Token)
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +331,7 @@ func TestSandboxWorkflows(t *testing.T) {
 	if st := getList("77"); st != 200 || len(list) != 1 || list[0].ID != 5001 || list[0].Name != "Nurture - product education" || !list[0].Enabled {
 		t.Fatalf("list: %d %+v", st, list)
 	}
-	if resp, _ := raw(t, srv, "DELETE", enroll, testToken, ""); resp.StatusCode != 204 {
+	if resp, _ := raw(t, srv, "DELETE", enroll, sandboxtest.Token, ""); resp.StatusCode != 204 {
 		t.Fatalf("unenroll: %d", resp.StatusCode)
 	}
 	if st := getList("77"); st != 200 || len(list) != 0 {
@@ -343,7 +345,7 @@ func TestSandboxWorkflows(t *testing.T) {
 		{"DELETE", "/automation/v2/workflows/5001/enrollments/contacts/stranger@example.org", "Contact with email stranger@example.org not found"},
 	}
 	for _, tt := range tests {
-		resp, body := raw(t, srv, tt.method, tt.path, testToken, "")
+		resp, body := raw(t, srv, tt.method, tt.path, sandboxtest.Token, "")
 		if resp.StatusCode != 404 || body["message"] != tt.msg || body["category"] != "OBJECT_NOT_FOUND" {
 			t.Errorf("%s %s: %d %v", tt.method, tt.path, resp.StatusCode, body)
 		}
@@ -352,10 +354,10 @@ func TestSandboxWorkflows(t *testing.T) {
 
 func TestSandboxFaults(t *testing.T) {
 	statuses := func(seed uint64) []int {
-		_, srv := newEnv(t, func(c *Config) { c.Faults = Faults{ErrorRate: 0.3, Seed: seed} })
+		_, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.Faults = sandbox.Faults{ErrorRate: 0.3, Seed: seed} })
 		var out []int
 		for range 40 {
-			resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", testToken, "")
+			resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", sandboxtest.Token, "")
 			out = append(out, resp.StatusCode)
 		}
 		return out
@@ -379,14 +381,14 @@ func TestSandboxFaults(t *testing.T) {
 		t.Errorf("%d of 40 failed at rate 0.3", fails)
 	}
 
-	sb, srv := newEnv(t, nil)
+	sb, srv := sandboxtest.Start(t, nil)
 	resp, body := raw(t, srv, "POST", "/_sandbox/faults", "", `{"fail_next":2,"latency":"30ms"}`)
 	if resp.StatusCode != 200 || body["fail_next"] != 2.0 || body["latency"] != "30ms" {
 		t.Fatalf("set faults: %d %v", resp.StatusCode, body)
 	}
 	start := time.Now()
 	for i, want := range []int{503, 503, 200} {
-		if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", testToken, ""); resp.StatusCode != want {
+		if resp, _ := raw(t, srv, "GET", "/automation/v4/sequences/9001?userId=101", sandboxtest.Token, ""); resp.StatusCode != want {
 			t.Errorf("request %d: %d, want %d", i, resp.StatusCode, want)
 		}
 	}
@@ -408,9 +410,9 @@ func TestSandboxFaults(t *testing.T) {
 }
 
 func TestSandboxDropAfterEnroll(t *testing.T) {
-	sb, srv := newEnv(t, func(c *Config) { c.Faults.DropAfterEnrollNext = 1 })
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.Faults.DropAfterEnrollNext = 1 })
 	req, _ := http.NewRequest("POST", srv.URL+"/automation/v4/sequences/enrollments?userId=102", stringsReader(enrollBody("77", "9002", "ben@example.com")))
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+sandboxtest.Token)
 	if resp, err := srv.Client().Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatalf("got an answer %d, want a broken connection", resp.StatusCode)

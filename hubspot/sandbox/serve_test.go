@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 func TestServeSandbox(t *testing.T) {
@@ -19,9 +21,9 @@ func TestServeSandbox(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, addr, testConfig(t, nil)) }()
+	go func() { done <- sandbox.Serve(ctx, addr, sandboxtest.Config(t, nil)) }()
 
-	c, _ := newTestClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts, c.InitialBackoff = 10, 20*time.Millisecond })
+	c, _ := sandboxtest.NewClient(t, "http://"+addr, func(c *hubspot.ClientConfig) { c.MaxAttempts, c.InitialBackoff = 10, 20*time.Millisecond })
 	if _, err := c.GetSequence(context.Background(), "9001", "101"); err != nil {
 		t.Fatalf("sandbox not serving: %v", err)
 	}
@@ -37,7 +39,7 @@ func TestServeSandbox(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/_sandbox/stats"); err == nil {
 		t.Error("still serving after shutdown")
 	}
-	if err := Serve(context.Background(), "127.0.0.1:notaport", testConfig(t, nil)); err == nil {
+	if err := sandbox.Serve(context.Background(), "127.0.0.1:notaport", sandboxtest.Config(t, nil)); err == nil {
 		t.Error("bad address accepted")
 	}
 }

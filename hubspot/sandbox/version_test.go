@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
 // What HubSpot's documentation shows for the Sequences API in its two
@@ -50,7 +52,7 @@ func TestAPIVersionDifferences(t *testing.T) {
 	}
 	answers := map[string][]string{}
 	for _, v := range hubspot.APIVersions {
-		_, srv := newEnv(t, nil)
+		_, srv := sandboxtest.Start(t, nil)
 		for _, d := range documentedCalls {
 			path, body := d.v4, ""
 			if v == hubspot.APIVersion202603 {
@@ -65,7 +67,7 @@ func TestAPIVersionDifferences(t *testing.T) {
 					path += "?userId=101"
 				}
 			}
-			resp, m := raw(t, srv, d.method, path, testToken, body)
+			resp, m := raw(t, srv, d.method, path, sandboxtest.Token, body)
 			for _, k := range []string{"correlationId", "enrolledAt", "updatedAt", "id"} {
 				if _, ok := m[k]; ok && d.call != "get a sequence" {
 					m[k] = "*"
@@ -90,19 +92,19 @@ func TestAPIVersionDifferences(t *testing.T) {
 // millisecond timestamps, and an actionable error for ids sent as numbers.
 func TestSandboxWireDetails(t *testing.T) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 123_456_789, time.UTC)
-	sb, err := New(testConfig(t, nil), Options{Now: func() time.Time { return start }})
+	sb, err := sandbox.New(sandboxtest.Config(t, nil), sandbox.Options{Now: func() time.Time { return start }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, srv := newEnv(t, nil)
-	resp, m := raw(t, srv, "GET", "/automation/sequences/2026-03?userId=101&limit=1", testToken, "")
+	_, srv := sandboxtest.Start(t, nil)
+	resp, m := raw(t, srv, "GET", "/automation/sequences/2026-03?userId=101&limit=1", sandboxtest.Token, "")
 	link := m["paging"].(map[string]any)["next"].(map[string]any)["link"].(string)
 	u, err := url.Parse(link)
 	if err != nil || !u.IsAbs() || u.Query().Get("after") != "1" || u.Query().Get("userId") != "101" {
 		t.Fatalf("paging.next.link %q is not an absolute URL of the next page", link)
 	}
 	req, _ := http.NewRequest("GET", link, nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+sandboxtest.Token)
 	next, err := srv.Client().Do(req)
 	if err != nil || next.StatusCode != 200 {
 		t.Fatalf("following paging.next.link: %v %v", next, err)
@@ -119,7 +121,7 @@ func TestSandboxWireDetails(t *testing.T) {
 
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
 		req, _ := http.NewRequest("GET", srv.URL+"/automation/sequences/2026-03/9001?userId=101", nil)
-		req.Header.Set("Authorization", scheme+" "+testToken)
+		req.Header.Set("Authorization", scheme+" "+sandboxtest.Token)
 		resp, err := srv.Client().Do(req)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("Authorization %q: %v %v", scheme, resp.Status, err)
@@ -129,13 +131,13 @@ func TestSandboxWireDetails(t *testing.T) {
 
 	srv2 := httptest.NewServer(sb)
 	defer srv2.Close()
-	resp, m = raw(t, srv2, "POST", "/automation/sequences/2026-03/enrollments?userId=101", testToken,
+	resp, m = raw(t, srv2, "POST", "/automation/sequences/2026-03/enrollments?userId=101", sandboxtest.Token,
 		`{"contactId":"61","sequenceId":"9001","senderEmail":"ana@example.com"}`)
 	if resp.StatusCode != 200 || m["enrolledAt"] != "2026-03-02T10:00:00.123Z" {
 		t.Errorf("enrolledAt %v (status %d): want millisecond precision, 2026-03-02T10:00:00.123Z", m["enrolledAt"], resp.StatusCode)
 	}
 
-	resp, m = raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=101", testToken,
+	resp, m = raw(t, srv, "POST", "/automation/v4/sequences/enrollments?userId=101", sandboxtest.Token,
 		`{"contactId":62,"sequenceId":"9001","senderEmail":"ana@example.com"}`)
 	msg, _ := m["message"].(string)
 	if resp.StatusCode != 400 || m["category"] != "VALIDATION_ERROR" || !strings.Contains(msg, `contactId must be a string`) ||

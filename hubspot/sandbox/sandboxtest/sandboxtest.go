@@ -1,7 +1,7 @@
-package hubspot_test
-
-// The client's tests run against the sandbox, which imports this package,
-// so they live in the external test package.
+// Package sandboxtest holds what the HubSpot client's tests and the
+// sandbox's own tests share: the test account, a sandbox on loopback, and a
+// client against it that records its audited calls.
+package sandboxtest
 
 import (
 	"net/http/httptest"
@@ -13,10 +13,13 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
 
-const testToken = "pat-na1-TEST-5ecr3t-token"
+// Token is the private app token YAML's account accepts.
+const Token = "pat-na1-TEST-5ecr3t-token"
 
-const testYAML = `
-token: ` + testToken + `
+// YAML is the test account: three senders (one without a connected inbox),
+// three sequences, two workflows, contacts created on first use.
+const YAML = `
+token: ` + Token + `
 rate_limit: {max: 1000, interval: 1s, daily: 100000}
 contacts_auto: true
 contact_email_template: "c{id}@example.net"
@@ -51,9 +54,10 @@ workflows:
   - {id: 5002, name: "Nurture - events"}
 `
 
-func testConfig(t testing.TB, mutate func(*sandbox.Config)) *sandbox.Config {
+// Config parses YAML and applies mutate (when not nil).
+func Config(t testing.TB, mutate func(*sandbox.Config)) *sandbox.Config {
 	t.Helper()
-	cfg, err := sandbox.ParseConfig([]byte(testYAML))
+	cfg, err := sandbox.ParseConfig([]byte(YAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +67,11 @@ func testConfig(t testing.TB, mutate func(*sandbox.Config)) *sandbox.Config {
 	return cfg
 }
 
-// newEnv starts a sandbox on loopback.
-func newEnv(t testing.TB, mutate func(*sandbox.Config)) (*sandbox.Sandbox, *httptest.Server) {
+// Start starts a sandbox of Config(t, mutate) on loopback, closed when
+// the test ends.
+func Start(t testing.TB, mutate func(*sandbox.Config)) (*sandbox.Sandbox, *httptest.Server) {
 	t.Helper()
-	sb, err := sandbox.New(testConfig(t, mutate), sandbox.Options{})
+	sb, err := sandbox.New(Config(t, mutate), sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,27 +80,30 @@ func newEnv(t testing.TB, mutate func(*sandbox.Config)) (*sandbox.Sandbox, *http
 	return sb, srv
 }
 
-// auditLog collects audited calls.
-type auditLog struct {
+// AuditLog collects a client's audited calls.
+type AuditLog struct {
 	mu    sync.Mutex
 	calls []hubspot.Call
 }
 
-func (a *auditLog) record(c hubspot.Call) {
+// Record is the client's Audit function.
+func (a *AuditLog) Record(c hubspot.Call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, c)
 }
 
-func (a *auditLog) all() []hubspot.Call {
+// All returns the calls recorded so far.
+func (a *AuditLog) All() []hubspot.Call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]hubspot.Call(nil), a.calls...)
 }
 
-func (a *auditLog) ops(op string) []hubspot.Call {
+// Ops returns the calls recorded so far whose Op is op.
+func (a *AuditLog) Ops(op string) []hubspot.Call {
 	var out []hubspot.Call
-	for _, c := range a.all() {
+	for _, c := range a.All() {
 		if c.Op == op {
 			out = append(out, c)
 		}
@@ -103,14 +111,16 @@ func (a *auditLog) ops(op string) []hubspot.Call {
 	return out
 }
 
-func newTestClient(t testing.TB, baseURL string, mutate func(*hubspot.ClientConfig)) (*hubspot.Client, *auditLog) {
+// NewClient returns a client for baseURL with Token, fast retries and an
+// AuditLog, mutate applied to its configuration (when not nil).
+func NewClient(t testing.TB, baseURL string, mutate func(*hubspot.ClientConfig)) (*hubspot.Client, *AuditLog) {
 	t.Helper()
-	log := &auditLog{}
+	log := &AuditLog{}
 	cfg := hubspot.ClientConfig{
-		BaseURL: baseURL, Token: testToken,
+		BaseURL: baseURL, Token: Token,
 		RequestsPerInterval: 1000, Interval: time.Second,
 		MaxAttempts: 4, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
-		AttemptTimeout: 2 * time.Second, Audit: log.record,
+		AttemptTimeout: 2 * time.Second, Audit: log.Record,
 	}
 	if mutate != nil {
 		mutate(&cfg)
