@@ -38,131 +38,188 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code := parseOptions(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "kafkabench:", err)
+		return 1
+	}
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		defer stopProfile()
+	}
+	addrs, where, closeBroker, err := o.broker()
+	if err != nil {
+		return fail(err)
+	}
+	defer closeBroker()
+	header := func() {
+		fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
+	}
+	footer := func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }
+	if o.pipeline == "accounts" {
+		header()
+		if err := accountsBench(ctx, addrs, o.events, o.partitions, o.contacts, o.days, o.rounds, stdout, stderr); err != nil {
+			return fail(err)
+		}
+		footer()
+		return 0
+	}
+	p, err := o.pipelines()
+	if err != nil {
+		return fail(err)
+	}
+	header()
+	defer footer()
+	if o.mode != "latency" {
+		rep, err := kafkabench.Run(ctx, kafkabench.Config{
+			Brokers: addrs, Events: o.events, Partitions: o.partitions,
+			Source:   p.source,
+			Pipeline: p.pipe, PipelineName: p.name, More: p.more,
+			Rounds: o.rounds, ProduceBatch: o.produceBatch, Keep: o.keep, Log: stderr,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		rep.Print(stdout)
+	}
+	if o.mode != "throughput" {
+		rep, err := kafkabench.RunLatency(ctx, kafkabench.LatencyConfig{
+			Brokers: addrs, Rate: o.rate, Duration: o.duration, Partitions: o.partitions,
+			Source: p.latencySource, Pipeline: p.pipe, Keep: o.keep, Log: stderr,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		rep.Print(stdout)
+	}
+	return 0
+}
+
+// options are kafkabench's flags.
+type options struct {
+	brokers, mode, pipeline, clickhouse, cpuProfile                string
+	embedded, keep                                                 bool
+	events, partitions, contacts, days, rate, produceBatch, rounds int
+	duration                                                       time.Duration
+}
+
+// parseOptions parses and checks the flags; code is the exit code when the
+// run ends here (help, or every problem reported on stderr), -1 otherwise.
+func parseOptions(args []string, stderr io.Writer) (o options, code int) {
 	fs := flag.NewFlagSet("kafkabench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokersDefault := os.Getenv("KAFKA_BROKERS")
 	if brokersDefault == "" {
 		brokersDefault = "127.0.0.1:9092"
 	}
-	brokers := fs.String("brokers", brokersDefault, "comma-separated brokers (env KAFKA_BROKERS)")
-	embedded := fs.Bool("embedded", false, "start an in-process kfake broker instead of using --brokers")
-	mode := fs.String("mode", "both", "throughput, latency or both")
-	events := fs.Int("events", 1_000_000, "events for the throughput run")
-	partitions := fs.Int("partitions", 6, "partitions of the bench topics")
-	contacts := fs.Int("contacts", 100_000, "distinct contacts in the synthetic events")
-	days := fs.Int("days", 365, "days the scorer's synthetic events span (ClickHouse writes a part per monthly partition an insert touches: live traffic touches one)")
-	rate := fs.Int("rate", 10_000, "events per second in the latency run")
-	duration := fs.Duration("duration", 20*time.Second, "length of the latency run")
-	pipeline := fs.String("pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none; accounts: the scorer with and without a company model (throughput only)")
-	keep := fs.Bool("keep", false, "keep the bench topics")
-	produceBatch := fs.Int("produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
-	rounds := fs.Int("rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
-	clickhouse := fs.String("clickhouse", os.Getenv("CLICKHOUSE_DSN"), "ClickHouse DSN (env CLICKHOUSE_DSN): with --pipeline scorer, adds the scorer with its touch history in ClickHouse, run over the same events in every round and compared with the scorer without it (a database per round, dropped after it)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&o.brokers, "brokers", brokersDefault, "comma-separated brokers (env KAFKA_BROKERS)")
+	fs.BoolVar(&o.embedded, "embedded", false, "start an in-process kfake broker instead of using --brokers")
+	fs.StringVar(&o.mode, "mode", "both", "throughput, latency or both")
+	fs.IntVar(&o.events, "events", 1_000_000, "events for the throughput run")
+	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the bench topics")
+	fs.IntVar(&o.contacts, "contacts", 100_000, "distinct contacts in the synthetic events")
+	fs.IntVar(&o.days, "days", 365, "days the scorer's synthetic events span (ClickHouse writes a part per monthly partition an insert touches: live traffic touches one)")
+	fs.IntVar(&o.rate, "rate", 10_000, "events per second in the latency run")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "length of the latency run")
+	fs.StringVar(&o.pipeline, "pipeline", "scorer", "pipeline for the end-to-end row and the latency run: scorer, passthrough or none; accounts: the scorer with and without a company model (throughput only)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the bench topics")
+	fs.IntVar(&o.produceBatch, "produce-batch", 2000, "most records per produced batch (small batches make a slower log to consume)")
+	fs.IntVar(&o.rounds, "rounds", 3, "times to repeat the consumer rows, interleaved; the median counts")
+	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("CLICKHOUSE_DSN"), "ClickHouse DSN (env CLICKHOUSE_DSN): with --pipeline scorer, adds the scorer with its touch history in ClickHouse, run over the same events in every round and compared with the scorer without it (a database per round, dropped after it)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return o, 0
 		}
-		return 2
+		return o, 2
 	}
+	if problems := o.problems(); len(problems) > 0 {
+		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
+		return o, 2
+	}
+	return o, -1
+}
+
+func (o options) problems() []string {
 	var problems []string
-	if *mode != "throughput" && *mode != "latency" && *mode != "both" {
-		problems = append(problems, fmt.Sprintf("--mode %q: want throughput, latency or both", *mode))
+	if o.mode != "throughput" && o.mode != "latency" && o.mode != "both" {
+		problems = append(problems, fmt.Sprintf("--mode %q: want throughput, latency or both", o.mode))
 	}
-	if *pipeline != "passthrough" && *pipeline != "scorer" && *pipeline != "none" && *pipeline != "accounts" {
-		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough, scorer, accounts or none", *pipeline))
+	if o.pipeline != "passthrough" && o.pipeline != "scorer" && o.pipeline != "none" && o.pipeline != "accounts" {
+		problems = append(problems, fmt.Sprintf("--pipeline %q: want passthrough, scorer, accounts or none", o.pipeline))
 	}
-	if *pipeline == "none" && *mode != "throughput" {
+	if o.pipeline == "none" && o.mode != "throughput" {
 		problems = append(problems, "the latency run needs a pipeline")
 	}
-	if *events < 1 || *partitions < 1 || *contacts < 1 || *rate < 1 || *rounds < 1 || *produceBatch < 1 || *duration <= 0 || *days < 1 {
+	if o.events < 1 || o.partitions < 1 || o.contacts < 1 || o.rate < 1 || o.rounds < 1 || o.produceBatch < 1 || o.duration <= 0 || o.days < 1 {
 		problems = append(problems, "--events, --partitions, --contacts, --rate, --rounds, --produce-batch, --days and --duration must be positive")
 	}
-	if len(problems) > 0 {
-		fmt.Fprintln(stderr, "kafkabench:", strings.Join(problems, "; "))
-		return 2
-	}
+	return problems
+}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "kafkabench:", err)
-			return 1
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+// startCPUProfile profiles the process into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
 	}
-	addrs := strings.Split(*brokers, ",")
-	where := "broker " + *brokers
-	if *embedded {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-		if err != nil {
-			fmt.Fprintln(stderr, "kafkabench: embedded broker:", err)
-			return 1
-		}
-		defer c.Close()
-		addrs = c.ListenAddrs()
-		where = "embedded kfake broker " + addrs[0]
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
 	}
-	if *pipeline == "accounts" {
-		fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
-		if err := accountsBench(ctx, addrs, *events, *partitions, *contacts, *days, *rounds, stdout, stderr); err != nil {
-			fmt.Fprintln(stderr, "kafkabench:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg())
-		return 0
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// broker returns the brokers to run against (--embedded: a kfake cluster
+// started here, stopped by closeBroker), and says which for the header.
+func (o options) broker() (addrs []string, where string, closeBroker func(), err error) {
+	if !o.embedded {
+		return strings.Split(o.brokers, ","), "broker " + o.brokers, func() {}, nil
 	}
-	var pipe kafkabench.Pipeline
-	var more []kafkabench.NamedPipeline
-	pipeName := "pass-through pipeline (consume->produce->commit)"
-	source := kafkabench.SyntheticEvents(1, *contacts)
-	latencySource := kafkabench.SyntheticEvents(2, *contacts)
-	switch *pipeline {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	addrs = c.ListenAddrs()
+	return addrs, "embedded kfake broker " + addrs[0], c.Close, nil
+}
+
+// benchPipelines is what --pipeline runs, over which events.
+type benchPipelines struct {
+	pipe                  kafkabench.Pipeline
+	name                  string
+	more                  []kafkabench.NamedPipeline
+	source, latencySource kafkabench.Source
+}
+
+func (o options) pipelines() (benchPipelines, error) {
+	p := benchPipelines{
+		name:          "pass-through pipeline (consume->produce->commit)",
+		source:        kafkabench.SyntheticEvents(1, o.contacts),
+		latencySource: kafkabench.SyntheticEvents(2, o.contacts),
+	}
+	switch o.pipeline {
 	case "passthrough":
-		pipe = kafkabench.PassThrough()
+		p.pipe = kafkabench.PassThrough()
 	case "scorer":
 		e, err := scorerEngine(100)
 		if err != nil {
-			fmt.Fprintln(stderr, "kafkabench: rules:", err)
-			return 1
+			return p, fmt.Errorf("rules: %w", err)
 		}
-		pipe = scorerPipeline(e)
-		pipeName = "scorer end to end (decode, 100 groups, crossings, state, commit)"
-		source, latencySource = synthSource(1, *contacts, *days), synthSource(2, *contacts, *days)
-		if *clickhouse != "" {
-			more = append(more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, *clickhouse)})
+		p.pipe = scorerPipeline(e)
+		p.name = "scorer end to end (decode, 100 groups, crossings, state, commit)"
+		p.source, p.latencySource = synthSource(1, o.contacts, o.days), synthSource(2, o.contacts, o.days)
+		if o.clickhouse != "" {
+			p.more = append(p.more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, o.clickhouse)})
 		}
 	}
-	fmt.Fprintf(stdout, "kafkabench against %s; %d CPUs; load average %s\n", where, runtime.NumCPU(), loadavg())
-	defer func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }()
-
-	if *mode != "latency" {
-		rep, err := kafkabench.Run(ctx, kafkabench.Config{
-			Brokers: addrs, Events: *events, Partitions: *partitions,
-			Source:   source,
-			Pipeline: pipe, PipelineName: pipeName, More: more,
-			Rounds: *rounds, ProduceBatch: *produceBatch, Keep: *keep, Log: stderr,
-		})
-		if err != nil {
-			fmt.Fprintln(stderr, "kafkabench:", err)
-			return 1
-		}
-		rep.Print(stdout)
-	}
-	if *mode != "throughput" {
-		rep, err := kafkabench.RunLatency(ctx, kafkabench.LatencyConfig{
-			Brokers: addrs, Rate: *rate, Duration: *duration, Partitions: *partitions,
-			Source: latencySource, Pipeline: pipe, Keep: *keep, Log: stderr,
-		})
-		if err != nil {
-			fmt.Fprintln(stderr, "kafkabench:", err)
-			return 1
-		}
-		rep.Print(stdout)
-	}
-	return 0
+	return p, nil
 }
 
 // loadavg says how busy the machine was: figures taken while other work

@@ -73,25 +73,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := stateContext(*timeout)
 	defer cancel()
 	bs := strings.Split(*brokers, ",")
-	states := map[string]*scoring.Contact{}
-	bad := 0
-	n, err := readTopic(ctx, bs, *topic, func(m kafka.Message) error {
-		if live.IsMarker(m.Key) {
-			return nil // a forgotten contact's marker, not a state
-		}
-		if m.Value == nil {
-			delete(states, string(m.Key))
-			return nil
-		}
-		c, err := e.Decode(m.Value)
-		if err != nil {
-			bad++
-			fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
-			return nil
-		}
-		states[string(m.Key)] = c
-		return nil
-	})
+	states, bad, err := readStates(ctx, bs, *topic, e, stderr)
 	if err != nil {
 		return err
 	}
@@ -111,7 +93,68 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	out := newJSONLines(stdout)
+	if err := writeStateLines(stdout, e, states, cs); err != nil {
+		return err
+	}
+	var problems []string
+	if bad > 0 {
+		problems = append(problems, fmt.Sprintf("%d unreadable states", bad))
+	}
+	if cs != nil {
+		problems = append(problems, crossingProblems(stderr, cs, *crossTopic, states)...)
+	}
+	if want != nil {
+		missing, unexpected := cs.Compare(want)
+		fmt.Fprintf(stderr, "crossing ids the rules give on %s: %d expected, %d missing from the topic, %d on the topic but not expected\n",
+			*history, len(want), len(missing), len(unexpected))
+		if len(missing) > 0 || len(unexpected) > 0 {
+			problems = append(problems, "the crossings topic differs from the history's crossings")
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// readStates reads a scorer changelog to its end, as an instance does on
+// assignment: the latest state of every contact not forgotten since, and
+// how many states could not be decoded (each named on stderr).
+func readStates(ctx context.Context, brokers []string, topic string, e *scoring.Engine, stderr io.Writer) (map[string]*scoring.Contact, int, error) {
+	states := map[string]*scoring.Contact{}
+	bad := 0
+	n, err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
+		if live.IsMarker(m.Key) {
+			return nil // a forgotten contact's marker, not a state
+		}
+		if m.Value == nil {
+			delete(states, string(m.Key))
+			return nil
+		}
+		c, err := e.Decode(m.Value)
+		if err != nil {
+			bad++
+			fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
+			return nil
+		}
+		states[string(m.Key)] = c
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Fprintf(stderr, "%d contact states from %d partitions of %s", len(states), n, topic)
+	if bad > 0 {
+		fmt.Fprintf(stderr, ", %d unreadable", bad)
+	}
+	fmt.Fprintln(stderr)
+	return states, bad, nil
+}
+
+// writeStateLines prints every contact's scores as backtest lines sorted
+// by contact and model, with the crossing times cs (when not nil) holds.
+func writeStateLines(w io.Writer, e *scoring.Engine, states map[string]*scoring.Contact, cs *events.CrossingLog) error {
+	out := newJSONLines(w)
 	s := scoring.NewScorer(e)
 	for _, id := range sortedKeys(states) {
 		c := states[id]
@@ -127,44 +170,26 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err := out.flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "%d contact states from %d partitions of %s", len(states), n, *topic)
-	if bad > 0 {
-		fmt.Fprintf(stderr, ", %d unreadable", bad)
-	}
-	fmt.Fprintln(stderr)
-	var problems []string
-	if bad > 0 {
-		problems = append(problems, fmt.Sprintf("%d unreadable states", bad))
-	}
-	if cs != nil {
-		orphans := 0
-		for id := range cs.Contacts() {
-			if states[id] == nil {
-				orphans++
-			}
-		}
-		fmt.Fprintf(stderr, "crossings in %s: %d messages, %d distinct crossing ids, %d duplicates (same id, same crossing), %d conflicting, %d malformed, %d for contacts without state, %d of company models (not checked here)\n",
-			*crossTopic, cs.Messages, cs.Distinct, cs.Duplicates, len(cs.Conflicts), cs.Malformed, orphans, cs.Companies)
-		for _, c := range cs.Conflicts {
-			fmt.Fprintln(stderr, "  conflict:", c)
-		}
-		if len(cs.Conflicts) > 0 || cs.Malformed > 0 || orphans > 0 {
-			problems = append(problems, "inconsistent crossings")
+	return out.flush()
+}
+
+// crossingProblems reports on stderr what the crossings topic holds, and
+// returns a problem if it contradicts itself or names contacts without
+// state.
+func crossingProblems(stderr io.Writer, cs *events.CrossingLog, topic string, states map[string]*scoring.Contact) []string {
+	orphans := 0
+	for id := range cs.Contacts() {
+		if states[id] == nil {
+			orphans++
 		}
 	}
-	if want != nil {
-		missing, unexpected := cs.Compare(want)
-		fmt.Fprintf(stderr, "crossing ids the rules give on %s: %d expected, %d missing from the topic, %d on the topic but not expected\n",
-			*history, len(want), len(missing), len(unexpected))
-		if len(missing) > 0 || len(unexpected) > 0 {
-			problems = append(problems, "the crossings topic differs from the history's crossings")
-		}
+	fmt.Fprintf(stderr, "crossings in %s: %d messages, %d distinct crossing ids, %d duplicates (same id, same crossing), %d conflicting, %d malformed, %d for contacts without state, %d of company models (not checked here)\n",
+		topic, cs.Messages, cs.Distinct, cs.Duplicates, len(cs.Conflicts), cs.Malformed, orphans, cs.Companies)
+	for _, c := range cs.Conflicts {
+		fmt.Fprintln(stderr, "  conflict:", c)
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+	if len(cs.Conflicts) > 0 || cs.Malformed > 0 || orphans > 0 {
+		return []string{"inconsistent crossings"}
 	}
 	return nil
 }
