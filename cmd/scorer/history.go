@@ -77,12 +77,12 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	w := s.NewWriter(analytics.WriterOptions{})
 	defer w.Close(context.Background())
-	sum, err := live.Import(ctx, e, in, w, func(le *events.LineError) { fmt.Fprintln(stderr, le) })
+	sum, err := live.Import(ctx, e, in, w, s.EraseContacts, func(le *events.LineError) { fmt.Fprintln(stderr, le) })
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %d events of %d contacts (%d duplicates ignored, %d bad lines): %d touches, %d ledger rows, %d crossings; rules %s\n",
-		sum.Events, sum.Contacts, sum.Duplicates, sum.BadLines, sum.Touches, sum.LedgerRows, sum.Crossings, e.Rules.Version)
+	fmt.Fprintf(stdout, "imported %d events of %d contacts (%d duplicates ignored, %d bad lines; %d contacts forgotten, %d of their events dropped): %d touches, %d ledger rows, %d crossings; rules %s\n",
+		sum.Events, sum.Contacts, sum.Duplicates, sum.BadLines, sum.Forgotten, sum.Suppressed, sum.Touches, sum.LedgerRows, sum.Crossings, e.Rules.Version)
 	if sum.BadLines > 0 {
 		return exitError(1)
 	}
