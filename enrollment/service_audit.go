@@ -73,28 +73,14 @@ type CallEntry struct {
 
 // CallOutbox returns up to limit api_calls rows not yet recorded.
 func (s *Store) CallOutbox(limit int) ([]CallEntry, error) {
-	var out []CallEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketCalls).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var r analytics.APICall
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("state calls: %w", err)
-			}
-			out = append(out, CallEntry{Key: binary.BigEndian.Uint64(k), Row: r})
-		}
-		return nil
+	return readOutbox(s, bucketCalls, "calls", limit, func(key uint64, r analytics.APICall) CallEntry {
+		return CallEntry{Key: key, Row: r}
 	})
-	return out, err
 }
 
 // AckCalls removes recorded api_calls rows from the outbox.
 func (s *Store) AckCalls(entries []CallEntry) error {
-	keys := make([]uint64, len(entries))
-	for i, e := range entries {
-		keys[i] = e.Key
-	}
-	return s.ack(bucketCalls, keys)
+	return s.ack(bucketCalls, entryKeys(entries, func(e CallEntry) uint64 { return e.Key }))
 }
 
 // AnalyticsRecorder writes decisions to ClickHouse (`decisions`, and

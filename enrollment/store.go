@@ -650,28 +650,41 @@ type OutboxEntry struct {
 
 // Outbox returns up to limit decisions not yet acknowledged by the Recorder.
 func (s *Store) Outbox(limit int) ([]OutboxEntry, error) {
-	var out []OutboxEntry
+	return readOutbox(s, bucketOutbox, "outbox", limit, func(key uint64, d Decision) OutboxEntry {
+		return OutboxEntry{Key: key, Decision: d}
+	})
+}
+
+// AckOutbox removes recorded decisions from the outbox.
+func (s *Store) AckOutbox(entries []OutboxEntry) error {
+	return s.ack(bucketOutbox, entryKeys(entries, func(e OutboxEntry) uint64 { return e.Key }))
+}
+
+// readOutbox returns up to limit entries of an outbox bucket (JSON rows T
+// under big-endian sequence keys), oldest first.
+func readOutbox[E, T any](s *Store, bucket []byte, name string, limit int, entry func(key uint64, row T) E) ([]E, error) {
+	var out []E
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutbox).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			var d Decision
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("state outbox: %w", err)
+			var r T
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("state %s: %w", name, err)
 			}
-			out = append(out, OutboxEntry{Key: binary.BigEndian.Uint64(k), Decision: d})
+			out = append(out, entry(binary.BigEndian.Uint64(k), r))
 		}
 		return nil
 	})
 	return out, err
 }
 
-// AckOutbox removes recorded decisions from the outbox.
-func (s *Store) AckOutbox(entries []OutboxEntry) error {
+// entryKeys returns the outbox keys of entries.
+func entryKeys[E any](entries []E, key func(E) uint64) []uint64 {
 	keys := make([]uint64, len(entries))
 	for i, e := range entries {
-		keys[i] = e.Key
+		keys[i] = key(e)
 	}
-	return s.ack(bucketOutbox, keys)
+	return keys
 }
 
 func (s *Store) ack(bucket []byte, keys []uint64) error {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
@@ -96,21 +94,7 @@ func rescoreCompanies(stdout io.Writer, format string, top int, cur, nxt *scorin
 	if len(changes) == 0 {
 		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "company\tmodel\tcurrent\tnew\tdelta\tcrossings")
-	for i, c := range changes {
-		if top > 0 && i == top {
-			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-top)
-			break
-		}
-		var x []string
-		for _, t := range c.NewlyCrosses {
-			x = append(x, "+"+t)
-		}
-		for _, t := range c.NoLongerCrosses {
-			x = append(x, "-"+t)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+g\t%s\n", c.CompanyID, c.Model, opt(c.Old), opt(c.New), c.Delta, strings.Join(x, " "))
-	}
-	return tw.Flush()
+	return writeChangeTable(stdout, "company\tmodel\tcurrent\tnew\tdelta\tcrossings", changes, top, func(c backtest.CompanyChange) changeRow {
+		return changeRow{c.CompanyID, c.Model, c.Old, c.New, c.Delta, c.NewlyCrosses, c.NoLongerCrosses}
+	})
 }

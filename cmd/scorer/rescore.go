@@ -127,21 +127,39 @@ func printRescore(stdout io.Writer, format string, top int, changes []backtest.C
 	if len(changes) == 0 {
 		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\ncontact\tmodel\tcurrent\tnew\tdelta\tcrossings")
+	return writeChangeTable(stdout, "\ncontact\tmodel\tcurrent\tnew\tdelta\tcrossings", changes, top, func(c backtest.Change) changeRow {
+		return changeRow{c.ContactID, c.Model, c.Old, c.New, c.Delta, c.NewlyCrosses, c.NoLongerCrosses}
+	})
+}
+
+// changeRow is one line of a rescore table: a contact's or a company's
+// change under a model.
+type changeRow struct {
+	id, model       string
+	old, new        *float64
+	delta           float64
+	newly, noLonger []string // thresholds newly crossed, no longer crossed
+}
+
+// writeChangeTable prints the changes as a table under header, the first
+// top of them when top > 0; row gives a change's columns.
+func writeChangeTable[C any](w io.Writer, header string, changes []C, top int, row func(C) changeRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
 	for i, c := range changes {
 		if top > 0 && i == top {
 			fmt.Fprintf(tw, "... %d more (--top 0 for all, --format json for machines)\n", len(changes)-top)
 			break
 		}
+		r := row(c)
 		var x []string
-		for _, t := range c.NewlyCrosses {
+		for _, t := range r.newly {
 			x = append(x, "+"+t)
 		}
-		for _, t := range c.NoLongerCrosses {
+		for _, t := range r.noLonger {
 			x = append(x, "-"+t)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+g\t%s\n", c.ContactID, c.Model, opt(c.Old), opt(c.New), c.Delta, strings.Join(x, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+g\t%s\n", r.id, r.model, opt(r.old), opt(r.new), r.delta, strings.Join(x, " "))
 	}
 	return tw.Flush()
 }
