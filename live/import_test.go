@@ -16,29 +16,40 @@ import (
 	"github.com/scorebridge/scorebridge/scoring"
 )
 
-// An imported history's ledger adds up, per contact and model, to exactly
-// the backtest's score; importing it again changes nothing.
-func TestImportLedgerEqualsBacktest(t *testing.T) {
+// importEnv opens a database of the shared ClickHouse of the test's own
+// (dropped at its end) and loads testdata/rules.
+func importEnv(t *testing.T) (context.Context, *analytics.Store, *scoring.Engine) {
+	t.Helper()
 	dsn := os.Getenv("CLICKHOUSE_DSN")
 	if dsn == "" {
 		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
 	}
-	i := strings.LastIndex(dsn, "/")
-	dsn = dsn[:i+1] + fmt.Sprintf("sb_import_%d", rand.Uint32())
+	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_import_%d", rand.Uint32())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	store, err := analytics.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	defer store.DropDatabase(context.Background())
-
+	t.Cleanup(func() {
+		store.DropDatabase(context.Background())
+		store.Close()
+	})
 	set, err := rules.Load("../testdata/rules")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := scoring.NewEngine(set)
+	e, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, store, e
+}
+
+// An imported history's ledger adds up, per contact and model, to exactly
+// the backtest's score; importing it again changes nothing.
+func TestImportLedgerEqualsBacktest(t *testing.T) {
+	ctx, store, e := importEnv(t)
 	data, err := os.ReadFile("../testdata/events/sample.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -97,25 +108,7 @@ func TestImportLedgerEqualsBacktest(t *testing.T) {
 // that occurred before it are dropped and a later one starts the contact
 // over.
 func TestImportAppliesDeletions(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: the privacy deletion is checked in ClickHouse")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_import_forget_%d", rand.Uint32())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	store, err := analytics.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	defer store.DropDatabase(context.Background())
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := scoring.NewEngine(set)
-
+	ctx, store, e := importEnv(t)
 	at := time.Date(2026, 10, 5, 10, 0, 0, 0, time.UTC)
 	var history bytes.Buffer
 	line := func(id, typ, contact string, minute int) {
