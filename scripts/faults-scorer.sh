@@ -23,6 +23,7 @@
 # Environment: CONTACTS (1500), DAYS (30), KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGELOG_TOPIC \
   SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN SCORER_ACCEPT_SINCE SCORER_ACCEPT_AHEAD
 
@@ -30,28 +31,21 @@ CONTACTS=${CONTACTS:-1500}
 DAYS=${DAYS:-30}
 RULES=testdata/rules
 START=$SECONDS
+LIB_NAME=faults-scorer
 work=$(mktemp -d /tmp/faults-scorer.XXXXXX)
-broker_pid="" scorer_pid="" status=1
+broker_pid="" status=1
 
-log() { printf '%s [%3ds] %s\n' "faults-scorer" $((SECONDS - START)) "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
 cleanup() {
-  [[ -n "$scorer_pid" ]] && kill -KILL "$scorer_pid" 2>/dev/null || true
-  [[ -n "$broker_pid" ]] && kill -TERM "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
-  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then rm -rf "$work"; else log "logs and data kept in $work"; fi
+  stop_pid "$scorer_pid" KILL 5
+  stop_pid "$broker_pid" TERM 10
+  finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-go build -o "$work/scorer" ./cmd/scorer
-go build -o "$work/localkafka" ./cmd/localkafka
+build scorer localkafka
 go build -o "$work/faultkit" ./scripts/faultkit
-"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 6 --seed-topics "" \
-  >"$work/broker.ready" 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do grep -q "ready on" "$work/broker.ready" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed -n 's/^localkafka ready on \([^ ]*\).*/\1/p' "$work/broker.ready")
-[[ -n "$addr" ]] || fail "localkafka did not become ready"
+start_localkafka 6
 log "localkafka on $addr; work dir $work"
 
 "$work/faultkit" topic "$addr" engagement-events 6 max.message.bytes=8388608
@@ -94,14 +88,7 @@ tail -n +$((first + 1)) "$work/history.jsonl" | keyed | awk 'NR % 3 != 0' >"$wor
 "$work/faultkit" produce "$addr" engagement-events "$work/poison1.tsv"
 log "$events events in the history; $first produced, then a malformed event near 1 MB"
 
-group="faults-$$" http="" run=0
-start_scorer() {
-  run=$((run + 1))
-  : >"$work/scorer.$run.log" # before the background job opens it: a read of a missing file fails the script
-  "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
-    --state-dir "$work/state" --partitions 6 >/dev/null 2>"$work/scorer.$run.log" &
-  scorer_pid=$!
-}
+group="faults-$$"
 wait_exit() { # seconds: the scorer's exit code, or fail
   for _ in $(seq $(($1 * 10))); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$scorer_pid" 2>/dev/null && return 255
@@ -110,14 +97,11 @@ wait_exit() { # seconds: the scorer's exit code, or fail
   scorer_pid=""
   return $rc
 }
-metric() {
-  { curl -sf --max-time 2 "http://$http/metrics" || true; } | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
-}
 
 # 1. The dead-letter topic refuses: exit 1, twice, on the same batch.
 failed_runs=0
 for attempt in 1 2; do
-  start_scorer
+  start_scorer none
   rc=0; wait_exit 60 || rc=$?
   [[ $rc -eq 1 ]] || fail "run $run: exit $rc with a dead-letter topic that refuses everything, want 1"
   grep -q '"message":"a durable step of a batch failed' "$work/scorer.$run.log" ||
@@ -130,24 +114,16 @@ log "dead-letter topic fixed (max.message.bytes=1048588)"
 
 # 2-4. Everything else while one scorer runs.
 start_scorer
-for _ in $(seq 150); do
-  http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$work/scorer.$run.log" | head -n1)
-  [[ -n "$http" ]] && break
-  kill -0 "$scorer_pid" 2>/dev/null || fail "run $run exited at start"
-  sleep 0.1
-done
 "$work/faultkit" produce "$addr" engagement-events "$work/rest.murmur.tsv"
 "$work/faultkit" produce "$addr" engagement-events "$work/rest.fnv.tsv" fnv
 "$work/faultkit" produce "$addr" engagement-events "$work/poison2.tsv"
 log "produced the rest: $(wc -l <"$work/rest.murmur.tsv") with murmur2, $(wc -l <"$work/rest.fnv.tsv") with FNV-1a, 3 poison"
-zero=0
-for _ in $(seq 180); do
-  kill -0 "$scorer_pid" 2>/dev/null || { tail -n 5 "$work/scorer.$run.log" >&2; fail "run $run died"; }
-  lag=$({ "$work/scorer" state lag --brokers "$addr" --group "$group" 2>/dev/null || true; } | sed -n 's/^total lag //p')
-  if [[ "$lag" == 0 ]]; then zero=$((zero + 1)); [[ $zero -ge 3 ]] && break; else zero=0; fi
-  sleep 1
-done
-[[ $zero -ge 3 ]] || fail "lag did not reach 0 ($lag)"
+caught_up() {
+  alive
+  lag=$(group_lag "$addr" "$group")
+  [[ "$lag" == 0 ]]
+}
+settled 180 1 caught_up || fail "lag did not reach 0 ($lag)"
 rerouted=$(metric scorer_events_rerouted_total)
 bounded_x=$(metric 'scorer_messages_bounded_total{kind="crossing"}')
 bounded_d=$(metric 'scorer_messages_bounded_total{kind="dead_letter"}')
@@ -178,10 +154,4 @@ problems=()
 [[ ${bounded_x%.*} -ge 2 ]] || problems+=("crossings bounded: $bounded_x, want >= 2")
 [[ ${bounded_d%.*} -ge 2 ]] || problems+=("dead letters bounded: $bounded_d, want >= 2")
 [[ ${ts%.*} -eq 2 ]] || problems+=("timestamps dead-lettered: $ts, want 2")
-if [[ ${#problems[@]} -gt 0 ]]; then
-  for p in "${problems[@]}"; do echo "  - $p"; done
-  echo "FAIL"
-  exit 1
-fi
-status=0
-echo "PASS"
+verdict

@@ -25,6 +25,7 @@
 # from it), KEEP=1 keeps the work directory (always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 unset KAFKA_BROKERS CROSSINGS_TOPIC CROSSINGS_DLQ_TOPIC BRIDGE_GROUP BRIDGE_HTTP BRIDGE_CONFIG BRIDGE_STATE_DIR
 
 KILLS=${KILLS:-5}
@@ -36,6 +37,7 @@ RANDOM=$SEED
 START=$SECONDS
 : "${CLICKHOUSE_DSN:?kill9-bridge needs CLICKHOUSE_DSN (clickhouse://host:port/db)}"
 
+LIB_NAME=kill9-bridge
 work=$(mktemp -d /tmp/kill9-bridge.XXXXXX)
 broker_pid="" bridge_pid="" producer_pid="" sandbox_pid="" status=1
 hostport=${CLICKHOUSE_DSN#clickhouse://}; hostport=${hostport%%/*}; hostport=${hostport##*@}
@@ -45,49 +47,26 @@ dsn="clickhouse://${hostport}/${db}"
 sb_addr="127.0.0.1:$((PORT_BASE + 1))"
 http_addr="127.0.0.1:$((PORT_BASE + 2))"
 
-log() { printf '%s [%3ds] %s\n' "kill9-bridge" $((SECONDS - START)) "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
 chq() { clickhouse-client --host "$ch_host" --port "$ch_port" --database "$db" -q "$1"; }
 
-stop_pid() { # pid signal seconds
-  local pid=$1 sig=$2 grace=$3
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$bridge_pid" KILL 5
   stop_pid "$producer_pid" TERM 5
   stop_pid "$sandbox_pid" TERM 5
   stop_pid "$broker_pid" TERM 10
   clickhouse-client --host "$ch_host" --port "$ch_port" -q "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
-  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then rm -rf "$work"; else log "logs and data kept in $work"; fi
+  finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "seed $SEED; work dir $work; ClickHouse database $db"
-go build -o "$work/bridge" ./cmd/bridge
-go build -o "$work/scorer" ./cmd/scorer
-go build -o "$work/localkafka" ./cmd/localkafka
-
-"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 4 --seed-topics "" \
-  >"$work/broker.ready" 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do
-  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
-  kill -0 "$broker_pid" 2>/dev/null || fail "localkafka exited"
-  sleep 0.1
-done
-brokers=$(grep -o 'ready on [^ ]*' "$work/broker.ready" | head -1 | cut -d' ' -f3)
-[[ -n "$brokers" ]] || fail "no broker address"
+build bridge scorer localkafka
+start_localkafka 4
+brokers=$addr
 
 # The sandbox: the sample's senders and sequences, faults on.
-"$work/bridge" sandbox --addr "$sb_addr" --config testdata/sandbox.yaml >"$work/sandbox.log" 2>&1 &
-sandbox_pid=$!
-for _ in $(seq 100); do curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null && break; sleep 0.1; done
+start_sandbox testdata/sandbox.yaml
 curl -sf -XPOST "http://$sb_addr/_sandbox/faults" \
   -d "{\"error_rate\":0.15,\"seed\":$SEED,\"drop_after_enroll_rate\":0.3}" >/dev/null || fail "sandbox faults"
 token=$(awk '/^token:/ {print $2}' testdata/sandbox.yaml)
@@ -125,22 +104,17 @@ start_bridge() {
     >>"$work/bridge.log" 2>&1 &
   bridge_pid=$!
 }
-metric() { curl -sf "http://$http_addr/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { metric_value "$http_addr" "$1"; }
 
-for k in $(seq "$KILLS"); do
-  start_bridge
-  sleep "$(( RANDOM % 3 + 1 )).$(( RANDOM % 10 ))"
-  kill -KILL "$bridge_pid"; wait "$bridge_pid" 2>/dev/null || true
-  log "kill $k/$KILLS"
-done
+kill_bridges "$KILLS"
 wait "$producer_pid" || fail "producer failed"; producer_pid=""
 curl -sf -XPOST "http://$sb_addr/_sandbox/faults" -d '{"error_rate":0,"drop_after_enroll_rate":0}' >/dev/null
 start_bridge
 deadline=$((SECONDS + 60))
 while :; do
   (( SECONDS < deadline )) || fail "the last bridge did not settle (see $work/bridge.log)"
-  lag=$(metric bridge_consumer_lag || true) out=$(metric bridge_outbox_decisions || true)
-  calls=$(metric bridge_outbox_api_calls || true) ready=$(curl -sf "http://$http_addr/readyz" || true)
+  lag=$(metric bridge_consumer_lag) out=$(metric bridge_outbox_decisions)
+  calls=$(metric bridge_outbox_api_calls) ready=$(curl -sf "http://$http_addr/readyz" || true)
   if [[ -n "$ready" && "$lag" == 0 && "$out" == 0 && "$calls" == 0 ]]; then
     sleep 2 # one more tick: held crossings released and flushed
     [[ "$(metric bridge_outbox_decisions)" == 0 && "$(metric bridge_outbox_api_calls)" == 0 ]] && break

@@ -30,6 +30,7 @@
 # KEEP=1 keeps the work directory (always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGELOG_TOPIC \
   SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN
 
@@ -43,10 +44,9 @@ START=$SECONDS
 # Ports below the kernel's ephemeral range (32768-60999), where an
 # outgoing connection of any process may hold a port for a while; the
 # first pair nobody listens on.
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [[ -z "${CH_TCP_PORT:-}" ]]; then
   for p in $(seq 23900 2 23998); do
-    if ! listening "$p" && ! listening "$((p + 1))"; then CH_TCP_PORT=$p CH_HTTP_PORT=$((p + 1)); break; fi
+    if ! port_busy "$p" && ! port_busy "$((p + 1))"; then CH_TCP_PORT=$p CH_HTTP_PORT=$((p + 1)); break; fi
   done
 fi
 export CH_TCP_PORT=${CH_TCP_PORT:?no free port pair in 23900-23999} CH_HTTP_PORT=${CH_HTTP_PORT:-$((CH_TCP_PORT + 1))}
@@ -54,23 +54,9 @@ export CH_DIR=${CH_DIR:-$PWD/.local/ch-outage}
 DB="kill9_ch_$$"
 DSN="clickhouse://127.0.0.1:$CH_TCP_PORT/$DB"
 
+LIB_NAME=kill9-scorer-ch
 work=$(mktemp -d /tmp/kill9-scorer-ch.XXXXXX)
-broker_pid="" scorer_pid="" producer_pid="" status=1
-
-log() { printf '%s [%3ds] %s\n' "kill9-scorer-ch" $((SECONDS - START)) "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-
-stop_pid() { # pid signal seconds
-  local pid=$1 sig=$2 grace=$3
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq $((grace * 10))); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+broker_pid="" producer_pid="" status=1
 
 ch() { # start retries: the ports sit in the kernel's ephemeral range, so a
   # client connection may hold one for a moment ("Address already in use")
@@ -92,11 +78,7 @@ cleanup() {
     chq "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
   fi
   ch stop || true
-  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then
-    rm -rf "$work"
-  else
-    log "logs and data kept in $work"
-  fi
+  finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -104,19 +86,8 @@ trap 'exit 130' INT TERM
 log "seed $SEED; work dir $work; ClickHouse on $CH_TCP_PORT/$CH_HTTP_PORT in $CH_DIR"
 mkdir -p "$CH_DIR"
 ch start || { cat "$work/clickhouse.log" >&2; fail "could not start ClickHouse"; }
-go build -o "$work/scorer" ./cmd/scorer
-go build -o "$work/localkafka" ./cmd/localkafka
-
-"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 6 --seed-topics "" \
-  >"$work/broker.ready" 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do
-  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
-  kill -0 "$broker_pid" 2>/dev/null || { cat "$work/broker.log" >&2; fail "localkafka exited"; }
-  sleep 0.1
-done
-addr=$(sed -n 's/^localkafka ready on \([^ ]*\).*/\1/p' "$work/broker.ready")
-[[ -n "$addr" ]] || fail "localkafka did not become ready"
+build scorer localkafka
+start_localkafka 6
 log "localkafka (pid $broker_pid) on $addr"
 
 "$work/scorer" generate --contacts "$CONTACTS" --days "$DAYS" >"$work/history.jsonl" 2>/dev/null
@@ -132,71 +103,21 @@ producer_pid=$!
 log "$events events for $CONTACTS contacts: $first produced, $rest more at $rate/s"
 
 group="kill9ch-$$-$(date +%s%N)"
-http="" run=0
-start_scorer() { # [wait]: "ready" waits for the scorer running line, "http" only for HTTP
-  run=$((run + 1))
-  local logf="$work/scorer.$run.log" want=${1:-ready}
-  : >"$logf" # before the background job opens it: a read of a missing file fails the script
-  "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
-    --state-dir "$work/state" --partitions 6 --clickhouse "$DSN" >/dev/null 2>"$logf" &
-  scorer_pid=$!
-  http=""
-  for _ in $(seq 300); do
-    if [[ $want == http ]]; then
-      http=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$logf" | head -n1)
-    else
-      http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$logf" | head -n1)
-    fi
-    [[ -n "$http" ]] && return 0
-    kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "scorer run $run exited at start"; }
-    sleep 0.1
-  done
-  fail "scorer run $run did not start"
-}
-scrape() { curl -sf --max-time 2 "http://$http/metrics" || true; }
-metric() { scrape | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'; }
-series() { scrape | awk -v n="$1" '$1 == n { print $2 + 0; f = 1 } END { if (!f) print 0 }'; }
-alive() { kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$work/scorer.$run.log" >&2; fail "scorer run $run died on its own"; }; }
-committed_lag() { { "$work/scorer" state lag --brokers "$addr" --group "$group" 2>/dev/null || true; } | sed -n 's/^total lag //p'; }
-wait_scoring() {
-  for _ in $(seq 300); do
-    alive
-    grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" && break
-    sleep 0.1
-  done
-  grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" || fail "scorer run $run got no partitions in 30 s"
-  for _ in $(seq 50); do
-    alive
-    [[ $(metric scorer_events_total) != 0 ]] && return 0
-    sleep 0.1
-  done
-}
-sigterm() { # seconds allowed
-  local t0 rc=0
-  t0=$(date +%s%N)
-  kill -TERM "$scorer_pid"
-  for _ in $(seq $(($1 * 20))); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -0 "$scorer_pid" 2>/dev/null && fail "scorer run $run did not stop within $1 s of SIGTERM"
-  wait "$scorer_pid" || rc=$?
-  scorer_pid=""
-  [[ $rc -eq 0 ]] || fail "scorer run $run exited $rc after SIGTERM"
-  stop_ms=$((($(date +%s%N) - t0) / 1000000))
-}
+SCORER_ARGS=(--clickhouse "$DSN")
+committed_lag() { group_lag "$addr" "$group"; }
 
 # 1. kill -9 while rows are in flight to ClickHouse.
 kills=0 inflight_kills=0
 for _ in $(seq "$KILLS"); do
   start_scorer
-  wait_scoring
+  wait_scoring 50
   # Kill at a moment batches are in flight, if one comes within 2 s.
   for _ in $(seq 40); do
     [[ $(series scorer_batches_in_flight) != 0 ]] && break
     sleep 0.05
   done
   inflight=$(series scorer_batches_in_flight)
-  kill -KILL "$scorer_pid"
-  wait "$scorer_pid" 2>/dev/null || true
-  scorer_pid=""
+  kill9_scorer
   kills=$((kills + 1))
   [[ $inflight != 0 ]] && inflight_kills=$((inflight_kills + 1))
   log "kill -9 #$kills of run $run with $inflight batches in flight"
@@ -204,7 +125,7 @@ done
 
 # 2. ClickHouse stops under load.
 start_scorer
-wait_scoring
+wait_scoring 50
 errors0=$(series 'scorer_errors_total{kind="clickhouse"}')
 ch stop
 log "ClickHouse stopped"
@@ -240,9 +161,7 @@ outage_read_ms=$((($(date +%s%N) - t0) / 1000000))
 grep -q '"message":"ClickHouse insert failed; retrying"' "$work/scorer.$run.log" || fail "no log line for the failed inserts"
 grep '"message":"ClickHouse insert failed; retrying"' "$work/scorer.$run.log" | head -n1 | grep -q '"retry_in"' || fail "the log line has no backoff"
 log "lag gauge = committed lag = $outage_lag; score read in $outage_read_ms ms"
-kill -KILL "$scorer_pid"
-wait "$scorer_pid" 2>/dev/null || true
-scorer_pid=""
+kill9_scorer
 kills=$((kills + 1))
 log "kill -9 #$kills during the outage"
 
@@ -258,7 +177,7 @@ sleep 2
 alive
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$http/healthz") == 200 ]] || fail "healthz while waiting for ClickHouse"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$http/readyz") == 503 ]] || fail "ready while waiting for ClickHouse"
-sigterm 15
+term_scorer 15
 log "SIGTERM while waiting for ClickHouse at start: exit 0 in $stop_ms ms"
 start_scorer http
 sleep 2
@@ -271,7 +190,7 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 grep -q '"message":"scorer running"' "$work/scorer.$run.log" || fail "run $run did not resume once ClickHouse was back"
-wait_scoring
+wait_scoring 50
 # A second outage, and a SIGTERM while batches wait for ClickHouse.
 ch stop
 log "ClickHouse stopped again"
@@ -281,7 +200,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 waiting_rows=$(series scorer_clickhouse_buffered_rows)
-sigterm 15
+term_scorer 15
 term_ms=$stop_ms
 log "SIGTERM during the outage with $waiting_rows rows waiting: exit 0 in $term_ms ms"
 ch start || fail "could not restart ClickHouse"
@@ -293,21 +212,14 @@ producer_pid=""
 # 4. A last run to the end.
 start_scorer
 final_run=$run
-zero=0
-for _ in $(seq 180); do
+caught_up() {
   alive
   lag=$(committed_lag)
   mlag=$(series scorer_consumer_lag)
-  if [[ "$lag" == 0 && "${mlag%.*}" == 0 ]] && grep -q '"message":"partitions assigned"' "$work/scorer.$run.log"; then
-    zero=$((zero + 1))
-    [[ $zero -ge 3 ]] && break
-  else
-    zero=0
-  fi
-  sleep 1
-done
-[[ $zero -ge 3 ]] || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
-sigterm 15
+  [[ "$lag" == 0 && "${mlag%.*}" == 0 ]] && assigned
+}
+settled 180 1 caught_up || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
+term_scorer 15
 log "final run $run stopped in $stop_ms ms"
 
 "$work/scorer" backtest --rules "$RULES" --events "$work/history.jsonl" >"$work/backtest.jsonl" 2>"$work/backtest.log"
@@ -349,10 +261,4 @@ problems=()
 [[ "$ch_crossings" == "$crossings" ]] || problems+=("ClickHouse has $ch_crossings distinct crossings, backtest $crossings")
 [[ $inflight_kills -gt 0 ]] || problems+=("no kill landed with batches in flight")
 [[ $crossings -gt 0 ]] || problems+=("nothing to compare")
-if [[ ${#problems[@]} -gt 0 ]]; then
-  for p in "${problems[@]}"; do echo "  - $p"; done
-  echo "FAIL"
-  exit 1
-fi
-status=0
-echo "PASS"
+verdict

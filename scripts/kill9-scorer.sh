@@ -40,6 +40,7 @@
 # KEEP=1 keeps the work directory (it is always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 # Hermetic: no broker, topic, group or ClickHouse from the caller's environment.
 unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC EVENTS_DLQ_TOPIC SCORER_CHANGELOG_TOPIC \
   SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES CLICKHOUSE_DSN SCORES_TOPIC
@@ -55,52 +56,23 @@ RANDOM=$SEED
 RULES=${RULES:-testdata/rules-accounts}
 START=$SECONDS
 
+LIB_NAME=kill9-scorer
 work=$(mktemp -d /tmp/kill9-scorer.XXXXXX)
-broker_pid="" scorer_pid="" producer_pid="" peer_pid="" status=1
-
-log() { printf '%s [%3ds] %s\n' "kill9-scorer" $((SECONDS - START)) "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-
-stop_pid() { # pid signal seconds: signal, then SIGKILL after the grace period
-  local pid=$1 sig=$2 grace=$3
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq $((grace * 10))); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+broker_pid="" producer_pid="" peer_pid="" status=1
 
 cleanup() {
   stop_pid "$scorer_pid" KILL 5
   stop_pid "$peer_pid" KILL 5
   stop_pid "$producer_pid" TERM 5
   stop_pid "$broker_pid" TERM 10
-  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then
-    rm -rf "$work"
-  else
-    log "logs and data kept in $work"
-  fi
+  finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "seed $SEED; work dir $work"
-go build -o "$work/scorer" ./cmd/scorer
-go build -o "$work/localkafka" ./cmd/localkafka
-
-"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 6 --seed-topics "" \
-  >"$work/broker.ready" 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do
-  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
-  kill -0 "$broker_pid" 2>/dev/null || { cat "$work/broker.log" >&2; fail "localkafka exited"; }
-  sleep 0.1
-done
-addr=$(sed -n 's/^localkafka ready on \([^ ]*\).*/\1/p' "$work/broker.ready")
-[[ -n "$addr" ]] || fail "localkafka did not become ready"
+build scorer localkafka
+start_localkafka 6
 log "localkafka (pid $broker_pid) on $addr"
 
 "$work/scorer" generate --contacts "$CONTACTS" --days "$DAYS" >"$work/history.jsonl" 2>/dev/null
@@ -122,74 +94,27 @@ producer_pid=$!
 log "$events events for $CONTACTS contacts: $first produced, $rest more (2 malformed) at $rate/s"
 
 group="kill9-$$-$(date +%s%N)"
-http="" run=0
-start_scorer() {
-  run=$((run + 1))
-  local logf="$work/scorer.$run.log"
-  # Created here: the background job opens it itself, maybe after the
-  # first read below (and a read of a missing file fails the script).
-  : >"$logf"
-  "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
-    --state-dir "$work/state" --partitions 6 >/dev/null 2>"$logf" &
-  scorer_pid=$!
-  http=""
-  for _ in $(seq 150); do
-    http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$logf" | head -n1)
-    [[ -n "$http" ]] && return 0
-    kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$logf" >&2; fail "scorer run $run exited at start"; }
-    sleep 0.1
-  done
-  fail "scorer run $run did not start"
-}
-metric() { # name: sum of the series' values on the running scorer
-  { curl -sf --max-time 2 "http://$http/metrics" || true; } | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
-}
-alive() { kill -0 "$scorer_pid" 2>/dev/null || { tail -n 20 "$work/scorer.$run.log" >&2; fail "scorer run $run died on its own"; }; }
-# wait_scoring: until the run owns its partitions (after a kill -9 the
-# group first waits out the dead member) and has scored something, or the
-# stream is idle.
-wait_scoring() {
-  for _ in $(seq 300); do
-    alive
-    grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" && break
-    sleep 0.1
-  done
-  grep -q '"message":"partitions assigned"' "$work/scorer.$run.log" || fail "scorer run $run got no partitions in 30 s"
-  for _ in $(seq 30); do
-    alive
-    [[ $(metric scorer_events_total) != 0 ]] && return 0
-    sleep 0.1
-  done
-}
-random_sleep() { local ms=$((200 + RANDOM % 1801)); sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"; }
+random_sleep() { sleep_ms $((200 + RANDOM % 1801)); }
 
 kills=0 graceful=0
 for k in $(seq "$KILLS"); do
   start_scorer
-  wait_scoring
+  wait_scoring 30
   random_sleep
   alive
   scored=$(metric scorer_events_total)
-  kill -KILL "$scorer_pid"
-  wait "$scorer_pid" 2>/dev/null || true
-  scorer_pid=""
+  kill9_scorer
   kills=$((kills + 1))
   log "kill -9 #$kills of run $run after it read $scored events"
   if [[ $k -eq $(((KILLS + 1) / 2)) ]]; then
     # A graceful stop writes snapshots at the committed offsets; the next
     # start must restore from them.
     start_scorer
-    wait_scoring
+    wait_scoring 30
     random_sleep
-    t0=$(date +%s%N)
-    kill -TERM "$scorer_pid"
-    for _ in $(seq 300); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.05; done
-    kill -0 "$scorer_pid" 2>/dev/null && fail "scorer run $run did not stop within 15 s of SIGTERM"
-    rc=0; wait "$scorer_pid" || rc=$?
-    scorer_pid=""
-    [[ $rc -eq 0 ]] || fail "scorer run $run exited $rc after SIGTERM"
+    term_scorer 15
     graceful=$((graceful + 1))
-    log "SIGTERM: run $run stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
+    log "SIGTERM: run $run stopped gracefully in $stop_ms ms"
     snap_run=$((run + 1))
   fi
 done
@@ -213,27 +138,19 @@ start_peer() {
   "$work/scorer" run --brokers "$addr" --rules "$RULES" --group "$group" --http 127.0.0.1:0 \
     --state-dir "$work/state-peer" --partitions 6 >/dev/null 2>"$work/peer.log" &
   peer_pid=$!
-  for _ in $(seq 150); do
-    peer_http=$(sed -n 's/.*"http":"\([^"]*\)".*"message":"scorer running".*/\1/p' "$work/peer.log" | head -n1)
-    [[ -n "$peer_http" ]] && return 0
-    kill -0 "$peer_pid" 2>/dev/null || { tail -n 20 "$work/peer.log" >&2; fail "the peer scorer exited at start"; }
-    sleep 0.1
-  done
-  fail "the peer scorer did not start"
+  await_http peer_http "$work/peer.log" "$peer_pid" "the peer scorer"
 }
 peer_owned() {
   kill -0 "$peer_pid" 2>/dev/null || { tail -n 20 "$work/peer.log" >&2; fail "the peer scorer died"; }
-  { curl -sf --max-time 2 "http://$peer_http/metrics" || true; } | awk '$1 == "scorer_partitions_owned" { print $2 + 0; f = 1 } END { if (!f) print -1 }'
+  metric_value "$peer_http" scorer_partitions_owned -1
 }
 # kill_newcomer MIN_MS SPAN_MS: start a scorer and kill -9 it MIN-MIN+SPAN ms later.
 kill_newcomer() {
   start_scorer
   local ms=$(($1 + RANDOM % $2))
-  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  sleep_ms "$ms"
   alive
-  kill -KILL "$scorer_pid"
-  wait "$scorer_pid" 2>/dev/null || true
-  scorer_pid=""
+  kill9_scorer
   kills=$((kills + 1))
   log "kill -9 of newcomer run $run, $ms ms after it started (peer owned $(peer_owned) partitions)"
 }
@@ -243,12 +160,8 @@ rebalance_kills() {
     # The graceful stop was the kill loop's last run (small KILLS): the
     # next run must restore from its snapshots alone, before the peer.
     start_scorer
-    wait_scoring
-    kill -TERM "$scorer_pid"
-    local rc=0
-    wait "$scorer_pid" || rc=$?
-    scorer_pid=""
-    [[ $rc -eq 0 ]] || fail "scorer run $run exited $rc after SIGTERM"
+    wait_scoring 30
+    term_scorer 15
     graceful=$((graceful + 1))
   fi
   start_peer
@@ -276,17 +189,10 @@ rebalance_kills() {
     peer_rounds=$((peer_rounds + 1))
     log "round $round: the peer owns every partition again $healed ms after the last kill"
   done
-  local t0
-  t0=$(date +%s%N)
-  kill -TERM "$peer_pid"
-  for _ in $(seq 300); do kill -0 "$peer_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -0 "$peer_pid" 2>/dev/null && fail "the peer scorer did not stop within 15 s of SIGTERM"
-  local rc=0
-  wait "$peer_pid" || rc=$?
+  term_wait "$peer_pid" 15 "the peer scorer"
   peer_pid=""
-  [[ $rc -eq 0 ]] || fail "the peer scorer exited $rc after SIGTERM"
   graceful=$((graceful + 1))
-  log "SIGTERM: the peer stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
+  log "SIGTERM: the peer stopped gracefully in $stop_ms ms"
 }
 rebalance_kills
 
@@ -297,20 +203,13 @@ producer_pid=""
 start_scorer
 final_run=$run
 log "final run $run: waiting until every partition is committed to its end"
-zero=0
-for _ in $(seq 120); do
+caught_up() {
   alive
-  lag=$({ "$work/scorer" state lag --brokers "$addr" --group "$group" 2>/dev/null || true; } | sed -n 's/^total lag //p')
+  lag=$(group_lag "$addr" "$group")
   mlag=$(metric scorer_consumer_lag)
-  if [[ "$lag" == 0 && "$mlag" == 0 ]] && grep -q '"message":"partitions assigned"' "$work/scorer.$run.log"; then
-    zero=$((zero + 1))
-    [[ $zero -ge 3 ]] && break
-  else
-    zero=0
-  fi
-  sleep 1
-done
-[[ $zero -ge 3 ]] || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
+  [[ "$lag" == 0 && "$mlag" == 0 ]] && assigned
+}
+settled 120 1 caught_up || fail "lag did not reach 0 (committed lag $lag, metric $mlag)"
 
 "$work/scorer" backtest --rules "$RULES" --events "$work/history.jsonl" >"$work/backtest.all.jsonl" 2>"$work/backtest.log"
 jq -c 'select(.contact_id)' "$work/backtest.all.jsonl" >"$work/backtest.jsonl"
@@ -321,7 +220,7 @@ if [[ $companies -gt 0 ]]; then
   # The company group catches up after the contact group.
   clag=""
   for _ in $(seq 60); do
-    clag=$({ "$work/scorer" state lag --brokers "$addr" --topic engagement-events-companies --group "$group-companies" 2>/dev/null || true; } | sed -n 's/^total lag //p')
+    clag=$(group_lag "$addr" "$group-companies" engagement-events-companies)
     [[ "$clag" == 0 ]] && break
     sleep 1
   done
@@ -344,15 +243,9 @@ grep -Ff <(sed 's/.*/"contact_id":"&"/' "$work/sample.txt") "$work/backtest.json
   jq -c '{contact_id, model, score, groups}' | sort >"$work/backtest.sample.jsonl"
 http_bad=$(diff "$work/http.jsonl" "$work/backtest.sample.jsonl" | grep -c '^[<>]' || true)
 
-t0=$(date +%s%N)
-kill -TERM "$scorer_pid"
-for _ in $(seq 300); do kill -0 "$scorer_pid" 2>/dev/null || break; sleep 0.05; done
-kill -0 "$scorer_pid" 2>/dev/null && fail "final scorer did not stop within 15 s of SIGTERM"
-rc=0; wait "$scorer_pid" || rc=$?
-scorer_pid=""
-[[ $rc -eq 0 ]] || fail "final scorer exited $rc after SIGTERM"
+term_scorer 15
 graceful=$((graceful + 1))
-log "SIGTERM: final run $run stopped gracefully in $((($(date +%s%N) - t0) / 1000000)) ms"
+log "SIGTERM: final run $run stopped gracefully in $stop_ms ms"
 
 dump_rc=0
 "$work/scorer" state dump --brokers "$addr" --topic engagement-events-scorer-state --rules "$RULES" \
@@ -412,10 +305,4 @@ problems=()
 [[ $snapshots -gt 0 ]] || problems+=("the restart after a graceful stop did not use the snapshots")
 [[ $dead -ge 2 ]] || problems+=("the malformed events were not dead-lettered")
 [[ $crossings -gt 0 && $contacts -gt 0 ]] || problems+=("nothing to compare")
-if [[ ${#problems[@]} -gt 0 ]]; then
-  for p in "${problems[@]}"; do echo "  - $p"; done
-  echo "FAIL"
-  exit 1
-fi
-status=0
-echo "PASS"
+verdict

@@ -23,6 +23,7 @@
 # taken from it), KEEP=1 keeps the work directory (always on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 unset KAFKA_BROKERS EVENTS_TOPIC CROSSINGS_TOPIC SCORES_TOPIC SCORER_GROUP SCORER_HTTP SCORER_STATE_DIR SCORER_RULES \
   CLICKHOUSE_DSN BRIDGE_GROUP BRIDGE_HTTP BRIDGE_CONFIG BRIDGE_STATE_DIR
 
@@ -36,54 +37,31 @@ RANDOM=$SEED
 START=$SECONDS
 RULES=testdata/rules
 
+LIB_NAME=kill9-writeback
 work=$(mktemp -d /tmp/kill9-writeback.XXXXXX)
 broker_pid="" bridge_pid="" producer_pid="" sandbox_pid="" scorer_pid="" status=1
 sb_addr="127.0.0.1:$((PORT_BASE + 1))"
 http_addr="127.0.0.1:$((PORT_BASE + 2))"
 
-log() { printf '%s [%3ds] %s\n' "kill9-writeback" $((SECONDS - START)) "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-stop_pid() { # pid signal seconds
-  local pid=$1 sig=$2 grace=$3
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$bridge_pid" KILL 5
   stop_pid "$producer_pid" TERM 5
   stop_pid "$scorer_pid" TERM 10
   stop_pid "$sandbox_pid" TERM 5
   stop_pid "$broker_pid" TERM 10
-  if [[ $status -eq 0 && -z "${KEEP:-}" ]]; then rm -rf "$work"; else log "logs and data kept in $work"; fi
+  finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "seed $SEED; work dir $work"
-go build -o "$work/bridge" ./cmd/bridge
-go build -o "$work/scorer" ./cmd/scorer
-go build -o "$work/localkafka" ./cmd/localkafka
-
-"$work/localkafka" --addr 127.0.0.1:0 --data-dir "$work/kafka" --partitions 4 --seed-topics "" \
-  >"$work/broker.ready" 2>"$work/broker.log" &
-broker_pid=$!
-for _ in $(seq 100); do
-  grep -q "ready on" "$work/broker.ready" 2>/dev/null && break
-  kill -0 "$broker_pid" 2>/dev/null || fail "localkafka exited"
-  sleep 0.1
-done
-brokers=$(grep -o 'ready on [^ ]*' "$work/broker.ready" | head -1 | cut -d' ' -f3)
-[[ -n "$brokers" ]] || fail "no broker address"
+build bridge scorer localkafka
+start_localkafka 4
+brokers=$addr
 
 # The sandbox: the sample, its rolling limit cut to RATE per 10 s.
 sed -e "s/^  max: 190/  max: $RATE/" testdata/sandbox.yaml >"$work/sandbox.yaml"
-"$work/bridge" sandbox --addr "$sb_addr" --config "$work/sandbox.yaml" >"$work/sandbox.log" 2>&1 &
-sandbox_pid=$!
-for _ in $(seq 100); do curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null && break; sleep 0.1; done
-curl -sf "http://$sb_addr/_sandbox/stats" >/dev/null || fail "sandbox did not start (port $sb_addr in use?)"
+start_sandbox "$work/sandbox.yaml"
 token=$(awk '/^token:/ {print $2}' testdata/sandbox.yaml)
 
 cat >"$work/bridge.yaml" <<YAML
@@ -117,32 +95,17 @@ start_bridge() {
     --state-dir "$work/state" --http "$http_addr" --tick 500ms --grace 1s >>"$work/bridge.log" 2>&1 &
   bridge_pid=$!
 }
-metric() { { curl -sf --max-time 2 "http://$http_addr/metrics" || true; } | awk -v m="$1" '$1 == m {print $2}'; }
-
-for k in $(seq "$KILLS"); do
-  start_bridge
-  sleep "$(( RANDOM % 3 + 1 )).$(( RANDOM % 10 ))"
-  kill -0 "$bridge_pid" 2>/dev/null || { tail -n 20 "$work/bridge.log" >&2; fail "bridge died on its own"; }
-  kill -KILL "$bridge_pid"; wait "$bridge_pid" 2>/dev/null || true
-  log "kill -9 $k/$KILLS"
-done
+kill_bridges "$KILLS"
 wait "$producer_pid" || fail "producer failed"; producer_pid=""
 start_bridge
-deadline=$((SECONDS + 180))
-zero=0
-while :; do
-  (( SECONDS < deadline )) || fail "the write-back did not settle (see $work/bridge.log)"
+written_back() {
   kill -0 "$bridge_pid" 2>/dev/null || { tail -n 20 "$work/bridge.log" >&2; fail "the last bridge died"; }
-  slag=$({ "$work/scorer" state lag --brokers "$brokers" --topic engagement-events --group scorer 2>/dev/null || true; } | sed -n 's/^total lag //p')
-  wlag=$({ "$work/scorer" state lag --brokers "$brokers" --topic lead-scores --group bridge-writeback 2>/dev/null || true; } | sed -n 's/^total lag //p')
-  pending=$(metric bridge_writeback_pending_contacts)
-  if [[ "$slag" == 0 && "$wlag" == 0 && "$pending" == 0 ]]; then
-    zero=$((zero + 1)); [[ $zero -ge 3 ]] && break
-  else
-    zero=0
-  fi
-  sleep 1
-done
+  slag=$(group_lag "$brokers" scorer engagement-events)
+  wlag=$(group_lag "$brokers" bridge-writeback lead-scores)
+  pending=$(metric_value "$http_addr" bridge_writeback_pending_contacts)
+  [[ "$slag" == 0 && "$wlag" == 0 && "$pending" == 0 ]]
+}
+settled 180 1 written_back || fail "the write-back did not settle (see $work/bridge.log)"
 stop_pid "$bridge_pid" TERM 10; bridge_pid=""
 
 scores_rc=0
@@ -172,10 +135,4 @@ problems=()
 [[ $check_rc -eq 0 && $differ -eq 0 ]] || problems+=("$differ property values differ from the latest lead-scores (exit $check_rc)")
 [[ $contacts -gt 0 ]] || problems+=("no contacts")
 [[ "$limited" != 0 ]] || problems+=("the sandbox answered no 429: the run did not exercise them")
-if [[ ${#problems[@]} -gt 0 ]]; then
-  for p in "${problems[@]}"; do echo "  - $p"; done
-  echo "FAIL"
-  exit 1
-fi
-status=0
-echo "PASS"
+verdict
