@@ -192,27 +192,17 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	static, _ := fs.Sub(webFS, "web")
 	assets := http.FileServerFS(static)
-	page := func(name string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			b, err := fs.ReadFile(static, name)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write(b)
-		}
-	}
+
 	s.mux.Handle("GET /assets/", assets)
-	s.mux.HandleFunc("GET /{$}", page("overview.html"))
-	s.mux.HandleFunc("GET /contacts/{id}", page("contact.html"))
-	s.mux.HandleFunc("GET /contacts/", page("contact.html"))
-	s.mux.HandleFunc("GET /companies/{id}", page("company.html"))
+	s.mux.HandleFunc("GET /{$}", servePage("overview"))
+	s.mux.HandleFunc("GET /contacts/{id}", servePage("contact"))
+	s.mux.HandleFunc("GET /contacts/", servePage("contact"))
+	s.mux.HandleFunc("GET /companies/{id}", servePage("company"))
 	s.mux.HandleFunc("GET /api/companies/{id}", s.apiCompany)
-	s.mux.HandleFunc("GET /preview", page("preview.html"))
-	s.mux.HandleFunc("GET /bridge", page("bridge.html"))
-	s.mux.HandleFunc("GET /live", page("live.html"))
-	s.mux.HandleFunc("GET /calibration", page("calibration.html"))
+	s.mux.HandleFunc("GET /preview", servePage("preview"))
+	s.mux.HandleFunc("GET /bridge", servePage("bridge"))
+	s.mux.HandleFunc("GET /live", servePage("live"))
+	s.mux.HandleFunc("GET /calibration", servePage("calibration"))
 	s.mux.HandleFunc("GET /api/overview", s.apiOverview)
 	s.mux.HandleFunc("GET /api/contacts/{id}", s.apiContact)
 	s.mux.HandleFunc("GET /api/rules", s.apiRules)
@@ -226,15 +216,9 @@ func (s *Server) routes() {
 		fail(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found - Score Studio</title><link rel="stylesheet" href="/assets/app.css"></head><body><main id="main"><h1>Not found</h1><p role="alert">There is no page at %s. <a href="/">Back to the overview</a>.</p></main></body></html>`, htmlEscape(r.URL.Path))
+		render(w, http.StatusNotFound, layoutData{page: page{Name: "notfound", Title: "Not found", Heading: "Not found"},
+			Message: "There is no page at " + r.URL.Path + "."})
 	})
-}
-
-func htmlEscape(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
-	return r.Replace(s)
 }
 
 // tokenCookie carries the token after a page was opened with ?token=, so
