@@ -76,12 +76,7 @@ func CompanyScores(e *scoring.Engine, in io.Reader, asOf time.Time) ([]accounts.
 	if err != nil {
 		return nil, nil, err
 	}
-	crossings := map[[2]string][]accounts.Crossing{}
-	for _, x := range sim.Crossings {
-		k := [2]string{x.CompanyID, x.Model}
-		crossings[k] = append(crossings[k], x)
-	}
-	return sim.Scores(), crossings, nil
+	return sim.Scores(), crossingsOf(sim), nil
 }
 
 // CompanyExplanation is a company's scores taken apart: its members, their
