@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/accounts"
-	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
@@ -20,16 +20,12 @@ type companies struct {
 }
 
 // loadCompanies runs the company models over the history once, at start.
-func (s *Server) loadCompanies() error {
-	in, err := s.cfg.Open()
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	scores, crossings, err := backtest.CompanyScores(s.engine, in, time.Time{})
-	if err != nil {
-		return err
-	}
+func (s *Server) loadCompanies() {
+	s.companies = newCompanies(s.cfg.History.CompanyScores(s.engine, time.Time{}))
+	s.companies.top = topOf(s.set, s.companies)
+}
+
+func newCompanies(scores []accounts.Score, crossings map[[2]string][]accounts.Crossing) *companies {
 	c := &companies{scores: map[string][]accounts.Score{}, crossings: crossings, of: map[string]string{}}
 	for _, sc := range scores {
 		c.scores[sc.CompanyID] = append(c.scores[sc.CompanyID], sc)
@@ -37,24 +33,29 @@ func (s *Server) loadCompanies() error {
 			c.of[m.ContactID] = sc.CompanyID
 		}
 	}
-	first := s.set.Companies[0].Name
-	for _, sc := range scores {
-		if sc.Model == first {
-			c.top = append(c.top, CompanySummary{CompanyID: sc.CompanyID, Model: sc.Model, Score: rules.Float(sc.Score),
-				Members: len(sc.Contacts), Crossings: len(crossings[[2]string{sc.CompanyID, sc.Model}])})
+	return c
+}
+
+// topOf ranks the companies by their score in the first company model.
+func topOf(set *rules.Set, c *companies) []CompanySummary {
+	var top []CompanySummary
+	first := set.Companies[0].Name
+	for id, scores := range c.scores {
+		for _, sc := range scores {
+			if sc.Model != first {
+				continue
+			}
+			top = append(top, CompanySummary{CompanyID: sc.CompanyID, Model: sc.Model, Score: rules.Float(sc.Score),
+				Members: len(sc.Contacts), Crossings: len(c.crossings[[2]string{id, sc.Model}])})
 		}
 	}
-	sort.SliceStable(c.top, func(i, j int) bool {
-		if c.top[i].Score != c.top[j].Score {
-			return c.top[i].Score > c.top[j].Score
+	sort.Slice(top, func(i, j int) bool {
+		if top[i].Score != top[j].Score {
+			return top[i].Score > top[j].Score
 		}
-		return c.top[i].CompanyID < c.top[j].CompanyID
+		return top[i].CompanyID < top[j].CompanyID
 	})
-	if len(c.top) > topCompanies {
-		c.top = c.top[:topCompanies]
-	}
-	s.companies = c
-	return nil
+	return top[:min(len(top), topCompanies)]
 }
 
 // topCompanies is how many companies the overview lists.
@@ -74,7 +75,10 @@ type CompanySummary struct {
 // taken apart as `scorer explain --company` does, from the backtest's
 // company run.
 type CompanyView struct {
-	CompanyID    string         `json:"company_id"`
+	CompanyID string `json:"company_id"`
+	// AsOf is the time the company is scored at (null: the end of the
+	// history): events after it are ignored, as by `backtest --as-of`.
+	AsOf         *time.Time     `json:"as_of"`
 	RulesVersion string         `json:"rules_version"`
 	Models       []CompanyModel `json:"models"`
 }
@@ -122,12 +126,34 @@ func (s *Server) apiCompany(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "the live rules have no company models (level: company); see docs/accounts.md")
 		return
 	}
-	scores := s.companies.scores[id]
+	asOf, err := dialect.ParseTime(r.URL.Query().Get("as_of"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "as of %v", err)
+		return
+	}
+	c := s.companies
+	if !asOf.IsZero() {
+		release, ok := s.busy(r)
+		if !ok {
+			fail(w, http.StatusServiceUnavailable, "the request was cancelled while another scoring was running")
+			return
+		}
+		c = s.companiesAt(asOf)
+		release()
+	}
+	scores := c.scores[id]
 	if scores == nil {
+		if !asOf.IsZero() {
+			fail(w, http.StatusNotFound, "no company %q has members in the history (%s) as of %s", id, s.cfg.Source, asOf.Format(time.RFC3339))
+			return
+		}
 		fail(w, http.StatusNotFound, "no company %q has members in the history (%s)", id, s.cfg.Source)
 		return
 	}
 	v := CompanyView{CompanyID: id, RulesVersion: s.set.Version, Models: []CompanyModel{}}
+	if !asOf.IsZero() {
+		v.AsOf = &asOf
+	}
 	for _, sc := range scores {
 		m := s.set.Company(sc.Model)
 		cm := CompanyModel{Model: sc.Model, From: m.From, Rollup: string(m.Rollup), MinContactScore: rules.Float(m.MinContactScore),
@@ -139,10 +165,23 @@ func (s *Server) apiCompany(w http.ResponseWriter, r *http.Request) {
 		for _, c := range sc.Contacts {
 			cm.Members = append(cm.Members, CompanyMember{ContactID: c.ContactID, Score: rules.Float(c.Score), Role: c.Role, Counted: c.Counted, InRollup: c.InRollup})
 		}
-		for _, x := range s.companies.crossings[[2]string{id, sc.Model}] {
+		for _, x := range c.crossings[[2]string{id, sc.Model}] {
 			cm.Crossings = append(cm.Crossings, CompanyCross{Threshold: x.Threshold.Name, At: x.At, Score: rules.Float(x.Score), ContactID: x.ContactID, EventID: x.EventID})
 		}
 		v.Models = append(v.Models, cm)
 	}
 	reply(w, v)
+}
+
+// companiesAt scores the company models over the history up to asOf
+// (events after it ignored), keeping the last answer: a person looking at
+// a company at a date opens its members and comes back.
+func (s *Server) companiesAt(asOf time.Time) *companies {
+	s.asOfMu.Lock()
+	defer s.asOfMu.Unlock()
+	if s.asOfCache != nil && s.asOfAt.Equal(asOf) {
+		return s.asOfCache
+	}
+	s.asOfCache, s.asOfAt = newCompanies(s.cfg.History.CompanyScores(s.engine, asOf)), asOf
+	return s.asOfCache
 }

@@ -2,6 +2,7 @@ package studio
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/rules"
@@ -75,10 +77,65 @@ func TestBrowserCompany(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Click(fmt.Sprintf(`[data-testid=top-companies] a[href="/companies/%s"]`, top.CompanyID)))
 	wait(t, ctx, fmt.Sprintf(`location.pathname === "/companies/%s" && document.body.dataset.ready === "true"`, top.CompanyID))
+	checkCompanyPage(t, ctx, lines[top.CompanyID])
+	shot(t, ctx, "company")
+
+	// As of the day before its first crossing, typed in the page: the
+	// backtest's company lines with --as-of then.
+	asOf := top.Crossings[0].UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	then := companyLines(t, e, data, asOf)[top.CompanyID]
+	if len(then) == 0 {
+		t.Fatalf("%s has no members as of %s: pick another time", top.CompanyID, asOf)
+	}
+	do(t, ctx, chromedp.Focus("#as_of"), chromedp.SendKeys("#as_of", asOf.Format("2006-01-02")+kb.Enter))
+	wait(t, ctx, fmt.Sprintf(`location.search === "?as_of=%s" && document.body.dataset.ready === "true"`, asOf.Format("2006-01-02")))
+	checkCompanyPage(t, ctx, then)
+	if st := text(t, ctx, "#status"); !strings.Contains(st, "as of "+asOf.Format("2006-01-02")+" 00:00:00 UTC") {
+		t.Errorf("status %q does not say the time", st)
+	}
+	if then[0].Score == lines[top.CompanyID][0].Score && len(then[0].Crossings) == len(lines[top.CompanyID][0].Crossings) {
+		t.Errorf("as of %s the company looks as at the end: the as-of was not applied", asOf)
+	}
+	shot(t, ctx, "company-as-of")
+	// A bad date: a clear message in the page, the control still there.
+	eval[bool](t, ctx, `(() => { document.querySelector("#as_of").value = ""; return true })()`)
+	do(t, ctx, chromedp.Focus("#as_of"), chromedp.SendKeys("#as_of", "2026-13-45"+kb.Enter))
+	wait(t, ctx, `document.querySelector("#error").textContent !== ""`)
+	if e := text(t, ctx, "#error"); !strings.Contains(e, `as of "2026-13-45": want RFC 3339`) {
+		t.Errorf("bad date shows %q", e)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll("#as_of").length`); n != 1 {
+		t.Error("the as-of control is gone after a bad date")
+	}
+
+	// A member's contact page links back to its company.
+	var member string
+	for id := range top.Contacts {
+		member = id
+		break
+	}
+	open(t, ctx, ts+"/contacts/"+member)
+	if got := text(t, ctx, `[data-testid=company] a`); got != top.CompanyID {
+		t.Errorf("contact %s: company shown %q, want %s", member, got, top.CompanyID)
+	}
+	open(t, ctx, ts+"/companies/no-such-co")
+	if e := text(t, ctx, "#error"); !strings.Contains(e, `no company "no-such-co"`) {
+		t.Errorf("unknown company: %q", e)
+	}
+}
+
+// checkCompanyPage holds the company page shown to the backtest's company
+// lines of the company: the score per model, every member's score, the
+// coverage and the crossings' times.
+func checkCompanyPage(t *testing.T, ctx context.Context, lines []backtest.CompanyLine) {
+	t.Helper()
+	if len(lines) == 0 {
+		t.Fatal("no company lines to compare with")
+	}
 	if e := text(t, ctx, "#error"); e != "" {
 		t.Fatalf("error shown: %s", e)
 	}
-	for _, l := range lines[top.CompanyID] {
+	for _, l := range lines {
 		sec := fmt.Sprintf(`section[data-model=%q] `, l.Model)
 		if got := text(t, ctx, fmt.Sprintf(`[data-testid=score][data-model=%q] .v`, l.Model)); got != fmt.Sprint(l.Score) {
 			t.Errorf("%s: score shown %s, backtest %v", l.Model, got, l.Score)
@@ -112,20 +169,18 @@ func TestBrowserCompany(t *testing.T) {
 			}
 		}
 	}
-	shot(t, ctx, "company")
+}
 
-	// A member's contact page links back to its company.
-	var member string
-	for id := range top.Contacts {
-		member = id
-		break
+// companyLines runs the backtest's company lines (`scorer backtest
+// --as-of`) over data, by company.
+func companyLines(t *testing.T, e *scoring.Engine, data []byte, asOf time.Time) map[string][]backtest.CompanyLine {
+	t.Helper()
+	out := map[string][]backtest.CompanyLine{}
+	if err := backtest.RunCompanies(e, bytes.NewReader(data), asOf, func(l backtest.CompanyLine) error {
+		out[l.CompanyID] = append(out[l.CompanyID], l)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	open(t, ctx, ts+"/contacts/"+member)
-	if got := text(t, ctx, `[data-testid=company] a`); got != top.CompanyID {
-		t.Errorf("contact %s: company shown %q, want %s", member, got, top.CompanyID)
-	}
-	open(t, ctx, ts+"/companies/no-such-co")
-	if e := text(t, ctx, "#error"); !strings.Contains(e, `no company "no-such-co"`) {
-		t.Errorf("unknown company: %q", e)
-	}
+	return out
 }

@@ -66,6 +66,10 @@ type Server struct {
 	types    []string // the history's event types
 
 	companies *companies // nil without company models
+	// asOfCache is the company models' last answer at an as-of time.
+	asOfMu    sync.Mutex
+	asOfAt    time.Time
+	asOfCache *companies
 
 	liveMu   sync.Mutex
 	lastLive *sample
@@ -150,9 +154,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.elapsed = time.Since(start)
 		if len(set.Companies) > 0 {
-			if err := s.loadCompanies(); err != nil {
-				return nil, fmt.Errorf("company models: %w", err)
-			}
+			s.loadCompanies()
 		}
 	}
 	s.routes()

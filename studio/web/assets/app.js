@@ -628,10 +628,19 @@ async function companyPage() {
   const id = decodeURIComponent(location.pathname.replace(/^\/companies\/?/, ""));
   $("#title").textContent = "Company " + id;
   document.title = `Company ${id} - Score Studio`;
-  let v;
-  try { v = await api("/api/companies/" + encodeURIComponent(id)); } catch (e) { status(""); throw e; }
   const c = content();
-  status(`Company models over the whole history under rules ${v.rules_version}, as the backtest's company lines score them.`);
+  // The as-of control comes first, so that a bad date can be fixed where it was typed.
+  const asOf = new URLSearchParams(location.search).get("as_of") || "";
+  c.append(el("form", { class: "inline", method: "get", action: location.pathname },
+    el("div", {}, el("label", { for: "as_of" }, "Score at (as of)"),
+      el("input", { id: "as_of", name: "as_of", type: "text", value: asOf, placeholder: "2026-10-14 or 2026-10-14T12:00:00Z", "aria-describedby": "as-of-help", autocomplete: "off" })),
+    el("button", { class: "primary", type: "submit" }, "Show"),
+    asOf ? el("a", { href: location.pathname }, "At the end of the history") : null));
+  c.append(el("p", { id: "as-of-help", class: "note" }, "Empty: the end of the history. Events after the time are ignored, as by scorer backtest --as-of."));
+  let v;
+  try { v = await api("/api/companies/" + encodeURIComponent(id) + (asOf ? "?as_of=" + encodeURIComponent(asOf) : "")); } catch (e) { status(""); throw e; }
+  status((v.as_of ? `Company models as of ${stamp(v.as_of)} (events after it ignored)` : "Company models over the whole history") +
+    ` under rules ${v.rules_version}, as the backtest's company lines score them.`);
   c.append(el("div", { class: "cards" }, v.models.map((m) => card(`${m.model} score`, pts(m.score), { "data-testid": "score", "data-model": m.model }))));
   for (const m of v.models) {
     const sec = el("section", { "aria-labelledby": "m-" + m.model, "data-model": m.model });
