@@ -40,6 +40,18 @@ func RunCompanies(e *scoring.Engine, in io.Reader, asOf time.Time, emit func(Com
 	if err != nil {
 		return err
 	}
+	for _, l := range CompanyLines(scores, crossings) {
+		if err := emit(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompanyLines summarises company scores and crossings (CompanyScores) as
+// the backtest's company lines, in the scores' order.
+func CompanyLines(scores []accounts.Score, crossings map[[2]string][]accounts.Crossing) []CompanyLine {
+	out := make([]CompanyLine, 0, len(scores))
 	for _, s := range scores {
 		l := CompanyLine{CompanyID: s.CompanyID, Model: s.Model, Score: rules.Float(s.Score),
 			Contacts: map[string]float64{}, Coverage: s.Coverage, Crossings: []time.Time{}}
@@ -53,11 +65,9 @@ func RunCompanies(e *scoring.Engine, in io.Reader, asOf time.Time, emit func(Com
 			l.Crossings = append(l.Crossings, x.At)
 			l.Thresholds = append(l.Thresholds, x.Threshold.Name)
 		}
-		if err := emit(l); err != nil {
-			return err
-		}
+		out = append(out, l)
 	}
-	return nil
+	return out
 }
 
 // CompanyScores runs the company models of e's rule set over in as
@@ -270,18 +280,18 @@ type CompanyChange struct {
 // history and reports every (company, company model) whose score or
 // crossings change: crossing changes first, then the largest moves.
 func RescoreCompanies(current, next *scoring.Engine, open func() (io.ReadCloser, error)) ([]CompanyChange, error) {
-	run := func(e *scoring.Engine) (map[[2]string]CompanyLine, error) {
-		out := map[[2]string]CompanyLine{}
+	run := func(e *scoring.Engine) ([]CompanyLine, error) {
 		if len(e.Rules.Companies) == 0 {
-			return out, nil
+			return nil, nil
 		}
 		in, err := open()
 		if err != nil {
 			return nil, err
 		}
 		defer in.Close()
+		var out []CompanyLine
 		err = RunCompanies(e, in, time.Time{}, func(l CompanyLine) error {
-			out[[2]string{l.CompanyID, l.Model}] = l
+			out = append(out, l)
 			return nil
 		})
 		return out, err
@@ -294,6 +304,20 @@ func RescoreCompanies(current, next *scoring.Engine, open func() (io.ReadCloser,
 	if err != nil {
 		return nil, err
 	}
+	return CompareCompanies(old, now), nil
+}
+
+// CompareCompanies diffs the company lines of one history under two rule
+// sets as RescoreCompanies does.
+func CompareCompanies(oldLines, newLines []CompanyLine) []CompanyChange {
+	index := func(ls []CompanyLine) map[[2]string]CompanyLine {
+		out := make(map[[2]string]CompanyLine, len(ls))
+		for _, l := range ls {
+			out[[2]string{l.CompanyID, l.Model}] = l
+		}
+		return out
+	}
+	old, now := index(oldLines), index(newLines)
 	keys := map[[2]string]bool{}
 	for k := range old {
 		keys[k] = true
@@ -334,5 +358,5 @@ func RescoreCompanies(current, next *scoring.Engine, open func() (io.ReadCloser,
 		}
 		return a.Model < b.Model
 	})
-	return out, nil
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 )
@@ -15,7 +16,8 @@ import (
 type companies struct {
 	scores    map[string][]accounts.Score // by company, in model order
 	crossings map[[2]string][]accounts.Crossing
-	of        map[string]string // contact -> its company now
+	of        map[string]string      // contact -> its company now
+	lines     []backtest.CompanyLine // the backtest's company lines (a preview compares them)
 	top       []CompanySummary
 }
 
@@ -26,7 +28,7 @@ func (s *Server) loadCompanies() {
 }
 
 func newCompanies(scores []accounts.Score, crossings map[[2]string][]accounts.Crossing) *companies {
-	c := &companies{scores: map[string][]accounts.Score{}, crossings: crossings, of: map[string]string{}}
+	c := &companies{scores: map[string][]accounts.Score{}, crossings: crossings, of: map[string]string{}, lines: backtest.CompanyLines(scores, crossings)}
 	for _, sc := range scores {
 		c.scores[sc.CompanyID] = append(c.scores[sc.CompanyID], sc)
 		for _, m := range sc.Contacts {

@@ -184,3 +184,51 @@ func companyLines(t *testing.T, e *scoring.Engine, data []byte, asOf time.Time) 
 	}
 	return out
 }
+
+// TestBrowserPreviewCompanies edits in the preview, in Chromium, first a
+// company model itself and then the contact model it rolls up, and holds
+// the companies shown as newly crossing and the count of company scores
+// that move to `scorer rescore`'s company changes (the backtest's company
+// lines under each rule set).
+func TestBrowserPreviewCompanies(t *testing.T) {
+	f, cur := accountsFixture(t)
+	ctx := browser(t)
+	open(t, ctx, f.ts.URL+"/preview")
+	for _, tc := range []struct{ file, old, new string }{
+		{"account_engagement.yaml", "threshold: 80\nrearm_below: 60\n", "threshold: 55\nrearm_below: 40\n"},
+		{"engagement.yaml", "points: 2\n", "points: 7\n"},
+	} {
+		edited := replaced(t, filepath.Join(f.dir, tc.file), tc.old, tc.new)
+		do(t, ctx, chromedp.SetValue("#rule-file", tc.file))
+		eval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector("#rule-text"); e.value = %q; e.dispatchEvent(new Event("input")); return true })()`, edited))
+		do(t, ctx, chromedp.Click("#run-preview"))
+		wait(t, ctx, `document.querySelector("[data-testid=company-movers]") !== null`)
+		want, err := backtest.RescoreCompanies(cur, engineOf(t, editedDir(t, f.dir, tc.file, edited)), func() (io.ReadCloser, error) { return os.Open(f.history) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var newly []string
+		for _, c := range want {
+			if len(c.NewlyCrosses) > 0 {
+				newly = append(newly, c.CompanyID)
+			}
+		}
+		sort.Strings(newly)
+		got := texts(t, ctx, `table[data-testid=company-newly][data-model=account_engagement][data-threshold=default] tbody td:first-child`)
+		if strings.Join(got, " ") != strings.Join(newly, " ") {
+			t.Errorf("%s: companies newly crossing shown %v, rescore %v", tc.file, got, newly)
+		}
+		if shown := num(text(t, ctx, `[data-testid=company-newly-crossing] .v`)); shown != fmt.Sprint(len(newly)) {
+			t.Errorf("%s: companies newly crossing count %s, rescore %d", tc.file, shown, len(newly))
+		}
+		if n := eval[int](t, ctx, `document.querySelectorAll("table[data-testid=company-movers] tbody tr").length`); n != len(want) || n == 0 {
+			t.Errorf("%s: %d company movers shown, rescore %d", tc.file, n, len(want))
+		}
+		if tc.file == "account_engagement.yaml" {
+			if len(newly) == 0 {
+				t.Error("lowering the company threshold makes no company newly cross: a weak case")
+			}
+			shot(t, ctx, "preview-companies")
+		}
+	}
+}

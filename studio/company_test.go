@@ -125,3 +125,133 @@ func TestCompanyAsOf(t *testing.T) {
 		}
 	}
 }
+
+// editedDir is the live rules of dir with one file's text replaced.
+func editedDir(t *testing.T, dir, file, text string) string {
+	t.Helper()
+	out := t.TempDir()
+	names, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(n) == file {
+			b = []byte(text)
+		}
+		if err := os.WriteFile(filepath.Join(out, filepath.Base(n)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func replaced(t *testing.T, path, old, new string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	return strings.Replace(string(b), old, new, 1)
+}
+
+// TestPreviewCompanies: a preview shows the company models' effect as
+// `scorer rescore` computes it from the backtest's company lines under
+// both rule sets: when the edited file is a model companies roll up, when
+// it is the company model itself, and none when it is neither.
+func TestPreviewCompanies(t *testing.T) {
+	f, cur := accountsFixture(t)
+	for _, tc := range []struct {
+		file, old, new string
+		scored         bool
+	}{
+		{"engagement.yaml", "points: 2\n", "points: 7\n", true},
+		{"account_engagement.yaml", "threshold: 80\nrearm_below: 60\n", "threshold: 55\nrearm_below: 40\n", true},
+		{"account_engagement.yaml", "champion: 15", "champion: 0", true},
+		{"intent.yaml", "points: ", "points: 1", false},
+	} {
+		t.Run(tc.file+"/"+strings.TrimSpace(tc.new), func(t *testing.T) {
+			text := replaced(t, filepath.Join(f.dir, tc.file), tc.old, tc.new)
+			var res PreviewResult
+			if code := f.post(t, "/api/preview", PreviewRequest{File: tc.file, Text: text}, &res); code != 200 || !res.OK {
+				t.Fatalf("preview: %d %+v", code, res.Problems)
+			}
+			pc := res.Companies
+			if pc == nil || pc.Scored != tc.scored {
+				t.Fatalf("companies: %+v, want scored %v", pc, tc.scored)
+			}
+			nextDir := editedDir(t, f.dir, tc.file, text)
+			next := engineOf(t, nextDir)
+			want, err := backtest.RescoreCompanies(cur, next, func() (io.ReadCloser, error) { return os.Open(f.history) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.scored && len(want) == 0 {
+				t.Fatal("the edit moves no company: a weak case")
+			}
+			if pc.MoversTotal != len(want) || !reflect.DeepEqual(pc.Movers, append([]backtest.CompanyChange{}, want[:min(len(want), maxRows)]...)) {
+				t.Errorf("movers: %d shown, rescore %d\n got %+v\nwant %+v", pc.MoversTotal, len(want), pc.Movers, want)
+			}
+			newly, noLonger := map[string][]string{}, map[string][]string{}
+			for _, c := range want {
+				for _, th := range c.NewlyCrosses {
+					newly[c.Model+"/"+th] = append(newly[c.Model+"/"+th], c.CompanyID)
+				}
+				for _, th := range c.NoLongerCrosses {
+					noLonger[c.Model+"/"+th] = append(noLonger[c.Model+"/"+th], c.CompanyID)
+				}
+			}
+			for _, m := range pc.Models {
+				for _, ch := range m.Changes {
+					k := m.Name + "/" + ch.Threshold
+					var got []string
+					for _, c := range ch.Newly {
+						got = append(got, c.CompanyID)
+					}
+					sort.Strings(newly[k])
+					if ch.NewlyTotal != len(newly[k]) || strings.Join(got, " ") != strings.Join(newly[k], " ") {
+						t.Errorf("%s newly crossing: %v, rescore %v", k, got, newly[k])
+					}
+					if ch.NoLongerTotal != len(noLonger[k]) {
+						t.Errorf("%s no longer crossing: %d, rescore %d", k, ch.NoLongerTotal, len(noLonger[k]))
+					}
+				}
+				// The distributions hold every company line of both runs.
+				count := func(bins []Bin) (n int) {
+					for _, b := range bins {
+						n += b.Count
+					}
+					return n
+				}
+				lines := func(e *scoring.Engine) (n int) {
+					backtest.RunCompanies(e, bytes.NewReader(f.data), time.Time{}, func(l backtest.CompanyLine) error {
+						if l.Model == m.Name {
+							n++
+						}
+						return nil
+					})
+					return n
+				}
+				if count(m.Before) != lines(cur) || count(m.After) != lines(next) {
+					t.Errorf("%s: distributions of %d and %d companies, backtest %d and %d", m.Name, count(m.Before), count(m.After), lines(cur), lines(next))
+				}
+			}
+		})
+	}
+}
+
+func engineOf(t *testing.T, dir string) *scoring.Engine {
+	t.Helper()
+	set, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

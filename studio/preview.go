@@ -71,7 +71,9 @@ type PreviewResult struct {
 	Models          []PreviewModel `json:"models"`
 	Movers          []Mover        `json:"movers"`
 	MoversTotal     int            `json:"movers_total"`
-	ElapsedMS       int64          `json:"elapsed_ms"`
+	// Companies is the effect on the company models (null without any).
+	Companies *PreviewCompanies `json:"companies"`
+	ElapsedMS int64             `json:"elapsed_ms"`
 }
 
 // Lists are cut to this many rows (totals are given).
@@ -215,6 +217,9 @@ func (s *Server) preview(req PreviewRequest) (PreviewResult, error) {
 	}
 	c := backtest.CompareLines(s.lines, lines, s.sum, sum)
 	res.fill(s.set, e.Rules, c)
+	if res.Companies, err = s.previewCompanies(e.Rules, req.File); err != nil {
+		return res, fmt.Errorf("company models: %w", err)
+	}
 	res.ElapsedMS = time.Since(start).Milliseconds()
 	return res, nil
 }
@@ -253,7 +258,7 @@ func (res *PreviewResult) fill(cur, next *rules.Set, c backtest.Comparison) {
 		}
 		b, a := before[name], after[name]
 		e := edges(append(scoresOf(b), scoresOf(a)...), all)
-		pm.Before, pm.After = histogram(b, e), histogram(a, e)
+		pm.Before, pm.After = histogram(scoresOf(b), e), histogram(scoresOf(a), e)
 		pm.WeeksBefore, pm.WeeksAfter = weeks(b), weeks(a)
 		byThreshold := map[string]*ThresholdChange{}
 		var order []string

@@ -106,7 +106,7 @@ func modelStats(m *rules.Model, lines []*backtest.Line, bins []float64) ModelSta
 	if len(lines) > 0 {
 		st.Mean = math.Round(rules.Float(sum)/float64(len(lines))*100) / 100
 	}
-	st.Histogram = histogram(lines, bins)
+	st.Histogram = histogram(scoresOf(lines), bins)
 	st.Weeks = weeks(lines)
 	return st
 }
@@ -143,14 +143,14 @@ func edges(scores []float64, ths []Threshold) []float64 {
 	return out
 }
 
-func histogram(lines []*backtest.Line, e []float64) []Bin {
+func histogram(scores []float64, e []float64) []Bin {
 	bins := make([]Bin, len(e)-1)
 	for i := range bins {
 		bins[i] = Bin{Lo: e[i], Hi: e[i+1]}
 	}
-	for _, l := range lines {
-		i := sort.SearchFloat64s(e, l.Score) // first edge >= score
-		if i < len(e) && e[i] == l.Score {
+	for _, sc := range scores {
+		i := sort.SearchFloat64s(e, sc) // first edge >= score
+		if i < len(e) && e[i] == sc {
 			i++ // score on an edge belongs to the bin it opens
 		}
 		i--

@@ -489,6 +489,51 @@ function renderPreview(root, res) {
     { h: "Change", num: true, get: (r) => el("span", { class: r.delta > 0 ? "pos" : "neg" }, signed(r.delta)), key: (r) => r.delta },
     { h: "Crossings", get: (r) => r.newly_crosses.map((t) => "+" + t).concat(r.no_longer_crosses.map((t) => "−" + t)).join(" "), key: (r) => r.newly_crosses.length - r.no_longer_crosses.length },
   ], res.movers, { sortable: true, attrs: { "data-testid": "movers" } }));
+  if (res.companies) renderCompanyPreview(root, res.companies);
+}
+
+// renderCompanyPreview shows the edit's effect on the company models.
+function renderCompanyPreview(root, pc) {
+  root.append(el("h2", { id: "companies-effect" }, "Effect on the companies"));
+  if (!pc.scored) {
+    root.append(el("p", { class: "note", "data-testid": "companies-unchanged" }, "The edited file holds no company model and no model a company model rolls up: company scores do not change."));
+    return;
+  }
+  root.append(el("div", { class: "cards" },
+    card("Companies", fmt(pc.companies)),
+    card("Company scores that move", fmt(pc.moved), { "data-testid": "company-moved" }),
+    card("Companies newly crossing", fmt(pc.newly_crossing), { "data-testid": "company-newly-crossing" }),
+    card("No longer crossing", fmt(pc.no_longer_crossing), { "data-testid": "company-no-longer-crossing" })));
+  const crosses = (r) => (r.newly_crosses || []).map((t) => "+" + t).concat((r.no_longer_crosses || []).map((t) => "−" + t)).join(" ");
+  for (const m of pc.models) {
+    const sec = el("section", { "aria-labelledby": "pc-" + m.name, "data-company-model": m.name });
+    sec.append(el("h3", { id: "pc-" + m.name }, `Company model ${m.name}`));
+    sec.append(histogramChart(`Company score distribution of ${m.name}, before and after`, [{ name: "before", before: true, bins: m.before }, { name: "after", bins: m.after }], m.thresholds.length ? m.thresholds : m.thresholds_before));
+    sec.append(legend([["before", "current rules"], ["", "edited rules"], ["threshold", "threshold"]]));
+    const cols = [
+      { h: "Company", get: (r) => companyLink(r.company_id) },
+      { h: "Before", num: true, get: (r) => pts(r.old) },
+      { h: "After", num: true, get: (r) => pts(r.new) },
+    ];
+    for (const ch of m.changes) {
+      const box = el("div", { class: "twocol" });
+      box.append(el("div", {}, el("h4", {}, `Companies newly crossing ${ch.threshold}: ${fmt(ch.newly_total)}`),
+        ch.newly.length ? table(null, cols, ch.newly, { attrs: { "data-testid": "company-newly", "data-model": m.name, "data-threshold": ch.threshold } }) : el("p", { class: "note" }, "None.")));
+      box.append(el("div", {}, el("h4", {}, `No longer crossing ${ch.threshold}: ${fmt(ch.no_longer_total)}`),
+        ch.no_longer.length ? table(null, cols, ch.no_longer, { attrs: { "data-testid": "company-no-longer", "data-model": m.name, "data-threshold": ch.threshold } }) : el("p", { class: "note" }, "None.")));
+      sec.append(box);
+    }
+    root.append(sec);
+  }
+  root.append(el("h3", {}, `Company scores that move (${fmt(pc.movers_total)}` + (pc.movers_total > pc.movers.length ? `, the first ${pc.movers.length} shown` : "") + ")"));
+  root.append(table("Crossing changes first, then the largest moves; click a column to sort", [
+    { h: "Company", get: (r) => companyLink(r.company_id), key: (r) => r.company_id },
+    { h: "Model", get: (r) => r.model, key: (r) => r.model },
+    { h: "Before", num: true, get: (r) => pts(r.old), key: (r) => r.old ?? -1e18 },
+    { h: "After", num: true, get: (r) => pts(r.new), key: (r) => r.new ?? -1e18 },
+    { h: "Change", num: true, get: (r) => el("span", { class: r.delta > 0 ? "pos" : "neg" }, signed(r.delta)), key: (r) => r.delta },
+    { h: "Crossings", get: crosses, key: (r) => (r.newly_crosses || []).length - (r.no_longer_crosses || []).length },
+  ], pc.movers, { sortable: true, attrs: { "data-testid": "company-movers" } }));
 }
 
 async function bridgePage() {
