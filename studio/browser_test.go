@@ -418,3 +418,44 @@ func TestBrowserCalibration(t *testing.T) {
 	}
 	shot(t, ctx, "calibration")
 }
+
+// TestBrowserReload: every page says which rules are loaded and when; the
+// Reload button (by keyboard) serves rules changed on disk; a rule file
+// that stops loading shows its problems on the next page load while the
+// last good rules stay in force, readable at both widths.
+func TestBrowserReload(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := browser(t)
+	open(t, ctx, f.ts.URL+"/")
+	before := f.srv.set.Version
+	if got := eval[string](t, ctx, `document.querySelector("#loaded").dataset.version`); got != before {
+		t.Fatalf("loaded version shown %q, want %s", got, before)
+	}
+	eng := filepath.Join(f.dir, "engagement.yaml")
+	b, _ := os.ReadFile(eng)
+	good := strings.Replace(strings.Replace(string(b), "threshold: 40\n", "threshold: 30\n", 1), "rearm_below: 30\n", "rearm_below: 20\n", 1)
+	os.WriteFile(eng, []byte(good), 0o644)
+	set, err := rules.Load(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The button, by keyboard: the page comes back with the new rules.
+	do(t, ctx, chromedp.Focus("#reload"), chromedp.KeyEvent(kb.Enter))
+	wait(t, ctx, fmt.Sprintf(`document.body.dataset.ready === "true" && document.querySelector("#loaded").dataset.version === %q`, set.Version))
+	if got := text(t, ctx, `[data-testid=rules-version] .v`); got != set.Version {
+		t.Errorf("overview shows rules %s after the reload, want %s", got, set.Version)
+	}
+	if got := text(t, ctx, "#loaded"); !strings.Contains(got, "Rules "+set.Version+" loaded 20") {
+		t.Errorf("loaded line %q", got)
+	}
+	// Broken on disk: the next page load shows the problems, keeps the rules.
+	os.WriteFile(eng, []byte("model: engagement\ngroups:\n  - name: a\n    when: [\n"), 0o644)
+	open(t, ctx, f.ts.URL+"/preview")
+	if got := text(t, ctx, "#reload-problems"); !strings.Contains(got, "engagement.yaml") || !strings.Contains(got, "stay in force") {
+		t.Errorf("problems shown %q", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector("#loaded").dataset.version`); got != set.Version {
+		t.Errorf("the last good rules %s are not in force: %s", set.Version, got)
+	}
+	shot(t, ctx, "reload-problems")
+}

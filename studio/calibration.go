@@ -47,7 +47,7 @@ type Simulation struct {
 
 // defaults picks a T0 in the middle of the history and a window to its end.
 func (s *Server) calibrationDefaults() (asOf, window string) {
-	first, last := s.cfg.History.Span()
+	first, last := s.history.Span()
 	mid := first.Add(last.Sub(first) / 2).UTC().Truncate(24 * time.Hour)
 	days := int(last.Sub(mid).Hours() / 24)
 	days = max(1, min(days, 30))
@@ -192,7 +192,7 @@ func (s *Server) simulate(model, at string) (*Simulation, error) {
 		return nil, err
 	}
 	var lines []*backtest.Line
-	_, err = s.cfg.History.Run(e, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
+	_, err = s.history.Run(e, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
 		if l.Model == model {
 			lines = append(lines, &l)
 		}

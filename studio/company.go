@@ -21,12 +21,6 @@ type companies struct {
 	top       []CompanySummary
 }
 
-// loadCompanies runs the company models over the history once, at start.
-func (s *Server) loadCompanies() {
-	s.companies = newCompanies(s.cfg.History.CompanyScores(s.engine, time.Time{}))
-	s.companies.top = topOf(s.set, s.companies)
-}
-
 func newCompanies(scores []accounts.Score, crossings map[[2]string][]accounts.Crossing) *companies {
 	c := &companies{scores: map[string][]accounts.Score{}, crossings: crossings, of: map[string]string{}, lines: backtest.CompanyLines(scores, crossings)}
 	for _, sc := range scores {
@@ -184,6 +178,6 @@ func (s *Server) companiesAt(asOf time.Time) *companies {
 	if s.asOfCache != nil && s.asOfAt.Equal(asOf) {
 		return s.asOfCache
 	}
-	s.asOfCache, s.asOfAt = newCompanies(s.cfg.History.CompanyScores(s.engine, asOf)), asOf
+	s.asOfCache, s.asOfAt = newCompanies(s.history.CompanyScores(s.engine, asOf)), asOf
 	return s.asOfCache
 }

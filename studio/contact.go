@@ -109,9 +109,9 @@ func (s *Server) apiContact(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusConflict, "the live rules have problems; fix them first (see the overview)")
 		return
 	}
-	evs := s.cfg.History.Of(id)
+	evs := s.history.Of(id)
 	if evs == nil {
-		fail(w, http.StatusNotFound, "no contact %q in the history (%s, %d contacts)", id, s.cfg.Source, s.cfg.History.Contacts())
+		fail(w, http.StatusNotFound, "no contact %q in the history (%s, %d contacts)", id, s.cfg.Source, s.history.Contacts())
 		return
 	}
 	v := contactView(s.engine, id, evs)

@@ -4,13 +4,32 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // layout is the one page every page of the studio is: the head, the
 // navigation and the skip link once, the page's title, heading and script
 // hook filled in. Each page's content is drawn by app.js from its /api/
 // endpoint.
-var layout = template.Must(template.ParseFS(webFS, "web/layout.html"))
+var layout = template.Must(template.New("layout.html").Funcs(template.FuncMap{
+	"stamp": func(t any) string {
+		switch t := t.(type) {
+		case time.Time:
+			return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		case *time.Time:
+			return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		}
+		return ""
+	},
+	"count": func(n int) string {
+		s := strconv.Itoa(n)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	},
+}).ParseFS(webFS, "web/layout.html"))
 
 // page is one page of the studio.
 type page struct {
@@ -37,9 +56,10 @@ var pages = []page{
 type layoutData struct {
 	page
 	Nav []page
-	// Message replaces the page's content (and its script): the not
-	// found page.
+	// Message replaces the page's content: the not found page.
 	Message string
+	// Status is what the studio has loaded and when.
+	Status LoadStatus
 }
 
 func pageNamed(name string) page {
@@ -74,10 +94,10 @@ func render(w http.ResponseWriter, code int, d layoutData) {
 	w.Write(b.Bytes())
 }
 
-// servePage serves one of the pages.
-func servePage(name string) http.HandlerFunc {
+// servePage serves one of the pages (under mu, as every request).
+func (s *Server) servePage(name string) http.HandlerFunc {
 	p := pageNamed(name)
 	return func(w http.ResponseWriter, r *http.Request) {
-		render(w, http.StatusOK, layoutData{page: p})
+		render(w, http.StatusOK, layoutData{page: p, Status: s.status()})
 	}
 }

@@ -203,7 +203,7 @@ func (s *Server) preview(req PreviewRequest) (PreviewResult, error) {
 		return res, err
 	}
 	var lines []backtest.Line
-	sum, err := s.cfg.History.Run(ee, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
+	sum, err := s.history.Run(ee, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
 		lines = append(lines, l)
 		return nil
 	})

@@ -109,7 +109,7 @@ func (s *Server) previewCompanies(next *rules.Set, file string) (*PreviewCompani
 			if err != nil {
 				return nil, err
 			}
-			now = backtest.CompanyLines(s.cfg.History.CompanyScores(e, time.Time{}))
+			now = backtest.CompanyLines(s.history.CompanyScores(e, time.Time{}))
 		}
 	}
 	changes := backtest.CompareCompanies(old, now)

@@ -45,6 +45,12 @@ type Config struct {
 	// BridgeToken is the bridge's API token (its /decisions and /quota
 	// are guarded when it has one); sent only to BridgeURL, never logged.
 	BridgeToken string
+	// Watch is the events file the history was read from: when its size
+	// or modification time changes, a page load reads it again through
+	// Reload. Empty (a ClickHouse history): only on request.
+	Watch string
+	// Reload reads the history again (nil: it is read once).
+	Reload func() (*backtest.History, error)
 	// Token, when set, is required on every request.
 	Token  string
 	Client *http.Client
@@ -54,18 +60,17 @@ type Config struct {
 // Server is the studio: the live rules, their backtest over the history
 // (kept: a preview scores only the new rules), and the handlers.
 type Server struct {
-	cfg      Config
-	mux      *http.ServeMux
-	files    []ruleFile
-	set      *rules.Set
-	engine   *scoring.Engine
-	problems []Problem
-	lines    []backtest.Line
-	sum      backtest.Summary
-	elapsed  time.Duration
-	types    []string // the history's event types
+	cfg Config
+	mux *http.ServeMux
 
-	companies *companies // nil without company models
+	// mu guards state: every request but a reload reads it under RLock
+	// for its whole length; a reload builds the next state outside it and
+	// swaps it in under Lock, so a request sees one state throughout.
+	mu sync.RWMutex
+	state
+	// reloadMu admits one reload at a time.
+	reloadMu sync.Mutex
+
 	// asOfCache is the company models' last answer at an as-of time.
 	asOfMu    sync.Mutex
 	asOfAt    time.Time
@@ -75,9 +80,38 @@ type Server struct {
 	lastLive *sample
 
 	// scoring admits one re-scoring of the whole history at a time
-	// (previews, simulations, calibrations): each already uses every core,
-	// and two at once would only make both slow and double the memory.
+	// (previews, simulations, calibrations, reloads): each already uses
+	// every core, and two at once would only make both slow and double
+	// the memory.
 	scoring chan struct{}
+}
+
+// state is what the studio answers from: the history and the last good
+// live rules scored over it.
+type state struct {
+	history  *backtest.History
+	files    []ruleFile
+	set      *rules.Set // nil while no rules ever loaded
+	engine   *scoring.Engine
+	problems []Problem // of the rule files as they are now
+	lines    []backtest.Line
+	sum      backtest.Summary
+	elapsed  time.Duration
+	types    []string // the history's event types
+
+	companies *companies // nil without company models
+
+	// loadedAt is when the rules in force were loaded; failedAt when the
+	// rule files last failed to load (zero: they load), problems are
+	// then theirs and the rules in force the last good ones.
+	loadedAt, failedAt time.Time
+	// historyAt is when the history was read; historyErr why the last
+	// reading failed (the history before it is kept).
+	historyAt  time.Time
+	historyErr string
+	// rulesStamp and historyStamp are the names, sizes and modification
+	// times of the rule files and of the events file when last read.
+	rulesStamp, historyStamp string
 }
 
 // busy waits for the scoring slot, or gives up with the request.
@@ -130,35 +164,62 @@ func New(cfg Config) (*Server, error) {
 		cfg.Client = &http.Client{Timeout: 5 * time.Second}
 	}
 	s := &Server{cfg: cfg, scoring: make(chan struct{}, 1)}
+	now := time.Now().UTC()
+	s.history, s.historyAt, s.types = cfg.History, now, cfg.History.Types()
+	if cfg.Watch != "" {
+		s.historyStamp = stampFiles([]string{cfg.Watch})
+	}
+	s.rulesStamp = stampFiles(cfg.Rules)
 	files, err := readRuleFiles(cfg.Rules)
 	if err != nil {
 		return nil, err
 	}
 	s.files = files
-	s.types = cfg.History.Types()
-	set, err := rules.Load(cfg.Rules...)
-	if err == nil {
-		s.engine, err = scoring.NewEngine(set)
-	}
-	if err != nil {
-		s.problems = problemsOf(err, func(f string) string { return f })
+	set, e, problems := loadRules(cfg.Rules)
+	if set == nil {
+		s.problems = problems
 	} else {
-		s.set = set
-		start := time.Now()
-		s.sum, err = cfg.History.Run(s.engine, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
-			s.lines = append(s.lines, l)
-			return nil
-		})
-		if err != nil {
+		s.set, s.engine, s.loadedAt = set, e, now
+		if err := s.state.score(); err != nil {
 			return nil, err
-		}
-		s.elapsed = time.Since(start)
-		if len(set.Companies) > 0 {
-			s.loadCompanies()
 		}
 	}
 	s.routes()
 	return s, nil
+}
+
+// loadRules loads rule files; problems when they do not load.
+func loadRules(paths []string) (*rules.Set, *scoring.Engine, []Problem) {
+	set, err := rules.Load(paths...)
+	var e *scoring.Engine
+	if err == nil {
+		e, err = scoring.NewEngine(set)
+	}
+	if err != nil {
+		return nil, nil, problemsOf(err, func(f string) string { return f })
+	}
+	return set, e, nil
+}
+
+// score backtests the rules in force over the history, and their company
+// models.
+func (st *state) score() error {
+	start := time.Now()
+	st.lines, st.companies = nil, nil
+	var err error
+	st.sum, err = st.history.Run(st.engine, backtest.Options{NoGroups: true}, func(l backtest.Line) error {
+		st.lines = append(st.lines, l)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	st.elapsed = time.Since(start)
+	if len(st.set.Companies) > 0 {
+		st.companies = newCompanies(st.history.CompanyScores(st.engine, time.Time{}))
+		st.companies.top = topOf(st.set, st.companies)
+	}
+	return nil
 }
 
 func readRuleFiles(paths []string) ([]ruleFile, error) {
@@ -188,7 +249,22 @@ func readRuleFiles(paths []string) ([]ruleFile, error) {
 }
 
 // Handler serves the pages, their assets and the API.
-func (s *Server) Handler() http.Handler { return s.auth(s.mux) }
+func (s *Server) Handler() http.Handler { return s.auth(http.HandlerFunc(s.serve)) }
+
+// serve runs a request on the state as it is: a reload outside the lock,
+// everything else under RLock. A page load first reloads what changed.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/reload" && r.Method == http.MethodPost {
+		s.apiReload(w, r)
+		return
+	}
+	if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/assets/") {
+		s.reload(r.Context(), false, false)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.mux.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
@@ -196,15 +272,15 @@ func (s *Server) routes() {
 	assets := http.FileServerFS(static)
 
 	s.mux.Handle("GET /assets/", assets)
-	s.mux.HandleFunc("GET /{$}", servePage("overview"))
-	s.mux.HandleFunc("GET /contacts/{id}", servePage("contact"))
-	s.mux.HandleFunc("GET /contacts/", servePage("contact"))
-	s.mux.HandleFunc("GET /companies/{id}", servePage("company"))
+	s.mux.HandleFunc("GET /{$}", s.servePage("overview"))
+	s.mux.HandleFunc("GET /contacts/{id}", s.servePage("contact"))
+	s.mux.HandleFunc("GET /contacts/", s.servePage("contact"))
+	s.mux.HandleFunc("GET /companies/{id}", s.servePage("company"))
 	s.mux.HandleFunc("GET /api/companies/{id}", s.apiCompany)
-	s.mux.HandleFunc("GET /preview", servePage("preview"))
-	s.mux.HandleFunc("GET /bridge", servePage("bridge"))
-	s.mux.HandleFunc("GET /live", servePage("live"))
-	s.mux.HandleFunc("GET /calibration", servePage("calibration"))
+	s.mux.HandleFunc("GET /preview", s.servePage("preview"))
+	s.mux.HandleFunc("GET /bridge", s.servePage("bridge"))
+	s.mux.HandleFunc("GET /live", s.servePage("live"))
+	s.mux.HandleFunc("GET /calibration", s.servePage("calibration"))
 	s.mux.HandleFunc("GET /api/overview", s.apiOverview)
 	s.mux.HandleFunc("GET /api/contacts/{id}", s.apiContact)
 	s.mux.HandleFunc("GET /api/rules", s.apiRules)
@@ -219,7 +295,7 @@ func (s *Server) routes() {
 	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusNotFound, layoutData{page: page{Name: "notfound", Title: "Not found", Heading: "Not found"},
-			Message: "There is no page at " + r.URL.Path + "."})
+			Message: "There is no page at " + r.URL.Path + ".", Status: s.status()})
 	})
 }
 
@@ -297,6 +373,9 @@ type Overview struct {
 	// Companies are the top companies by their score in the first company
 	// model (none without company models).
 	Companies []CompanySummary `json:"companies"`
+	// Loaded is what is loaded and when (the rules in force may be the
+	// last good ones: then Problems are the rule files' now).
+	Loaded LoadStatus `json:"loaded"`
 }
 
 // HistoryStats describes the history scored.
@@ -311,7 +390,7 @@ type HistoryStats struct {
 }
 
 func (s *Server) historyStats() HistoryStats {
-	h := s.cfg.History
+	h := s.history
 	first, last := h.Span()
 	st := HistoryStats{Lines: h.Lines(), BadLines: len(h.BadLines()), Contacts: h.Contacts(), First: first, Last: last}
 	if s.set != nil {
@@ -321,7 +400,7 @@ func (s *Server) historyStats() HistoryStats {
 }
 
 func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
-	o := Overview{Problems: s.problems, Source: s.cfg.Source, History: s.historyStats(), Models: []ModelStats{}, BacktestMS: s.elapsed.Milliseconds()}
+	o := Overview{Problems: s.problems, Source: s.cfg.Source, History: s.historyStats(), Models: []ModelStats{}, BacktestMS: s.elapsed.Milliseconds(), Loaded: s.status()}
 	if o.Problems == nil {
 		o.Problems = []Problem{}
 	}

@@ -79,6 +79,16 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	cfg.Rules, cfg.History, cfg.Source = []string{f.dir}, h, "history.jsonl"
 	cfg.Open = func() (io.ReadCloser, error) { return os.Open(f.history) }
+	if cfg.Reload == nil {
+		cfg.Watch, cfg.Reload = f.history, func() (*backtest.History, error) {
+			in, err := os.Open(f.history)
+			if err != nil {
+				return nil, err
+			}
+			defer in.Close()
+			return backtest.Load(in, 0)
+		}
+	}
 	cfg.Log = zerolog.Nop()
 	f.srv, err = New(cfg)
 	if err != nil {

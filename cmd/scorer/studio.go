@@ -69,22 +69,43 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
 	log := zerolog.New(stderr).With().Timestamp().Str("service", "studio").Logger()
+	load := func() (*backtest.History, error) {
+		f, err := open()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		h, err := backtest.Load(f, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return h, nil
+	}
 	start := time.Now()
-	f, err := open()
+	h, err := load()
 	if err != nil {
 		return err
 	}
-	h, err := backtest.Load(f, 0)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	source := *input
+	source, watch, reload := *input, *input, load
 	if *dsn != "" {
-		source = "ClickHouse history"
+		source, watch = "ClickHouse history", ""
+		// On request: the history as ClickHouse holds it now, in a new
+		// file renamed over the old one (a calibration reading the old
+		// one keeps its open file).
+		reload = func() (*backtest.History, error) {
+			p, err := historyFile(*dsn)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.Rename(p, path); err != nil {
+				os.Remove(p)
+				return nil, err
+			}
+			return load()
+		}
 	}
 	srv, err := studio.New(studio.Config{
-		Rules: rulePaths, History: h, Source: source, Open: open,
+		Rules: rulePaths, History: h, Source: source, Open: open, Watch: watch, Reload: reload,
 		ScorerURL: *scorerURL, BridgeURL: *bridgeURL, BridgeToken: bridgeToken, Token: token, Log: log,
 	})
 	if err != nil {

@@ -706,9 +706,28 @@ async function companyPage() {
   }
 }
 
-const pages = { company: companyPage, overview, contact: contactPage, preview: previewPage, bridge: bridgePage, live: livePage, calibration: calibrationPage };
+// The reload button on every page: read the rules (and a ClickHouse
+// history) again, then draw the page from what is loaded now.
+function reloadButton() {
+  const b = $("#reload");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    $("#loaded").textContent = "Reloading…";
+    try {
+      await api("/api/reload?history=1", { method: "POST" });
+      location.reload();
+    } catch (e) {
+      b.disabled = false;
+      $("#loaded").textContent = "Reload failed: " + e.message;
+    }
+  });
+}
+
+const pages = { notfound: async () => {}, company: companyPage, overview, contact: contactPage, preview: previewPage, bridge: bridgePage, live: livePage, calibration: calibrationPage };
 
 window.addEventListener("DOMContentLoaded", async () => {
+  reloadButton();
   const page = pages[document.body.dataset.page];
   try {
     await page();

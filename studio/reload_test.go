@@ -1,0 +1,172 @@
+package studio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/rules"
+)
+
+func (f *fixture) page(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(f.ts.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+// checkOverview holds the overview to the streaming backtest of the rules
+// in dir over data.
+func checkOverview(t *testing.T, f *fixture, data []byte, dir string) Overview {
+	t.Helper()
+	var o Overview
+	f.get(t, "/api/overview", &o)
+	set, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.RulesVersion != set.Version {
+		t.Fatalf("overview rules %s, the files' %s", o.RulesVersion, set.Version)
+	}
+	want := expect(streamBacktest(t, data, dir), set)
+	for _, m := range o.Models {
+		x := want[m.Name]
+		if m.Contacts != x.contacts {
+			t.Errorf("%s: %d contacts, backtest %d", m.Name, m.Contacts, x.contacts)
+		}
+		for _, th := range set.Model(m.Name).Thresholds {
+			if m.Crossings[th.Name] != x.crossings[th.Name] || m.AtOrAbove[th.Name] != x.atOrAbove[th.Name] {
+				t.Errorf("%s/%s: crossings %d at or above %d, backtest %d and %d", m.Name, th.Name, m.Crossings[th.Name], m.AtOrAbove[th.Name], x.crossings[th.Name], x.atOrAbove[th.Name])
+			}
+		}
+	}
+	return o
+}
+
+// TestReloadRules: a page load after the rule files changed serves the new
+// rules; rule files that stop loading keep the last good rules in force and
+// show their problems on every page; POST /api/reload reads them again;
+// unchanged files and history are not read again.
+func TestReloadRules(t *testing.T) {
+	f := newFixture(t, Config{})
+	first := checkOverview(t, f, f.data, f.dir)
+	held := f.srv.history
+	if f.srv.reload(t.Context(), false, true) {
+		t.Error("a reload with nothing changed read something again")
+	}
+	if f.srv.history != held {
+		t.Error("the history was read again though its file did not change")
+	}
+	eng := filepath.Join(f.dir, "engagement.yaml")
+	good := replaced(t, eng, "threshold: 40\n", "threshold: 30\n")
+	good = strings.Replace(good, "rearm_below: 30\n", "rearm_below: 20\n", 1)
+	os.WriteFile(eng, []byte(good), 0o644)
+	page := f.page(t, "/preview")
+	now := checkOverview(t, f, f.data, f.dir)
+	if now.RulesVersion == first.RulesVersion || !strings.Contains(page, `data-version="`+now.RulesVersion+`"`) {
+		t.Fatalf("the page load did not serve the changed rules (%s, page shows %q)", now.RulesVersion, page[strings.Index(page, `id="loaded"`):][:80])
+	}
+	if f.srv.history != held {
+		t.Error("a change of the rules read the history again")
+	}
+	// A broken file: the last good rules stay, the problems show.
+	os.WriteFile(eng, []byte("model: engagement\ngroups:\n  - name: a\n    when: [\n"), 0o644)
+	page = f.page(t, "/calibration")
+	var o Overview
+	f.get(t, "/api/overview", &o)
+	if o.RulesVersion != now.RulesVersion || o.Loaded.RulesFailedAt == nil || len(o.Problems) == 0 || !strings.Contains(o.Problems[0].Text, "engagement.yaml") {
+		t.Fatalf("after a broken file: version %s (want %s kept), failed at %v, problems %+v", o.RulesVersion, now.RulesVersion, o.Loaded.RulesFailedAt, o.Problems)
+	}
+	if !strings.Contains(page, `id="reload-problems"`) || !strings.Contains(page, "engagement.yaml") || !strings.Contains(page, "stay in force") {
+		t.Errorf("the page does not show the problems:\n%s", page)
+	}
+	var res PreviewResult
+	if code := f.post(t, "/api/preview", PreviewRequest{File: "intent.yaml", Text: replaced(t, filepath.Join(f.dir, "intent.yaml"), "points: ", "points: 1")}, &res); code != 200 || !res.OK || res.RulesVersion != now.RulesVersion {
+		t.Errorf("a preview against the last good rules: %d ok=%v against %s", code, res.OK, res.RulesVersion)
+	}
+	// Fixed, and read again on request.
+	os.WriteFile(eng, []byte(good), 0o644)
+	var ans struct {
+		Reloaded bool       `json:"reloaded"`
+		Status   LoadStatus `json:"status"`
+	}
+	if code := f.post(t, "/api/reload", nil, &ans); code != 200 || !ans.Reloaded || ans.Status.RulesFailedAt != nil || len(ans.Status.Problems) != 0 || ans.Status.RulesVersion != now.RulesVersion {
+		t.Fatalf("POST /api/reload: %d %+v", code, ans)
+	}
+	if !ans.Status.RulesLoadedAt.After(o.Loaded.RulesLoadedAt) {
+		t.Errorf("loaded at %v, not after %v", ans.Status.RulesLoadedAt, o.Loaded.RulesLoadedAt)
+	}
+	if p := f.page(t, "/"); strings.Contains(p, "reload-problems") {
+		t.Error("the problems still show after the files load again")
+	}
+}
+
+// TestReloadHistory: a page load after the events file grew scores the
+// longer history; with a history read only on request (ClickHouse), page
+// loads do not read it and POST /api/reload?history=1 does.
+func TestReloadHistory(t *testing.T) {
+	f := newFixture(t, Config{})
+	checkOverview(t, f, f.data, f.dir)
+	// More events: the first contact's again under new ids, and a new contact.
+	var more bytes.Buffer
+	enc := json.NewEncoder(&more)
+	evs := f.srv.history.Of(f.lines[0].ContactID)
+	for i, ev := range evs {
+		ev.ID = fmt.Sprintf("more-%d", i)
+		enc.Encode(ev)
+		ev.ContactID, ev.ID = "c-new", fmt.Sprintf("new-%d", i)
+		enc.Encode(ev)
+	}
+	data := append(append([]byte(nil), f.data...), more.Bytes()...)
+	os.WriteFile(f.history, data, 0o644)
+	f.page(t, "/")
+	o := checkOverview(t, f, data, f.dir)
+	if o.History.Lines != bytes.Count(data, []byte("\n")) || o.History.Contacts != f.srv.history.Contacts() {
+		t.Errorf("history after it grew: %+v", o.History)
+	}
+	var c ContactView
+	if code := f.get(t, "/api/contacts/c-new", &c); code != 200 || len(c.Events) != len(evs) {
+		t.Errorf("the new contact: %d, %d events", code, len(c.Events))
+	}
+
+	// On request only.
+	var reads atomic.Int32
+	g := newFixture(t, Config{Reload: func() (*backtest.History, error) {
+		reads.Add(1)
+		return backtest.Load(bytes.NewReader(data), 0)
+	}})
+	g.page(t, "/")
+	if reads.Load() != 0 {
+		t.Fatal("a page load read a history that is read only on request")
+	}
+	var ans struct {
+		Status LoadStatus `json:"status"`
+	}
+	g.post(t, "/api/reload?history=1", nil, &ans)
+	if reads.Load() != 1 || !ans.Status.HistoryOnRequest || ans.Status.HistoryEvents != g.srv.history.Events() {
+		t.Fatalf("POST /api/reload?history=1: %d reads, %+v", reads.Load(), ans.Status)
+	}
+	checkOverview(t, g, data, g.dir)
+	// A failing read keeps the history held and says so.
+	g.srv.cfg.Reload = func() (*backtest.History, error) { return nil, fmt.Errorf("clickhouse: connection refused") }
+	held := g.srv.history
+	g.post(t, "/api/reload?history=1", nil, &ans)
+	if g.srv.history != held || !strings.Contains(ans.Status.HistoryError, "connection refused") {
+		t.Errorf("a failed read: %+v", ans.Status)
+	}
+	if p := g.page(t, "/"); !strings.Contains(p, `id="history-error"`) {
+		t.Error("the page does not say the history could not be read")
+	}
+}
