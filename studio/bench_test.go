@@ -23,22 +23,7 @@ import (
 // backtest is kept from the start, the edited rules are scored, diffed
 // and summarised); "both" scores both rule sets every time.
 func BenchmarkPreview(b *testing.B) {
-	var data []byte
-	if p := os.Getenv("STUDIO_BENCH_HISTORY"); p != "" {
-		var err error
-		if data, err = os.ReadFile(p); err != nil {
-			b.Fatal(err)
-		}
-	} else {
-		cfg := synth.Default()
-		cfg.Contacts, cfg.Days, cfg.Events = 6000, 30, 100000
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		if err := synth.Generate(cfg, func(ev *events.Event) error { return enc.Encode(ev) }); err != nil {
-			b.Fatal(err)
-		}
-		data = buf.Bytes()
-	}
+	data := benchHistory(b)
 	dir := b.TempDir()
 	live := synth.Rules(100)
 	if err := os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(live), 0o644); err != nil {
@@ -84,6 +69,70 @@ func BenchmarkPreview(b *testing.B) {
 		}
 		b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	})
+}
+
+// benchHistory is STUDIO_BENCH_HISTORY's file, else 100,000 generated events.
+func benchHistory(b *testing.B) []byte {
+	var data []byte
+	if p := os.Getenv("STUDIO_BENCH_HISTORY"); p != "" {
+		var err error
+		if data, err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		cfg := synth.Default()
+		cfg.Contacts, cfg.Days, cfg.Events = 6000, 30, 100000
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		if err := synth.Generate(cfg, func(ev *events.Event) error { return enc.Encode(ev) }); err != nil {
+			b.Fatal(err)
+		}
+		data = buf.Bytes()
+	}
+	return data
+}
+
+// BenchmarkPreviewCompanies times a served preview with the sample account
+// rules (testdata/rules-accounts) over the same history as
+// BenchmarkPreview: "contacts" edits intent.yaml, which no company model
+// rolls up (the company part is skipped); "companies" edits engagement.yaml,
+// which account_engagement rolls up (its from model and the company model
+// are scored again over the held history, on one core).
+func BenchmarkPreviewCompanies(b *testing.B) {
+	data := benchHistory(b)
+	dir := b.TempDir()
+	for _, name := range []string{"engagement.yaml", "intent.yaml", "account_engagement.yaml"} {
+		t, err := os.ReadFile(filepath.Join("..", "testdata", "rules-accounts", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), t, 0o644)
+	}
+	h, err := backtest.Load(bytes.NewReader(data), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Config{Rules: []string{dir}, History: h, Source: "bench", Log: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct{ name, file, old, new string }{
+		{"contacts", "intent.yaml", "points: ", "points: 1"},
+		{"companies", "engagement.yaml", "points: 2\n", "points: 7\n"},
+	} {
+		t, _ := os.ReadFile(filepath.Join(dir, tc.file))
+		edited := strings.Replace(string(t), tc.old, tc.new, 1)
+		b.Run(tc.name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				res, err := s.preview(PreviewRequest{File: tc.file, Text: edited})
+				if err != nil || !res.OK || res.Companies == nil || res.Companies.Scored != (tc.name == "companies") {
+					b.Fatalf("%v %+v", err, res.Problems)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
 }
 
 func cpuTime() time.Duration {
