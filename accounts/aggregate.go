@@ -118,12 +118,33 @@ type Aggregate struct {
 	CompanyID string                 `json:"company_id"`
 	Contacts  map[string]*Member     `json:"contacts"`
 	Models    map[string]*ModelState `json:"models"`
+	// Latest is the latest occurred_at (Unix ns) of the changes applied: the
+	// time the company-scores message says the scores are as of. 0 in
+	// states saved before it was kept, until the next change.
+	Latest int64 `json:"latest,omitempty"`
 }
 
 // ModelState is a company's standing in one company model.
 type ModelState struct {
 	Score    rules.Points `json:"score"`
 	Disarmed []bool       `json:"disarmed,omitempty"`
+	// CrossedAt is, per threshold, when it last fired (the causing
+	// event's occurred_at, Unix ns); 0 when never, or before it was kept.
+	CrossedAt []int64 `json:"crossed_at,omitempty"`
+}
+
+// Past is the highest threshold the company is past (fired and not
+// re-armed) and when it fired (0 when not known); ok is false when none.
+func (st *ModelState) Past() (k int, at int64, ok bool) {
+	for k := len(st.Disarmed) - 1; k >= 0; k-- {
+		if st.Disarmed[k] {
+			if k < len(st.CrossedAt) {
+				at = st.CrossedAt[k]
+			}
+			return k, at, true
+		}
+	}
+	return 0, 0, false
 }
 
 // NewAggregate is a company that has received nothing.
@@ -153,6 +174,7 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 	}
 	mb := ch.Member
 	a.Contacts[ch.ContactID] = &mb
+	a.Latest = max(a.Latest, ch.At.UnixNano())
 	members := a.Members()
 	for _, m := range models {
 		st := a.Models[m.Name]
@@ -162,6 +184,10 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		}
 		if len(st.Disarmed) != len(m.Thresholds) {
 			st.Disarmed = make([]bool, len(m.Thresholds))
+			st.CrossedAt = nil
+		}
+		if len(st.CrossedAt) != len(m.Thresholds) {
+			st.CrossedAt = make([]int64, len(m.Thresholds))
 		}
 		s := Evaluate(m, a.CompanyID, members)
 		if s.Score == st.Score {
@@ -177,6 +203,7 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 					Threshold: th, Score: s.Score, At: ch.At, ContactID: ch.ContactID, EventID: ch.EventID, Top: Top(s),
 				})
 				st.Disarmed[k] = true
+				st.CrossedAt[k] = ch.At.UnixNano()
 			case st.Disarmed[k] && s.Score < th.RearmBelow:
 				st.Disarmed[k] = false
 			}

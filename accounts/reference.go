@@ -291,9 +291,21 @@ func CrossingID(companyID, model, threshold, contactID, eventID string) string {
 // and disarms when reached, and re-arms when the score falls below
 // rearm_below. Quadratic: for tests.
 func Crossings(m *rules.CompanyModel, companyID string, received []Change) []Crossing {
+	out, _ := replay(m, companyID, received)
+	return out
+}
+
+// Standing is the reference for where a company stands in m after the
+// changes its stream received (as Crossings applies them): its score,
+// which thresholds are disarmed and when each last fired.
+func Standing(m *rules.CompanyModel, companyID string, received []Change) ModelState {
+	_, st := replay(m, companyID, received)
+	return st
+}
+
+func replay(m *rules.CompanyModel, companyID string, received []Change) ([]Crossing, ModelState) {
 	view := map[string]*Member{}
-	disarmed := make([]bool, len(m.Thresholds))
-	prev := Evaluate(m, companyID, nil).Score
+	st := ModelState{Score: Evaluate(m, companyID, nil).Score, Disarmed: make([]bool, len(m.Thresholds)), CrossedAt: make([]int64, len(m.Thresholds))}
 	var out []Crossing
 	for _, ch := range received {
 		if ch.To != companyID {
@@ -309,24 +321,25 @@ func Crossings(m *rules.CompanyModel, companyID string, received []Change) []Cro
 			members = append(members, v)
 		}
 		s := Evaluate(m, companyID, members)
-		if s.Score == prev {
+		if s.Score == st.Score {
 			continue
 		}
-		prev = s.Score
+		st.Score = s.Score
 		for k, th := range m.Thresholds {
 			switch {
-			case !disarmed[k] && s.Score >= th.At:
+			case !st.Disarmed[k] && s.Score >= th.At:
 				out = append(out, Crossing{
 					ID: CrossingID(companyID, m.Name, th.Name, ch.ContactID, ch.EventID), CompanyID: companyID, Model: m.Name,
 					Threshold: th, Score: s.Score, At: ch.At, ContactID: ch.ContactID, EventID: ch.EventID, Top: Top(s),
 				})
-				disarmed[k] = true
-			case disarmed[k] && s.Score < th.RearmBelow:
-				disarmed[k] = false
+				st.Disarmed[k] = true
+				st.CrossedAt[k] = ch.At.UnixNano()
+			case st.Disarmed[k] && s.Score < th.RearmBelow:
+				st.Disarmed[k] = false
 			}
 		}
 	}
-	return out
+	return out, st
 }
 
 // Top is a score's counted members, highest first, at most TopMembers.

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/stream"
@@ -30,6 +31,7 @@ type CompanyConfig struct {
 	Brokers   []string
 	Changelog string      // compacted, co-partitioned with the company topic
 	Crossings Producer    // the crossings topic, shared with contacts
+	Scores    Producer    // the company-scores topic; nil: none published
 	States    StateWriter // writes to Changelog
 	Recorder  CompanyRecorder
 	Metrics   *CompanyMetrics
@@ -187,6 +189,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	var crossings []kafka.Message
 	var rows []analytics.CompanyScoreRow
 	dirty := map[string]*accounts.Aggregate{}
+	before := map[string]companyscores.Message{} // each company's message before the batch
 	for i := range msgs {
 		ch, err := decodeChange(&msgs[i])
 		if err != nil {
@@ -205,6 +208,9 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			continue
 		}
 		a.changeOutcome("applied")
+		if _, ok := before[ch.To]; !ok && a.cfg.Scores != nil {
+			before[ch.To] = companyscores.Build(set, agg)
+		}
 		xs, changed := agg.Apply(set.Companies, &ch)
 		dirty[ch.To] = agg
 		for _, s := range changed {
@@ -227,6 +233,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		run  func() error
 	}{
 		{"company_crossings", func() error { return write(gctx, a.cfg.Crossings, crossings) }},
+		{"company_score_messages", func() error { return write(gctx, a.cfg.Scores, scoreMessages(set, dirty, before)) }},
 		{"company_scores", func() error {
 			if a.cfg.Recorder == nil || len(rows) == 0 {
 				return nil
@@ -285,6 +292,22 @@ func (a *CompanyAggregator) changeOutcome(o string) {
 	if a.cfg.Metrics != nil {
 		a.cfg.Metrics.Changes.WithLabelValues(o).Inc()
 	}
+}
+
+// scoreMessages are the company-scores messages of a batch: one per
+// company whose message differs from the one it had before the batch. A
+// replay starts from the state saved with the committed offset, so it
+// republishes the same content.
+func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before map[string]companyscores.Message) []kafka.Message {
+	var out []kafka.Message
+	for id, prev := range before {
+		m := companyscores.Build(set, dirty[id])
+		if !companyscores.Same(&prev, &m) {
+			out = append(out, stream.Message(id, companyscores.Marshal(&m)))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Key) < string(out[j].Key) })
+	return out
 }
 
 func decodeChange(m *kafka.Message) (accounts.Change, error) {

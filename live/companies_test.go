@@ -111,6 +111,7 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 		stream.Topic{Name: "members", Partitions: partitions, Compacted: true},
 		stream.Topic{Name: "companies", Partitions: partitions},
 		stream.Topic{Name: "company-states", Partitions: partitions, Compacted: true},
+		stream.Topic{Name: "company-scores", Partitions: partitions, Compacted: true},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,8 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 		a := NewCompanyAggregator(CompanyConfig{
 			Brokers: brokers, Changelog: "company-states",
 			Crossings: producer(t, brokers, "crossings"), States: producer(t, brokers, "company-states"),
-			Log: zerolog.Nop(), fault: crash("company_crossings", "company_state"),
+			Scores: producer(t, brokers, "company-scores"),
+			Log:    zerolog.Nop(), fault: crash("company_crossings", "company_score_messages", "company_state"),
 		}, set)
 		aggMu.Lock()
 		agg = a
@@ -228,6 +230,7 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 	if len(wantIDs) == 0 || !reflect.DeepEqual(gotIDs, wantIDs) {
 		t.Errorf("seed %d: %d company crossing ids, reference %d", seed, len(gotIDs), len(wantIDs))
 	}
+	checkCompanyScores(t, set, evs, readTopic(t, brokers, "companies", partitions), readTopic(t, brokers, "company-scores", partitions), false)
 	if crashes == 0 {
 		t.Error("no crash injected")
 	}

@@ -18,6 +18,7 @@ import (
 // own consumer group over that topic, run beside the contact group.
 type companyService struct {
 	topic, changelog, members string
+	scores                    string // company-scores; "": none published
 	aggregator                *CompanyAggregator
 	consumer                  *stream.GroupConsumer
 }
@@ -25,18 +26,23 @@ type companyService struct {
 // newCompanyTopics creates the company topic (keyed by company_id, with
 // the events topic's partition count) and the two compacted changelogs:
 // the contacts' trackers (co-partitioned with the events) and the
-// companies' state (co-partitioned with the company topic).
+// companies' state (co-partitioned with the company topic), and the
+// compacted company-scores topic when one is named.
 func newCompanyTopics(ctx context.Context, o *Options, parts int) (*companyService, error) {
 	if o.CompaniesTopic == "" {
 		o.CompaniesTopic = o.EventsTopic + "-companies"
 	}
-	c := &companyService{topic: o.CompaniesTopic, changelog: o.CompaniesTopic + "-state", members: o.ChangelogTopic + "-members"}
-	err := stream.EnsureTopics(ctx, o.Brokers,
-		stream.Topic{Name: c.topic, Partitions: parts},
-		stream.Topic{Name: c.changelog, Partitions: parts, Compacted: true},
-		stream.Topic{Name: c.members, Partitions: parts, Compacted: true},
-	)
-	if err != nil {
+	c := &companyService{topic: o.CompaniesTopic, changelog: o.CompaniesTopic + "-state", members: o.ChangelogTopic + "-members",
+		scores: o.CompanyScoresTopic}
+	topics := []stream.Topic{
+		{Name: c.topic, Partitions: parts},
+		{Name: c.changelog, Partitions: parts, Compacted: true},
+		{Name: c.members, Partitions: parts, Compacted: true},
+	}
+	if c.scores != "" {
+		topics = append(topics, stream.Topic{Name: c.scores, Partitions: parts, Compacted: true})
+	}
+	if err := stream.EnsureTopics(ctx, o.Brokers, topics...); err != nil {
 		return nil, err
 	}
 	for _, t := range []string{c.members} {
@@ -64,7 +70,11 @@ func (c *companyService) start(o Options, set *rules.Set, crossings Producer, st
 		}
 	}
 	named := map[string]*stream.Producer{}
-	for _, t := range []string{c.topic, c.changelog, c.members} {
+	topics := []string{c.topic, c.changelog, c.members}
+	if c.scores != "" {
+		topics = append(topics, c.scores)
+	}
+	for _, t := range topics {
 		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.Brokers, Topic: t})
 		if err != nil {
 			closeAll()
@@ -79,6 +89,9 @@ func (c *companyService) start(o Options, set *rules.Set, crossings Producer, st
 	}
 	if store != nil {
 		cfg.Recorder = store
+	}
+	if c.scores != "" {
+		cfg.Scores = named[c.scores]
 	}
 	c.aggregator = NewCompanyAggregator(cfg, set)
 	log := cfg.Log

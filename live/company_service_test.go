@@ -40,6 +40,7 @@ func TestServiceCompanies(t *testing.T) {
 			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
 			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
 			HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a }, ClickHouse: dsn,
+			CompanyScoresTopic: "company-scores",
 		})
 	}()
 	var base string
@@ -97,6 +98,7 @@ func TestServiceCompanies(t *testing.T) {
 	if companyCrossings == 0 {
 		t.Error("no company crossing on the crossings topic")
 	}
+	checkCompanyScores(t, set, valid, readTopic(t, e.brokers, "events-companies", partitions), readTopic(t, e.brokers, "company-scores", partitions), true)
 	if dsn != "" {
 		store, err := analytics.Open(context.Background(), dsn)
 		if err != nil {

@@ -50,7 +50,11 @@ type Options struct {
 	// company models, as are the company group (Group + "-companies") and
 	// its changelog (CompaniesTopic + "-state").
 	CompaniesTopic string
-	Log            zerolog.Logger
+	// CompanyScoresTopic is the compacted company-scores topic (every
+	// company's current scores, keyed by company_id), with company models
+	// only; empty: none published.
+	CompanyScoresTopic string
+	Log                zerolog.Logger
 	// Ready, when set, is called once the service consumes.
 	Ready func(addr string)
 }

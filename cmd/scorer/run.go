@@ -47,6 +47,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "compacted state topic (env SCORER_CHANGELOG_TOPIC; default EVENTS-TOPIC-scorer-state)")
 	scoresTopic := fs.String("scores-topic", envOr("SCORES_TOPIC", "lead-scores"), "compacted topic of every contact's current scores, keyed by contact_id (env SCORES_TOPIC; docs/lead-scores.md); empty: not published")
 	companies := fs.String("companies-topic", envOr("COMPANIES_TOPIC", ""), "with company models: contacts' changes keyed by company_id (env COMPANIES_TOPIC; default EVENTS-TOPIC-companies)")
+	companyScores := fs.String("company-scores-topic", envOr("COMPANY_SCORES_TOPIC", "company-scores"), "with company models: compacted topic of every company's current scores, keyed by company_id (env COMPANY_SCORES_TOPIC; docs/company-scores.md); empty: not published")
 	partitions := fs.Int("partitions", 6, "partitions of topics the scorer creates (existing topics are kept)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group (env SCORER_GROUP)")
 	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN, e.g. clickhouse://127.0.0.1:9000/scorebridge (env CLICKHOUSE_DSN); empty: no touch history")
@@ -101,6 +102,6 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
 		DLQTopic: *dlq, ChangelogTopic: *changelog, ScoresTopic: *scoresTopic, Partitions: *partitions, Group: *group,
 		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, APIToken: token, StateDir: *stateDir, Accept: accept, Log: log,
-		CompaniesTopic: *companies,
+		CompaniesTopic: *companies, CompanyScoresTopic: *companyScores,
 	})
 }
