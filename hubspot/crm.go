@@ -60,20 +60,34 @@ func (r *BatchResult) Failed() map[string]BatchError {
 	return out
 }
 
+// CRM object types, as the v3 API's paths name them.
+const (
+	ObjectContacts  = "contacts"
+	ObjectCompanies = "companies"
+)
+
 // BatchUpdateContacts sets contact properties, up to MaxBatchInputs
-// contacts per call. Writing the same values twice is harmless, so every
-// failure that may succeed later (429, 5xx, a timeout) is retried as any
-// idempotent call. A 207 is not an error: see BatchResult.Failed.
+// contacts per call: BatchUpdate of contacts.
 func (c *Client) BatchUpdateContacts(ctx context.Context, inputs []BatchInput) (*BatchResult, error) {
+	return c.BatchUpdate(ctx, ObjectContacts, inputs)
+}
+
+// BatchUpdate sets properties of records of an object type (contacts,
+// companies), up to MaxBatchInputs records per call
+// (POST /crm/v3/objects/{type}/batch/update). Writing the same values
+// twice is harmless, so every failure that may succeed later (429, 5xx, a
+// timeout) is retried as any idempotent call. A 207 is not an error: see
+// BatchResult.Failed.
+func (c *Client) BatchUpdate(ctx context.Context, objectType string, inputs []BatchInput) (*BatchResult, error) {
 	if len(inputs) == 0 || len(inputs) > MaxBatchInputs {
-		return nil, fmt.Errorf("hubspot batch update: %d inputs, want 1 to %d", len(inputs), MaxBatchInputs)
+		return nil, fmt.Errorf("hubspot batch update of %s: %d inputs, want 1 to %d", objectType, len(inputs), MaxBatchInputs)
 	}
 	body, err := json.Marshal(map[string]any{"inputs": inputs})
 	if err != nil {
 		return nil, err
 	}
 	var res BatchResult
-	if err := c.call(ctx, "batch_update_contacts", http.MethodPost, "/crm/v3/objects/contacts/batch/update", nil, body, &res, false); err != nil {
+	if err := c.call(ctx, "batch_update_"+objectType, http.MethodPost, "/crm/v3/objects/"+url.PathEscape(objectType)+"/batch/update", nil, body, &res, false); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -111,49 +125,85 @@ func notFound(err error) error {
 // GetContactProperty reads a contact property's definition; ErrNotFound
 // when there is none.
 func (c *Client) GetContactProperty(ctx context.Context, name string) (*Property, error) {
+	return c.GetProperty(ctx, ObjectContacts, name)
+}
+
+// CreateContactProperty creates a contact property.
+func (c *Client) CreateContactProperty(ctx context.Context, p Property) (*Property, error) {
+	return c.CreateProperty(ctx, ObjectContacts, p)
+}
+
+// GetContactPropertyGroup reads a contact property group; ErrNotFound
+// when there is none.
+func (c *Client) GetContactPropertyGroup(ctx context.Context, name string) (*PropertyGroup, error) {
+	return c.GetPropertyGroup(ctx, ObjectContacts, name)
+}
+
+// CreateContactPropertyGroup creates a contact property group.
+func (c *Client) CreateContactPropertyGroup(ctx context.Context, g PropertyGroup) (*PropertyGroup, error) {
+	return c.CreatePropertyGroup(ctx, ObjectContacts, g)
+}
+
+// GetProperty reads the definition of a property of an object type;
+// ErrNotFound when there is none.
+func (c *Client) GetProperty(ctx context.Context, objectType, name string) (*Property, error) {
 	var p Property
-	err := c.call(ctx, "get_property", http.MethodGet, "/crm/v3/properties/contacts/"+url.PathEscape(name), nil, nil, &p, false)
+	err := c.call(ctx, "get_property", http.MethodGet, "/crm/v3/properties/"+url.PathEscape(objectType)+"/"+url.PathEscape(name), nil, nil, &p, false)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	return &p, nil
 }
 
-// CreateContactProperty creates a contact property.
-func (c *Client) CreateContactProperty(ctx context.Context, p Property) (*Property, error) {
+// CreateProperty creates a property of an object type.
+func (c *Client) CreateProperty(ctx context.Context, objectType string, p Property) (*Property, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
 	var out Property
-	if err := c.call(ctx, "create_property", http.MethodPost, "/crm/v3/properties/contacts", nil, body, &out, false); err != nil {
+	if err := c.call(ctx, "create_property", http.MethodPost, "/crm/v3/properties/"+url.PathEscape(objectType), nil, body, &out, false); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-// GetContactPropertyGroup reads a property group; ErrNotFound when there
-// is none.
-func (c *Client) GetContactPropertyGroup(ctx context.Context, name string) (*PropertyGroup, error) {
+// GetPropertyGroup reads a property group of an object type; ErrNotFound
+// when there is none.
+func (c *Client) GetPropertyGroup(ctx context.Context, objectType, name string) (*PropertyGroup, error) {
 	var g PropertyGroup
-	err := c.call(ctx, "get_property_group", http.MethodGet, "/crm/v3/properties/contacts/groups/"+url.PathEscape(name), nil, nil, &g, false)
+	err := c.call(ctx, "get_property_group", http.MethodGet, "/crm/v3/properties/"+url.PathEscape(objectType)+"/groups/"+url.PathEscape(name), nil, nil, &g, false)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	return &g, nil
 }
 
-// CreateContactPropertyGroup creates a property group.
-func (c *Client) CreateContactPropertyGroup(ctx context.Context, g PropertyGroup) (*PropertyGroup, error) {
+// CreatePropertyGroup creates a property group of an object type.
+func (c *Client) CreatePropertyGroup(ctx context.Context, objectType string, g PropertyGroup) (*PropertyGroup, error) {
 	body, err := json.Marshal(g)
 	if err != nil {
 		return nil, err
 	}
 	var out PropertyGroup
-	if err := c.call(ctx, "create_property_group", http.MethodPost, "/crm/v3/properties/contacts/groups", nil, body, &out, false); err != nil {
+	if err := c.call(ctx, "create_property_group", http.MethodPost, "/crm/v3/properties/"+url.PathEscape(objectType)+"/groups", nil, body, &out, false); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// GetCompany reads a company with the named properties; ErrNotFound when
+// it does not exist (or was deleted).
+func (c *Client) GetCompany(ctx context.Context, id string, properties []string) (*CRMObject, error) {
+	var o CRMObject
+	q := url.Values{}
+	if len(properties) > 0 {
+		q.Set("properties", strings.Join(properties, ","))
+	}
+	if err := c.call(ctx, "get_company", http.MethodGet, "/crm/v3/objects/companies/"+url.PathEscape(id), q, nil, &o, false); err != nil {
+		return nil, notFound(err)
+	}
+	return &o, nil
 }
 
 // GetContact reads a contact with the named properties; ErrNotFound when

@@ -25,13 +25,17 @@ type Config struct {
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
 	// ContactsAuto accepts any contact id; its email is ContactEmailTemplate
 	// with {id} replaced. Listed contacts keep their own email.
-	ContactsAuto         bool             `yaml:"contacts_auto"`
-	ContactEmailTemplate string           `yaml:"contact_email_template"`
-	Contacts             []ContactConfig  `yaml:"contacts"`
-	Senders              []SenderConfig   `yaml:"senders"`
-	Sequences            []SequenceConfig `yaml:"sequences"`
-	Workflows            []WorkflowConfig `yaml:"workflows"`
-	Faults               Faults           `yaml:"faults"`
+	ContactsAuto         bool            `yaml:"contacts_auto"`
+	ContactEmailTemplate string          `yaml:"contact_email_template"`
+	Contacts             []ContactConfig `yaml:"contacts"`
+	// CompaniesAuto accepts any company id (for CRM company updates);
+	// without it only the listed Companies exist.
+	CompaniesAuto bool             `yaml:"companies_auto"`
+	Companies     []CompanyConfig  `yaml:"companies"`
+	Senders       []SenderConfig   `yaml:"senders"`
+	Sequences     []SequenceConfig `yaml:"sequences"`
+	Workflows     []WorkflowConfig `yaml:"workflows"`
+	Faults        Faults           `yaml:"faults"`
 	// Webhooks is where the sandbox sends signed webhooks for its own
 	// contact changes (the admin API's POST /_sandbox/webhooks sets it too).
 	Webhooks WebhooksConfig `yaml:"webhooks"`
@@ -64,6 +68,14 @@ func (rl RateLimitConfig) secondly() int {
 		return rl.Max
 	}
 	return int(math.Ceil(float64(rl.Max) / rl.Interval.Seconds()))
+}
+
+// CompanyConfig is a known company: its id and the name and domain the
+// CRM API answers for it.
+type CompanyConfig struct {
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	Domain string `yaml:"domain"`
 }
 
 // ContactConfig is a known contact.
@@ -253,6 +265,16 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Webhooks.SecretFile != "" {
 		bad("webhooks.secret_file without webhooks.url")
+	}
+	companies := map[string]bool{}
+	for i, co := range c.Companies {
+		switch {
+		case co.ID == "" || strings.ContainsAny(co.ID, "/ "):
+			bad("companies[%d]: id %q: required, without / or spaces", i, co.ID)
+		case companies[co.ID]:
+			bad("companies[%d]: duplicate id %q", i, co.ID)
+		}
+		companies[co.ID] = true
 	}
 	ids, emails := map[string]bool{}, map[string]bool{}
 	for i, ct := range c.Contacts {

@@ -50,6 +50,10 @@ workflows:
   - {id: 0, name: w}
 faults: {error_rate: 2}
 contact_email_template: "nobody@example.net"
+companies:
+  - {id: "501", name: Acme}
+  - {id: "501", name: Acme again}
+  - {id: "a/b"}
 `, []string{
 			"token: required",
 			`senders[0] (1): email "not-an-email"`,
@@ -64,6 +68,8 @@ contact_email_template: "nobody@example.net"
 			"workflows[0]: id must be a positive number",
 			"faults.error_rate 2",
 			"must contain {id}",
+			`companies[1]: duplicate id "501"`,
+			`companies[2]: id "a/b": required, without / or spaces`,
 		}},
 		{"too many emails", "token: x\nsequences:\n  - id: '1'\n    name: n\n    steps: [" + strings.Repeat("{action: EMAIL},", 11) + "]\n",
 			[]string{"11 email steps"}},

@@ -135,3 +135,108 @@ func TestLowPriorityYields(t *testing.T) {
 	}
 	t.Logf("ordinary call admitted in %s with 4 low-priority callers waiting", waited)
 }
+
+// Companies through the client over HTTP, as contacts: their own property
+// group and properties (a contact property of the same name is not a
+// company one), batch updates stored, a deleted or unknown company
+// failing alone in a 207 naming COMPANY objects, HubSpot's 400s for an
+// unknown property and more than 100 inputs, and a company read by id.
+func TestSandboxCompanies(t *testing.T) {
+	sb, srv := newEnv(t, func(c *Config) {
+		c.Companies = []CompanyConfig{{ID: "501", Name: "Acme", Domain: "acme.example"}, {ID: "502", Name: "Globex"}, {ID: "503"}}
+	})
+	c, audit := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+
+	if _, err := c.GetPropertyGroup(ctx, hubspot.ObjectCompanies, "scorebridge"); !errors.Is(err, hubspot.ErrNotFound) {
+		t.Fatalf("missing group: %v, want ErrNotFound", err)
+	}
+	if _, err := c.CreateContactPropertyGroup(ctx, hubspot.PropertyGroup{Name: "scorebridge", Label: "scorebridge"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetPropertyGroup(ctx, hubspot.ObjectCompanies, "scorebridge"); !errors.Is(err, hubspot.ErrNotFound) {
+		t.Fatalf("a contact group is a company group: %v", err)
+	}
+	if _, err := c.CreatePropertyGroup(ctx, hubspot.ObjectCompanies, hubspot.PropertyGroup{Name: "scorebridge", Label: "scorebridge"}); err != nil {
+		t.Fatal(err)
+	}
+	var ae *hubspot.APIError
+	if _, err := c.CreatePropertyGroup(ctx, hubspot.ObjectCompanies, hubspot.PropertyGroup{Name: "scorebridge", Label: "x"}); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Fatalf("second group: %v, want 409", err)
+	}
+	score := hubspot.Property{Name: "sb_score", Label: "Score", Type: "number", FieldType: "number", GroupName: "scorebridge"}
+	if _, err := c.CreateContactProperty(ctx, score); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetProperty(ctx, hubspot.ObjectCompanies, "sb_score"); !errors.Is(err, hubspot.ErrNotFound) || !strings.Contains(err.Error(), "object type 0-2") {
+		t.Fatalf("a contact property read as a company one: %v", err)
+	}
+	// A company update naming a contact-only property: 400, as HubSpot.
+	_, err := c.BatchUpdate(ctx, hubspot.ObjectCompanies, []hubspot.BatchInput{{ID: "501", Properties: map[string]string{"sb_score": "1"}}})
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, `Property \"sb_score\" does not exist`) {
+		t.Fatalf("a contact property on a company: %v", err)
+	}
+	if _, err := c.CreateProperty(ctx, hubspot.ObjectCompanies, score); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateProperty(ctx, hubspot.ObjectCompanies, score); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Fatalf("second property: %v, want 409", err)
+	}
+	if p, err := c.GetProperty(ctx, hubspot.ObjectCompanies, "sb_score"); err != nil || p.Type != "number" {
+		t.Fatalf("GetProperty = %+v, %v", p, err)
+	}
+
+	sb.DeleteCompany("502")
+	res, err := c.BatchUpdate(ctx, hubspot.ObjectCompanies, []hubspot.BatchInput{
+		{ID: "501", Properties: map[string]string{"sb_score": "95"}},
+		{ID: "502", Properties: map[string]string{"sb_score": "12"}},
+		{ID: "999", Properties: map[string]string{"sb_score": "3"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := res.Failed()
+	if len(res.Results) != 1 || res.Results[0].ID != "501" || len(failed) != 2 || res.NumErrors != 2 ||
+		failed["502"].Category != "OBJECT_NOT_FOUND" || !strings.Contains(failed["999"].Message, "COMPANY objects") {
+		t.Fatalf("batch with a deleted and an unknown company: %+v", res)
+	}
+	if calls := audit.ops("batch_update_companies"); len(calls) != 2 || calls[1].Status != http.StatusMultiStatus {
+		t.Fatalf("audited %+v, want a 400 then a 207", calls)
+	}
+	got, err := c.GetCompany(ctx, "501", []string{"sb_score", "name", "domain"})
+	if err != nil || got.ID != "501" || got.Properties["sb_score"] != "95" || got.Properties["name"] != "Acme" || got.Properties["domain"] != "acme.example" {
+		t.Fatalf("GetCompany = %+v, %v", got, err)
+	}
+	if got, err := c.GetCompany(ctx, "503", []string{"sb_score"}); err != nil || got.Properties["sb_score"] != "" {
+		t.Fatalf("a company never written: %+v, %v", got, err)
+	}
+	if _, err := c.GetCompany(ctx, "502", nil); !errors.Is(err, hubspot.ErrNotFound) {
+		t.Fatalf("deleted company: %v", err)
+	}
+	if props, ok := sb.ContactProperties("501"); ok && props["sb_score"] != "" {
+		t.Fatal("a company update wrote a contact")
+	}
+	_, err = c.BatchUpdate(ctx, hubspot.ObjectCompanies, []hubspot.BatchInput{{ID: "501", Properties: map[string]string{"sb_score": "many"}}})
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "INVALID_NUMBER") {
+		t.Fatalf("a number property given a word: %v", err)
+	}
+	body := `{"inputs":[` + strings.Repeat(`{"id":"501","properties":{"sb_score":"1"}},`, 100) + `{"id":"501","properties":{"sb_score":"1"}}]}`
+	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/companies/batch/update", testToken, body)
+	if resp.StatusCode != http.StatusBadRequest || m["category"] != "VALIDATION_ERROR" || !strings.Contains(m["message"].(string), "Batch input limit exceeded") {
+		t.Fatalf("101 inputs: %d %v", resp.StatusCode, m)
+	}
+	if n, nc := sb.CompanyBatchUpdates(), sb.BatchUpdates(); n != 1 || nc != 0 {
+		t.Fatalf("%d company and %d contact batch updates applied, want 1 and 0", n, nc)
+	}
+	// companies_auto: any id exists.
+	sb2, srv2 := newEnv(t, func(c *Config) { c.CompaniesAuto = true })
+	c2, _ := newTestClient(t, srv2.URL, nil)
+	c2.CreatePropertyGroup(ctx, hubspot.ObjectCompanies, hubspot.PropertyGroup{Name: "scorebridge", Label: "scorebridge"})
+	c2.CreateProperty(ctx, hubspot.ObjectCompanies, score)
+	if res, err := c2.BatchUpdate(ctx, hubspot.ObjectCompanies, []hubspot.BatchInput{{ID: "co07", Properties: map[string]string{"sb_score": "7"}}}); err != nil || len(res.Errors) > 0 {
+		t.Fatalf("companies_auto: %+v %v", res, err)
+	}
+	if props, ok := sb2.CompanyProperties("co07"); !ok || props["sb_score"] != "7" {
+		t.Fatalf("companies_auto stored %v %v", props, ok)
+	}
+}

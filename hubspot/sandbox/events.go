@@ -105,12 +105,13 @@ func (s *Sandbox) ChangeContact(id string, props map[string]string) error {
 		return fmt.Errorf("contact %q does not exist or was deleted", id)
 	}
 	s.crm.mu.Lock()
-	if s.crm.values[id] == nil {
-		s.crm.values[id] = map[string]string{}
+	values := s.crm.types[hubspot.ObjectContacts].values
+	if values[id] == nil {
+		values[id] = map[string]string{}
 	}
 	names := make([]string, 0, len(props))
 	for k, v := range props {
-		s.crm.values[id][k] = v
+		values[id][k] = v
 		names = append(names, k)
 	}
 	s.crm.mu.Unlock()
