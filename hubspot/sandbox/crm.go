@@ -22,9 +22,9 @@ import (
 
 // crmType is one object type's CRM state.
 type crmType struct {
-	name    string // contacts, companies: the path segment
-	typeID  string // HubSpot's object type id in messages: 0-1, 0-2
-	noun    string // CONTACT, COMPANY in batch errors
+	name    string                           // contacts, companies: the path segment
+	typeID  string                           // HubSpot's object type id in messages: 0-1, 0-2
+	noun    string                           // CONTACT, COMPANY in batch errors
 	props   map[string]hubspot.Property      // definitions by name
 	groups  map[string]hubspot.PropertyGroup // by name
 	values  map[string]map[string]string     // record id -> property -> value
@@ -201,7 +201,9 @@ func (s *Sandbox) exists(t *crmType, id string) bool {
 	return !t.deleted[id]
 }
 
-func (s *Sandbox) contactExists(id string) bool { return s.exists(s.crm.types[hubspot.ObjectContacts], id) }
+func (s *Sandbox) contactExists(id string) bool {
+	return s.exists(s.crm.types[hubspot.ObjectContacts], id)
+}
 
 // propertyProblem is one entry of HubSpot's "Property values were not
 // valid" message.
