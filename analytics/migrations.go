@@ -172,6 +172,11 @@ ORDER BY (contact_id, written_us)`,
 	// Company (account) score changes, one row per change of a company's
 	// score in a company model; replays collapse on the causing change.
 	{5, "company_scores", []string{companyScoresDDL}},
+	// The write-back writes company properties too: the object type of
+	// each row (contact_id then holds the company's id).
+	{6, "writeback.object", []string{
+		`ALTER TABLE writeback ADD COLUMN object LC(String) DEFAULT 'contacts'`,
+	}},
 }
 
 const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (

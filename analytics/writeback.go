@@ -6,13 +6,18 @@ import (
 	"time"
 )
 
-// WritebackRow is one contact write of the bridge's write-back: what it
-// asked HubSpot to hold for the contact, and what HubSpot answered.
-// "What did we write to HubSpot for contact X, and when" is
+// WritebackRow is one record write of the bridge's write-back (a contact,
+// or a company): what it asked HubSpot to hold for the record, and what
+// HubSpot answered. "What did we write to HubSpot for contact X, and
+// when" is
 //
 //	SELECT written_at, result, properties, error FROM writeback
-//	WHERE contact_id = 'X' ORDER BY written_us
+//	WHERE contact_id = 'X' AND object = 'contacts' ORDER BY written_us
 type WritebackRow struct {
+	// Object is the HubSpot object type: contacts ("" too) or companies.
+	Object string
+	// ContactID is the record's id: the contact's, or for companies the
+	// company's.
 	ContactID   string
 	Properties  string // JSON object: property name -> value written
 	Result      string // ok, failed
@@ -26,6 +31,7 @@ type WritebackRow struct {
 var writebackTable = tableDef[WritebackRow]{
 	name: "writeback",
 	cols: cat(
+		one(strCol("object", func(r *WritebackRow) string { return objectOf(r.Object) })),
 		one(strCol("contact_id", func(r *WritebackRow) string { return r.ContactID })),
 		one(strCol("properties", func(r *WritebackRow) string { return r.Properties })),
 		one(strCol("result", func(r *WritebackRow) string { return r.Result })),
@@ -40,6 +46,13 @@ var writebackTable = tableDef[WritebackRow]{
 			r.IngestedAt = t
 		}
 	},
+}
+
+func objectOf(o string) string {
+	if o == "" {
+		return "contacts"
+	}
+	return o
 }
 
 // InsertWriteback stores write-back rows at once (the write-back already
@@ -59,19 +72,26 @@ func (s *Store) InsertWriteback(ctx context.Context, rows []WritebackRow) error 
 }
 
 // WritebackSQL is the query behind Writeback.
-func WritebackSQL(contactID string) string {
+func WritebackSQL(object, id string) string {
 	return `SELECT properties, result, error, rule_version, scores_us, written_us
 FROM writeback
-WHERE contact_id = ` + quote(contactID) + `
+WHERE contact_id = ` + quote(id) + ` AND object = ` + quote(objectOf(object)) + `
 ORDER BY written_us`
 }
 
 // Writeback is what the write-back wrote to HubSpot for a contact, and
 // when, oldest first.
 func (s *Store) Writeback(ctx context.Context, contactID string) ([]WritebackRow, error) {
+	return s.WritebackOf(ctx, "contacts", contactID)
+}
+
+// WritebackOf is what the write-back wrote to HubSpot for a record of an
+// object type (contacts, companies), and when, oldest first.
+func (s *Store) WritebackOf(ctx context.Context, object, id string) ([]WritebackRow, error) {
 	var out []WritebackRow
-	err := each(ctx, s.db, WritebackSQL(contactID), func(r rows) error {
-		x := WritebackRow{ContactID: contactID}
+	contactID := id
+	err := each(ctx, s.db, WritebackSQL(object, id), func(r rows) error {
+		x := WritebackRow{Object: objectOf(object), ContactID: contactID}
 		var scores, written int64
 		if err := r.Scan(&x.Properties, &x.Result, &x.Error, &x.RuleVersion, &scores, &written); err != nil {
 			return err
@@ -81,7 +101,7 @@ func (s *Store) Writeback(ctx context.Context, contactID string) ([]WritebackRow
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("write-back of %s: %w", contactID, err)
+		return nil, fmt.Errorf("write-back of %s %s: %w", object, id, err)
 	}
 	return out, nil
 }

@@ -27,6 +27,17 @@ func TestWriteback(t *testing.T) {
 		!got[1].WrittenAt.Equal(rows[2].WrittenAt) || !got[1].ScoresAt.Equal(rows[2].ScoresAt) || got[0].Result != "ok" {
 		t.Fatalf("c-1: %+v", got)
 	}
+	// A company's rows are apart from a contact's of the same id.
+	if err := s.InsertWriteback(ctx, []WritebackRow{{Object: "companies", ContactID: "c-1", Properties: `{"scorebridge_acct_score":"95"}`, Result: "ok", ScoresAt: t0, WrittenAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Writeback(ctx, "c-1"); err != nil || len(again) != 2 {
+		t.Fatalf("contact c-1 after a company write: %+v, %v", again, err)
+	}
+	co, err := s.WritebackOf(ctx, "companies", "c-1")
+	if err != nil || len(co) != 1 || co[0].Object != "companies" || co[0].Properties != `{"scorebridge_acct_score":"95"}` {
+		t.Fatalf("company c-1: %+v, %v", co, err)
+	}
 	failed, err := s.Writeback(ctx, "c-2")
 	if err != nil || len(failed) != 1 || failed[0].Result != "failed" || failed[0].Error != rows[1].Error {
 		t.Fatalf("c-2: %+v, %v", failed, err)
