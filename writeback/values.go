@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/leadscores"
 )
 
@@ -54,11 +55,46 @@ func (c *Config) propertiesOf(m *leadscores.Message) map[string]string {
 	return out
 }
 
-// written is what the write-back last wrote for a contact: the property
-// values, and the scores min_delta compares with.
+// companyPropertiesOf are the company property values a company-scores
+// message asks HubSpot to hold, for the company models the section
+// writes.
+func (c *CompanyConfig) companyPropertiesOf(m *companyscores.Message) map[string]string {
+	p := &c.Properties
+	out := map[string]string{}
+	for name, mm := range m.Models {
+		if !c.writes(name) {
+			continue
+		}
+		lm := leadscores.Model{Score: mm.Score, Threshold: mm.Threshold, CrossedAt: mm.CrossedAt}
+		out[property(p.Score, name)] = scoreValue(lm)
+		out[property(p.Threshold, name)] = thresholdValue(lm)
+		out[property(p.CrossedAt, name)] = crossedAtValue(lm)
+		out[property(p.Top, name)] = companyTopValue(mm)
+		out[property(p.Coverage, name)] = strings.Join(mm.Coverage, "; ")
+		out[property(p.Contacts, name)] = strconv.Itoa(mm.Counted)
+	}
+	return out
+}
+
+// companyTopValue is "c-1 30 (champion); c-2 12".
+func companyTopValue(m companyscores.Model) string {
+	parts := make([]string, len(m.Top))
+	for i, c := range m.Top {
+		parts[i] = c.ContactID + " " + strconv.FormatFloat(c.Score, 'f', -1, 64)
+		if c.Role != "" {
+			parts[i] += " (" + c.Role + ")"
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// written is what the write-back last wrote for a record: the property
+// values, the scores min_delta compares with, and the properties whose
+// change is always written (thresholds and their crossing times).
 type written struct {
 	props  map[string]string
 	scores map[string]float64
+	sticky []string
 }
 
 func writtenOf(c *Config, m *leadscores.Message) written {
@@ -66,6 +102,18 @@ func writtenOf(c *Config, m *leadscores.Message) written {
 	for name, mm := range m.Models {
 		if c.writes(name) {
 			w.scores[name] = mm.Score
+			w.sticky = append(w.sticky, property(c.Properties.Threshold, name), property(c.Properties.CrossedAt, name))
+		}
+	}
+	return w
+}
+
+func companyWrittenOf(c *CompanyConfig, m *companyscores.Message) written {
+	w := written{props: c.companyPropertiesOf(m), scores: map[string]float64{}}
+	for name, mm := range m.Models {
+		if c.writes(name) {
+			w.scores[name] = mm.Score
+			w.sticky = append(w.sticky, property(c.Properties.Threshold, name), property(c.Properties.CrossedAt, name))
 		}
 	}
 	return w
@@ -73,23 +121,24 @@ func writtenOf(c *Config, m *leadscores.Message) written {
 
 // worthWriting: with min_delta 0, any value changed; else a score moved
 // by at least min_delta, a threshold (or its crossing time) changed, or a
-// model appeared or went. The top groups alone never cause a write.
-func (w written) worthWriting(c *Config, now written) bool {
+// model appeared or went. The other properties (top groups or members,
+// coverage, counted contacts) alone never cause a write.
+func (w written) worthWriting(minDelta float64, now written) bool {
 	if len(w.scores) != len(now.scores) {
 		return true
 	}
-	if c.minDelta == 0 {
+	if minDelta == 0 {
 		return !maps.Equal(w.props, now.props)
 	}
 	for name, s := range now.scores {
 		old, ok := w.scores[name]
-		if !ok || math.Abs(s-old) >= c.minDelta {
+		if !ok || math.Abs(s-old) >= minDelta {
 			return true
 		}
-		for _, tmpl := range []string{c.Properties.Threshold, c.Properties.CrossedAt} {
-			if p := property(tmpl, name); w.props[p] != now.props[p] {
-				return true
-			}
+	}
+	for _, p := range now.sticky {
+		if w.props[p] != now.props[p] {
+			return true
 		}
 	}
 	return false

@@ -61,7 +61,7 @@ func TestWorthWriting(t *testing.T) {
 		if ps := c.Check(); len(ps) > 0 {
 			t.Fatal(ps)
 		}
-		if got := writtenOf(c, &tc.old).worthWriting(c, writtenOf(c, &tc.next)); got != tc.want {
+		if got := writtenOf(c, &tc.old).worthWriting(c.minDelta, writtenOf(c, &tc.next)); got != tc.want {
 			t.Errorf("%s: worthWriting = %v, want %v", tc.name, got, tc.want)
 		}
 	}

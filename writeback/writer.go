@@ -13,22 +13,24 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/segmentio/kafka-go"
 )
 
-// CRM is what the write-back asks of HubSpot; *hubspot.Client.
+// CRM is what the write-back asks of HubSpot, for an object type
+// (hubspot.ObjectContacts, hubspot.ObjectCompanies); *hubspot.Client.
 type CRM interface {
-	BatchUpdateContacts(ctx context.Context, inputs []hubspot.BatchInput) (*hubspot.BatchResult, error)
-	GetContactProperty(ctx context.Context, name string) (*hubspot.Property, error)
-	CreateContactProperty(ctx context.Context, p hubspot.Property) (*hubspot.Property, error)
-	GetContactPropertyGroup(ctx context.Context, name string) (*hubspot.PropertyGroup, error)
-	CreateContactPropertyGroup(ctx context.Context, g hubspot.PropertyGroup) (*hubspot.PropertyGroup, error)
+	BatchUpdate(ctx context.Context, objectType string, inputs []hubspot.BatchInput) (*hubspot.BatchResult, error)
+	GetProperty(ctx context.Context, objectType, name string) (*hubspot.Property, error)
+	CreateProperty(ctx context.Context, objectType string, p hubspot.Property) (*hubspot.Property, error)
+	GetPropertyGroup(ctx context.Context, objectType, name string) (*hubspot.PropertyGroup, error)
+	CreatePropertyGroup(ctx context.Context, objectType string, g hubspot.PropertyGroup) (*hubspot.PropertyGroup, error)
 }
 
-// Recorder stores a row per contact write; analytics.Store in production.
+// Recorder stores a row per record write; analytics.Store in production.
 type Recorder interface {
 	InsertWriteback(ctx context.Context, rows []analytics.WritebackRow) error
 }
@@ -48,14 +50,16 @@ type Options struct {
 	now      func() time.Time
 }
 
-// Writer is the write-back: a stream.Handler of the lead-scores topic and
-// the flusher that writes what it gathered.
+// Writer is the write-back of one object type: a stream.Handler of its
+// scores topic (lead-scores for contacts, company-scores for companies)
+// and the flusher that writes what it gathered.
 type Writer struct {
 	o Options
+	k kind
 
 	mu      sync.Mutex
-	pending map[string]*entry  // by contact id
-	last    map[string]written // what was last written, by contact id
+	pending map[string]*entry  // by record id
+	last    map[string]written // what was last written, by record id
 	flushed chan struct{}      // closed and replaced after every flush
 
 	flushing chan struct{}   // holds a token during a flush: one at a time
@@ -63,12 +67,55 @@ type Writer struct {
 	ensureMu sync.Mutex
 }
 
-// entry is a contact's latest wanted values and the batches waiting on it.
+// entry is a record's latest wanted values and the batches waiting on it.
 type entry struct {
-	msg     leadscores.Message
-	now     written
-	since   time.Time // when the contact started waiting
+	want    wanted
+	since   time.Time // when the record started waiting
 	waiters []*tracker
+}
+
+// wanted is what a message asks HubSpot to hold for a record.
+type wanted struct {
+	id          string
+	ruleVersion string
+	scoresAt    time.Time // the message's updated_at
+	now         written
+}
+
+// kind is what differs between the write-back of contacts and of
+// companies.
+type kind struct {
+	object       string // hubspot.ObjectContacts, hubspot.ObjectCompanies
+	idField      string // contact_id, company_id: in logs
+	topic, group string
+	models       []string // configured; empty: every model of the messages
+	minDelta     float64
+	decode       func(key, value []byte) (wanted, bool, error)
+	definitions  func(model string) []hubspot.Property
+}
+
+func contactKind(c *Config) kind {
+	return kind{object: hubspot.ObjectContacts, idField: "contact_id", topic: c.Topic, group: c.Group, models: c.Models, minDelta: c.minDelta,
+		decode: func(key, value []byte) (wanted, bool, error) {
+			m, ok, err := leadscores.Decode(key, value)
+			if !ok || err != nil {
+				return wanted{}, ok, err
+			}
+			return wanted{id: m.ContactID, ruleVersion: m.RuleVersion, scoresAt: m.UpdatedAt, now: writtenOf(c, &m)}, true, nil
+		},
+		definitions: c.definitions}
+}
+
+func companyKind(c *CompanyConfig) kind {
+	return kind{object: hubspot.ObjectCompanies, idField: "company_id", topic: c.Topic, group: c.Group, models: c.Models, minDelta: c.minDelta,
+		decode: func(key, value []byte) (wanted, bool, error) {
+			m, ok, err := companyscores.Decode(key, value)
+			if !ok || err != nil {
+				return wanted{}, ok, err
+			}
+			return wanted{id: m.CompanyID, ruleVersion: m.RuleVersion, scoresAt: m.UpdatedAt, now: companyWrittenOf(c, &m)}, true, nil
+		},
+		definitions: c.definitions}
 }
 
 // tracker is a consumed batch: its offset commits once every contact
@@ -86,24 +133,34 @@ func (t *tracker) release() {
 	}
 }
 
-// New returns a Writer.
-func New(o Options) *Writer {
+// New returns the Writer of contact scores (the lead-scores topic).
+func New(o Options) *Writer { return newWriter(o, contactKind(o.Config)) }
+
+// NewCompanies returns the Writer of company scores (the company-scores
+// topic); o.Config.Companies must be set.
+func NewCompanies(o Options) *Writer { return newWriter(o, companyKind(o.Config.Companies)) }
+
+func newWriter(o Options, k kind) *Writer {
 	if o.MaxPending <= 0 {
 		o.MaxPending = 100_000
 	}
 	if o.now == nil {
 		o.now = time.Now
 	}
-	return &Writer{o: o, pending: map[string]*entry{}, last: map[string]written{}, flushed: make(chan struct{}), flushing: make(chan struct{}, 1), ensured: map[string]bool{}}
+	o.Log = o.Log.With().Str("object", k.object).Logger()
+	return &Writer{o: o, k: k, pending: map[string]*entry{}, last: map[string]written{}, flushed: make(chan struct{}), flushing: make(chan struct{}, 1), ensured: map[string]bool{}}
 }
 
+// Object is the HubSpot object type the Writer writes.
+func (w *Writer) Object() string { return w.k.object }
+
 // Assigned starts from the committed offset: what was written is not
-// remembered across restarts, so each contact's first message is written
+// remembered across restarts, so each record's first message is written
 // again (harmless: the same values).
 func (w *Writer) Assigned(ctx context.Context, c *stream.Claim) error { return nil }
 
-// Handle gathers a batch of lead-scores messages. It returns at once; the
-// offset is committed by the flushes that write (or fail) its contacts.
+// Handle gathers a batch of scores messages. It returns at once; the
+// offset is committed by the flushes that write (or fail) its records.
 func (w *Writer) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
 	if err := w.waitRoom(ctx); err != nil {
 		return err
@@ -111,40 +168,39 @@ func (w *Writer) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Messa
 	tr := &tracker{n: 1, done: c.Track(msgs[len(msgs)-1].Offset + 1)}
 	w.mu.Lock()
 	for _, m := range msgs {
-		msg, ok, err := leadscores.Decode(m.Key, m.Value)
+		want, ok, err := w.k.decode(m.Key, m.Value)
 		if err != nil {
-			w.o.Metrics.count("malformed", 1)
-			w.o.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("write-back: skipped a malformed lead-scores message")
+			w.o.Metrics.count(w.k.object, "malformed", 1)
+			w.o.Log.Warn().Str("topic", w.k.topic).Int("partition", m.Partition).Int64("offset", m.Offset).Err(err).Msg("write-back: skipped a malformed message")
 			continue
 		}
 		if !ok {
-			continue // a tombstone: the contact was forgotten; nothing to write
+			continue // a tombstone: the record was forgotten; nothing to write
 		}
-		w.want(msg, tr)
+		w.want(want, tr)
 	}
-	w.o.Metrics.pending(len(w.pending))
+	w.o.Metrics.pending(w.k.object, len(w.pending))
 	tr.release()
 	w.mu.Unlock()
 	return nil
 }
 
-// want makes msg the contact's wanted values (latest wins), when it is
+// want makes these the record's wanted values (latest wins), when it is
 // worth a write.
-func (w *Writer) want(msg leadscores.Message, tr *tracker) {
-	id := msg.ContactID
-	now := writtenOf(w.o.Config, &msg)
+func (w *Writer) want(want wanted, tr *tracker) {
+	id := want.id
 	e := w.pending[id]
 	if e == nil {
-		if last, ok := w.last[id]; ok && !last.worthWriting(w.o.Config, now) {
-			w.o.Metrics.count("below_min_delta", 1)
+		if last, ok := w.last[id]; ok && !last.worthWriting(w.k.minDelta, want.now) {
+			w.o.Metrics.count(w.k.object, "below_min_delta", 1)
 			return
 		}
 		e = &entry{since: w.o.now()}
 		w.pending[id] = e
 	} else {
-		w.o.Metrics.count("coalesced", 1)
+		w.o.Metrics.count(w.k.object, "coalesced", 1)
 	}
-	e.msg, e.now = msg, now
+	e.want = want
 	if len(e.waiters) == 0 || e.waiters[len(e.waiters)-1] != tr {
 		e.waiters = append(e.waiters, tr)
 		tr.n++
@@ -182,20 +238,20 @@ func (w *Writer) Revoked(ctx context.Context, c *stream.Claim) error {
 	return nil
 }
 
-// Run consumes the lead-scores topic in the section's consumer group and
-// flushes every flush interval, until ctx ends. It first makes sure the
-// property group and the configured models' properties exist.
+// Run consumes the scores topic in its consumer group and flushes every
+// flush interval, until ctx ends. It first makes sure the property group
+// and the configured models' properties exist.
 func (w *Writer) Run(ctx context.Context, brokers []string) error {
 	cfg := w.o.Config
-	if err := w.EnsureUntil(ctx, cfg.Models); err != nil {
+	if err := w.EnsureUntil(ctx, w.k.models); err != nil {
 		return err
 	}
 	// The scorer creates the topic; a bridge started first waits for it
 	// in a topic of the scorer's default shape.
-	if err := stream.EnsureTopics(ctx, brokers, stream.Topic{Name: cfg.Topic, Partitions: 6, Compacted: true}); err != nil {
-		return fmt.Errorf("write-back: topic %s: %w", cfg.Topic, err)
+	if err := stream.EnsureTopics(ctx, brokers, stream.Topic{Name: w.k.topic, Partitions: 6, Compacted: true}); err != nil {
+		return fmt.Errorf("write-back: topic %s: %w", w.k.topic, err)
 	}
-	gcfg := stream.GroupConfig{Brokers: brokers, Group: cfg.Group, Topic: cfg.Topic, MaxBatch: 1000, Log: &w.o.Log}
+	gcfg := stream.GroupConfig{Brokers: brokers, Group: w.k.group, Topic: w.k.topic, MaxBatch: 1000, Log: &w.o.Log}
 	if w.o.Consumer != nil {
 		w.o.Consumer(&gcfg)
 	}
@@ -203,9 +259,7 @@ func (w *Writer) Run(ctx context.Context, brokers []string) error {
 	if err != nil {
 		return err
 	}
-	if w.o.Metrics != nil {
-		w.o.Metrics.consumer = g
-	}
+	w.o.Metrics.consumer(w.k.object, g)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -234,9 +288,9 @@ func (w *Writer) Run(ctx context.Context, brokers []string) error {
 	return err
 }
 
-// Flush writes every pending contact now, in batch calls of up to
-// max_batch contacts. A call that fails for good (a 4xx other than 429)
-// records its contacts as failed; one that may succeed later (retries
+// Flush writes every pending record now, in batch calls of up to
+// max_batch records. A call that fails for good (a 4xx other than 429)
+// records its records as failed; one that may succeed later (retries
 // exhausted on 429, 5xx or the network) puts them back for the next
 // flush. It returns an error only for what must stop the write-back: a
 // property that cannot be made to exist.
@@ -255,7 +309,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
-		w.o.Metrics.pending(len(w.pending))
+		w.o.Metrics.pending(w.k.object, len(w.pending))
 		close(w.flushed)
 		w.flushed = make(chan struct{})
 		w.mu.Unlock()
@@ -267,7 +321,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 	models := map[string]bool{}
 	for id, e := range batch {
 		ids = append(ids, id)
-		for m := range e.now.scores {
+		for m := range e.want.now.scores {
 			models[m] = true
 		}
 	}
@@ -294,27 +348,27 @@ func (w *Writer) Flush(ctx context.Context) error {
 func (w *Writer) write(ctx context.Context, batch map[string]*entry, ids []string) {
 	inputs := make([]hubspot.BatchInput, len(ids))
 	for i, id := range ids {
-		inputs[i] = hubspot.BatchInput{ID: id, Properties: batch[id].now.props}
+		inputs[i] = hubspot.BatchInput{ID: id, Properties: batch[id].want.now.props}
 	}
 	start := w.o.now()
-	res, err := w.o.CRM.BatchUpdateContacts(hubspot.WithLowPriority(ctx), inputs)
+	res, err := w.o.CRM.BatchUpdate(hubspot.WithLowPriority(ctx), w.k.object, inputs)
 	var ae *hubspot.APIError
 	switch {
 	case err != nil && ctx.Err() == nil && errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests:
-		w.o.Metrics.call("failed")
-		w.o.Log.Error().Err(err).Int("contacts", len(ids)).Msg("write-back: HubSpot refused a batch update; its contacts are recorded as failed")
+		w.o.Metrics.call(w.k.object, "failed")
+		w.o.Log.Error().Err(err).Int("records", len(ids)).Msg("write-back: HubSpot refused a batch update; its records are recorded as failed")
 		w.done(ctx, batch, ids, nil, err.Error(), start)
 	case err != nil:
-		w.o.Metrics.call("retry_later")
-		w.o.Log.Warn().Err(err).Int("contacts", len(ids)).Msg("write-back: batch update failed; retrying at the next flush")
+		w.o.Metrics.call(w.k.object, "retry_later")
+		w.o.Log.Warn().Err(err).Int("records", len(ids)).Msg("write-back: batch update failed; retrying at the next flush")
 		w.requeue(batch, ids)
 	default:
-		w.o.Metrics.call("ok")
+		w.o.Metrics.call(w.k.object, "ok")
 		w.done(ctx, batch, ids, res.Failed(), "", start)
 	}
 }
 
-// done records the contacts' writes, remembers what was written and
+// done records the records' writes, remembers what was written and
 // releases the batches waiting on them. failAll, when set, fails every one.
 func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string, failed map[string]hubspot.BatchError, failAll string, start time.Time) {
 	now := w.o.now()
@@ -322,15 +376,15 @@ func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string
 	ok := 0
 	for _, id := range ids {
 		e := batch[id]
-		props, _ := json.Marshal(e.now.props)
-		row := analytics.WritebackRow{ContactID: id, Properties: string(props), Result: "ok",
-			RuleVersion: e.msg.RuleVersion, ScoresAt: e.msg.UpdatedAt, WrittenAt: now}
+		props, _ := json.Marshal(e.want.now.props)
+		row := analytics.WritebackRow{Object: w.k.object, ContactID: id, Properties: string(props), Result: "ok",
+			RuleVersion: e.want.ruleVersion, ScoresAt: e.want.scoresAt, WrittenAt: now}
 		if be, bad := failed[id]; bad || failAll != "" {
 			row.Result, row.Error = "failed", failAll
 			if bad {
 				row.Error = be.Category + ": " + be.Message
 			}
-			w.o.Log.Warn().Str("contact_id", id).Str("error", row.Error).Msg("write-back: HubSpot did not take the contact's properties")
+			w.o.Log.Warn().Str(w.k.idField, id).Str("error", row.Error).Msg("write-back: HubSpot did not take the record's properties")
 		} else {
 			ok++
 		}
@@ -350,14 +404,14 @@ func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string
 			}
 		}
 	}
-	w.o.Metrics.writes(ok, len(ids)-ok, now.Sub(start))
+	w.o.Metrics.writes(w.k.object, ok, len(ids)-ok)
 	w.mu.Lock()
 	for _, id := range ids {
 		e := batch[id]
 		if _, bad := failed[id]; !bad && failAll == "" {
-			w.last[id] = e.now
+			w.last[id] = e.want.now
 		}
-		w.o.Metrics.lag(now.Sub(e.since))
+		w.o.Metrics.lag(w.k.object, now.Sub(e.since))
 	}
 	for _, id := range ids {
 		for _, tr := range batch[id].waiters {
@@ -367,7 +421,7 @@ func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string
 	w.mu.Unlock()
 }
 
-// requeue puts contacts back for the next flush; a newer wanted value that
+// requeue puts records back for the next flush; a newer wanted value that
 // arrived meanwhile wins, and keeps every batch waiting on either.
 func (w *Writer) requeue(batch map[string]*entry, ids []string) {
 	w.mu.Lock()
@@ -407,7 +461,7 @@ func (w *Writer) EnsureUntil(ctx context.Context, models []string) error {
 		if err == nil || Permanent(err) || ctx.Err() != nil {
 			return err
 		}
-		w.o.Log.Warn().Err(err).Dur("retry_in", wait).Msg("write-back: could not check the contact properties; retrying")
+		w.o.Log.Warn().Err(err).Dur("retry_in", wait).Msg("write-back: could not check the properties; retrying")
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -433,29 +487,30 @@ func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	ot := w.k.object
 	if !w.ensured[""] {
-		if _, err := w.o.CRM.GetContactPropertyGroup(ctx, PropertyGroup); errors.Is(err, hubspot.ErrNotFound) {
-			if _, err := w.o.CRM.CreateContactPropertyGroup(ctx, hubspot.PropertyGroup{Name: PropertyGroup, Label: "scorebridge"}); err != nil {
-				return fmt.Errorf("write-back: create the property group %s: %w", PropertyGroup, err)
+		if _, err := w.o.CRM.GetPropertyGroup(ctx, ot, PropertyGroup); errors.Is(err, hubspot.ErrNotFound) {
+			if _, err := w.o.CRM.CreatePropertyGroup(ctx, ot, hubspot.PropertyGroup{Name: PropertyGroup, Label: "scorebridge"}); err != nil {
+				return fmt.Errorf("write-back: create the %s property group %s: %w", ot, PropertyGroup, err)
 			}
 		} else if err != nil {
-			return fmt.Errorf("write-back: read the property group %s: %w", PropertyGroup, err)
+			return fmt.Errorf("write-back: read the %s property group %s: %w", ot, PropertyGroup, err)
 		}
 		w.ensured[""] = true
 	}
 	var mismatches []string
 	for _, m := range todo {
 		ok := true
-		for _, want := range w.o.Config.definitions(m) {
-			got, err := w.o.CRM.GetContactProperty(ctx, want.Name)
+		for _, want := range w.k.definitions(m) {
+			got, err := w.o.CRM.GetProperty(ctx, ot, want.Name)
 			switch {
 			case errors.Is(err, hubspot.ErrNotFound):
-				if _, err := w.o.CRM.CreateContactProperty(ctx, want); err != nil {
-					return fmt.Errorf("write-back: create property %s: %w", want.Name, err)
+				if _, err := w.o.CRM.CreateProperty(ctx, ot, want); err != nil {
+					return fmt.Errorf("write-back: create %s property %s: %w", ot, want.Name, err)
 				}
-				w.o.Log.Info().Str("property", want.Name).Str("type", want.Type).Str("model", m).Msg("write-back: created a contact property")
+				w.o.Log.Info().Str("property", want.Name).Str("type", want.Type).Str("model", m).Msg("write-back: created a property")
 			case err != nil:
-				return fmt.Errorf("write-back: read property %s: %w", want.Name, err)
+				return fmt.Errorf("write-back: read %s property %s: %w", ot, want.Name, err)
 			case got.Type != want.Type:
 				ok = false
 				mismatches = append(mismatches, fmt.Sprintf("%s is a %s property in HubSpot, the write-back writes a %s", want.Name, got.Type, want.Type))
@@ -464,8 +519,12 @@ func (w *Writer) EnsureProperties(ctx context.Context, models []string) error {
 		w.ensured[m] = ok
 	}
 	if len(mismatches) > 0 {
-		return fmt.Errorf("write-back: %w: %d contact properties (rename them in writeback.properties, or change them in HubSpot):\n  %s",
-			ErrPropertyType, len(mismatches), strings.Join(mismatches, "\n  "))
+		section := "writeback.properties"
+		if ot == hubspot.ObjectCompanies {
+			section = "writeback.companies.properties"
+		}
+		return fmt.Errorf("write-back: %w: %d %s properties (rename them in %s, or change them in HubSpot):\n  %s",
+			ErrPropertyType, len(mismatches), strings.TrimSuffix(ot, "s"), section, strings.Join(mismatches, "\n  "))
 	}
 	return nil
 }
@@ -481,5 +540,22 @@ func (c *Config) definitions(model string) []hubspot.Property {
 		def(c.Properties.Threshold, "threshold", "string", "text", "The highest "+model+" threshold the contact is past; empty when none."),
 		def(c.Properties.CrossedAt, "crossed at", "datetime", "date", "When the contact crossed that threshold."),
 		def(c.Properties.Top, "top groups", "string", "text", "The groups adding the most points, e.g. \"call_started 30; email_opened 8\"."),
+	}
+}
+
+// definitions are the company properties of a company model.
+func (c *CompanyConfig) definitions(model string) []hubspot.Property {
+	def := func(tmpl, label, typ, field, desc string) hubspot.Property {
+		return hubspot.Property{Name: property(tmpl, model), Label: "scorebridge " + model + " " + label, Type: typ,
+			FieldType: field, GroupName: PropertyGroup, Description: desc}
+	}
+	p := &c.Properties
+	return []hubspot.Property{
+		def(p.Score, "score", "number", "number", "The company's "+model+" score, written by scorebridge."),
+		def(p.Threshold, "threshold", "string", "text", "The highest "+model+" threshold the company is past; empty when none."),
+		def(p.CrossedAt, "crossed at", "datetime", "date", "When the company crossed that threshold."),
+		def(p.Top, "top contacts", "string", "text", "The contacts counting most, with their score and role, e.g. \"7100001 30 (champion); 7100002 12\"."),
+		def(p.Coverage, "coverage", "string", "text", "The buying-group roles present among counted contacts, e.g. \"champion; economic_buyer\"."),
+		def(p.Contacts, "contacts counted", "number", "number", "How many of the company's contacts count (at or above min_contact_score)."),
 	}
 }
