@@ -28,6 +28,7 @@ func sandboxYAML(max int) string {
 	return fmt.Sprintf(`token: %s
 rate_limit: {max: %d, interval: 1s, daily: 1000000}
 contacts_auto: true
+companies_auto: true
 contact_email_template: "c{id}@example.net"
 senders:
   - {user_id: "101", owner_id: "u-1", email: "ana@example.com"}
@@ -51,7 +52,8 @@ func newEnv(t *testing.T, rateMax int) *env {
 	}
 	t.Cleanup(c.Close)
 	e := &env{brokers: c.ListenAddrs()}
-	if err := stream.EnsureTopics(ctxFor(t, 30*time.Second), e.brokers, stream.Topic{Name: "lead-scores", Partitions: 4, Compacted: true}); err != nil {
+	if err := stream.EnsureTopics(ctxFor(t, 30*time.Second), e.brokers, stream.Topic{Name: "lead-scores", Partitions: 4, Compacted: true},
+		stream.Topic{Name: "company-scores", Partitions: 4, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := sandbox.ParseConfig([]byte(sandboxYAML(rateMax)))
@@ -137,25 +139,30 @@ func testGroup(g *stream.GroupConfig) {
 
 // committedAll: the group committed every partition of lead-scores to its end.
 func (e *env) committedAll(ctx context.Context, group string) (bool, error) {
+	return e.committedTo(ctx, group, "lead-scores")
+}
+
+// committedTo: the group committed every partition of topic to its end.
+func (e *env) committedTo(ctx context.Context, group, topic string) (bool, error) {
 	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
 	ids := []int{0, 1, 2, 3}
 	var reqs []kafka.OffsetRequest
 	for _, p := range ids {
 		reqs = append(reqs, kafka.LastOffsetOf(p))
 	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"lead-scores": reqs}})
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
 		return false, err
 	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{"lead-scores": ids}})
+	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err != nil {
 		return false, err
 	}
 	committed := map[int]int64{}
-	for _, p := range got.Topics["lead-scores"] {
+	for _, p := range got.Topics[topic] {
 		committed[p.Partition] = p.CommittedOffset
 	}
-	for _, p := range ends.Topics["lead-scores"] {
+	for _, p := range ends.Topics[topic] {
 		if committed[p.Partition] < p.LastOffset {
 			return false, nil
 		}
@@ -176,7 +183,7 @@ func (e *env) runUntilCommitted(t *testing.T, w *Writer, group string) {
 			t.Fatalf("write-back stopped: %v", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		ok, err := e.committedAll(ctx, group)
+		ok, err := e.committedTo(ctx, group, w.k.topic)
 		if err != nil {
 			t.Fatal(err)
 		}
