@@ -187,16 +187,16 @@ func (o *Options) defaults() {
 
 // consume runs the group consumer, the periodic work and the write-back
 // until ctx ends or the write-back fails for good, which stops the bridge.
-func consume(ctx context.Context, g *stream.GroupConsumer, wb *writeback.Writer, o Options, maintain func(context.Context), log zerolog.Logger) error {
+func consume(ctx context.Context, g *stream.GroupConsumer, wbs []*writeback.Writer, o Options, maintain func(context.Context), log zerolog.Logger) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	var wbErr error
+	wbErrs := make([]error, len(wbs))
 	var wg sync.WaitGroup
 	wg.Go(func() { maintain(runCtx) })
-	if wb != nil {
+	for i, wb := range wbs {
 		wg.Go(func() {
-			if wbErr = wb.Run(runCtx, o.Brokers); wbErr != nil {
-				log.Error().Err(wbErr).Msg("write-back stopped: stopping the bridge")
+			if wbErrs[i] = wb.Run(runCtx, o.Brokers); wbErrs[i] != nil {
+				log.Error().Err(wbErrs[i]).Str("object", wb.Object()).Msg("write-back stopped: stopping the bridge")
 				stopRun()
 			}
 		})
@@ -204,8 +204,10 @@ func consume(ctx context.Context, g *stream.GroupConsumer, wb *writeback.Writer,
 	runErr := g.Run(runCtx)
 	stopRun()
 	wg.Wait()
-	if runErr == nil && wbErr != nil {
-		runErr = fmt.Errorf("write-back: %w", wbErr)
+	for i, err := range wbErrs {
+		if runErr == nil && err != nil {
+			runErr = fmt.Errorf("write-back of %s: %w", wbs[i].Object(), err)
+		}
 	}
 	return runErr
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/leadscores"
@@ -20,16 +21,19 @@ import (
 )
 
 // cmdWritebackCheck compares HubSpot's contact properties with the latest
-// lead-scores messages (the JSON lines `scorer state scores` prints).
+// lead-scores messages (the JSON lines `scorer state scores` prints), and
+// its company properties with the latest company-scores messages (`scorer
+// state company-scores`).
 func cmdWritebackCheck(args []string, stdout, stderr io.Writer) error {
 	fs := flags("writeback-check", stderr)
 	config := fs.String("config", envOr("BRIDGE_CONFIG", ""), "bridge configuration with a writeback section")
 	scores := fs.String("scores", "", "JSON lines of lead-scores messages, one per contact (scorer state scores)")
+	companyScores := fs.String("company-scores", "", "JSON lines of company-scores messages, one per company (scorer state company-scores); needs writeback.companies")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *config == "" || *scores == "" {
-		fmt.Fprintln(stderr, "bridge writeback-check: --config and --scores are required")
+	if *config == "" || *scores == "" && *companyScores == "" {
+		fmt.Fprintln(stderr, "bridge writeback-check: --config and --scores or --company-scores are required")
 		return exitError(2)
 	}
 	cfg, err := enrollment.LoadConfig(*config)
@@ -39,29 +43,30 @@ func cmdWritebackCheck(args []string, stdout, stderr io.Writer) error {
 	if cfg.Writeback == nil {
 		return fmt.Errorf("%s has no writeback section", *config)
 	}
-	f, err := os.Open(*scores)
-	if err != nil {
-		return err
+	if *companyScores != "" && cfg.Writeback.Companies == nil {
+		return fmt.Errorf("%s has no writeback.companies section: company properties are not written", *config)
 	}
-	defer f.Close()
 	var msgs []leadscores.Message
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		var key struct {
-			ContactID string `json:"contact_id"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &key); err != nil {
-			return fmt.Errorf("%s:%d: %w", *scores, line, err)
-		}
-		m, _, err := leadscores.Decode([]byte(key.ContactID), sc.Bytes())
+	if *scores != "" {
+		err = eachLine(*scores, "contact_id", func(key, line []byte) error {
+			m, _, err := leadscores.Decode(key, line)
+			msgs = append(msgs, m)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", *scores, line, err)
+			return err
 		}
-		msgs = append(msgs, m)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", *scores, err)
+	var companies []companyscores.Message
+	if *companyScores != "" {
+		err = eachLine(*companyScores, "company_id", func(key, line []byte) error {
+			m, _, err := companyscores.Decode(key, line)
+			companies = append(companies, m)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
 	if err != nil {
@@ -74,25 +79,68 @@ func cmdWritebackCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	problems, missing, err := writeback.Verify(ctx, cfg.Writeback, client, msgs)
-	for _, p := range problems {
-		fmt.Fprintln(stdout, p)
+	differ := false
+	if *scores != "" {
+		problems, missing, err := writeback.Verify(ctx, cfg.Writeback, client, msgs)
+		for _, p := range problems {
+			fmt.Fprintln(stdout, p)
+		}
+		fmt.Fprintf(stderr, "%d contacts checked: %d with properties that differ, %d missing in HubSpot (%s)\n",
+			len(msgs), countRecords(problems, "contact "), len(missing), strings.Join(missing, ", "))
+		if err != nil {
+			return err
+		}
+		differ = len(problems) > 0
 	}
-	fmt.Fprintf(stderr, "%d contacts checked: %d with properties that differ, %d missing in HubSpot (%s)\n",
-		len(msgs), countContacts(problems), len(missing), strings.Join(missing, ", "))
-	if err != nil {
-		return err
+	if *companyScores != "" {
+		problems, missing, err := writeback.VerifyCompanies(ctx, cfg.Writeback.Companies, client, companies)
+		for _, p := range problems {
+			fmt.Fprintln(stdout, p)
+		}
+		fmt.Fprintf(stderr, "%d companies checked: %d with properties that differ, %d missing in HubSpot (%s)\n",
+			len(companies), countRecords(problems, "company "), len(missing), strings.Join(missing, ", "))
+		if err != nil {
+			return err
+		}
+		differ = differ || len(problems) > 0
 	}
-	if len(problems) > 0 {
+	if differ {
 		return errors.New("HubSpot's properties differ from the scores")
 	}
 	return nil
 }
 
-func countContacts(problems []string) int {
+// eachLine calls fn with every JSON line of file and the value of its key
+// field; errors name the file and line.
+func eachLine(file, keyField string, fn func(key, line []byte) error) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		var key map[string]json.RawMessage
+		var id string
+		if err := json.Unmarshal(sc.Bytes(), &key); err != nil {
+			return fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		json.Unmarshal(key[keyField], &id)
+		if err := fn([]byte(id), sc.Bytes()); err != nil {
+			return fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+func countRecords(problems []string, prefix string) int {
 	seen := map[string]bool{}
 	for _, p := range problems {
-		id, _, _ := strings.Cut(strings.TrimPrefix(p, "contact "), ":")
+		id, _, _ := strings.Cut(strings.TrimPrefix(p, prefix), ":")
 		seen[id] = true
 	}
 	return len(seen)

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register("state", "inspect what `scorer run` saved: state dump (changelog as backtest lines), state lag (committed offsets), state scores (lead-scores topic)", stateCmd)
+	register("state", "inspect what `scorer run` saved: state dump (changelog as backtest lines), state lag (committed offsets), state scores (lead-scores topic), state company-scores (company-scores topic)", stateCmd)
 }
 
 func stateCmd(args []string, stdout, stderr io.Writer) error {
@@ -35,10 +35,13 @@ func stateCmd(args []string, stdout, stderr io.Writer) error {
 		return stateLag(args, stdout, stderr)
 	case "scores":
 		return stateScores(args, stdout, stderr)
+	case "company-scores":
+		return stateCompanyScores(args, stdout, stderr)
 	}
 	fmt.Fprintln(stderr, "usage: scorer state dump --brokers B --topic CHANGELOG --rules R [--crossings-topic T [--events HISTORY]]")
 	fmt.Fprintln(stderr, "       scorer state lag --brokers B --topic EVENTS --group G")
 	fmt.Fprintln(stderr, "       scorer state scores --brokers B [--topic lead-scores] [--rules R --events HISTORY]")
+	fmt.Fprintln(stderr, "       scorer state company-scores --brokers B [--topic company-scores] [--rules R --events HISTORY]")
 	if sub == "" || sub == "-h" || sub == "--help" || sub == "help" {
 		return exitError(2)
 	}
