@@ -340,6 +340,25 @@ else
 	head -n 5 "$DEMO/writeback-differences.txt" >&2
 	fail check "HubSpot's contact properties differ from the lead-scores topic (all in .local/demo/writeback-differences.txt)"
 fi
+# The same for companies: every company's properties in the sandbox equal
+# its latest company-scores message, once the company aggregator and the
+# companies' write-back have caught up.
+for _ in $(seq 60); do
+	clag=$(bin/scorer state lag --brokers "$BROKER" --topic engagement-events-companies --group scorer-companies 2>/dev/null | sed -n 's/^total lag //p')
+	cwlag=$(bin/scorer state lag --brokers "$BROKER" --topic company-scores --group bridge-writeback-companies 2>/dev/null | sed -n 's/^total lag //p')
+	cpending=$(curl -sf "$BRIDGE_URL/metrics" | awk '$1 == "bridge_writeback_pending_companies" {print $2}')
+	[[ "$clag" == 0 && "$cwlag" == 0 && "$cpending" == 0 ]] && break
+	sleep 1
+done
+bin/scorer state company-scores --brokers "$BROKER" >"$DEMO/company-scores.jsonl" 2>>"$LOGS/check.log" ||
+	fail check "reading the company-scores topic failed"
+if env HUBSPOT_TOKEN="$SANDBOX_TOKEN" bin/bridge writeback-check --config "$DEMO/bridge.yaml" \
+	--company-scores "$DEMO/company-scores.jsonl" >"$DEMO/company-writeback-differences.txt" 2>>"$LOGS/check.log"; then
+	say "check (bridge writeback-check --company-scores): $(tail -n 1 "$LOGS/check.log" | sed 's/ (.*//') -> HubSpot's company properties hold what company-scores says"
+else
+	head -n 5 "$DEMO/company-writeback-differences.txt" >&2
+	fail check "HubSpot's company properties differ from the company-scores topic (all in .local/demo/company-writeback-differences.txt)"
+fi
 if [[ "$DEMO_WAIT" == auto ]]; then
 	DEMO_WAIT=0
 	[[ -t 0 && -t 1 ]] && DEMO_WAIT=1
@@ -360,6 +379,9 @@ cat <<EOF
     curl -s '$BRIDGE_URL/decisions?contact_id=$contact'
     # its score properties as HubSpot holds them (the sandbox's CRM API), and what ingest brought in:
     curl -s -H 'Authorization: Bearer $SANDBOX_TOKEN' '$SANDBOX_URL/crm/v3/objects/contacts/$contact?properties=scorebridge_engagement_score,scorebridge_engagement_threshold,scorebridge_engagement_top'
+    # a company's account score as HubSpot holds it (company properties), and every company's on the topic:
+    curl -s -H 'Authorization: Bearer $SANDBOX_TOKEN' '$SANDBOX_URL/crm/v3/objects/companies/$(sed -n '1s/^{"company_id":"\([^"]*\)".*/\1/p' "$DEMO/company-scores.jsonl")?properties=scorebridge_account_engagement_score,scorebridge_account_engagement_coverage,scorebridge_account_engagement_top'
+    bin/scorer state company-scores --brokers $BROKER | head
     curl -s $INGEST_URL/metrics | grep ^bridge_ingest_ ; curl -s $SANDBOX_URL/_sandbox/webhooks
     bin/scorer report decisions --clickhouse $DSN --contact $contact
     bin/scorer report attribution --clickhouse $DSN --model w --by channel --sql

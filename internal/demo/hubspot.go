@@ -232,9 +232,10 @@ func WaitLoop(ctx context.Context, u LoopURLs, a *Activity, timeout time.Duratio
 		produced := in.Sum("bridge_ingest_produced_total")
 		read := s.Sum("scorer_events_total")
 		crossings, decided := s.Sum("scorer_crossings_total"), b.Sum("bridge_crossings_total")
-		pending, wlag := b.Sum("bridge_writeback_pending_contacts"), b.Sum("bridge_writeback_consumer_lag")
+		pending := b.Sum("bridge_writeback_pending_contacts") + b.Sum("bridge_writeback_pending_companies")
+		wlag := b.Sum("bridge_writeback_consumer_lag") // contacts' and companies'
 		writes := b.Sum("bridge_writeback_writes_total")
-		line := fmt.Sprintf("[%3.0fs] ingest produced %.0f/%d | scorer read %.0f/%.0f | crossings %.0f, decided %.0f | write-back: %.0f contact writes, %.0f pending, lag %.0f",
+		line := fmt.Sprintf("[%3.0fs] ingest produced %.0f/%d | scorer read %.0f/%.0f | crossings %.0f, decided %.0f | write-back: %.0f contact and company writes, %.0f pending, lag %.0f",
 			time.Since(start).Seconds(), produced, a.Expected(), read, float64(a.HistoryEvents)+produced, crossings, decided, writes, pending, wlag)
 		done := produced >= float64(a.Expected()) && read >= float64(a.HistoryEvents)+produced && decided >= crossings &&
 			b.Sum("bridge_consumer_lag") == 0 && b.Sum("bridge_outbox_decisions") == 0 && pending == 0 && wlag == 0
@@ -293,6 +294,9 @@ func HubSpotReport(ctx context.Context, o HubSpotReportOptions, w io.Writer) err
 	var crm struct {
 		BatchUpdates int `json:"batch_updates"`
 		Contacts     int `json:"contacts_with_properties"`
+		// The company write-back's, when on.
+		CompanyBatchUpdates int `json:"company_batch_updates"`
+		Companies           int `json:"companies_with_properties"`
 	}
 	if err := getJSON(ctx, o.URLs.Sandbox+"/_sandbox/crm/stats", &crm); err != nil {
 		return err
@@ -303,8 +307,13 @@ func HubSpotReport(ctx context.Context, o HubSpotReportOptions, w io.Writer) err
 		in.Sum("bridge_ingest_ignored_total"), in.Sum("bridge_ingest_dead_lettered_total"), in.Sum("bridge_ingest_loop_guard_dropped_total"))
 	fmt.Fprintf(w, "  (%d contacts created and qualified in HubSpot, %d contacts of the history opening HubSpot emails after it)\n", len(a.NewContacts), len(a.KnownContacts))
 	fmt.Fprintf(w, "Write-back into HubSpot contact properties (bridge_writeback_*): %.0f contact writes in %.0f batch calls (%.0f failed); the sandbox applied %d batch updates and holds properties of %d contacts\n",
-		b.Sum("bridge_writeback_writes_total", "result", "ok"), b.Sum("bridge_writeback_calls_total"), b.Sum("bridge_writeback_writes_total", "result", "failed"),
-		crm.BatchUpdates, crm.Contacts)
+		b.Sum("bridge_writeback_writes_total", "object", "contacts", "result", "ok"), b.Sum("bridge_writeback_calls_total", "object", "contacts"),
+		b.Sum("bridge_writeback_writes_total", "object", "contacts", "result", "failed"), crm.BatchUpdates, crm.Contacts)
+	if n := b.Sum("bridge_writeback_calls_total", "object", "companies"); n > 0 || crm.CompanyBatchUpdates > 0 {
+		fmt.Fprintf(w, "  and into company properties: %.0f company writes in %.0f batch calls (%.0f failed); the sandbox holds properties of %d companies\n",
+			b.Sum("bridge_writeback_writes_total", "object", "companies", "result", "ok"), n,
+			b.Sum("bridge_writeback_writes_total", "object", "companies", "result", "failed"), crm.Companies)
+	}
 
 	client, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: o.URLs.Sandbox, Token: o.Token, RequestsPerInterval: 10, Interval: time.Second})
 	if err != nil {

@@ -216,11 +216,11 @@ writeback: {min_delta: 0, models: [engagement]}
 		return srv.URL
 	}
 	bridgeURL := metrics(func(reg *prometheus.Registry) {
-		writes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_writeback_writes_total", Help: "h"}, []string{"result"})
-		calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_writeback_calls_total", Help: "h"}, []string{"result"})
+		writes := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_writeback_writes_total", Help: "h"}, []string{"object", "result"})
+		calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_writeback_calls_total", Help: "h"}, []string{"object", "result"})
 		reg.MustRegister(writes, calls)
-		writes.WithLabelValues("ok").Add(1)
-		calls.WithLabelValues("ok").Add(1)
+		writes.WithLabelValues("contacts", "ok").Add(1)
+		calls.WithLabelValues("contacts", "ok").Add(1)
 	})
 	ingestURL := metrics(func(reg *prometheus.Registry) {
 		produced := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_ingest_produced_total", Help: "h"}, []string{"source"})
