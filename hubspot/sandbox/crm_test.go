@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox/sandboxtest"
 )
 
@@ -142,10 +143,10 @@ func TestLowPriorityYields(t *testing.T) {
 // failing alone in a 207 naming COMPANY objects, HubSpot's 400s for an
 // unknown property and more than 100 inputs, and a company read by id.
 func TestSandboxCompanies(t *testing.T) {
-	sb, srv := newEnv(t, func(c *Config) {
-		c.Companies = []CompanyConfig{{ID: "501", Name: "Acme", Domain: "acme.example"}, {ID: "502", Name: "Globex"}, {ID: "503"}}
+	sb, srv := sandboxtest.Start(t, func(c *sandbox.Config) {
+		c.Companies = []sandbox.CompanyConfig{{ID: "501", Name: "Acme", Domain: "acme.example"}, {ID: "502", Name: "Globex"}, {ID: "503"}}
 	})
-	c, audit := newTestClient(t, srv.URL, nil)
+	c, audit := sandboxtest.NewClient(t, srv.URL, nil)
 	ctx := context.Background()
 
 	if _, err := c.GetPropertyGroup(ctx, hubspot.ObjectCompanies, "scorebridge"); !errors.Is(err, hubspot.ErrNotFound) {
@@ -200,7 +201,7 @@ func TestSandboxCompanies(t *testing.T) {
 		failed["502"].Category != "OBJECT_NOT_FOUND" || !strings.Contains(failed["999"].Message, "COMPANY objects") {
 		t.Fatalf("batch with a deleted and an unknown company: %+v", res)
 	}
-	if calls := audit.ops("batch_update_companies"); len(calls) != 2 || calls[1].Status != http.StatusMultiStatus {
+	if calls := audit.Ops("batch_update_companies"); len(calls) != 2 || calls[1].Status != http.StatusMultiStatus {
 		t.Fatalf("audited %+v, want a 400 then a 207", calls)
 	}
 	got, err := c.GetCompany(ctx, "501", []string{"sb_score", "name", "domain"})
@@ -221,7 +222,7 @@ func TestSandboxCompanies(t *testing.T) {
 		t.Fatalf("a number property given a word: %v", err)
 	}
 	body := `{"inputs":[` + strings.Repeat(`{"id":"501","properties":{"sb_score":"1"}},`, 100) + `{"id":"501","properties":{"sb_score":"1"}}]}`
-	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/companies/batch/update", testToken, body)
+	resp, m := raw(t, srv, http.MethodPost, "/crm/v3/objects/companies/batch/update", sandboxtest.Token, body)
 	if resp.StatusCode != http.StatusBadRequest || m["category"] != "VALIDATION_ERROR" || !strings.Contains(m["message"].(string), "Batch input limit exceeded") {
 		t.Fatalf("101 inputs: %d %v", resp.StatusCode, m)
 	}
@@ -229,8 +230,8 @@ func TestSandboxCompanies(t *testing.T) {
 		t.Fatalf("%d company and %d contact batch updates applied, want 1 and 0", n, nc)
 	}
 	// companies_auto: any id exists.
-	sb2, srv2 := newEnv(t, func(c *Config) { c.CompaniesAuto = true })
-	c2, _ := newTestClient(t, srv2.URL, nil)
+	sb2, srv2 := sandboxtest.Start(t, func(c *sandbox.Config) { c.CompaniesAuto = true })
+	c2, _ := sandboxtest.NewClient(t, srv2.URL, nil)
 	c2.CreatePropertyGroup(ctx, hubspot.ObjectCompanies, hubspot.PropertyGroup{Name: "scorebridge", Label: "scorebridge"})
 	c2.CreateProperty(ctx, hubspot.ObjectCompanies, score)
 	if res, err := c2.BatchUpdate(ctx, hubspot.ObjectCompanies, []hubspot.BatchInput{{ID: "co07", Properties: map[string]string{"sb_score": "7"}}}); err != nil || len(res.Errors) > 0 {
