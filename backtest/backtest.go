@@ -104,7 +104,11 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		latest, counted := c.state.Latest, c.state.Count
 		o := s.Apply(&c.state, &ev)
 		if !o.Duplicate && opts.Seen != nil {
-			opts.Seen(&ev)
+			// A copy: handing &ev to an unknown function would move every
+			// event to the heap, Seen or not (110 bytes and a collection's
+			// share per event: most of --stream's 1.13x CPU against 51805b0).
+			seen := ev
+			opts.Seen(&seen)
 		}
 		switch {
 		case o.Duplicate:
