@@ -308,3 +308,30 @@ func TestMissing(t *testing.T) {
 		t.Errorf("missing(nil) = %v", got)
 	}
 }
+
+// TestRunAllocatesLittleBeyondDecoding holds the streaming Run's own
+// allocations (contacts, their arenas, crossings, lines) under one per
+// event on top of decoding's: an event that escapes to the heap (as one
+// did when Seen was given &ev) costs one per event on its own.
+func TestRunAllocatesLittleBeyondDecoding(t *testing.T) {
+	data := history(t, 300, 20, 5, false)
+	e := engine(t, "testdata/rules")
+	n := 0
+	decode := testing.AllocsPerRun(3, func() {
+		n = 0
+		if err := events.NewReader(bytes.NewReader(data)).Each(func(events.Event) error { n++; return nil }, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	again := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	run := testing.AllocsPerRun(3, func() {
+		if _, err := Run(e, bytes.NewReader(data), again, Options{}, func(Line) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if extra := (run - decode) / float64(n); extra >= 1 {
+		t.Errorf("Run allocates %.2f times per event beyond decoding's %.2f (%d events): something escapes per event", extra, decode/float64(n), n)
+	} else {
+		t.Logf("Run allocates %.2f times per event beyond decoding's %.2f (%d events)", extra, decode/float64(n), n)
+	}
+}
