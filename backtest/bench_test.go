@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/synth"
 )
@@ -57,7 +61,50 @@ func perEvent(b *testing.B, n int, cpu0 time.Duration) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/event")
 }
 
-// BenchmarkBacktestStream is the baseline: the streaming backtest on one
+// BenchmarkBacktestNaive is the naive baseline the backtest is measured
+// against (issue 18): the same history, decoded the same way on one core,
+// each event tested against every group's compiled `when` (every model of
+// the engine) with no type index, as scoring's BenchmarkBaseline does. It
+// computes no points and keeps no state, so it costs less than a naive
+// backtest would: the ratios against it are, if anything, too low.
+func BenchmarkBacktestNaive(b *testing.B) {
+	data, e := benchInput(b)
+	var progs []*vm.Program
+	for _, m := range e.Rules.Models {
+		for _, g := range m.Groups {
+			p, err := expr.Compile(g.When, expr.Env(rules.Env{}), expr.AsBool())
+			if err != nil {
+				b.Fatalf("%s/%s: %v", m.Name, g.Name, err)
+			}
+			progs = append(progs, p)
+		}
+	}
+	b.SetBytes(int64(len(data)))
+	cpu0 := cpuTime()
+	matches := 0
+	for b.Loop() {
+		err := events.NewReader(bytes.NewReader(data)).Each(func(ev events.Event) error {
+			env := rules.Env{Event: rules.EventEnv{ID: ev.ID, Type: ev.Type, ContactID: ev.ContactID,
+				CompanyID: ev.CompanyID, OccurredAt: ev.OccurredAt, Properties: ev.Properties}, Contact: ev.Contact}
+			for _, p := range progs {
+				if out, err := expr.Run(p, env); err == nil && out == true {
+					matches++
+				}
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if matches == 0 {
+		b.Fatal("no group matched: the baseline tested nothing")
+	}
+	b.ReportMetric(float64(len(progs)), "groups")
+	perEvent(b, lineCount(data), cpu0)
+}
+
+// BenchmarkBacktestStream is the streaming backtest: the streaming backtest on one
 // core, reading and decoding the history each time.
 func BenchmarkBacktestStream(b *testing.B) {
 	data, e := benchInput(b)

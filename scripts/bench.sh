@@ -5,8 +5,9 @@
 #   scoring: BenchmarkScore (100 and 1,000 groups; batches, as the
 #            service scores) and BenchmarkScoreEach vs BenchmarkBaseline
 #   decode:  events.Decode vs goccy/go-json and encoding/json
-#   backtest: the streaming backtest vs History (decode once, a shard per
-#            core) and a rescoring of the held history (the studio's preview)
+#   backtest: the streaming backtest, RunParallel (scorer backtest), History
+#            (decode once, a shard per core) and a rescoring of the held
+#            history (the studio's preview), each vs the naive baseline
 #   kafka:   raw kafka-go / kgo consumption vs the scorer end to end, and
 #            latency from an event's produce to its crossing's produce
 #   clickhouse (when CLICKHOUSE_DSN is set): writer rows/s, report times
@@ -36,16 +37,20 @@ echo "$out" | awk '
 printf '\n== event decoding (CPU per event; ratios against the goccy/go-json and encoding/json paths, same run)\n'
 go test ./events -run XXX -bench Decode -benchtime "$benchtime" | grep '^Benchmark'
 
-printf '\n== backtest: streaming on one core (baseline) vs every core (scorer backtest), loading into memory (the studio), and a preview (the held history scored again)\n'
-out="$(go test ./backtest -run XXX -bench '^BenchmarkBacktest' -benchtime 3x -count 1)"
-echo "$out" | grep '^Benchmark'
-echo "$out" | awk '
+printf '\n== backtest vs the naive baseline (decode on one core, every group'"'"'s when tested, no index; run before and after the others, their mean): streaming on one core (scorer backtest --stream), every core (scorer backtest), loading into memory (the studio), a preview (the held history scored again)\n'
+naive1="$(go test ./backtest -run XXX -bench '^BenchmarkBacktestNaive$' -benchtime 1x -count 1)"
+out="$(go test ./backtest -run XXX -bench '^BenchmarkBacktest(Stream|Parallel|LoadRun|Held)$' -benchtime 3x -count 1)"
+naive2="$(go test ./backtest -run XXX -bench '^BenchmarkBacktestNaive$' -benchtime 1x -count 1)"
+printf '%s\n%s\n%s\n' "$naive1" "$out" "$naive2" | grep '^Benchmark'
+printf '%s\n%s\n%s\n' "$naive1" "$out" "$naive2" | awk '
 	function metric(name,   i) { for (i = 1; i <= NF; i++) if ($(i+1) == name) return $i }
-	/^BenchmarkBacktestStream/ { sw = metric("ns/event"); sc = metric("cpu-ns/event") }
-	/^BenchmarkBacktestParallel/ { pw = metric("ns/event"); pc = metric("cpu-ns/event") }
-	/^BenchmarkBacktestLoadRun/ { lw = metric("ns/event"); lc = metric("cpu-ns/event") }
-	/^BenchmarkBacktestHeld/ { hw = metric("ns/event"); hc = metric("cpu-ns/event") }
-	END { printf "vs streaming on one core, wall (CPU): scorer backtest (RunParallel) %.2fx (%.2fx), load into memory and run %.2fx (%.2fx), a preview of the held history %.2fx (%.2fx)\n", sw / pw, sc / pc, sw / lw, sc / lc, sw / hw, sc / hc }'
+	/^BenchmarkBacktestNaive/ { nw += metric("ns/event"); nc += metric("cpu-ns/event"); nn++ }
+	/^BenchmarkBacktest(Stream|Parallel|LoadRun|Held)/ { name[++k] = $1; w[k] = metric("ns/event"); c[k] = metric("cpu-ns/event") }
+	END {
+		nw /= nn; nc /= nn
+		printf "naive baseline: %.0f ns/event wall, %.0f CPU (load average %s)\n", nw, nc, load
+		for (i = 1; i <= k; i++) printf "%-32s %6.0f ns/event wall %6.0f CPU: %5.1fx the naive baseline in wall time, %5.1fx in CPU\n", name[i], w[i], c[i], nw / w[i], nc / c[i]
+	}' load="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 printf '\n== kafka: raw consumption vs the scorer end to end (embedded broker)\n'
 go run ./cmd/kafkabench --embedded --events "$events" --contacts 100000 --rounds 1 --mode both --duration 15s 2>/dev/null
