@@ -97,8 +97,10 @@ type streamShard struct {
 	run   *shardRun
 }
 
+// streamBatch points into the decoded batches (read-only, shared by the
+// shards) rather than copying 100-odd bytes an event.
 type streamBatch struct {
-	evs   []events.Event
+	evs   []*events.Event
 	who   []int32
 	lines []int32
 }
@@ -111,7 +113,7 @@ func (sh *streamShard) route(ev *events.Event, line int32) {
 		sh.index[ev.ContactID] = ci
 	}
 	b := &sh.next
-	b.evs = append(b.evs, *ev)
+	b.evs = append(b.evs, ev)
 	b.who = append(b.who, ci)
 	b.lines = append(b.lines, line)
 	if len(b.evs) == batchSize {
@@ -122,7 +124,7 @@ func (sh *streamShard) route(ev *events.Event, line int32) {
 func (sh *streamShard) flush() {
 	if len(sh.next.evs) > 0 {
 		sh.in <- sh.next
-		sh.next = streamBatch{evs: make([]events.Event, 0, batchSize), who: make([]int32, 0, batchSize), lines: make([]int32, 0, batchSize)}
+		sh.next = streamBatch{evs: make([]*events.Event, 0, batchSize), who: make([]int32, 0, batchSize), lines: make([]int32, 0, batchSize)}
 	}
 }
 
@@ -138,10 +140,10 @@ func (sh *streamShard) score(e *scoring.Engine, opts Options) {
 		}
 		items = items[:0]
 		for k := range b.evs {
-			items = append(items, scoring.Item{Contact: &r.contacts[b.who[k]].state, Event: &b.evs[k]})
+			items = append(items, scoring.Item{Contact: &r.contacts[b.who[k]].state, Event: b.evs[k]})
 		}
 		s.ApplyBatch(items, func(k int, o *scoring.Outcome) {
-			r.count(e, &r.contacts[b.who[k]], &b.evs[k], b.lines[k], o)
+			r.count(e, &r.contacts[b.who[k]], b.evs[k], b.lines[k], o)
 		})
 	}
 }
