@@ -36,8 +36,6 @@ type Options struct {
 	// Seen, when set, is called in input order for every event that is
 	// not a duplicate, counted or after AsOf (calibration learns from it
 	// who converted when, in the same pass and with the same de-duplication).
-	// The event's maps are read-only: its contact object may be shared
-	// with other events (events.Decoder).
 	Seen func(ev *events.Event)
 	// NoGroups leaves Line.Groups nil: a comparison of two rule sets needs
 	// only scores and crossings, and a map per line is most of the cost of
@@ -90,9 +88,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 		s.AsOf = opts.AsOf.UnixNano()
 	}
 	contacts := map[string]*contact{}
-	// Nothing here changes an event's maps: its contact object may be
-	// shared with the contact's other events.
-	r := events.NewReader(in).ShareContacts()
+	r := events.NewReader(in)
 	badLine := func(le *events.LineError) {
 		sum.BadLines++
 		if opts.BadLine != nil {
@@ -189,7 +185,7 @@ func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen fun
 		return fmt.Errorf("reread the input for the second pass: %w", err)
 	}
 	defer rc.Close()
-	err = events.NewReader(rc).ShareContacts().Each(func(ev events.Event) error {
+	err = events.NewReader(rc).Each(func(ev events.Event) error {
 		if list, ok := evs[ev.ContactID]; ok {
 			evs[ev.ContactID] = append(list, ev)
 		}

@@ -166,9 +166,8 @@ func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dec := events.NewDecoder() // contact objects shared: nothing here changes them
 			for b := range raws {
-				done <- decode(dec, b)
+				done <- decode(b)
 			}
 		}()
 	}
@@ -232,7 +231,7 @@ func readBatches(r *events.Reader, out chan<- rawBatch, stop <-chan struct{}) er
 	}
 }
 
-func decode(dec *events.Decoder, b rawBatch) decodedBatch {
+func decode(b rawBatch) decodedBatch {
 	d := decodedBatch{seq: b.seq, evs: make([]events.Event, 0, len(b.nums)), nums: make([]int32, 0, len(b.nums))}
 	start := 0
 	for i, end := range b.ends {
@@ -242,7 +241,7 @@ func decode(dec *events.Decoder, b rawBatch) decodedBatch {
 			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: b.early[i]})
 			continue
 		}
-		ev, err := dec.Decode(raw)
+		ev, err := events.Decode(raw)
 		if err != nil {
 			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: err})
 			continue

@@ -57,15 +57,11 @@ type wire struct {
 // path below, which is the reference and finds and names the field at
 // fault.
 func Decode(data []byte) (Event, error) {
-	return decode(data, nil)
-}
-
-func decode(data []byte, contacts *contactCache) (Event, error) {
 	var ev Event
 	if len(data) > MaxEventBytes {
 		return ev, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
 	}
-	s := scanner{contacts: contacts}
+	var s scanner
 	var out scanned
 	if s.event(data, &out) {
 		w, parsed := out.wire()

@@ -25,19 +25,11 @@ type Reader struct {
 	r    *bufio.Reader
 	line int
 	buf  []byte
-	dec  *Decoder // nil: Decode
 }
 
 // NewReader reads JSONL events from r.
 func NewReader(r io.Reader) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// ShareContacts makes Next decode with a Decoder: events whose contact
-// object has the same bytes share one read-only map (see Decoder).
-func (r *Reader) ShareContacts() *Reader {
-	r.dec = NewDecoder()
-	return r
 }
 
 // Line is the number of the line last read.
@@ -50,18 +42,11 @@ func (r *Reader) Next() (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	ev, err := decode(raw, r.contacts())
+	ev, err := Decode(raw)
 	if err != nil {
 		return Event{}, &LineError{Line: r.line, Err: err}
 	}
 	return ev, nil
-}
-
-func (r *Reader) contacts() *contactCache {
-	if r.dec == nil {
-		return nil
-	}
-	return &r.dec.contacts
 }
 
 // Raw returns the next non-blank line undecoded (valid until the next

@@ -28,11 +28,6 @@ import (
 type scanner struct {
 	data  []byte
 	depth int
-	// contacts, when set, gives the contact object of an event the map
-	// an earlier event's identical bytes decoded to (see Decoder).
-	contacts *contactCache
-	// seen is what contacts knows of this event's contact_id, if anything.
-	seen *seenContact
 }
 
 // Each scanning method takes the index where its token starts and gives
@@ -130,9 +125,6 @@ func (s *scanner) field(key []byte, i int, out *scanned) int {
 	case "properties":
 		return s.object(i, &out.ev.Properties)
 	case "contact":
-		if s.contacts != nil {
-			return s.sharedContact(i, out)
-		}
 		return s.object(i, &out.ev.Contact)
 	default:
 		// encoding/json also matches field names case-insensitively (with
@@ -144,10 +136,7 @@ func (s *scanner) field(key []byte, i int, out *scanned) int {
 		return i
 	}
 	d := s.data
-	switch slot {
-	case 2:
-		s.seen = nil
-	case 4:
+	if slot == 4 {
 		out.at = nil
 	}
 	if literal(d, i, "null") {
@@ -170,8 +159,6 @@ func (s *scanner) field(key []byte, i int, out *scanned) int {
 	case slot == 4:
 		out.at = raw
 		out.strs[slot] = "" // made only if the timestamp is unusual
-	case slot == 2 && s.contacts != nil:
-		out.strs[slot], s.seen = s.contacts.id(raw)
 	default:
 		// As many ids as events, as many contact and company ids as
 		// contacts and companies: no use keeping them.
