@@ -110,7 +110,7 @@ func (sh *shard) push(ev *events.Event) {
 }
 
 // decodeBatch is how many lines a decoding worker takes at once.
-const decodeBatch = 2048
+const decodeBatch = 512
 
 type rawBatch struct {
 	seq   int
