@@ -104,8 +104,8 @@ func BenchmarkBacktestNaive(b *testing.B) {
 	perEvent(b, lineCount(data), cpu0)
 }
 
-// BenchmarkBacktestStream is the streaming backtest: the streaming backtest on one
-// core, reading and decoding the history each time.
+// BenchmarkBacktestStream is the streaming backtest (scorer backtest
+// --stream): one core, reading and decoding the history each time.
 func BenchmarkBacktestStream(b *testing.B) {
 	data, e := benchInput(b)
 	b.SetBytes(int64(len(data)))
