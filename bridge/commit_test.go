@@ -14,7 +14,7 @@ import (
 	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // gate holds the sandbox's answer to one contact's enrollment call until
@@ -53,39 +53,20 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 func offsets(t *testing.T, e *bt.Env) (committed, ends map[int]int64) {
 	t.Helper()
 	ctx := bt.Context(t, 10*time.Second)
-	client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
-	ids := make([]int, bt.Partitions)
-	var reqs []kafka.OffsetRequest
-	for p := range ids {
-		ids[p] = p
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "bridge", Topics: map[string][]int{bt.Topic: ids}})
+	admin := stream.NewAdmin(e.Brokers)
+	defer admin.Close()
+	committed, err := admin.CommittedOffsets(ctx, "bridge", bt.Topic, bt.Partitions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{bt.Topic: reqs}})
-	if err != nil {
+	if ends, err = admin.EndOffsets(ctx, bt.Topic, bt.Partitions); err != nil {
 		t.Fatal(err)
-	}
-	committed, ends = map[int]int64{}, map[int]int64{}
-	for _, p := range got.Topics[bt.Topic] {
-		committed[p.Partition] = p.CommittedOffset
-	}
-	for _, p := range last.Topics[bt.Topic] {
-		ends[p.Partition] = p.LastOffset
 	}
 	return committed, ends
 }
 
 // partitionOf is the partition the producer's balancer gives key.
-func partitionOf(key string) int {
-	parts := make([]int, bt.Partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(key)}, parts...)
-}
+func partitionOf(key string) int { return stream.KeyPartition([]byte(key), bt.Partitions) }
 
 // A partition's offset is committed only once every crossing before it is
 // durably decided: while one crossing's enrollment call hangs, the

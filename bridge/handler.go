@@ -8,7 +8,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // handler adapts the group consumer to the service: a batch's offset is
@@ -35,7 +34,7 @@ func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
 	return nil
 }
 
-func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []stream.Record) error {
 	in := make([]enrollment.Message, len(msgs))
 	for i, m := range msgs {
 		in[i] = enrollment.Message{Key: string(m.Key), Value: m.Value, Raw: m}

@@ -17,7 +17,6 @@ import (
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/writeback"
-	"github.com/segmentio/kafka-go"
 )
 
 // Options are `bridge run`'s settings; cmd/bridge maps flags and
@@ -124,7 +123,7 @@ func Run(ctx context.Context, o Options) error {
 	defer dlq.Close()
 	svc := &enrollment.Service{Bridge: bridge, Metrics: metrics, Log: log, Workers: o.Workers, Work: work,
 		DeadLetter: func(ctx context.Context, m enrollment.Message, reason string) error {
-			return stream.SendDeadLetter(ctx, dlq, m.Raw.(kafka.Message), reason)
+			return stream.SendDeadLetter(ctx, dlq, m.Raw.(stream.Record), reason)
 		}}
 	h.svc = svc
 

@@ -19,7 +19,6 @@ import (
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
-	"github.com/scorebridge/scorebridge/stream"
 )
 
 // Crossings produced become enrollments in the sandbox, each decision is
@@ -63,7 +62,7 @@ func TestRunEnrollsOnceAndDeadLetters(t *testing.T) {
 	if len(dl) != 1 || string(dl[0].Key) != "a9" {
 		t.Fatalf("dead letters = %d, want the malformed crossing", len(dl))
 	}
-	if reason, _ := stream.Header(dl[0], "dlq-reason"); !strings.Contains(reason, "malformed crossing") {
+	if reason, _ := dl[0].Header("dlq-reason"); !strings.Contains(reason, "malformed crossing") {
 		t.Errorf("dlq-reason = %q", reason)
 	}
 	if n := r.Metric(t, `bridge_api_calls_total{op="enroll",status="200"}`); n != 6 {

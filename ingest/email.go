@@ -16,7 +16,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // emailTypes maps HubSpot's email event types to event types; the
@@ -167,7 +166,7 @@ func (p *EmailPoller) Poll(ctx context.Context) (int, error) {
 			return produced, fmt.Errorf("GET /email/public/v1/events (startTimestamp %d, offset %q): %w", c.StartMs, c.Offset, err)
 		}
 		p.Metrics.add("received", len(page.Events), "email")
-		var good, bad []kafka.Message
+		var good, bad []stream.Record
 		for _, e := range page.Events {
 			if e.Created > next {
 				next, seenAtNext = e.Created, seenAtNext[:0]
@@ -183,7 +182,7 @@ func (p *EmailPoller) Poll(ctx context.Context) (int, error) {
 			case err != nil && errors.Is(err, errNotAContact):
 				reason := fmt.Sprintf("email event %s: %v", e.ID, err)
 				raw, _ := json.Marshal(e)
-				bad = append(bad, stream.DeadLetter(kafka.Message{Value: raw}, reason))
+				bad = append(bad, stream.DeadLetter(stream.Record{Value: raw}, reason))
 			case err != nil:
 				return produced, err // transient: the page is read again
 			case !ok:

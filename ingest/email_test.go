@@ -15,7 +15,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 func (e *env) poller(t *testing.T, dir string, m *Metrics) *EmailPoller {
@@ -145,10 +144,10 @@ type failing struct{}
 func (failing) Write(context.Context, ...kafkaMessage) error { return errRefused }
 
 func reason(m kafkaMessage) string {
-	r, _ := stream.Header(m, stream.HeaderDLQReason)
+	r, _ := m.Header(stream.HeaderDLQReason)
 	return r
 }
 
-type kafkaMessage = kafka.Message
+type kafkaMessage = stream.Record
 
 var errRefused = errors.New("kafka refused (test)")

@@ -15,13 +15,12 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // Producer writes messages and returns once Kafka acknowledged them;
 // *stream.Producer.
 type Producer interface {
-	Write(ctx context.Context, msgs ...kafka.Message) error
+	Write(ctx context.Context, msgs ...stream.Record) error
 }
 
 // Webhooks is the handler of POST /hubspot/webhooks.
@@ -110,7 +109,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Metrics.add("received", len(raw), "webhook")
-	var good, bad []kafka.Message
+	var good, bad []stream.Record
 	guarded := 0
 	for i, data := range raw {
 		ev, ok, err := h.event(data)
@@ -118,7 +117,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			reason := fmt.Sprintf("webhook item %d: %v", i, err)
 			h.Log.Warn().Str("reason", reason).Msg("dead-lettered a webhook item")
-			bad = append(bad, stream.DeadLetter(kafka.Message{Value: data}, reason))
+			bad = append(bad, stream.DeadLetter(stream.Record{Value: data}, reason))
 		case !ok:
 			h.Stats.LoopGuarded.Add(1)
 			guarded++
@@ -154,10 +153,10 @@ func (h *Webhooks) fail(w http.ResponseWriter, err error) {
 func (h *Webhooks) deadLetter(ctx context.Context, body []byte, reason string) error {
 	h.Stats.DeadLettered.Add(1)
 	h.Metrics.add("dead_lettered", 1, "webhook")
-	return write(ctx, h.DeadLetters, []kafka.Message{stream.DeadLetter(kafka.Message{Value: body}, reason)})
+	return write(ctx, h.DeadLetters, []stream.Record{stream.DeadLetter(stream.Record{Value: body}, reason)})
 }
 
-func write(ctx context.Context, p Producer, msgs []kafka.Message) error {
+func write(ctx context.Context, p Producer, msgs []stream.Record) error {
 	if len(msgs) == 0 {
 		return nil
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -88,10 +87,10 @@ func (e *env) admin(t *testing.T, path, body string) {
 	}
 }
 
-func read(t *testing.T, brokers []string, topic string, parts int) []kafka.Message {
-	var out []kafka.Message
+func read(t *testing.T, brokers []string, topic string, parts int) []stream.Record {
+	var out []stream.Record
 	for p := 0; p < parts; p++ {
-		_, err := stream.RestorePartition(context.Background(), brokers, topic, p, func(m kafka.Message) error { out = append(out, m); return nil })
+		_, err := stream.RestorePartition(context.Background(), brokers, topic, p, func(m stream.Record) error { out = append(out, m); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +191,7 @@ func TestWebhookValidation(t *testing.T) {
 	}
 	reasons := ""
 	for _, m := range dlq {
-		r, _ := stream.Header(m, "dlq-reason")
+		r, _ := m.Header("dlq-reason")
 		reasons += r + "\n"
 	}
 	if !strings.Contains(reasons, `subscriptionType "deal.creation" is not one ingest maps`) || !strings.Contains(reasons, "no eventId") {

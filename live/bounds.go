@@ -10,7 +10,6 @@ import (
 
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // Bounds on what one message can make the scorer write: a message the
@@ -54,25 +53,24 @@ func boundCrossing(x *events.Crossing) ([]byte, bool) {
 
 // stripCrossing is a crossing without its contact snapshot, for a
 // crossings topic that refused the bounded one.
-func stripCrossing(m kafka.Message) kafka.Message {
+func stripCrossing(m stream.Record) stream.Record {
 	var x events.Crossing
 	if err := json.Unmarshal(m.Value, &x); err != nil {
 		return m
 	}
 	x.Contact, x.ContactTruncated = nil, true
-	return kafka.Message{Key: m.Key, Value: marshalCrossing(&x), Time: m.Time, Headers: m.Headers}
+	return stream.Record{Key: m.Key, Value: marshalCrossing(&x), Time: m.Time, Headers: m.Headers}
 }
 
 // tooLarge says the producer or the broker refused a message for its size.
 func tooLarge(err error) bool {
-	var client kafka.MessageTooLargeError
-	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &client)
+	return stream.IsMessageTooLarge(err)
 }
 
 // writeBounded writes msgs; when some are refused for their size (a
 // topic whose max.message.bytes is below the default), it writes them one
 // by one and replaces each refused one by strip(it), counted as kind.
-func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []kafka.Message, kind string, strip func(kafka.Message) kafka.Message) error {
+func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []stream.Record, kind string, strip func(stream.Record) stream.Record) error {
 	err := write(ctx, w, msgs)
 	if err == nil || !tooLarge(err) {
 		return err
@@ -81,9 +79,9 @@ func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []kafka.M
 	// (a batch-mate refused for its size would fail this one too).
 	one := w.Write
 	if a, ok := w.(interface {
-		WriteAlone(context.Context, kafka.Message) error
+		WriteAlone(context.Context, stream.Record) error
 	}); ok {
-		one = func(ctx context.Context, msgs ...kafka.Message) error { return a.WriteAlone(ctx, msgs[0]) }
+		one = func(ctx context.Context, msgs ...stream.Record) error { return a.WriteAlone(ctx, msgs[0]) }
 	}
 	for _, m := range msgs {
 		err := one(ctx, m)

@@ -3,11 +3,12 @@ package live
 import (
 	"context"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -17,7 +18,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // CompanyRecorder keeps company score changes (ClickHouse's
@@ -111,7 +111,7 @@ func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error
 	if kept == nil || kept.next != c.Committed {
 		kept = &companyPart{id: c.Partition, aggs: map[string]*accounts.Aggregate{}, next: c.Committed}
 		bad := 0
-		_, err := stream.RestorePartition(ctx, a.cfg.Brokers, a.cfg.Changelog, c.Partition, func(m kafka.Message) error {
+		_, err := stream.RestorePartition(ctx, a.cfg.Brokers, a.cfg.Changelog, c.Partition, func(m stream.Record) error {
 			if m.Value == nil {
 				delete(kept.aggs, string(m.Key))
 				return nil
@@ -173,7 +173,7 @@ func (a *CompanyAggregator) gauge() {
 
 // Handle applies a batch of changes, then makes its effects durable in
 // order: crossings, company_scores rows, the companies' state, the offset.
-func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	a.mu.Lock()
 	part := a.parts[c.Partition]
 	a.mu.Unlock()
@@ -186,7 +186,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	part.mu.Lock()
 	defer part.mu.Unlock()
 	set := a.set.Load()
-	var crossings []kafka.Message
+	var crossings []stream.Record
 	var rows []analytics.CompanyScoreRow
 	dirty := map[string]*accounts.Aggregate{}
 	before := map[string]companyscores.Message{} // each company's message before the batch
@@ -247,7 +247,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			if len(dirty) == 0 || a.cfg.States == nil {
 				return nil
 			}
-			out := make([]kafka.Message, 0, len(dirty))
+			out := make([]stream.Record, 0, len(dirty))
 			for id, agg := range dirty {
 				data, _ := json.Marshal(agg)
 				out = append(out, stream.Message(id, data))
@@ -298,8 +298,8 @@ func (a *CompanyAggregator) changeOutcome(o string) {
 // company whose message differs from the one it had before the batch. A
 // replay starts from the state saved with the committed offset, so it
 // republishes the same content.
-func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before map[string]companyscores.Message) []kafka.Message {
-	var out []kafka.Message
+func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before map[string]companyscores.Message) []stream.Record {
+	var out []stream.Record
 	for id, prev := range before {
 		m := companyscores.Build(set, dirty[id])
 		if !companyscores.Same(&prev, &m) {
@@ -310,7 +310,7 @@ func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before 
 	return out
 }
 
-func decodeChange(m *kafka.Message) (accounts.Change, error) {
+func decodeChange(m *stream.Record) (accounts.Change, error) {
 	var ch accounts.Change
 	if len(m.Value) > events.MaxEventBytes {
 		return ch, fmt.Errorf("change is %d bytes, over the %d-byte limit", len(m.Value), events.MaxEventBytes)

@@ -13,18 +13,17 @@ import (
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
-	"github.com/segmentio/kafka-go"
 )
 
 // keep is a producer that keeps what it is given.
-type keep struct{ msgs []kafka.Message }
+type keep struct{ msgs []stream.Record }
 
-func (k *keep) Write(_ context.Context, msgs ...kafka.Message) error {
+func (k *keep) Write(_ context.Context, msgs ...stream.Record) error {
 	k.msgs = append(k.msgs, msgs...)
 	return nil
 }
 
-func (k *keep) WritePartition(_ context.Context, _ int, msgs ...kafka.Message) error {
+func (k *keep) WritePartition(_ context.Context, _ int, msgs ...stream.Record) error {
 	k.msgs = append(k.msgs, msgs...)
 	return nil
 }
@@ -53,14 +52,14 @@ func BenchmarkHandleCompanies(b *testing.B) {
 	}
 	cfg := synth.Default()
 	cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = 16_667, 2_381, 365, 50_000, 0.01
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	synth.Generate(cfg, func(ev *events.Event) error {
 		data, err := json.Marshal(ev)
 		msgs = append(msgs, stream.Message(ev.ContactID, data))
 		return err
 	})
 	const batch = 2000
-	var changes []kafka.Message
+	var changes []stream.Record
 	run := func(b *testing.B, members bool) {
 		for b.Loop() {
 			var crossings, states discard

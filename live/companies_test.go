@@ -19,7 +19,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -116,7 +115,7 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	for _, ev := range order {
 		data, _ := json.Marshal(ev)
 		msgs = append(msgs, stream.Message(ev.ContactID, data))
@@ -292,29 +291,7 @@ func runGroup(t *testing.T, ctx context.Context, brokers []string, group, topic 
 }
 
 func committedTo(ctx context.Context, brokers []string, group, topic string) (bool, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	var reqs []kafka.OffsetRequest
-	ids := make([]int, partitions)
-	for p := range ids {
-		ids[p] = p
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return false, err
-	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		return false, err
-	}
-	committed := map[int]int64{}
-	for _, p := range got.Topics[topic] {
-		committed[p.Partition] = p.CommittedOffset
-	}
-	for _, p := range ends.Topics[topic] {
-		if p.LastOffset > 0 && committed[p.Partition] < p.LastOffset {
-			return false, nil
-		}
-	}
-	return true, nil
+	admin := stream.NewAdmin(brokers)
+	defer admin.Close()
+	return admin.CaughtUp(ctx, group, topic, partitions)
 }

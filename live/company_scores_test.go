@@ -10,7 +10,7 @@ import (
 	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // checkCompanyScores holds the company-scores topic to the reference: the
@@ -20,7 +20,7 @@ import (
 // it is past and when it fired); a company whose contacts all left says
 // so (no members, the model's score of nothing). With noRepeats (no
 // crash), no message repeats its company's previous content.
-func checkCompanyScores(t *testing.T, set *rules.Set, evs []events.Event, received []kafka.Message, topic []kafka.Message, noRepeats bool) {
+func checkCompanyScores(t *testing.T, set *rules.Set, evs []events.Event, received []stream.Record, topic []stream.Record, noRepeats bool) {
 	t.Helper()
 	byCompany := map[string][]accounts.Change{}
 	for _, m := range received {

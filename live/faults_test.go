@@ -19,7 +19,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -64,7 +63,7 @@ func TestStateDirFailedStepIsReplayed(t *testing.T) {
 // is the backtest's.
 func TestTwoPartitionersScoreAtHome(t *testing.T) {
 	e, msgs := prepare(t, 150)
-	var fnv, murmur []kafka.Message
+	var fnv, murmur []stream.Record
 	for i, m := range msgs {
 		if i%2 == 0 {
 			fnv = append(fnv, m)
@@ -72,10 +71,12 @@ func TestTwoPartitionersScoreAtHome(t *testing.T) {
 			murmur = append(murmur, m)
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: "events", Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
+	w, err := stream.NewProducer(stream.ProducerConfig{Brokers: e.brokers, Topic: "events", Partitioner: stream.FNV1a})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer w.Close()
-	if err := w.WriteMessages(ctxFor(t, 30*time.Second), fnv...); err != nil {
+	if err := w.Write(ctxFor(t, 30*time.Second), fnv...); err != nil {
 		t.Fatal(err)
 	}
 	e.produce(t, murmur)
@@ -83,7 +84,7 @@ func TestTwoPartitionersScoreAtHome(t *testing.T) {
 	home := map[string]int{}
 	for _, m := range readTopic(t, e.brokers, "events", partitions) {
 		if h := HomePartition(m.Key, partitions); h != m.Partition {
-			if _, hop := stream.Header(m, HeaderReroutedFrom); !hop {
+			if _, hop := m.Header(HeaderReroutedFrom); !hop {
 				moved++
 			}
 		}
@@ -109,7 +110,7 @@ func TestTwoPartitionersScoreAtHome(t *testing.T) {
 	}
 	forwarded := 0
 	for _, m := range readTopic(t, e.brokers, "events", partitions) {
-		if _, hop := stream.Header(m, HeaderReroutedFrom); hop {
+		if _, hop := m.Header(HeaderReroutedFrom); hop {
 			forwarded++
 			if m.Partition != home[string(m.Key)] {
 				t.Errorf("event keyed %q forwarded to partition %d, its home is %d", m.Key, m.Partition, home[string(m.Key)])
@@ -121,7 +122,7 @@ func TestTwoPartitionersScoreAtHome(t *testing.T) {
 	}
 	// Each contact's state lives in its home partition only.
 	for p := 0; p < partitions; p++ {
-		stream.RestorePartition(ctxFor(t, 30*time.Second), e.brokers, "states", p, func(m kafka.Message) error {
+		stream.RestorePartition(ctxFor(t, 30*time.Second), e.brokers, "states", p, func(m stream.Record) error {
 			if h := HomePartition(m.Key, partitions); h != p {
 				t.Errorf("state of %q in changelog partition %d, its home is %d", m.Key, p, h)
 			}
@@ -137,17 +138,10 @@ func TestTwoPartitionersScoreAtHome(t *testing.T) {
 func TestPartitionCountChangeRefused(t *testing.T) {
 	e := setup(t, 60)
 	e.runUntilDone(t, nil)
-	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
-	res, err := client.CreatePartitions(ctxFor(t, 30*time.Second), &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{
-		{Name: "events", Count: partitions + 2}, {Name: "states", Count: partitions + 2},
-	}})
-	if err != nil {
+	admin := stream.NewAdmin(e.brokers)
+	defer admin.Close()
+	if err := admin.AddPartitions(ctxFor(t, 30*time.Second), map[string]int{"events": partitions + 2, "states": partitions + 2}); err != nil {
 		t.Fatal(err)
-	}
-	for topic, err := range res.Errors {
-		if err != nil {
-			t.Fatalf("%s: %v", topic, err)
-		}
 	}
 	p := NewProcessor(Config{
 		Brokers: e.brokers, Changelog: "states", Topic: "events",
@@ -155,7 +149,7 @@ func TestPartitionCountChangeRefused(t *testing.T) {
 		Partitions: partitions + 2, Log: zerolog.Nop(),
 	}, e.engine)
 	g := e.consumer(t, p)
-	err = g.Run(ctxFor(t, time.Minute))
+	err := g.Run(ctxFor(t, time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "partition count changed") || !strings.Contains(err.Error(), "--changelog-topic") {
 		t.Fatalf("Run = %v, want the partition count change refused with the remedy", err)
 	}
@@ -196,13 +190,15 @@ func poisonEnv(t *testing.T) *env {
 
 // produceRaw writes values as they are, keyed, in their home partitions,
 // with a producer that takes messages up to 16 MB.
-func (e *env) produceRaw(t *testing.T, msgs []kafka.Message) {
+func (e *env) produceRaw(t *testing.T, msgs []stream.Record) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: "events", Balancer: kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchBytes: 16 << 20}
+	w, err := stream.NewProducer(stream.ProducerConfig{Brokers: e.brokers, Topic: "events", BatchBytes: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer w.Close()
 	for _, m := range msgs { // one at a time: each its own batch
-		if err := w.WriteMessages(ctxFor(t, 30*time.Second), m); err != nil {
+		if err := w.Write(ctxFor(t, 30*time.Second), m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,8 +207,8 @@ func (e *env) produceRaw(t *testing.T, msgs []kafka.Message) {
 // crossingEvents are three events of one contact that cross the
 // engagement threshold (40) and intent's nurture (15) on the third; each
 // carries contact as its snapshot (raw JSON).
-func crossingEvents(id string, at time.Time, contact string) []kafka.Message {
-	var out []kafka.Message
+func crossingEvents(id string, at time.Time, contact string) []stream.Record {
+	var out []stream.Record
 	for i, body := range []string{
 		`"type":"form_submitted","properties":{"form":"demo_request"}`,
 		`"type":"call_started","properties":{"duration_s":400}`,
@@ -238,7 +234,7 @@ func counterValue(t *testing.T, c prometheus.Collector) float64 {
 func TestPoisonMessagesDoNotStopTheScorer(t *testing.T) {
 	e := poisonEnv(t)
 	at := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	msgs = append(msgs, crossingEvents("c-lt", at, `{"email":"lt@example.com","notes":"`+strings.Repeat("<", 300_000)+`"}`)...)
 	msgs = append(msgs, crossingEvents("c-utf", at, `{"email":"utf@example.com","notes":"`+strings.Repeat("\xff", 600_000)+`"}`)...)
 	malformed := `{"id":"near-1mb","contact_id":"c-bad","notes":"` + strings.Repeat("x", 1_040_000)
@@ -278,7 +274,7 @@ func TestPoisonMessagesDoNotStopTheScorer(t *testing.T) {
 			t.Errorf("c-utf: want the snapshot cut to what fits (email kept, notes dropped), got truncated=%v keys %d", x.ContactTruncated, len(x.Contact))
 		}
 	}
-	dls := map[string]kafka.Message{}
+	dls := map[string]stream.Record{}
 	for _, m := range readTopic(t, e.brokers, "dlq", 1) {
 		dls[string(m.Key)] = m
 	}
@@ -288,11 +284,11 @@ func TestPoisonMessagesDoNotStopTheScorer(t *testing.T) {
 			t.Errorf("%s: no dead letter", id)
 			continue
 		}
-		reason, _ := stream.Header(m, stream.HeaderDLQReason)
-		src, _ := stream.Header(m, stream.HeaderDLQSourceTopic)
-		part, _ := stream.Header(m, stream.HeaderDLQPartition)
-		off, _ := stream.Header(m, stream.HeaderDLQOffset)
-		cut, _ := stream.Header(m, stream.HeaderDLQTruncated)
+		reason, _ := m.Header(stream.HeaderDLQReason)
+		src, _ := m.Header(stream.HeaderDLQSourceTopic)
+		part, _ := m.Header(stream.HeaderDLQPartition)
+		off, _ := m.Header(stream.HeaderDLQOffset)
+		cut, _ := m.Header(stream.HeaderDLQTruncated)
 		if reason == "" || src != "events" || part == "" || off == "" || cut != fmt.Sprint(size) || len(m.Value) > 50_000 {
 			t.Errorf("%s: dead letter reason %q source %q/%s/%s truncated %q, %d bytes", id, reason, src, part, off, cut, len(m.Value))
 		}
@@ -312,7 +308,7 @@ func TestTimestampsOutsideTheWindowDeadLettered(t *testing.T) {
 	e := poisonEnv(t)
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	e.accept = TimeWindow{Now: func() time.Time { return now }}
-	ev := func(id, at, body string) kafka.Message {
+	ev := func(id, at, body string) stream.Record {
 		return stream.Message("c-ts", []byte(fmt.Sprintf(`{"id":%q,"contact_id":"c-ts","occurred_at":%q,%s}`, id, at, body)))
 	}
 	form := `"type":"form_submitted","properties":{"form":"demo_request"}`
@@ -321,7 +317,7 @@ func TestTimestampsOutsideTheWindowDeadLettered(t *testing.T) {
 		"y0001": "0001-01-01T00:00:00Z", "y1900": "1900-06-01T00:00:00Z", "y1999": "1999-12-31T23:59:59Z",
 		"y2200": "2200-01-01T00:00:00Z", "y9999": "9999-12-31T23:59:59Z", "ahead25h": now.Add(25 * time.Hour).Format(time.RFC3339),
 	}
-	msgs := []kafka.Message{ev("ok1", now.Add(-2*time.Hour).Format(time.RFC3339), form)}
+	msgs := []stream.Record{ev("ok1", now.Add(-2*time.Hour).Format(time.RFC3339), form)}
 	for id, at := range bad {
 		msgs = append(msgs, ev(id, at, call))
 	}
@@ -333,7 +329,7 @@ func TestTimestampsOutsideTheWindowDeadLettered(t *testing.T) {
 	for _, m := range readTopic(t, e.brokers, "dlq", 1) {
 		var v struct{ ID string }
 		json.Unmarshal(m.Value, &v)
-		reasons[v.ID], _ = stream.Header(m, stream.HeaderDLQReason)
+		reasons[v.ID], _ = m.Header(stream.HeaderDLQReason)
 	}
 	for id := range bad {
 		if !strings.Contains(reasons[id], "occurred_at") {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // A contact_deleted or privacy_deleted event makes the scorer forget the
@@ -91,7 +91,7 @@ type markerValue struct {
 func MarkerKey(contactID string) []byte { return []byte(markerPrefix + contactID) }
 
 // markerOf reads a changelog record; ok is false when it is not a marker.
-func markerOf(m kafka.Message) (id string, mk marker, ok bool, err error) {
+func markerOf(m stream.Record) (id string, mk marker, ok bool, err error) {
 	if !strings.HasPrefix(string(m.Key), markerPrefix) {
 		return "", marker{}, false, nil
 	}
@@ -107,9 +107,9 @@ func markerOf(m kafka.Message) (id string, mk marker, ok bool, err error) {
 	return id, mk, true, nil
 }
 
-func markerMessage(id string, mk marker) kafka.Message {
+func markerMessage(id string, mk marker) stream.Record {
 	v, _ := json.Marshal(markerValue{Kind: mk.Kind.String(), ForgottenAt: time.Unix(0, mk.At).UTC()})
-	return kafka.Message{Key: MarkerKey(id), Value: v}
+	return stream.Record{Key: MarkerKey(id), Value: v}
 }
 
 // IsMarker tells a changelog record that is a forgotten contact's marker
@@ -133,7 +133,7 @@ type forgetting struct {
 
 // restoreRecord takes a changelog record that is a marker into the
 // partition; it reports whether it was one.
-func (p *Processor) restoreRecord(part *partition, m kafka.Message) bool {
+func (p *Processor) restoreRecord(part *partition, m stream.Record) bool {
 	id, mk, ok, err := markerOf(m)
 	if !ok {
 		return false
@@ -215,7 +215,7 @@ func (p *Processor) forgetContact(part *partition, ev *events.Event, k forgetKin
 	}
 	b.forgets = append(b.forgets, forgetting{id: id, marker: mk})
 	if p.cfg.Scores != nil {
-		b.scores = append(b.scores, kafka.Message{Key: []byte(id)}) // tombstone
+		b.scores = append(b.scores, stream.Record{Key: []byte(id)}) // tombstone
 	}
 	p.outcome("forgotten")
 	p.cfg.Log.Info().Str("contact_id", id).Str("event_id", ev.ID).Str("kind", mk.Kind.String()).
@@ -254,18 +254,18 @@ func (p *Processor) eraseForgotten(ctx context.Context, group []*pending) error 
 // states it changed. A state of the contact saved by an earlier batch
 // comes before its tombstone, and a contact started again after its
 // deletion (a later event of a plain deletion) after it.
-func changelogMsgs(group []*pending) []kafka.Message {
+func changelogMsgs(group []*pending) []stream.Record {
 	forgot := false
 	for _, pd := range group {
 		forgot = forgot || len(pd.forgets) > 0
 	}
 	if !forgot {
-		return gather(group, func(pd *pending) []kafka.Message { return pd.stateMsgs })
+		return gather(group, func(pd *pending) []stream.Record { return pd.stateMsgs })
 	}
-	var out []kafka.Message
+	var out []stream.Record
 	for _, pd := range group {
 		for _, f := range pd.forgets {
-			out = append(out, kafka.Message{Key: []byte(f.id)}, markerMessage(f.id, f.marker))
+			out = append(out, stream.Record{Key: []byte(f.id)}, markerMessage(f.id, f.marker))
 		}
 		out = append(out, pd.stateMsgs...)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // ForgetOptions say where `scorer forget` finds the scorer.
@@ -59,7 +58,7 @@ func Forget(ctx context.Context, o ForgetOptions, ids []string) ([]ForgetResult,
 	defer p.Close()
 	at := now().UTC()
 	out := make([]ForgetResult, len(ids))
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	for i, id := range ids {
 		ev := ForgetEvent(id, at)
 		data, _ := json.Marshal(ev)
@@ -114,7 +113,7 @@ func waitMarker(ctx context.Context, brokers []string, changelog string, partiti
 	key := string(MarkerKey(id))
 	for {
 		var found time.Time
-		_, err := stream.RestorePartition(ctx, brokers, changelog, partition, func(m kafka.Message) error {
+		_, err := stream.RestorePartition(ctx, brokers, changelog, partition, func(m stream.Record) error {
 			if string(m.Key) != key {
 				return nil
 			}

@@ -17,7 +17,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -108,7 +107,7 @@ func (fe *forgetEnv) produce(t *testing.T, contact, typ string, minutes int, pro
 
 func (fe *forgetEnv) send(t *testing.T, evs ...events.Event) {
 	t.Helper()
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	for _, ev := range evs {
 		data, _ := json.Marshal(ev)
 		msgs = append(msgs, stream.Message(ev.ContactID, data))
@@ -391,10 +390,10 @@ func TestForgetCommand(t *testing.T) {
 // before its deletion comes before the tombstone, a state from the
 // deletion's batch (a contact started again) after it.
 func TestChangelogOrderInAGroup(t *testing.T) {
-	state := func(id, v string) kafka.Message { return kafka.Message{Key: []byte(id), Value: []byte(v)} }
-	b1 := &pending{stateMsgs: []kafka.Message{state("9701", "s1"), state("9702", "s1")}}
+	state := func(id, v string) stream.Record { return stream.Record{Key: []byte(id), Value: []byte(v)} }
+	b1 := &pending{stateMsgs: []stream.Record{state("9701", "s1"), state("9702", "s1")}}
 	b2 := &pending{batch: batch{forgets: []forgetting{{id: "9701", marker: marker{At: 5, Kind: privacy}}, {id: "9702", marker: marker{At: 5, Kind: deleted}}}},
-		stateMsgs: []kafka.Message{state("9702", "again")}}
+		stateMsgs: []stream.Record{state("9702", "again")}}
 	last := map[string][]byte{}
 	for _, m := range changelogMsgs([]*pending{b1, b2}) {
 		last[string(m.Key)] = m.Value
@@ -443,14 +442,14 @@ func TestTombstoneLastInAGroup(t *testing.T) {
 	part := &partition{id: 1, engine: engine, scorer: scoring.NewScorer(engine), contacts: map[string]*scoring.Contact{}}
 	at := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	n := 0
-	ev := func(contact, typ string, minutes int) kafka.Message {
+	ev := func(contact, typ string, minutes int) stream.Record {
 		n++
 		data, _ := json.Marshal(events.Event{ID: fmt.Sprintf("t-%d", n), Type: typ, ContactID: contact,
 			OccurredAt: at.Add(time.Duration(minutes) * time.Minute), Properties: map[string]any{"form": "demo_request"}})
 		return stream.Message(contact, data)
 	}
 	var group []*pending
-	for _, msgs := range [][]kafka.Message{
+	for _, msgs := range [][]stream.Record{
 		{ev("9801", "call_started", 0), ev("9802", "meeting_booked", 0), ev("9803", "form_submitted", 0), ev("9803", "meeting_booked", 1)},
 		{ev("9801", "form_submitted", 2), ev("9802", "meeting_booked", 2), ev("9803", "call_started", 2), ev("9804", "meeting_booked", 2),
 			ev("9801", TypePrivacyDeleted, 3), ev("9802", TypeContactDeleted, 3), ev("9803", TypeContactDeleted, 3),
@@ -463,7 +462,7 @@ func TestTombstoneLastInAGroup(t *testing.T) {
 		group = append(group, pd)
 	}
 	ctx := ctxFor(t, 30*time.Second)
-	if err := write(ctx, scores, gather(group, func(pd *pending) []kafka.Message { return pd.scores })); err != nil {
+	if err := write(ctx, scores, gather(group, func(pd *pending) []stream.Record { return pd.scores })); err != nil {
 		t.Fatal(err)
 	}
 	if err := states.WritePartition(ctx, part.id, changelogMsgs(group)...); err != nil {

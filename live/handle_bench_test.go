@@ -14,19 +14,18 @@ import (
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
-	"github.com/segmentio/kafka-go"
 )
 
 // discard stands in for the producers: the broker's cost is kafkabench's
 // business, this benchmark measures the processor's own.
 type discard struct{ n int }
 
-func (d *discard) Write(_ context.Context, msgs ...kafka.Message) error {
+func (d *discard) Write(_ context.Context, msgs ...stream.Record) error {
 	d.n += len(msgs)
 	return nil
 }
 
-func (d *discard) WritePartition(_ context.Context, _ int, msgs ...kafka.Message) error {
+func (d *discard) WritePartition(_ context.Context, _ int, msgs ...stream.Record) error {
 	d.n += len(msgs)
 	return nil
 }
@@ -73,7 +72,7 @@ func benchmarkHandle(b *testing.B, rec Recorder, scores *discard) {
 	}
 	cfg := synth.Default()
 	cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = 16_667, 2_381, 365, 50_000, 0.01
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	synth.Generate(cfg, func(ev *events.Event) error {
 		data, err := json.Marshal(ev)
 		msgs = append(msgs, stream.Message(ev.ContactID, data))

@@ -3,15 +3,15 @@ package live
 import (
 	"context"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"sync"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // Members is the scorer's side of company models. For each contact it
@@ -43,7 +43,7 @@ type Members struct {
 // memberBatch is what a batch did to members: the changes to send and the
 // trackers to save.
 type memberBatch struct {
-	changes []kafka.Message
+	changes []stream.Record
 	dirty   map[string]*accounts.Tracker
 }
 
@@ -61,7 +61,7 @@ func (m *Members) sourceFor(set *rules.Set) *accounts.Source {
 // the contact state it goes with.
 func (m *Members) restore(ctx context.Context, partition int) error {
 	trackers := map[string]*accounts.Tracker{}
-	_, err := stream.RestorePartition(ctx, m.Brokers, m.Changelog, partition, func(msg kafka.Message) error {
+	_, err := stream.RestorePartition(ctx, m.Brokers, m.Changelog, partition, func(msg stream.Record) error {
 		if msg.Value == nil {
 			delete(trackers, string(msg.Key))
 			return nil
@@ -122,12 +122,12 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 // holds its partition: later batches change the same trackers while this
 // one waits to be made durable (pipeline.go), and must neither race with
 // the write nor run ahead of the contact state saved with it.
-func (m *Members) encode(b *memberBatch) []kafka.Message {
+func (m *Members) encode(b *memberBatch) []stream.Record {
 	if len(b.dirty) == 0 || m.States == nil {
 		b.dirty = nil
 		return nil
 	}
-	msgs := make([]kafka.Message, 0, len(b.dirty))
+	msgs := make([]stream.Record, 0, len(b.dirty))
 	for id, t := range b.dirty {
 		data, _ := json.Marshal(t) // plain types: cannot fail
 		msgs = append(msgs, stream.Message(id, data))
@@ -139,7 +139,7 @@ func (m *Members) encode(b *memberBatch) []kafka.Message {
 // save writes a group's encoded trackers to the partition's changelog; a
 // contact in two batches of the group is written twice, in order, and the
 // last record wins.
-func (m *Members) save(ctx context.Context, partition int, msgs []kafka.Message) error {
+func (m *Members) save(ctx context.Context, partition int, msgs []stream.Record) error {
 	if len(msgs) == 0 || m.States == nil {
 		return nil
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // metric is the sum of a series' samples in a /metrics text, e.g.
@@ -49,28 +48,19 @@ func (l *logBuffer) line(msg string) string {
 // committedLag is the group's lag as the broker sees it: end offsets less
 // committed offsets, over every partition.
 func (e *env) committedLag(ctx context.Context) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
-	var reqs []kafka.OffsetRequest
-	ids := make([]int, partitions)
-	for p := range ids {
-		ids[p] = p
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"events": reqs}})
+	admin := stream.NewAdmin(e.brokers)
+	defer admin.Close()
+	ends, err := admin.EndOffsets(ctx, "events", partitions)
 	if err != nil {
 		return 0, err
 	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "scorer", Topics: map[string][]int{"events": ids}})
+	committed, err := admin.CommittedOffsets(ctx, "scorer", "events", partitions)
 	if err != nil {
 		return 0, err
-	}
-	committed := map[int]int64{}
-	for _, p := range got.Topics["events"] {
-		committed[p.Partition] = max(0, p.CommittedOffset)
 	}
 	var lag int64
-	for _, p := range ends.Topics["events"] {
-		lag += p.LastOffset - committed[p.Partition]
+	for p, end := range ends {
+		lag += end - max(0, committed[p])
 	}
 	return lag, nil
 }
@@ -261,14 +251,14 @@ func TestServiceClickHouseOutage(t *testing.T) {
 // lateEvents adds n new events (copies of existing ones under new ids,
 // after every other) to the history the backtest reads, and returns them
 // as messages.
-func (e *env) lateEvents(t *testing.T, n int) []kafka.Message {
+func (e *env) lateEvents(t *testing.T, n int) []stream.Record {
 	var last time.Time
 	for _, ev := range e.events {
 		if ev.OccurredAt.After(last) {
 			last = ev.OccurredAt
 		}
 	}
-	var out []kafka.Message
+	var out []stream.Record
 	for i := 0; i < n; i++ {
 		ev := e.events[20+i]
 		ev.ID += "-late"

@@ -10,7 +10,6 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // A batch is scored in Handle and made durable behind it: Handle queues
@@ -30,10 +29,10 @@ import (
 type pending struct {
 	batch
 	states    *stateBuf
-	stateMsgs []kafka.Message
+	stateMsgs []stream.Record
 	// memberMsgs are the batch's encoded member trackers (members.go),
 	// saved before the contacts' state.
-	memberMsgs []kafka.Message
+	memberMsgs []stream.Record
 	next       int64  // the offset after the batch
 	done       func() // marks next once every batch before is done too
 	start      time.Time
@@ -44,7 +43,7 @@ type pending struct {
 // the rows it is given), so a batch allocates none of them.
 type stateBuf struct {
 	buf     []byte
-	msgs    []kafka.Message
+	msgs    []stream.Record
 	touches []analytics.Touch
 	ledger  []analytics.LedgerRow
 }
@@ -186,7 +185,7 @@ func (f *inflight) buffer() *stateBuf {
 // the offset. A crash before the state is saved replays the batch and
 // re-announces its crossings under the same ids; after, the replayed
 // events are already in the state's seen set and change nothing.
-func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	start := time.Now()
 	p.mu.Lock()
 	part := p.parts[c.Partition]
@@ -304,15 +303,15 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 	}{
 		{"forwards", func() error { return p.writeForwards(ctx, gatherForwards(group)) }},
 		{"dead_letters", func() error {
-			dl := gather(group, func(pd *pending) []kafka.Message { return pd.deadLetters })
+			dl := gather(group, func(pd *pending) []stream.Record { return pd.deadLetters })
 			return p.writeBounded(ctx, p.cfg.DeadLetters, dl, "dead_letter", stream.StripDeadLetter)
 		}},
 		{"crossings", func() error {
-			xs := gather(group, func(pd *pending) []kafka.Message { return pd.crossings })
+			xs := gather(group, func(pd *pending) []stream.Record { return pd.crossings })
 			return p.writeBounded(ctx, p.cfg.Crossings, xs, "crossing", stripCrossing)
 		}},
 		{"scores", func() error {
-			return write(ctx, p.cfg.Scores, gather(group, func(pd *pending) []kafka.Message { return pd.scores }))
+			return write(ctx, p.cfg.Scores, gather(group, func(pd *pending) []stream.Record { return pd.scores }))
 		}},
 		{"history", func() error {
 			r := p.cfg.Recorder
@@ -328,7 +327,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			if p.cfg.Members == nil {
 				return nil
 			}
-			return write(ctx, p.cfg.Members.Changes, gather(group, func(pd *pending) []kafka.Message { return pd.members.changes }))
+			return write(ctx, p.cfg.Members.Changes, gather(group, func(pd *pending) []stream.Record { return pd.members.changes }))
 		}},
 		{"members", func() error {
 			if p.cfg.Members == nil {
@@ -339,7 +338,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			}
 			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
 			defer cancel()
-			return p.cfg.Members.save(sctx, part.id, gather(group, func(pd *pending) []kafka.Message { return pd.memberMsgs }))
+			return p.cfg.Members.save(sctx, part.id, gather(group, func(pd *pending) []stream.Record { return pd.memberMsgs }))
 		}},
 		{"state", func() error {
 			if ended(c) {
@@ -382,7 +381,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 }
 
 // gather is the messages of every batch of the group, in order.
-func gather(group []*pending, of func(*pending) []kafka.Message) []kafka.Message {
+func gather(group []*pending, of func(*pending) []stream.Record) []stream.Record {
 	if len(group) == 1 {
 		return of(group[0])
 	}
@@ -390,7 +389,7 @@ func gather(group []*pending, of func(*pending) []kafka.Message) []kafka.Message
 	for _, pd := range group {
 		n += len(of(pd))
 	}
-	out := make([]kafka.Message, 0, n)
+	out := make([]stream.Record, 0, n)
 	for _, pd := range group {
 		out = append(out, of(pd)...)
 	}
@@ -399,15 +398,15 @@ func gather(group []*pending, of func(*pending) []kafka.Message) []kafka.Message
 
 // gatherForwards is the group's forwarded events by home partition, each
 // partition's in the order they arrived.
-func gatherForwards(group []*pending) map[int][]kafka.Message {
+func gatherForwards(group []*pending) map[int][]stream.Record {
 	if len(group) == 1 {
 		return group[0].forwards
 	}
-	var out map[int][]kafka.Message
+	var out map[int][]stream.Record
 	for _, pd := range group {
 		for home, msgs := range pd.forwards {
 			if out == nil {
-				out = map[int][]kafka.Message{}
+				out = map[int][]stream.Record{}
 			}
 			out[home] = append(out[home], msgs...)
 		}
@@ -417,7 +416,7 @@ func gatherForwards(group []*pending) map[int][]kafka.Message {
 
 // encodeStates encodes the contacts into sb's reused buffer: one key and
 // value after the other, no allocation per contact.
-func (part *partition) encodeStates(dirty map[*scoring.Contact]string, sb *stateBuf) []kafka.Message {
+func (part *partition) encodeStates(dirty map[*scoring.Contact]string, sb *stateBuf) []stream.Record {
 	type span struct{ key, value, end int }
 	buf, msgs := sb.buf[:0], sb.msgs[:0]
 	spans := make([]span, 0, len(dirty))
@@ -430,7 +429,7 @@ func (part *partition) encodeStates(dirty map[*scoring.Contact]string, sb *state
 	}
 	// Sliced once buf stopped moving.
 	for _, sp := range spans {
-		msgs = append(msgs, kafka.Message{Key: buf[sp.key:sp.value:sp.value], Value: buf[sp.value:sp.end:sp.end]})
+		msgs = append(msgs, stream.Record{Key: buf[sp.key:sp.value:sp.value], Value: buf[sp.value:sp.end:sp.end]})
 	}
 	sb.buf, sb.msgs = buf, msgs
 	return msgs

@@ -19,19 +19,18 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // Producer is where the processor writes crossings, dead letters and the
 // state changelog; *stream.Producer in production.
 type Producer interface {
-	Write(ctx context.Context, msgs ...kafka.Message) error
+	Write(ctx context.Context, msgs ...stream.Record) error
 }
 
 // StateWriter writes contact states to one partition of the changelog;
 // *stream.Producer in production.
 type StateWriter interface {
-	WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error
+	WritePartition(ctx context.Context, partition int, msgs ...stream.Record) error
 }
 
 // Config wires a Processor.
@@ -202,7 +201,7 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 	}
 	part := &partition{id: c.Partition, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}, next: c.Committed}
 	bad := 0
-	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m kafka.Message) error {
+	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m stream.Record) error {
 		if p.restoreRecord(part, m) {
 			return nil
 		}
@@ -317,10 +316,10 @@ func (p *Processor) addContacts(n int) {
 
 // batch collects a batch's effects before they are made durable.
 type batch struct {
-	forwards    map[int][]kafka.Message // by home partition
-	crossings   []kafka.Message
-	deadLetters []kafka.Message
-	scores      []kafka.Message
+	forwards    map[int][]stream.Record // by home partition
+	crossings   []stream.Record
+	deadLetters []stream.Record
+	scores      []stream.Record
 	touches     []analytics.Touch
 	ledger      []analytics.LedgerRow
 	crossRows   []analytics.CrossingRow
@@ -353,7 +352,7 @@ func (part *partition) adopt(e *scoring.Engine) {
 // the state of the contacts a few events ahead while it scores: with many
 // contacts that state is rarely in the CPU's cache, and a lookup and
 // apply per message would wait for it every time.
-func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) {
+func (p *Processor) scoreBatch(part *partition, msgs []stream.Record, b *batch) {
 	evs := make([]events.Event, 0, len(msgs))
 	for i := range msgs {
 		if p.reroute(part, &msgs[i], b) {
@@ -380,7 +379,7 @@ func (p *Processor) scoreBatch(part *partition, msgs []kafka.Message, b *batch) 
 // partition (a producer with another partitioner wrote it) to that
 // partition, where it is scored: a contact's state lives in one
 // partition. It reports whether the message was taken care of.
-func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
+func (p *Processor) reroute(part *partition, m *stream.Record, b *batch) bool {
 	if p.cfg.Partitions <= 0 || len(m.Key) == 0 {
 		return false // no key: decode dead-letters it
 	}
@@ -388,7 +387,7 @@ func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
 	if home == part.id {
 		return false
 	}
-	if from, hop := stream.Header(*m, HeaderReroutedFrom); hop {
+	if from, hop := (*m).Header(HeaderReroutedFrom); hop {
 		// Forwarded once already, and still not home: the partition
 		// count changed under the running scorer. Never loop.
 		err := fmt.Errorf("message keyed %q was forwarded from %s to its home partition and arrived in partition %d, not %d: did the events topic's partition count change?",
@@ -397,7 +396,7 @@ func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
 		return true
 	}
 	if b.forwards == nil {
-		b.forwards = map[int][]kafka.Message{}
+		b.forwards = map[int][]stream.Record{}
 	}
 	b.forwards[home] = append(b.forwards[home], forward(m))
 	p.outcome("rerouted")
@@ -409,9 +408,9 @@ func (p *Processor) reroute(part *partition, m *kafka.Message, b *batch) bool {
 }
 
 // deadLetter sends m to the dead-letter topic with err as the reason.
-func (p *Processor) deadLetter(m *kafka.Message, b *batch, kind string, err error) {
+func (p *Processor) deadLetter(m *stream.Record, b *batch, kind string, err error) {
 	d := stream.DeadLetter(*m, err.Error())
-	if _, cut := stream.Header(d, stream.HeaderDLQTruncated); cut {
+	if _, cut := d.Header(stream.HeaderDLQTruncated); cut {
 		p.bounded("dead_letter")
 	}
 	b.deadLetters = append(b.deadLetters, d)
@@ -421,7 +420,7 @@ func (p *Processor) deadLetter(m *kafka.Message, b *batch, kind string, err erro
 }
 
 // decode reads a message's event; a malformed one is dead-lettered.
-func (p *Processor) decode(m *kafka.Message, b *batch) (events.Event, bool) {
+func (p *Processor) decode(m *stream.Record, b *batch) (events.Event, bool) {
 	ev, err := events.Decode(m.Value)
 	if err == nil && string(m.Key) != ev.ContactID {
 		err = fmt.Errorf("event %q: message key %q is not its contact_id %q: a contact's events must share one partition", ev.ID, m.Key, ev.ContactID)
@@ -630,7 +629,7 @@ func (p *Processor) abandon(part *partition) bool {
 
 // writeForwards writes each home partition's forwarded events, in the
 // order they arrived.
-func (p *Processor) writeForwards(ctx context.Context, fw map[int][]kafka.Message) error {
+func (p *Processor) writeForwards(ctx context.Context, fw map[int][]stream.Record) error {
 	if len(fw) == 0 {
 		return nil
 	}
@@ -650,7 +649,7 @@ func (p *Processor) writeForwards(ctx context.Context, fw map[int][]kafka.Messag
 	return nil
 }
 
-func write(ctx context.Context, w Producer, msgs []kafka.Message) error {
+func write(ctx context.Context, w Producer, msgs []stream.Record) error {
 	if len(msgs) == 0 || w == nil {
 		return nil
 	}

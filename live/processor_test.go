@@ -16,7 +16,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 const partitions = 4
@@ -86,32 +85,9 @@ func (e *env) consumer(t *testing.T, h stream.Handler) *stream.GroupConsumer {
 
 // committedAll reports whether the group committed every partition to its end.
 func (e *env) committedAll(ctx context.Context) (bool, error) {
-	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
-	var reqs []kafka.OffsetRequest
-	ids := make([]int, partitions)
-	for p := range ids {
-		ids[p] = p
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"events": reqs}})
-	if err != nil {
-		return false, err
-	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "scorer", Topics: map[string][]int{"events": ids}})
-	if err != nil {
-		return false, err
-	}
-	committed := map[int]int64{}
-	for _, p := range got.Topics["events"] {
-		committed[p.Partition] = p.CommittedOffset
-	}
-	for _, p := range ends.Topics["events"] {
-		// An empty partition is never committed (-1).
-		if p.LastOffset > 0 && committed[p.Partition] < p.LastOffset {
-			return false, nil
-		}
-	}
-	return true, nil
+	admin := stream.NewAdmin(e.brokers)
+	defer admin.Close()
+	return admin.CaughtUp(ctx, "scorer", "events", partitions)
 }
 
 // runUntilDone runs consumers, restarting after each injected crash, until
@@ -159,7 +135,7 @@ func (e *env) restoredScores(t *testing.T) map[string]float64 {
 	s := scoring.NewScorer(e.engine)
 	for part := 0; part < partitions; part++ {
 		states := map[string]*scoring.Contact{}
-		_, err := stream.RestorePartition(ctx, e.brokers, "states", part, func(m kafka.Message) error {
+		_, err := stream.RestorePartition(ctx, e.brokers, "states", part, func(m stream.Record) error {
 			c, err := e.engine.Decode(m.Value)
 			states[string(m.Key)] = c
 			return err
@@ -189,11 +165,11 @@ func (e *env) backtest(t *testing.T) (map[string]float64, map[string]bool) {
 	return scores, scoring.ExpectedCrossingIDs(e.engine.Rules, e.events)
 }
 
-func readTopic(t *testing.T, brokers []string, topic string, parts int) []kafka.Message {
+func readTopic(t *testing.T, brokers []string, topic string, parts int) []stream.Record {
 	ctx := ctxFor(t, 30*time.Second)
-	var out []kafka.Message
+	var out []stream.Record
 	for p := 0; p < parts; p++ {
-		_, err := stream.RestorePartition(ctx, brokers, topic, p, func(m kafka.Message) error { out = append(out, m); return nil })
+		_, err := stream.RestorePartition(ctx, brokers, topic, p, func(m stream.Record) error { out = append(out, m); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,17 +212,17 @@ func checkAgainstBacktest(t *testing.T, e *env) {
 	}
 	// Dead letters are at least once too: a replay sends them again; their
 	// source partition and offset identify them.
-	dlq := map[string]kafka.Message{}
+	dlq := map[string]stream.Record{}
 	for _, m := range readTopic(t, e.brokers, "dlq", 1) {
-		part, _ := stream.Header(m, "dlq-partition")
-		off, _ := stream.Header(m, "dlq-offset")
+		part, _ := m.Header("dlq-partition")
+		off, _ := m.Header("dlq-offset")
 		dlq[part+"/"+off] = m
 	}
 	if len(dlq) != 2 {
 		t.Fatalf("%d distinct dead letters, want 2", len(dlq))
 	}
 	for _, m := range dlq {
-		reason, _ := stream.Header(m, "dlq-reason")
+		reason, _ := m.Header("dlq-reason")
 		if reason == "" || !(bytes.HasPrefix(m.Value, []byte(`{"id":"broken"`)) || strings.Contains(reason, "is not its contact_id")) {
 			t.Errorf("dead letter %q: reason %q", m.Value, reason)
 		}

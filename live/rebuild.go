@@ -8,7 +8,6 @@ import (
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // RebuildOptions say where the scorer keeps its state.
@@ -56,7 +55,7 @@ func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func
 		return 0, err
 	}
 	defer in.Close()
-	var batch []kafka.Message
+	var batch []stream.Record
 	written := 0
 	flush := func() error {
 		if len(batch) == 0 {
@@ -84,18 +83,14 @@ func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func
 
 // groupIdle fails when the consumer group has members.
 func groupIdle(ctx context.Context, brokers []string, group string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	res, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	admin := stream.NewAdmin(brokers)
+	defer admin.Close()
+	members, state, err := admin.GroupMembers(ctx, group)
 	if err != nil {
-		return fmt.Errorf("describe group %s: %w", group, err)
+		return err
 	}
-	for _, g := range res.Groups {
-		if g.Error != nil {
-			return fmt.Errorf("describe group %s: %w", group, g.Error)
-		}
-		if len(g.Members) > 0 {
-			return fmt.Errorf("the scorer group %s has %d running members (state %s): stop every scorer first, or their writes would interleave with the rebuilt state", group, len(g.Members), g.GroupState)
-		}
+	if members > 0 {
+		return fmt.Errorf("the scorer group %s has %d running members (state %s): stop every scorer first, or their writes would interleave with the rebuilt state", group, members, state)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -58,7 +57,7 @@ func BenchmarkRestorePartition(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		msgs := make([]kafka.Message, 0, len(contacts))
+		msgs := make([]stream.Record, 0, len(contacts))
 		bytes := 0
 		for id, st := range contacts {
 			v := e.Encode(nil, st)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // HeaderReroutedFrom marks an event the scorer forwarded to its home
@@ -12,41 +12,19 @@ import (
 // elsewhere.
 const HeaderReroutedFrom = "scorer-rerouted-from"
 
-// murmur2 is the Java client's default partitioner (and stream.Producer's):
-// a contact's home partition is where it puts the contact's events.
-var murmur2 = kafka.Murmur2Balancer{Consistent: true}
-
-// partitionIDs caches 0..n-1 for the balancer.
-var partitionIDs []int
-
 // HomePartition is the partition of n that murmur2 gives key, as Java
-// clients, librdkafka's murmur2_random and `scorer produce` choose.
-func HomePartition(key []byte, n int) int {
-	ids := partitionIDs
-	if len(ids) < n {
-		ids = make([]int, n)
-		for i := range ids {
-			ids[i] = i
-		}
-	}
-	return murmur2.Balance(kafka.Message{Key: key}, ids[:n]...)
-}
-
-func init() {
-	partitionIDs = make([]int, 256)
-	for i := range partitionIDs {
-		partitionIDs[i] = i
-	}
-}
+// clients, librdkafka's murmur2_random and `scorer produce` choose: a
+// contact's home partition is where they put the contact's events.
+func HomePartition(key []byte, n int) int { return stream.KeyPartition(key, n) }
 
 // forward is the copy of m for its home partition: the same key, value,
 // time and headers, plus the hop.
-func forward(m *kafka.Message) kafka.Message {
-	headers := make([]kafka.Header, 0, len(m.Headers)+1)
+func forward(m *stream.Record) stream.Record {
+	headers := make([]stream.Header, 0, len(m.Headers)+1)
 	headers = append(headers, m.Headers...)
-	headers = append(headers, kafka.Header{Key: HeaderReroutedFrom,
+	headers = append(headers, stream.Header{Key: HeaderReroutedFrom,
 		Value: []byte(strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10))})
-	return kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time, Headers: headers}
+	return stream.Record{Key: m.Key, Value: m.Value, Time: m.Time, Headers: headers}
 }
 
 // partitionCountError explains a state keyed to another partition count

@@ -18,7 +18,6 @@ import (
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -28,7 +27,7 @@ import (
 
 // prepare is setup without producing: the test decides when the events
 // arrive relative to joins, rebalances and stops.
-func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
+func prepare(t *testing.T, contacts int) (*env, []stream.Record) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
 	if err != nil {
@@ -55,7 +54,7 @@ func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
 	}
 	cfg := synth.Default()
 	cfg.Contacts, cfg.Days, cfg.DuplicateRate = contacts, 30, 0.02
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	var buf bytes.Buffer
 	synth.Generate(cfg, func(ev *events.Event) error {
 		data, _ := json.Marshal(ev)
@@ -66,7 +65,7 @@ func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
 	})
 	// Two malformed messages: checkAgainstBacktest expects them on the
 	// dead-letter topic.
-	msgs = append(msgs[:10], append([]kafka.Message{
+	msgs = append(msgs[:10], append([]stream.Record{
 		stream.Message("c-000001", []byte(`{"id":"broken"`)),
 		stream.Message("c-000002", []byte(`{"id":"x","type":"email_opened","contact_id":"c-000003","occurred_at":"2026-10-01T00:00:00Z"}`)),
 	}, msgs[10:]...)...)
@@ -74,7 +73,7 @@ func prepare(t *testing.T, contacts int) (*env, []kafka.Message) {
 	return e, msgs
 }
 
-func (e *env) produce(t *testing.T, msgs []kafka.Message) {
+func (e *env) produce(t *testing.T, msgs []stream.Record) {
 	t.Helper()
 	p := producer(t, e.brokers, "events")
 	if err := p.Write(ctxFor(t, 30*time.Second), msgs...); err != nil {
@@ -117,7 +116,7 @@ type instance struct {
 }
 
 // Handle counts what this instance scored, per partition.
-func (in *instance) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (in *instance) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	in.mu.Lock()
 	in.handled[c.Partition] += len(msgs)
 	in.mu.Unlock()

@@ -6,7 +6,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/scoring"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // The lead-scores topic gets a contact's message when the batch changed
@@ -140,7 +140,7 @@ func (p *Processor) scoresAfter(part *partition, sm *scoreMarks, b *batch) {
 		start := 0
 		for i := 0; i < len(ends); i += 2 {
 			k, v := ends[i], ends[i+1]
-			b.scores = append(b.scores, kafka.Message{Key: buf[start:k:k], Value: buf[k:v:v]})
+			b.scores = append(b.scores, stream.Record{Key: buf[start:k:k], Value: buf[k:v:v]})
 			start = v
 		}
 		sm.ends = ends

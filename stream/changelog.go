@@ -21,7 +21,7 @@ import (
 // the producer's murmur2 partitioner maps a key to the same partition in
 // both too): restoring changelog partition p on assignment of events
 // partition p restores exactly the contacts that partition carries.
-func RestorePartition(ctx context.Context, brokers []string, topic string, partition int, fn func(kafka.Message) error) (int64, error) {
+func RestorePartition(ctx context.Context, brokers []string, topic string, partition int, fn func(Record) error) (int64, error) {
 	first, end, err := partitionBounds(ctx, brokers, topic, partition)
 	if err != nil {
 		return 0, err
@@ -45,7 +45,7 @@ func RestorePartition(ctx context.Context, brokers []string, topic string, parti
 		if m.Offset >= end {
 			return end, nil
 		}
-		if err := fn(m); err != nil {
+		if err := fn(fromKafkaOne(m)); err != nil {
 			return 0, fmt.Errorf("restore %s/%d offset %d: %w", topic, partition, m.Offset, err)
 		}
 		if m.Offset+1 >= end {

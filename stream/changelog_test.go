@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 func TestChangelogIsCoPartitionedAndRestores(t *testing.T) {
@@ -14,14 +12,14 @@ func TestChangelogIsCoPartitionedAndRestores(t *testing.T) {
 	if err := EnsureTopics(ctx, brokers, Topic{Name: "state", Partitions: testPartitions, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
-	var evs, states []kafka.Message
+	var evs, states []Record
 	for i := 0; i < 40; i++ {
 		k := fmt.Sprintf("contact-%d", i)
 		evs = append(evs, Message(k, []byte("event")))
 		states = append(states, Message(k, []byte("v1")), Message(k, []byte("v2")))
 	}
 	// contact-0 is deleted: its last record is a tombstone.
-	states = append(states, kafka.Message{Key: []byte("contact-0")})
+	states = append(states, Record{Key: []byte("contact-0")})
 	produce(t, ctx, brokers, testTopic, evs...)
 	produce(t, ctx, brokers, "state", states...)
 
@@ -31,7 +29,7 @@ func TestChangelogIsCoPartitionedAndRestores(t *testing.T) {
 	}
 	restored := map[string]string{}
 	for p := 0; p < testPartitions; p++ {
-		end, err := RestorePartition(ctx, brokers, "state", p, func(m kafka.Message) error {
+		end, err := RestorePartition(ctx, brokers, "state", p, func(m Record) error {
 			if eventPartition[string(m.Key)] != p {
 				t.Errorf("state of %s in partition %d, its events in %d", m.Key, p, eventPartition[string(m.Key)])
 			}
@@ -59,7 +57,7 @@ func TestChangelogIsCoPartitionedAndRestores(t *testing.T) {
 	if err := EnsureTopics(ctx, brokers, Topic{Name: "empty", Partitions: 1, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
-	if end, err := RestorePartition(ctx, brokers, "empty", 0, func(kafka.Message) error { return nil }); err != nil || end != 0 {
+	if end, err := RestorePartition(ctx, brokers, "empty", 0, func(Record) error { return nil }); err != nil || end != 0 {
 		t.Fatalf("empty partition: end %d, err %v", end, err)
 	}
 }

@@ -64,14 +64,14 @@ func TestKillNineReplaysFromLastCommit(t *testing.T) {
 	brokers := c.ListenAddrs()
 	ctx := testCtx(t, 40*time.Second)
 	// 100 events per partition, so each has offsets past crashMark.
-	var msgs []kafka.Message
+	var msgs []Record
 	for p := 0; p < testPartitions; p++ {
 		for i := 0; i < 100; i++ {
-			msgs = append(msgs, kafka.Message{Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))})
+			msgs = append(msgs, Record{Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))})
 		}
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: testTopic, Balancer: toPartition{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
+	if err := w.WriteMessages(ctx, kafkaMessages(msgs)...); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -130,3 +130,13 @@ func TestKillNineReplaysFromLastCommit(t *testing.T) {
 type toPartition struct{}
 
 func (toPartition) Balance(m kafka.Message, _ ...int) int { return m.Partition }
+
+// kafkaMessages converts records for a test's own kafka.Writer, keeping
+// the partition toPartition sends each to.
+func kafkaMessages(recs []Record) []kafka.Message {
+	msgs := toKafka(recs)
+	for i := range msgs {
+		msgs[i].Partition = recs[i].Partition
+	}
+	return msgs
+}

@@ -3,8 +3,6 @@ package stream
 import (
 	"context"
 	"strconv"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // Headers a dead letter carries besides the original message's own.
@@ -42,7 +40,7 @@ const maxKeptBytes = 4 << 10
 // over MaxDeadLetterBytes keeps only the first DeadLetterPrefixBytes of the
 // value (dlq-truncated gives the original length), and key and original
 // headers only up to a few KB.
-func DeadLetter(m kafka.Message, reason string) kafka.Message {
+func DeadLetter(m Record, reason string) Record {
 	if len(reason) > maxReasonBytes {
 		reason = reason[:maxReasonBytes]
 	}
@@ -60,45 +58,45 @@ func DeadLetter(m kafka.Message, reason string) kafka.Message {
 			orig = nil
 		}
 	}
-	headers := make([]kafka.Header, 0, len(orig)+5)
+	headers := make([]Header, 0, len(orig)+5)
 	headers = append(headers, orig...)
 	headers = append(headers,
-		kafka.Header{Key: HeaderDLQReason, Value: []byte(reason)},
-		kafka.Header{Key: HeaderDLQSourceTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
-		kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		Header{Key: HeaderDLQReason, Value: []byte(reason)},
+		Header{Key: HeaderDLQSourceTopic, Value: []byte(m.Topic)},
+		Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 	)
 	if truncated != nil {
-		headers = append(headers, kafka.Header{Key: HeaderDLQTruncated, Value: truncated})
+		headers = append(headers, Header{Key: HeaderDLQTruncated, Value: truncated})
 	}
-	return kafka.Message{Key: key, Value: value, Time: m.Time, Headers: headers}
+	return Record{Key: key, Value: value, Time: m.Time, Headers: headers}
 }
 
 // StripDeadLetter is a dead letter reduced to its key (cut to a few KB)
 // and the dlq-* headers, for a dead-letter topic that refused the bounded
 // copy (a max.message.bytes below the default): what failed, where and
 // why is still recorded.
-func StripDeadLetter(d kafka.Message) kafka.Message {
+func StripDeadLetter(d Record) Record {
 	key := d.Key
 	if len(key) > maxKeptBytes {
 		key = key[:maxKeptBytes:maxKeptBytes]
 	}
-	var headers []kafka.Header
+	var headers []Header
 	for _, h := range d.Headers {
 		switch h.Key {
 		case HeaderDLQReason, HeaderDLQSourceTopic, HeaderDLQPartition, HeaderDLQOffset, HeaderDLQTruncated:
 			headers = append(headers, h)
 		}
 	}
-	if _, ok := Header(d, HeaderDLQTruncated); !ok {
-		headers = append(headers, kafka.Header{Key: HeaderDLQTruncated, Value: []byte(strconv.Itoa(len(d.Value)))})
+	if _, ok := d.Header(HeaderDLQTruncated); !ok {
+		headers = append(headers, Header{Key: HeaderDLQTruncated, Value: []byte(strconv.Itoa(len(d.Value)))})
 	}
-	return kafka.Message{Key: key, Time: d.Time, Headers: headers}
+	return Record{Key: key, Time: d.Time, Headers: headers}
 }
 
 // size is what a record's key, value and headers take, roughly as a
 // batch counts them.
-func recordSize(key, value []byte, headers []kafka.Header) int {
+func recordSize(key, value []byte, headers []Header) int {
 	n := len(key) + len(value) + 21
 	for _, h := range headers {
 		n += len(h.Key) + len(h.Value) + 10
@@ -109,6 +107,6 @@ func recordSize(key, value []byte, headers []kafka.Header) int {
 // SendDeadLetter writes the dead-letter copy of m to the producer's topic
 // and returns once it is acknowledged (in sync mode): only then may the
 // caller commit past m.
-func SendDeadLetter(ctx context.Context, dlq *Producer, m kafka.Message, reason string) error {
+func SendDeadLetter(ctx context.Context, dlq *Producer, m Record, reason string) error {
 	return dlq.Write(ctx, DeadLetter(m, reason))
 }

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
-
-	"github.com/segmentio/kafka-go"
 )
 
 func TestDeadLetterBounded(t *testing.T) {
-	src := kafka.Message{Topic: "events", Partition: 3, Offset: 77, Key: []byte("c-1"),
-		Headers: []kafka.Header{{Key: "trace", Value: []byte("t-1")}}}
+	src := Record{Topic: "events", Partition: 3, Offset: 77, Key: []byte("c-1"),
+		Headers: []Header{{Key: "trace", Value: []byte("t-1")}}}
 	for _, tc := range []struct {
 		name   string
 		value  int
@@ -29,7 +27,7 @@ func TestDeadLetterBounded(t *testing.T) {
 			if len(d.Value) != tc.prefix || !bytes.Equal(d.Value, m.Value[:tc.prefix]) {
 				t.Errorf("value %d bytes, want the first %d", len(d.Value), tc.prefix)
 			}
-			cut, truncated := Header(d, HeaderDLQTruncated)
+			cut, truncated := d.Header(HeaderDLQTruncated)
 			if truncated == tc.whole || (!tc.whole && cut != strconv.Itoa(tc.value)) {
 				t.Errorf("dlq-truncated %q (present %v)", cut, truncated)
 			}
@@ -37,7 +35,7 @@ func TestDeadLetterBounded(t *testing.T) {
 				t.Errorf("dead letter of %d bytes, over %d", recordSize(d.Key, d.Value, d.Headers), MaxDeadLetterBytes)
 			}
 			for name, want := range map[string]string{HeaderDLQReason: "bad", HeaderDLQSourceTopic: "events", HeaderDLQPartition: "3", HeaderDLQOffset: "77", "trace": "t-1"} {
-				if got, _ := Header(d, name); got != want {
+				if got, _ := d.Header(name); got != want {
 					t.Errorf("%s = %q, want %q", name, got, want)
 				}
 			}
@@ -45,7 +43,7 @@ func TestDeadLetterBounded(t *testing.T) {
 			if s.Value != nil || string(s.Key) != "c-1" {
 				t.Errorf("stripped: value %d bytes, key %q", len(s.Value), s.Key)
 			}
-			if got, _ := Header(s, HeaderDLQTruncated); got != strconv.Itoa(len(d.Value)) && got != strconv.Itoa(tc.value) {
+			if got, _ := s.Header(HeaderDLQTruncated); got != strconv.Itoa(len(d.Value)) && got != strconv.Itoa(tc.value) {
 				t.Errorf("stripped dlq-truncated %q", got)
 			}
 		})

@@ -5,6 +5,18 @@
 // from a compacted changelog. It knows nothing of events, rules or scores
 // and must not: the scorer and the bridge put their logic in a Handler.
 //
+// It is the only package that knows the Kafka client: everything else
+// speaks Record and Header, and a test (boundary_test.go) fails when a
+// non-test file outside stream/ imports kafka-go. A change of client is a
+// change of stream alone.
+//
+// # Records
+//
+//	type Record struct { Topic string; Partition int; Offset int64; Key, Value []byte; Headers []Header; Time time.Time }
+//	type Header struct { Key string; Value []byte }
+//	func (r Record) Header(name string) (string, bool)
+//	func Message(key string, value []byte, headers ...string) Record  // headers as name, value pairs
+//
 // Delivery is at least once. kafka-go has no transactions, so effects must
 // be idempotent (e.g. a deterministic crossing_id) and a message counts as
 // done only when the caller says its effects are durable.
@@ -22,18 +34,21 @@
 // # Producing
 //
 //	type ProducerConfig struct { Brokers []string; Topic string; BatchTimeout time.Duration; BatchSize int;
-//	                             Async bool; OnError func([]kafka.Message, error); Compression kafka.Compression }
+//	                             Async bool; OnError func([]Record, error); Compression string;
+//	                             BatchBytes int; Partitioner Partitioner }
 //	func NewProducer(cfg ProducerConfig) (*Producer, error)
-//	func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error        // sync: returns when acked by all ISR
-//	func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kafka.Message) error // Async only
-//	func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error // sync, at once
+//	func (p *Producer) Write(ctx context.Context, msgs ...Record) error        // sync: returns when acked by all ISR
+//	func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...Record) error // Async only
+//	func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...Record) error // sync, at once
+//	func (p *Producer) WriteAlone(ctx context.Context, m Record) error         // a produce request of its own
 //	func (p *Producer) Failed() int64
 //	func (p *Producer) Close() error
-//	func Message(key string, value []byte, headers ...string) kafka.Message          // headers as name, value pairs
-//	func Header(m kafka.Message, name string) (string, bool)
+//	func IsMessageTooLarge(err error) bool
+//	func KeyPartition(key []byte, n int) int                                   // murmur2, as the producer
 //
-// Producers always use RequiredAcks=RequireAll, a 5 ms batch timeout and
-// the murmur2 partitioner (as the Java client and franz-go): key every
+// Producers always use RequiredAcks=RequireAll, a 5 ms batch timeout and,
+// unless a fault script asks for FNV1a, the murmur2 partitioner (as the
+// Java client and franz-go): key every
 // message by contact id so a contact's messages stay in one partition, in
 // order.
 // WritePartition is for a caller that knows the partition (a changelog
@@ -47,7 +62,7 @@
 //	                          RevokeTimeout, MaxWait time.Duration; Log *zerolog.Logger }
 //	type Handler interface {
 //		Assigned(ctx context.Context, c *Claim) error                        // restore the partition's state
-//		Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error    // a batch, in offset order
+//		Handle(ctx context.Context, c *Claim, msgs []Record) error           // a batch, in offset order
 //		Revoked(ctx context.Context, c *Claim) error                         // flush; then marks are committed
 //	}
 //	func NewGroupConsumer(cfg GroupConfig, h Handler) (*GroupConsumer, error)
@@ -75,11 +90,11 @@
 //
 // # Dead letters and changelogs
 //
-//	func DeadLetter(m kafka.Message, reason string) kafka.Message   // original key, value, time, headers + dlq-*
-//	func SendDeadLetter(ctx context.Context, dlq *Producer, m kafka.Message, reason string) error
-//	func StripDeadLetter(d kafka.Message) kafka.Message              // key and dlq-* headers only
+//	func DeadLetter(m Record, reason string) Record   // original key, value, time, headers + dlq-*
+//	func SendDeadLetter(ctx context.Context, dlq *Producer, m Record, reason string) error
+//	func StripDeadLetter(d Record) Record              // key and dlq-* headers only
 //	func RestorePartition(ctx context.Context, brokers []string, topic string, partition int,
-//		fn func(kafka.Message) error) (end int64, err error)
+//		fn func(Record) error) (end int64, err error)
 //
 // Dead letters carry the headers dlq-reason, dlq-source-topic,
 // dlq-partition and dlq-offset; one over MaxDeadLetterBytes keeps only the
@@ -88,4 +103,20 @@
 // record batch under MaxMessageBytes (1,000,000), below Kafka's default
 // max.message.bytes, which a broker enforces per batch. A changelog is a Topic with Compacted set,
 // the events topic's partition count, keyed by contact id.
+//
+// # Watching from outside
+//
+//	func NewAdmin(brokers []string) *Admin
+//	func (a *Admin) EndOffsets(ctx, topic string, partitions int) (map[int]int64, error)
+//	func (a *Admin) CommittedOffsets(ctx, group, topic string, partitions int) (map[int]int64, error)
+//	func (a *Admin) CaughtUp(ctx, group, topic string, partitions int) (bool, error)
+//	func (a *Admin) GroupMembers(ctx, group string) (members int, state string, err error)
+//	func (a *Admin) Topics(ctx) ([]string, error)
+//	func (a *Admin) DeleteTopics(ctx, topics ...string) error
+//	func (a *Admin) AlterTopicConfigs(ctx, topic string, configs map[string]string) error
+//	func (a *Admin) AddPartitions(ctx, counts map[string]int) error
+//
+// For `scorer state lag`, the rebuild's idle-group check, tests and
+// benchmarks. stream/baseline is kafka-go used bare, the floor the
+// benchmarks measure stream against.
 package stream

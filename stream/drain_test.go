@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // slowDurable makes each batch durable in the background, delay after
@@ -25,7 +23,7 @@ type slowDurable struct {
 
 func (s *slowDurable) Assigned(context.Context, *Claim) error { return nil }
 
-func (s *slowDurable) Handle(_ context.Context, c *Claim, msgs []kafka.Message) error {
+func (s *slowDurable) Handle(_ context.Context, c *Claim, msgs []Record) error {
 	s.mu.Lock()
 	s.handled += len(msgs)
 	s.mu.Unlock()

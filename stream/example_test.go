@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // scorer sketches the shape of a stateful service on GroupConsumer:
@@ -22,14 +21,14 @@ type scorer struct {
 
 func (s *scorer) Assigned(ctx context.Context, c *stream.Claim) error {
 	// Rebuild this partition's contacts from the co-partitioned changelog.
-	_, err := stream.RestorePartition(ctx, s.brokers, "scorer-state", c.Partition, func(m kafka.Message) error {
+	_, err := stream.RestorePartition(ctx, s.brokers, "scorer-state", c.Partition, func(m stream.Record) error {
 		return nil // load m.Key -> m.Value into the partition's state
 	})
 	return err
 }
 
-func (s *scorer) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
-	var outputs []kafka.Message
+func (s *scorer) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
+	var outputs []stream.Record
 	for _, m := range msgs {
 		var ev map[string]any
 		if err := json.Unmarshal(m.Value, &ev); err != nil {

@@ -20,7 +20,7 @@ type GroupConfig struct {
 	Group   string
 	Topic   string
 	// StartOffset applies to partitions the group never committed:
-	// kafka.FirstOffset (default) or kafka.LastOffset.
+	// FirstOffset (default) or LastOffset.
 	StartOffset int64
 	// MaxBatch is the most messages one Handle call receives (default 500).
 	MaxBatch int
@@ -67,7 +67,7 @@ func (c *GroupConfig) validate() error {
 		c.StartOffset = kafka.FirstOffset
 	}
 	if c.StartOffset != kafka.FirstOffset && c.StartOffset != kafka.LastOffset {
-		problems = append(problems, "start offset must be kafka.FirstOffset or kafka.LastOffset")
+		problems = append(problems, "start offset must be FirstOffset or LastOffset")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("group consumer: %s", joinProblems(problems))
@@ -111,7 +111,7 @@ type Handler interface {
 	// Handle processes consecutive messages of one partition, in offset
 	// order. Call c.Commit(next) once the effects of every message before
 	// next are durable. msgs may be retained.
-	Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error
+	Handle(ctx context.Context, c *Claim, msgs []Record) error
 	// Revoked runs when the partition leaves this member (a rebalance or
 	// Run returning): flush, then Commit. The marks are committed after it
 	// returns. Its ctx is bounded by GroupConfig.RevokeTimeout.
@@ -162,7 +162,7 @@ type trackedBatch struct {
 
 // StartAt makes consumption begin at offset instead of the committed
 // offset, e.g. where a local state store says it stopped. Only valid in
-// Assigned. kafka.FirstOffset and kafka.LastOffset are accepted too.
+// Assigned. FirstOffset and LastOffset are accepted too.
 func (c *Claim) StartAt(offset int64) { c.start = offset }
 
 // Commit marks every message before next as done: its effects are
@@ -731,7 +731,7 @@ func (g *GroupConsumer) consume(ctx, hctx context.Context, c *Claim) error {
 			// Never committed: count from the first message fetched.
 			c.committed.CompareAndSwap(-1, batch[0].Offset)
 		}
-		if err := g.h.Handle(hctx, c, batch); err != nil {
+		if err := g.h.Handle(hctx, c, fromKafka(batch)); err != nil {
 			return fmt.Errorf("handle %s/%d offsets %d-%d: %w", c.Topic, c.Partition, batch[0].Offset, last.Offset, err)
 		}
 	}

@@ -42,7 +42,7 @@ func (r *recorder) Assigned(_ context.Context, c *Claim) error {
 	return nil
 }
 
-func (r *recorder) Handle(_ context.Context, c *Claim, msgs []kafka.Message) error {
+func (r *recorder) Handle(_ context.Context, c *Claim, msgs []Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range msgs {
@@ -121,8 +121,8 @@ func startMember(t *testing.T, brokers []string, group string, h Handler) *membe
 	return m
 }
 
-func events(from, to int) []kafka.Message {
-	var msgs []kafka.Message
+func events(from, to int) []Record {
+	var msgs []Record
 	for i := from; i < to; i++ {
 		msgs = append(msgs, Message(fmt.Sprintf("contact-%d", i%50), []byte(fmt.Sprintf("ev-%d", i))))
 	}
@@ -359,7 +359,7 @@ type asyncFailer struct {
 	failAsync chan error
 }
 
-func (a *asyncFailer) Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error {
+func (a *asyncFailer) Handle(ctx context.Context, c *Claim, msgs []Record) error {
 	if err := a.recorder.Handle(ctx, c, msgs); err != nil {
 		return err
 	}

@@ -363,12 +363,12 @@ func awaitOwners(t *testing.T, c *kfake.Cluster, brokers []string, group string,
 	}
 	took := time.Since(from)
 	ctx := testCtx(t, 30*time.Second)
-	var markers []kafka.Message
+	var markers []Record
 	for p := range testPartitions {
-		markers = append(markers, kafka.Message{Partition: p, Value: []byte(fmt.Sprintf("%s-marker-%d", group, p))})
+		markers = append(markers, Record{Partition: p, Value: []byte(fmt.Sprintf("%s-marker-%d", group, p))})
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: testTopic, Balancer: toPartition{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	if err := w.WriteMessages(ctx, markers...); err != nil {
+	if err := w.WriteMessages(ctx, kafkaMessages(markers)...); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -499,14 +499,14 @@ func TestKillMembersAtRandomProtocolMoments(t *testing.T) {
 	t.Logf("seed %d (STREAM_KILL_SEED=%d repeats this run), %d iterations", seed, seed, iterations)
 	c, brokers := newKillCluster(t)
 	// Some history, so members have something to fetch and commit.
-	var msgs []kafka.Message
+	var msgs []Record
 	for p := range testPartitions {
 		for i := range 20 {
-			msgs = append(msgs, kafka.Message{Partition: p, Value: []byte(fmt.Sprintf("history-%d-%d", p, i))})
+			msgs = append(msgs, Record{Partition: p, Value: []byte(fmt.Sprintf("history-%d-%d", p, i))})
 		}
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: testTopic, Balancer: toPartition{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	if err := w.WriteMessages(testCtx(t, 30*time.Second), msgs...); err != nil {
+	if err := w.WriteMessages(testCtx(t, 30*time.Second), kafkaMessages(msgs)...); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

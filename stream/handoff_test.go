@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // owners checks the property per-partition state relies on: a partition
@@ -44,7 +42,7 @@ func (h *owned) Assigned(ctx context.Context, c *Claim) error {
 	return h.seen.Assigned(ctx, c)
 }
 
-func (h *owned) Handle(ctx context.Context, c *Claim, msgs []kafka.Message) error {
+func (h *owned) Handle(ctx context.Context, c *Claim, msgs []Record) error {
 	return h.seen.Handle(ctx, c, msgs)
 }
 

@@ -32,9 +32,32 @@ type ProducerConfig struct {
 	Async bool
 	// OnError is called, in async mode, with the messages a batch failed
 	// to deliver. It must not block.
-	OnError func(msgs []kafka.Message, err error)
-	// Compression of batches (default none).
-	Compression kafka.Compression
+	OnError func(msgs []Record, err error)
+	// Compression of batches: "" (none, the default), "gzip", "snappy",
+	// "lz4" or "zstd".
+	Compression string
+	// BatchBytes bounds a batch's size (default MaxMessageBytes); raise it
+	// only for a topic whose max.message.bytes is raised too.
+	BatchBytes int
+	// Partitioner chooses a record's partition from its key (default
+	// Murmur2).
+	Partitioner Partitioner
+}
+
+// Partitioner names how a producer maps a key to a partition.
+type Partitioner int
+
+const (
+	// Murmur2 is the Java client's and franz-go's partitioner, and so the
+	// one every scorebridge producer uses.
+	Murmur2 Partitioner = iota
+	// FNV1a is librdkafka's fnv1a (and kafka-go's Hash): a foreign
+	// producer's choice, for fault scripts that mimic one.
+	FNV1a
+)
+
+var compressions = map[string]kafka.Compression{
+	"": 0, "gzip": kafka.Gzip, "snappy": kafka.Snappy, "lz4": kafka.Lz4, "zstd": kafka.Zstd,
 }
 
 // Producer writes keyed messages to one topic with acks from all in-sync
@@ -66,23 +89,38 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
 	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = MaxMessageBytes
+	}
+	compression, ok := compressions[cfg.Compression]
+	if !ok {
+		return nil, fmt.Errorf("producer for %s: unknown compression %q (want gzip, snappy, lz4 or zstd)", cfg.Topic, cfg.Compression)
+	}
+	var balancer kafka.Balancer = kafka.Murmur2Balancer{}
+	switch cfg.Partitioner {
+	case Murmur2:
+	case FNV1a:
+		balancer = &kafka.Hash{}
+	default:
+		return nil, fmt.Errorf("producer for %s: unknown partitioner %d", cfg.Topic, cfg.Partitioner)
+	}
 	// A transport of its own: the shared default transport caches metadata
 	// and may still believe a just-created topic does not exist.
-	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async, compression: cfg.Compression}
+	p := &Producer{tr: &kafka.Transport{}, topic: cfg.Topic, async: cfg.Async, compression: compression}
 	p.addr = kafka.TCP(cfg.Brokers...)
 	p.newDirect(nil)
 	p.w = &kafka.Writer{
 		Addr:         p.addr,
 		Topic:        cfg.Topic,
-		Balancer:     kafka.Murmur2Balancer{},
+		Balancer:     balancer,
 		RequiredAcks: kafka.RequireAll, // the default, none, loses messages when a leader moves
 		BatchTimeout: cfg.BatchTimeout,
 		BatchSize:    cfg.BatchSize,
 		// Kafka refuses a record batch over max.message.bytes (1 MiB by
 		// default), all of it: a batch must stay under it.
-		BatchBytes:  MaxMessageBytes,
+		BatchBytes:  int64(cfg.BatchBytes),
 		Async:       cfg.Async,
-		Compression: cfg.Compression,
+		Compression: compression,
 		Transport:   p.tr,
 	}
 	if cfg.Async {
@@ -98,7 +136,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			}
 			p.failed.Add(int64(len(msgs)))
 			if onErr != nil {
-				onErr(msgs, err)
+				onErr(fromKafka(msgs), err)
 			}
 		}
 	}
@@ -111,12 +149,13 @@ func (p *Producer) Topic() string { return p.topic }
 // Write sends the messages. In sync mode it returns once every message is
 // acknowledged by all in-sync replicas, or the error naming what failed; the
 // messages of one call may be split across batches and partitions. A
-// message's Topic must be empty (the producer's topic is used).
-func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
+// record's Topic, Partition and Offset are ignored (the producer's topic and
+// partitioner decide).
+func (p *Producer) Write(ctx context.Context, msgs ...Record) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	if err := p.w.WriteMessages(ctx, toKafka(msgs)...); err != nil {
 		return fmt.Errorf("write %d messages to %s: %w", len(msgs), p.topic, describeWriteErr(err))
 	}
 	return nil
@@ -125,7 +164,7 @@ func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
 // MaxMessageBytes bounds a batch of records the producer sends, and so
 // each message: Kafka's default max.message.bytes is 1 MiB (1,048,588
 // bytes) per record batch, and a broker refuses a larger batch whole. A
-// single larger message fails to write (kafka.MessageTooLargeError).
+// single larger message fails to write (IsMessageTooLarge).
 const MaxMessageBytes = 1_000_000
 
 // maxRequestBytes bounds the records of one WritePartition request.
@@ -143,7 +182,7 @@ const maxRequestBytes = MaxMessageBytes
 // waits for the transport's next refresh, up to 6 s). msgs are not
 // retained once it returns successfully; after an error a request may
 // still be reading them.
-func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...kafka.Message) error {
+func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...Record) error {
 	for len(msgs) > 0 {
 		n, size := 0, 0
 		for ; n < len(msgs); n++ {
@@ -163,7 +202,7 @@ func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...ka
 	return nil
 }
 
-func (p *Producer) produce(ctx context.Context, partition int, msgs []kafka.Message) error {
+func (p *Producer) produce(ctx context.Context, partition int, msgs []Record) error {
 	const attempts = 10
 	var err error
 	for attempt := 0; attempt < attempts; attempt++ {
@@ -222,12 +261,14 @@ func retriable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// messageRecords reads messages as the records of a produce request
-// without copying them, as kafka-go's Writer does.
+// messageRecords reads records as those of a produce request without
+// copying keys and values, as kafka-go's Writer does. The request encodes
+// each record before reading the next, so rec and headers are reused.
 type messageRecords struct {
-	msgs       []kafka.Message
+	msgs       []Record
 	i          int
 	rec        kafka.Record
+	headers    []kafka.Header
 	key, value bytesRecord
 }
 
@@ -237,7 +278,11 @@ func (r *messageRecords) ReadRecord() (*kafka.Record, error) {
 	}
 	m := &r.msgs[r.i]
 	r.i++
-	r.rec = kafka.Record{Time: m.Time, Headers: m.Headers}
+	r.headers = r.headers[:0]
+	for _, h := range m.Headers {
+		r.headers = append(r.headers, kafka.Header{Key: h.Key, Value: h.Value})
+	}
+	r.rec = kafka.Record{Time: m.Time, Headers: r.headers}
 	if m.Key != nil {
 		r.key.Reset(m.Key)
 		r.rec.Key = &r.key
@@ -259,7 +304,7 @@ func (*bytesRecord) Close() error { return nil }
 // process the next batch while this one is in flight, and commit this one
 // from done (see Claim.Track). Only for a producer built with Async; done
 // must not block.
-func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kafka.Message) error {
+func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...Record) error {
 	if !p.async {
 		return errors.New("WriteAsync needs ProducerConfig.Async")
 	}
@@ -269,10 +314,9 @@ func (p *Producer) WriteAsync(ctx context.Context, done func(error), msgs ...kaf
 	}
 	t := &tracker{done: done}
 	t.remaining.Store(int64(len(msgs)))
-	own := make([]kafka.Message, len(msgs))
-	for i, m := range msgs {
-		m.WriterData = t
-		own[i] = m
+	own := toKafka(msgs)
+	for i := range own {
+		own[i].WriterData = t
 	}
 	if err := p.w.WriteMessages(ctx, own...); err != nil {
 		err = fmt.Errorf("write %d messages to %s: %w", len(msgs), p.topic, describeWriteErr(err))
@@ -300,6 +344,13 @@ func (t *tracker) ack(err error) {
 }
 
 func (t *tracker) fail(err error) { t.once.Do(func() { t.done(err) }) }
+
+// IsMessageTooLarge says a write failed because a message (or its batch)
+// exceeds what the broker or the producer accepts.
+func IsMessageTooLarge(err error) bool {
+	var client kafka.MessageTooLargeError
+	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &client)
+}
 
 // Failed counts messages an async producer could not deliver.
 func (p *Producer) Failed() int64 { return p.failed.Load() }
@@ -339,32 +390,13 @@ func describeWriteErr(err error) error {
 	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), first)
 }
 
-// Message builds a keyed message; headers come as name, value pairs.
-func Message(key string, value []byte, headers ...string) kafka.Message {
-	m := kafka.Message{Key: []byte(key), Value: value}
-	for i := 0; i+1 < len(headers); i += 2 {
-		m.Headers = append(m.Headers, kafka.Header{Key: headers[i], Value: []byte(headers[i+1])})
-	}
-	return m
-}
-
-// Header returns the value of the first header with that name.
-func Header(m kafka.Message, name string) (string, bool) {
-	for _, h := range m.Headers {
-		if h.Key == name {
-			return string(h.Value), true
-		}
-	}
-	return "", false
-}
-
 // WriteAlone writes one message in a produce request of its own, to the
-// partition Write's partitioner (murmur2 of the key) would choose. Write
+// partition Write's partitioner (murmur2 of the key by default) would choose. Write
 // batches the messages of concurrent callers together, so a broker that
 // refuses one of them for its size refuses its batch-mates too; a caller
 // that must know whether this message fits (a dead letter cut down to
 // fit) writes it alone.
-func (p *Producer) WriteAlone(ctx context.Context, m kafka.Message) error {
+func (p *Producer) WriteAlone(ctx context.Context, m Record) error {
 	meta, err := p.direct.Load().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
 	if err != nil {
 		return fmt.Errorf("write to %s: partitions: %w", p.topic, err)
@@ -385,8 +417,8 @@ func (p *Producer) WriteAlone(ctx context.Context, m kafka.Message) error {
 		return fmt.Errorf("write to %s: the topic has no partitions", p.topic)
 	}
 	slices.Sort(parts)
-	partition := kafka.Murmur2Balancer{}.Balance(m, parts...)
-	if err := p.produce(ctx, partition, []kafka.Message{m}); err != nil {
+	partition := p.w.Balancer.Balance(kafka.Message{Key: m.Key}, parts...)
+	if err := p.produce(ctx, partition, []Record{m}); err != nil {
 		return fmt.Errorf("write 1 message to %s/%d: %w", p.topic, partition, err)
 	}
 	return nil

@@ -51,7 +51,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func produce(t *testing.T, ctx context.Context, brokers []string, topic string, msgs ...kafka.Message) {
+func produce(t *testing.T, ctx context.Context, brokers []string, topic string, msgs ...Record) {
 	t.Helper()
 	p, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: topic})
 	if err != nil {
@@ -64,9 +64,9 @@ func produce(t *testing.T, ctx context.Context, brokers []string, topic string, 
 }
 
 // readAll reads every message of a topic's partitions up to their current end.
-func readAll(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int) []kafka.Message {
+func readAll(t *testing.T, ctx context.Context, brokers []string, topic string, partitions int) []Record {
 	t.Helper()
-	var out []kafka.Message
+	var out []Record
 	for p := 0; p < partitions; p++ {
 		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
 		if err != nil {
@@ -86,7 +86,7 @@ func readAll(t *testing.T, ctx context.Context, brokers []string, topic string, 
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, m)
+			out = append(out, fromKafkaOne(m))
 			if m.Offset+1 >= end {
 				break
 			}
@@ -161,7 +161,7 @@ func TestParseTopics(t *testing.T) {
 func TestProducerKeepsAContactInOnePartition(t *testing.T) {
 	brokers := newCluster(t)
 	ctx := testCtx(t, 20*time.Second)
-	var msgs []kafka.Message
+	var msgs []Record
 	for i := 0; i < 200; i++ {
 		msgs = append(msgs, Message(fmt.Sprintf("contact-%d", i%20), []byte(fmt.Sprintf(`{"n":%d}`, i)), "source", "test"))
 	}
@@ -180,7 +180,7 @@ func TestProducerKeepsAContactInOnePartition(t *testing.T) {
 		}
 		partOf[k] = m.Partition
 		used[m.Partition] = true
-		if v, _ := Header(m, "source"); v != "test" {
+		if v, _ := m.Header("source"); v != "test" {
 			t.Fatalf("header source = %q", v)
 		}
 		var n int
@@ -207,11 +207,11 @@ func TestWritePartition(t *testing.T) {
 	}
 	defer p.Close()
 	value := bytes.Repeat([]byte("v"), 1000)
-	var msgs []kafka.Message
+	var msgs []Record
 	for i := 0; i < 2500; i++ { // 2.5 MB: three requests
 		msgs = append(msgs, Message(fmt.Sprintf("contact-%d", i), append([]byte(fmt.Sprintf("%06d", i)), value...), "n", fmt.Sprint(i)))
 	}
-	msgs = append(msgs, kafka.Message{Key: []byte("gone")})
+	msgs = append(msgs, Record{Key: []byte("gone")})
 	if err := p.WritePartition(ctx, 4, msgs...); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestWritePartition(t *testing.T) {
 		if m.Partition != 4 || string(m.Key) != string(msgs[i].Key) || !bytes.Equal(m.Value, msgs[i].Value) {
 			t.Fatalf("message %d: partition %d key %q value %.10q, want partition 4 key %q", i, m.Partition, m.Key, m.Value, msgs[i].Key)
 		}
-		if n, _ := Header(m, "n"); i < 2500 && n != fmt.Sprint(i) {
+		if n, _ := m.Header("n"); i < 2500 && n != fmt.Sprint(i) {
 			t.Fatalf("message %d: header n = %q", i, n)
 		}
 	}
@@ -248,7 +248,7 @@ func TestWritePartitionFollowsALeaderMove(t *testing.T) {
 	defer p.Close()
 	var want []string
 	write := func(from int) {
-		var msgs []kafka.Message
+		var msgs []Record
 		for i := from; i < from+50; i++ {
 			want = append(want, fmt.Sprint(i))
 			msgs = append(msgs, Message(fmt.Sprintf("k%d", i), []byte(fmt.Sprint(i))))
@@ -331,7 +331,7 @@ func TestDeadLetterKeepsBytesAndSaysWhy(t *testing.T) {
 		HeaderDLQOffset:      fmt.Sprint(orig[0].Offset),
 	}
 	for k, v := range want {
-		if got, _ := Header(d, k); got != v {
+		if got, _ := d.Header(k); got != v {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // produceCompanies writes rounds of company-scores messages for companies
@@ -30,7 +29,7 @@ func (e *env) produceCompanies(t *testing.T, companies, rounds int) []companysco
 	defer p.Close()
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	var msgs []companyscores.Message
-	var out []kafka.Message
+	var out []stream.Record
 	for r := range rounds {
 		for i := range companies {
 			m := companyscores.Message{CompanyID: fmt.Sprint(700 + i), UpdatedAt: t0.Add(time.Duration(r) * time.Minute), RuleVersion: "v1",

@@ -17,7 +17,6 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // CRM is what the write-back asks of HubSpot, for an object type
@@ -161,7 +160,7 @@ func (w *Writer) Assigned(ctx context.Context, c *stream.Claim) error { return n
 
 // Handle gathers a batch of scores messages. It returns at once; the
 // offset is committed by the flushes that write (or fail) its records.
-func (w *Writer) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (w *Writer) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	if err := w.waitRoom(ctx); err != nil {
 		return err
 	}

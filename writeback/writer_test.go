@@ -18,7 +18,6 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -86,7 +85,7 @@ func (e *env) produce(t *testing.T, contacts, rounds int) {
 	}
 	defer p.Close()
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	var out []kafka.Message
+	var out []stream.Record
 	for r := range rounds {
 		for i := range contacts {
 			m := leadscores.Message{ContactID: fmt.Sprint(5000 + i), UpdatedAt: t0.Add(time.Duration(r) * time.Minute), RuleVersion: "v1",
@@ -144,30 +143,9 @@ func (e *env) committedAll(ctx context.Context, group string) (bool, error) {
 
 // committedTo: the group committed every partition of topic to its end.
 func (e *env) committedTo(ctx context.Context, group, topic string) (bool, error) {
-	client := &kafka.Client{Addr: kafka.TCP(e.brokers...)}
-	ids := []int{0, 1, 2, 3}
-	var reqs []kafka.OffsetRequest
-	for _, p := range ids {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return false, err
-	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		return false, err
-	}
-	committed := map[int]int64{}
-	for _, p := range got.Topics[topic] {
-		committed[p.Partition] = p.CommittedOffset
-	}
-	for _, p := range ends.Topics[topic] {
-		if committed[p.Partition] < p.LastOffset {
-			return false, nil
-		}
-	}
-	return true, nil
+	admin := stream.NewAdmin(e.brokers)
+	defer admin.Close()
+	return admin.CaughtUp(ctx, group, topic, 4)
 }
 
 // runUntilCommitted runs a writer until its group committed everything.

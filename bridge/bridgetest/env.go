@@ -25,7 +25,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -263,7 +262,7 @@ func Crossing(contact, model, threshold, owner, stage string) events.Crossing {
 // Produce writes crossings to the crossings topic, keyed by contact.
 func (e *Env) Produce(t *testing.T, cs ...events.Crossing) {
 	t.Helper()
-	msgs := make([]kafka.Message, len(cs))
+	msgs := make([]stream.Record, len(cs))
 	for i, c := range cs {
 		b, _ := json.Marshal(c)
 		msgs[i] = stream.Message(c.ContactID, b)
@@ -302,9 +301,9 @@ func (e *Env) WorkflowLog(contact string) []string {
 }
 
 // DeadLetters reads the whole DLQ topic.
-func (e *Env) DeadLetters(t *testing.T) []kafka.Message {
-	var out []kafka.Message
-	_, err := stream.RestorePartition(Context(t, 10*time.Second), e.Brokers, DLQ, 0, func(m kafka.Message) error {
+func (e *Env) DeadLetters(t *testing.T) []stream.Record {
+	var out []stream.Record
+	_, err := stream.RestorePartition(Context(t, 10*time.Second), e.Brokers, DLQ, 0, func(m stream.Record) error {
 		out = append(out, m)
 		return nil
 	})

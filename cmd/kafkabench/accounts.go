@@ -12,7 +12,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // accountsEngine is the benchmark rule set plus a company model rolling up
@@ -57,7 +56,7 @@ func accountsBench(ctx context.Context, brokers []string, n, partitions, contact
 	if err != nil {
 		return err
 	}
-	var batch []kafka.Message
+	var batch []stream.Record
 	flush := func() error {
 		err := p.Write(ctx, batch...)
 		batch = batch[:0]
@@ -160,7 +159,8 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 		}
 		go func() { errc <- g.Run(rctx) }()
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	admin := stream.NewAdmin(brokers)
+	defer admin.Close()
 	for i := 0; i < len(runs); {
 		select {
 		case err := <-errc:
@@ -171,7 +171,7 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 		}
 		// The company topic ends only once the scorer is done: check it
 		// after.
-		ok, err := caughtUp(ctx, client, runs[i].group, runs[i].topic, parts)
+		ok, err := admin.CaughtUp(ctx, runs[i].group, runs[i].topic, parts)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -183,7 +183,7 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 	d := time.Since(start)
 	var changes int64
 	if with {
-		ends, _ := endOffsets(ctx, client, topics[4], parts)
+		ends, _ := admin.EndOffsets(ctx, topics[4], parts)
 		for _, e := range ends {
 			changes += e
 		}
@@ -191,46 +191,10 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 	return d, changes, nil
 }
 
-func endOffsets(ctx context.Context, client *kafka.Client, topic string, parts int) (map[int]int64, error) {
-	var reqs []kafka.OffsetRequest
-	for p := range parts {
-		reqs = append(reqs, kafka.LastOffsetOf(p))
-	}
-	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]int64{}
-	for _, p := range res.Topics[topic] {
-		out[p.Partition] = p.LastOffset
-	}
-	return out, nil
-}
-
-func caughtUp(ctx context.Context, client *kafka.Client, group, topic string, parts int) (bool, error) {
-	ends, err := endOffsets(ctx, client, topic, parts)
-	if err != nil {
-		return false, err
-	}
-	ids := make([]int, parts)
-	for p := range ids {
-		ids[p] = p
-	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		return false, err
-	}
-	for _, p := range got.Topics[topic] {
-		if p.CommittedOffset < ends[p.Partition] {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 func deleteTopics(brokers []string, topics []string) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	admin := stream.NewAdmin(brokers)
+	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	_ = admin.DeleteTopics(ctx, topics...)
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // broker is a localkafka started in-process by run.
@@ -106,7 +105,7 @@ func (h *handler) Assigned(_ context.Context, c *stream.Claim) error {
 	return nil
 }
 
-func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (h *handler) Handle(_ context.Context, c *stream.Claim, msgs []stream.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, m := range msgs {
@@ -159,7 +158,7 @@ func write(t *testing.T, addr string, from, to int) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	for i := from; i < to; i++ {
 		msgs = append(msgs, stream.Message(fmt.Sprintf("c%d", i%7), []byte(fmt.Sprintf("e%d", i))))
 	}

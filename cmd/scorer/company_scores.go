@@ -13,7 +13,7 @@ import (
 	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // stateCompanyScores reads the company-scores topic to its end and prints
@@ -41,7 +41,7 @@ func stateCompanyScores(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	latest := map[string]companyscores.Message{}
 	messages, bad := 0, 0
-	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m kafka.Message) error {
+	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m stream.Record) error {
 		messages++
 		msg, ok, err := companyscores.Decode(m.Key, m.Value)
 		switch {

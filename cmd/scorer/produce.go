@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/time/rate"
 )
 
@@ -50,7 +49,7 @@ func produceCmd(args []string, stdout, stderr io.Writer) error {
 		limit = rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec/100)))
 	}
 	r := bufio.NewReaderSize(in, 1<<20)
-	var batch []kafka.Message
+	var batch []stream.Record
 	sent, unkeyed, line := 0, 0, 0
 	start := time.Now()
 	flush := func() error {

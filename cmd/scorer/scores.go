@@ -11,7 +11,7 @@ import (
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/scoring"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream"
 )
 
 // stateScores reads the lead-scores topic to its end and prints the latest
@@ -37,7 +37,7 @@ func stateScores(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	latest := map[string]leadscores.Message{}
 	messages, bad := 0, 0
-	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m kafka.Message) error {
+	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m stream.Record) error {
 		messages++
 		msg, ok, err := leadscores.Decode(m.Key, m.Value)
 		switch {

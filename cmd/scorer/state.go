@@ -16,7 +16,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 func init() {
@@ -83,7 +82,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	var cs *events.CrossingLog
 	if *crossTopic != "" {
 		cs = events.NewCrossingLog()
-		if _, err := readTopic(ctx, bs, *crossTopic, func(m kafka.Message) error { cs.Add(m.Key, m.Value); return nil }); err != nil {
+		if _, err := readTopic(ctx, bs, *crossTopic, func(m stream.Record) error { cs.Add(m.Key, m.Value); return nil }); err != nil {
 			return err
 		}
 	}
@@ -126,7 +125,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 func readStates(ctx context.Context, brokers []string, topic string, e *scoring.Engine, stderr io.Writer) (map[string]*scoring.Contact, int, error) {
 	states := map[string]*scoring.Contact{}
 	bad := 0
-	n, err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
+	n, err := readTopic(ctx, brokers, topic, func(m stream.Record) error {
 		if live.IsMarker(m.Key) {
 			return nil // a forgotten contact's marker, not a state
 		}
@@ -214,7 +213,7 @@ func expectedCrossings(path string, set *rules.Set) (map[string]bool, error) {
 }
 
 // readTopic reads every partition of topic to its current end.
-func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafka.Message) error) (partitions int, err error) {
+func readTopic(ctx context.Context, brokers []string, topic string, fn func(stream.Record) error) (partitions int, err error) {
 	n, err := stream.Partitions(ctx, brokers, topic)
 	if err != nil {
 		return 0, err
@@ -249,41 +248,18 @@ func stateLag(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(bs...), Transport: tr, Timeout: 10 * time.Second}
-	ids := make([]int, n)
-	reqs := make([]kafka.OffsetRequest, n)
-	for p := range ids {
-		ids[p], reqs[p] = p, kafka.LastOffsetOf(p)
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{*topic: reqs}})
+	admin := stream.NewAdmin(bs)
+	defer admin.Close()
+	end, err := admin.EndOffsets(ctx, *topic, n)
 	if err != nil {
-		return fmt.Errorf("end offsets of %s: %w", *topic, err)
+		return err
 	}
-	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: *group, Topics: map[string][]int{*topic: ids}})
+	committed, err := admin.CommittedOffsets(ctx, *group, *topic, n)
 	if err != nil {
-		return fmt.Errorf("committed offsets of group %s: %w", *group, err)
-	}
-	if got.Error != nil {
-		return fmt.Errorf("committed offsets of group %s: %w", *group, got.Error)
-	}
-	end := map[int]int64{}
-	for _, po := range ends.Topics[*topic] {
-		if po.Error != nil {
-			return fmt.Errorf("end offset of %s/%d: %w", *topic, po.Partition, po.Error)
-		}
-		end[po.Partition] = po.LastOffset
-	}
-	committed := map[int]int64{}
-	for _, po := range got.Topics[*topic] {
-		if po.Error != nil {
-			return fmt.Errorf("committed offset of %s/%d: %w", *topic, po.Partition, po.Error)
-		}
-		committed[po.Partition] = po.CommittedOffset
+		return err
 	}
 	var total int64
-	for _, p := range ids {
+	for p := range n {
 		c, ok := committed[p]
 		if !ok || c < 0 {
 			c = -1

@@ -26,7 +26,6 @@ import (
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -136,7 +135,7 @@ func (b *benchRun) run(latN int, latRate float64, n int) error {
 // and waits for their enrollment calls.
 func (b *benchRun) phase(ctx context.Context, p *stream.Producer, name string, n int, perSec float64, report bool) (time.Duration, error) {
 	produced := make(map[string]time.Time, n)
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	ids := make([]string, n)
 	for i := range n {
 		id := fmt.Sprintf("%s-%d-%d", name, b.rate, i)

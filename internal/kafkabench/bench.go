@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
+	"github.com/scorebridge/scorebridge/stream/baseline"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -251,7 +251,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		fmt.Fprintf(cfg.Log, "  %d msgs in %.2fs: %.0f msgs/s\n", n, elapsed.Seconds(), float64(n)/elapsed.Seconds())
 		return nil
 	}
-	var msgs []kafka.Message
+	var msgs []stream.Record
 	if err := step(rowGenerate, func(context.Context) (int, error) {
 		var err error
 		msgs, err = generate(cfg)
@@ -270,7 +270,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for round := 0; round < cfg.Rounds; round++ {
 		group := func(kind string) string { return fmt.Sprintf("bench-%s-%d-%d", kind, stamp, round) }
 		if err := step(rowKafkaGo, func(ctx context.Context) (int, error) {
-			return consumeKafkaGo(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
+			return baseline.ConsumeGroupReader(ctx, cfg.Brokers, in, group("kafkago"), cfg.Events)
 		}); err != nil {
 			return rep, err
 		}
@@ -305,10 +305,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 // generate runs the source into memory so the produce row measures Kafka
 // alone.
-func generate(cfg Config) ([]kafka.Message, error) {
-	msgs := make([]kafka.Message, 0, cfg.Events)
+func generate(cfg Config) ([]stream.Record, error) {
+	msgs := make([]stream.Record, 0, cfg.Events)
 	err := cfg.Source(cfg.Events, func(key string, value []byte) error {
-		msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
+		msgs = append(msgs, stream.Record{Key: []byte(key), Value: value})
 		return nil
 	})
 	if err != nil {
@@ -318,7 +318,7 @@ func generate(cfg Config) ([]kafka.Message, error) {
 }
 
 // produceAll writes the events in large synchronous calls.
-func produceAll(ctx context.Context, brokers []string, topic string, msgs []kafka.Message, batch int) (int, error) {
+func produceAll(ctx context.Context, brokers []string, topic string, msgs []stream.Record, batch int) (int, error) {
 	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic, BatchSize: batch})
 	if err != nil {
 		return 0, err
@@ -337,24 +337,6 @@ func produceAll(ctx context.Context, brokers []string, topic string, msgs []kafk
 	return n, nil
 }
 
-func consumeKafkaGo(ctx context.Context, brokers []string, topic, group string, want int) (int, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, GroupID: group, Topic: topic,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond,
-		StartOffset: kafka.FirstOffset, CommitInterval: time.Second,
-		HeartbeatInterval: time.Second,
-	})
-	defer r.Close()
-	n := 0
-	for n < want {
-		if _, err := r.FetchMessage(ctx); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
 // countHandler marks every batch done: the cost of the wrapper itself.
 type countHandler struct {
 	n chan int
@@ -362,7 +344,7 @@ type countHandler struct {
 
 func (h *countHandler) Assigned(context.Context, *stream.Claim) error { return nil }
 func (h *countHandler) Revoked(context.Context, *stream.Claim) error  { return nil }
-func (h *countHandler) Handle(_ context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (h *countHandler) Handle(_ context.Context, c *stream.Claim, msgs []stream.Record) error {
 	c.Commit(msgs[len(msgs)-1].Offset + 1)
 	h.n <- len(msgs)
 	return nil
@@ -429,7 +411,9 @@ func consumeKgo(ctx context.Context, brokers []string, topic, group string, want
 // runPipeline runs the pipeline until its group has committed the end of
 // every partition of in; it returns how many messages it consumed.
 func runPipeline(ctx context.Context, cfg Config, pipe Pipeline, in, out, group string) (int, error) {
-	end, err := endOffsets(ctx, cfg.Brokers, in, cfg.Partitions)
+	admin := stream.NewAdmin(cfg.Brokers)
+	defer admin.Close()
+	end, err := admin.EndOffsets(ctx, in, cfg.Partitions)
 	if err != nil {
 		return 0, err
 	}
@@ -437,7 +421,6 @@ func runPipeline(ctx context.Context, cfg Config, pipe Pipeline, in, out, group 
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- pipe(pctx, cfg.Brokers, in, out, group) }()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -451,7 +434,7 @@ func runPipeline(ctx context.Context, cfg Config, pipe Pipeline, in, out, group 
 			return 0, ctx.Err()
 		case <-tick.C:
 		}
-		committed, err := committedOffsets(ctx, client, group, in, cfg.Partitions)
+		committed, err := admin.CommittedOffsets(ctx, group, in, cfg.Partitions)
 		if err != nil {
 			continue // the group may not exist yet
 		}
@@ -471,45 +454,6 @@ func runPipeline(ctx context.Context, cfg Config, pipe Pipeline, in, out, group 
 	}
 }
 
-func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for p := 0; p < partitions; p++ {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
-	}
-	res, err := client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	out := map[int]int64{}
-	for _, po := range res.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		out[po.Partition] = po.LastOffset
-	}
-	return out, nil
-}
-
-func committedOffsets(ctx context.Context, client *kafka.Client, group, topic string, partitions int) (map[int]int64, error) {
-	ps := make([]int, partitions)
-	for i := range ps {
-		ps[i] = i
-	}
-	res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
-	if err != nil {
-		return nil, err
-	}
-	if res.Error != nil {
-		return nil, res.Error
-	}
-	out := map[int]int64{}
-	for _, p := range res.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out, nil
-}
-
 // processCPU is the user and system CPU time the process used so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -524,20 +468,17 @@ func processCPU() time.Duration {
 func deleteTopics(brokers []string, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// A transport of its own: the default one's metadata may be older
-	// than the topics.
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
-	if md, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err == nil {
-		for _, t := range md.Topics {
+	admin := stream.NewAdmin(brokers)
+	defer admin.Close()
+	if all, err := admin.Topics(ctx); err == nil {
+		for _, t := range all {
 			for _, name := range topics {
-				if strings.HasPrefix(t.Name, name+"-") {
-					topics = append(topics, t.Name)
+				if strings.HasPrefix(t, name+"-") {
+					topics = append(topics, t)
 					break
 				}
 			}
 		}
 	}
-	_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	_ = admin.DeleteTopics(ctx, topics...)
 }

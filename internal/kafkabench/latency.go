@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -168,7 +167,7 @@ func RunLatency(ctx context.Context, cfg LatencyConfig) (LatencyReport, error) {
 	// The source pushes; the pacer pulls.
 	type ev struct {
 		id string
-		m  kafka.Message
+		m  stream.Record
 	}
 	evs := make(chan ev, cfg.Rate)
 	total := cfg.Rate*int(cfg.Duration/time.Second) + 1000
@@ -176,7 +175,7 @@ func RunLatency(ctx context.Context, cfg LatencyConfig) (LatencyReport, error) {
 		defer close(evs)
 		_ = cfg.Source(total, func(key string, value []byte) error {
 			select {
-			case evs <- ev{id: cfg.Correlate(value), m: kafka.Message{Key: []byte(key), Value: value}}:
+			case evs <- ev{id: cfg.Correlate(value), m: stream.Record{Key: []byte(key), Value: value}}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // Transform is a Pipeline built on stream.GroupConsumer and an async
@@ -17,7 +16,7 @@ import (
 // in offset order. At most maxInFlight batches wait for acks. It is the
 // shape the scorer has, minus the state; fn returning nothing drops a
 // message.
-func Transform(fn func(kafka.Message) []kafka.Message) Pipeline {
+func Transform(fn func(stream.Record) []stream.Record) Pipeline {
 	return func(ctx context.Context, brokers []string, in, out, group string) error {
 		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: out, Async: true})
 		if err != nil {
@@ -38,7 +37,7 @@ func Transform(fn func(kafka.Message) []kafka.Message) Pipeline {
 const maxInFlight = 32
 
 type transform struct {
-	fn     func(kafka.Message) []kafka.Message
+	fn     func(stream.Record) []stream.Record
 	out    *stream.Producer
 	slots  chan struct{}
 	failMu sync.Mutex
@@ -51,14 +50,14 @@ func (t *transform) Revoked(ctx context.Context, c *stream.Claim) error {
 	return c.WaitTracked(ctx)
 }
 
-func (t *transform) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Message) error {
+func (t *transform) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	t.failMu.Lock()
 	err := t.failed
 	t.failMu.Unlock()
 	if err != nil {
 		return err
 	}
-	var results []kafka.Message
+	var results []stream.Record
 	for _, m := range msgs {
 		results = append(results, t.fn(m)...)
 	}
@@ -83,7 +82,7 @@ func (t *transform) Handle(ctx context.Context, c *stream.Claim, msgs []kafka.Me
 // PassThrough copies every message (key, value, headers) downstream: the
 // cost of consume -> produce -> commit with no processing.
 func PassThrough() Pipeline {
-	return Transform(func(m kafka.Message) []kafka.Message {
-		return []kafka.Message{{Key: m.Key, Value: m.Value, Headers: m.Headers}}
+	return Transform(func(m stream.Record) []stream.Record {
+		return []stream.Record{{Key: m.Key, Value: m.Value, Headers: m.Headers}}
 	})
 }

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 func main() {
@@ -40,50 +39,37 @@ func run(args []string) error {
 			return fmt.Errorf("partitions %q: %w", args[3], err)
 		}
 		configs := map[string]string{}
-		var entries []kafka.ConfigEntry
 		for _, kv := range args[4:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
 				return fmt.Errorf("config %q: want KEY=VALUE", kv)
 			}
 			configs[k] = v
-			entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
 		}
 		if err := stream.EnsureTopics(ctx, []string{args[1]}, stream.Topic{Name: args[2], Partitions: n, Configs: configs}); err != nil {
 			return err
 		}
-		client := &kafka.Client{Addr: kafka.TCP(args[1])}
-		var alter []kafka.AlterConfigRequestConfig
-		for _, e := range entries {
-			alter = append(alter, kafka.AlterConfigRequestConfig{Name: e.ConfigName, Value: e.ConfigValue})
-		}
-		res, err := client.AlterConfigs(ctx, &kafka.AlterConfigsRequest{Resources: []kafka.AlterConfigRequestResource{
-			{ResourceType: kafka.ResourceTypeTopic, ResourceName: args[2], Configs: alter},
-		}})
-		if err != nil {
-			return err
-		}
-		for _, e := range res.Errors {
-			if e != nil {
-				return e
-			}
-		}
-		return nil
+		admin := stream.NewAdmin([]string{args[1]})
+		defer admin.Close()
+		return admin.AlterTopicConfigs(ctx, args[2], configs)
 	case (len(args) == 4 || len(args) == 5) && args[0] == "produce":
 		data, err := os.ReadFile(args[3])
 		if err != nil {
 			return err
 		}
-		var balancer kafka.Balancer = kafka.Murmur2Balancer{}
+		partitioner := stream.Murmur2
 		if len(args) == 5 && args[4] == "fnv" {
-			balancer = &kafka.Hash{}
+			partitioner = stream.FNV1a
 		}
 		// Batches under the events topic's max.message.bytes the script
 		// sets (8 MiB); a larger message goes alone.
-		w := &kafka.Writer{Addr: kafka.TCP(args[1]), Topic: args[2], Balancer: balancer,
-			RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchBytes: 7 << 20, BatchSize: 1000}
+		w, err := stream.NewProducer(stream.ProducerConfig{Brokers: []string{args[1]}, Topic: args[2],
+			Partitioner: partitioner, BatchBytes: 7 << 20})
+		if err != nil {
+			return err
+		}
 		defer w.Close()
-		var msgs []kafka.Message
+		var msgs []stream.Record
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(nil, 64<<20)
 		for sc.Scan() {
@@ -91,12 +77,12 @@ func run(args []string) error {
 			if !ok {
 				return errors.New("a line without a tab")
 			}
-			msgs = append(msgs, kafka.Message{Key: bytes.Clone(k), Value: bytes.Clone(v)})
+			msgs = append(msgs, stream.Record{Key: bytes.Clone(k), Value: bytes.Clone(v)})
 		}
 		if err := sc.Err(); err != nil {
 			return err
 		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
+		if err := w.Write(ctx, msgs...); err != nil {
 			return fmt.Errorf("%d messages: %w", len(msgs), err)
 		}
 		return nil
