@@ -1,9 +1,7 @@
 package live
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,12 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	gojson "github.com/goccy/go-json"
 	"github.com/rs/zerolog"
-	"github.com/scorebridge/scorebridge/analytics"
-	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 )
@@ -108,24 +102,6 @@ type Processor struct {
 // Restoring is the number of partitions whose state is being restored.
 func (p *Processor) Restoring() int { return int(p.restoring.Load()) }
 
-// partition is the state of one events partition: its contacts, scored
-// under one engine, reflecting every message before next.
-type partition struct {
-	mu       sync.Mutex
-	id       int
-	engine   *scoring.Engine
-	scorer   *scoring.Scorer
-	contacts map[string]*scoring.Contact
-	next     int64 // the offset of the first message not reflected
-	// forgotten holds the markers of deleted contacts (forget.go).
-	forgotten map[string]marker
-
-	// dirty is reused by every batch: the contacts it changed.
-	dirty map[*scoring.Contact]string
-	// flight is the batches scored but not yet durable (pipeline.go).
-	flight inflight
-}
-
 // NewProcessor returns a processor applying engine.
 func NewProcessor(cfg Config, engine *scoring.Engine) *Processor {
 	if cfg.Recorder == nil {
@@ -176,81 +152,12 @@ func (p *Processor) Assigned(ctx context.Context, c *stream.Claim) error {
 		p.own(kept)
 		return nil
 	}
-	start := time.Now()
-	e := p.Engine()
-	if p.cfg.StateDir != "" {
-		var part *partition
-		ok := false
-		end, err := stream.EndOffset(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition)
-		if err == nil {
-			part, ok, err = readSnapshot(p.cfg.StateDir, p.cfg.Topic, c.Partition, c.Committed, end, e)
-		}
-		if err != nil {
-			p.count("state", 1)
-			p.cfg.Log.Warn().Err(err).Int("partition", c.Partition).Msg("unreadable snapshot: restoring from the changelog")
-		}
-		if ok {
-			if err := p.checkHomes(part); err != nil {
-				return err
-			}
-			p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
-				Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state from the local snapshot")
-			p.own(part)
-			return nil
-		}
-	}
-	part := &partition{id: c.Partition, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{}, next: c.Committed}
-	bad := 0
-	_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.Changelog, c.Partition, func(m stream.Record) error {
-		if p.restoreRecord(part, m) {
-			return nil
-		}
-		if m.Value == nil {
-			delete(part.contacts, string(m.Key))
-			return nil
-		}
-		st, err := e.Decode(m.Value)
-		if err != nil {
-			bad++ // a state we cannot read is rebuilt from the events that follow
-			return nil
-		}
-		part.contacts[string(m.Key)] = st
-		return nil
-	})
+	part, err := p.restore(ctx, c)
 	if err != nil {
-		return fmt.Errorf("restore partition %d from %s: %w", c.Partition, p.cfg.Changelog, err)
-	}
-	if err := p.checkHomes(part); err != nil {
 		return err
 	}
-	if bad > 0 {
-		p.count("state", bad)
-		p.cfg.Log.Warn().Int("partition", c.Partition).Int("unreadable", bad).Msg("skipped unreadable contact states in the changelog")
-	}
-	p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
-		Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state")
 	p.own(part)
 	return nil
-}
-
-// checkHomes refuses a partition's state that holds contacts whose home
-// partition is another: state keyed to another partition count of the
-// events topic, which scoring on would split.
-func (p *Processor) checkHomes(part *partition) error {
-	if p.cfg.Partitions <= 0 {
-		return nil
-	}
-	strays, example := 0, ""
-	for id := range part.contacts {
-		if HomePartition([]byte(id), p.cfg.Partitions) != part.id {
-			strays++
-			example = id
-		}
-	}
-	if strays == 0 {
-		return nil
-	}
-	return partitionCountError(p.cfg.Topic, p.cfg.Partitions, part.id, strays, example)
 }
 
 func (p *Processor) own(part *partition) {
@@ -307,6 +214,25 @@ func (p *Processor) Revoked(ctx context.Context, c *stream.Claim) error {
 	return nil
 }
 
+// abandon forgets a partition whose batch did not become durable (its
+// generation ended, or a durable step failed): its in-memory state is
+// ahead of what was saved and must be neither reused nor snapshotted. It
+// reports whether the partition was still owned.
+func (p *Processor) abandon(part *partition) bool {
+	p.mu.Lock()
+	owned := p.parts[part.id] == part
+	if owned {
+		delete(p.parts, part.id)
+	}
+	p.mu.Unlock()
+	if owned {
+		part.mu.Lock()
+		p.addContacts(-len(part.contacts))
+		part.mu.Unlock()
+	}
+	return owned
+}
+
 func (p *Processor) addContacts(n int) {
 	v := p.contacts.Add(int64(n))
 	if p.cfg.Metrics != nil {
@@ -314,36 +240,56 @@ func (p *Processor) addContacts(n int) {
 	}
 }
 
-// batch collects a batch's effects before they are made durable.
-type batch struct {
-	forwards    map[int][]stream.Record // by home partition
-	crossings   []stream.Record
-	deadLetters []stream.Record
-	scores      []stream.Record
-	touches     []analytics.Touch
-	ledger      []analytics.LedgerRow
-	crossRows   []analytics.CrossingRow
-	forgets     []forgetting // contacts the batch forgot (forget.go)
-	// dirty maps the contacts the batch changed to their ids: keyed by
-	// pointer, it hashes eight bytes and never reads a key's characters.
-	dirty   map[*scoring.Contact]string
-	members memberBatch
-}
-
-// adopt moves the partition's state to new rules: unchanged groups keep
-// their sums (see scoring's codec).
-func (part *partition) adopt(e *scoring.Engine) {
-	if part.engine == e {
-		return
-	}
-	var buf []byte
-	for id, c := range part.contacts {
-		buf = part.engine.Encode(buf[:0], c)
-		if moved, err := e.Decode(buf); err == nil {
-			part.contacts[id] = moved
+// Handle scores a batch and queues its effects to be made durable in an
+// order that makes a crash at any point harmless: dead letters and
+// crossings, then the touch history, then the contacts' new state, then
+// the offset. A crash before the state is saved replays the batch and
+// re-announces its crossings under the same ids; after, the replayed
+// events are already in the state's seen set and change nothing.
+func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
+	start := time.Now()
+	p.mu.Lock()
+	part := p.parts[c.Partition]
+	p.mu.Unlock()
+	if part == nil {
+		if ended(c) {
+			return nil // abandoned: the partition has a new owner
 		}
+		return fmt.Errorf("partition %d: a batch before its state was restored", c.Partition)
 	}
-	part.engine, part.scorer = e, scoring.NewScorer(e)
+	// Room first, holding no lock (score reads take part.mu): the state
+	// must never run ahead of the batches queued to make it durable.
+	if err := part.flight.room(p.cfg.maxInFlight(), c.Done()); err != nil {
+		return p.failed(c, part, err)
+	}
+	part.mu.Lock()
+	part.adopt(p.Engine())
+	if part.dirty == nil {
+		part.dirty = make(map[*scoring.Contact]string, len(msgs))
+	}
+	clear(part.dirty)
+	pd := &pending{batch: batch{dirty: part.dirty}, next: msgs[len(msgs)-1].Offset + 1, start: start}
+	pd.states = part.flight.buffer()
+	pd.touches, pd.ledger = pd.states.touches[:0], pd.states.ledger[:0]
+	p.scoreBatch(part, msgs, &pd.batch)
+	pd.states.touches, pd.states.ledger = pd.touches, pd.ledger
+	pd.stateMsgs = part.encodeStates(part.dirty, pd.states)
+	if p.cfg.Members != nil {
+		pd.memberMsgs = p.cfg.Members.encode(&pd.members)
+	}
+	pd.dirty = nil
+	part.next = pd.next
+	part.mu.Unlock()
+	pd.done = c.Track(pd.next)
+	run, err := part.flight.push(pd)
+	if err != nil {
+		return p.failed(c, part, err)
+	}
+	p.inFlight(1)
+	if run {
+		go p.drain(ctx, c, part)
+	}
+	return nil
 }
 
 // scoreBatch scores a fetched batch in three passes: decode every message
@@ -407,18 +353,6 @@ func (p *Processor) reroute(part *partition, m *stream.Record, b *batch) bool {
 	return true
 }
 
-// deadLetter sends m to the dead-letter topic with err as the reason.
-func (p *Processor) deadLetter(m *stream.Record, b *batch, kind string, err error) {
-	d := stream.DeadLetter(*m, err.Error())
-	if _, cut := d.Header(stream.HeaderDLQTruncated); cut {
-		p.bounded("dead_letter")
-	}
-	b.deadLetters = append(b.deadLetters, d)
-	p.outcome("dead_letter")
-	p.count(kind, 1)
-	p.cfg.Log.Warn().Int("partition", m.Partition).Int64("offset", m.Offset).Str("kind", kind).Err(err).Msg("dead-lettered an event")
-}
-
 // decode reads a message's event; a malformed one is dead-lettered.
 func (p *Processor) decode(m *stream.Record, b *batch) (events.Event, bool) {
 	ev, err := events.Decode(m.Value)
@@ -436,25 +370,6 @@ func (p *Processor) decode(m *stream.Record, b *batch) (events.Event, bool) {
 	return ev, true
 }
 
-// contact is the partition's state for a contact, new and empty the first
-// time.
-func (p *Processor) contact(part *partition, id string) *scoring.Contact {
-	st := part.contacts[id]
-	if st == nil {
-		st = &scoring.Contact{}
-		part.contacts[id] = st
-		p.addContacts(1)
-	}
-	return st
-}
-
-// keepsLedger: the recorder keeps touches and ledger rows, so scoring must
-// give the per-group deltas.
-func (p *Processor) keepsLedger() bool {
-	_, discard := p.cfg.Recorder.(Discard)
-	return !discard
-}
-
 // scoreEvent applies one decoded event and collects its effects; it
 // reports false for a duplicate, which changes nothing.
 func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) bool {
@@ -463,119 +378,216 @@ func (p *Processor) scoreEvent(part *partition, ev *events.Event, b *batch) bool
 	return p.collect(part, st, ev, part.scorer.Apply(st, ev), b)
 }
 
-// collect gathers what scoring ev into st did: outcome metrics, the dirty
-// state, touches and ledger rows, crossings. It reports false for a
-// duplicate, which changes nothing.
-func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Event, o *scoring.Outcome, b *batch) bool {
-	if o.Duplicate {
-		p.outcome("duplicate")
-		return false
-	}
-	p.outcome("scored")
-	if len(o.Errors) > 0 {
-		p.count("expression", len(o.Errors))
-		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
-	}
-	b.dirty[st] = ev.ContactID
-	if p.cfg.Members != nil {
-		p.cfg.Members.observe(part.id, part.engine.Rules, st, ev, o, &b.members)
-	}
-	version := part.engine.Rules.Version
-	if part.scorer.Ledger {
-		b.touches = append(b.touches, analytics.TouchFromEvent(*ev, version))
-		b.ledger = appendLedger(b.ledger, part.engine.Rules, ev, o, version)
-	}
-	for _, h := range o.Hits {
-		m := part.engine.Rules.Models[h.Model]
-		th := m.Thresholds[h.Threshold]
-		x := events.Crossing{
-			CrossingID:    events.CrossingID(ev.ContactID, m.Name, th.Name, ev.ID),
-			ContactID:     ev.ContactID,
-			CompanyID:     ev.CompanyID,
-			Model:         m.Name,
-			Score:         rules.Float(h.Score),
-			Threshold:     rules.Float(th.At),
-			ThresholdName: th.Name,
-			CrossedAt:     ev.OccurredAt,
-			EventID:       ev.ID,
-			RuleVersion:   version,
-			Contact:       ev.Contact,
+// failed handles a batch that cannot go on because an earlier one was not
+// made durable (or the generation ended): the partition's in-memory state
+// is ahead of what was saved, so it is dropped. After the generation's
+// end that is expected (the new owner replays from the committed offset);
+// before, the error stops the consumer.
+func (p *Processor) failed(c *stream.Claim, part *partition, err error) error {
+	if ended(c) || errors.Is(err, errGenerationEnded) {
+		if p.abandon(part) {
+			p.cfg.Log.Warn().Int("partition", c.Partition).Err(err).
+				Msg("generation ended during a batch: its state is not saved and the partition's state dropped; the new owner replays it")
 		}
-		data, cut := boundCrossing(&x)
-		if cut {
-			p.bounded("crossing")
-			p.cfg.Log.Warn().Str("contact_id", ev.ContactID).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).
-				Int("contact_properties", len(ev.Contact)).Msg("crossing too large for Kafka: its contact snapshot is cut to what fits")
-		}
-		b.crossings = append(b.crossings, stream.Message(ev.ContactID, data))
-		b.crossRows = append(b.crossRows, analytics.CrossingRow{
-			CrossingID: x.CrossingID, ContactID: x.ContactID, CompanyID: x.CompanyID, Model: x.Model,
-			ThresholdName: th.Name, Threshold: th.At, Score: h.Score, CrossedAt: x.CrossedAt,
-			EventID: x.EventID, RuleVersion: version,
-		})
-		if p.cfg.Metrics != nil {
-			p.cfg.Metrics.Crossings.WithLabelValues(m.Name, th.Name).Inc()
-		}
-		p.cfg.Log.Info().Str("contact_id", ev.ContactID).Str("model", m.Name).Str("threshold", th.Name).
-			Float64("score", x.Score).Str("event_id", ev.ID).Str("crossing_id", x.CrossingID).Msg("threshold crossed")
+		return nil
 	}
-	return true
+	p.abandon(part)
+	return err
 }
 
-// marshalCrossing is encoding/json's encoding of x without HTML escaping
-// (no browser reads it, and escaping makes each '<', '>' or '&' six
-// bytes), three times faster: goccy/go-json sorts map keys and escapes
-// as encoding/json does (crossing_test.go holds them to the same bytes).
-func marshalCrossing(x *events.Crossing) []byte {
-	data, err := gojson.MarshalWithOption(x, gojson.DisableHTMLEscape())
-	if err != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.Encode(x) // plain types: cannot fail
-		data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	}
-	return data
+// failedStep reports a batch whose durable step failed while the
+// partition is still this member's: its state is dropped (by Revoked or
+// the next Handle, never snapshotted) and the consumer stops.
+func (p *Processor) failedStep(c *stream.Claim, err error) {
+	p.cfg.Log.Error().Int("partition", c.Partition).Err(err).
+		Msg("a durable step of a batch failed: the partition's state is dropped (no snapshot); the batch is replayed from the committed offset")
+	c.Fail(err)
 }
 
-// appendLedger writes, per model and group, the points the rule awarded
-// for this event and how much the group's clamped sum moved; the
-// _total_clamp rows carry the total clamp, so deltas add up to the score.
-func appendLedger(rows []analytics.LedgerRow, set *rules.Set, ev *events.Event, o *scoring.Outcome, version string) []analytics.LedgerRow {
-	for _, mr := range o.Models {
-		m := set.Models[mr.Model]
-		start := len(rows)
-		// The model's row for group g, added when first met: a few rows
-		// an event, so a scan beats a map allocated per event.
-		at := func(g int) int {
-			name := analytics.TotalClampGroup
-			if g >= 0 {
-				name = m.Groups[g].Name
+// drain makes the partition's queued batches durable, all queued at once,
+// until the queue is empty or a batch fails; a failure stops the
+// partition's consumer (stream.Claim.Fail) unless its generation ended.
+func (p *Processor) drain(ctx context.Context, c *stream.Claim, part *partition) {
+	for {
+		group := part.flight.take()
+		if group == nil {
+			return
+		}
+		if err := p.durable(ctx, c, part, group); err != nil {
+			dropped := part.flight.fail(err)
+			p.inFlight(-len(group) - dropped)
+			if !ended(c) {
+				p.failedStep(c, err)
 			}
-			for i := start; i < len(rows); i++ {
-				if rows[i].Group == name {
-					return i
+			return
+		}
+		for _, pd := range group {
+			pd.done()
+			if p.cfg.Metrics != nil {
+				p.cfg.Metrics.Batch.Observe(time.Since(pd.start).Seconds())
+			}
+		}
+		p.inFlight(-len(group))
+		part.flight.finish(group)
+	}
+}
+
+func (p *Processor) inFlight(n int) {
+	v := p.batchesInFlight.Add(int64(n))
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.InFlight.Set(float64(v))
+	}
+}
+
+// durable writes the effects of a group of consecutive batches, step by
+// step, each step for all of them.
+func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partition, group []*pending) error {
+	ctx, stop := untilDone(ctx, c.Done())
+	defer stop()
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"forwards", func() error { return p.writeForwards(ctx, gatherForwards(group)) }},
+		{"dead_letters", func() error {
+			dl := gather(group, func(pd *pending) []stream.Record { return pd.deadLetters })
+			return p.writeBounded(ctx, p.cfg.DeadLetters, dl, "dead_letter", stream.StripDeadLetter)
+		}},
+		{"crossings", func() error {
+			xs := gather(group, func(pd *pending) []stream.Record { return pd.crossings })
+			return p.writeBounded(ctx, p.cfg.Crossings, xs, "crossing", stripCrossing)
+		}},
+		{"scores", func() error {
+			return write(ctx, p.cfg.Scores, gather(group, func(pd *pending) []stream.Record { return pd.scores }))
+		}},
+		{"history", func() error {
+			r := p.cfg.Recorder
+			for _, pd := range group {
+				if err := errors.Join(r.AddTouches(pd.touches...), r.AddLedger(pd.ledger...), r.AddCrossings(pd.crossRows...)); err != nil {
+					return err
 				}
 			}
-			rows = append(rows, analytics.LedgerRow{
-				ContactID: ev.ContactID, Model: m.Name, EventID: ev.ID, Group: name,
-				OccurredAt: ev.OccurredAt, RuleVersion: version,
-			})
-			return len(rows) - 1
-		}
-		// at may grow rows: index only once it returned.
-		for _, a := range o.Awards {
-			if a.Model == mr.Model {
-				i := at(a.Group)
-				rows[i].Points = a.Points
+			return r.Flush(ctx)
+		}},
+		{"forget", func() error { return p.eraseForgotten(ctx, group) }},
+		{"company_changes", func() error {
+			if p.cfg.Members == nil {
+				return nil
+			}
+			return write(ctx, p.cfg.Members.Changes, gather(group, func(pd *pending) []stream.Record { return pd.members.changes }))
+		}},
+		{"members", func() error {
+			if p.cfg.Members == nil {
+				return nil
+			}
+			if ended(c) {
+				return errGenerationEnded
+			}
+			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
+			defer cancel()
+			return p.cfg.Members.save(sctx, part.id, gather(group, func(pd *pending) []stream.Record { return pd.memberMsgs }))
+		}},
+		{"state", func() error {
+			if ended(c) {
+				return errGenerationEnded
+			}
+			msgs := changelogMsgs(group)
+			if len(msgs) == 0 || p.cfg.States == nil {
+				return nil
+			}
+			// Bounded well inside the group's rebalance timeout, so a
+			// write cannot land after the partition was handed over.
+			sctx, cancel := context.WithTimeout(ctx, p.cfg.stateWriteTimeout())
+			defer cancel()
+			// The changelog is co-partitioned with the events: a contact's
+			// state goes where Assigned will look for it. A contact in
+			// two batches of the group is written twice, in order: the
+			// last record wins.
+			if err := p.cfg.States.WritePartition(sctx, part.id, msgs...); err != nil {
+				// A failed request may still be reading the buffers.
+				for _, pd := range group {
+					pd.states = &stateBuf{}
+				}
+				return err
+			}
+			return nil
+		}},
+	}
+	for _, s := range steps {
+		if p.cfg.fault != nil {
+			if err := p.cfg.fault(s.name); err != nil {
+				return err
 			}
 		}
-		for _, d := range mr.Deltas {
-			i := at(d.Group)
-			rows[i].Delta = d.Delta
+		if err := s.run(); err != nil {
+			p.count(s.name, 1)
+			return fmt.Errorf("partition %d: %s: %w", part.id, s.name, err)
 		}
 	}
-	return rows
+	return nil
+}
+
+// gather is the messages of every batch of the group, in order.
+func gather(group []*pending, of func(*pending) []stream.Record) []stream.Record {
+	if len(group) == 1 {
+		return of(group[0])
+	}
+	n := 0
+	for _, pd := range group {
+		n += len(of(pd))
+	}
+	out := make([]stream.Record, 0, n)
+	for _, pd := range group {
+		out = append(out, of(pd)...)
+	}
+	return out
+}
+
+// gatherForwards is the group's forwarded events by home partition, each
+// partition's in the order they arrived.
+func gatherForwards(group []*pending) map[int][]stream.Record {
+	if len(group) == 1 {
+		return group[0].forwards
+	}
+	var out map[int][]stream.Record
+	for _, pd := range group {
+		for home, msgs := range pd.forwards {
+			if out == nil {
+				out = map[int][]stream.Record{}
+			}
+			out[home] = append(out[home], msgs...)
+		}
+	}
+	return out
+}
+
+// writeForwards writes each home partition's forwarded events, in the
+// order they arrived.
+func (p *Processor) writeForwards(ctx context.Context, fw map[int][]stream.Record) error {
+	if len(fw) == 0 {
+		return nil
+	}
+	if p.cfg.Forward == nil {
+		return errors.New("events to forward to their home partition, and no producer for the events topic")
+	}
+	homes := make([]int, 0, len(fw))
+	for h := range fw {
+		homes = append(homes, h)
+	}
+	slices.Sort(homes)
+	for _, h := range homes {
+		if err := p.cfg.Forward.WritePartition(ctx, h, fw[h]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func write(ctx context.Context, w Producer, msgs []stream.Record) error {
+	if len(msgs) == 0 || w == nil {
+		return nil
+	}
+	return w.Write(ctx, msgs...)
 }
 
 // errGenerationEnded stops a batch before it saves state: the partition
@@ -608,54 +620,6 @@ func untilDone(ctx context.Context, done <-chan struct{}) (context.Context, cont
 	return gctx, cancel
 }
 
-// abandon forgets a partition whose batch did not become durable (its
-// generation ended, or a durable step failed): its in-memory state is
-// ahead of what was saved and must be neither reused nor snapshotted. It
-// reports whether the partition was still owned.
-func (p *Processor) abandon(part *partition) bool {
-	p.mu.Lock()
-	owned := p.parts[part.id] == part
-	if owned {
-		delete(p.parts, part.id)
-	}
-	p.mu.Unlock()
-	if owned {
-		part.mu.Lock()
-		p.addContacts(-len(part.contacts))
-		part.mu.Unlock()
-	}
-	return owned
-}
-
-// writeForwards writes each home partition's forwarded events, in the
-// order they arrived.
-func (p *Processor) writeForwards(ctx context.Context, fw map[int][]stream.Record) error {
-	if len(fw) == 0 {
-		return nil
-	}
-	if p.cfg.Forward == nil {
-		return errors.New("events to forward to their home partition, and no producer for the events topic")
-	}
-	homes := make([]int, 0, len(fw))
-	for h := range fw {
-		homes = append(homes, h)
-	}
-	slices.Sort(homes)
-	for _, h := range homes {
-		if err := p.cfg.Forward.WritePartition(ctx, h, fw[h]...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func write(ctx context.Context, w Producer, msgs []stream.Record) error {
-	if len(msgs) == 0 || w == nil {
-		return nil
-	}
-	return w.Write(ctx, msgs...)
-}
-
 func (p *Processor) outcome(o string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.Events.WithLabelValues(o).Inc()
@@ -666,36 +630,4 @@ func (p *Processor) count(kind string, n int) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.Errors.WithLabelValues(kind).Add(float64(n))
 	}
-}
-
-// ScoreOf answers a contact's scores at asOf (zero: its latest event) from
-// the state this instance holds; ok is false when no owned partition holds
-// the contact.
-func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.Line, latest time.Time, ok bool) {
-	p.mu.Lock()
-	parts := make([]*partition, 0, len(p.parts))
-	for _, part := range p.parts {
-		parts = append(parts, part)
-	}
-	p.mu.Unlock()
-	for _, part := range parts {
-		part.mu.Lock()
-		st := part.contacts[contactID]
-		if st == nil {
-			part.mu.Unlock()
-			continue
-		}
-		T := st.Latest
-		if !asOf.IsZero() {
-			T = asOf.UnixNano()
-		}
-		s := scoring.NewScorer(part.engine)
-		for mi := range part.engine.Rules.Models {
-			lines = append(lines, backtest.ScoreLine(s, contactID, st, mi, T))
-		}
-		latest = time.Unix(0, st.Latest).UTC()
-		part.mu.Unlock()
-		return lines, latest, true
-	}
-	return nil, time.Time{}, false
 }
