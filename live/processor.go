@@ -333,7 +333,7 @@ func (p *Processor) reroute(part *partition, m *stream.Record, b *batch) bool {
 	if home == part.id {
 		return false
 	}
-	if from, hop := (*m).Header(HeaderReroutedFrom); hop {
+	if from, hop := m.Header(HeaderReroutedFrom); hop {
 		// Forwarded once already, and still not home: the partition
 		// count changed under the running scorer. Never loop.
 		err := fmt.Errorf("message keyed %q was forwarded from %s to its home partition and arrived in partition %d, not %d: did the events topic's partition count change?",
