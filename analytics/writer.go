@@ -34,8 +34,14 @@ type WriterOptions struct {
 	// next one, and a line when an insert succeeds after failures.
 	Logger *zerolog.Logger
 	// OnError, when set, is called after every failed INSERT attempt
-	// (for an error counter); it must not block.
+	// and every failed idle ping (table "ping"), for an error counter; it
+	// must not block.
 	OnError func(table string, err error)
+	// PingInterval: when nothing was inserted for this long, the writer
+	// pings ClickHouse, so an outage with no traffic shows as a failed
+	// insert would (Stats.FailingSince, OnError, a warning) and clears
+	// when it answers again (default 5 s).
+	PingInterval time.Duration
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -53,6 +59,9 @@ func (o WriterOptions) withDefaults() WriterOptions {
 	}
 	if o.InsertTimeout <= 0 {
 		o.InsertTimeout = 60 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 5 * time.Second
 	}
 	if o.Logger == nil {
 		l := zerolog.Nop()
@@ -93,6 +102,7 @@ type Writer struct {
 	retries  uint64
 	lastErr  error
 	failing  time.Time // first failure of the current run of failures
+	lastTalk time.Time // last insert or ping attempt: pings only when idle
 	closed   bool
 	progress chan struct{} // closed and replaced whenever durable moves or the writer closes
 
@@ -302,6 +312,54 @@ func (w *Writer) run(ctx context.Context) {
 		if err := w.flushOnce(ctx); err != nil {
 			return // only when ctx ended: Close gave up
 		}
+		w.pingIfIdle(ctx)
+	}
+}
+
+// pingIfIdle pings ClickHouse when nothing talked to it for PingInterval:
+// without traffic, an outage would go unseen until the next insert. A
+// failed ping counts as a failed insert attempt; an answer ends the run
+// of failures.
+func (w *Writer) pingIfIdle(ctx context.Context) {
+	w.mu.Lock()
+	idle := time.Since(w.lastTalk) >= w.opts.PingInterval
+	if idle {
+		w.lastTalk = time.Now()
+	}
+	wasFailing := w.failing
+	w.mu.Unlock()
+	if !idle {
+		return
+	}
+	// Bounded: a flush waiting behind a hung ping waits no longer.
+	pctx, cancel := context.WithTimeout(ctx, min(w.opts.PingInterval, 5*time.Second))
+	err := w.db.ping(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return // stopping: not ClickHouse's failure
+	}
+	w.mu.Lock()
+	if err != nil {
+		err = fmt.Errorf("ping: %w", err)
+		w.retries++
+		if w.failing.IsZero() {
+			w.failing = time.Now()
+		}
+	} else {
+		w.failing = time.Time{}
+	}
+	w.lastErr = err
+	failing := w.failing
+	w.mu.Unlock()
+	switch {
+	case err != nil:
+		if w.opts.OnError != nil {
+			w.opts.OnError("ping", err)
+		}
+		w.log.Warn().Err(err).Dur("failing_for", time.Since(failing).Round(time.Millisecond)).
+			Dur("retry_in", w.opts.PingInterval).Msg("ClickHouse does not answer (idle ping); retrying")
+	case !wasFailing.IsZero():
+		w.log.Info().Dur("failed_for", time.Since(wasFailing).Round(time.Millisecond)).Msg("ClickHouse answers again (idle ping)")
 	}
 }
 
@@ -366,6 +424,7 @@ func (w *Writer) insertRetrying(ctx context.Context, table string, columns []str
 		defer cancel()
 		err := w.db.insert(actx, table, columns, data)
 		w.mu.Lock()
+		w.lastTalk = time.Now()
 		if err != nil {
 			w.retries++
 			if w.failing.IsZero() {

@@ -202,7 +202,7 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scorer_clickhouse_failing_seconds",
-			Help: "How long ClickHouse inserts (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
+			Help: "How long ClickHouse inserts, idle pings (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
 		}, func() float64 {
 			if since := s.sinkFailingSince(); !since.IsZero() {
 				return time.Since(since).Seconds()
@@ -338,7 +338,7 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, "not consuming", http.StatusServiceUnavailable)
 		case s.writer.Load() != nil && !s.writer.Load().Stats().FailingSince.IsZero():
 			st := s.writer.Load().Stats()
-			http.Error(w, fmt.Sprintf("ClickHouse inserts failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
+			http.Error(w, fmt.Sprintf("ClickHouse failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
 		case !s.consumer.InGeneration():
 			http.Error(w, "joining the consumer group (or rebalancing)", http.StatusServiceUnavailable)
 		case s.processor.Restoring() > 0:
