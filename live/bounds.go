@@ -70,12 +70,25 @@ func tooLarge(err error) bool {
 }
 
 // writeBounded writes msgs; when some are refused for their size (a
-// topic whose max.message.bytes is below the default), it writes them one
-// by one and replaces each refused one by strip(it), counted as kind.
+// topic whose max.message.bytes is below the default), it writes those
+// not yet written one by one and replaces each refused one by strip(it),
+// counted as kind. Each message is written once.
 func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []kafka.Message, kind string, strip func(kafka.Message) kafka.Message) error {
 	err := write(ctx, w, msgs)
 	if err == nil || !tooLarge(err) {
 		return err
+	}
+	// The broker refuses per partition: the others' messages are written
+	// and must not be written again.
+	var each kafka.WriteErrors
+	if errors.As(err, &each) && len(each) == len(msgs) {
+		left := make([]kafka.Message, 0, each.Count())
+		for i, e := range each {
+			if e != nil {
+				left = append(left, msgs[i])
+			}
+		}
+		msgs = left
 	}
 	// One at a time, each in a request of its own where the producer can
 	// (a batch-mate refused for its size would fail this one too).

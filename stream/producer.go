@@ -336,8 +336,16 @@ func describeWriteErr(err error) error {
 	for msg, n := range counts {
 		parts = append(parts, fmt.Sprintf("%d x %s", n, msg))
 	}
-	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), first)
+	// Both wrapped: errors.Is finds the cause, and errors.As the
+	// per-message errors (which messages were written).
+	return fmt.Errorf("%s: %w%w", strings.Join(parts, "; "), first, hidden{we})
 }
+
+// hidden wraps an error without adding to the message.
+type hidden struct{ err error }
+
+func (h hidden) Error() string { return "" }
+func (h hidden) Unwrap() error { return h.err }
 
 // Message builds a keyed message; headers come as name, value pairs.
 func Message(key string, value []byte, headers ...string) kafka.Message {
