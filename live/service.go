@@ -70,8 +70,11 @@ const MaxBatch = 2000
 // in flight allow (up to 200,000 rows a table per INSERT): with the
 // batches pipelined, an insert carries every row scored while the
 // previous one ran, and its cost on the server is mostly per insert and
-// per monthly partition touched, not per row.
-var HistoryWriterOptions = analytics.WriterOptions{BatchSize: 200_000}
+// per monthly partition touched, not per row: each flush lingers up to
+// 100 ms for more batches to join it (measured on ClickHouse 18.16:
+// inserts of 2,000 events cost the server 23-30 µs an event, of 20,000
+// events 8).
+var HistoryWriterOptions = analytics.WriterOptions{BatchSize: 200_000, Linger: 100 * time.Millisecond}
 
 // closeTimeout bounds the ClickHouse writer's last flush at stop: rows
 // still unwritten belong to batches that were not committed, which the
