@@ -195,8 +195,8 @@ func TestWriterIdlePingReportsAnOutage(t *testing.T) {
 		t.Fatalf("healthy and idle: %+v", st)
 	}
 
-	p.Set(tcpcut.Refuse)
 	cut := time.Now()
+	p.Set(tcpcut.Refuse)
 	deadline := time.Now().Add(10 * time.Second)
 	for w.Stats().FailingSince.IsZero() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
