@@ -37,6 +37,8 @@ func (c *chdbDB) close() { c.conn.Close() }
 
 func (c *chdbDB) run(q, format string) ([]byte, error) { return c.conn.Query(q, format) }
 
+func (c *chdbDB) ping(context.Context) error { return nil }
+
 func (c *chdbDB) exec(_ context.Context, q string) error {
 	_, err := c.run(q, "TabSeparated")
 	return err

@@ -3,12 +3,14 @@ package analytics
 import (
 	"context"
 	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 )
 
@@ -166,4 +168,71 @@ func TestWriterReportsAnOutage(t *testing.T) {
 	if n := countRows(t, s, "SELECT uniqExact(event_id) FROM touches"); n != 2 {
 		t.Fatalf("%d touches stored, want 2", n)
 	}
+}
+
+// With nothing to insert, an outage still shows: the writer pings when
+// idle, and a failed ping is reported as a failed insert is (FailingSince,
+// LastErr, OnError, a warning); the answer after it clears them.
+func TestWriterIdlePingReportsAnOutage(t *testing.T) {
+	p, dsn := proxied(t)
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	must(t, err)
+	defer s.Close()
+	var mu sync.Mutex
+	failed := map[string]int{}
+	var logs strings.Builder
+	log := zerolog.New(&syncWriter{w: &logs, mu: &mu})
+	w := s.NewWriter(WriterOptions{FlushInterval: 20 * time.Millisecond, PingInterval: 50 * time.Millisecond, Logger: &log,
+		OnError: func(table string, err error) {
+			mu.Lock()
+			failed[table]++
+			mu.Unlock()
+		}})
+	defer w.Close(ctx)
+	time.Sleep(200 * time.Millisecond)
+	if st := w.Stats(); !st.FailingSince.IsZero() || st.LastErr != nil {
+		t.Fatalf("healthy and idle: %+v", st)
+	}
+
+	cut := time.Now()
+	p.Set(tcpcut.Refuse)
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Stats().FailingSince.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := w.Stats()
+	if st.FailingSince.Before(cut) || st.LastErr == nil || st.Retries == 0 {
+		t.Fatalf("idle during the outage: %+v, want it failing", st)
+	}
+	mu.Lock()
+	if failed["ping"] == 0 || !strings.Contains(logs.String(), "ClickHouse does not answer (idle ping); retrying") {
+		t.Errorf("OnError saw %v; log %q: want the failed ping counted and logged", failed, logs.String())
+	}
+	mu.Unlock()
+
+	p.Set(tcpcut.Up)
+	deadline = time.Now().Add(10 * time.Second)
+	for !w.Stats().FailingSince.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := w.Stats(); !st.FailingSince.IsZero() || st.LastErr != nil {
+		t.Fatalf("after the outage: %+v, want it cleared", st)
+	}
+	mu.Lock()
+	if !strings.Contains(logs.String(), "ClickHouse answers again (idle ping)") {
+		t.Errorf("no line saying ClickHouse answers again: %q", logs.String())
+	}
+	mu.Unlock()
+}
+
+type syncWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

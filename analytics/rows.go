@@ -124,16 +124,23 @@ func TouchFromEvent(e events.Event, ruleVersion string) Touch {
 		EventID: e.ID, ContactID: e.ContactID, CompanyID: e.CompanyID, Type: e.Type,
 		OccurredAt: e.OccurredAt, RuleVersion: ruleVersion, Properties: "{}",
 	}
-	if len(e.Properties) > 0 {
-		// Compact text with sorted keys, which the visitParam* functions
-		// used by reports require (no spaces); goccy/go-json writes what
-		// encoding/json does (TestTouchJSONAsEncodingJSON), at a third of
-		// the cost: the scorer encodes two objects per event.
+	// Compact text with sorted keys, which the visitParam* functions used
+	// by reports require (no spaces): the text the event arrived with when
+	// it is already that (events.DecodeKeepJSON), else encoded again;
+	// goccy/go-json writes what encoding/json does
+	// (TestTouchJSONAsEncodingJSON), at a third of the cost.
+	switch {
+	case e.PropertiesJSON != "":
+		t.Properties = e.PropertiesJSON
+	case len(e.Properties) > 0:
 		if b, err := gojson.Marshal(e.Properties); err == nil {
 			t.Properties = string(b)
 		}
 	}
-	if len(e.Contact) > 0 {
+	switch {
+	case e.ContactJSON != "":
+		t.Contact = e.ContactJSON
+	case len(e.Contact) > 0:
 		if b, err := gojson.Marshal(e.Contact); err == nil {
 			t.Contact = string(b)
 		}

@@ -31,4 +31,27 @@ func TestTouchJSONAsEncodingJSON(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, c.got, want)
 		}
 	}
+	// The text an event arrived with, kept by DecodeKeepJSON, makes the
+	// same touch.
+	raw, err := json.Marshal(events.Event{ID: "e1", ContactID: "c1", Type: "page_view", OccurredAt: time.Unix(0, 0).UTC(), Properties: props, Contact: contact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := events.DecodeKeepJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept := TouchFromEvent(ev, "v1"); kept.Properties != tc.Properties || kept.Contact != tc.Contact {
+		t.Errorf("touch from the kept text:\n%s %s\nwant\n%s %s", kept.Properties, kept.Contact, tc.Properties, tc.Contact)
+	}
+	// Without characters encoding/json escapes, the text is kept as is.
+	plain := map[string]any{"url": "https://example.com/a?b=1", "n": 3.5, "nested": map[string]any{"z": []any{1.0, "x", nil, true}}}
+	raw, _ = json.Marshal(events.Event{ID: "e2", ContactID: "c1", Type: "page_view", OccurredAt: time.Unix(0, 0).UTC(), Properties: plain, Contact: plain})
+	if ev, err = events.DecodeKeepJSON(raw); err != nil || ev.PropertiesJSON == "" || ev.ContactJSON == "" {
+		t.Fatalf("encoding/json's text not kept: %q, %q (%v)", ev.PropertiesJSON, ev.ContactJSON, err)
+	}
+	want, _ := json.Marshal(plain)
+	if kept := TouchFromEvent(ev, "v1"); kept.Properties != string(want) || kept.Contact != string(want) {
+		t.Errorf("touch from the kept text: %s %s, want %s", kept.Properties, kept.Contact, want)
+	}
 }

@@ -23,6 +23,8 @@ type db interface {
 	query(ctx context.Context, query string) (rows, error)
 	// insert appends columns (one typed slice per name) to table.
 	insert(ctx context.Context, table string, columns []string, data []any) error
+	// ping checks that the server answers.
+	ping(ctx context.Context) error
 }
 
 type rows interface {
@@ -36,6 +38,8 @@ type rows interface {
 type nativeDB struct{ conn driver.Conn }
 
 func (n nativeDB) exec(ctx context.Context, q string) error { return n.conn.Exec(ctx, q) }
+
+func (n nativeDB) ping(ctx context.Context) error { return n.conn.Ping(ctx) }
 
 func (n nativeDB) query(ctx context.Context, q string) (rows, error) { return n.conn.Query(ctx, q) }
 

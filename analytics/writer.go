@@ -34,8 +34,21 @@ type WriterOptions struct {
 	// next one, and a line when an insert succeeds after failures.
 	Logger *zerolog.Logger
 	// OnError, when set, is called after every failed INSERT attempt
-	// (for an error counter); it must not block.
+	// and every failed idle ping (table "ping"), for an error counter; it
+	// must not block.
 	OnError func(table string, err error)
+	// Linger is the least time between the starts of two flushes, unless
+	// BatchSize rows of a table are waiting: rows a Flush asks for wait
+	// up to this long for more to join their INSERT. ClickHouse's cost is
+	// mostly per INSERT (a part per table and monthly partition, merged
+	// later), so a pipelined caller that flushes every small batch gets
+	// far cheaper inserts for a little latency (default 0: at once).
+	Linger time.Duration
+	// PingInterval: when nothing was inserted for this long, the writer
+	// pings ClickHouse, so an outage with no traffic shows as a failed
+	// insert would (Stats.FailingSince, OnError, a warning) and clears
+	// when it answers again (default 5 s).
+	PingInterval time.Duration
 }
 
 func (o WriterOptions) withDefaults() WriterOptions {
@@ -54,6 +67,9 @@ func (o WriterOptions) withDefaults() WriterOptions {
 	if o.InsertTimeout <= 0 {
 		o.InsertTimeout = 60 * time.Second
 	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 5 * time.Second
+	}
 	if o.Logger == nil {
 		l := zerolog.Nop()
 		o.Logger = &l
@@ -67,6 +83,7 @@ type WriterStats struct {
 	Durable  uint64 // rows ClickHouse acknowledged
 	Buffered int    // rows waiting or in flight
 	Retries  uint64 // failed INSERT attempts
+	Inserts  uint64 // INSERTs ClickHouse acknowledged
 	LastErr  error  // the latest failed attempt's error, nil after a success
 	// FailingSince is when the current run of failed attempts began; zero
 	// once an attempt succeeds.
@@ -91,12 +108,15 @@ type Writer struct {
 	added    uint64
 	durable  uint64
 	retries  uint64
+	inserts  uint64
 	lastErr  error
 	failing  time.Time // first failure of the current run of failures
+	lastTalk time.Time // last insert or ping attempt: pings only when idle
 	closed   bool
 	progress chan struct{} // closed and replaced whenever durable moves or the writer closes
 
 	kick   chan struct{}
+	full   chan struct{} // a table has BatchSize rows: no lingering
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -157,6 +177,7 @@ func newWriter(d db, opts WriterOptions) *Writer {
 		db: d, opts: opts, log: opts.Logger,
 		progress: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
+		full:     make(chan struct{}, 1),
 		cancel:   cancel,
 		done:     make(chan struct{}),
 	}
@@ -219,6 +240,10 @@ func add[R any](w *Writer, b *tableBuf[R], rows []R) error {
 	full := len(b.rows) >= w.opts.BatchSize
 	w.mu.Unlock()
 	if full {
+		select {
+		case w.full <- struct{}{}:
+		default:
+		}
 		w.signal()
 	}
 	return nil
@@ -285,13 +310,14 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) Stats() WriterStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, LastErr: w.lastErr, FailingSince: w.failing}
+	return WriterStats{Added: w.added, Durable: w.durable, Buffered: w.buffered, Retries: w.retries, Inserts: w.inserts, LastErr: w.lastErr, FailingSince: w.failing}
 }
 
 func (w *Writer) run(ctx context.Context) {
 	defer close(w.done)
 	t := time.NewTicker(w.opts.FlushInterval)
 	defer t.Stop()
+	var last time.Time // the start of the last flush
 	for {
 		select {
 		case <-ctx.Done():
@@ -299,9 +325,70 @@ func (w *Writer) run(ctx context.Context) {
 		case <-w.kick:
 		case <-t.C:
 		}
+		if wait := w.opts.Linger - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.full:
+			case <-time.After(wait):
+			}
+		}
+		select {
+		case <-w.full:
+		default:
+		}
+		last = time.Now()
 		if err := w.flushOnce(ctx); err != nil {
 			return // only when ctx ended: Close gave up
 		}
+		w.pingIfIdle(ctx)
+	}
+}
+
+// pingIfIdle pings ClickHouse when nothing talked to it for PingInterval:
+// without traffic, an outage would go unseen until the next insert. A
+// failed ping counts as a failed insert attempt; an answer ends the run
+// of failures.
+func (w *Writer) pingIfIdle(ctx context.Context) {
+	w.mu.Lock()
+	idle := time.Since(w.lastTalk) >= w.opts.PingInterval
+	if idle {
+		w.lastTalk = time.Now()
+	}
+	wasFailing := w.failing
+	w.mu.Unlock()
+	if !idle {
+		return
+	}
+	// Bounded: a flush waiting behind a hung ping waits no longer.
+	pctx, cancel := context.WithTimeout(ctx, min(w.opts.PingInterval, 5*time.Second))
+	err := w.db.ping(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return // stopping: not ClickHouse's failure
+	}
+	w.mu.Lock()
+	if err != nil {
+		err = fmt.Errorf("ping: %w", err)
+		w.retries++
+		if w.failing.IsZero() {
+			w.failing = time.Now()
+		}
+	} else {
+		w.failing = time.Time{}
+	}
+	w.lastErr = err
+	failing := w.failing
+	w.mu.Unlock()
+	switch {
+	case err != nil:
+		if w.opts.OnError != nil {
+			w.opts.OnError("ping", err)
+		}
+		w.log.Warn().Err(err).Dur("failing_for", time.Since(failing).Round(time.Millisecond)).
+			Dur("retry_in", w.opts.PingInterval).Msg("ClickHouse does not answer (idle ping); retrying")
+	case !wasFailing.IsZero():
+		w.log.Info().Dur("failed_for", time.Since(wasFailing).Round(time.Millisecond)).Msg("ClickHouse answers again (idle ping)")
 	}
 }
 
@@ -366,6 +453,7 @@ func (w *Writer) insertRetrying(ctx context.Context, table string, columns []str
 		defer cancel()
 		err := w.db.insert(actx, table, columns, data)
 		w.mu.Lock()
+		w.lastTalk = time.Now()
 		if err != nil {
 			w.retries++
 			if w.failing.IsZero() {
@@ -373,6 +461,7 @@ func (w *Writer) insertRetrying(ctx context.Context, table string, columns []str
 			}
 		} else {
 			w.failing = time.Time{}
+			w.inserts++
 		}
 		w.lastErr = err
 		w.mu.Unlock()

@@ -179,3 +179,31 @@ func TestWriterSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("raw rows %d < %d", n, total)
 	}
 }
+
+// With Linger, flushes asked for in quick succession share an INSERT per
+// table instead of one each.
+func TestWriterLingerJoinsFlushes(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	w := s.NewWriter(WriterOptions{Linger: 300 * time.Millisecond})
+	defer w.Close(ctx)
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	must(t, w.AddTouches(touchN(0, base)))
+	must(t, w.Flush(ctx)) // the first flush does not wait
+	before := w.Stats().Inserts
+	errs := make(chan error, 5)
+	for i := 1; i <= 5; i++ {
+		must(t, w.AddTouches(touchN(i, base)))
+		go func() { errs <- w.Flush(ctx) }()
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 5 {
+		must(t, <-errs)
+	}
+	if n := w.Stats().Inserts - before; n != 1 {
+		t.Errorf("%d INSERTs for five flushes 20 ms apart, want 1", n)
+	}
+	if got := countRows(t, s, "SELECT count() FROM touches"); got != 6 {
+		t.Errorf("%d touches stored, want 6", got)
+	}
+}

@@ -27,6 +27,10 @@ type Event struct {
 	OccurredAt time.Time      `json:"occurred_at"`
 	Properties map[string]any `json:"properties,omitempty"`
 	Contact    map[string]any `json:"contact,omitempty"`
+	// PropertiesJSON and ContactJSON, set only by DecodeKeepJSON, are the
+	// objects' text where it is what encoding/json writes for them.
+	PropertiesJSON string `json:"-"`
+	ContactJSON    string `json:"-"`
 }
 
 // Before orders events by (occurred_at, id): the order the semantics walk.

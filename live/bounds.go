@@ -68,12 +68,22 @@ func tooLarge(err error) bool {
 }
 
 // writeBounded writes msgs; when some are refused for their size (a
-// topic whose max.message.bytes is below the default), it writes them one
-// by one and replaces each refused one by strip(it), counted as kind.
+// topic whose max.message.bytes is below the default), it writes those
+// not yet written one by one and replaces each refused one by strip(it),
+// counted as kind. Each message is written once.
 func (p *Processor) writeBounded(ctx context.Context, w Producer, msgs []stream.Record, kind string, strip func(stream.Record) stream.Record) error {
 	err := write(ctx, w, msgs)
 	if err == nil || !tooLarge(err) {
 		return err
+	}
+	// The broker refuses per partition: the others' messages are written
+	// and must not be written again.
+	if refused, ok := stream.Refused(err, len(msgs)); ok {
+		left := make([]stream.Record, 0, len(refused))
+		for _, i := range refused {
+			left = append(left, msgs[i])
+		}
+		msgs = left
 	}
 	// One at a time, each in a request of its own where the producer can
 	// (a batch-mate refused for its size would fail this one too).

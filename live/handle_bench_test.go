@@ -3,6 +3,10 @@ package live
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -113,4 +117,33 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkHandleClickHouse is BenchmarkHandle with the touch history
+// written to ClickHouse (CLICKHOUSE_DSN, a database of its own, dropped
+// after) by the writer `scorer run --clickhouse` uses: cpu-ns/event is
+// the scorer's side of it (row building, the driver's encoding, the
+// garbage), the server's work is not counted.
+func BenchmarkHandleClickHouse(b *testing.B) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		b.Skip("CLICKHOUSE_DSN is not set")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.Path = fmt.Sprintf("/sb_bench_%d", rand.Uint32())
+	s, err := analytics.Open(b.Context(), u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	defer s.DropDatabase(context.Background())
+	w := s.NewWriter(HistoryWriterOptions)
+	defer w.Close(context.Background())
+	benchmarkHandle(b, w, nil)
+	st := w.Stats()
+	b.ReportMetric(float64(st.Durable)/float64(b.N*50_000), "rows/event")
+	b.ReportMetric(float64(st.Durable)/float64(max(1, st.Inserts)), "rows/insert")
 }

@@ -159,7 +159,7 @@ func TestServiceClickHouseOutage(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		return code == 503 && strings.Contains(body, "ClickHouse inserts failing") &&
+		return code == 503 && strings.Contains(body, "ClickHouse failing") &&
 			metric(m, `scorer_errors_total{kind="clickhouse"}`) > 2 && metric(m, "scorer_clickhouse_failing_seconds") > 0 &&
 			metric(m, "scorer_clickhouse_buffered_rows") > 0 &&
 			lag > 0 && metric(m, "scorer_consumer_lag") == float64(lag), nil
@@ -182,6 +182,24 @@ func TestServiceClickHouseOutage(t *testing.T) {
 		_, m := get(t, base+"/metrics")
 		return code == 200 && metric(m, "scorer_clickhouse_failing_seconds") == 0, nil
 	})
+
+	// An outage with no traffic shows too (the writer's idle ping), and
+	// clears when ClickHouse answers.
+	proxy.Set(tcpcut.Refuse)
+	waitFor(t, "the idle outage to show", func() (bool, error) {
+		code, body := get(t, base+"/readyz")
+		_, m := get(t, base+"/metrics")
+		return code == 503 && strings.Contains(body, "ClickHouse failing") && strings.Contains(body, "ping") &&
+			metric(m, "scorer_clickhouse_failing_seconds") > 0 &&
+			logs.count("ClickHouse does not answer (idle ping); retrying") > 0, nil
+	})
+	proxy.Set(tcpcut.Up)
+	waitFor(t, "ready again after the idle outage", func() (bool, error) {
+		code, _ := get(t, base+"/readyz")
+		_, m := get(t, base+"/metrics")
+		return code == 200 && metric(m, "scorer_clickhouse_failing_seconds") == 0, nil
+	})
+
 	store, err := analytics.Open(ctx, direct)
 	if err != nil {
 		t.Fatal(err)

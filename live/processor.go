@@ -355,7 +355,11 @@ func (p *Processor) reroute(part *partition, m *stream.Record, b *batch) bool {
 
 // decode reads a message's event; a malformed one is dead-lettered.
 func (p *Processor) decode(m *stream.Record, b *batch) (events.Event, bool) {
-	ev, err := events.Decode(m.Value)
+	decode := events.Decode
+	if p.keepsLedger() {
+		decode = events.DecodeKeepJSON // the touch stores the objects' text
+	}
+	ev, err := decode(m.Value)
 	if err == nil && string(m.Key) != ev.ContactID {
 		err = fmt.Errorf("event %q: message key %q is not its contact_id %q: a contact's events must share one partition", ev.ID, m.Key, ev.ContactID)
 	}

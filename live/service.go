@@ -70,8 +70,11 @@ const MaxBatch = 2000
 // in flight allow (up to 200,000 rows a table per INSERT): with the
 // batches pipelined, an insert carries every row scored while the
 // previous one ran, and its cost on the server is mostly per insert and
-// per monthly partition touched, not per row.
-var HistoryWriterOptions = analytics.WriterOptions{BatchSize: 200_000}
+// per monthly partition touched, not per row: each flush lingers up to
+// 100 ms for more batches to join it (measured on ClickHouse 18.16:
+// inserts of 2,000 events cost the server 23-30 µs an event, of 20,000
+// events 8).
+var HistoryWriterOptions = analytics.WriterOptions{BatchSize: 200_000, Linger: 100 * time.Millisecond}
 
 // closeTimeout bounds the ClickHouse writer's last flush at stop: rows
 // still unwritten belong to batches that were not committed, which the
@@ -202,7 +205,7 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scorer_clickhouse_failing_seconds",
-			Help: "How long ClickHouse inserts (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
+			Help: "How long ClickHouse inserts, idle pings (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
 		}, func() float64 {
 			if since := s.sinkFailingSince(); !since.IsZero() {
 				return time.Since(since).Seconds()
@@ -338,7 +341,7 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, "not consuming", http.StatusServiceUnavailable)
 		case s.writer.Load() != nil && !s.writer.Load().Stats().FailingSince.IsZero():
 			st := s.writer.Load().Stats()
-			http.Error(w, fmt.Sprintf("ClickHouse inserts failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
+			http.Error(w, fmt.Sprintf("ClickHouse failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
 		case !s.consumer.InGeneration():
 			http.Error(w, "joining the consumer group (or rebalancing)", http.StatusServiceUnavailable)
 		case s.processor.Restoring() > 0:

@@ -134,7 +134,7 @@ for _ in $(seq 150); do
   alive
   code=$(curl -s -o "$work/readyz" -w '%{http_code}' --max-time 2 "http://$http/readyz" || true)
   errors=$(series 'scorer_errors_total{kind="clickhouse"}')
-  if [[ $code == 503 ]] && grep -q "ClickHouse inserts failing" "$work/readyz" && [[ ${errors%.*} -gt ${errors0%.*} ]]; then
+  if [[ $code == 503 ]] && grep -q "ClickHouse failing" "$work/readyz" && [[ ${errors%.*} -gt ${errors0%.*} ]]; then
     outage_ready=$(cat "$work/readyz")
     break
   fi

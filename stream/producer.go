@@ -387,7 +387,31 @@ func describeWriteErr(err error) error {
 	for msg, n := range counts {
 		parts = append(parts, fmt.Sprintf("%d x %s", n, msg))
 	}
-	return fmt.Errorf("%s: %w", strings.Join(parts, "; "), first)
+	// Both wrapped: errors.Is finds the cause, and errors.As the
+	// per-message errors (which messages were written).
+	return fmt.Errorf("%s: %w%w", strings.Join(parts, "; "), first, hidden{we})
+}
+
+// hidden wraps an error without adding to the message.
+type hidden struct{ err error }
+
+func (h hidden) Error() string { return "" }
+func (h hidden) Unwrap() error { return h.err }
+
+// Refused says which of the n records of a failed Write the broker
+// refused, by index; ok is false when err does not say per record (then
+// none may be assumed written).
+func Refused(err error, n int) (refused []int, ok bool) {
+	var each kafka.WriteErrors
+	if !errors.As(err, &each) || len(each) != n {
+		return nil, false
+	}
+	for i, e := range each {
+		if e != nil {
+			refused = append(refused, i)
+		}
+	}
+	return refused, true
 }
 
 // WriteAlone writes one message in a produce request of its own, to the

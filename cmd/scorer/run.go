@@ -58,7 +58,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", live.DefaultNotBefore.Format(time.DateOnly)),
 		"earliest occurred_at accepted, a date or an RFC 3339 time (env SCORER_ACCEPT_SINCE); earlier events are dead-lettered")
 	acceptAhead := fs.String("accept-ahead", envOr("SCORER_ACCEPT_AHEAD", "24h"),
-		"how far after the scorer's clock an occurred_at is accepted (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
+		"how far after the scorer's clock an occurred_at is accepted, more than 0 (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -83,6 +83,12 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	ahead, err := time.ParseDuration(*acceptAhead)
 	if err != nil {
 		return fmt.Errorf("--accept-ahead %q: want a duration such as 24h: %w", *acceptAhead, err)
+	}
+	if ahead == 0 {
+		// Refused rather than taken literally: producers' clocks run a
+		// little ahead of the scorer's, and 0 would dead-letter live events
+		// at random. Nor does it fall back to the default silently.
+		return fmt.Errorf("--accept-ahead %q: must be more than 0 (events stamped even a moment after the scorer's clock would be dead-lettered); give the clock skew you tolerate, e.g. 1m, or leave the default 24h", *acceptAhead)
 	}
 	accept := live.TimeWindow{NotBefore: since.UTC(), MaxAhead: ahead}
 	if err := accept.Validate(); err != nil {
