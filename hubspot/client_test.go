@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -507,5 +508,57 @@ func TestClient429WithoutRetryAfterUsesInterval(t *testing.T) {
 	}
 	if first := log.All()[0]; first.Status != 429 || first.RetryAfter != 300*time.Millisecond || first.RateLimitRemaining != 0 {
 		t.Errorf("audit %+v", first)
+	}
+}
+
+// The start hook sees every attempt before its request reaches HubSpot,
+// without an answer and without the token; the answer is reported later
+// under the same id, one id per attempt.
+func TestClientAuditStartPrecedesRequest(t *testing.T) {
+	sb, _ := sandboxtest.Start(t, func(c *sandbox.Config) { c.ContactsAuto = true })
+	var (
+		mu      sync.Mutex
+		started = map[string]hubspot.Call{}
+		arrived []int // starts recorded when each request reached the server
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived = append(arrived, len(started))
+		mu.Unlock()
+		sb.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, log := sandboxtest.NewClient(t, front.URL, func(c *hubspot.ClientConfig) {
+		c.AuditStart = func(call hubspot.Call) {
+			mu.Lock()
+			defer mu.Unlock()
+			started[call.ID] = call
+		}
+	})
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 1}) // one retried attempt: two ids for one call
+	if _, err := c.GetSequence(context.Background(), "9002", "102"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Enroll(context.Background(), hubspot.EnrollRequest{UserID: "102", ContactID: "77", SequenceID: "9002",
+		SenderEmail: "ben@example.com", SenderAliasAddress: sandboxtest.Token}); err != nil {
+		t.Fatal(err)
+	}
+	done := log.All()
+	if len(done) != 3 || len(started) != 3 || !slices.Equal(arrived, []int{1, 2, 3}) {
+		t.Fatalf("%d answered, %d started, starts seen by the server %v; want 3, 3, [1 2 3]", len(done), len(started), arrived)
+	}
+	for _, d := range done {
+		s, ok := started[d.ID]
+		if d.ID == "" || !ok {
+			t.Fatalf("answered call %q was never started", d.ID)
+		}
+		if s.Status != 0 || s.ResponseBody != "" || s.Method != d.Method || s.Path != d.Path || s.RequestBody != d.RequestBody ||
+			s.ContactID != d.ContactID || !s.Start.Equal(d.Start) {
+			t.Errorf("start %+v does not describe answered %+v", s, d)
+		}
+		if d.Method == http.MethodPost && (s.ContactID != "77" || strings.Contains(s.RequestBody, sandboxtest.Token) ||
+			!strings.Contains(s.RequestBody, "[REDACTED]")) {
+			t.Errorf("enrollment start not scrubbed or not about its contact: %+v", s)
+		}
 	}
 }
