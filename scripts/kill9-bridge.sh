@@ -8,8 +8,10 @@
 # after an enrollment was stored (drop_after_enroll_rate); each sender has a
 # small daily cap (daily_enrollments: CAP). Crossings are produced at a
 # steady rate while the bridge is killed with SIGKILL at random moments
-# (KILLS times, 1-4 s after it starts), restarted each time; a last bridge
-# runs until the topic is consumed and both audit outboxes are empty.
+# (KILLS times, 1-4 s after it starts; the sandbox holds each stored
+# enrollment's answer ANSWER_DELAY, so kills land between enrollments and
+# their answers), restarted each time; a last bridge runs until the topic
+# is consumed and both audit outboxes are empty.
 # Checks, against the sandbox's own record and ClickHouse:
 #   - no sender has more than CAP enrollments (the sandbox's list);
 #   - no contact was enrolled twice;
@@ -25,6 +27,8 @@
 #
 # Environment: CLICKHOUSE_DSN (required: a server the script may create a
 # database on), KILLS (5), CROSSINGS (240), CAP (5), SEED (random),
+# ANSWER_DELAY (300ms: the sandbox holds each stored enrollment's answer
+# this long during the kills, so kills cut enrollment calls),
 # PORT_BASE (34000: the bridge's HTTP port and the sandbox's are taken
 # from it), KEEP=1 keeps the work directory (always kept on failure).
 set -euo pipefail
@@ -37,6 +41,7 @@ CROSSINGS=${CROSSINGS:-240}
 CAP=${CAP:-5}
 SEED=${SEED:-$(( $(date +%s) % 32768 ))}
 PORT_BASE=${PORT_BASE:-34000}
+ANSWER_DELAY=${ANSWER_DELAY:-300ms}
 RANDOM=$SEED
 START=$SECONDS
 : "${CLICKHOUSE_DSN:?kill9-bridge needs CLICKHOUSE_DSN (clickhouse://host:port/db)}"
@@ -72,7 +77,7 @@ brokers=$addr
 # The sandbox: the sample's senders and sequences, faults on.
 start_sandbox testdata/sandbox.yaml
 curl -sf -XPOST "http://$sb_addr/_sandbox/faults" \
-  -d "{\"error_rate\":0.15,\"seed\":$SEED,\"drop_after_enroll_rate\":0.3}" >/dev/null || fail "sandbox faults"
+  -d "{\"error_rate\":0.15,\"seed\":$SEED,\"drop_after_enroll_rate\":0.3,\"answer_delay\":\"$ANSWER_DELAY\"}" >/dev/null || fail "sandbox faults"
 token=$(awk '/^token:/ {print $2}' testdata/sandbox.yaml)
 
 cat >"$work/bridge.yaml" <<YAML
@@ -112,7 +117,7 @@ metric() { metric_value "$http_addr" "$1"; }
 
 kill_bridges "$KILLS"
 wait "$producer_pid" || fail "producer failed"; producer_pid=""
-curl -sf -XPOST "http://$sb_addr/_sandbox/faults" -d '{"error_rate":0,"drop_after_enroll_rate":0}' >/dev/null
+curl -sf -XPOST "http://$sb_addr/_sandbox/faults" -d '{"error_rate":0,"drop_after_enroll_rate":0,"answer_delay":"0s"}' >/dev/null
 start_bridge
 deadline=$((SECONDS + 60))
 while :; do
