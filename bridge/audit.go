@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
+	"github.com/scorebridge/scorebridge/hubspot"
 )
 
 // audit is where the bridge records its decisions and HubSpot calls:
@@ -19,6 +20,8 @@ type audit struct {
 	ch       *analytics.Store       // with ClickHouse
 	writer   *analytics.Writer
 	apiRow   func(analytics.APICall)
+	// apiStart stores a call's row before it is sent (with ClickHouse).
+	apiStart func(analytics.APICall)
 }
 
 // openAudit opens ClickHouse at dsn, waiting while it is down (each
@@ -53,7 +56,39 @@ func openAudit(ctx context.Context, dsn string, store *enrollment.Store, metrics
 				metrics.Count(enrollment.ErrAPICallAudit)
 				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call not audited")
 			}
+		},
+		// Each call is stored before it is sent too, so one cut off by a
+		// kill -9 (request sent, answer never read) still gets its row:
+		// the next start marks it interrupted (recoverCalls).
+		apiStart: func(r analytics.APICall) {
+			if err := store.StartAPICall(r); err != nil {
+				metrics.Count(enrollment.ErrAPICallAudit)
+				log.Error().Err(err).Str("contact_id", r.ContactID).Msg("api call start not audited")
+			}
 		}}, nil
+}
+
+// startHook is the client's start hook, nil without ClickHouse (calls are
+// only counted then).
+func (a *audit) startHook(metrics *enrollment.ServiceMetrics) func(hubspot.Call) {
+	if a.apiStart == nil {
+		return nil
+	}
+	return metrics.AuditStartHook(a.apiStart)
+}
+
+// recoverCalls turns the calls a killed process sent and never saw
+// answered into api_calls rows marked enrollment.InterruptedCall. It runs
+// at start, before any call.
+func recoverCalls(store *enrollment.Store, log zerolog.Logger) error {
+	n, err := store.InterruptAPICalls()
+	if err != nil {
+		return fmt.Errorf("interrupted api calls: %w", err)
+	}
+	if n > 0 {
+		log.Warn().Int("calls", n).Msg("HubSpot calls cut off by the last stop before their answer; recorded in api_calls as interrupted")
+	}
+	return nil
 }
 
 // flush hands the ClickHouse rows still buffered to ClickHouse.

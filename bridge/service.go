@@ -107,7 +107,10 @@ func Run(ctx context.Context, o Options) error {
 	defer a.close()
 	web.setDecisions(decisionsFrom(a.ch, a.local))
 
-	sink, err := newSink(cfg, metrics.AuditHook(a.apiRow), o.Transport)
+	if err := recoverCalls(store, log); err != nil {
+		return err
+	}
+	sink, err := newSink(cfg, a.startHook(metrics), metrics.AuditHook(a.apiRow), o.Transport)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 )
 
 // newSink builds the configured sink; HubSpot's client reports every call
-// to audit.
-func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTripper) (enrollment.Sink, error) {
+// to start before it is sent (when not nil) and to audit once answered.
+func newSink(cfg *enrollment.Config, start, audit func(hubspot.Call), rt http.RoundTripper) (enrollment.Sink, error) {
 	switch cfg.Sink {
 	case enrollment.SinkHubSpot:
 		token, err := hubspot.LoadToken("HUBSPOT_TOKEN", cfg.HubSpot.TokenFile)
@@ -18,7 +18,7 @@ func newSink(cfg *enrollment.Config, audit func(hubspot.Call), rt http.RoundTrip
 			return nil, err
 		}
 		cc := hubspot.ClientConfig{BaseURL: cfg.HubSpot.BaseURL, Token: token, APIVersion: cfg.HubSpot.APIVersion,
-			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit,
+			RequestsPerInterval: cfg.HubSpot.RequestsPer10s, Interval: 10 * time.Second, Audit: audit, AuditStart: start,
 			// One attempt per call: the bridge's Retry loop is the one
 			// that retries (and verifies an ambiguous enrollment), so
 			// attempts do not multiply across layers.

@@ -41,28 +41,99 @@ func (r AnalyticsRecorder) RecordAPICalls(ctx context.Context, rows []analytics.
 	return r.W.Flush(ctx)
 }
 
+// InterruptedCall is the `error` of an api_calls row whose call was
+// started and never completed: the process stopped (kill -9, crash, power)
+// between sending the request and recording the answer. Its status is 0.
+// The request may have reached HubSpot and taken effect: an enrollment it
+// made is "enrolled by us, answer lost", settled later by a status check
+// (the decision's confirmed_by: status).
+const InterruptedCall = "interrupted: the bridge stopped before the answer (the request may have reached HubSpot)"
+
+// StartAPICall makes a call durable before it is sent: its row, without
+// an answer, in the store's started calls. The client's start hook calls
+// it on the caller's goroutine just before the request leaves, so even a
+// kill -9 before the answer leaves a trace; AppendAPICall replaces it
+// with the completed row, and InterruptAPICalls turns those left by a
+// dead process into rows marked InterruptedCall. Concurrent calls share
+// an fsync (bbolt's Batch).
+func (s *Store) StartAPICall(row analytics.APICall) error {
+	raw, err := json.Marshal(row)
+	if err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStarted).Put([]byte(row.CallID), raw)
+	})
+}
+
 // AppendAPICall makes one api_calls row durable in the store's calls
-// outbox. The audit hook calls it on the caller's goroutine, before the
-// call returns, so a row exists for every call whose effect the bridge
-// acts on, whatever kill -9 follows. Concurrent calls share an fsync
-// (bbolt's Batch).
+// outbox, removing its started entry in the same transaction. The audit
+// hook calls it on the caller's goroutine, before the call returns, so a
+// row exists for every call whose effect the bridge acts on, whatever
+// kill -9 follows. Concurrent calls share an fsync (bbolt's Batch).
 func (s *Store) AppendAPICall(row analytics.APICall) error {
 	raw, err := json.Marshal(row)
 	if err != nil {
 		return err
 	}
 	err = s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCalls)
-		seq, err := b.NextSequence()
-		if err != nil {
+		if err := tx.Bucket(bucketStarted).Delete([]byte(row.CallID)); err != nil {
 			return err
 		}
-		return b.Put(binary.BigEndian.AppendUint64(nil, seq), raw)
+		return appendCall(tx, raw)
 	})
 	if err == nil {
 		s.calls.Add(1)
 	}
 	return err
+}
+
+func appendCall(tx *bolt.Tx, raw []byte) error {
+	b := tx.Bucket(bucketCalls)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(binary.BigEndian.AppendUint64(nil, seq), raw)
+}
+
+// InterruptAPICalls moves every started call without a completion into
+// the calls outbox as a row with status 0 and the error InterruptedCall,
+// returning how many. Only a process that owns the store and has no call
+// in flight may run it: the bridge does at start, before any call (a
+// second process cannot open the store).
+func (s *Store) InterruptAPICalls() (int, error) {
+	moved := 0
+	err := s.update(func(tx *bolt.Tx, n *sizeDelta) error {
+		moved = 0
+		started := tx.Bucket(bucketStarted)
+		var keys [][]byte
+		err := started.ForEach(func(k, v []byte) error {
+			var r analytics.APICall
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("state %s/%s: %w", bucketStarted, k, err)
+			}
+			r.Status, r.Error = 0, InterruptedCall
+			raw, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, slices.Clone(k))
+			return appendCall(tx, raw)
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := started.Delete(k); err != nil {
+				return err
+			}
+		}
+		moved = len(keys)
+		n.calls += int64(moved)
+		return nil
+	})
+	return moved, err
 }
 
 // CallEntry is an api_calls row waiting to be recorded.
@@ -179,10 +250,14 @@ func DecisionID(d Decision) string {
 // APICallRow maps one audited HTTP exchange to its `api_calls` row. The
 // client has already removed the token from bodies and errors.
 func APICallRow(c hubspot.Call, crossingID string) analytics.APICall {
-	var id [16]byte
-	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	callID := c.ID
+	if callID == "" {
+		var id [16]byte
+		_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+		callID = hex.EncodeToString(id[:])
+	}
 	return analytics.APICall{
-		CallID: hex.EncodeToString(id[:]), ContactID: c.ContactID, CrossingID: crossingID,
+		CallID: callID, ContactID: c.ContactID, CrossingID: crossingID,
 		Method: c.Method, Path: c.Path, Status: int64(c.Status), LatencyMS: c.Latency.Milliseconds(),
 		CorrelationID: c.CorrelationID, RequestBody: c.RequestBody, ResponseBody: c.ResponseBody,
 		Error: c.Err, At: c.Start.UTC(),

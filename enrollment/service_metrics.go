@@ -149,6 +149,16 @@ func (m *ServiceMetrics) AuditHook(record func(analytics.APICall)) func(hubspot.
 	}
 }
 
+// AuditStartHook returns the hubspot client's start hook: it hands the
+// row of a call about to be sent (no answer yet) to record, labelled like
+// AuditHook's.
+func (m *ServiceMetrics) AuditStartHook(record func(analytics.APICall)) func(hubspot.Call) {
+	return func(c hubspot.Call) {
+		ref, _ := c.Tag.(CallRef)
+		record(APICallRow(c, ref.CrossingID))
+	}
+}
+
 // meteredSink labels each call for the audit hook; behaviour is the inner
 // sink's.
 type meteredSink struct {

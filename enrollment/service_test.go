@@ -266,3 +266,65 @@ func TestAPICallRowsSurviveAKill(t *testing.T) {
 		t.Errorf("calls outbox counts %d after the flush", calls)
 	}
 }
+
+// A call started (its row stored before the request left) and never
+// completed, because the process was killed before the answer, becomes an
+// api_calls row marked interrupted at the next start; a completed call is
+// one row, never also an interrupted one.
+func TestStartedCallsWithoutAnswerBecomeInterruptedRows(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	for _, id := range []string{"answered", "cut"} {
+		row := analytics.APICall{CallID: id, ContactID: "c-" + id, CrossingID: "x-" + id, Method: "POST",
+			Path: "/automation/v4/sequences/enrollments", RequestBody: `{"contactId":"c-` + id + `"}`, At: at}
+		if err := st.StartAPICall(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.AppendAPICall(analytics.APICall{CallID: "answered", ContactID: "c-answered", Method: "POST", Status: 200, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	// kill -9 before "cut" is answered: the next run opens the file as it is.
+	next := t.TempDir()
+	if err := st.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(filepath.Join(next, StoreFile), 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = OpenStore(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.InterruptAPICalls(); err != nil || n != 1 {
+		t.Fatalf("InterruptAPICalls = %d, %v; want 1", n, err)
+	}
+	if n, err := st.InterruptAPICalls(); err != nil || n != 0 {
+		t.Fatalf("second InterruptAPICalls = %d, %v; want 0", n, err)
+	}
+	if _, _, calls := st.Sizes(); calls != 2 {
+		t.Errorf("calls outbox counts %d, want 2", calls)
+	}
+	rows, err := st.CallOutbox(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]analytics.APICall{}
+	for _, e := range rows {
+		if _, dup := got[e.Row.CallID]; dup {
+			t.Errorf("call %s recorded twice", e.Row.CallID)
+		}
+		got[e.Row.CallID] = e.Row
+	}
+	if r := got["answered"]; len(got) != 2 || r.Status != 200 || r.Error != "" {
+		t.Fatalf("rows %+v", got)
+	}
+	cut := got["cut"]
+	if cut.Status != 0 || cut.Error != InterruptedCall || cut.ContactID != "c-cut" || cut.CrossingID != "x-cut" ||
+		cut.Method != "POST" || cut.Path != "/automation/v4/sequences/enrollments" || cut.RequestBody == "" || !cut.At.Equal(at) {
+		t.Errorf("interrupted row %+v", cut)
+	}
+}

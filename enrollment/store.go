@@ -130,8 +130,11 @@ var (
 	bucketPending = []byte("pending")
 	// bucketCalls is the outbox of api_calls audit rows.
 	bucketCalls = []byte("calls")
-	allBuckets  = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld,
-		bucketOutbox, bucketUnenrolls, bucketPending, bucketCalls}
+	// bucketStarted holds the calls sent and not yet answered: call id ->
+	// its api_calls row without an answer.
+	bucketStarted = []byte("calls_started")
+	allBuckets    = [][]byte{bucketProcessed, bucketContacts, bucketCompanies, bucketSenders, bucketIntents, bucketHeld,
+		bucketOutbox, bucketUnenrolls, bucketPending, bucketCalls, bucketStarted}
 )
 
 // Store is the bridge's durable state in a bbolt file in the state
@@ -172,6 +175,10 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init state %s: %w", path, err)
 	}
+	// Calls wait in bbolt's Batch for company before their fsync: twice
+	// per HubSpot call (stored before it is sent, completed after), so
+	// the wait is kept short (bbolt's default is 10 ms).
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	err = db.View(func(tx *bolt.Tx) error {
 		s.held.Store(int64(tx.Bucket(bucketHeld).Stats().KeyN))

@@ -3,6 +3,8 @@ package hubspot
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,12 +49,21 @@ type ClientConfig struct {
 	// goroutine before the call returns: a hook that stores the row
 	// durably has it stored before the caller acts on the answer.
 	Audit func(Call)
+	// AuditStart, when set, receives each request just before it is sent
+	// (no answer yet: Status 0), on the caller's goroutine: a hook that
+	// stores it durably has it on disk before HubSpot can act on it, so a
+	// process killed before the answer still leaves a trace of the call.
+	// Audit later reports the same exchange with the same ID.
+	AuditStart func(Call)
 }
 
 // Call is one HTTP exchange as reported to the audit hook. The
 // Authorization header is never part of it and the token is scrubbed from
 // bodies and errors.
 type Call struct {
+	// ID identifies one attempt: the same in AuditStart's and Audit's
+	// reports of it.
+	ID string `json:"id"`
 	Op string `json:"op"`
 	// Tag is the caller's label from WithAuditTag (e.g. a crossing id and
 	// the caller's own call number), as the caller typed it.
@@ -436,7 +447,8 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 	// to say that nothing was sent.
 	var gotConn atomic.Bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }}
-	call := Call{Op: op, Attempt: n, Method: method, Path: pathq, RequestBody: c.auditBody(body), RateLimitRemaining: -1, Start: time.Now()}
+	call := Call{ID: newCallID(), Op: op, Attempt: n, Method: method, Path: pathq, RequestBody: c.auditBody(body),
+		RateLimitRemaining: -1, Start: time.Now()}
 	if sub, ok := ctx.Value(subjectKey{}).(subject); ok {
 		call.ContactID, call.Email = sub.contactID, sub.email
 	}
@@ -461,6 +473,9 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cfg.AuditStart != nil {
+		c.cfg.AuditStart(call)
 	}
 	resp, err := c.hc.Do(req)
 	if err == nil {
@@ -518,6 +533,13 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 func isDialError(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// newCallID is a random attempt id, 32 hex digits.
+func newCallID() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(id[:])
 }
 
 func (c *Client) auditBody(b []byte) string {

@@ -54,8 +54,10 @@ type Config struct {
 	// 4s); keep it well under the consumer group's rebalance timeout.
 	StateWriteTimeout time.Duration
 	// Scores, when set, gets each contact's lead-scores message when a
-	// batch changes it (scores.go).
-	Scores Producer
+	// batch changes it (scores.go). ScoresTopic is its topic, read back
+	// when a rule reload republishes (republish.go).
+	Scores      Producer
+	ScoresTopic string
 	// Members, when the rules have company models, tracks contacts'
 	// companies and sends their changes to the company aggregator.
 	Members *Members

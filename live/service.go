@@ -296,7 +296,7 @@ func Run(ctx context.Context, o Options) error {
 		Brokers: o.Brokers, Changelog: o.ChangelogTopic, Topic: o.EventsTopic, StateDir: o.StateDir,
 		Crossings: producers[o.CrossingsTopic], DeadLetters: producers[o.DLQTopic], States: producers[o.ChangelogTopic],
 		Partitions: parts, Forward: producers[o.EventsTopic], Accept: o.Accept,
-		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores, Erase: s.erase(), Members: members,
+		Recorder: recorder, Metrics: metrics, Log: log, Scores: scores, ScoresTopic: o.ScoresTopic, Erase: s.erase(), Members: members,
 	}, engine)
 	s.consumer, err = stream.NewGroupConsumer(stream.GroupConfig{
 		Brokers: o.Brokers, Group: o.Group, Topic: o.EventsTopic, MaxBatch: MaxBatch, Log: &log,
@@ -461,18 +461,18 @@ func (s *Service) watchRules(ctx context.Context, m *Metrics) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			s.reload(m, "SIGHUP")
+			s.reload(ctx, m, "SIGHUP")
 		case ev := <-changes:
 			if filepath.Ext(ev.Name) == ".yaml" || filepath.Ext(ev.Name) == ".yml" {
 				debounce = time.After(300 * time.Millisecond)
 			}
 		case <-debounce:
-			s.reload(m, "file change")
+			s.reload(ctx, m, "file change")
 		}
 	}
 }
 
-func (s *Service) reload(m *Metrics, why string) {
+func (s *Service) reload(ctx context.Context, m *Metrics, why string) {
 	log := s.opts.Log
 	set, err := rules.Load(s.opts.Rules...)
 	var engine *scoring.Engine
@@ -501,4 +501,13 @@ func (s *Service) reload(m *Metrics, why string) {
 	}
 	m.Reloads.WithLabelValues("ok").Inc()
 	log.Info().Str("trigger", why).Str("from", old).Str("rule_version", set.Version).Msg("rules reloaded")
+	// Held contacts' lead-scores messages follow the new rules now, not
+	// at their next event.
+	n, err := s.processor.Republish(ctx)
+	if err != nil {
+		log.Error().Err(err).Int("republished", n).Str("rule_version", set.Version).
+			Msg("lead-scores not republished for every contact after the reload: those keep the older message until their next event")
+		return
+	}
+	log.Info().Int("republished", n).Str("rule_version", set.Version).Msg("lead-scores republished under the new rules")
 }

@@ -18,11 +18,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	parts := fs.Int("partitions", 4, "partitions of the crossings topic")
 	workers := fs.Int("workers", 32, "bridge workers")
 	sandbox := fs.String("sandbox-config", "testdata/sandbox.yaml", "sandbox configuration")
+	ch := fs.String("clickhouse", "", "ClickHouse DSN for the audit (a fresh database per rate, dropped after); empty: local audit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o := bridgebench.Options{Crossings: *n, LatencyCrossings: *latN, LatencyRate: *latRate, Partitions: *parts,
-		Workers: *workers, SandboxConfig: *sandbox, Out: stdout}
+		Workers: *workers, SandboxConfig: *sandbox, ClickHouse: *ch, Out: stdout}
 	for _, r := range splitList(*rates) {
 		rate, err := strconv.Atoi(r)
 		if err != nil || rate < 2 {

@@ -17,6 +17,7 @@ type FaultsPatch struct {
 	DropAfterEnrollRate  *float64 `json:"drop_after_enroll_rate,omitempty"`
 	DropAfterEnrollNext  *int     `json:"drop_after_enroll_next,omitempty"`
 	ErrorAfterEnrollNext *int     `json:"error_after_enroll_next,omitempty"`
+	AnswerDelay          *string  `json:"answer_delay,omitempty"` // a Go duration, like Latency
 }
 
 // Event is a simulated contact activity that makes HubSpot unenroll
@@ -109,6 +110,7 @@ func faultsJSON(f Faults) map[string]any {
 		"error_rate": f.ErrorRate, "seed": f.Seed, "fail_next": f.FailNext,
 		"latency": f.Latency.String(), "drop_after_enroll_rate": f.DropAfterEnrollRate,
 		"drop_after_enroll_next": f.DropAfterEnrollNext, "error_after_enroll_next": f.ErrorAfterEnrollNext,
+		"answer_delay": f.AnswerDelay.String(),
 	}
 }
 
@@ -151,6 +153,13 @@ func (s *Sandbox) PatchFaults(p FaultsPatch) (Faults, error) {
 			return s.faults, fmt.Errorf("faults: latency: %w", err)
 		}
 		f.Latency = d
+	}
+	if p.AnswerDelay != nil {
+		d, err := time.ParseDuration(*p.AnswerDelay)
+		if err != nil {
+			return s.faults, fmt.Errorf("faults: answer_delay: %w", err)
+		}
+		f.AnswerDelay = d
 	}
 	if p.DropAfterEnrollRate != nil {
 		f.DropAfterEnrollRate = *p.DropAfterEnrollRate

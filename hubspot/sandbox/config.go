@@ -152,6 +152,10 @@ type Faults struct {
 	// ErrorAfterEnrollNext answers the next N accepted enrollments with 502
 	// although they were stored.
 	ErrorAfterEnrollNext int `yaml:"error_after_enroll_next" json:"error_after_enroll_next"`
+	// AnswerDelay holds the answer of every stored enrollment this long (a
+	// slow way back): a client that dies meanwhile has enrolled the contact
+	// without seeing the answer (recorded as not answered).
+	AnswerDelay time.Duration `yaml:"answer_delay" json:"answer_delay"`
 }
 
 // LoadConfig reads and validates a sandbox YAML file, reporting every
@@ -390,7 +394,7 @@ func (f Faults) validate() []error {
 	if f.DropAfterEnrollRate < 0 || f.DropAfterEnrollRate > 1 {
 		errs = append(errs, fmt.Errorf("faults.drop_after_enroll_rate %v: want 0..1", f.DropAfterEnrollRate))
 	}
-	if f.Latency < 0 || f.FailNext < 0 || f.DropAfterEnrollNext < 0 || f.ErrorAfterEnrollNext < 0 {
+	if f.Latency < 0 || f.AnswerDelay < 0 || f.FailNext < 0 || f.DropAfterEnrollNext < 0 || f.ErrorAfterEnrollNext < 0 {
 		errs = append(errs, errors.New("faults: latency and counts must not be negative"))
 	}
 	return errs

@@ -607,8 +607,21 @@ func (s *Sandbox) enroll(w http.ResponseWriter, r *http.Request) {
 			s.stats.InjectedErrors++
 		}
 	}
+	delay := s.faults.AnswerDelay
 	s.mu.Unlock()
 
+	if delay > 0 && !drop {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // the client is gone: stored, never answered
+			t.Stop()
+			s.mu.Lock()
+			e.Answered = false
+			s.mu.Unlock()
+			return
+		}
+	}
 	switch {
 	case drop:
 		dropConnection(w)

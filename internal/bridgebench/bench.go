@@ -15,12 +15,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
@@ -38,7 +40,12 @@ type Options struct {
 	Partitions       int     // of the crossings topic
 	Workers          int     // bridge workers
 	SandboxConfig    string
-	Out              io.Writer // the table
+	// ClickHouse, when set, is the audit's server (a DSN whose database
+	// part is ignored): each rate runs on a fresh database, dropped after,
+	// so the audit's durable rows (decisions, api_calls) are in the loop,
+	// as in production.
+	ClickHouse string
+	Out        io.Writer // the table
 }
 
 // Run measures each rate in turn and prints one line per phase.
@@ -49,6 +56,14 @@ func Run(o Options) error {
 			return fmt.Errorf("rate %d: at least 2 requests per 10 s", rate)
 		}
 		b := benchRun{rate: rate, parts: o.Partitions, workers: o.Workers, sandboxConfig: o.SandboxConfig, out: o.Out}
+		if o.ClickHouse != "" {
+			dsn, drop, err := freshDatabase(o.ClickHouse)
+			if err != nil {
+				return err
+			}
+			defer drop()
+			b.clickhouse = dsn
+		}
 		if err := b.run(o.LatencyCrossings, o.LatencyRate, o.Crossings); err != nil {
 			return err
 		}
@@ -59,6 +74,7 @@ func Run(o Options) error {
 type benchRun struct {
 	rate, parts, workers int
 	sandboxConfig        string
+	clickhouse           string
 	out                  io.Writer
 
 	mu      sync.Mutex
@@ -103,7 +119,7 @@ func (b *benchRun) run(latN int, latRate float64, n int) error {
 	done := make(chan error, 1)
 	go func() {
 		done <- bridge.Run(ctx, bridge.Options{Brokers: brokers, Topic: "crossings", DLQ: "crossings-dlq", Group: "bridge",
-			Partitions: b.parts, HTTP: "127.0.0.1:0", Config: cfgPath, StateDir: filepath.Join(dir, "state"),
+			Partitions: b.parts, HTTP: "127.0.0.1:0", Config: cfgPath, StateDir: filepath.Join(dir, "state"), ClickHouse: b.clickhouse,
 			Workers: b.workers, Tick: time.Second, Grace: time.Second, Log: io.Discard,
 			OnReady: func(string) { close(ready) }})
 	}()
@@ -251,4 +267,23 @@ func (b *benchRun) sandbox() (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// freshDatabase names a database of its own on the server of dsn, and
+// returns a function that drops it.
+func freshDatabase(dsn string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	u.Path = fmt.Sprintf("/bridge_bench_%d_%d", os.Getpid(), time.Now().UnixNano())
+	fresh := u.String()
+	return fresh, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s, err := analytics.Open(ctx, fresh); err == nil {
+			s.DropDatabase(ctx)
+			s.Close()
+		}
+	}, nil
 }
