@@ -8,7 +8,6 @@ import (
 
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/segmentio/kafka-go"
 )
 
 // A rule reload changes what every held contact's lead-scores message
@@ -104,11 +103,11 @@ func (p *Processor) republishPartition(ctx context.Context, part *partition) (in
 		}
 		ends = append(ends, k, len(buf))
 	}
-	msgs := make([]kafka.Message, 0, len(ends)/2)
+	msgs := make([]stream.Record, 0, len(ends)/2)
 	start := 0
 	for i := 0; i < len(ends); i += 2 {
 		k, v := ends[i], ends[i+1]
-		msgs = append(msgs, kafka.Message{Key: buf[start:k:k], Value: buf[k:v:v]})
+		msgs = append(msgs, stream.Record{Key: buf[start:k:k], Value: buf[k:v:v]})
 		start = v
 	}
 	if err := write(ctx, p.cfg.Scores, msgs); err != nil {
@@ -135,7 +134,7 @@ func (p *Processor) latestScores(ctx context.Context, part *partition) (map[stri
 	}
 	latest := map[string][]byte{}
 	for _, sp := range from {
-		_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.ScoresTopic, sp, func(m kafka.Message) error {
+		_, err := stream.RestorePartition(ctx, p.cfg.Brokers, p.cfg.ScoresTopic, sp, func(m stream.Record) error {
 			if _, held := part.contacts[string(m.Key)]; held {
 				latest[string(m.Key)] = m.Value // nil: a tombstone
 			}
