@@ -93,7 +93,9 @@ func CompanyScores(e *scoring.Engine, in io.Reader, asOf time.Time) ([]accounts.
 // roles and scores, the rollup and coverage, and its crossings.
 type CompanyExplanation struct {
 	CompanyID string
-	Events    int // of the contacts that ever named the company
+	// AsOf is the time the company is scored at (zero: after every event).
+	AsOf      time.Time
+	Events    int // of the contacts that ever named the company, until AsOf
 	Scores    []accounts.Score
 	Crossings []accounts.Crossing
 	// Left are contacts that named the company once and now belong to
@@ -135,9 +137,23 @@ func CollectCompany(reopen func() (io.ReadCloser, error), companyID string, badL
 
 // ExplainCompany takes apart a company's scores from the events of the
 // contacts that ever named it (CollectCompany), read in the order given.
-func ExplainCompany(e *scoring.Engine, companyID string, evs []events.Event) CompanyExplanation {
-	x := CompanyExplanation{CompanyID: companyID, Events: len(scoring.Dedup(evs)), Left: map[string]string{}}
-	members := accounts.Members(e.Rules, evs)
+// Events after asOf (when set) are ignored, as RunCompanies ignores them:
+// the explanation is the company line of a backtest with --as-of.
+func ExplainCompany(e *scoring.Engine, companyID string, evs []events.Event, asOf time.Time) CompanyExplanation {
+	// As the scorer does: the first event of an id wins, then a later one
+	// is ignored (a duplicate of a future event stays a duplicate).
+	counted := scoring.Dedup(evs)
+	if !asOf.IsZero() {
+		kept := counted[:0]
+		for _, ev := range counted {
+			if !ev.OccurredAt.After(asOf) {
+				kept = append(kept, ev)
+			}
+		}
+		counted = kept
+	}
+	x := CompanyExplanation{CompanyID: companyID, AsOf: asOf, Events: len(counted), Left: map[string]string{}}
+	members := accounts.Members(e.Rules, counted)
 	var list []*accounts.Member
 	for _, m := range members {
 		if m.CompanyID == companyID {
@@ -150,6 +166,9 @@ func ExplainCompany(e *scoring.Engine, companyID string, evs []events.Event) Com
 		x.Scores = append(x.Scores, accounts.Evaluate(m, companyID, list))
 	}
 	sim := accounts.NewSim(e)
+	if !asOf.IsZero() {
+		sim.AsOf(asOf)
+	}
 	for i := range evs {
 		sim.Add(&evs[i])
 	}
@@ -166,7 +185,11 @@ func ExplainCompany(e *scoring.Engine, companyID string, evs []events.Event) Com
 // coverage points per role, the clamp and the crossings.
 func (x CompanyExplanation) Write(w io.Writer, set *rules.Set) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "company %s: %d events of the contacts that named it, rules %s\n", x.CompanyID, x.Events, set.Version)
+	asOf := ""
+	if !x.AsOf.IsZero() {
+		asOf = " as of " + stamp(x.AsOf)
+	}
+	fmt.Fprintf(b, "company %s%s: %d events of the contacts that named it, rules %s\n", x.CompanyID, asOf, x.Events, set.Version)
 	for _, s := range x.Scores {
 		m := set.Company(s.Model)
 		fmt.Fprintf(b, "\n%s: %s points (company model from %s, rollup %s", s.Model, rules.FormatPoints(s.Score), m.From, m.Rollup)

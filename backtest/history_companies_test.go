@@ -3,6 +3,8 @@ package backtest
 import (
 	"bytes"
 	"fmt"
+	"github.com/scorebridge/scorebridge/accounts"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -69,6 +71,57 @@ func TestHistoryEachInInputOrder(t *testing.T) {
 		h.Each(func(ev *events.Event) { got = append(got, key(ev)) })
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%d shards: Each gives %d events, the stream %d (or another order)", shards, len(got), len(want))
+		}
+	}
+}
+
+// TestExplainCompanyAsOfEqualsCompanyLines: `explain --company ID --as-of
+// T` takes apart what the backtest's company line says with --as-of T
+// (score, every member's score, coverage, crossings), for every company
+// at the end and at earlier times.
+func TestExplainCompanyAsOfEqualsCompanyLines(t *testing.T) {
+	e := engine(t, "../testdata/rules-accounts")
+	data := history(t, 400, 20, 9, false)
+	for _, asOf := range []time.Time{{}, time.Date(2026, 10, 6, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 12, 12, 0, 0, 0, time.UTC)} {
+		var want []CompanyLine
+		if err := RunCompanies(e, bytes.NewReader(data), asOf, func(l CompanyLine) error {
+			want = append(want, l)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 3 {
+			t.Fatalf("as of %v: %d company lines: nothing to compare", asOf, len(want))
+		}
+		moved, n := 0, len(e.Rules.Companies)
+		// Every seventh company: each is two reads of the input.
+		for i := 0; i < len(want); i += 7 * n {
+			id := want[i].CompanyID
+			evs, err := CollectCompany(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := ExplainCompany(e, id, evs, asOf)
+			byModel := map[string][]accounts.Crossing{}
+			for _, c := range x.Crossings {
+				byModel[c.Model] = append(byModel[c.Model], c)
+			}
+			got := CompanyLines(x.Scores, map[[2]string][]accounts.Crossing{})
+			for j := range got {
+				for _, c := range byModel[got[j].Model] {
+					got[j].Crossings = append(got[j].Crossings, c.At)
+					got[j].Thresholds = append(got[j].Thresholds, c.Threshold.Name)
+				}
+				if !reflect.DeepEqual(got[j], want[i+j]) {
+					t.Errorf("as of %v, %s: explanation\n %+v\nbacktest company line\n %+v", asOf, id, got[j], want[i+j])
+				}
+			}
+			if end := ExplainCompany(e, id, evs, time.Time{}); !asOf.IsZero() && !reflect.DeepEqual(end.Scores, x.Scores) {
+				moved++
+			}
+		}
+		if !asOf.IsZero() && moved == 0 {
+			t.Errorf("as of %v: no company differs from the end of the history: the time tests nothing", asOf)
 		}
 	}
 }

@@ -111,6 +111,38 @@ func TestCompanyAsOf(t *testing.T) {
 				t.Errorf("GET %s:\n got %+v\nwant %+v", path, got, want[id])
 			}
 		}
+		// `scorer explain --company ID --as-of T` says what the page says.
+		for _, id := range ids[:min(len(ids), 5)] {
+			evs, err := backtest.CollectCompany(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }, id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := backtest.ExplainCompany(e, id, evs, asOf)
+			var v CompanyView
+			f.get(t, "/api/companies/"+id+"?as_of="+at, &v)
+			for i, m := range v.Models {
+				sc := x.Scores[i]
+				members := map[string]float64{}
+				for _, c := range sc.Contacts {
+					members[c.ContactID] = rules.Float(c.Score)
+				}
+				if m.Score != rules.Float(sc.Score) || !reflect.DeepEqual(asLine(id, m).Contacts, members) {
+					t.Errorf("as of %q, %s/%s: the page says %v points, members %v; explain %v, %v", at, id, m.Model, m.Score, asLine(id, m).Contacts, rules.Float(sc.Score), members)
+				}
+				n := 0
+				for _, c := range x.Crossings {
+					if c.Model == m.Model {
+						if n >= len(m.Crossings) || !m.Crossings[n].At.Equal(c.At) {
+							t.Errorf("as of %q, %s/%s: explain's crossing %d at %v, the page's %+v", at, id, m.Model, n, c.At, m.Crossings)
+						}
+						n++
+					}
+				}
+				if n != len(m.Crossings) {
+					t.Errorf("as of %q, %s/%s: explain has %d crossings, the page %d", at, id, m.Model, n, len(m.Crossings))
+				}
+			}
+		}
 	}
 	// Bad input: a clear message, the status says what went wrong.
 	for path, msg := range map[string]string{

@@ -48,8 +48,8 @@ func companyLines(e *scoring.Engine, input string, at time.Time, out *jsonLines)
 	return backtest.RunCompanies(e, f, at, func(l backtest.CompanyLine) error { return out.write(l) })
 }
 
-// explainCompany is `scorer explain --company ID`.
-func explainCompany(e *scoring.Engine, input, company string, stdout, stderr io.Writer) error {
+// explainCompany is `scorer explain --company ID [--as-of T]`.
+func explainCompany(e *scoring.Engine, input, company string, asOf time.Time, stdout, stderr io.Writer) error {
 	if len(e.Rules.Companies) == 0 {
 		return fmt.Errorf("--company: the rules have no company model (level: company)")
 	}
@@ -64,7 +64,11 @@ func explainCompany(e *scoring.Engine, input, company string, stdout, stderr io.
 	if len(evs) == 0 {
 		return fmt.Errorf("no event names company %q in %s", company, input)
 	}
-	if err := backtest.ExplainCompany(e, company, evs).Write(stdout, e.Rules); err != nil {
+	x := backtest.ExplainCompany(e, company, evs, asOf)
+	if !asOf.IsZero() && (len(x.Scores) == 0 || len(x.Scores[0].Contacts) == 0) {
+		return fmt.Errorf("company %q has no members as of %s in %s (events after it are ignored)", company, asOf.Format(time.RFC3339), input)
+	}
+	if err := x.Write(stdout, e.Rules); err != nil {
 		return err
 	}
 	if bad > 0 {

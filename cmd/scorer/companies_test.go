@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/scorebridge/scorebridge/backtest"
 	"os"
+	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/events"
@@ -122,5 +127,88 @@ func TestRescoreCompanies(t *testing.T) {
 	table, _, _ := scorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme)
 	if !strings.Contains(table, "company models: 1 (company, model) pairs change") {
 		t.Errorf("table:\n%s", table)
+	}
+}
+
+// explained reads `explain --company` back: per company model its score,
+// each member's score and the crossing times.
+func explained(t *testing.T, text string) map[string]backtest.CompanyLine {
+	t.Helper()
+	out := map[string]backtest.CompanyLine{}
+	model := regexp.MustCompile(`^(\S+): (-?[\d.]+) points \(company model`)
+	member := regexp.MustCompile(`^  (\S+)(?: \([a-z_]+\))?\s+(?:(-?[\d.]+)|not counted.*\((-?[\d.]+)\)|counted for coverage.*\((-?[\d.]+)\))$`)
+	crossed := regexp.MustCompile(`crossed (\S+) by`)
+	var cur string
+	for _, l := range strings.Split(text, "\n") {
+		if m := model.FindStringSubmatch(l); m != nil {
+			cur = m[1]
+			score, _ := strconv.ParseFloat(m[2], 64)
+			out[cur] = backtest.CompanyLine{Model: cur, Score: score, Contacts: map[string]float64{}}
+			continue
+		}
+		if cur == "" {
+			continue
+		}
+		if m := member.FindStringSubmatch(l); m != nil && m[1] != "rollup:" && m[1] != "coverage:" && m[1] != "score" {
+			score, _ := strconv.ParseFloat(m[2]+m[3]+m[4], 64)
+			out[cur].Contacts[m[1]] = score
+		}
+		if strings.HasPrefix(l, "  threshold ") {
+			cl := out[cur]
+			for _, m := range crossed.FindAllStringSubmatch(l, -1) {
+				at, _ := time.Parse(time.RFC3339, m[1])
+				cl.Crossings = append(cl.Crossings, at)
+			}
+			out[cur] = cl
+		}
+	}
+	return out
+}
+
+// `explain --company ID --as-of T` says what `backtest --as-of T` says of
+// the company: each model's score, every member's score and the
+// crossings until T (and not those after).
+func TestExplainCompanyAsOf(t *testing.T) {
+	for _, at := range []string{"", "2026-11-02T10:30:00Z", "2026-11-03T12:00:00Z", "2026-11-04", "2026-11-06T00:00:00Z"} {
+		args := []string{"--rules", accountRules, "--events", acme}
+		if at != "" {
+			args = append(args, "--as-of", at)
+		}
+		out, errOut, code := scorer(t, "", append([]string{"explain", "--company", "acme"}, args...)...)
+		if code != 0 {
+			t.Fatalf("explain as of %q: exit %d: %s", at, code, errOut)
+		}
+		if at != "" && !strings.Contains(out, "company acme as of ") {
+			t.Errorf("as of %q: the explanation does not say its time:\n%s", at, out)
+		}
+		lines, errOut, code := scorer(t, "", append([]string{"backtest"}, args...)...)
+		if code != 0 {
+			t.Fatalf("backtest as of %q: exit %d: %s", at, code, errOut)
+		}
+		got := explained(t, out)
+		n := 0
+		for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
+			var want backtest.CompanyLine
+			if json.Unmarshal([]byte(l), &want); want.CompanyID != "acme" {
+				continue
+			}
+			n++
+			g := got[want.Model]
+			if g.Score != want.Score || !reflect.DeepEqual(g.Contacts, want.Contacts) || len(g.Crossings) != len(want.Crossings) {
+				t.Errorf("as of %q, %s: explain says %v points, members %v, crossings %v; backtest %v, %v, %v\n%s", at, want.Model, g.Score, g.Contacts, g.Crossings, want.Score, want.Contacts, want.Crossings, out)
+				continue
+			}
+			for i := range want.Crossings {
+				if !g.Crossings[i].Equal(want.Crossings[i]) {
+					t.Errorf("as of %q, %s: crossing %d at %v, backtest %v", at, want.Model, i, g.Crossings[i], want.Crossings[i])
+				}
+			}
+		}
+		if n == 0 {
+			t.Fatalf("as of %q: no company line for acme", at)
+		}
+	}
+	if _, errOut, code := scorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "acme", "--as-of", "2026-10-01"); code == 0 || !strings.Contains(errOut, `company "acme" has no members as of 2026-10-01T00:00:00Z`) {
+		t.Errorf("before the first member: exit %d, %q", code, errOut)
 	}
 }

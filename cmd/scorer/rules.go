@@ -175,7 +175,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	input := fs.String("events", "", "JSONL events file, or - for stdin")
 	contact := fs.String("contact", "", "contact id")
 	company := fs.String("company", "", "company id: explain its company models' scores instead")
-	asOf := fs.String("as-of", "", "explain the score at this RFC 3339 time (default: the contact's latest event)")
+	asOf := fs.String("as-of", "", "explain the score at this time, RFC 3339 or a date (default: the contact's latest event; with --company, events after it are ignored, as by backtest --as-of)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *company != "" {
-		return explainCompany(e, *input, *company, stdout, stderr)
+		return explainCompany(e, *input, *company, at, stdout, stderr)
 	}
 	in, _, done, err := openInput(*input, stdin)
 	if err != nil {
