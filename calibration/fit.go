@@ -3,7 +3,6 @@ package calibration
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 
@@ -82,8 +81,8 @@ type sample struct {
 
 // Fit suggests points for model m of e that predict conversions better,
 // by a regularised logistic regression on one half of the contacts, and
-// measures the old and new scores on the other half. open reads the
-// history (it is read twice); src is m's rule file.
+// measures the old and new scores on the other half. history is scored
+// twice (File reads it again each time); src is m's rule file.
 //
 // A group's feature is its sum at T0 divided by its points: the number of
 // counted events, with the group's window, first-match rule and decay
@@ -91,7 +90,7 @@ type sample struct {
 // Caps stay as written in points, so a group whose points rise reaches its
 // cap in fewer events; the holdout AUC "after" is measured with the new
 // file exactly as it will score.
-func Fit(e *scoring.Engine, m *rules.Model, src []byte, open func() (io.ReadCloser, error), opts FitOptions, badLine func(*events.LineError)) (FitResult, error) {
+func Fit(e *scoring.Engine, m *rules.Model, src []byte, history Source, opts FitOptions, badLine func(*events.LineError)) (FitResult, error) {
 	res := FitResult{Model: m.Name, File: m.File}
 	if err := opts.Validate(); err != nil {
 		return res, err
@@ -131,7 +130,7 @@ func Fit(e *scoring.Engine, m *rules.Model, src []byte, open func() (io.ReadClos
 	}
 	var samples []sample
 	var before []Bucket
-	err = scan(e1, open, opts.Query, badLine, func(l *backtest.Line, conv bool) {
+	err = scan(e1, history, opts.Query, badLine, func(l *backtest.Line, conv bool) {
 		s := sample{x: make([]float64, len(fitted)), y: conv, holdout: Holdout(l.ContactID)}
 		for name, v := range l.Groups {
 			gi := index[name]
@@ -233,7 +232,7 @@ func Fit(e *scoring.Engine, m *rules.Model, src []byte, open func() (io.ReadClos
 		return res, err
 	}
 	var after []Bucket
-	err = scan(e2, open, opts.Query, nil, func(l *backtest.Line, conv bool) {
+	err = scan(e2, history, opts.Query, nil, func(l *backtest.Line, conv bool) {
 		if Holdout(l.ContactID) {
 			after = append(after, Bucket{Score: micro(l.Score), Contacts: 1, Converted: b2i(conv)})
 		}
@@ -246,13 +245,8 @@ func Fit(e *scoring.Engine, m *rules.Model, src []byte, open func() (io.ReadClos
 	return res, nil
 }
 
-func scan(e *scoring.Engine, open func() (io.ReadCloser, error), q Query, badLine func(*events.LineError), fn func(*backtest.Line, bool)) error {
-	in, err := open()
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	_, _, err = Scan(e, in, open, q, badLine, func(l *backtest.Line, conv bool) error { fn(l, conv); return nil })
+func scan(e *scoring.Engine, history Source, q Query, badLine func(*events.LineError), fn func(*backtest.Line, bool)) error {
+	_, _, err := ScanSource(e, history, q, badLine, func(l *backtest.Line, conv bool) error { fn(l, conv); return nil })
 	return err
 }
 

@@ -77,7 +77,7 @@ func fitFile(t *testing.T, path string, q Query, minConv int) (FitResult, []byte
 		t.Fatal(err)
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	res, err := Fit(e, e.Rules.Models[0], src, open, FitOptions{Query: q, Lambda: DefaultLambda, MinConversions: minConv}, nil)
+	res, err := Fit(e, e.Rules.Models[0], src, File(open), FitOptions{Query: q, Lambda: DefaultLambda, MinConversions: minConv}, nil)
 	return res, src, err
 }
 

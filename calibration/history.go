@@ -25,11 +25,40 @@ const (
 	convInWindow
 )
 
+// Source backtests a history once with the options given: backtest.Run
+// over a JSONL file (File), or History.Run over a history held in memory
+// (Held), which gives the same lines and summary.
+type Source func(e *scoring.Engine, opts backtest.Options, emit func(backtest.Line) error) (backtest.Summary, error)
+
+// File reads the history from open at each run (and again from it for
+// events out of time order).
+func File(open func() (io.ReadCloser, error)) Source {
+	return func(e *scoring.Engine, opts backtest.Options, emit func(backtest.Line) error) (backtest.Summary, error) {
+		in, err := open()
+		if err != nil {
+			return backtest.Summary{}, err
+		}
+		defer in.Close()
+		return backtest.Run(e, in, open, opts, emit)
+	}
+}
+
+// Held scores the history held in memory: one version of it, whatever
+// happens to the file it was read from.
+func Held(h *backtest.History) Source { return h.Run }
+
 // Scan scores a JSONL history at q.AsOf exactly as `backtest --as-of`
 // does and calls fn with each (contact, model) line of the population,
 // with its label. Conversions are read in the same pass, with the same
 // de-duplication (the first event of an id wins).
 func Scan(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), q Query, badLine func(*events.LineError), fn func(l *backtest.Line, converted bool) error) (backtest.Summary, Population, error) {
+	return ScanSource(e, func(e *scoring.Engine, opts backtest.Options, emit func(backtest.Line) error) (backtest.Summary, error) {
+		return backtest.Run(e, in, reopen, opts, emit)
+	}, q, badLine, fn)
+}
+
+// ScanSource is Scan over any Source.
+func ScanSource(e *scoring.Engine, run Source, q Query, badLine func(*events.LineError), fn func(l *backtest.Line, converted bool) error) (backtest.Summary, Population, error) {
 	var pop Population
 	t0 := q.AsOf.UnixNano()
 	t1 := q.AsOf.Add(q.Window).UnixNano()
@@ -51,7 +80,7 @@ func Scan(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error),
 		flags[ev.ContactID] = f
 	}
 	last := ""
-	sum, err := backtest.Run(e, in, reopen, backtest.Options{AsOf: q.AsOf, BadLine: badLine, Seen: seen}, func(l backtest.Line) error {
+	sum, err := run(e, backtest.Options{AsOf: q.AsOf, BadLine: badLine, Seen: seen}, func(l backtest.Line) error {
 		f := flags[l.ContactID]
 		first := l.ContactID != last
 		last = l.ContactID
@@ -84,13 +113,20 @@ func micro(f float64) rules.Points { return rules.Points(math.Round(f * rules.Sc
 
 // FromHistory calibrates every model of e over a JSONL history.
 func FromHistory(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), q Query, badLine func(*events.LineError)) (Report, backtest.Summary, Population, error) {
+	return FromSource(e, func(e *scoring.Engine, opts backtest.Options, emit func(backtest.Line) error) (backtest.Summary, error) {
+		return backtest.Run(e, in, reopen, opts, emit)
+	}, q, badLine)
+}
+
+// FromSource is FromHistory over any Source.
+func FromSource(e *scoring.Engine, run Source, q Query, badLine func(*events.LineError)) (Report, backtest.Summary, Population, error) {
 	hist := make([]map[rules.Points]*Bucket, len(e.Rules.Models))
 	index := map[string]int{}
 	for i, m := range e.Rules.Models {
 		hist[i] = map[rules.Points]*Bucket{}
 		index[m.Name] = i
 	}
-	sum, pop, err := Scan(e, in, reopen, q, badLine, func(l *backtest.Line, conv bool) error {
+	sum, pop, err := ScanSource(e, run, q, badLine, func(l *backtest.Line, conv bool) error {
 		h := hist[index[l.Model]]
 		s := micro(l.Score)
 		b := h[s]

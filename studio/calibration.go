@@ -98,26 +98,17 @@ func (s *Server) apiCalibration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	in, err := s.cfg.Open()
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "reading the history: %v", err)
-		return
-	}
-	defer in.Close()
+	// The held history: the one every other page answers from, not the
+	// file as it is now (it may have grown since it was read).
+	history := calibration.Held(s.history)
 	hist := map[string]map[float64]*SimBucket{}
-	rep, _, pop, err := calibration.FromHistory(s.engine, in, s.cfg.Open, query, nil)
+	rep, _, pop, err := calibration.FromSource(s.engine, history, query, nil)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "calibration: %v", err)
 		return
 	}
 	// The same population again, bucketed for the simulator.
-	in2, err := s.cfg.Open()
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "reading the history: %v", err)
-		return
-	}
-	defer in2.Close()
-	_, _, err = calibration.Scan(s.engine, in2, s.cfg.Open, query, nil, func(l *backtest.Line, conv bool) error {
+	_, _, err = calibration.ScanSource(s.engine, history, query, nil, func(l *backtest.Line, conv bool) error {
 		h := hist[l.Model]
 		if h == nil {
 			h = map[float64]*SimBucket{}
@@ -239,7 +230,7 @@ func (s *Server) apiFit(w http.ResponseWriter, r *http.Request) {
 			src = []byte(f.Text)
 		}
 	}
-	res, err := calibration.Fit(s.engine, m, src, s.cfg.Open, calibration.FitOptions{
+	res, err := calibration.Fit(s.engine, m, src, calibration.Held(s.history), calibration.FitOptions{
 		Query: query, Lambda: calibration.DefaultLambda, MinConversions: calibration.DefaultMinConversions,
 	}, nil)
 	if err != nil {

@@ -35,8 +35,7 @@ func TestBrowserCompany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Rules: []string{dir}, History: h, Source: "history.jsonl", Log: zerolog.Nop(),
-		Open: func() (io.ReadCloser, error) { return os.Open(history) }})
+	srv, err := New(Config{Rules: []string{dir}, History: h, Source: "history.jsonl", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

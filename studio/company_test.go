@@ -31,8 +31,7 @@ func accountsFixture(t *testing.T) (*fixture, *scoring.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv, err = New(Config{Rules: []string{f.dir}, History: h, Source: "history.jsonl", Log: zerolog.Nop(),
-		Open: func() (io.ReadCloser, error) { return os.Open(f.history) }})
+	f.srv, err = New(Config{Rules: []string{f.dir}, History: h, Source: "history.jsonl", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/calibration"
+	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
@@ -168,5 +172,82 @@ func TestReloadHistory(t *testing.T) {
 	}
 	if p := g.page(t, "/"); !strings.Contains(p, `id="history-error"`) {
 		t.Error("the page does not say the history could not be read")
+	}
+}
+
+// TestCalibrationHeldHistory: calibration and fit answer from the history
+// the other pages answer from: after the events file grew, not before the
+// page load that reads it again; then from the longer one.
+func TestCalibrationHeldHistory(t *testing.T) {
+	f := newFixture(t, Config{})
+	const conv = "email_clicked"
+	const query = "conversion=" + conv + "&as_of=2026-10-14&window=14d&bands=10"
+	q, err := calibration.ParseQuery("2026-10-14", conv, "14d", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// calibrate and fit over data, as `scorer calibrate` and `scorer fit` do.
+	want := func(data []byte) (report, fit string) {
+		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		in, _ := open()
+		rep, _, pop, err := calibration.FromHistory(f.srv.engine, in, open, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := f.srv.engine.Rules.Model("engagement")
+		src, _ := os.ReadFile(m.File)
+		res, err := calibration.Fit(f.srv.engine, m, src, calibration.File(open), calibration.FitOptions{Query: q, Lambda: calibration.DefaultLambda, MinConversions: calibration.DefaultMinConversions}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := json.Marshal(map[string]any{"report": rep, "population": pop})
+		x, _ := json.Marshal(res)
+		return string(r), string(x)
+	}
+	got := func() (report, fit string) {
+		var v struct {
+			Report     json.RawMessage        `json:"report"`
+			Population calibration.Population `json:"population"`
+			Error      string                 `json:"error"`
+		}
+		if code := f.get(t, "/api/calibration?"+query, &v); code != 200 || v.Error != "" {
+			t.Fatalf("GET /api/calibration: %d %s", code, v.Error)
+		}
+		var x struct {
+			Fit json.RawMessage `json:"fit"`
+		}
+		if code := f.get(t, "/api/calibration/fit?model=engagement&"+query, &x); code != 200 {
+			t.Fatalf("GET /api/calibration/fit: %d %s", code, x.Fit)
+		}
+		r, _ := json.Marshal(map[string]any{"report": v.Report, "population": v.Population})
+		return string(r), string(x.Fit)
+	}
+	heldReport, heldFit := want(f.data)
+	// More history: contacts like the first 300, under new ids, each
+	// converting within the window.
+	var more bytes.Buffer
+	enc := json.NewEncoder(&more)
+	t0 := time.Date(2026, 10, 14, 0, 0, 0, 0, time.UTC)
+	for i, id := range f.srv.history.ContactIDs()[:300] {
+		for j, ev := range f.srv.history.Of(id) {
+			ev.ContactID, ev.ID = fmt.Sprintf("more-%d", i), fmt.Sprintf("more-%d-%d", i, j)
+			enc.Encode(ev)
+		}
+		enc.Encode(events.Event{ID: fmt.Sprintf("more-%d-conv", i), Type: conv, ContactID: fmt.Sprintf("more-%d", i), OccurredAt: t0.Add(time.Duration(i) * time.Hour)})
+	}
+	data := append(append([]byte(nil), f.data...), more.Bytes()...)
+	grownReport, grownFit := want(data)
+	if grownReport == heldReport || grownFit == heldFit {
+		t.Fatal("the added history does not change the calibration: the test tests nothing")
+	}
+	if err := os.WriteFile(f.history, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, x := got(); r != heldReport || x != heldFit {
+		t.Errorf("before a page load read the grown file again, calibration answers from another history than the pages:\n got %s\n     %s\nwant %s\n     %s", r, x, heldReport, heldFit)
+	}
+	f.page(t, "/calibration")
+	if r, x := got(); r != grownReport || x != grownFit {
+		t.Errorf("after the page load, calibration does not answer from the grown history:\n got %s\n     %s\nwant %s\n     %s", r, x, grownReport, grownFit)
 	}
 }

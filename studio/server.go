@@ -34,11 +34,10 @@ const MaxRuleBytes = 256 << 10
 type Config struct {
 	// Rules are the live rule files or directories (read, never written).
 	Rules []string
-	// History is the engagement history every page scores; Source names
-	// it for people; Open reopens it as JSONL (calibration reads it).
+	// History is the engagement history every page scores (calibration
+	// too), held in memory; Source names it for people.
 	History *backtest.History
 	Source  string
-	Open    func() (io.ReadCloser, error)
 	// ScorerURL and BridgeURL are the services' HTTP addresses (empty:
 	// their pages say they are not configured).
 	ScorerURL, BridgeURL string

@@ -3,7 +3,6 @@ package studio
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,7 +77,6 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	cfg.Rules, cfg.History, cfg.Source = []string{f.dir}, h, "history.jsonl"
-	cfg.Open = func() (io.ReadCloser, error) { return os.Open(f.history) }
 	if cfg.Reload == nil {
 		cfg.Watch, cfg.Reload = f.history, func() (*backtest.History, error) {
 			in, err := os.Open(f.history)

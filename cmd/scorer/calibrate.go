@@ -117,7 +117,7 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bad := 0
-	res, err := calibration.Fit(e, m, src, func() (io.ReadCloser, error) { return openFile(*input) },
+	res, err := calibration.Fit(e, m, src, calibration.File(func() (io.ReadCloser, error) { return openFile(*input) }),
 		calibration.FitOptions{Query: q, Lambda: *lambda, FreeSigns: *freeSigns, MinConversions: *minConv},
 		func(le *events.LineError) { bad++; fmt.Fprintln(stderr, le) })
 	if err != nil {

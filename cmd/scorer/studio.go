@@ -58,54 +58,15 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 	if token == "" && !studio.IsLoopback(*addr) {
 		return fmt.Errorf("--http %s is not a loopback address: set a token (STUDIO_TOKEN or --token-file) so that only those who have it get in", *addr)
 	}
-	path := *input
-	if *dsn != "" {
-		p, err := historyFile(*dsn)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(p)
-		path = p
-	}
-	open := func() (io.ReadCloser, error) { return os.Open(path) }
 	log := zerolog.New(stderr).With().Timestamp().Str("service", "studio").Logger()
-	load := func() (*backtest.History, error) {
-		f, err := open()
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		h, err := backtest.Load(f, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return h, nil
-	}
 	start := time.Now()
+	source, watch, load := studioHistory(*input, *dsn)
 	h, err := load()
 	if err != nil {
 		return err
 	}
-	source, watch, reload := *input, *input, load
-	if *dsn != "" {
-		source, watch = "ClickHouse history", ""
-		// On request: the history as ClickHouse holds it now, in a new
-		// file renamed over the old one (a calibration reading the old
-		// one keeps its open file).
-		reload = func() (*backtest.History, error) {
-			p, err := historyFile(*dsn)
-			if err != nil {
-				return nil, err
-			}
-			if err := os.Rename(p, path); err != nil {
-				os.Remove(p)
-				return nil, err
-			}
-			return load()
-		}
-	}
 	srv, err := studio.New(studio.Config{
-		Rules: rulePaths, History: h, Source: source, Open: open, Watch: watch, Reload: reload,
+		Rules: rulePaths, History: h, Source: source, Watch: watch, Reload: load,
 		ScorerURL: *scorerURL, BridgeURL: *bridgeURL, BridgeToken: bridgeToken, Token: token, Log: log,
 	})
 	if err != nil {
@@ -130,4 +91,34 @@ func studioCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// studioHistory is where the studio reads its history from: the events
+// file (read again when it changes: watch), or ClickHouse (exported again
+// on request). load reads it into memory; the studio answers every page,
+// calibration included, from what load returned last.
+func studioHistory(input, dsn string) (source, watch string, load func() (*backtest.History, error)) {
+	read := func(path string) (*backtest.History, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		h, err := backtest.Load(f, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return h, nil
+	}
+	if dsn == "" {
+		return input, input, func() (*backtest.History, error) { return read(input) }
+	}
+	return "ClickHouse history", "", func() (*backtest.History, error) {
+		p, err := historyFile(dsn)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(p)
+		return read(p)
+	}
 }
