@@ -146,14 +146,14 @@ func TestBrowserOverview(t *testing.T) {
 	if e := text(t, ctx, "#error"); e != "" {
 		t.Fatalf("error shown: %s", e)
 	}
-	want := expect(f.lines, f.srv.set)
+	want := expect(f.lines, f.srv.current().set)
 	if got := num(text(t, ctx, `[data-testid=contacts] .v`)); got != fmt.Sprint(f.srv.cfg.History.Contacts()) {
 		t.Errorf("contacts shown %s", got)
 	}
-	if got := text(t, ctx, `[data-testid=rules-version] .v`); got != f.srv.set.Version {
-		t.Errorf("rules version shown %q, want %q", got, f.srv.set.Version)
+	if got := text(t, ctx, `[data-testid=rules-version] .v`); got != f.srv.current().set.Version {
+		t.Errorf("rules version shown %q, want %q", got, f.srv.current().set.Version)
 	}
-	for _, m := range f.srv.set.Models {
+	for _, m := range f.srv.current().set.Models {
 		x := want[m.Name]
 		sec := fmt.Sprintf(`section[data-model=%q] `, m.Name)
 		if got := num(text(t, ctx, sec+`[data-testid=model-contacts] .v`)); got != fmt.Sprint(x.contacts) {
@@ -376,7 +376,7 @@ func TestBrowserCalibration(t *testing.T) {
 	}
 	in, _ := os.Open(f.history)
 	defer in.Close()
-	rep, _, _, err := calibration.FromHistory(f.srv.engine, in, nil, q, nil)
+	rep, _, _, err := calibration.FromHistory(f.srv.current().engine, in, nil, q, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestBrowserReload(t *testing.T) {
 	f := newFixture(t, Config{})
 	ctx := browser(t)
 	open(t, ctx, f.ts.URL+"/")
-	before := f.srv.set.Version
+	before := f.srv.current().set.Version
 	if got := eval[string](t, ctx, `document.querySelector("#loaded").dataset.version`); got != before {
 		t.Fatalf("loaded version shown %q, want %s", got, before)
 	}

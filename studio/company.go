@@ -173,11 +173,12 @@ func (s *Server) apiCompany(w http.ResponseWriter, r *http.Request) {
 // (events after it ignored), keeping the last answer: a person looking at
 // a company at a date opens its members and comes back.
 func (s *Server) companiesAt(asOf time.Time) *companies {
-	s.asOfMu.Lock()
-	defer s.asOfMu.Unlock()
-	if s.asOfCache != nil && s.asOfAt.Equal(asOf) {
-		return s.asOfCache
+	c := s.asOf
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ans != nil && c.at.Equal(asOf) {
+		return c.ans
 	}
-	s.asOfCache, s.asOfAt = newCompanies(s.history.CompanyScores(s.engine, asOf)), asOf
-	return s.asOfCache
+	c.ans, c.at = newCompanies(s.history.CompanyScores(s.engine, asOf)), asOf
+	return c.ans
 }

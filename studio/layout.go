@@ -94,10 +94,10 @@ func render(w http.ResponseWriter, code int, d layoutData) {
 	w.Write(b.Bytes())
 }
 
-// servePage serves one of the pages (under mu, as every request).
-func (s *Server) servePage(name string) http.HandlerFunc {
+// servePage serves one of the pages.
+func servePage(name string) func(*Server, http.ResponseWriter, *http.Request) {
 	p := pageNamed(name)
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(s *Server, w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusOK, layoutData{page: p, Status: s.status()})
 	}
 }

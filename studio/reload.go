@@ -59,7 +59,7 @@ type LoadStatus struct {
 	HistoryOnRequest bool `json:"history_on_request"`
 }
 
-// status says what is loaded; the caller holds mu.
+// status says what is loaded in the request's state.
 func (s *Server) status() LoadStatus {
 	st := LoadStatus{RulesLoadedAt: s.loadedAt, Problems: s.problems, HistoryReadAt: s.historyAt,
 		HistoryEvents: s.history.Events(), HistoryError: s.historyErr, HistoryOnRequest: s.cfg.Reload != nil && s.cfg.Watch == ""}
@@ -85,9 +85,14 @@ func (s *Server) status() LoadStatus {
 func (s *Server) reload(ctx context.Context, force, history bool) bool {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	s.mu.RLock()
-	next := s.state
-	s.mu.RUnlock()
+	return s.reloadLocked(ctx, force, history)
+}
+
+// reloadLocked is reload; the caller holds reloadMu. The next state is
+// built from a copy of the one in force, which requests go on answering
+// from until it is stored.
+func (s *Server) reloadLocked(ctx context.Context, force, history bool) bool {
+	next := *s.cur.Load()
 	rulesNow := stampFiles(s.cfg.Rules)
 	historyNow := ""
 	if s.cfg.Watch != "" {
@@ -148,12 +153,8 @@ func (s *Server) reload(ctx context.Context, force, history bool) bool {
 			return false
 		}
 	}
-	s.mu.Lock()
-	s.state = next
-	s.asOfMu.Lock()
-	s.asOfCache = nil
-	s.asOfMu.Unlock()
-	s.mu.Unlock()
+	next.asOf = &asOfCache{}
+	s.cur.Store(&next)
 	return true
 }
 
@@ -162,7 +163,5 @@ func (s *Server) reload(ctx context.Context, force, history bool) bool {
 // file changed), then answer what is loaded.
 func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
 	changed := s.reload(r.Context(), true, r.URL.Query().Get("history") == "1")
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	reply(w, map[string]any{"reloaded": changed, "status": s.status()})
+	reply(w, map[string]any{"reloaded": changed, "status": s.current().status()})
 }

@@ -66,11 +66,11 @@ func checkOverview(t *testing.T, f *fixture, data []byte, dir string) Overview {
 func TestReloadRules(t *testing.T) {
 	f := newFixture(t, Config{})
 	first := checkOverview(t, f, f.data, f.dir)
-	held := f.srv.history
+	held := f.srv.current().history
 	if f.srv.reload(t.Context(), false, true) {
 		t.Error("a reload with nothing changed read something again")
 	}
-	if f.srv.history != held {
+	if f.srv.current().history != held {
 		t.Error("the history was read again though its file did not change")
 	}
 	eng := filepath.Join(f.dir, "engagement.yaml")
@@ -82,7 +82,7 @@ func TestReloadRules(t *testing.T) {
 	if now.RulesVersion == first.RulesVersion || !strings.Contains(page, `data-version="`+now.RulesVersion+`"`) {
 		t.Fatalf("the page load did not serve the changed rules (%s, page shows %q)", now.RulesVersion, page[strings.Index(page, `id="loaded"`):][:80])
 	}
-	if f.srv.history != held {
+	if f.srv.current().history != held {
 		t.Error("a change of the rules read the history again")
 	}
 	// A broken file: the last good rules stay, the problems show.
@@ -126,7 +126,7 @@ func TestReloadHistory(t *testing.T) {
 	// More events: the first contact's again under new ids, and a new contact.
 	var more bytes.Buffer
 	enc := json.NewEncoder(&more)
-	evs := f.srv.history.Of(f.lines[0].ContactID)
+	evs := f.srv.current().history.Of(f.lines[0].ContactID)
 	for i, ev := range evs {
 		ev.ID = fmt.Sprintf("more-%d", i)
 		enc.Encode(ev)
@@ -137,7 +137,7 @@ func TestReloadHistory(t *testing.T) {
 	os.WriteFile(f.history, data, 0o644)
 	f.page(t, "/")
 	o := checkOverview(t, f, data, f.dir)
-	if o.History.Lines != bytes.Count(data, []byte("\n")) || o.History.Contacts != f.srv.history.Contacts() {
+	if o.History.Lines != bytes.Count(data, []byte("\n")) || o.History.Contacts != f.srv.current().history.Contacts() {
 		t.Errorf("history after it grew: %+v", o.History)
 	}
 	var c ContactView
@@ -159,15 +159,15 @@ func TestReloadHistory(t *testing.T) {
 		Status LoadStatus `json:"status"`
 	}
 	g.post(t, "/api/reload?history=1", nil, &ans)
-	if reads.Load() != 1 || !ans.Status.HistoryOnRequest || ans.Status.HistoryEvents != g.srv.history.Events() {
+	if reads.Load() != 1 || !ans.Status.HistoryOnRequest || ans.Status.HistoryEvents != g.srv.current().history.Events() {
 		t.Fatalf("POST /api/reload?history=1: %d reads, %+v", reads.Load(), ans.Status)
 	}
 	checkOverview(t, g, data, g.dir)
 	// A failing read keeps the history held and says so.
 	g.srv.cfg.Reload = func() (*backtest.History, error) { return nil, fmt.Errorf("clickhouse: connection refused") }
-	held := g.srv.history
+	held := g.srv.current().history
 	g.post(t, "/api/reload?history=1", nil, &ans)
-	if g.srv.history != held || !strings.Contains(ans.Status.HistoryError, "connection refused") {
+	if g.srv.current().history != held || !strings.Contains(ans.Status.HistoryError, "connection refused") {
 		t.Errorf("a failed read: %+v", ans.Status)
 	}
 	if p := g.page(t, "/"); !strings.Contains(p, `id="history-error"`) {
@@ -190,13 +190,13 @@ func TestCalibrationHeldHistory(t *testing.T) {
 	want := func(data []byte) (report, fit string) {
 		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 		in, _ := open()
-		rep, _, pop, err := calibration.FromHistory(f.srv.engine, in, open, q, nil)
+		rep, _, pop, err := calibration.FromHistory(f.srv.current().engine, in, open, q, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := f.srv.engine.Rules.Model("engagement")
+		m := f.srv.current().engine.Rules.Model("engagement")
 		src, _ := os.ReadFile(m.File)
-		res, err := calibration.Fit(f.srv.engine, m, src, calibration.File(open), calibration.FitOptions{Query: q, Lambda: calibration.DefaultLambda, MinConversions: calibration.DefaultMinConversions}, nil)
+		res, err := calibration.Fit(f.srv.current().engine, m, src, calibration.File(open), calibration.FitOptions{Query: q, Lambda: calibration.DefaultLambda, MinConversions: calibration.DefaultMinConversions}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,8 +228,8 @@ func TestCalibrationHeldHistory(t *testing.T) {
 	var more bytes.Buffer
 	enc := json.NewEncoder(&more)
 	t0 := time.Date(2026, 10, 14, 0, 0, 0, 0, time.UTC)
-	for i, id := range f.srv.history.ContactIDs()[:300] {
-		for j, ev := range f.srv.history.Of(id) {
+	for i, id := range f.srv.current().history.ContactIDs()[:300] {
+		for j, ev := range f.srv.current().history.Of(id) {
 			ev.ContactID, ev.ID = fmt.Sprintf("more-%d", i), fmt.Sprintf("more-%d-%d", i, j)
 			enc.Encode(ev)
 		}
@@ -249,5 +249,98 @@ func TestCalibrationHeldHistory(t *testing.T) {
 	f.page(t, "/calibration")
 	if r, x := got(); r != grownReport || x != grownFit {
 		t.Errorf("after the page load, calibration does not answer from the grown history:\n got %s\n     %s\nwant %s\n     %s", r, x, grownReport, grownFit)
+	}
+}
+
+// TestReloadDoesNotStallRequests: a reload waiting behind a running
+// scoring (a preview) holds up no other request: pages and endpoints
+// answer at once from the state in force, a request under way finishes on
+// the state it started with, and the reload's state serves every request
+// after it.
+func TestReloadDoesNotStallRequests(t *testing.T) {
+	f := newFixture(t, Config{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	answers := func(path string) (string, bool) {
+		t.Helper()
+		resp, err := client.Get(f.ts.URL + path)
+		if err != nil {
+			t.Errorf("GET %s while a reload waits: %v", path, err)
+			return "", false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return b.String(), true
+	}
+	var first Overview
+	f.get(t, "/api/overview", &first)
+
+	// A scoring runs (the slot is taken), and a preview waits for it.
+	f.srv.scoring <- struct{}{}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-f.srv.scoring
+		}
+	}
+	defer release()
+	intent := filepath.Join(f.dir, "intent.yaml")
+	previewDone := make(chan PreviewResult, 1)
+	go func() {
+		var res PreviewResult
+		f.post(t, "/api/preview", PreviewRequest{File: "intent.yaml", Text: replaced(t, intent, "points: ", "points: 1")}, &res)
+		previewDone <- res
+	}()
+	time.Sleep(200 * time.Millisecond) // the preview is in, waiting for the slot
+
+	// A reload that scores nothing (a rule file touched, same rules)
+	// answers at once, and so do the requests after it.
+	now := time.Now().Add(time.Minute)
+	os.Chtimes(intent, now, now)
+	reloaded := make(chan int, 2)
+	go func() { reloaded <- f.post(t, "/api/reload", nil, new(map[string]any)) }()
+	select {
+	case code := <-reloaded:
+		if code != 200 {
+			t.Errorf("POST /api/reload: %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a reload that scores nothing waited for the preview")
+	}
+	if _, ok := answers("/api/overview"); !ok {
+		release()
+		t.FailNow()
+	}
+
+	// A reload that must score the changed rules waits for the slot;
+	// meanwhile pages and endpoints answer from the rules in force.
+	eng := filepath.Join(f.dir, "engagement.yaml")
+	os.WriteFile(eng, []byte(replaced(t, eng, "threshold: 40\n", "threshold: 35\n")), 0o644)
+	go func() { reloaded <- f.post(t, "/api/reload", nil, new(map[string]any)) }()
+	time.Sleep(200 * time.Millisecond) // the reload is in, waiting for the slot
+	for _, path := range []string{"/", "/contacts/" + f.lines[0].ContactID, "/api/overview", "/api/contacts/" + f.lines[0].ContactID} {
+		page, ok := answers(path)
+		if !ok {
+			continue
+		}
+		if strings.HasPrefix(path, "/api/") {
+			if !strings.Contains(page, `"rules_version":"`+first.RulesVersion+`"`) {
+				t.Errorf("GET %s while the reload waits: not the rules in force (%s)", path, first.RulesVersion)
+			}
+		} else if !strings.Contains(page, `data-version="`+first.RulesVersion+`"`) {
+			t.Errorf("GET %s while the reload waits: not the rules in force (%s)", path, first.RulesVersion)
+		}
+	}
+	release()
+	if res := <-previewDone; !res.OK || res.RulesVersion != first.RulesVersion {
+		t.Errorf("the preview under way: ok=%v against %s, want the rules it started with (%s)", res.OK, res.RulesVersion, first.RulesVersion)
+	}
+	if code := <-reloaded; code != 200 {
+		t.Errorf("POST /api/reload: %d", code)
+	}
+	o := checkOverview(t, f, f.data, f.dir)
+	if o.RulesVersion == first.RulesVersion {
+		t.Error("after the reload, the overview still has the old rules")
 	}
 }

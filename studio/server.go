@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -57,23 +58,28 @@ type Config struct {
 }
 
 // Server is the studio: the live rules, their backtest over the history
-// (kept: a preview scores only the new rules), and the handlers.
+// (kept: a preview scores only the new rules), and the handlers. A
+// request runs on a Server of its own (current): the shared parts and the
+// state in force when it started, which it keeps to the end.
 type Server struct {
+	*shared
+	// *state is what this request answers from; nil in the Server New
+	// returns (its requests take theirs from cur).
+	*state
+}
+
+// shared is what every request shares.
+type shared struct {
 	cfg Config
 	mux *http.ServeMux
 
-	// mu guards state: every request but a reload reads it under RLock
-	// for its whole length; a reload builds the next state outside it and
-	// swaps it in under Lock, so a request sees one state throughout.
-	mu sync.RWMutex
-	state
+	// cur is the state in force. A request takes it once, when it
+	// starts; a reload builds the next state aside (no lock held, no
+	// request waiting for it) and stores it: requests under way finish on
+	// the state they took, new ones take the new one.
+	cur atomic.Pointer[state]
 	// reloadMu admits one reload at a time.
 	reloadMu sync.Mutex
-
-	// asOfCache is the company models' last answer at an as-of time.
-	asOfMu    sync.Mutex
-	asOfAt    time.Time
-	asOfCache *companies
 
 	liveMu   sync.Mutex
 	lastLive *sample
@@ -83,6 +89,14 @@ type Server struct {
 	// every core, and two at once would only make both slow and double
 	// the memory.
 	scoring chan struct{}
+}
+
+// current is the Server a request runs on: the state in force now.
+func (s *Server) current() *Server { return &Server{shared: s.shared, state: s.cur.Load()} }
+
+// on runs a handler on the state in force when the request reaches it.
+func (s *Server) on(h func(*Server, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { h(s.current(), w, r) }
 }
 
 // state is what the studio answers from: the history and the last good
@@ -111,6 +125,17 @@ type state struct {
 	// rulesStamp and historyStamp are the names, sizes and modification
 	// times of the rule files and of the events file when last read.
 	rulesStamp, historyStamp string
+
+	// asOf is the company models' last answer at an as-of time, over
+	// this state's history and rules.
+	asOf *asOfCache
+}
+
+// asOfCache keeps one as-of answer of the company models.
+type asOfCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	ans *companies
 }
 
 // busy waits for the scoring slot, or gives up with the request.
@@ -162,27 +187,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 5 * time.Second}
 	}
-	s := &Server{cfg: cfg, scoring: make(chan struct{}, 1)}
+	s := &Server{shared: &shared{cfg: cfg, scoring: make(chan struct{}, 1)}}
 	now := time.Now().UTC()
-	s.history, s.historyAt, s.types = cfg.History, now, cfg.History.Types()
+	st := &state{history: cfg.History, historyAt: now, types: cfg.History.Types(), asOf: &asOfCache{}}
 	if cfg.Watch != "" {
-		s.historyStamp = stampFiles([]string{cfg.Watch})
+		st.historyStamp = stampFiles([]string{cfg.Watch})
 	}
-	s.rulesStamp = stampFiles(cfg.Rules)
+	st.rulesStamp = stampFiles(cfg.Rules)
 	files, err := readRuleFiles(cfg.Rules)
 	if err != nil {
 		return nil, err
 	}
-	s.files = files
+	st.files = files
 	set, e, problems := loadRules(cfg.Rules)
 	if set == nil {
-		s.problems = problems
+		st.problems = problems
 	} else {
-		s.set, s.engine, s.loadedAt = set, e, now
-		if err := s.state.score(); err != nil {
+		st.set, st.engine, st.loadedAt = set, e, now
+		if err := st.score(); err != nil {
 			return nil, err
 		}
 	}
+	s.cur.Store(st)
 	s.routes()
 	return s, nil
 }
@@ -250,18 +276,18 @@ func readRuleFiles(paths []string) ([]ruleFile, error) {
 // Handler serves the pages, their assets and the API.
 func (s *Server) Handler() http.Handler { return s.auth(http.HandlerFunc(s.serve)) }
 
-// serve runs a request on the state as it is: a reload outside the lock,
-// everything else under RLock. A page load first reloads what changed.
+// serve runs a request. A page load first reads again what changed,
+// unless a reload is under way: then it answers from the state in force
+// rather than wait for that reload (which may wait behind a preview).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/api/reload" && r.Method == http.MethodPost {
 		s.apiReload(w, r)
 		return
 	}
-	if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/assets/") {
-		s.reload(r.Context(), false, false)
+	if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/assets/") && s.reloadMu.TryLock() {
+		s.reloadLocked(r.Context(), false, false)
+		s.reloadMu.Unlock()
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -271,31 +297,31 @@ func (s *Server) routes() {
 	assets := http.FileServerFS(static)
 
 	s.mux.Handle("GET /assets/", assets)
-	s.mux.HandleFunc("GET /{$}", s.servePage("overview"))
-	s.mux.HandleFunc("GET /contacts/{id}", s.servePage("contact"))
-	s.mux.HandleFunc("GET /contacts/", s.servePage("contact"))
-	s.mux.HandleFunc("GET /companies/{id}", s.servePage("company"))
-	s.mux.HandleFunc("GET /api/companies/{id}", s.apiCompany)
-	s.mux.HandleFunc("GET /preview", s.servePage("preview"))
-	s.mux.HandleFunc("GET /bridge", s.servePage("bridge"))
-	s.mux.HandleFunc("GET /live", s.servePage("live"))
-	s.mux.HandleFunc("GET /calibration", s.servePage("calibration"))
-	s.mux.HandleFunc("GET /api/overview", s.apiOverview)
-	s.mux.HandleFunc("GET /api/contacts/{id}", s.apiContact)
-	s.mux.HandleFunc("GET /api/rules", s.apiRules)
-	s.mux.HandleFunc("POST /api/preview", s.apiPreview)
-	s.mux.HandleFunc("POST /api/preview/save", s.apiSave)
-	s.mux.HandleFunc("GET /api/bridge", s.apiBridge)
-	s.mux.HandleFunc("GET /api/live", s.apiLive)
-	s.mux.HandleFunc("GET /api/calibration", s.apiCalibration)
-	s.mux.HandleFunc("GET /api/calibration/fit", s.apiFit)
+	s.mux.HandleFunc("GET /{$}", s.on(servePage("overview")))
+	s.mux.HandleFunc("GET /contacts/{id}", s.on(servePage("contact")))
+	s.mux.HandleFunc("GET /contacts/", s.on(servePage("contact")))
+	s.mux.HandleFunc("GET /companies/{id}", s.on(servePage("company")))
+	s.mux.HandleFunc("GET /api/companies/{id}", s.on((*Server).apiCompany))
+	s.mux.HandleFunc("GET /preview", s.on(servePage("preview")))
+	s.mux.HandleFunc("GET /bridge", s.on(servePage("bridge")))
+	s.mux.HandleFunc("GET /live", s.on(servePage("live")))
+	s.mux.HandleFunc("GET /calibration", s.on(servePage("calibration")))
+	s.mux.HandleFunc("GET /api/overview", s.on((*Server).apiOverview))
+	s.mux.HandleFunc("GET /api/contacts/{id}", s.on((*Server).apiContact))
+	s.mux.HandleFunc("GET /api/rules", s.on((*Server).apiRules))
+	s.mux.HandleFunc("POST /api/preview", s.on((*Server).apiPreview))
+	s.mux.HandleFunc("POST /api/preview/save", s.on((*Server).apiSave))
+	s.mux.HandleFunc("GET /api/bridge", s.on((*Server).apiBridge))
+	s.mux.HandleFunc("GET /api/live", s.on((*Server).apiLive))
+	s.mux.HandleFunc("GET /api/calibration", s.on((*Server).apiCalibration))
+	s.mux.HandleFunc("GET /api/calibration/fit", s.on((*Server).apiFit))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("/", s.on(func(s *Server, w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusNotFound, layoutData{page: page{Name: "notfound", Title: "Not found", Heading: "Not found"},
 			Message: "There is no page at " + r.URL.Path + ".", Status: s.status()})
-	})
+	}))
 }
 
 // tokenCookie carries the token after a page was opened with ?token=, so

@@ -254,7 +254,7 @@ func TestOverviewAPIEqualsBacktest(t *testing.T) {
 	if code := f.get(t, "/api/overview", &o); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	want := expect(f.lines, f.srv.set)
+	want := expect(f.lines, f.srv.current().set)
 	if len(o.Models) != 2 || len(o.Problems) != 0 {
 		t.Fatalf("models %d, problems %v", len(o.Models), o.Problems)
 	}
