@@ -1,7 +1,11 @@
 package accounts
 
 import (
+	"slices"
 	"sort"
+	"strconv"
+
+	"time"
 
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
@@ -14,6 +18,28 @@ import (
 type Tracker struct {
 	Company Keyed            `json:"company"`
 	Props   map[string]Keyed `json:"props,omitempty"`
+	// Sent lists the companies the contact has sent a change to (each
+	// keeps its view of the contact, members and contacts that left):
+	// where a deletion of the contact must reach.
+	Sent []string `json:"sent,omitempty"`
+}
+
+// sent remembers that a change went to company.
+func (t *Tracker) sent(company string) {
+	if !slices.Contains(t.Sent, company) {
+		t.Sent = append(t.Sent, company)
+	}
+}
+
+// Reached are the companies that hold a view of the contact: those it
+// sent a change to (a tracker saved before Sent existed knows only its
+// current company).
+func (t *Tracker) Reached() []string {
+	out := slices.Clone(t.Sent)
+	if c := t.Company.Value; c != "" && !slices.Contains(out, c) {
+		out = append(out, c)
+	}
+	return out
 }
 
 // Keyed is a value and the event (occurred_at, id) it came from.
@@ -82,6 +108,37 @@ func Changes(m Member, left string, ev *events.Event) []Change {
 		out = append(out, Change{To: m.CompanyID, Member: m, EventID: ev.ID, At: ev.OccurredAt})
 	}
 	return out
+}
+
+// Forgets are the changes a deletion of the contact sends: one to each
+// company holding a view of it, which drops the contact. kind is the
+// deletion's event type (contact_deleted or privacy_deleted); at its time.
+func Forgets(t *Tracker, contactID, kind, eventID string, at time.Time) []Change {
+	var out []Change
+	for _, c := range t.Reached() {
+		ch := Change{To: c, Member: Member{ContactID: contactID}, Forget: kind, At: at}
+		if kind != PrivacyDeleted {
+			ch.EventID = eventID
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// PrivacyDeleted is the event type of a privacy deletion: a company drops
+// the contact and names it nowhere afterwards (not as the cause of a
+// score change or a crossing).
+const PrivacyDeleted = "privacy_deleted"
+
+// Cause is the (contact, event) a change is recorded under: in crossing
+// ids, crossings and company score rows. A privacy deletion names neither
+// the contact nor its event: it is recorded under no contact and an event
+// key made of its time.
+func (c *Change) Cause() (contactID, eventID string) {
+	if c.Forget == PrivacyDeleted {
+		return "", "erased@" + strconv.FormatInt(c.At.UnixNano(), 10)
+	}
+	return c.ContactID, c.EventID
 }
 
 // FromScores reads, from an event's scoring outcome, the scores of the
@@ -168,13 +225,25 @@ func (a *Aggregate) Members() []*Member {
 // contact's last) changes nothing; otherwise every company model's score
 // is taken again and, where it changed, its thresholds are evaluated as
 // Crossings states. It returns the crossings and the scores that changed.
+//
+// A deletion (Change.Forget) drops the contact from the company's view,
+// whatever its Seq: a contact deleted and started again (a plain deletion
+// followed by a later event) counts its events from one again.
 func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings []Crossing, changed []Score) {
-	if old := a.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
-		return nil, nil
+	if ch.Forget != "" {
+		if _, ok := a.Contacts[ch.ContactID]; !ok {
+			return nil, nil
+		}
+		delete(a.Contacts, ch.ContactID)
+	} else {
+		if old := a.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+			return nil, nil
+		}
+		mb := ch.Member
+		a.Contacts[ch.ContactID] = &mb
 	}
-	mb := ch.Member
-	a.Contacts[ch.ContactID] = &mb
 	a.Latest = max(a.Latest, ch.At.UnixNano())
+	cause, event := ch.Cause()
 	members := a.Members()
 	for _, m := range models {
 		st := a.Models[m.Name]
@@ -199,8 +268,8 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 			switch {
 			case !st.Disarmed[k] && s.Score >= th.At:
 				crossings = append(crossings, Crossing{
-					ID: CrossingID(a.CompanyID, m.Name, th.Name, ch.ContactID, ch.EventID), CompanyID: a.CompanyID, Model: m.Name,
-					Threshold: th, Score: s.Score, At: ch.At, ContactID: ch.ContactID, EventID: ch.EventID, Top: Top(s),
+					ID: CrossingID(a.CompanyID, m.Name, th.Name, cause, event), CompanyID: a.CompanyID, Model: m.Name,
+					Threshold: th, Score: s.Score, At: ch.At, ContactID: cause, EventID: event, Top: Top(s),
 				})
 				st.Disarmed[k] = true
 				st.CrossedAt[k] = ch.At.UnixNano()

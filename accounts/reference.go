@@ -257,6 +257,9 @@ type Change struct {
 	Member
 	EventID string    `json:"event_id"` // the contact event whose scoring made the change
 	At      time.Time `json:"at"`       // its occurred_at
+	// Forget, when set, is a deletion of the contact (the deletion's event
+	// type): the company drops it. Member holds only the contact's id.
+	Forget string `json:"forget,omitempty"`
 }
 
 // Key names the change in crossing ids: the contact and its event.
@@ -286,7 +289,8 @@ func CrossingID(companyID, model, threshold, contactID, eventID string) string {
 
 // Crossings is the reference for a company's crossings in m: it applies
 // the changes its stream received, in the order received (a change not
-// newer, by Seq, than the last applied for its contact is ignored), and
+// newer, by Seq, than the last applied for its contact is ignored; a
+// deletion drops the contact), and
 // after each takes the company's score; a threshold starts armed, fires
 // and disarms when reached, and re-arms when the score falls below
 // rearm_below. Quadratic: for tests.
@@ -311,11 +315,19 @@ func replay(m *rules.CompanyModel, companyID string, received []Change) ([]Cross
 		if ch.To != companyID {
 			continue
 		}
-		if old := view[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
-			continue
+		if ch.Forget != "" {
+			if view[ch.ContactID] == nil {
+				continue
+			}
+			delete(view, ch.ContactID)
+		} else {
+			if old := view[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+				continue
+			}
+			mb := ch.Member
+			view[ch.ContactID] = &mb
 		}
-		mb := ch.Member
-		view[ch.ContactID] = &mb
+		cause, event := ch.Cause()
 		members := make([]*Member, 0, len(view))
 		for _, v := range view {
 			members = append(members, v)
@@ -329,8 +341,8 @@ func replay(m *rules.CompanyModel, companyID string, received []Change) ([]Cross
 			switch {
 			case !st.Disarmed[k] && s.Score >= th.At:
 				out = append(out, Crossing{
-					ID: CrossingID(companyID, m.Name, th.Name, ch.ContactID, ch.EventID), CompanyID: companyID, Model: m.Name,
-					Threshold: th, Score: s.Score, At: ch.At, ContactID: ch.ContactID, EventID: ch.EventID, Top: Top(s),
+					ID: CrossingID(companyID, m.Name, th.Name, cause, event), CompanyID: companyID, Model: m.Name,
+					Threshold: th, Score: s.Score, At: ch.At, ContactID: cause, EventID: event, Top: Top(s),
 				})
 				st.Disarmed[k] = true
 				st.CrossedAt[k] = ch.At.UnixNano()

@@ -309,3 +309,78 @@ func diffScores(a, b []Score) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A deleted contact leaves every company that holds a view of it (moves
+// included): the scores are the reference over the history without it,
+// the crossings those of the reference over what each company received,
+// and after a privacy deletion no crossing names the contact or its
+// deletion event.
+func TestForgetEqualsReferenceWithoutTheContact(t *testing.T) {
+	s := set(t, acctSum)
+	s.Companies = append(s.Companies, set(t, "model: top\nlevel: company\nfrom: intent\nrollup: avg_top_n\ntop_n: 2\nthresholds: [{name: hot, score: 10, rearm_below: 5}]\n").Companies...)
+	e, err := scoring.NewEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	moved := 0
+	for seed := range uint64(20) {
+		evs := History(rand.New(rand.NewPCG(seed, 9)), 40, 12, 400)
+		sim := NewSim(e)
+		for i := range evs {
+			sim.Add(&evs[i])
+		}
+		gone, before := map[string]bool{}, len(sim.Crossings)
+		for k, c := range []string{"c001", "c007", "c013"} {
+			kind := PrivacyDeleted
+			if k == 1 {
+				kind = "contact_deleted"
+			}
+			if n := len(sim.contacts[c].tracker.Reached()); n > 1 {
+				moved++
+			}
+			sim.Forget(c, kind, "del-"+c, at)
+			gone[c] = true
+		}
+		var kept []events.Event
+		for _, ev := range evs {
+			if !gone[ev.ContactID] {
+				kept = append(kept, ev)
+			}
+		}
+		if got, want := sim.Scores(), Companies(s, kept); !sameScores(got, want) {
+			t.Fatalf("seed %d: sim and reference without the contacts differ:\n%s", seed, diffScores(got, want))
+		}
+		for id, a := range sim.Aggs {
+			for c := range gone {
+				if a.Contacts[c] != nil {
+					t.Fatalf("seed %d: company %s still holds %s", seed, id, c)
+				}
+			}
+			for _, m := range s.Companies {
+				ref := Crossings(m, id, sim.Received)
+				var live []Crossing
+				for _, x := range sim.Crossings {
+					if x.CompanyID == id && x.Model == m.Name {
+						live = append(live, x)
+					}
+				}
+				if !reflect.DeepEqual(ref, live) {
+					t.Fatalf("seed %d company %s model %s: crossings %d vs reference %d", seed, id, m.Name, len(live), len(ref))
+				}
+			}
+		}
+		for _, x := range sim.Crossings[before:] { // caused by the deletions
+			if x.ContactID == "c001" || x.ContactID == "c013" || x.EventID == "del-c001" || x.EventID == "del-c013" {
+				t.Fatalf("seed %d: a crossing names a contact forgotten for privacy: %+v", seed, x)
+			}
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no forgotten contact had moved: the test checks no company left")
+	}
+	ch := Change{To: "acme", Member: Member{ContactID: "c001"}, Forget: PrivacyDeleted, EventID: "del-c001", At: at}
+	if c, ev := ch.Cause(); c != "" || strings.Contains(ev, "c001") {
+		t.Errorf("a privacy deletion's cause names the contact: %q %q", c, ev)
+	}
+}

@@ -40,7 +40,11 @@ func (s *Source) Step(t *Tracker, c *scoring.Contact, ev *events.Event, o *scori
 	if !moved && !scored {
 		return nil
 	}
-	return Changes(t.Member(ev.ContactID, c.Count, scores), left, ev)
+	changes := Changes(t.Member(ev.ContactID, c.Count, scores), left, ev)
+	for i := range changes {
+		t.sent(changes[i].To)
+	}
+	return changes
 }
 
 // Sim runs events, in the order given, through contact scoring, member
@@ -86,6 +90,24 @@ func (s *Sim) Add(ev *events.Event) {
 		}
 		xs, _ := a.Apply(s.src.Set.Companies, &ch)
 		s.Crossings = append(s.Crossings, xs...)
+	}
+}
+
+// Forget deletes a contact (kind: its deletion's event type) at t: every
+// company holding a view of it drops it, as the live scorer does; a later
+// event of the contact starts it from nothing.
+func (s *Sim) Forget(contactID, kind, eventID string, at time.Time) {
+	c := s.contacts[contactID]
+	if c == nil {
+		return
+	}
+	delete(s.contacts, contactID)
+	for _, ch := range Forgets(&c.tracker, contactID, kind, eventID, at) {
+		s.Received = append(s.Received, ch)
+		if a := s.Aggs[ch.To]; a != nil {
+			xs, _ := a.Apply(s.src.Set.Companies, &ch)
+			s.Crossings = append(s.Crossings, xs...)
+		}
 	}
 }
 

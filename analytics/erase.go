@@ -10,7 +10,10 @@ import (
 
 // ContactTables are the tables whose rows belong to one contact, by their
 // contact_id column: what a privacy deletion erases.
-var ContactTables = []string{"touches", "score_ledger", "crossings", "decisions", "enrollment_events", "api_calls", "writeback"}
+// company_scores names a contact as the cause of a company's score
+// change; the scorer's company aggregator erases the rows it stores after
+// the deletion too (EraseCompanyScores).
+var ContactTables = []string{"touches", "score_ledger", "crossings", "decisions", "enrollment_events", "api_calls", "writeback", "company_scores"}
 
 // EraseContacts deletes every row of the contacts (ALTER TABLE ... DELETE,
 // which 18.16 supports; DELETE FROM it does not) from ContactTables, and
@@ -29,20 +32,37 @@ func (s *Store) EraseContacts(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	in := make([]string, len(ids))
-	for i, id := range ids {
-		in[i] = quote(id)
-	}
-	list := strings.Join(in, ", ")
 	for _, t := range ContactTables {
-		if err := s.db.exec(ctx, "ALTER TABLE "+t+" DELETE WHERE contact_id IN ("+list+")"); err != nil {
-			return fmt.Errorf("erase %d contacts from %s: %w", len(ids), t, err)
+		if err := s.eraseFrom(ctx, t, ids); err != nil {
+			return err
 		}
 	}
 	for _, id := range ids {
 		if err := s.db.exec(ctx, redactSQL(id)); err != nil {
 			return fmt.Errorf("erase contact %q from api_calls bodies: %w", id, err)
 		}
+	}
+	return nil
+}
+
+// EraseCompanyScores deletes the company_scores rows caused by the
+// contacts: what the company aggregator does once it has stored the rows
+// of a batch that forgets them (rows stored after EraseContacts ran, by an
+// aggregator behind the contact side, are not reached by its mutation).
+func (s *Store) EraseCompanyScores(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.eraseFrom(ctx, "company_scores", ids)
+}
+
+func (s *Store) eraseFrom(ctx context.Context, table string, ids []string) error {
+	in := make([]string, len(ids))
+	for i, id := range ids {
+		in[i] = quote(id)
+	}
+	if err := s.db.exec(ctx, "ALTER TABLE "+table+" DELETE WHERE contact_id IN ("+strings.Join(in, ", ")+")"); err != nil {
+		return fmt.Errorf("erase %d contacts from %s: %w", len(ids), table, err)
 	}
 	return nil
 }

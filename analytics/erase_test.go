@@ -35,6 +35,8 @@ func addContactRows(t *testing.T, s *Store, id string, others ...string) {
 	must(w.AddAPICalls(APICall{CallID: "batch-" + id, Method: "POST", Path: "/crm/v3/objects/contacts/batch/update",
 		RequestBody: `{"inputs":[` + strings.Join(in, ",") + `]}`, ResponseBody: `{"errors":[{"context":{"ids":["` + id + `"]}}]}`, At: at}))
 	must(w.Flush(ctx))
+	must(s.AddCompanyScores(ctx, CompanyScoreRow{CompanyID: "acme-" + id, Model: "account_engagement", Score: 5e6, Rollup: 5e6, Members: 1,
+		ContactID: id, EventID: "ev-" + id, ChangedAt: at}))
 	must(s.InsertWriteback(ctx, []WritebackRow{{ContactID: id, Properties: `{"scorebridge_engagement_score":"5"}`, Result: "ok", ScoresAt: at, WrittenAt: at}}))
 }
 

@@ -34,8 +34,11 @@ type CompanyConfig struct {
 	Scores    Producer    // the company-scores topic; nil: none published
 	States    StateWriter // writes to Changelog
 	Recorder  CompanyRecorder
-	Metrics   *CompanyMetrics
-	Log       zerolog.Logger
+	// Erase deletes the company_scores rows of contacts a privacy
+	// deletion forgot, once the batch's rows are stored.
+	Erase   func(ctx context.Context, contactIDs ...string) error
+	Metrics *CompanyMetrics
+	Log     zerolog.Logger
 	// fault, in tests, fails a batch at a named step.
 	fault func(step string) error
 }
@@ -47,7 +50,10 @@ type CompanyConfig struct {
 // durable first (crossings, then company_scores rows), then the
 // companies' state on its compacted changelog, then the offset: a crash
 // replays the batch from the saved state and re-announces its crossings
-// under the same ids.
+// under the same ids. A contact's deletion (accounts.Change.Forget) drops
+// it from the company, whose score is taken again without it; after a
+// privacy deletion the rows of the company_scores it caused are erased,
+// and the rows and crossings of the change name no contact.
 type CompanyAggregator struct {
 	cfg CompanyConfig
 	set atomic.Pointer[rules.Set]
@@ -172,7 +178,8 @@ func (a *CompanyAggregator) gauge() {
 }
 
 // Handle applies a batch of changes, then makes its effects durable in
-// order: crossings, company_scores rows, the companies' state, the offset.
+// order: crossings, company_scores rows, their erasure for privacy
+// deletions, the companies' state, the offset.
 func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	a.mu.Lock()
 	part := a.parts[c.Partition]
@@ -188,33 +195,75 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	set := a.set.Load()
 	var crossings []stream.Record
 	var rows []analytics.CompanyScoreRow
+	var erase []string // contacts a privacy deletion of the batch forgot
 	dirty := map[string]*accounts.Aggregate{}
 	before := map[string]companyscores.Message{} // each company's message before the batch
+	changes := make([]accounts.Change, len(msgs))
+	ok := make([]bool, len(msgs))
+	var lastForget map[[2]string]int // the batch's last deletion of each (company, contact)
 	for i := range msgs {
-		ch, err := decodeChange(&msgs[i])
-		if err != nil {
+		var err error
+		if changes[i], err = decodeChange(&msgs[i]); err != nil {
 			a.changeOutcome("malformed")
 			a.cfg.Log.Warn().Int("partition", c.Partition).Int64("offset", msgs[i].Offset).Err(err).Msg("skipped a malformed company change")
 			continue
 		}
-		agg := part.aggs[ch.To]
-		if agg == nil {
-			agg = accounts.NewAggregate(ch.To)
-			part.aggs[ch.To] = agg
-			part.held.Add(1)
+		ok[i] = true
+		if changes[i].Forget != "" {
+			if lastForget == nil {
+				lastForget = map[[2]string]int{}
+			}
+			lastForget[[2]string{changes[i].To, changes[i].ContactID}] = i
 		}
-		if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
-			a.changeOutcome("stale")
+	}
+	for i := range msgs {
+		if !ok[i] {
 			continue
 		}
-		a.changeOutcome("applied")
+		ch := &changes[i]
+		agg := part.aggs[ch.To]
+		if ch.Forget != "" {
+			if ch.Forget == accounts.PrivacyDeleted {
+				erase = append(erase, ch.ContactID)
+			}
+			if agg == nil || agg.Contacts[ch.ContactID] == nil {
+				a.changeOutcome("stale")
+				continue
+			}
+			a.changeOutcome("forgotten")
+		} else {
+			// A change before its contact's deletion in the same batch is
+			// dropped with it: a replay of the batch must not bring the
+			// contact back for a moment (its rows, a crossing naming it).
+			if j, found := lastForget[[2]string{ch.To, ch.ContactID}]; found && i < j {
+				a.changeOutcome("stale")
+				continue
+			}
+			if agg == nil {
+				agg = accounts.NewAggregate(ch.To)
+				part.aggs[ch.To] = agg
+				part.held.Add(1)
+			}
+			if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+				a.changeOutcome("stale")
+				continue
+			}
+			a.changeOutcome("applied")
+		}
 		if _, ok := before[ch.To]; !ok && a.cfg.Scores != nil {
 			before[ch.To] = companyscores.Build(set, agg)
 		}
-		xs, changed := agg.Apply(set.Companies, &ch)
+		xs, changed := agg.Apply(set.Companies, ch)
 		dirty[ch.To] = agg
+		if len(agg.Contacts) == 0 {
+			// Its last contact forgotten: the company's state goes (a
+			// tombstone on the changelog).
+			delete(part.aggs, ch.To)
+			part.held.Add(-1)
+			dirty[ch.To] = nil
+		}
 		for _, s := range changed {
-			rows = append(rows, companyScoreRow(s, &ch, set))
+			rows = append(rows, companyScoreRow(s, ch, set))
 		}
 		for _, x := range xs {
 			crossings = append(crossings, stream.Message(x.CompanyID, marshalCrossing(companyCrossing(x, set.Version))))
@@ -240,6 +289,14 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			}
 			return a.cfg.Recorder.AddCompanyScores(gctx, rows...)
 		}},
+		{"company_erase", func() error {
+			// After the batch's rows are stored: a mutation does not reach
+			// rows inserted after it.
+			if a.cfg.Erase == nil || len(erase) == 0 {
+				return nil
+			}
+			return a.cfg.Erase(gctx, erase...)
+		}},
 		{"company_state", func() error {
 			if ended(c) {
 				return errGenerationEnded
@@ -249,6 +306,10 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			}
 			out := make([]stream.Record, 0, len(dirty))
 			for id, agg := range dirty {
+				if agg == nil {
+					out = append(out, stream.Record{Key: []byte(id)})
+					continue
+				}
 				data, _ := json.Marshal(agg)
 				out = append(out, stream.Message(id, data))
 			}
@@ -301,6 +362,12 @@ func (a *CompanyAggregator) changeOutcome(o string) {
 func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before map[string]companyscores.Message) []stream.Record {
 	var out []stream.Record
 	for id, prev := range before {
+		if dirty[id] == nil {
+			// Its last contact forgotten: no message names it, or
+			// them, any more.
+			out = append(out, stream.Record{Key: []byte(id)})
+			continue
+		}
 		m := companyscores.Build(set, dirty[id])
 		if !companyscores.Same(&prev, &m) {
 			out = append(out, stream.Message(id, companyscores.Marshal(&m)))
@@ -318,8 +385,11 @@ func decodeChange(m *stream.Record) (accounts.Change, error) {
 	if err := json.Unmarshal(m.Value, &ch); err != nil {
 		return ch, fmt.Errorf("malformed change: %w", err)
 	}
-	if ch.To == "" || ch.ContactID == "" || ch.Seq == 0 {
+	if ch.To == "" || ch.ContactID == "" || ch.Seq == 0 && ch.Forget == "" {
 		return ch, fmt.Errorf("change without to, contact_id or seq")
+	}
+	if ch.Forget != "" && ch.Forget != TypeContactDeleted && ch.Forget != TypePrivacyDeleted {
+		return ch, fmt.Errorf("change with forget %q, want %s or %s", ch.Forget, TypeContactDeleted, TypePrivacyDeleted)
 	}
 	if string(m.Key) != ch.To {
 		return ch, fmt.Errorf("change for %q under key %q", ch.To, m.Key)
@@ -348,9 +418,10 @@ func companyCrossing(x accounts.Crossing, version string) *events.Crossing {
 }
 
 func companyScoreRow(s accounts.Score, ch *accounts.Change, set *rules.Set) analytics.CompanyScoreRow {
+	contact, event := ch.Cause()
 	r := analytics.CompanyScoreRow{
 		CompanyID: s.CompanyID, Model: s.Model, Score: int64(s.Score), Rollup: int64(s.Rollup), Coverage: s.Coverage,
-		ContactID: ch.ContactID, EventID: ch.EventID, ChangedAt: ch.At, RuleVersion: set.Version,
+		ContactID: contact, EventID: event, ChangedAt: ch.At, RuleVersion: set.Version,
 	}
 	if r.Coverage == nil {
 		r.Coverage = []string{}

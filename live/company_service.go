@@ -88,7 +88,7 @@ func (c *companyService) start(o Options, set *rules.Set, crossings Producer, st
 		Metrics: NewCompanyMetrics(reg), Log: o.Log.With().Str("component", "companies").Logger(),
 	}
 	if store != nil {
-		cfg.Recorder = store
+		cfg.Recorder, cfg.Erase = store, store.EraseCompanyScores
 	}
 	if c.scores != "" {
 		cfg.Scores = named[c.scores]

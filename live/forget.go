@@ -213,6 +213,9 @@ func (p *Processor) forgetContact(part *partition, ev *events.Event, k forgetKin
 		delete(b.dirty, st)
 		p.addContacts(-1)
 	}
+	if p.cfg.Members != nil {
+		p.cfg.Members.forget(part.id, id, k.String(), ev.ID, ev.OccurredAt, &b.members)
+	}
 	b.forgets = append(b.forgets, forgetting{id: id, marker: mk})
 	if p.cfg.Scores != nil {
 		b.scores = append(b.scores, stream.Record{Key: []byte(id)}) // tombstone

@@ -1,16 +1,19 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/leadscores"
@@ -29,6 +32,7 @@ type forgetEnv struct {
 	events  *stream.Producer
 	at      time.Time
 	n       int
+	rules   string // the rule directory; default ../testdata/rules
 }
 
 func newForgetEnv(t *testing.T) *forgetEnv {
@@ -68,7 +72,7 @@ func (fe *forgetEnv) run(t *testing.T) (string, func()) {
 	go func() {
 		done <- Run(ctx, Options{
 			Brokers: fe.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", ScoresTopic: "lead-scores", Group: "scorer", Rules: []string{"../testdata/rules"},
+			ChangelogTopic: "states", ScoresTopic: "lead-scores", Group: "scorer", Rules: []string{cmp.Or(fe.rules, "../testdata/rules")}, CompanyScoresTopic: "company-scores",
 			ClickHouse: fe.dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
 		})
 	}()
@@ -220,6 +224,9 @@ func TestPrivacyDeletionLeavesNothing(t *testing.T) {
 			}
 			var empty []string
 			for _, table := range analytics.ContactTables {
+				if table == "company_scores" {
+					continue // no company model here: TestPrivacyDeletionLeavesNothingInCompanies
+				}
 				if rows[table] == 0 && (c == "9401" || table == "touches" || table == "crossings") {
 					empty = append(empty, table)
 				}
@@ -484,4 +491,158 @@ func TestTombstoneLastInAGroup(t *testing.T) {
 	if _, ok := part.contacts["9801"]; ok {
 		t.Error("9801's event after its privacy deletion started it again")
 	}
+}
+
+// A privacy deletion reaches the company models: the contact leaves every
+// company that holds a view of it (its company, and one it left), whose
+// scores are taken again without it (the reference over the history
+// without the contact); the member tracker's and, for a company left with
+// no contact, the company state's latest record is a tombstone; no
+// company state and no company_scores row names the contact, also after a
+// replay of its events and a restart.
+func TestPrivacyDeletionLeavesNothingInCompanies(t *testing.T) {
+	fe := newForgetEnv(t)
+	fe.rules = "../testdata/rules-accounts"
+	set, err := rules.Load(fe.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, stop := fe.run(t)
+	var all []events.Event
+	ev := func(contact, company, role, typ string, minutes int, props map[string]any) events.Event {
+		fe.n++
+		e := events.Event{ID: fmt.Sprintf("ev-%s-%d", contact, fe.n), Type: typ, ContactID: contact, CompanyID: company,
+			OccurredAt: fe.at.Add(time.Duration(minutes) * time.Minute), Properties: props,
+			Contact: map[string]any{"email": contact + "@example.com", "job_role": role}}
+		fe.send(t, e)
+		all = append(all, e)
+		return e
+	}
+	// 9501 and 9502 at acme; 9503 at acme, then at globex alone.
+	ev("9501", "acme", "champion", "call_started", 0, call(0))
+	ev("9501", "acme", "champion", "meeting_booked", 1, nil)
+	ev("9502", "acme", "economic_buyer", "call_started", 2, call(0))
+	ev("9503", "acme", "technical_evaluator", "call_started", 3, call(0))
+	ev("9503", "globex", "technical_evaluator", "meeting_booked", 4, nil)
+	want := func(without ...string) map[string]accounts.Score {
+		var kept []events.Event
+		for _, e := range all {
+			if !slices.Contains(without, e.ContactID) {
+				kept = append(kept, e)
+			}
+		}
+		out := map[string]accounts.Score{}
+		for _, s := range accounts.Companies(set, kept) {
+			out[s.CompanyID] = s
+		}
+		return out
+	}
+	// waitCompany waits until the company's score and members are the
+	// reference's (absent: the endpoint answers 404).
+	waitCompany := func(id string, ref map[string]accounts.Score) {
+		t.Helper()
+		w, held := ref[id]
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := get(t, base+"/companies/"+id+"/score?model=account_engagement")
+			var got CompanyLine
+			json.Unmarshal([]byte(body), &got)
+			if !held && code == 404 || held && code == 200 && got.Score == rules.Float(w.Score) && len(got.Contacts) == len(w.Contacts) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("company %s: %d %s; want %+v (held %v)", id, code, body, w, held)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	before := want()
+	waitCompany("acme", before)
+	waitCompany("globex", before)
+	ctx := ctxFor(t, 2*time.Minute)
+	// Wait for company_scores rows caused by the contacts to forget, so
+	// the checks below check something.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range []string{"9501", "9503"} {
+		for rows, _ := fe.store.ContactRows(ctx, c); rows["company_scores"] == 0; rows, _ = fe.store.ContactRows(ctx, c) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no company_scores row caused by %s before its deletion: the test would check nothing", c)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	fe.send(t, events.Event{ID: "webhook-9501", Type: TypePrivacyDeleted, ContactID: "9501", OccurredAt: fe.at.Add(5 * time.Minute)},
+		events.Event{ID: "webhook-9503", Type: TypePrivacyDeleted, ContactID: "9503", OccurredAt: fe.at.Add(5 * time.Minute)})
+	after := want("9501", "9503")
+	if after["acme"].Score == before["acme"].Score {
+		t.Fatalf("the deletion does not change acme's score (%d): the test would check nothing", after["acme"].Score)
+	}
+	check := func(when string) {
+		t.Helper()
+		waitCompany("acme", after)
+		waitCompany("globex", after)
+		// The company state is saved after its rows are stored and erased.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			states := latest(t, fe.brokers, "events-companies-state")
+			v, gone := states["globex"]
+			if strings.Contains(string(states["acme"]), `"9502"`) && !strings.Contains(string(states["acme"]), "9501") &&
+				!strings.Contains(string(states["acme"]), "9503") && gone && v == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: company states: acme %s; globex %q (want a tombstone)", when, states["acme"], v)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// The company-scores topic's latest messages (top members) name
+		// no forgotten contact; a company left with none is a tombstone.
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			msgs := latest(t, fe.brokers, "company-scores")
+			v, gone := msgs["globex"]
+			if msgs["acme"] != nil && !strings.Contains(string(msgs["acme"]), "9501") && !strings.Contains(string(msgs["acme"]), "9503") && gone && v == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: company-scores: acme %s; globex %q (want a tombstone)", when, msgs["acme"], v)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		trackers := latest(t, fe.brokers, "states-members")
+		for _, c := range []string{"9501", "9503"} {
+			if v, ok := trackers[c]; !ok || v != nil {
+				t.Errorf("%s: member tracker of %s: %q, want a tombstone", when, c, v)
+			}
+		}
+		if trackers["9502"] == nil {
+			t.Errorf("%s: 9502's member tracker is gone", when)
+		}
+		if err := fe.store.WaitMutations(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []string{"9501", "9503"} {
+			if rows, err := fe.store.ContactRows(ctx, c); err != nil || rows["company_scores"] != 0 {
+				t.Errorf("%s: company_scores rows caused by %s: %v %v", when, c, rows, err)
+			}
+		}
+		if got, ok, err := fe.store.CompanyScore(ctx, "acme", "account_engagement"); err != nil || !ok || got != int64(after["acme"].Score) {
+			t.Errorf("%s: acme's latest company_scores row: %d %v %v, want %d", when, got, ok, err, after["acme"].Score)
+		}
+		if rows, _ := fe.store.ContactRows(ctx, "9502"); rows["company_scores"] == 0 {
+			t.Errorf("%s: 9502's company_scores rows were erased", when)
+		}
+	}
+	check("after the deletions")
+
+	// A replay of the forgotten contacts' events, and a restart.
+	fe.send(t, all...)
+	stop()
+	base, stop = fe.run(t)
+	fe.send(t, all...)
+	ev("9502", "acme", "economic_buyer", "email_opened", 6, nil)
+	after = want("9501", "9503")
+	check("after a replay and a restart")
+	stop()
 }

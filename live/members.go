@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	json "github.com/goccy/go-json"
 
@@ -45,6 +46,8 @@ type Members struct {
 type memberBatch struct {
 	changes []stream.Record
 	dirty   map[string]*accounts.Tracker
+	// gone are the contacts the batch forgot: their trackers' tombstones.
+	gone []string
 }
 
 func (m *Members) sourceFor(set *rules.Set) *accounts.Source {
@@ -118,16 +121,43 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 	}
 }
 
+// forget drops a deleted contact's tracker and sends each company holding
+// a view of it a deletion, which drops it there too (the company's score
+// is taken again without it). The tracker's tombstone is saved with the
+// batch's trackers.
+func (m *Members) forget(partition int, id, kind, eventID string, at time.Time, b *memberBatch) {
+	m.mu.Lock()
+	trackers := m.parts[partition]
+	m.mu.Unlock()
+	t := trackers[id]
+	if t == nil {
+		return
+	}
+	delete(trackers, id)
+	delete(b.dirty, id)
+	b.gone = append(b.gone, id)
+	for _, ch := range accounts.Forgets(t, id, kind, eventID, at) {
+		data, _ := json.Marshal(&ch) // plain types: cannot fail
+		b.changes = append(b.changes, stream.Message(ch.To, data))
+	}
+}
+
 // encode marshals the trackers a batch changed, while the batch still
 // holds its partition: later batches change the same trackers while this
 // one waits to be made durable (pipeline.go), and must neither race with
 // the write nor run ahead of the contact state saved with it.
 func (m *Members) encode(b *memberBatch) []stream.Record {
-	if len(b.dirty) == 0 || m.States == nil {
-		b.dirty = nil
+	if len(b.dirty)+len(b.gone) == 0 || m.States == nil {
+		b.dirty, b.gone = nil, nil
 		return nil
 	}
-	msgs := make([]stream.Record, 0, len(b.dirty))
+	msgs := make([]stream.Record, 0, len(b.dirty)+len(b.gone))
+	// A contact forgotten and then started again in the batch (a plain
+	// deletion, then a later event) has both: the tombstone goes first.
+	for _, id := range b.gone {
+		msgs = append(msgs, stream.Record{Key: []byte(id)})
+	}
+	b.gone = nil
 	for id, t := range b.dirty {
 		data, _ := json.Marshal(t) // plain types: cannot fail
 		msgs = append(msgs, stream.Message(id, data))
