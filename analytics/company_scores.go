@@ -40,6 +40,41 @@ type CompanyScoreRow struct {
 	EventID     string
 	ChangedAt   time.Time
 	RuleVersion string
+	ingestedAt  time.Time // stamped by the Writer
+}
+
+var companyScoreTable = tableDef[CompanyScoreRow]{
+	name: "company_scores",
+	cols: cat(
+		one(strCol("company_id", func(r *CompanyScoreRow) string { return r.CompanyID })),
+		one(strCol("model", func(r *CompanyScoreRow) string { return r.Model })),
+		one(i64Col("score", func(r *CompanyScoreRow) int64 { return r.Score })),
+		one(i64Col("rollup", func(r *CompanyScoreRow) int64 { return r.Rollup })),
+		one(colDef[CompanyScoreRow]{"members", func(rows []CompanyScoreRow) any {
+			out := make([]uint32, len(rows))
+			for i := range rows {
+				out[i] = rows[i].Members
+			}
+			return out
+		}}),
+		one(colDef[CompanyScoreRow]{"coverage", func(rows []CompanyScoreRow) any {
+			out := make([][]string, len(rows))
+			for i := range rows {
+				if out[i] = rows[i].Coverage; out[i] == nil {
+					out[i] = []string{}
+				}
+			}
+			return out
+		}}),
+		one(strCol("contact_id", func(r *CompanyScoreRow) string { return r.ContactID })),
+		one(strCol("event_id", func(r *CompanyScoreRow) string { return r.EventID })),
+		timeCols("changed_at", "changed_us", func(r *CompanyScoreRow) time.Time { return r.ChangedAt }),
+		one(strCol("rule_version", func(r *CompanyScoreRow) string { return r.RuleVersion })),
+		versionCols(func(r *CompanyScoreRow) time.Time { return r.ingestedAt }),
+	),
+	// The writer stamps rows in the order added, strictly increasing:
+	// the latest row by version is a company's latest score.
+	stamp: func(r *CompanyScoreRow, t time.Time) { r.ingestedAt = t },
 }
 
 // AddCompanyScores inserts rows at once (the company aggregator writes a

@@ -120,12 +120,14 @@ type Writer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	touches     *tableBuf[Touch]
-	ledger      *tableBuf[LedgerRow]
-	crossings   *tableBuf[CrossingRow]
-	decisions   *tableBuf[Decision]
-	apiCalls    *tableBuf[APICall]
-	enrollments *tableBuf[EnrollmentEvent]
+	touches       *tableBuf[Touch]
+	ledger        *tableBuf[LedgerRow]
+	crossings     *tableBuf[CrossingRow]
+	decisions     *tableBuf[Decision]
+	apiCalls      *tableBuf[APICall]
+	enrollments   *tableBuf[EnrollmentEvent]
+	companyScores *tableBuf[CompanyScoreRow]
+	lastStamp     time.Time // rows are stamped strictly after it
 }
 
 // buffer is one table's waiting rows, type-erased for the flusher.
@@ -187,7 +189,8 @@ func newWriter(d db, opts WriterOptions) *Writer {
 	w.decisions = &tableBuf[Decision]{def: decisionTable}
 	w.apiCalls = &tableBuf[APICall]{def: apiCallTable}
 	w.enrollments = &tableBuf[EnrollmentEvent]{def: enrollmentTable}
-	w.bufs = []buffer{w.touches, w.ledger, w.crossings, w.decisions, w.apiCalls, w.enrollments}
+	w.companyScores = &tableBuf[CompanyScoreRow]{def: companyScoreTable}
+	w.bufs = []buffer{w.touches, w.ledger, w.crossings, w.decisions, w.apiCalls, w.enrollments, w.companyScores}
 	go w.run(ctx)
 	return w
 }
@@ -213,6 +216,12 @@ func (w *Writer) AddEnrollmentEvents(rows ...EnrollmentEvent) error {
 	return add(w, w.enrollments, rows)
 }
 
+// AddCompanyScores buffers company score changes (the scorer's company
+// aggregator).
+func (w *Writer) AddCompanyScores(rows ...CompanyScoreRow) error {
+	return add(w, w.companyScores, rows)
+}
+
 func add[R any](w *Writer, b *tableBuf[R], rows []R) error {
 	if len(rows) == 0 {
 		return nil
@@ -232,8 +241,16 @@ func add[R any](w *Writer, b *tableBuf[R], rows []R) error {
 	}
 	start := len(b.rows)
 	b.rows = append(b.rows, rows...)
+	// Each row a nanosecond after the last, so the version orders rows as
+	// they were added, within a call and across calls.
+	now = now.Round(0) // wall clock only: the version is its UnixNano
+	if !now.After(w.lastStamp) {
+		now = w.lastStamp.Add(time.Nanosecond)
+	}
 	for i := start; i < len(b.rows); i++ {
 		b.def.stamp(&b.rows[i], now)
+		w.lastStamp = now
+		now = now.Add(time.Nanosecond)
 	}
 	w.buffered += len(rows)
 	w.added += uint64(len(rows))

@@ -21,9 +21,12 @@ import (
 )
 
 // CompanyRecorder keeps company score changes (ClickHouse's
-// company_scores); the aggregator commits offsets only after it returns.
+// company_scores): the service's analytics.Writer, which buffers them with
+// the touch history and retries through outages. The aggregator commits a
+// batch's offset only after Flush returns.
 type CompanyRecorder interface {
-	AddCompanyScores(ctx context.Context, rows ...analytics.CompanyScoreRow) error
+	AddCompanyScores(rows ...analytics.CompanyScoreRow) error
+	Flush(ctx context.Context) error
 }
 
 // CompanyConfig wires a CompanyAggregator.
@@ -287,7 +290,10 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			if a.cfg.Recorder == nil || len(rows) == 0 {
 				return nil
 			}
-			return a.cfg.Recorder.AddCompanyScores(gctx, rows...)
+			if err := a.cfg.Recorder.AddCompanyScores(rows...); err != nil {
+				return err
+			}
+			return a.cfg.Recorder.Flush(gctx)
 		}},
 		{"company_erase", func() error {
 			// After the batch's rows are stored: a mutation does not reach

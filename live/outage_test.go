@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
+	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/stream"
 )
 
@@ -290,4 +292,138 @@ func (e *env) lateEvents(t *testing.T, n int) []stream.Record {
 		out = append(out, stream.Message(ev.ContactID, data))
 	}
 	return out
+}
+
+// A ClickHouse outage with company models: company_scores rows go through
+// the same buffering writer as the touch history, so the company group
+// waits for ClickHouse (its offsets not committed) instead of stopping the
+// scorer, and afterwards no row is lost. During an outage the contact
+// group waits at its history step, before it writes company changes: the
+// changes that reach the company group meanwhile are written to the
+// company topic by the test, as the contact group writes them.
+func TestServiceCompaniesClickHouseOutage(t *testing.T) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
+	}
+	direct := uniqueDSN(t, dsn)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpcut.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Host = proxy.Addr()
+	set, err := rules.Load("../testdata/rules-accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, 60)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
+			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
+		})
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not listening")
+	}
+	running := func(what string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			t.Fatalf("%s: the scorer stopped: %v", what, err)
+		default:
+		}
+	}
+	bothCommitted := func() (bool, error) {
+		running("waiting for both groups")
+		for _, g := range [][2]string{{"scorer", "events"}, {"scorer-companies", "events-companies"}} {
+			if ok, err := committedTo(ctx, e.brokers, g[0], g[1]); err != nil || !ok {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	waitFor(t, "the events committed by both groups", bothCommitted)
+
+	proxy.Set(tcpcut.Refuse)
+	// 40 new contacts at 8 new companies, each with a score of 10 and a
+	// role: changes as the contact group sends them.
+	var changes []stream.Record
+	outage := map[string][]*accounts.Member{}
+	roles := []string{"champion", "economic_buyer", "technical_evaluator", "intern"}
+	for i := range 40 {
+		co := fmt.Sprintf("outage-co%d", i%8)
+		ch := accounts.Change{To: co, Member: accounts.Member{ContactID: fmt.Sprintf("outage-c%d", i), CompanyID: co, Seq: 1,
+			Scores: map[string]rules.Points{"engagement": 10 * rules.Scale}, Props: map[string]string{"job_role": roles[i%4]}},
+			EventID: fmt.Sprintf("outage-e%d", i), At: time.Now().UTC()}
+		outage[co] = append(outage[co], &ch.Member)
+		data, _ := json.Marshal(&ch)
+		changes = append(changes, stream.Message(co, data))
+	}
+	if err := producer(t, e.brokers, "events-companies").Write(ctxFor(t, 10*time.Second), changes...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the company group to wait for ClickHouse", func() (bool, error) {
+		running("the outage")
+		_, m := get(t, base+"/metrics")
+		companies, err := committedTo(ctx, e.brokers, "scorer-companies", "events-companies")
+		return !companies && err == nil && metric(m, "scorer_clickhouse_buffered_rows") > 0 &&
+			metric(m, "scorer_clickhouse_failing_seconds") > 2, nil
+	})
+	running("an outage of more than two seconds")
+	proxy.Set(tcpcut.Up)
+	waitFor(t, "both groups committed after the outage", bothCommitted)
+
+	var valid []events.Event
+	for _, ev := range e.events {
+		if ev.ID != "" {
+			valid = append(valid, ev)
+		}
+	}
+	want := accounts.Companies(set, valid)
+	for co, members := range outage {
+		want = append(want, accounts.Evaluate(set.Company("account_engagement"), co, members))
+	}
+	store, err := analytics.Open(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	checked := 0
+	for _, w := range want {
+		got, ok, err := store.CompanyScore(ctx, w.CompanyID, w.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Score != 0 && (!ok || got != int64(w.Score)) {
+			t.Errorf("company_scores %s %s: %d (%v), want %d: a row lost in the outage", w.CompanyID, w.Model, got, ok, w.Score)
+		}
+		checked++
+	}
+	t.Logf("%d company scores checked, %d of companies changed during the outage", checked, len(outage))
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no stop")
+	}
 }

@@ -227,7 +227,7 @@ func Run(ctx context.Context, o Options) error {
 		}, func() float64 { return float64(parts) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scorer_clickhouse_buffered_rows",
-			Help: "Touch, ledger and crossing rows waiting for ClickHouse or being inserted.",
+			Help: "Touch, ledger, crossing and company score rows waiting for ClickHouse or being inserted.",
 		}, func() float64 {
 			if w := s.writer.Load(); w != nil {
 				return float64(w.Stats().Buffered)
@@ -287,7 +287,7 @@ func Run(ctx context.Context, o Options) error {
 	var members *Members
 	if s.companies != nil {
 		var closeAll func()
-		if members, closeAll, err = s.companies.start(o, set, producers[o.CrossingsTopic], s.store, reg); err != nil {
+		if members, closeAll, err = s.companies.start(o, set, producers[o.CrossingsTopic], s.store, s.writer.Load(), reg); err != nil {
 			return err
 		}
 		defer closeAll()
