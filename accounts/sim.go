@@ -111,6 +111,16 @@ func (s *Sim) Forget(contactID, kind, eventID string, at time.Time) {
 	}
 }
 
+// Trackers calls fn with each contact's membership tracker, in no order.
+func (s *Sim) Trackers(fn func(contactID string, t *Tracker) error) error {
+	for id, c := range s.contacts {
+		if err := fn(id, &c.tracker); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Scores are the final company scores, by company then model, of every
 // company that has members.
 func (s *Sim) Scores() []Score {

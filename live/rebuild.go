@@ -16,6 +16,9 @@ type RebuildOptions struct {
 	EventsTopic string
 	Changelog   string // default EventsTopic + "-scorer-state"
 	Group       string
+	// CompaniesTopic is the scorers' company topic (default EventsTopic +
+	// "-companies"), used when the rules have company models.
+	CompaniesTopic string
 }
 
 // Rebuild replaces every contact's state with its state under e, replayed
@@ -27,7 +30,9 @@ type RebuildOptions struct {
 // find them already in the state's seen set. No crossing is announced:
 // contacts that cross under the new rules in the past stay quiet, as
 // their crossing is history. It refuses while the scorer group has
-// members, whose writes would interleave with these.
+// members, whose writes would interleave with these. When the rules have
+// company models it rebuilds the member trackers and the companies' state
+// too (rebuildCompanies), after the contacts'.
 func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func() (io.ReadCloser, error)) (int, error) {
 	if o.Changelog == "" {
 		o.Changelog = o.EventsTopic + "-scorer-state"
@@ -78,7 +83,13 @@ func Rebuild(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func
 	if err == nil {
 		err = flush()
 	}
-	return written, err
+	if err != nil || len(e.Rules.Companies) == 0 {
+		return written, err
+	}
+	if _, _, err := rebuildCompanies(ctx, o, e, open); err != nil {
+		return written, fmt.Errorf("company state: %w", err)
+	}
+	return written, nil
 }
 
 // groupIdle fails when the consumer group has members.

@@ -494,6 +494,17 @@ func (s *Service) reload(ctx context.Context, m *Metrics, why string) {
 	if set.Version == s.processor.Engine().Rules.Version {
 		return
 	}
+	if s.companies == nil && len(set.Companies) > 0 {
+		// The company topics and group start with the service, and the
+		// member trackers and company states must be built from the
+		// history first: started now, they would know only the events
+		// from now on.
+		m.Reloads.WithLabelValues("invalid").Inc()
+		log.Error().Str("trigger", why).Str("rule_version", s.processor.Engine().Rules.Version).Str("refused_version", set.Version).
+			Msg("new rules add the first company model, which a reload cannot start: keeping the running version. " +
+				"Stop the scorers, run scorer rescore --apply with the new rules (it builds the member trackers and company states from the history), then start them with the new rules")
+		return
+	}
 	old := s.processor.Engine().Rules.Version
 	s.processor.SetEngine(engine)
 	if s.companies != nil && s.companies.aggregator != nil {

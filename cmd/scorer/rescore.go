@@ -105,7 +105,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--apply: %w", err)
 	}
-	fmt.Fprintf(stderr, "rebuilt the state of %d contacts under rules %s; start the scorers with these rules (--rules %s)\n",
+	fmt.Fprintf(stderr, "rebuilt the state of %d contacts (and, with company models, the member trackers and company states) under rules %s; start the scorers with these rules (--rules %s)\n",
 		n, nxt.Rules.Version, strings.Join(next, " --rules "))
 	return nil
 }
