@@ -179,6 +179,82 @@ type Aggregate struct {
 	// time the company-scores message says the scores are as of. 0 in
 	// states saved before it was kept, until the next change.
 	Latest int64 `json:"latest,omitempty"`
+	// sums keeps, per sum model, the running rollup and role counts, so
+	// a change costs the contact it moves, not the company's members.
+	sums map[string]*sumRollup
+}
+
+// sumRollup is a sum model's rollup kept as changes arrive: the counted
+// members' scores and, per configured role, how many counted members
+// have it.
+type sumRollup struct {
+	model   *rules.CompanyModel // the rules it was built for (a reload rebuilds it)
+	sum     rules.Points
+	counted int
+	roles   map[string]int
+}
+
+// part is a contact's part in m's rollup of the company: ok is false when
+// it is not a member.
+func (a *Aggregate) part(m *rules.CompanyModel, mb *Member) (score rules.Points, role string, ok bool) {
+	if mb == nil || a.CompanyID == "" || mb.CompanyID != a.CompanyID {
+		return 0, "", false
+	}
+	score = mb.Scores[m.From]
+	if score < m.MinContactScore {
+		return 0, "", false
+	}
+	if m.Coverage != nil {
+		role = mb.Props[m.Coverage.Property]
+		if _, paid := m.Coverage.Roles[role]; !paid {
+			role = ""
+		}
+	}
+	return score, role, true
+}
+
+func (r *sumRollup) add(score rules.Points, role string, sign int) {
+	r.sum += rules.Points(sign) * score
+	r.counted += sign
+	if role != "" {
+		r.roles[role] += sign
+		if r.roles[role] == 0 {
+			delete(r.roles, role)
+		}
+	}
+}
+
+// sumFor is m's running rollup, built from the members when missing or
+// built for other rules.
+func (a *Aggregate) sumFor(m *rules.CompanyModel) *sumRollup {
+	if r := a.sums[m.Name]; r != nil && r.model == m {
+		return r
+	}
+	r := &sumRollup{model: m, roles: map[string]int{}}
+	for _, mb := range a.Contacts {
+		if score, role, ok := a.part(m, mb); ok {
+			r.add(score, role, 1)
+		}
+	}
+	if a.sums == nil {
+		a.sums = map[string]*sumRollup{}
+	}
+	a.sums[m.Name] = r
+	return r
+}
+
+// score is the company's score in m from the running rollup: Evaluate's
+// figures but Contacts.
+func (r *sumRollup) score(companyID string) Score {
+	m := r.model
+	s := Score{CompanyID: companyID, Model: m.Name, Rollup: r.sum, Counted: r.counted}
+	for role := range r.roles {
+		s.Coverage = append(s.Coverage, role)
+		s.CoveragePoints += m.Coverage.Roles[role]
+	}
+	sort.Strings(s.Coverage)
+	s.Score = m.Clamp(s.Rollup + s.CoveragePoints)
+	return s
 }
 
 // ModelState is a company's standing in one company model.
@@ -229,22 +305,49 @@ func (a *Aggregate) Members() []*Member {
 // A deletion (Change.Forget) drops the contact from the company's view,
 // whatever its Seq: a contact deleted and started again (a plain deletion
 // followed by a later event) counts its events from one again.
+//
+// A sum model's score comes from its running rollup (the contact's old
+// part out, its new part in); the others' from Evaluate over the members.
 func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings []Crossing, changed []Score) {
+	old := a.Contacts[ch.ContactID]
 	if ch.Forget != "" {
-		if _, ok := a.Contacts[ch.ContactID]; !ok {
+		if old == nil {
 			return nil, nil
 		}
+	} else if old != nil && old.Seq >= ch.Seq {
+		return nil, nil
+	}
+	var mb *Member
+	if ch.Forget == "" {
+		m := ch.Member
+		mb = &m
+	}
+	for _, m := range models {
+		if m.Rollup != rules.RollupSum {
+			continue
+		}
+		r := a.sumFor(m)
+		if score, role, ok := a.part(m, old); ok {
+			r.add(score, role, -1)
+		}
+		if score, role, ok := a.part(m, mb); ok {
+			r.add(score, role, 1)
+		}
+	}
+	if mb == nil {
 		delete(a.Contacts, ch.ContactID)
 	} else {
-		if old := a.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
-			return nil, nil
-		}
-		mb := ch.Member
-		a.Contacts[ch.ContactID] = &mb
+		a.Contacts[ch.ContactID] = mb
 	}
 	a.Latest = max(a.Latest, ch.At.UnixNano())
 	cause, event := ch.Cause()
-	members := a.Members()
+	var members []*Member // taken once, when a model needs them
+	evaluate := func(m *rules.CompanyModel) Score {
+		if members == nil {
+			members = a.Members()
+		}
+		return Evaluate(m, a.CompanyID, members)
+	}
 	for _, m := range models {
 		st := a.Models[m.Name]
 		if st == nil {
@@ -258,7 +361,12 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		if len(st.CrossedAt) != len(m.Thresholds) {
 			st.CrossedAt = make([]int64, len(m.Thresholds))
 		}
-		s := Evaluate(m, a.CompanyID, members)
+		var s Score
+		if m.Rollup == rules.RollupSum {
+			s = a.sums[m.Name].score(a.CompanyID)
+		} else {
+			s = evaluate(m)
+		}
 		if s.Score == st.Score {
 			continue
 		}
@@ -267,6 +375,9 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		for k, th := range m.Thresholds {
 			switch {
 			case !st.Disarmed[k] && s.Score >= th.At:
+				if s.Contacts == nil {
+					s = evaluate(m) // the members, for Top
+				}
 				crossings = append(crossings, Crossing{
 					ID: CrossingID(a.CompanyID, m.Name, th.Name, cause, event), CompanyID: a.CompanyID, Model: m.Name,
 					Threshold: th, Score: s.Score, At: ch.At, ContactID: cause, EventID: event, Top: Top(s),

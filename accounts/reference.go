@@ -115,6 +115,7 @@ type Score struct {
 	Contacts       []ContactScore
 	Coverage       []string // the configured roles present among counted contacts, sorted
 	CoveragePoints rules.Points
+	Counted        int // how many contacts count
 }
 
 // ContactScore is a member's part in a company score.
@@ -153,6 +154,7 @@ func Evaluate(m *rules.CompanyModel, companyID string, members []*Member) Score 
 			continue
 		}
 		counted = append(counted, c.Score)
+		s.Counted++
 		c.InRollup = m.Rollup != rules.RollupAvgTopN || len(counted) <= m.TopN
 		if m.Coverage != nil {
 			if _, ok := m.Coverage.Roles[c.Role]; ok && c.Role != "" {

@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	json "github.com/goccy/go-json"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -70,7 +69,11 @@ type companyPart struct {
 	mu   sync.Mutex
 	id   int
 	aggs map[string]*accounts.Aggregate
-	next int64
+	// legacy are companies restored from a whole-aggregate record (an
+	// older scorer's): the first batch that changes one writes all its
+	// members, before compaction may drop that record.
+	legacy map[string]bool
+	next   int64
 	// held is len(aggs), for the gauge: other partitions' batches change
 	// aggs while it sums every partition's.
 	held atomic.Int64
@@ -121,22 +124,9 @@ func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error
 		kept = &companyPart{id: c.Partition, aggs: map[string]*accounts.Aggregate{}, next: c.Committed}
 		bad := 0
 		_, err := stream.RestorePartition(ctx, a.cfg.Brokers, a.cfg.Changelog, c.Partition, func(m stream.Record) error {
-			if m.Value == nil {
-				delete(kept.aggs, string(m.Key))
-				return nil
-			}
-			var agg accounts.Aggregate
-			if err := json.Unmarshal(m.Value, &agg); err != nil || agg.CompanyID != string(m.Key) {
+			if !kept.restore(m) {
 				bad++
-				return nil
 			}
-			if agg.Contacts == nil {
-				agg.Contacts = map[string]*accounts.Member{}
-			}
-			if agg.Models == nil {
-				agg.Models = map[string]*accounts.ModelState{}
-			}
-			kept.aggs[agg.CompanyID] = &agg
 			return nil
 		})
 		if err != nil {
@@ -152,6 +142,71 @@ func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error
 	a.mu.Unlock()
 	a.gauge()
 	return nil
+}
+
+// The company changelog holds, per company, one record per contact it
+// holds a view of (key: company NUL contact, value accounts.AppendMember)
+// and one of its standing in its models (key: company, value
+// accounts.AppendStanding): a batch writes the contacts it changed and the
+// companies whose scores moved, not whole companies.
+func memberKey(company, contact string) []byte {
+	k := make([]byte, 0, len(company)+1+len(contact))
+	return append(append(append(k, company...), 0), contact...)
+}
+
+func (part *companyPart) agg(id string) *accounts.Aggregate {
+	agg := part.aggs[id]
+	if agg == nil {
+		agg = accounts.NewAggregate(id)
+		part.aggs[id] = agg
+	}
+	return agg
+}
+
+// restore takes a changelog record into the partition; false when it is
+// unreadable.
+func (part *companyPart) restore(m stream.Record) bool {
+	key := string(m.Key)
+	if company, contact, ok := strings.Cut(key, "\x00"); ok {
+		if m.Value == nil {
+			if agg := part.aggs[company]; agg != nil {
+				delete(agg.Contacts, contact)
+			}
+			return true
+		}
+		mb, err := accounts.DecodeMember(m.Value)
+		if err != nil || mb.ContactID != contact {
+			return false
+		}
+		part.agg(company).Contacts[contact] = &mb
+		return true
+	}
+	if m.Value == nil {
+		delete(part.aggs, key)
+		delete(part.legacy, key)
+		return true
+	}
+	agg, whole, err := accounts.DecodeCompany(m.Value)
+	if err != nil || whole && agg.CompanyID != key {
+		return false
+	}
+	if agg.Models == nil {
+		agg.Models = map[string]*accounts.ModelState{}
+	}
+	if whole {
+		if agg.Contacts == nil {
+			agg.Contacts = map[string]*accounts.Member{}
+		}
+		part.aggs[key] = &agg
+		if part.legacy == nil {
+			part.legacy = map[string]bool{}
+		}
+		part.legacy[key] = true
+		return true
+	}
+	to := part.agg(key)
+	to.Models, to.Latest = agg.Models, agg.Latest
+	return true
 }
 
 // Revoked keeps the partition's state in memory for a quick return; it is
@@ -199,6 +254,10 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	var crossings []stream.Record
 	var rows []analytics.CompanyScoreRow
 	var erase []string // contacts a privacy deletion of the batch forgot
+	// What the state step writes: the views of contacts the batch changed
+	// (nil: dropped) and the standing of the companies it changed (nil:
+	// the company is gone).
+	dirtyMembers := map[[2]string]*accounts.Member{}
 	dirty := map[string]*accounts.Aggregate{}
 	before := map[string]companyscores.Message{} // each company's message before the batch
 	changes := make([]accounts.Change, len(msgs))
@@ -257,7 +316,16 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			before[ch.To] = companyscores.Build(set, agg)
 		}
 		xs, changed := agg.Apply(set.Companies, ch)
+		// The contact's view, and the company's standing (small: its
+		// scores are as of this change now).
+		dirtyMembers[[2]string{ch.To, ch.ContactID}] = agg.Contacts[ch.ContactID]
 		dirty[ch.To] = agg
+		if part.legacy[ch.To] {
+			delete(part.legacy, ch.To)
+			for id, mb := range agg.Contacts {
+				dirtyMembers[[2]string{ch.To, id}] = mb
+			}
+		}
 		if len(agg.Contacts) == 0 {
 			// Its last contact forgotten: the company's state goes (a
 			// tombstone on the changelog).
@@ -307,17 +375,28 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			if ended(c) {
 				return errGenerationEnded
 			}
-			if len(dirty) == 0 || a.cfg.States == nil {
+			if len(dirty)+len(dirtyMembers) == 0 || a.cfg.States == nil {
 				return nil
 			}
-			out := make([]stream.Record, 0, len(dirty))
-			for id, agg := range dirty {
-				if agg == nil {
-					out = append(out, stream.Record{Key: []byte(id)})
-					continue
+			// Members first: a company's tombstone comes after its last
+			// contact's.
+			out := make([]stream.Record, 0, len(dirty)+len(dirtyMembers))
+			var buf []byte
+			for k, mb := range dirtyMembers {
+				m := stream.Record{Key: memberKey(k[0], k[1])}
+				if mb != nil {
+					start := len(buf)
+					buf = accounts.AppendMember(buf, mb)
+					m.Value = buf[start:len(buf):len(buf)]
 				}
-				data, _ := json.Marshal(agg)
-				out = append(out, stream.Message(id, data))
+				out = append(out, m)
+			}
+			for id, agg := range dirty {
+				m := stream.Record{Key: []byte(id)}
+				if agg != nil {
+					m.Value = accounts.AppendStanding(nil, agg)
+				}
+				out = append(out, m)
 			}
 			sctx, cancel := context.WithTimeout(gctx, 4*time.Second)
 			defer cancel()
@@ -384,11 +463,11 @@ func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before 
 }
 
 func decodeChange(m *stream.Record) (accounts.Change, error) {
-	var ch accounts.Change
 	if len(m.Value) > events.MaxEventBytes {
-		return ch, fmt.Errorf("change is %d bytes, over the %d-byte limit", len(m.Value), events.MaxEventBytes)
+		return accounts.Change{}, fmt.Errorf("change is %d bytes, over the %d-byte limit", len(m.Value), events.MaxEventBytes)
 	}
-	if err := json.Unmarshal(m.Value, &ch); err != nil {
+	ch, err := accounts.DecodeChange(m.Value)
+	if err != nil {
 		return ch, fmt.Errorf("malformed change: %w", err)
 	}
 	if ch.To == "" || ch.ContactID == "" || ch.Seq == 0 && ch.Forget == "" {
@@ -432,11 +511,7 @@ func companyScoreRow(s accounts.Score, ch *accounts.Change, set *rules.Set) anal
 	if r.Coverage == nil {
 		r.Coverage = []string{}
 	}
-	for _, c := range s.Contacts {
-		if c.Counted {
-			r.Members++
-		}
-	}
+	r.Members = uint32(s.Counted)
 	return r
 }
 

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -24,8 +23,8 @@ func checkCompanyScores(t *testing.T, set *rules.Set, evs []events.Event, receiv
 	t.Helper()
 	byCompany := map[string][]accounts.Change{}
 	for _, m := range received {
-		var ch accounts.Change
-		if err := json.Unmarshal(m.Value, &ch); err != nil {
+		ch, err := accounts.DecodeChange(m.Value)
+		if err != nil {
 			t.Fatal(err)
 		}
 		byCompany[ch.To] = append(byCompany[ch.To], ch)

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	json "github.com/goccy/go-json"
-
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
@@ -69,8 +67,8 @@ func (m *Members) restore(ctx context.Context, partition int) error {
 			delete(trackers, string(msg.Key))
 			return nil
 		}
-		var t accounts.Tracker
-		if err := json.Unmarshal(msg.Value, &t); err != nil {
+		t, err := accounts.DecodeTracker(msg.Value)
+		if err != nil {
 			return nil // rebuilt from the contact's next events
 		}
 		trackers[string(msg.Key)] = &t
@@ -116,8 +114,7 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 		b.dirty[ev.ContactID] = t
 	}
 	for i := range changes {
-		data, _ := json.Marshal(&changes[i]) // plain types: cannot fail
-		b.changes = append(b.changes, stream.Message(changes[i].To, data))
+		b.changes = append(b.changes, stream.Message(changes[i].To, accounts.AppendChange(nil, &changes[i])))
 	}
 }
 
@@ -137,8 +134,7 @@ func (m *Members) forget(partition int, id, kind, eventID string, at time.Time, 
 	delete(b.dirty, id)
 	b.gone = append(b.gone, id)
 	for _, ch := range accounts.Forgets(t, id, kind, eventID, at) {
-		data, _ := json.Marshal(&ch) // plain types: cannot fail
-		b.changes = append(b.changes, stream.Message(ch.To, data))
+		b.changes = append(b.changes, stream.Message(ch.To, accounts.AppendChange(nil, &ch)))
 	}
 }
 
@@ -159,8 +155,7 @@ func (m *Members) encode(b *memberBatch) []stream.Record {
 	}
 	b.gone = nil
 	for id, t := range b.dirty {
-		data, _ := json.Marshal(t) // plain types: cannot fail
-		msgs = append(msgs, stream.Message(id, data))
+		msgs = append(msgs, stream.Message(id, accounts.AppendTracker(nil, t)))
 	}
 	b.dirty = nil
 	return msgs

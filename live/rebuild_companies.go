@@ -1,9 +1,9 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"io"
 
 	"github.com/scorebridge/scorebridge/accounts"
@@ -49,38 +49,51 @@ func rebuildCompanies(ctx context.Context, o RebuildOptions, e *scoring.Engine, 
 	}
 	var msgs []stream.Record
 	sim.Trackers(func(id string, t *accounts.Tracker) error {
-		data, _ := json.Marshal(t) // plain types: cannot fail
-		msgs = append(msgs, stream.Message(id, data))
+		msgs = append(msgs, stream.Message(id, accounts.AppendTracker(nil, t)))
 		return nil
 	})
 	if err := replaceTopic(ctx, o.Brokers, c.members, msgs); err != nil {
 		return 0, 0, err
 	}
 	trackers, msgs = len(msgs), nil
+	// As the aggregator writes them (companies.go): each company's views
+	// of its contacts, then its standing.
 	for id, agg := range sim.Aggs {
-		data, _ := json.Marshal(agg)
-		msgs = append(msgs, stream.Message(id, data))
+		for cid, mb := range agg.Contacts {
+			msgs = append(msgs, stream.Record{Key: memberKey(id, cid), Value: accounts.AppendMember(nil, mb)})
+		}
+		msgs = append(msgs, stream.Message(id, accounts.AppendStanding(nil, agg)))
 	}
 	if err := replaceTopic(ctx, o.Brokers, c.changelog, msgs); err != nil {
 		return 0, 0, err
 	}
-	return trackers, len(msgs), nil
+	return trackers, len(sim.Aggs), nil
 }
 
 // replaceTopic makes msgs the latest record of their keys on a compacted
-// topic, and a tombstone the latest of every other key it holds. Records
-// go to the partition of their key's hash, as the scorer writes them.
+// topic, and a tombstone the latest of every other key it holds. A record
+// goes to the partition of the murmur2 hash of its key up to the first
+// NUL, as the scorer writes them (a company's contact views go with the
+// company).
 func replaceTopic(ctx context.Context, brokers []string, topic string, msgs []stream.Record) error {
-	parts, err := stream.Partitions(ctx, brokers, topic)
+	n, err := stream.Partitions(ctx, brokers, topic)
 	if err != nil {
 		return err
 	}
+	byPart := make([][]stream.Record, n)
 	keep := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		keep[string(m.Key)] = true
+		route, _, _ := bytes.Cut(m.Key, []byte{0})
+		p := stream.KeyPartition(route, n)
+		byPart[p] = append(byPart[p], m)
 	}
-	var gone []stream.Record
-	for p := range parts {
+	w, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for p := range n {
 		held := map[string]bool{}
 		if _, err := stream.RestorePartition(ctx, brokers, topic, p, func(m stream.Record) error {
 			held[string(m.Key)] = m.Value != nil
@@ -88,21 +101,17 @@ func replaceTopic(ctx context.Context, brokers []string, topic string, msgs []st
 		}); err != nil {
 			return fmt.Errorf("read %s/%d: %w", topic, p, err)
 		}
+		var out []stream.Record
 		for k, live := range held {
 			if live && !keep[k] {
-				gone = append(gone, stream.Record{Key: []byte(k)})
+				out = append(out, stream.Record{Key: []byte(k)})
 			}
 		}
-	}
-	w, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic})
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	all := append(gone, msgs...)
-	for i := 0; i < len(all); i += 1000 {
-		if err := w.Write(ctx, all[i:min(i+1000, len(all))]...); err != nil {
-			return fmt.Errorf("write %s: %w", topic, err)
+		out = append(out, byPart[p]...)
+		for i := 0; i < len(out); i += 1000 {
+			if err := w.WritePartition(ctx, p, out[i:min(i+1000, len(out))]...); err != nil {
+				return fmt.Errorf("write %s/%d: %w", topic, p, err)
+			}
 		}
 	}
 	return nil
