@@ -36,6 +36,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "with --apply: the scorers' events topic (env EVENTS_TOPIC)")
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "with --apply: the scorers' state topic (default EVENTS-TOPIC-scorer-state)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "with --apply: the scorers' consumer group (env SCORER_GROUP)")
+	companies := fs.String("companies-topic", envOr("COMPANIES_TOPIC", ""), "with --apply and company models: the scorers' company topic (env COMPANIES_TOPIC; default EVENTS-TOPIC-companies)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	n, err := live.Rebuild(ctx, live.RebuildOptions{
-		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group,
+		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group, CompaniesTopic: *companies,
 	}, nxt, open)
 	if err != nil {
 		return fmt.Errorf("--apply: %w", err)
