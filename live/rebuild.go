@@ -19,6 +19,9 @@ type RebuildOptions struct {
 	// CompaniesTopic is the scorers' company topic (default EventsTopic +
 	// "-companies"), used when the rules have company models.
 	CompaniesTopic string
+	// CompanyScoresTopic, when set, is the company-scores topic the
+	// scorers publish: the rebuild republishes every company's message.
+	CompanyScoresTopic string
 }
 
 // Rebuild replaces every contact's state with its state under e, replayed

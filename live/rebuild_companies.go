@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
@@ -17,7 +18,8 @@ import (
 // over every event, as the backtest's company lines): the member
 // changelog gets every contact's tracker, the company changelog every
 // company's aggregate, and a tombstone goes to every key of either that
-// the history no longer gives. It refuses while the company group has
+// the history no longer gives; with a company-scores topic, every
+// company's message under the new rules. It refuses while the company group has
 // members. It returns how many trackers and companies it wrote.
 func rebuildCompanies(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func() (io.ReadCloser, error)) (trackers, companies int, err error) {
 	if o.CompaniesTopic == "" {
@@ -66,6 +68,23 @@ func rebuildCompanies(ctx context.Context, o RebuildOptions, e *scoring.Engine, 
 	}
 	if err := replaceTopic(ctx, o.Brokers, c.changelog, msgs); err != nil {
 		return 0, 0, err
+	}
+	if o.CompanyScoresTopic != "" {
+		// Every company's message under the new rules, as the aggregator
+		// publishes them (the write-back reads them).
+		if err := stream.EnsureTopics(ctx, o.Brokers, stream.Topic{Name: o.CompanyScoresTopic, Partitions: parts, Compacted: true}); err != nil {
+			return 0, 0, err
+		}
+		msgs = msgs[:0]
+		for id, agg := range sim.Aggs {
+			if len(agg.Contacts) > 0 {
+				m := companyscores.Build(e.Rules, agg)
+				msgs = append(msgs, stream.Message(id, companyscores.Marshal(&m)))
+			}
+		}
+		if err := replaceTopic(ctx, o.Brokers, o.CompanyScoresTopic, msgs); err != nil {
+			return 0, 0, err
+		}
 	}
 	return trackers, len(sim.Aggs), nil
 }

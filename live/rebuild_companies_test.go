@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -46,7 +47,7 @@ func TestRebuildCompaniesFromHistory(t *testing.T) {
 		go func() {
 			done <- Run(ctx, Options{
 				Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-				ChangelogTopic: "states", Group: "scorer", Rules: []string{dir},
+				ChangelogTopic: "states", Group: "scorer", Rules: []string{dir}, CompanyScoresTopic: "company-scores",
 				ClickHouse: dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
 			})
 		}()
@@ -98,9 +99,12 @@ func TestRebuildCompaniesFromHistory(t *testing.T) {
 	defer store.Close()
 	history := historyFile(t, ctx, store)
 	open := func() (io.ReadCloser, error) { return os.Open(history) }
-	if _, err := Rebuild(ctx, RebuildOptions{Brokers: e.brokers, EventsTopic: "events", Changelog: "states", Group: "scorer"}, next, open); err != nil {
+	if _, err := Rebuild(ctx, RebuildOptions{Brokers: e.brokers, EventsTopic: "events", Changelog: "states", Group: "scorer",
+		CompanyScoresTopic: "company-scores"}, next, open); err != nil {
 		t.Fatal(err)
 	}
+	// The company-scores topic says the new scores before any scorer runs.
+	published := latest(t, e.brokers, "company-scores")
 
 	var valid []events.Event
 	for _, ev := range e.events {
@@ -131,6 +135,10 @@ func TestRebuildCompaniesFromHistory(t *testing.T) {
 		})
 		if got.Score != rules.Float(w.Score) || len(got.Contacts) != len(w.Contacts) {
 			t.Errorf("%s after the rebuild: %+v, want %v with %d contacts", w.CompanyID, got, rules.Float(w.Score), len(w.Contacts))
+		}
+		msg, ok, err := companyscores.Decode([]byte(w.CompanyID), published[w.CompanyID])
+		if err != nil || !ok || msg.Models[w.Model].Score != rules.Float(w.Score) || msg.RuleVersion != set.Version {
+			t.Errorf("%s: company-scores message after the rebuild: %+v %v %v, want %v under %s", w.CompanyID, msg.Models[w.Model], ok, err, rules.Float(w.Score), set.Version)
 		}
 	}
 	if changed == 0 {

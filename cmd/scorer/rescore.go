@@ -37,6 +37,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "with --apply: the scorers' state topic (default EVENTS-TOPIC-scorer-state)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "with --apply: the scorers' consumer group (env SCORER_GROUP)")
 	companies := fs.String("companies-topic", envOr("COMPANIES_TOPIC", ""), "with --apply and company models: the scorers' company topic (env COMPANIES_TOPIC; default EVENTS-TOPIC-companies)")
+	companyScores := fs.String("company-scores-topic", envOr("COMPANY_SCORES_TOPIC", "company-scores"), "with --apply and company models: the company-scores topic the scorers publish, republished under the new rules (env COMPANY_SCORES_TOPIC; empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +103,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	n, err := live.Rebuild(ctx, live.RebuildOptions{
 		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group, CompaniesTopic: *companies,
+		CompanyScoresTopic: *companyScores,
 	}, nxt, open)
 	if err != nil {
 		return fmt.Errorf("--apply: %w", err)
