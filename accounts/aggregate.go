@@ -4,9 +4,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-
 	"time"
 
+	"github.com/google/btree"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -179,25 +179,49 @@ type Aggregate struct {
 	// time the company-scores message says the scores are as of. 0 in
 	// states saved before it was kept, until the next change.
 	Latest int64 `json:"latest,omitempty"`
-	// sums keeps, per sum model, the running rollup and role counts, so
-	// a change costs the contact it moves, not the company's members.
-	sums map[string]*sumRollup
+	// rollups keeps, per company model, its running rollup, so a change
+	// costs the contact it moves, not the company's members.
+	rollups map[string]*running
 }
 
-// sumRollup is a sum model's rollup kept as changes arrive: the counted
-// members' scores and, per configured role, how many counted members
-// have it.
-type sumRollup struct {
+// running is a company model's figures kept as changes arrive: the members,
+// the counted members ordered as Evaluate orders them (highest score
+// first, ties by id), their sum and, per configured role, how many
+// counted members have it. Every rollup (sum, max, avg_top_n) and the
+// top members are read from it exactly.
+type running struct {
 	model   *rules.CompanyModel // the rules it was built for (a reload rebuilds it)
+	members int
 	sum     rules.Points
-	counted int
+	counted *btree.BTreeG[ranked]
 	roles   map[string]int
+	// synced is set once Apply has brought the model's standing to the
+	// rollup's score.
+	synced bool
+}
+
+// ranked is a counted member in a rollup's order.
+type ranked struct {
+	score rules.Points
+	id    string
+}
+
+func rankedLess(a, b ranked) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.id < b.id
+}
+
+// belongs reports whether mb is a member of the company.
+func (a *Aggregate) belongs(mb *Member) bool {
+	return mb != nil && a.CompanyID != "" && mb.CompanyID == a.CompanyID
 }
 
 // part is a contact's part in m's rollup of the company: ok is false when
-// it is not a member.
+// it is not a counted member; role is its role when coverage pays for it.
 func (a *Aggregate) part(m *rules.CompanyModel, mb *Member) (score rules.Points, role string, ok bool) {
-	if mb == nil || a.CompanyID == "" || mb.CompanyID != a.CompanyID {
+	if !a.belongs(mb) {
 		return 0, "", false
 	}
 	score = mb.Scores[m.From]
@@ -213,9 +237,22 @@ func (a *Aggregate) part(m *rules.CompanyModel, mb *Member) (score rules.Points,
 	return score, role, true
 }
 
-func (r *sumRollup) add(score rules.Points, role string, sign int) {
+// take adds (sign 1) or removes (sign -1) a contact's view.
+func (a *Aggregate) take(r *running, mb *Member, sign int) {
+	if !a.belongs(mb) {
+		return
+	}
+	r.members += sign
+	score, role, ok := a.part(r.model, mb)
+	if !ok {
+		return
+	}
 	r.sum += rules.Points(sign) * score
-	r.counted += sign
+	if sign > 0 {
+		r.counted.ReplaceOrInsert(ranked{score, mb.ContactID})
+	} else {
+		r.counted.Delete(ranked{score, mb.ContactID})
+	}
 	if role != "" {
 		r.roles[role] += sign
 		if r.roles[role] == 0 {
@@ -224,30 +261,51 @@ func (r *sumRollup) add(score rules.Points, role string, sign int) {
 	}
 }
 
-// sumFor is m's running rollup, built from the members when missing or
-// built for other rules.
-func (a *Aggregate) sumFor(m *rules.CompanyModel) *sumRollup {
-	if r := a.sums[m.Name]; r != nil && r.model == m {
+// rollupFor is m's running rollup, built from the members when missing or
+// built for other rules. The Contacts map must change only through Apply
+// once a rollup is built.
+func (a *Aggregate) rollupFor(m *rules.CompanyModel) *running {
+	if r := a.rollups[m.Name]; r != nil && r.model == m {
 		return r
 	}
-	r := &sumRollup{model: m, roles: map[string]int{}}
+	r := &running{model: m, counted: btree.NewG(16, rankedLess), roles: map[string]int{}}
 	for _, mb := range a.Contacts {
-		if score, role, ok := a.part(m, mb); ok {
-			r.add(score, role, 1)
-		}
+		a.take(r, mb, 1)
 	}
-	if a.sums == nil {
-		a.sums = map[string]*sumRollup{}
+	if a.rollups == nil {
+		a.rollups = map[string]*running{}
 	}
-	a.sums[m.Name] = r
+	a.rollups[m.Name] = r
 	return r
 }
 
-// score is the company's score in m from the running rollup: Evaluate's
-// figures but Contacts.
-func (r *sumRollup) score(companyID string) Score {
+// score is the company's score in its model from the running rollup:
+// Evaluate's figures but Contacts.
+func (r *running) score(companyID string) Score {
 	m := r.model
-	s := Score{CompanyID: companyID, Model: m.Name, Rollup: r.sum, Counted: r.counted}
+	s := Score{CompanyID: companyID, Model: m.Name, Counted: r.counted.Len()}
+	switch m.Rollup {
+	case rules.RollupMax:
+		if top, ok := r.counted.Min(); ok {
+			s.Rollup = top.score
+		}
+	case rules.RollupAvgTopN:
+		var sum rules.Points
+		n := 0
+		r.counted.Ascend(func(c ranked) bool {
+			if n == m.TopN {
+				return false
+			}
+			sum += c.score
+			n++
+			return true
+		})
+		if n > 0 {
+			s.Rollup = roundDiv(sum, rules.Points(n))
+		}
+	default:
+		s.Rollup = r.sum
+	}
 	for role := range r.roles {
 		s.Coverage = append(s.Coverage, role)
 		s.CoveragePoints += m.Coverage.Roles[role]
@@ -255,6 +313,82 @@ func (r *sumRollup) score(companyID string) Score {
 	sort.Strings(s.Coverage)
 	s.Score = m.Clamp(s.Rollup + s.CoveragePoints)
 	return s
+}
+
+// top is Top of Evaluate's score: the counted members, highest first, at
+// most TopMembers.
+func (a *Aggregate) top(r *running) []ContactScore {
+	m := r.model
+	var out []ContactScore
+	r.counted.Ascend(func(c ranked) bool {
+		if len(out) == TopMembers {
+			return false
+		}
+		mb := a.Contacts[c.id]
+		cs := ContactScore{ContactID: c.id, Score: c.score, Owner: mb.Props[OwnerProperty], Props: mb.Props, Counted: true,
+			InRollup: m.Rollup != rules.RollupAvgTopN || len(out) < m.TopN}
+		if m.Coverage != nil {
+			cs.Role = mb.Props[m.Coverage.Property]
+		}
+		out = append(out, cs)
+		return true
+	})
+	return out
+}
+
+// Figures are a company's figures in one company model, as the
+// company-scores message states them.
+type Figures struct {
+	Score   Score // Evaluate's, but Contacts (nil)
+	Members int   // contacts that belong to the company
+	Top     []ContactScore
+}
+
+// Figures are the company's figures in m from its running rollup: what
+// Evaluate over the members gives, at the cost of the top members.
+func (a *Aggregate) Figures(m *rules.CompanyModel) Figures {
+	r := a.rollupFor(m)
+	return Figures{Score: r.score(a.CompanyID), Members: r.members, Top: a.top(r)}
+}
+
+// Moves reports whether applying ch may change the company's standing in
+// one of models, or its figures as the company-scores message shows them
+// (all but the top members' owner and properties): false when the contact neither belongs to
+// the company before and after, nor changes its part in any model (as
+// counted, its score and role), and every model's standing is in step
+// with its rollup. A stale change moves nothing.
+func (a *Aggregate) Moves(models []*rules.CompanyModel, ch *Change) bool {
+	old := a.Contacts[ch.ContactID]
+	var mb *Member
+	if ch.Forget == "" {
+		if old != nil && old.Seq >= ch.Seq {
+			return false
+		}
+		mb = &ch.Member
+	} else if old == nil {
+		return false
+	}
+	for _, m := range models {
+		r, st := a.rollups[m.Name], a.Models[m.Name]
+		if r == nil || r.model != m || !r.synced || st == nil || len(st.Disarmed) != len(m.Thresholds) {
+			return true
+		}
+	}
+	was, is := a.belongs(old), a.belongs(mb)
+	if was != is {
+		return true
+	}
+	if !was {
+		return false
+	}
+	for _, m := range models {
+		s1, _, c1 := a.part(m, old)
+		s2, _, c2 := a.part(m, mb)
+		if c1 != c2 || c1 && (s1 != s2 || m.Coverage != nil && old.Props[m.Coverage.Property] != mb.Props[m.Coverage.Property]) {
+			return true
+		}
+	}
+	return false
 }
 
 // ModelState is a company's standing in one company model.
@@ -306,8 +440,8 @@ func (a *Aggregate) Members() []*Member {
 // whatever its Seq: a contact deleted and started again (a plain deletion
 // followed by a later event) counts its events from one again.
 //
-// A sum model's score comes from its running rollup (the contact's old
-// part out, its new part in); the others' from Evaluate over the members.
+// Every model's score comes from its running rollup (the contact's old
+// view out, its new view in), not from Evaluate over the members.
 func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings []Crossing, changed []Score) {
 	old := a.Contacts[ch.ContactID]
 	if ch.Forget != "" {
@@ -323,16 +457,9 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		mb = &m
 	}
 	for _, m := range models {
-		if m.Rollup != rules.RollupSum {
-			continue
-		}
-		r := a.sumFor(m)
-		if score, role, ok := a.part(m, old); ok {
-			r.add(score, role, -1)
-		}
-		if score, role, ok := a.part(m, mb); ok {
-			r.add(score, role, 1)
-		}
+		r := a.rollupFor(m)
+		a.take(r, old, -1)
+		a.take(r, mb, 1)
 	}
 	if mb == nil {
 		delete(a.Contacts, ch.ContactID)
@@ -341,13 +468,6 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 	}
 	a.Latest = max(a.Latest, ch.At.UnixNano())
 	cause, event := ch.Cause()
-	var members []*Member // taken once, when a model needs them
-	evaluate := func(m *rules.CompanyModel) Score {
-		if members == nil {
-			members = a.Members()
-		}
-		return Evaluate(m, a.CompanyID, members)
-	}
 	for _, m := range models {
 		st := a.Models[m.Name]
 		if st == nil {
@@ -361,12 +481,9 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		if len(st.CrossedAt) != len(m.Thresholds) {
 			st.CrossedAt = make([]int64, len(m.Thresholds))
 		}
-		var s Score
-		if m.Rollup == rules.RollupSum {
-			s = a.sums[m.Name].score(a.CompanyID)
-		} else {
-			s = evaluate(m)
-		}
+		r := a.rollups[m.Name]
+		r.synced = true
+		s := r.score(a.CompanyID)
 		if s.Score == st.Score {
 			continue
 		}
@@ -375,12 +492,9 @@ func (a *Aggregate) Apply(models []*rules.CompanyModel, ch *Change) (crossings [
 		for k, th := range m.Thresholds {
 			switch {
 			case !st.Disarmed[k] && s.Score >= th.At:
-				if s.Contacts == nil {
-					s = evaluate(m) // the members, for Top
-				}
 				crossings = append(crossings, Crossing{
 					ID: CrossingID(a.CompanyID, m.Name, th.Name, cause, event), CompanyID: a.CompanyID, Model: m.Name,
-					Threshold: th, Score: s.Score, At: ch.At, ContactID: cause, EventID: event, Top: Top(s),
+					Threshold: th, Score: s.Score, At: ch.At, ContactID: cause, EventID: event, Top: a.top(r),
 				})
 				st.Disarmed[k] = true
 				st.CrossedAt[k] = ch.At.UnixNano()

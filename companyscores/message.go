@@ -51,26 +51,23 @@ type Contact struct {
 }
 
 // Build is the message of a company from its aggregate, under every
-// company model of set.
+// company model of set: from the aggregate's running rollups
+// (Aggregate.Figures), which it builds for a model that has none. The
+// caller holds the aggregate, as for Apply.
 func Build(set *rules.Set, agg *accounts.Aggregate) Message {
 	m := Message{CompanyID: agg.CompanyID, UpdatedAt: time.Unix(0, agg.Latest).UTC(), RuleVersion: set.Version,
 		Models: make(map[string]Model, len(set.Companies))}
-	members := agg.Members()
 	for _, cm := range set.Companies {
-		m.Models[cm.Name] = model(cm, accounts.Evaluate(cm, agg.CompanyID, members), agg.Models[cm.Name])
+		m.Models[cm.Name] = model(cm, agg.Figures(cm), agg.Models[cm.Name])
 	}
 	return m
 }
 
-func model(cm *rules.CompanyModel, s accounts.Score, st *accounts.ModelState) Model {
+func model(cm *rules.CompanyModel, f accounts.Figures, st *accounts.ModelState) Model {
+	s := f.Score
 	mm := Model{Score: rules.Float(s.Score), Rollup: rules.Float(s.Rollup), Coverage: append([]string{}, s.Coverage...),
-		Members: len(s.Contacts), Top: []Contact{}}
-	for _, c := range s.Contacts {
-		if c.Counted {
-			mm.Counted++
-		}
-	}
-	for _, c := range accounts.Top(s) {
+		Members: f.Members, Counted: s.Counted, Top: make([]Contact, 0, len(f.Top))}
+	for _, c := range f.Top {
 		mm.Top = append(mm.Top, Contact{ContactID: c.ContactID, Score: rules.Float(c.Score), Role: c.Role})
 	}
 	if st != nil && len(st.Disarmed) == len(cm.Thresholds) {
