@@ -312,7 +312,11 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			}
 			a.changeOutcome("applied")
 		}
-		if _, ok := before[ch.To]; !ok && a.cfg.Scores != nil {
+		// The company's message before the batch, to tell whether the
+		// batch changed it: taken before the first change that may move
+		// it (the ones before did not), or a deletion (which may take
+		// the company's state away).
+		if _, ok := before[ch.To]; !ok && a.cfg.Scores != nil && (ch.Forget != "" || agg.Moves(set.Companies, ch)) {
 			before[ch.To] = companyscores.Build(set, agg)
 		}
 		xs, changed := agg.Apply(set.Companies, ch)
@@ -440,20 +444,26 @@ func (a *CompanyAggregator) changeOutcome(o string) {
 	}
 }
 
-// scoreMessages are the company-scores messages of a batch: one per
-// company whose message differs from the one it had before the batch. A
-// replay starts from the state saved with the committed offset, so it
-// republishes the same content.
+// scoreMessages are the company-scores messages of a batch: a tombstone
+// for each company whose last contact it forgot, and a message for each
+// company whose message differs from the one it had before the batch
+// (companies no change may have moved have no before). A replay starts
+// from the state saved with the committed offset, so it republishes the
+// same content.
 func scoreMessages(set *rules.Set, dirty map[string]*accounts.Aggregate, before map[string]companyscores.Message) []stream.Record {
 	var out []stream.Record
-	for id, prev := range before {
-		if dirty[id] == nil {
+	for id, agg := range dirty {
+		if agg == nil {
 			// Its last contact forgotten: no message names it, or
 			// them, any more.
 			out = append(out, stream.Record{Key: []byte(id)})
 			continue
 		}
-		m := companyscores.Build(set, dirty[id])
+		prev, ok := before[id]
+		if !ok {
+			continue
+		}
+		m := companyscores.Build(set, agg)
 		if !companyscores.Same(&prev, &m) {
 			out = append(out, stream.Message(id, companyscores.Marshal(&m)))
 		}
