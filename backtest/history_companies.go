@@ -12,20 +12,7 @@ import (
 // duplicates included: what a stream read of the same input gives. fn
 // must not keep or change the event.
 func (h *History) Each(fn func(*events.Event)) {
-	heads := make([]int, len(h.shards))
-	for {
-		best := -1
-		for i, sh := range h.shards {
-			if heads[i] < len(sh.line) && (best < 0 || sh.line[heads[i]] < h.shards[best].line[heads[best]]) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return
-		}
-		fn(h.shards[best].ev(heads[best]))
-		heads[best]++
-	}
+	h.inOrder(func(si, p int) { fn(h.shards[si].ev(p)) })
 }
 
 // CompanyScores is CompanyScores over the held history: the same scores

@@ -49,18 +49,36 @@ func TestHistoryCompanyScoresEqualsStream(t *testing.T) {
 
 // TestHistoryEachInInputOrder: Each gives the events a stream read of
 // the input gives (bad lines skipped), in the same order, duplicates
-// included, for any number of shards.
+// included, every field and property the same, for any number of shards;
+// Of gives each contact's events in input order.
 func TestHistoryEachInInputOrder(t *testing.T) {
 	data := history(t, 200, 10, 9, true)
-	key := func(ev *events.Event) string {
-		return fmt.Sprint(ev.ID, " ", ev.ContactID, " ", ev.Type, " ", ev.OccurredAt.UnixNano())
-	}
+	key := func(ev *events.Event) string { return fmt.Sprintf("%+v", *ev) } // maps print sorted
 	var want []string
+	of := map[string][]events.Event{}
 	if err := events.NewReader(bytes.NewReader(data)).Each(func(ev events.Event) error {
 		want = append(want, key(&ev))
+		of[ev.ContactID] = append(of[ev.ContactID], ev)
 		return nil
 	}, nil); err != nil {
 		t.Fatal(err)
+	}
+	for _, shards := range []int{1, 5} {
+		h, err := Load(bytes.NewReader(data), shards)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := h.ContactIDs(); len(ids) != len(of) || len(ids) < 100 {
+			t.Fatalf("%d shards: %d contacts, want %d", shards, len(ids), len(of))
+		}
+		for id, evs := range of {
+			if got := h.Of(id); !reflect.DeepEqual(got, evs) {
+				t.Fatalf("%d shards: Of(%s) gives %d events, want %d (or others, or in another order)", shards, id, len(got), len(evs))
+			}
+		}
+		if h.Of("nobody") != nil {
+			t.Fatalf("%d shards: Of an unknown contact is not nil", shards)
+		}
 	}
 	for _, shards := range []int{1, 5} {
 		h, err := Load(bytes.NewReader(data), shards)
