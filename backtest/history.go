@@ -593,16 +593,30 @@ type shardRun struct {
 // in input order, then, for a contact whose events came out of time
 // order, again from its events sorted. Contacts are independent, so they
 // are scored one after the other, each with its state and its events hot
-// in the CPU's cache, rather than event by event in input order.
+// in the CPU's cache, rather than event by event in input order; and done
+// with one, its lines are made and, unless Options.State wants every
+// state, its state's memory is reused for the next.
 func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 	s := newScorer(e, opts)
-	r := &shardRun{sum: Summary{EvalErrors: map[string]int{}}, contacts: make([]contact, len(sh.ids))}
+	r := &shardRun{sum: Summary{EvalErrors: map[string]int{}}, order: make([]int32, len(sh.ids))}
 	if opts.Seen != nil {
 		r.dups = make([]uint64, (len(sh.line)+63)/64)
 	}
+	keep := opts.State != nil
+	if keep {
+		r.contacts = make([]contact, len(sh.ids))
+	}
+	r.lines = make([]Line, 0, len(sh.ids)*len(e.Rules.Models))
+	var one contact
 	var list []events.Event
-	for ci := range r.contacts {
-		c := &r.contacts[ci]
+	for ci := range sh.ids {
+		r.order[ci] = int32(ci) // the ids are sorted
+		c := &one
+		if keep {
+			c = &r.contacts[ci]
+		} else {
+			c.reset()
+		}
 		from, to := sh.contactEvents(ci)
 		for p := from; p < to; p++ {
 			ev := sh.ev(p)
@@ -616,23 +630,29 @@ func (sh *shard) run(e *scoring.Engine, opts Options) *shardRun {
 			for p := from; p < to; p++ {
 				list = append(list, *sh.ev(p))
 			}
-			list = replay(e, s, c, list)
+			replay(e, s, c, list)
 		}
+		r.lines = appendLines(r.lines, e, s, sh.ids[ci], c, opts)
 	}
-	r.finish(e, s, sh.ids, opts)
 	return r
 }
 
 // replay scores c again from its events sorted by time (evs in input
 // order, duplicates included), as the streaming Run's second pass does.
-func replay(e *scoring.Engine, s *scoring.Scorer, c *contact, evs []events.Event) []events.Event {
+func replay(e *scoring.Engine, s *scoring.Scorer, c *contact, evs []events.Event) {
 	list := scoring.Dedup(evs)
 	sort.Slice(list, func(i, j int) bool { return list[i].Before(&list[j]) })
-	*c = contact{}
+	c.reset()
 	for i := range list {
 		c.hit(e, s.Apply(&c.state, &list[i]).Hits, list[i].OccurredAt)
 	}
-	return evs
+}
+
+// reset makes c a new contact, keeping its state's memory (the crossings
+// went to lines: they are not reused).
+func (c *contact) reset() {
+	c.state.Reset()
+	c.lastID, c.lastT, c.outOfTime, c.crossings, c.names = "", 0, false, nil, nil
 }
 
 func newScorer(e *scoring.Engine, opts Options) *scoring.Scorer {
@@ -697,25 +717,27 @@ func (r *shardRun) finish(e *scoring.Engine, s *scoring.Scorer, ids []string, op
 	for i := range r.order {
 		r.order[i] = int32(i)
 	}
-	if !sort.StringsAreSorted(ids) { // a History's are
-		sort.Slice(r.order, func(i, j int) bool { return ids[r.order[i]] < ids[r.order[j]] })
-	}
-	models := e.Rules.Models
-	r.lines = make([]Line, 0, len(cs)*len(models))
+	sort.Slice(r.order, func(i, j int) bool { return ids[r.order[i]] < ids[r.order[j]] })
+	r.lines = make([]Line, 0, len(cs)*len(e.Rules.Models))
 	for _, ci := range r.order {
-		c := &cs[ci]
-		T := c.state.Latest
-		if s.AsOf != 0 {
-			T = s.AsOf
-		}
-		for mi := range models {
-			line := scoreLine(s, ids[ci], &c.state, mi, T, !opts.NoGroups)
-			if c.crossings != nil && c.crossings[mi] != nil {
-				line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
-			}
-			r.lines = append(r.lines, line)
-		}
+		r.lines = appendLines(r.lines, e, s, ids[ci], &cs[ci], opts)
 	}
+}
+
+// appendLines appends contact id's lines, one per model.
+func appendLines(dst []Line, e *scoring.Engine, s *scoring.Scorer, id string, c *contact, opts Options) []Line {
+	T := c.state.Latest
+	if s.AsOf != 0 {
+		T = s.AsOf
+	}
+	for mi := range e.Rules.Models {
+		line := scoreLine(s, id, &c.state, mi, T, !opts.NoGroups)
+		if c.crossings != nil && c.crossings[mi] != nil {
+			line.Crossings, line.Thresholds = c.crossings[mi], c.names[mi]
+		}
+		dst = append(dst, line)
+	}
+	return dst
 }
 
 // String says what was loaded, for logs.

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"testing"
 	"unsafe"
@@ -92,5 +93,49 @@ func TestArenasGetPut(t *testing.T) {
 	none.put(x)
 	if got := none.get(10); cap(got) < 10 {
 		t.Fatal("a nil arenas must still allocate")
+	}
+}
+
+// TestResetIsNew: a contact scored, Reset and scored again with another
+// contact's events gives, event by event, the outcomes a new Contact gives
+// and ends in the same state: nothing of its past leaks through the arena
+// it keeps.
+func TestResetIsNew(t *testing.T) {
+	e := sampleEngine(t)
+	cfg := synth.Default()
+	cfg.Contacts, cfg.Days, cfg.Events, cfg.DuplicateRate = 60, 90, 6000, 0.02
+	byContact := map[string][]events.Event{}
+	var ids []string
+	if err := synth.Generate(cfg, func(ev *events.Event) error {
+		if byContact[ev.ContactID] == nil {
+			ids = append(ids, ev.ContactID)
+		}
+		byContact[ev.ContactID] = append(byContact[ev.ContactID], *ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reused, s, fresh := &Contact{}, NewScorer(e), NewScorer(e)
+	grown := 0
+	for _, id := range ids {
+		had := cap(reused.arena)
+		reused.Reset()
+		c := &Contact{}
+		for i := range byContact[id] {
+			ev := &byContact[id][i]
+			got, want := *s.Apply(reused, ev), *fresh.Apply(c, ev)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s, event %s: outcome %+v after Reset, %+v new", id, ev.ID, got, want)
+			}
+		}
+		if string(e.Encode(nil, reused)) != string(e.Encode(nil, c)) {
+			t.Fatalf("%s: the state after Reset differs from a new contact's", id)
+		}
+		if had > 0 && cap(reused.arena) >= had {
+			grown++ // kept its memory
+		}
+	}
+	if grown == 0 {
+		t.Fatal("Reset never kept an arena: the test checks nothing")
 	}
 }

@@ -62,6 +62,13 @@ type crossedAt struct {
 	at  int64
 }
 
+// Reset empties c as if it were new, keeping its arena's memory for what
+// is scored into it next: a backtest that scores its contacts one after
+// the other, done with each before the next, then scores them all in one
+// state that stays in the CPU's cache, rather than growing a state each.
+// Nothing of c before Reset is valid after it.
+func (c *Contact) Reset() { *c = Contact{arena: c.arena[:0]} }
+
 func (c *Contact) rareOf() *rareState {
 	if c.rare == nil {
 		c.rare = &rareState{}
