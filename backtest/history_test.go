@@ -189,6 +189,14 @@ func TestHistoryRunEqualsRun(t *testing.T) {
 					if !reflect.DeepEqual(got.seen, want.seen) || len(want.seen) == 0 {
 						t.Fatalf("history %d: Seen got %d events, want %d (the same, in input order)", i, len(got.seen), len(want.seen))
 					}
+					// Without State and Seen (a preview), one state is reused for
+					// contact after contact.
+					var buf bytes.Buffer
+					enc := json.NewEncoder(&buf)
+					sum, err := h.Run(e, Options{AsOf: asOf}, func(l Line) error { return enc.Encode(l) })
+					if err != nil || buf.String() != want.out || !reflect.DeepEqual(sum, want.sum) {
+						t.Fatalf("history %d without State: %v, output or summary differs:\n%s", i, err, firstDiff(buf.String(), want.out))
+					}
 				}
 			})
 		}
