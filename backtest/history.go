@@ -519,28 +519,61 @@ func (h *History) seen(runs []*shardRun, fn func(*events.Event)) {
 }
 
 // inOrder calls fn with the shard and position of every event, in input
-// order.
+// order. Those positions are scattered over the shards' memory (which is
+// in contact order), so it asks the CPU for the events a few ahead.
 func (h *History) inOrder(fn func(shard, pos int)) {
+	// The merge of the shards by line, a batch at a time.
+	const batch = 256
+	type at struct{ shard, pos int32 }
 	heads := make([]int, len(h.shards))
 	lineAt := func(i int) int32 {
 		sh := h.shards[i]
 		return sh.line[sh.inOrder[heads[i]]]
 	}
+	next := make([]at, 0, batch)
 	for {
-		best := -1
-		for i, sh := range h.shards {
-			if heads[i] < len(sh.inOrder) && (best < 0 || lineAt(i) < lineAt(best)) {
-				best = i
+		next = next[:0]
+		for len(next) < batch {
+			best := -1
+			for i, sh := range h.shards {
+				if heads[i] < len(sh.inOrder) && (best < 0 || lineAt(i) < lineAt(best)) {
+					best = i
+				}
 			}
+			if best < 0 {
+				break
+			}
+			next = append(next, at{int32(best), h.shards[best].inOrder[heads[best]]})
+			heads[best]++
 		}
-		if best < 0 {
+		if len(next) == 0 {
 			return
 		}
-		p := h.shards[best].inOrder[heads[best]]
-		heads[best]++
-		fn(best, int(p))
+		ev := func(k int) *events.Event {
+			if k >= len(next) {
+				return nil
+			}
+			return h.shards[next[k].shard].ev(int(next[k].pos))
+		}
+		for k := range min(aheadEvent, len(next)) {
+			scoring.PrefetchEvent(ev(k), false)
+		}
+		for k := range min(aheadData, len(next)) {
+			scoring.PrefetchEvent(ev(k), true)
+		}
+		for k, a := range next {
+			scoring.PrefetchEvent(ev(k+aheadEvent), false)
+			scoring.PrefetchEvent(ev(k+aheadData), true)
+			fn(int(a.shard), int(a.pos))
+		}
 	}
 }
+
+// How far ahead inOrder fetches an event, and its id and maps.
+const (
+	aheadEvent = 8
+	aheadData  = 4
+)
 
 // mergeLines emits the shards' lines in contact order.
 func mergeLines(ids [][]string, runs []*shardRun, models int, opts Options, emit func(Line) error) error {

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"reflect"
 	"unsafe"
 
 	"github.com/scorebridge/scorebridge/events"
@@ -99,6 +100,32 @@ func Prefetch(c *Contact, state bool) {
 		n := min((uintptr(len(a))*8+cacheLine-1)/cacheLine, maxStateLines)
 		for l := uintptr(0); l < n; l++ {
 			prefetch(base + l*cacheLine)
+		}
+	}
+}
+
+// PrefetchEvent asks the CPU for an event, for a caller that walks events
+// scattered in memory (a held history in input order): call it a few
+// events ahead with data false for the event itself, then, once that has
+// come, a couple ahead with data true for its id and its property and
+// contact maps' headers, which Apply reads first. It never waits and never
+// faults; a nil event is ignored.
+func PrefetchEvent(ev *events.Event, data bool) {
+	if ev == nil {
+		return
+	}
+	if !data {
+		p := uintptr(unsafe.Pointer(ev))
+		prefetch(p)
+		prefetch(p + unsafe.Sizeof(*ev) - 1) // it may straddle two lines
+		return
+	}
+	if id := ev.ID; len(id) > 0 {
+		prefetch(uintptr(unsafe.Pointer(unsafe.StringData(id))))
+	}
+	for _, m := range [2]map[string]any{ev.Properties, ev.Contact} {
+		if m != nil {
+			prefetch(uintptr(reflect.ValueOf(m).UnsafePointer()))
 		}
 	}
 }
