@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,6 +30,10 @@ type Ledger interface {
 	// Intent and PutIntent are the write-ahead log of sink calls.
 	Intent(crossingID string) (Intent, bool, error)
 	PutIntent(Intent) error
+	// PutIntentCall is PutIntent with the api_calls row of the call about
+	// to be sent (start, when not nil) stored in the same transaction, as
+	// StartAPICall would store it: one fsync before the request leaves.
+	PutIntentCall(in Intent, start *analytics.APICall) error
 }
 
 // ContactState is what the bridge knows of a contact's enrollments.
@@ -302,6 +307,23 @@ func (s *Store) Intent(crossingID string) (Intent, bool, error) {
 // PutIntent implements Ledger.
 func (s *Store) PutIntent(in Intent) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return putIntent(tx, in) })
+}
+
+// PutIntentCall implements Ledger.
+func (s *Store) PutIntentCall(in Intent, start *analytics.APICall) error {
+	var raw []byte
+	if start != nil {
+		var err error
+		if raw, err = json.Marshal(start); err != nil {
+			return err
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := putIntent(tx, in); err != nil || raw == nil {
+			return err
+		}
+		return tx.Bucket(bucketStarted).Put([]byte(start.CallID), raw)
+	})
 }
 
 func putIntent(tx *bolt.Tx, in Intent) error {
