@@ -55,7 +55,8 @@ const InterruptedCall = "interrupted: the bridge stopped before the answer (the 
 // kill -9 before the answer leaves a trace; AppendAPICall replaces it
 // with the completed row, and InterruptAPICalls turns those left by a
 // dead process into rows marked InterruptedCall. Concurrent calls share
-// an fsync (bbolt's Batch).
+// an fsync (bbolt's Batch). An enrollment's first call does not come here:
+// PutIntentCall stores its start with the intent.
 func (s *Store) StartAPICall(row analytics.APICall) error {
 	raw, err := json.Marshal(row)
 	if err != nil {

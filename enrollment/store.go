@@ -180,9 +180,11 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init state %s: %w", path, err)
 	}
-	// Calls wait in bbolt's Batch for company before their fsync: twice
-	// per HubSpot call (stored before it is sent, completed after), so
-	// the wait is kept short (bbolt's default is 10 ms).
+	// api_calls rows wait in bbolt's Batch for company before their
+	// fsync: an answer's row always, a call's start record for every call
+	// but an enrollment's first (that one rides in its intent's
+	// transaction). The answer's row is written while the sender's lock
+	// is held, so the wait is kept short (bbolt's default is 10 ms).
 	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	err = db.View(func(tx *bolt.Tx) error {
