@@ -41,7 +41,7 @@ echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 # Lines: R round label limit phase n p50 p99 max enroll/s
 awk '
 	function ms(s) { if (s ~ /ms$/) return s + 0; if (s ~ /µs$/) return s / 1000; if (s ~ /s$/) return s * 1000; return s }
-	function median(list,   a, n, i, j, t) { n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+	function median(list,   a, n, i, j, t) { n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }; return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	{ key = $4 " " $5; v[$2, $3, key] = ($5 == "latency") ? ms($7) : $10; keys[key] = 1; labels[$3] = 1; if ($2 > nr) nr = $2 }
 	END {
 		for (key in keys) for (l in labels) if (l != "base") {
