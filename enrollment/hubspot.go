@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/hubspot"
 )
 
@@ -28,6 +29,28 @@ func (h HubSpotSink) Enroll(ctx context.Context, r EnrollRequest) (Enrollment, e
 		return Enrollment{}, hubspotError(err, true)
 	}
 	return Enrollment{ID: enr.ID, SequenceID: r.SequenceID, EnrolledAt: enr.EnrolledAt}, nil
+}
+
+// EnrollHooked implements HookedSink: beforeSend runs in the client's
+// send hook (hubspot.WithSendHook), after the limiter, with the call's
+// api_calls row when the client records calls before they are sent.
+func (h HubSpotSink) EnrollHooked(ctx context.Context, r EnrollRequest, beforeSend func(start *analytics.APICall) error) (Enrollment, error) {
+	var hookErr error
+	ctx = hubspot.WithSendHook(ctx, func(c hubspot.Call, startAudited bool) error {
+		var start *analytics.APICall
+		if startAudited {
+			ref, _ := c.Tag.(CallRef)
+			row := APICallRow(c, ref.CrossingID)
+			start = &row
+		}
+		hookErr = beforeSend(start)
+		return hookErr
+	})
+	enr, err := h.Enroll(ctx, r)
+	if hookErr != nil {
+		return Enrollment{}, hookErr
+	}
+	return enr, err
 }
 
 // Status implements Sink.

@@ -1,11 +1,20 @@
 package enrollment
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/scorebridge/scorebridge/analytics"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
@@ -168,4 +177,134 @@ func TestSandboxRefusals(t *testing.T) {
 			t.Fatalf("%+v", res.Decision)
 		}
 	})
+}
+
+// Through the HubSpot sink, with the client recording calls before they
+// are sent (as the bridge does with ClickHouse), the enrollment request
+// reaches HubSpot one commit after the pipeline passed its last read:
+// the intent and the call's start record share one fsynced transaction,
+// both on disk when HubSpot sees the request. The answer then completes
+// the row. An intent the store refuses sends nothing.
+func TestIntentAndCallStartShareOneCommit(t *testing.T) {
+	scfg, err := sandbox.ParseConfig([]byte(sandboxYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := sandbox.New(scfg, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, t.TempDir())
+	type seen struct {
+		txid    int
+		intent  bool
+		started []analytics.APICall
+	}
+	var (
+		mu       sync.Mutex
+		arrivals = map[string]seen{} // contact -> the store when its enrollment arrived
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req struct {
+			ContactID string `json:"contactId"`
+		}
+		if r.Method == http.MethodPost && hubspot.IsEnrollPath(r.URL.Path) && json.Unmarshal(body, &req) == nil {
+			var s seen
+			err := st.db.View(func(tx *bolt.Tx) error {
+				s.txid = tx.ID()
+				s.intent = tx.Bucket(bucketIntents).Get([]byte("x-"+req.ContactID)) != nil
+				return tx.Bucket(bucketStarted).ForEach(func(_, v []byte) error {
+					var row analytics.APICall
+					err := json.Unmarshal(v, &row)
+					s.started = append(s.started, row)
+					return err
+				})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			arrivals[req.ContactID] = s
+			mu.Unlock()
+		}
+		box.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	metrics := NewServiceMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
+	record := func(store func(analytics.APICall) error) func(analytics.APICall) {
+		return func(row analytics.APICall) {
+			if err := store(row); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	client, err := hubspot.NewClient(hubspot.ClientConfig{BaseURL: front.URL, Token: "t0ken",
+		RequestsPerInterval: 1000, Interval: time.Second, MaxAttempts: 1, AttemptTimeout: 2 * time.Second,
+		Audit: metrics.AuditHook(record(st.AppendAPICall)), AuditStart: metrics.AuditStartHook(record(st.StartAPICall))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testCfg(t, func(c *Config) { delete(c.conflicts.bySequence, "9001") }) // no workflow calls after
+	b := NewBridge(cfg, st, metrics.MeterSink(HubSpotSink{Client: client}), nil, func() time.Time { return t0 }, Retry{Sleep: noSleep})
+	lead := func(contact string) events.Crossing {
+		return crossing("x-"+contact, func(c *events.Crossing) {
+			c.ContactID = contact
+			c.Contact["email"] = "contact-" + contact + "@example.net"
+		})
+	}
+	// The first crossing fetches the sequence's steps (cached after).
+	if res := handle(t, b, lead("8")); res.Decision.Outcome != "enrolled" {
+		t.Fatalf("warm-up: %+v", res.Decision)
+	}
+	var before int
+	st.db.View(func(tx *bolt.Tx) error { before = tx.ID(); return nil })
+	res := handle(t, b, lead("7"))
+	if res.Decision.Outcome != "enrolled" || res.Decision.ConfirmedBy != ConfirmedByResponse {
+		t.Fatalf("%+v", res.Decision)
+	}
+	var after int
+	st.db.View(func(tx *bolt.Tx) error { after = tx.ID(); return nil })
+	got := arrivals["7"]
+	if got.txid-before != 1 || !got.intent || len(got.started) != 1 {
+		t.Fatalf("when the enrollment arrived: %d commit(s) after the pipeline's reads, intent stored %v, %d started call(s); want 1, true, 1",
+			got.txid-before, got.intent, len(got.started))
+	}
+	if s := got.started[0]; s.Method != http.MethodPost || s.ContactID != "7" || s.CrossingID != "x-7" || s.Status != 0 ||
+		!strings.Contains(s.RequestBody, `"contactId":"7"`) || strings.Contains(s.RequestBody, "t0ken") {
+		t.Errorf("started row %+v", s)
+	}
+	// The answer's row, then the decision: three commits for the enrollment.
+	if after-before != 3 {
+		t.Errorf("%d commits for one enrollment, want 3 (intent with the call's start, the answer, the decision)", after-before)
+	}
+	rows, err := st.CallOutbox(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered []analytics.APICall
+	for _, e := range rows {
+		if e.Row.ContactID == "7" {
+			answered = append(answered, e.Row)
+		}
+	}
+	if len(answered) != 1 || answered[0].CallID != got.started[0].CallID || answered[0].Status != 200 {
+		t.Errorf("rows of contact 7 %+v; want its started call answered 200", answered)
+	}
+	if n, err := st.InterruptAPICalls(); err != nil || n != 0 {
+		t.Errorf("%d calls left started (%v)", n, err)
+	}
+
+	// An intent bbolt refuses (a key over its 32 KiB limit): the crossing
+	// is not decided and HubSpot gets nothing.
+	sent := box.Stats().Requests
+	huge := lead("9")
+	huge.CrossingID = strings.Repeat("x", 40<<10)
+	if _, err := b.Handle(context.Background(), huge); err == nil || !strings.Contains(err.Error(), "key too large") {
+		t.Errorf("Handle with an intent the store refuses: %v", err)
+	}
+	if n := box.Stats().Requests; n != sent {
+		t.Errorf("%d request(s) reached HubSpot without their intent", n-sent)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/hubspot"
 )
 
@@ -69,15 +70,39 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 		}
 		a.settled = true
 	}
-	if err := s.Ledger.PutIntent(Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID,
-		UserID: a.Sender.UserID, At: a.Now, Sends: a.Schedule}); err != nil {
-		return nil, err
+	intent := Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID,
+		UserID: a.Sender.UserID, At: a.Now, Sends: a.Schedule}
+	// The intent is on disk before the request leaves. A hooked sink
+	// stores it at the last moment, with the call's start record in the
+	// same transaction (one fsync); any other gets it now.
+	hooked, _ := s.Sink.(HookedSink)
+	if hooked == nil {
+		if err := s.Ledger.PutIntent(intent); err != nil {
+			return nil, err
+		}
 	}
 	req := EnrollRequest{CrossingID: c.CrossingID, ContactID: c.ContactID, SequenceID: target,
 		UserID: a.Sender.UserID, SenderEmail: a.Sender.Email}
-	var out *Decision
+	var (
+		out       *Decision
+		intentErr error
+	)
+	enroll := func() (Enrollment, error) {
+		if hooked == nil {
+			return s.Sink.Enroll(ctx, req)
+		}
+		return hooked.EnrollHooked(ctx, req, func(start *analytics.APICall) error {
+			if intentErr = s.Ledger.PutIntentCall(intent, start); intentErr == nil {
+				hooked = nil // stored: later calls only record their own start
+			}
+			return intentErr
+		})
+	}
 	err := s.Retry.Do(ctx, func() (bool, error) {
-		enr, err := s.Sink.Enroll(ctx, req)
+		enr, err := enroll()
+		if intentErr != nil {
+			return false, intentErr
+		}
 		if err == nil {
 			out = enrolled(a, enr.ID, ConfirmedByResponse, "")
 			return false, nil
@@ -104,6 +129,9 @@ func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error)
 		}
 		return false, err
 	})
+	if intentErr != nil {
+		return nil, intentErr
+	}
 	if out == nil {
 		out = s.unavailable(a, "enroll", err)
 	}

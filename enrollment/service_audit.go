@@ -55,13 +55,14 @@ const InterruptedCall = "interrupted: the bridge stopped before the answer (the 
 // kill -9 before the answer leaves a trace; AppendAPICall replaces it
 // with the completed row, and InterruptAPICalls turns those left by a
 // dead process into rows marked InterruptedCall. Concurrent calls share
-// an fsync (bbolt's Batch).
+// an fsync (groupCommit). An enrollment's first call does not come here:
+// PutIntentCall stores its start with the intent.
 func (s *Store) StartAPICall(row analytics.APICall) error {
 	raw, err := json.Marshal(row)
 	if err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.gc.write(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStarted).Put([]byte(row.CallID), raw)
 	})
 }
@@ -70,13 +71,13 @@ func (s *Store) StartAPICall(row analytics.APICall) error {
 // outbox, removing its started entry in the same transaction. The audit
 // hook calls it on the caller's goroutine, before the call returns, so a
 // row exists for every call whose effect the bridge acts on, whatever
-// kill -9 follows. Concurrent calls share an fsync (bbolt's Batch).
+// kill -9 follows. Concurrent calls share an fsync (groupCommit).
 func (s *Store) AppendAPICall(row analytics.APICall) error {
 	raw, err := json.Marshal(row)
 	if err != nil {
 		return err
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.gc.write(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketStarted).Delete([]byte(row.CallID)); err != nil {
 			return err
 		}

@@ -122,7 +122,13 @@ func (m *ServiceMetrics) Count(kind ErrorKind) { m.count(kind) }
 
 // MeterSink numbers every sink call and labels its HTTP calls with that
 // number and the crossing id (WithCrossing), for the audit hook.
-func (m *ServiceMetrics) MeterSink(s Sink) Sink { return meteredSink{s, m} }
+// A HookedSink stays one.
+func (m *ServiceMetrics) MeterSink(s Sink) Sink {
+	if h, ok := s.(HookedSink); ok {
+		return meteredHookedSink{meteredSink{s, m}, h}
+	}
+	return meteredSink{s, m}
+}
 
 func (m *ServiceMetrics) begin(ctx context.Context) (context.Context, func()) {
 	ref := callRefOf(ctx)
@@ -170,6 +176,18 @@ func (t meteredSink) Enroll(ctx context.Context, r EnrollRequest) (Enrollment, e
 	ctx, end := t.m.begin(ctx)
 	defer end()
 	return t.s.Enroll(ctx, r)
+}
+
+// meteredHookedSink meters a HookedSink.
+type meteredHookedSink struct {
+	meteredSink
+	h HookedSink
+}
+
+func (t meteredHookedSink) EnrollHooked(ctx context.Context, r EnrollRequest, beforeSend func(*analytics.APICall) error) (Enrollment, error) {
+	ctx, end := t.m.begin(ctx)
+	defer end()
+	return t.h.EnrollHooked(ctx, r, beforeSend)
 }
 
 func (t meteredSink) Status(ctx context.Context, contactID string) (*Enrollment, error) {

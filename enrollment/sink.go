@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/scorebridge/scorebridge/analytics"
 )
 
 // Sink is where enrollments go: HubSpot, a webhook, or nowhere (dry-run).
@@ -24,6 +26,21 @@ type Sink interface {
 	UnenrollWorkflow(ctx context.Context, workflowID, email string) error
 	// Workflows lists the workflows the contact is currently enrolled in.
 	Workflows(ctx context.Context, contactID string) ([]string, error)
+}
+
+// HookedSink is a sink that can run the Send stage's write-ahead record
+// just before its enrollment request leaves (HubSpotSink): the stage then
+// stores its intent and the call's start record in one transaction there,
+// instead of the intent before the call and the start apart.
+type HookedSink interface {
+	Sink
+	// EnrollHooked is Enroll, running beforeSend once just before the
+	// request leaves, with the call's api_calls row (no answer yet) when
+	// the sink records calls before they are sent (nil otherwise; Audit
+	// completes the row later under its call id). If beforeSend fails,
+	// nothing is sent and EnrollHooked returns its error as it is. If
+	// nothing was sent, beforeSend has not run.
+	EnrollHooked(ctx context.Context, req EnrollRequest, beforeSend func(start *analytics.APICall) error) (Enrollment, error)
 }
 
 // EnrollRequest is one sequence enrollment.

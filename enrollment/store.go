@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,6 +30,10 @@ type Ledger interface {
 	// Intent and PutIntent are the write-ahead log of sink calls.
 	Intent(crossingID string) (Intent, bool, error)
 	PutIntent(Intent) error
+	// PutIntentCall is PutIntent with the api_calls row of the call about
+	// to be sent (start, when not nil) stored in the same transaction, as
+	// StartAPICall would store it: one fsync before the request leaves.
+	PutIntentCall(in Intent, start *analytics.APICall) error
 }
 
 // ContactState is what the bridge knows of a contact's enrollments.
@@ -147,6 +152,9 @@ type Store struct {
 	// counted once at open from bbolt's statistics, then kept by the
 	// transactions that change them.
 	held, outbox, calls atomic.Int64
+	// gc commits the writes of the enrollment path (intents, decisions,
+	// api_calls rows, outbox acknowledgements), concurrent ones together.
+	gc *groupCommit
 }
 
 // StoreFile is the name of the database inside the state directory.
@@ -175,10 +183,6 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init state %s: %w", path, err)
 	}
-	// Calls wait in bbolt's Batch for company before their fsync: twice
-	// per HubSpot call (stored before it is sent, completed after), so
-	// the wait is kept short (bbolt's default is 10 ms).
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	err = db.View(func(tx *bolt.Tx) error {
 		s.held.Store(int64(tx.Bucket(bucketHeld).Stats().KeyN))
@@ -190,6 +194,7 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("count state %s: %w", path, err)
 	}
+	s.gc = newGroupCommit(db)
 	return s, nil
 }
 
@@ -199,11 +204,12 @@ func (s *Store) Sizes() (held, outbox, calls int) {
 	return int(s.held.Load()), int(s.outbox.Load()), int(s.calls.Load())
 }
 
-// update runs fn in one fsynced transaction; the size changes fn reports
-// in d are applied once it committed.
+// update runs fn in an fsynced transaction, shared with concurrent
+// writes (groupCommit: fn may run more than once); the size changes fn
+// reports in d are applied once it committed.
 func (s *Store) update(fn func(tx *bolt.Tx, d *sizeDelta) error) error {
 	var d sizeDelta
-	if err := s.db.Update(func(tx *bolt.Tx) error { d = sizeDelta{}; return fn(tx, &d) }); err != nil {
+	if err := s.gc.write(func(tx *bolt.Tx) error { d = sizeDelta{}; return fn(tx, &d) }); err != nil {
 		return err
 	}
 	s.held.Add(d.held)
@@ -215,7 +221,10 @@ func (s *Store) update(fn func(tx *bolt.Tx, d *sizeDelta) error) error {
 type sizeDelta struct{ held, outbox, calls int64 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.gc.close()
+	return s.db.Close()
+}
 
 func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
 	var v T
@@ -301,7 +310,24 @@ func (s *Store) Intent(crossingID string) (Intent, bool, error) {
 
 // PutIntent implements Ledger.
 func (s *Store) PutIntent(in Intent) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putIntent(tx, in) })
+	return s.gc.write(func(tx *bolt.Tx) error { return putIntent(tx, in) })
+}
+
+// PutIntentCall implements Ledger.
+func (s *Store) PutIntentCall(in Intent, start *analytics.APICall) error {
+	var raw []byte
+	if start != nil {
+		var err error
+		if raw, err = json.Marshal(start); err != nil {
+			return err
+		}
+	}
+	return s.gc.write(func(tx *bolt.Tx) error {
+		if err := putIntent(tx, in); err != nil || raw == nil {
+			return err
+		}
+		return tx.Bucket(bucketStarted).Put([]byte(start.CallID), raw)
+	})
 }
 
 func putIntent(tx *bolt.Tx, in Intent) error {
@@ -368,7 +394,9 @@ func (s *Store) ForgetCompany(companyID string) error {
 // unsettled (say, a hold that expired during a status outage) charges that
 // call to the sender's cap: one the bridge cannot disprove counts.
 func (s *Store) Apply(a *Attempt, d *Decision) error {
+	orig := *d
 	return s.update(func(tx *bolt.Tx, n *sizeDelta) error {
+		*d = orig // the write may run again (groupCommit)
 		id := d.CrossingID
 		in, hasIntent, err := get[Intent](tx, bucketIntents, id)
 		if err != nil {

@@ -99,6 +99,21 @@ func WithAuditTag(ctx context.Context, tag any) context.Context {
 	return context.WithValue(ctx, tagKey{}, tag)
 }
 
+type sendHookKey struct{}
+
+// WithSendHook has every call made with ctx run hook once, just before
+// its first request leaves (after the limiter and any 429 pause), in
+// place of ClientConfig.AuditStart. hook gets that attempt's Call (no
+// answer yet; Audit later reports the exchange under the same ID) and
+// whether AuditStart is set, i.e. whether the attempt's start is to be
+// recorded: a caller keeping a write-ahead record of its own stores it and
+// the call's start in one durable write. When hook fails nothing is sent,
+// nothing is audited, and the call returns hook's error as it is. Later
+// attempts of the call report to AuditStart as usual.
+func WithSendHook(ctx context.Context, hook func(c Call, startAudited bool) error) context.Context {
+	return context.WithValue(ctx, sendHookKey{}, hook)
+}
+
 func withSubject(ctx context.Context, contactID, email string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, subject{contactID, email})
 }
@@ -323,6 +338,8 @@ type attemptResult struct {
 	err        error
 	sent       bool
 	retryAfter time.Duration
+	// hookErr is the send hook's failure: nothing was sent.
+	hookErr error
 }
 
 // call runs one API call with the limiter and bounded retries. With
@@ -334,12 +351,17 @@ func (c *Client) call(ctx context.Context, op, method, path string, q url.Values
 		pathq += "?" + q.Encode()
 	}
 	b := c.backoff(ctx)
+	hook, _ := ctx.Value(sendHookKey{}).(func(Call, bool) error)
 	var last error
 	for attempt := 1; ; attempt++ {
 		if err := c.wait(ctx); err != nil {
 			return joinLast(last, err)
 		}
-		res := c.attempt(ctx, op, attempt, method, pathq, body)
+		res := c.attempt(ctx, op, attempt, method, pathq, body, hook)
+		if res.hookErr != nil {
+			return res.hookErr
+		}
+		hook = nil
 		retry, err := c.classify(op, method, path, res, ambiguousIsFinal)
 		if err == nil {
 			if out == nil || len(bytes.TrimSpace(res.body)) == 0 {
@@ -438,7 +460,9 @@ func (c *Client) pause(d time.Duration) {
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq string, body []byte) attemptResult {
+// attempt makes one exchange; hook, when not nil, runs in place of
+// AuditStart just before the request leaves (WithSendHook).
+func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq string, body []byte, hook func(Call, bool) error) attemptResult {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
 	var res attemptResult
@@ -453,9 +477,10 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 		call.ContactID, call.Email = sub.contactID, sub.email
 	}
 	call.Tag = ctx.Value(tagKey{})
+	audit := c.cfg.Audit != nil
 	defer func() {
 		call.Latency = time.Since(call.Start)
-		if c.cfg.Audit != nil {
+		if audit {
 			c.cfg.Audit(call)
 		}
 	}()
@@ -474,7 +499,13 @@ func (c *Client) attempt(ctx context.Context, op string, n int, method, pathq st
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.cfg.AuditStart != nil {
+	switch {
+	case hook != nil:
+		if err := hook(call, c.cfg.AuditStart != nil); err != nil {
+			res.hookErr, audit = err, false
+			return res
+		}
+	case c.cfg.AuditStart != nil:
 		c.cfg.AuditStart(call)
 	}
 	resp, err := c.hc.Do(req)

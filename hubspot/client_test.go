@@ -672,3 +672,79 @@ func TestClientAuditStartPrecedesRequest(t *testing.T) {
 		}
 	}
 }
+
+// A send hook runs once per call, just before its first request reaches
+// HubSpot and in place of AuditStart (told that starts are audited); the
+// answer is audited under the hook's call id, and later attempts go to
+// AuditStart again. A failing hook sends nothing, audits nothing and is
+// the call's error.
+func TestClientSendHookReplacesFirstAuditStart(t *testing.T) {
+	sb, _ := sandboxtest.Start(t, func(c *sandbox.Config) { c.ContactsAuto = true })
+	var (
+		mu       sync.Mutex
+		requests int
+		started  []hubspot.Call
+		hooked   []hubspot.Call
+		seen     []int // requests the server had seen when each hook ran
+		audited  []bool
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		sb.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, log := sandboxtest.NewClient(t, front.URL, func(c *hubspot.ClientConfig) {
+		c.AuditStart = func(call hubspot.Call) {
+			mu.Lock()
+			defer mu.Unlock()
+			started = append(started, call)
+		}
+	})
+	hook := func(fail error) func(hubspot.Call, bool) error {
+		return func(call hubspot.Call, startAudited bool) error {
+			mu.Lock()
+			defer mu.Unlock()
+			hooked, seen, audited = append(hooked, call), append(seen, requests), append(audited, startAudited)
+			return fail
+		}
+	}
+	ctx := context.Background()
+	if _, err := c.Enroll(hubspot.WithSendHook(ctx, hook(nil)), hubspot.EnrollRequest{UserID: "102", ContactID: "77",
+		SequenceID: "9002", SenderEmail: "ben@example.com", SenderAliasAddress: sandboxtest.Token}); err != nil {
+		t.Fatal(err)
+	}
+	_ = sb.SetFaults(sandbox.Faults{FailNext: 1}) // retried: the second attempt is AuditStart's
+	if _, err := c.GetSequence(hubspot.WithSendHook(ctx, hook(nil)), "9002", "102"); err != nil {
+		t.Fatal(err)
+	}
+	done := log.All()
+	if len(hooked) != 2 || len(started) != 1 || len(done) != 3 || !slices.Equal(seen, []int{0, 1}) || !slices.Equal(audited, []bool{true, true}) {
+		t.Fatalf("%d hooked (requests seen %v, audited %v), %d started, %d answered; want 2 ([0 1], [true true]), 1, 3",
+			len(hooked), seen, audited, len(started), len(done))
+	}
+	enroll := hooked[0]
+	if enroll.ID != done[0].ID || enroll.Status != 0 || enroll.Method != http.MethodPost || enroll.ContactID != "77" ||
+		strings.Contains(enroll.RequestBody, sandboxtest.Token) || !strings.Contains(enroll.RequestBody, "[REDACTED]") {
+		t.Errorf("hooked enrollment %+v, answered %+v", enroll, done[0])
+	}
+	if hooked[1].ID != done[1].ID || done[1].Attempt != 1 || started[0].ID != done[2].ID || done[2].Attempt != 2 {
+		t.Errorf("hooked %s, started %s; answered %+v", hooked[1].ID, started[0].ID, done[1:])
+	}
+
+	refused := errors.New("write-ahead record failed")
+	_, err := c.Enroll(hubspot.WithSendHook(ctx, hook(refused)), hubspot.EnrollRequest{UserID: "102", ContactID: "78",
+		SequenceID: "9002", SenderEmail: "ben@example.com"})
+	if err != refused {
+		t.Errorf("Enroll with a failing hook: %v, want the hook's error", err)
+	}
+	if requests != 3 || len(log.All()) != 3 || len(started) != 1 || len(hooked) != 3 {
+		t.Errorf("a failing hook: %d requests, %d answered, %d started, %d hooked; want 3, 3, 1, 3", requests, len(log.All()), len(started), len(hooked))
+	}
+	// Without AuditStart the hook still runs, told starts are not audited.
+	c2, _ := sandboxtest.NewClient(t, front.URL, nil)
+	if _, err := c2.GetSequence(hubspot.WithSendHook(ctx, hook(nil)), "9002", "102"); err != nil || len(audited) != 4 || audited[3] {
+		t.Errorf("without AuditStart: %v, audited %v", err, audited)
+	}
+}
