@@ -29,15 +29,15 @@ type web struct {
 	decisions atomic.Pointer[http.HandlerFunc]
 }
 
-// serveHTTP listens on o.HTTP and serves until shutdown; ready answers
-// /readyz.
-func serveHTTP(o Options, reg *prometheus.Registry, log zerolog.Logger, ready func() bool, quota http.HandlerFunc) (*web, error) {
+// serveHTTP listens on o.HTTP and serves until shutdown; notReady
+// answers /readyz: why the bridge is not ready, "" when it is.
+func serveHTTP(o Options, reg *prometheus.Registry, log zerolog.Logger, notReady func() string, quota http.HandlerFunc) (*web, error) {
 	ln, err := net.Listen("tcp", o.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	w := &web{addr: ln.Addr().String()}
-	w.srv = &http.Server{Handler: bearer.Guard(routes(reg, ready, w.serveDecisions, quota), o.APIToken, bearer.Open...),
+	w.srv = &http.Server{Handler: bearer.Guard(routes(reg, notReady, w.serveDecisions, quota), o.APIToken, bearer.Open...),
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -63,13 +63,13 @@ func (w *web) shutdown() {
 	_ = w.srv.Shutdown(ctx)
 }
 
-func routes(reg *prometheus.Registry, ready func() bool, decisions, quota http.HandlerFunc) http.Handler {
+func routes(reg *prometheus.Registry, notReady func() string, decisions, quota http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready: recovering or not consuming yet", http.StatusServiceUnavailable)
+		if why := notReady(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")

@@ -3,7 +3,9 @@ package bridge_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -109,4 +111,95 @@ func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the bridge did not stop within 20 s while ClickHouse hangs")
 	}
+}
+
+// While the audit's ClickHouse writer fails, with no traffic (its idle
+// ping) or with decisions to store (inserts), /readyz answers 503 and
+// says why, as the scorer's does; it is ready again once ClickHouse
+// answers, and the decision made during the outage reaches ClickHouse.
+func TestReadyzWhileClickHouseFails(t *testing.T) {
+	dsn := os.Getenv("CLICKHOUSE_DSN")
+	if dsn == "" {
+		t.Skip("CLICKHOUSE_DSN not set: the ClickHouse audit is not tested (scripts/clickhouse.sh starts a local server)")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpcut.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Path = fmt.Sprintf("/sb_bridge_readyz_%d", rand.Uint32())
+	direct := u.String()
+	u.Host = proxy.Addr()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s, err := analytics.Open(ctx, direct); err == nil {
+			s.DropDatabase(ctx)
+			s.Close()
+		}
+	}()
+
+	e := bt.NewEnv(t, 190)
+	o := e.Options(nil)
+	o.ClickHouse = u.String()
+	r := bt.Start(t, o)
+	readyz := func() (int, string) {
+		resp, err := http.Get("http://" + r.Addr + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ready := func() bool { code, body := readyz(); return code == http.StatusOK && body == "ready\n" }
+	contact := "readyz-" + time.Now().UTC().Format("150405.000000")
+	e.Produce(t, bt.Crossing(contact, "engagement", "sales", "u-1", "lead"))
+	bt.WaitFor(t, 20*time.Second, "the decision in ClickHouse", func() bool {
+		a := r.Decisions(t, contact)
+		return a.Source == "clickhouse" && len(a.Decisions) == 1
+	})
+	// The outboxes empty only once ClickHouse took every row (the
+	// decision's enrollment event may still be on its way): then the
+	// writer is idle.
+	bt.WaitFor(t, 20*time.Second, "the audit outboxes empty", func() bool {
+		return r.Metric(t, "bridge_outbox_decisions") == 0 && r.Metric(t, "bridge_outbox_api_calls") == 0
+	})
+	if !ready() {
+		code, body := readyz()
+		t.Fatalf("/readyz %d %q with ClickHouse up", code, body)
+	}
+
+	// No traffic: the writer's idle ping finds the outage.
+	proxy.Set(tcpcut.Refuse)
+	var code int
+	var body string
+	bt.WaitFor(t, 30*time.Second, "/readyz 503 from the failed idle ping", func() bool {
+		code, body = readyz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse failing") && strings.Contains(body, "ping")
+	})
+	t.Logf("idle outage: /readyz %d %q", code, strings.TrimSpace(body))
+	proxy.Set(tcpcut.Up)
+	bt.WaitFor(t, 30*time.Second, "/readyz 200 once ClickHouse answers the ping", ready)
+
+	// A decision during the outage: its insert fails and is retried.
+	proxy.Set(tcpcut.Refuse)
+	e.Produce(t, bt.Crossing(contact+"-2", "engagement", "sales", "u-1", "lead"))
+	bt.WaitFor(t, 30*time.Second, "/readyz 503 while the audit's inserts fail", func() bool {
+		code, body = readyz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse failing") &&
+			strings.Contains(r.Log.String(), "ClickHouse insert failed; retrying") &&
+			r.Metric(t, "bridge_outbox_decisions") > 0
+	})
+	t.Logf("outage with traffic: /readyz %d %q", code, strings.TrimSpace(body))
+	proxy.Set(tcpcut.Up)
+	bt.WaitFor(t, 30*time.Second, "the outage's decision in ClickHouse", func() bool {
+		a := r.Decisions(t, contact+"-2")
+		return a.Source == "clickhouse" && len(a.Decisions) == 1
+	})
+	bt.WaitFor(t, 30*time.Second, "/readyz 200 after the outage", ready)
 }

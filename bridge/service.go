@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/stream"
@@ -88,8 +89,9 @@ func Run(ctx context.Context, o Options) error {
 	// ClickHouse and recovers; /decisions answers once the audit is open.
 	h := &handler{stop: ctx, log: log}
 	var recovered atomic.Bool
-	web, err := serveHTTP(o, reg, log, func() bool {
-		return recovered.Load() && h.consuming.Load() && ctx.Err() == nil
+	var audits atomic.Pointer[analytics.Writer] // the ClickHouse audit's, once open
+	web, err := serveHTTP(o, reg, log, func() string {
+		return notReady(ctx, o.ClickHouse != "", audits.Load(), recovered.Load(), h.consuming.Load())
 	}, quotaFrom(cfg, store, time.Now))
 	if err != nil {
 		return err
@@ -105,6 +107,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer a.close()
+	if a.writer != nil {
+		audits.Store(a.writer)
+	}
 	web.setDecisions(decisionsFrom(a.ch, a.local))
 
 	if err := recoverCalls(store, log); err != nil {
@@ -170,6 +175,31 @@ func Run(ctx context.Context, o Options) error {
 	a.flush(fctx, log)
 	log.Info().Msg("bridge stopped")
 	return runErr
+}
+
+// notReady is why /readyz answers 503, "" when the bridge is ready. A
+// failing ClickHouse audit writer (inserts, or its idle ping: see
+// analytics.WriterOptions.PingInterval) makes it unready as it does the
+// scorer: decisions go on, but their audit rows wait in the outbox.
+func notReady(ctx context.Context, withClickHouse bool, w *analytics.Writer, recovered, consuming bool) string {
+	switch {
+	case ctx.Err() != nil:
+		return "stopping"
+	case withClickHouse && w == nil:
+		return "waiting for ClickHouse: the bridge consumes once it answers"
+	case !recovered:
+		return "recovering the crossings a stop interrupted"
+	}
+	if w != nil {
+		if st := w.Stats(); !st.FailingSince.IsZero() {
+			return fmt.Sprintf("ClickHouse failing for %s (last error: %v): decisions go on, their audit rows wait in the outbox",
+				time.Since(st.FailingSince).Round(time.Second), st.LastErr)
+		}
+	}
+	if !consuming {
+		return "not consuming yet: no partition assigned"
+	}
+	return ""
 }
 
 func (o *Options) defaults() {
