@@ -173,6 +173,9 @@ func TestReadyzWhileClickHouseFails(t *testing.T) {
 		code, body := readyz()
 		t.Fatalf("/readyz %d %q with ClickHouse up", code, body)
 	}
+	if v := r.Metric(t, "bridge_clickhouse_failing_seconds"); v != 0 {
+		t.Fatalf("bridge_clickhouse_failing_seconds = %v with ClickHouse up, want 0", v)
+	}
 
 	// No traffic: the writer's idle ping finds the outage.
 	proxy.Set(tcpcut.Refuse)
@@ -183,8 +186,14 @@ func TestReadyzWhileClickHouseFails(t *testing.T) {
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse failing") && strings.Contains(body, "ping")
 	})
 	t.Logf("idle outage: /readyz %d %q", code, strings.TrimSpace(body))
+	bt.WaitFor(t, 10*time.Second, "bridge_clickhouse_failing_seconds counting up", func() bool {
+		return r.Metric(t, "bridge_clickhouse_failing_seconds") > 0
+	})
 	proxy.Set(tcpcut.Up)
 	bt.WaitFor(t, 30*time.Second, "/readyz 200 once ClickHouse answers the ping", ready)
+	if v := r.Metric(t, "bridge_clickhouse_failing_seconds"); v != 0 {
+		t.Fatalf("bridge_clickhouse_failing_seconds = %v once ClickHouse answers, want 0", v)
+	}
 
 	// A decision during the outage: its insert fails and is retried.
 	proxy.Set(tcpcut.Refuse)

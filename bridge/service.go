@@ -90,6 +90,17 @@ func Run(ctx context.Context, o Options) error {
 	h := &handler{stop: ctx, log: log}
 	var recovered atomic.Bool
 	var audits atomic.Pointer[analytics.Writer] // the ClickHouse audit's, once open
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bridge_clickhouse_failing_seconds",
+		Help: "How long the ClickHouse audit writer's inserts or idle pings have been failing; 0 while healthy or without --clickhouse.",
+	}, func() float64 {
+		if w := audits.Load(); w != nil {
+			if since := w.Stats().FailingSince; !since.IsZero() {
+				return time.Since(since).Seconds()
+			}
+		}
+		return 0
+	}))
 	web, err := serveHTTP(o, reg, log, func() string {
 		return notReady(ctx, o.ClickHouse != "", audits.Load(), recovered.Load(), h.consuming.Load())
 	}, quotaFrom(cfg, store, time.Now))
