@@ -6,14 +6,11 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
-	"github.com/scorebridge/scorebridge/stream"
 )
 
 // stateCompanyScores reads the company-scores topic to its end and prints
@@ -24,73 +21,15 @@ import (
 // state is not compared, as company crossings follow the order the
 // aggregator received its changes in.
 func stateCompanyScores(args []string, stdout, stderr io.Writer) error {
-	fs := flags("state company-scores", stderr)
-	var rulePaths listFlag
-	fs.Var(&rulePaths, "rules", "with --events: the rules the scorer runs (repeatable)")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
-	topic := fs.String("topic", envOr("COMPANY_SCORES_TOPIC", "company-scores"), "the company-scores topic (env COMPANY_SCORES_TOPIC)")
-	history := fs.String("events", "", "a JSONL history: check the topic against its backtest")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	ctx, cancel := stateContext(*timeout)
-	defer cancel()
-	latest := map[string]companyscores.Message{}
-	messages, bad := 0, 0
-	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m stream.Record) error {
-		messages++
-		msg, ok, err := companyscores.Decode(m.Key, m.Value)
-		switch {
-		case err != nil:
-			bad++
-			fmt.Fprintf(stderr, "%s/%d offset %d: %v\n", m.Topic, m.Partition, m.Offset, err)
-		case !ok:
-			delete(latest, string(m.Key))
-		default:
-			latest[msg.CompanyID] = msg
-		}
-		return nil
+	return stateLatest(args, stdout, stderr, latestTopic[companyscores.Message]{
+		cmd: "state company-scores", what: "company-scores", env: "COMPANY_SCORES_TOPIC", noun: "companies",
+		decode: companyscores.Decode,
+		id:     func(m *companyscores.Message) string { return m.CompanyID },
+		check: func(history string, rulePaths []string, latest map[string]companyscores.Message, stderr io.Writer) (string, bool, error) {
+			differ, missing, err := compareCompanyScores(history, rulePaths, latest, stderr)
+			return fmt.Sprintf("%d companies differ, %d missing from the topic", differ, missing), differ+missing > 0, err
+		},
 	})
-	if err != nil {
-		return err
-	}
-	out := newJSONLines(stdout)
-	for _, id := range sortedKeys(latest) {
-		m := latest[id]
-		if err := out.write(&m); err != nil {
-			return err
-		}
-	}
-	if err := out.flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "%d companies from %d messages in %d partitions of %s", len(latest), messages, n, *topic)
-	if bad > 0 {
-		fmt.Fprintf(stderr, ", %d malformed", bad)
-	}
-	fmt.Fprintln(stderr)
-	var problems []string
-	if bad > 0 {
-		problems = append(problems, fmt.Sprintf("%d malformed messages", bad))
-	}
-	if *history != "" {
-		differ, missing, err := compareCompanyScores(*history, rulePaths, latest, stderr)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "against the backtest of %s: %d companies differ, %d missing from the topic\n", *history, differ, missing)
-		if differ+missing > 0 {
-			problems = append(problems, "the company-scores topic differs from the backtest")
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
 }
 
 func compareCompanyScores(history string, rulePaths []string, latest map[string]companyscores.Message, stderr io.Writer) (differ, missing int, err error) {

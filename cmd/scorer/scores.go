@@ -20,11 +20,38 @@ import (
 // contact's latest message says what the backtest's final state says
 // (scores, threshold past, crossing time, top groups).
 func stateScores(args []string, stdout, stderr io.Writer) error {
-	fs := flags("state scores", stderr)
+	return stateLatest(args, stdout, stderr, latestTopic[leadscores.Message]{
+		cmd: "state scores", what: "lead-scores", env: "SCORES_TOPIC", noun: "contacts",
+		decode: leadscores.Decode,
+		id:     func(m *leadscores.Message) string { return m.ContactID },
+		check: func(history string, rulePaths []string, latest map[string]leadscores.Message, stderr io.Writer) (string, bool, error) {
+			differ, missing, extra, err := compareScores(history, rulePaths, latest, stderr)
+			return fmt.Sprintf("%d contacts differ, %d missing from the topic, %d on the topic only", differ, missing, extra), differ+missing+extra > 0, err
+		},
+	})
+}
+
+// latestTopic is what stateLatest needs to know of a compacted topic of
+// messages M keyed by id: its name and env variable, how to decode and
+// key a message, and how to check the latest messages against a history.
+type latestTopic[M any] struct {
+	cmd, what, env, noun string
+	decode               func(key, value []byte) (M, bool, error)
+	id                   func(*M) string
+	// check returns what it found ("N contacts differ, ...") and whether
+	// the topic differs from the backtest of history.
+	check func(history string, rulePaths []string, latest map[string]M, stderr io.Writer) (string, bool, error)
+}
+
+// stateLatest reads t's topic to its end and prints the latest message of
+// every id, sorted by id; with --events it runs t.check on them. A
+// tombstone (a nil value) removes its key.
+func stateLatest[M any](args []string, stdout, stderr io.Writer, t latestTopic[M]) error {
+	fs := flags(t.cmd, stderr)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "with --events: the rules the scorer runs (repeatable)")
 	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
-	topic := fs.String("topic", envOr("SCORES_TOPIC", "lead-scores"), "the lead-scores topic (env SCORES_TOPIC)")
+	topic := fs.String("topic", envOr(t.env, t.what), fmt.Sprintf("the %s topic (env %s)", t.what, t.env))
 	history := fs.String("events", "", "a JSONL history: check the topic against its backtest")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
@@ -35,11 +62,11 @@ func stateScores(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := stateContext(*timeout)
 	defer cancel()
-	latest := map[string]leadscores.Message{}
+	latest := map[string]M{}
 	messages, bad := 0, 0
 	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m stream.Record) error {
 		messages++
-		msg, ok, err := leadscores.Decode(m.Key, m.Value)
+		msg, ok, err := t.decode(m.Key, m.Value)
 		switch {
 		case err != nil:
 			bad++
@@ -47,7 +74,7 @@ func stateScores(args []string, stdout, stderr io.Writer) error {
 		case !ok:
 			delete(latest, string(m.Key))
 		default:
-			latest[msg.ContactID] = msg
+			latest[t.id(&msg)] = msg
 		}
 		return nil
 	})
@@ -64,7 +91,7 @@ func stateScores(args []string, stdout, stderr io.Writer) error {
 	if err := out.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%d contacts from %d messages in %d partitions of %s", len(latest), messages, n, *topic)
+	fmt.Fprintf(stderr, "%d %s from %d messages in %d partitions of %s", len(latest), t.noun, messages, n, *topic)
 	if bad > 0 {
 		fmt.Fprintf(stderr, ", %d malformed", bad)
 	}
@@ -74,13 +101,13 @@ func stateScores(args []string, stdout, stderr io.Writer) error {
 		problems = append(problems, fmt.Sprintf("%d malformed messages", bad))
 	}
 	if *history != "" {
-		differ, missing, extra, err := compareScores(*history, rulePaths, latest, stderr)
+		found, differs, err := t.check(*history, rulePaths, latest, stderr)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "against the backtest of %s: %d contacts differ, %d missing from the topic, %d on the topic only\n", *history, differ, missing, extra)
-		if differ+missing+extra > 0 {
-			problems = append(problems, "the lead-scores topic differs from the backtest")
+		fmt.Fprintf(stderr, "against the backtest of %s: %s\n", *history, found)
+		if differs {
+			problems = append(problems, "the "+t.what+" topic differs from the backtest")
 		}
 	}
 	if len(problems) > 0 {
