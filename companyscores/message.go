@@ -2,12 +2,11 @@ package companyscores
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
@@ -120,22 +119,5 @@ func Marshal(m *Message) []byte {
 // Decode reads a message, checking what a consumer relies on. A nil
 // value is a tombstone: ok is false and err nil.
 func Decode(key, value []byte) (m Message, ok bool, err error) {
-	if value == nil {
-		return Message{}, false, nil
-	}
-	if err := json.Unmarshal(value, &m); err != nil {
-		return Message{}, false, fmt.Errorf("company-scores message for key %q: %w", key, err)
-	}
-	switch {
-	case m.CompanyID == "":
-		err = errors.New("no company_id")
-	case m.CompanyID != string(key):
-		err = fmt.Errorf("company_id %q is not the key", m.CompanyID)
-	case m.Models == nil:
-		err = errors.New("no models")
-	}
-	if err != nil {
-		return Message{}, false, fmt.Errorf("company-scores message for key %q: %w", key, err)
-	}
-	return m, true, nil
+	return leadscores.DecodeKeyed("company-scores", "company_id", key, value, func(m *Message) (string, bool) { return m.CompanyID, m.Models != nil })
 }

@@ -155,3 +155,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Decode names the topic, the key and what is wrong; a nil value is a
+// tombstone.
+func TestDecodeRejects(t *testing.T) {
+	cases := []struct{ key, value, want string }{
+		{"a", `{"company_id":"b","models":{}}`, `company-scores message for key "a": company_id "b" is not the key`},
+		{"a", `{"models":{}}`, `company-scores message for key "a": no company_id`},
+		{"a", `{"company_id":"a"}`, `company-scores message for key "a": no models`},
+		{"a", `{"company_id":`, `company-scores message for key "a": unexpected end of JSON input`},
+	}
+	for _, tc := range cases {
+		m, ok, err := Decode([]byte(tc.key), []byte(tc.value))
+		if err == nil || err.Error() != tc.want || ok || m.CompanyID != "" {
+			t.Errorf("Decode(%s) = %+v, %v, %v; want the error %q", tc.value, m, ok, err, tc.want)
+		}
+	}
+	if m, ok, err := Decode([]byte("a"), nil); ok || err != nil || m.Models != nil {
+		t.Errorf("tombstone: %+v, ok %v, err %v; want zero, false, nil", m, ok, err)
+	}
+}

@@ -145,22 +145,33 @@ func Marshal(m *Message) []byte {
 // Decode reads a message, checking what a consumer relies on. A nil
 // value is a tombstone: ok is false and err nil.
 func Decode(key, value []byte) (m Message, ok bool, err error) {
+	return DecodeKeyed("lead-scores", "contact_id", key, value, func(m *Message) (string, bool) { return m.ContactID, m.Models != nil })
+}
+
+// DecodeKeyed reads a JSON message of a scores topic keyed by the id the
+// message carries (lead-scores, company-scores), checking what a consumer
+// relies on: fields returns the message's id and whether it has models;
+// the id must be the key. topic and idField name them in errors. A nil
+// value is a tombstone: ok is false and err nil.
+func DecodeKeyed[M any](topic, idField string, key, value []byte, fields func(*M) (id string, models bool)) (m M, ok bool, err error) {
+	var zero M
 	if value == nil {
-		return Message{}, false, nil
+		return zero, false, nil
 	}
 	if err := json.Unmarshal(value, &m); err != nil {
-		return Message{}, false, fmt.Errorf("lead-scores message for key %q: %w", key, err)
+		return zero, false, fmt.Errorf("%s message for key %q: %w", topic, key, err)
 	}
+	id, models := fields(&m)
 	switch {
-	case m.ContactID == "":
-		err = errors.New("no contact_id")
-	case m.ContactID != string(key):
-		err = fmt.Errorf("contact_id %q is not the key", m.ContactID)
-	case m.Models == nil:
+	case id == "":
+		err = fmt.Errorf("no %s", idField)
+	case id != string(key):
+		err = fmt.Errorf("%s %q is not the key", idField, id)
+	case !models:
 		err = errors.New("no models")
 	}
 	if err != nil {
-		return Message{}, false, fmt.Errorf("lead-scores message for key %q: %w", key, err)
+		return zero, false, fmt.Errorf("%s message for key %q: %w", topic, key, err)
 	}
 	return m, true, nil
 }
