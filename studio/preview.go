@@ -36,12 +36,56 @@ type Mover struct {
 
 // ThresholdChange lists who newly crosses and who no longer crosses a
 // threshold at least once over the history.
-type ThresholdChange struct {
-	Threshold     string  `json:"threshold"`
-	Newly         []Mover `json:"newly"`
-	NoLonger      []Mover `json:"no_longer"`
-	NewlyTotal    int     `json:"newly_total"`
-	NoLongerTotal int     `json:"no_longer_total"`
+type ThresholdChange = thresholdChangeOf[Mover]
+
+// thresholdChangeOf lists the rows (contacts, companies) that newly cross
+// and no longer cross a threshold at least once over the history; the
+// lists are cut to maxRows, the totals are not.
+type thresholdChangeOf[T any] struct {
+	Threshold     string `json:"threshold"`
+	Newly         []T    `json:"newly"`
+	NoLonger      []T    `json:"no_longer"`
+	NewlyTotal    int    `json:"newly_total"`
+	NoLongerTotal int    `json:"no_longer_total"`
+}
+
+// thresholdChanges groups one model's changes by the thresholds they newly
+// cross and no longer cross, one entry a threshold name of after then
+// before in their order; each calls yield once a change. A list keeps its
+// first maxRows rows in change order, then is sorted by sortRows.
+func thresholdChanges[T any](after, before []Threshold, each func(yield func(newly, noLonger []string, row T)), sortRows func([]T)) []thresholdChangeOf[T] {
+	byThreshold := map[string]*thresholdChangeOf[T]{}
+	var order []string
+	for _, t := range append(append([]Threshold(nil), after...), before...) {
+		if byThreshold[t.Name] == nil {
+			byThreshold[t.Name] = &thresholdChangeOf[T]{Threshold: t.Name, Newly: []T{}, NoLonger: []T{}}
+			order = append(order, t.Name)
+		}
+	}
+	each(func(newly, noLonger []string, row T) {
+		for _, t := range newly {
+			tc := byThreshold[t]
+			tc.NewlyTotal++
+			if len(tc.Newly) < maxRows {
+				tc.Newly = append(tc.Newly, row)
+			}
+		}
+		for _, t := range noLonger {
+			tc := byThreshold[t]
+			tc.NoLongerTotal++
+			if len(tc.NoLonger) < maxRows {
+				tc.NoLonger = append(tc.NoLonger, row)
+			}
+		}
+	})
+	var out []thresholdChangeOf[T]
+	for _, t := range order {
+		tc := byThreshold[t]
+		sortRows(tc.Newly)
+		sortRows(tc.NoLonger)
+		out = append(out, *tc)
+	}
+	return out
 }
 
 // PreviewModel is one model before and after.
@@ -260,40 +304,13 @@ func (res *PreviewResult) fill(cur, next *rules.Set, c backtest.Comparison) {
 		e := edges(append(scoresOf(b), scoresOf(a)...), all)
 		pm.Before, pm.After = histogram(scoresOf(b), e), histogram(scoresOf(a), e)
 		pm.WeeksBefore, pm.WeeksAfter = weeks(b), weeks(a)
-		byThreshold := map[string]*ThresholdChange{}
-		var order []string
-		for _, t := range append(append([]Threshold(nil), pm.Thresholds...), pm.ThresholdsBefore...) {
-			if byThreshold[t.Name] == nil {
-				byThreshold[t.Name] = &ThresholdChange{Threshold: t.Name, Newly: []Mover{}, NoLonger: []Mover{}}
-				order = append(order, t.Name)
-			}
-		}
-		for _, ch := range c.Changes {
-			if ch.Model != name {
-				continue
-			}
-			mv := moverOf(ch)
-			for _, t := range ch.NewlyCrosses {
-				tc := byThreshold[t]
-				tc.NewlyTotal++
-				if len(tc.Newly) < maxRows {
-					tc.Newly = append(tc.Newly, mv)
+		pm.Changes = append(pm.Changes, thresholdChanges(pm.Thresholds, pm.ThresholdsBefore, func(yield func([]string, []string, Mover)) {
+			for _, ch := range c.Changes {
+				if ch.Model == name {
+					yield(ch.NewlyCrosses, ch.NoLongerCrosses, moverOf(ch))
 				}
 			}
-			for _, t := range ch.NoLongerCrosses {
-				tc := byThreshold[t]
-				tc.NoLongerTotal++
-				if len(tc.NoLonger) < maxRows {
-					tc.NoLonger = append(tc.NoLonger, mv)
-				}
-			}
-		}
-		for _, t := range order {
-			tc := byThreshold[t]
-			sortMovers(tc.Newly)
-			sortMovers(tc.NoLonger)
-			pm.Changes = append(pm.Changes, *tc)
-		}
+		}, sortMovers)...)
 		res.Models = append(res.Models, pm)
 	}
 	// The largest moves first.

@@ -42,13 +42,7 @@ type PreviewCompanyModel struct {
 
 // CompanyThresholdChange lists the companies that newly cross and no
 // longer cross a company threshold at least once over the history.
-type CompanyThresholdChange struct {
-	Threshold     string                   `json:"threshold"`
-	Newly         []backtest.CompanyChange `json:"newly"`
-	NoLonger      []backtest.CompanyChange `json:"no_longer"`
-	NewlyTotal    int                      `json:"newly_total"`
-	NoLongerTotal int                      `json:"no_longer_total"`
-}
+type CompanyThresholdChange = thresholdChangeOf[backtest.CompanyChange]
 
 // touchesCompanies says whether the edited file, before or after, holds a
 // company model or a contact model that a company model rolls up.
@@ -171,40 +165,15 @@ func companyModels(cur, next *rules.Set, old, now []backtest.CompanyLine, change
 		b, a := scores(old, name), scores(now, name)
 		e := edges(append(append([]float64(nil), b...), a...), append(append([]Threshold(nil), pm.ThresholdsBefore...), pm.Thresholds...))
 		pm.Before, pm.After = histogram(b, e), histogram(a, e)
-		byThreshold := map[string]*CompanyThresholdChange{}
-		var order []string
-		for _, t := range append(append([]Threshold(nil), pm.Thresholds...), pm.ThresholdsBefore...) {
-			if byThreshold[t.Name] == nil {
-				byThreshold[t.Name] = &CompanyThresholdChange{Threshold: t.Name, Newly: []backtest.CompanyChange{}, NoLonger: []backtest.CompanyChange{}}
-				order = append(order, t.Name)
-			}
-		}
-		for _, c := range changes {
-			if c.Model != name {
-				continue
-			}
-			for _, t := range c.NewlyCrosses {
-				tc := byThreshold[t]
-				tc.NewlyTotal++
-				if len(tc.Newly) < maxRows {
-					tc.Newly = append(tc.Newly, c)
+		pm.Changes = append(pm.Changes, thresholdChanges(pm.Thresholds, pm.ThresholdsBefore, func(yield func([]string, []string, backtest.CompanyChange)) {
+			for _, c := range changes {
+				if c.Model == name {
+					yield(c.NewlyCrosses, c.NoLongerCrosses, c)
 				}
 			}
-			for _, t := range c.NoLongerCrosses {
-				tc := byThreshold[t]
-				tc.NoLongerTotal++
-				if len(tc.NoLonger) < maxRows {
-					tc.NoLonger = append(tc.NoLonger, c)
-				}
-			}
-		}
-		for _, t := range order {
-			tc := byThreshold[t]
-			for _, l := range [][]backtest.CompanyChange{tc.Newly, tc.NoLonger} {
-				sort.Slice(l, func(i, j int) bool { return l[i].CompanyID < l[j].CompanyID })
-			}
-			pm.Changes = append(pm.Changes, *tc)
-		}
+		}, func(l []backtest.CompanyChange) {
+			sort.Slice(l, func(i, j int) bool { return l[i].CompanyID < l[j].CompanyID })
+		})...)
 		out = append(out, pm)
 	}
 	return out
