@@ -90,8 +90,15 @@ func TestOpenWaitsForClickHouse(t *testing.T) {
 		t.Fatal("OpenWaiting did not return once ClickHouse was back")
 	}
 	mu.Lock()
-	if waits[0] > waits[len(waits)-1] || waits[len(waits)-1] > 300*time.Millisecond {
-		t.Errorf("waits %v: want backoff growing up to 200 ms (plus jitter)", waits)
+	// The i-th wait is min(100 ms * 1.5^i, 200 ms) with the library's
+	// default ±50% jitter, so compare each with its own band (comparing
+	// two waits with each other fails whenever jitter crosses them).
+	next := 100 * time.Millisecond
+	for i, w := range waits {
+		if w < next/2 || w > next*3/2 {
+			t.Errorf("wait %d is %v, want %v ± 50%% (waits %v)", i, w, next, waits)
+		}
+		next = min(next*3/2, 200*time.Millisecond)
 	}
 	mu.Unlock()
 
