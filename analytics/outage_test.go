@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -19,16 +18,7 @@ import (
 func proxied(t *testing.T) (*tcpcut.Proxy, string) {
 	t.Helper()
 	dsn := testDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := tcpcut.New(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	u.Host = p.Addr()
+	p, via := tcpcut.Through(t, dsn)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -37,7 +27,7 @@ func proxied(t *testing.T) (*tcpcut.Proxy, string) {
 			s.Close()
 		}
 	})
-	return p, u.String()
+	return p, via
 }
 
 // A service started while ClickHouse is down waits for it, retrying with

@@ -2,17 +2,13 @@ package bridge_test
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/bridge"
 	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
@@ -23,7 +19,7 @@ import (
 // once it is back, and a stop while ClickHouse hangs returns in bounded
 // time.
 func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
-	proxied, proxy := clickHouseBehindProxy(t, "sb_bridge_outage")
+	_, proxied, proxy := analyticstest.BehindProxy(t, "sb_bridge_outage")
 
 	e := bt.NewEnv(t, 190)
 	o := e.Options(nil)
@@ -95,7 +91,7 @@ func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
 // says why, as the scorer's does; it is ready again once ClickHouse
 // answers, and the decision made during the outage reaches ClickHouse.
 func TestReadyzWhileClickHouseFails(t *testing.T) {
-	proxied, proxy := clickHouseBehindProxy(t, "sb_bridge_readyz")
+	_, proxied, proxy := analyticstest.BehindProxy(t, "sb_bridge_readyz")
 
 	e := bt.NewEnv(t, 190)
 	o := e.Options(nil)
@@ -165,36 +161,4 @@ func TestReadyzWhileClickHouseFails(t *testing.T) {
 		return a.Source == "clickhouse" && len(a.Decisions) == 1
 	})
 	bt.WaitFor(t, 30*time.Second, "/readyz 200 after the outage", ready)
-}
-
-// clickHouseBehindProxy gives a DSN of a fresh database reached through a
-// proxy the test can cut, and drops the database at the end; without
-// CLICKHOUSE_DSN the test is skipped.
-func clickHouseBehindProxy(t *testing.T, prefix string) (string, *tcpcut.Proxy) {
-	t.Helper()
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN not set: the ClickHouse audit is not tested (scripts/clickhouse.sh starts a local server)")
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := tcpcut.New(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	u.Path = fmt.Sprintf("/%s_%d", prefix, rand.Uint32())
-	direct := u.String()
-	u.Host = proxy.Addr()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if s, err := analytics.Open(ctx, direct); err == nil {
-			s.DropDatabase(ctx)
-			s.Close()
-		}
-	})
-	return u.String(), proxy
 }

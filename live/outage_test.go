@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 	"github.com/scorebridge/scorebridge/rules"
@@ -75,31 +73,7 @@ func (e *env) committedLag(ctx context.Context) (int64, error) {
 // an outage, even one where ClickHouse accepts connections and never
 // answers, ends within a bounded time.
 func TestServiceClickHouseOutage(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := tcpcut.New(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	db := fmt.Sprintf("sb_outage_%d", rand.Uint32())
-	u.Path = "/" + db
-	direct := u.String()
-	u.Host = proxy.Addr()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if s, err := analytics.Open(ctx, direct); err == nil {
-			s.DropDatabase(ctx)
-			s.Close()
-		}
-	}()
+	direct, proxied, proxy := analyticstest.BehindProxy(t, "sb_outage")
 
 	e, msgs := prepare(t, 120)
 	half := len(msgs) / 2
@@ -113,7 +87,7 @@ func TestServiceClickHouseOutage(t *testing.T) {
 		done <- Run(ctx, Options{
 			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
 			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
-			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.New(logs), Ready: func(a string) { addr <- a },
+			ClickHouse: proxied, HTTP: "127.0.0.1:0", Log: zerolog.New(logs), Ready: func(a string) { addr <- a },
 		})
 	}()
 	// Down at start: HTTP answers, not ready, waiting and counting.
@@ -257,7 +231,7 @@ func TestServiceClickHouseOutage(t *testing.T) {
 		done <- Run(ctx, Options{
 			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
 			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
-			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+			ClickHouse: proxied, HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
 		})
 	}()
 	waitFor(t, "everything committed after the restart", e.done(t))
@@ -302,21 +276,7 @@ func (e *env) lateEvents(t *testing.T, n int) []stream.Record {
 // changes that reach the company group meanwhile are written to the
 // company topic by the test, as the contact group writes them.
 func TestServiceCompaniesClickHouseOutage(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	direct := uniqueDSN(t, dsn)
-	u, err := url.Parse(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := tcpcut.New(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	u.Host = proxy.Addr()
+	direct, proxied, proxy := analyticstest.BehindProxy(t, "sb_companies")
 	set, err := rules.Load("../testdata/rules-accounts")
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +290,7 @@ func TestServiceCompaniesClickHouseOutage(t *testing.T) {
 		done <- Run(ctx, Options{
 			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
 			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
-			ClickHouse: u.String(), HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
+			ClickHouse: proxied, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
 		})
 	}()
 	var base string

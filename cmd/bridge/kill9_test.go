@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
@@ -28,24 +25,7 @@ import (
 // the call that made the enrollment, which the status check then claims
 // as ours. Without the start record the enrollment had no api_calls row.
 func TestKill9DuringCallLeavesInterruptedRow(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN not set: the ClickHouse audit is not tested (scripts/clickhouse.sh starts a local server)")
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = fmt.Sprintf("/sb_bridge_kill9_%d", rand.Uint32())
-	dsn = u.String()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if s, err := analytics.Open(ctx, dsn); err == nil {
-			s.DropDatabase(ctx)
-			s.Close()
-		}
-	}()
+	dsn := analyticstest.DSN(t, "sb_bridge_kill9")
 
 	e := bt.NewEnv(t, 190)
 	const victim = "k9-victim"

@@ -8,7 +8,9 @@ package tcpcut
 import (
 	"io"
 	"net"
+	"net/url"
 	"sync"
+	"testing"
 )
 
 // Mode is what the proxy does with connections.
@@ -40,6 +42,23 @@ func New(target string) (*Proxy, error) {
 	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
+}
+
+// Through starts a proxy to the server of dsn, a URL such as a ClickHouse
+// DSN, closed when the test ends, and returns it with dsn pointed at it.
+func Through(t testing.TB, dsn string) (*Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("tcpcut: DSN %q: %v", dsn, err)
+	}
+	p, err := New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	return p, u.String()
 }
 
 // Addr is the proxy's host:port.

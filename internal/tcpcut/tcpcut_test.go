@@ -81,3 +81,19 @@ func TestModes(t *testing.T) {
 		t.Fatalf("up again: %v", err)
 	}
 }
+
+// Through points a DSN at the proxy and keeps the rest of it.
+func TestThrough(t *testing.T) {
+	target := echo(t)
+	p, dsn := Through(t, "clickhouse://"+target+"/db_1?dial_timeout=2s")
+	if want := "clickhouse://" + p.Addr() + "/db_1?dial_timeout=2s"; dsn != want {
+		t.Fatalf("Through gave %q, want %q", dsn, want)
+	}
+	if err := roundTrip(p.Addr()); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	p.Set(Refuse)
+	if err := roundTrip(p.Addr()); err == nil {
+		t.Error("a round trip succeeded through a refusing proxy")
+	}
+}
