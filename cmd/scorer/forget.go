@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/live"
 )
 
@@ -23,16 +24,13 @@ func forgetCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("forget", stderr)
 	var contacts listFlag
 	fs.Var(&contacts, "contact", "contact id to forget (repeatable)")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic the scorer reads (env EVENTS_TOPIC)")
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "the scorer's changelog (env SCORER_CHANGELOG_TOPIC; default EVENTS-TOPIC-scorer-state)")
 	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN (env CLICKHOUSE_DSN): erase the contacts' rows now and report what is left; empty: the scorer's erasure only")
 	wait := fs.Duration("wait", 2*time.Minute, "wait this long for the running scorer to apply the deletion; 0: do not wait")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var ids []string
 	for _, c := range contacts {
@@ -45,7 +43,7 @@ func forgetCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o := live.ForgetOptions{Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Wait: *wait}
+	o := live.ForgetOptions{Brokers: brokers(), EventsTopic: *eventsTopic, Changelog: *changelog, Wait: *wait}
 	if *ch != "" {
 		s, err := analytics.Open(ctx, *ch)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/stream"
 	"golang.org/x/time/rate"
 )
@@ -23,7 +24,7 @@ func init() {
 func produceCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("produce", stderr)
 	input := fs.String("events", "-", "JSONL events file, or - for stdin")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	perSec := fs.Float64("rate", 0, "events per second (0: as fast as the broker takes them)")
 	if err := fs.Parse(args); err != nil {
@@ -36,10 +37,10 @@ func produceCmd(args []string, stdout, stderr io.Writer) error {
 	defer done()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := stream.EnsureTopics(ctx, strings.Split(*brokers, ","), stream.Topic{Name: *topic}); err != nil {
+	if err := stream.EnsureTopics(ctx, brokers(), stream.Topic{Name: *topic}); err != nil {
 		return err
 	}
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: strings.Split(*brokers, ","), Topic: *topic})
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers(), Topic: *topic})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/scoring"
 )
@@ -32,7 +33,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "table", "table or json (one change per line, then a summary line)")
 	top := fs.Int("top", 50, "table rows to show (largest moves first; 0: all)")
 	apply := fs.Bool("apply", false, "rebuild the scorers' state under the new rules from the ClickHouse history (stop every scorer first; needs --clickhouse)")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "with --apply: Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "with --apply: Kafka brokers (env KAFKA_BROKERS)")
 	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "with --apply: the scorers' events topic (env EVENTS_TOPIC)")
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "with --apply: the scorers' state topic (default EVENTS-TOPIC-scorer-state)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "with --apply: the scorers' consumer group (env SCORER_GROUP)")
@@ -102,7 +103,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	n, err := live.Rebuild(ctx, live.RebuildOptions{
-		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group, CompaniesTopic: *companies,
+		Brokers: brokers(), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group, CompaniesTopic: *companies,
 		CompanyScoresTopic: *companyScores,
 	}, nxt, open)
 	if err != nil {

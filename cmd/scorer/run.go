@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/internal/bearer"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/live"
 )
 
@@ -40,7 +41,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("run", stderr)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; env SCORER_RULES, comma-separated)")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers, comma-separated (env KAFKA_BROKERS)")
 	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	crossings := fs.String("crossings-topic", envOr("CROSSINGS_TOPIC", "lead-score-crossings"), "crossings topic (env CROSSINGS_TOPIC, shared with the bridge)")
 	dlq := fs.String("dlq-topic", envOr("EVENTS_DLQ_TOPIC", "engagement-events-dlq"), "dead-letter topic for malformed events (env EVENTS_DLQ_TOPIC)")
@@ -61,11 +62,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		"how far after the scorer's clock an occurred_at is accepted, more than 0 (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if len(rulePaths) == 0 {
 		if env := os.Getenv("SCORER_RULES"); env != "" {
@@ -105,7 +103,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return live.Run(ctx, live.Options{
-		Brokers: strings.Split(*brokers, ","), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
+		Brokers: brokers(), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
 		DLQTopic: *dlq, ChangelogTopic: *changelog, ScoresTopic: *scoresTopic, Partitions: *partitions, Group: *group,
 		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, APIToken: token, StateDir: *stateDir, Accept: accept, Log: log,
 		CompaniesTopic: *companies, CompanyScoresTopic: *companyScores,

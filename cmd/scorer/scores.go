@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/backtest"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
@@ -50,21 +51,18 @@ func stateLatest[M any](args []string, stdout, stderr io.Writer, t latestTopic[M
 	fs := flags(t.cmd, stderr)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "with --events: the rules the scorer runs (repeatable)")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr(t.env, t.what), fmt.Sprintf("the %s topic (env %s)", t.what, t.env))
 	history := fs.String("events", "", "a JSONL history: check the topic against its backtest")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	ctx, cancel := stateContext(*timeout)
 	defer cancel()
 	latest := map[string]M{}
 	messages, bad := 0, 0
-	n, err := readTopic(ctx, strings.Split(*brokers, ","), *topic, func(m stream.Record) error {
+	n, err := readTopic(ctx, brokers(), *topic, func(m stream.Record) error {
 		messages++
 		msg, ok, err := t.decode(m.Key, m.Value)
 		switch {

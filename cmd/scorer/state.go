@@ -12,6 +12,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -57,16 +58,13 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	fs := flags("state dump", stderr)
 	var rulePaths listFlag
 	fs.Var(&rulePaths, "rules", "the rules the scorer runs (repeatable): states are decoded with them")
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("SCORER_CHANGELOG_TOPIC", "engagement-events-scorer-state"), "the scorer's changelog topic")
 	crossTopic := fs.String("crossings-topic", "", "also read this crossings topic and fill in each line's crossings")
 	history := fs.String("events", "", "with --crossings-topic: a JSONL history; check the topic holds exactly the crossing ids the rules give on it")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	e, err := loadEngine(rulePaths, stderr)
 	if err != nil {
@@ -74,7 +72,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := stateContext(*timeout)
 	defer cancel()
-	bs := strings.Split(*brokers, ",")
+	bs := brokers()
 	states, bad, err := readStates(ctx, bs, *topic, e, stderr)
 	if err != nil {
 		return err
@@ -231,19 +229,16 @@ func readTopic(ctx context.Context, brokers []string, topic string, fn func(stre
 // would replay or still has to read.
 func stateLag(args []string, stdout, stderr io.Writer) error {
 	fs := flags("state lag", stderr)
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka brokers (env KAFKA_BROKERS)")
+	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	ctx, cancel := stateContext(*timeout)
 	defer cancel()
-	bs := strings.Split(*brokers, ",")
+	bs := brokers()
 	n, err := stream.Partitions(ctx, bs, *topic)
 	if err != nil {
 		return err

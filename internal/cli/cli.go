@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // Command is one subcommand.
@@ -82,6 +83,26 @@ func Flags(program, name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(program+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// Parse parses args into fs and refuses any argument left after the
+// flags: a command that takes none says so rather than ignore a typo.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+// Brokers adds the --brokers flag of the commands that reach Kafka: a
+// comma-separated list, by default $KAFKA_BROKERS or 127.0.0.1:9092. The
+// returned func gives the list once fs is parsed.
+func Brokers(fs *flag.FlagSet, usage string) func() []string {
+	b := fs.String("brokers", EnvOr("KAFKA_BROKERS", "127.0.0.1:9092"), usage)
+	return func() []string { return strings.Split(*b, ",") }
 }
 
 // EnvOr returns the environment variable's value, or def.

@@ -48,3 +48,49 @@ func TestEnvOr(t *testing.T) {
 		t.Error("EnvOr")
 	}
 }
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-n", "2"}, ""},
+		{[]string{"-n", "2", "extra"}, `unexpected arguments ["extra"]`},
+		{[]string{"-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"-h"}, flag.ErrHelp.Error()},
+	} {
+		fs := Flags("prog", "cmd", io.Discard)
+		n := fs.Int("n", 0, "")
+		err := Parse(fs, c.args)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%v: %v", c.args, err)
+		case c.err == "" && *n != 2:
+			t.Errorf("%v: -n is %d", c.args, *n)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%v: error %v, want %q", c.args, err, c.err)
+		}
+	}
+}
+
+func TestBrokers(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"", nil, "127.0.0.1:9092"},
+		{"k1:9092,k2:9092", nil, "k1:9092|k2:9092"},
+		{"k1:9092", []string{"--brokers", "a:1,b:2"}, "a:1|b:2"},
+	} {
+		t.Setenv("KAFKA_BROKERS", c.env)
+		fs := Flags("prog", "cmd", io.Discard)
+		brokers := Brokers(fs, "Kafka brokers")
+		if err := Parse(fs, c.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(brokers(), "|"); got != c.want {
+			t.Errorf("env %q args %v: brokers %q, want %q", c.env, c.args, got, c.want)
+		}
+	}
+}
