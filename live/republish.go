@@ -10,12 +10,20 @@ import (
 	"github.com/scorebridge/scorebridge/stream"
 )
 
+// republishTimeout bounds one partition's republish, so a broker outage
+// cannot hold the partition's batches for long.
+const republishTimeout = 30 * time.Second
+
+// Republish publishes, for every owned partition, the lead-scores message
+// of each contact whose content under the current rules differs from the
+// topic's latest. It returns how many it published; a partition that
+// fails is reported in the error and keeps the older messages until its
+// contacts' next events.
+//
 // A rule reload changes what every held contact's lead-scores message
 // says (its rule_version at least), not only for contacts that get new
-// events: Republish moves each owned partition to the new rules and
-// publishes the message of every contact whose content now differs from
-// its latest message in the topic, so consumers (the bridge's write-back
-// into HubSpot) follow the new rules without waiting for events.
+// events: republishing lets consumers (the bridge's write-back into
+// HubSpot) follow the new rules without waiting for events.
 //
 // Per partition, holding its lock (its batches wait): the batches already
 // scored are made durable first (their messages are in the topic before
@@ -26,16 +34,6 @@ import (
 // so a later batch's message for a contact always lands after this one.
 // The contacts' saved states need no rewrite: a state saved under the old
 // rules decodes under the new ones as the adoption does.
-
-// republishTimeout bounds one partition's republish, so a broker outage
-// cannot hold the partition's batches for long.
-const republishTimeout = 30 * time.Second
-
-// Republish publishes, for every owned partition, the lead-scores message
-// of each contact whose content under the current rules differs from the
-// topic's latest. It returns how many it published; a partition that
-// fails is reported in the error and keeps the older messages until its
-// contacts' next events.
 func (p *Processor) Republish(ctx context.Context) (int, error) {
 	if p.cfg.Scores == nil || p.cfg.ScoresTopic == "" {
 		return 0, nil
