@@ -1,6 +1,7 @@
 package calibration
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -168,5 +169,54 @@ func TestFromHistoryAgreesWithScan(t *testing.T) {
 		if !reflect.DeepEqual(rep.Models[i], want) {
 			t.Errorf("model %s:\ngot  %+v\nwant %+v", m.Name, rep.Models[i], want)
 		}
+	}
+}
+
+// FromSourceEach scores the history once and gives the report of
+// FromSource and, to each, the lines and labels ScanSource gives.
+func TestFromSourceEachScoresOnce(t *testing.T) {
+	e := engine(t, "../testdata/rules")
+	open := func() (io.ReadCloser, error) { return os.Open("../testdata/events/sample.jsonl") }
+	runs := 0
+	counted := func(e *scoring.Engine, opts backtest.Options, emit func(backtest.Line) error) (backtest.Summary, error) {
+		runs++
+		return File(open)(e, opts, emit)
+	}
+	q := Query{AsOf: time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC), Conversion: "meeting_booked", Window: 14 * day, Bands: 7}
+	type labelled struct {
+		line backtest.Line
+		conv bool
+	}
+	var each []labelled
+	rep, sum, pop, err := FromSourceEach(e, counted, q, nil, func(l *backtest.Line, conv bool) error {
+		each = append(each, labelled{*l, conv})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 1 {
+		t.Errorf("the history was scored %d times, want once", runs)
+	}
+	wantRep, wantSum, wantPop, err := FromSource(e, File(open), q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rep, wantRep) || !reflect.DeepEqual(sum, wantSum) || pop != wantPop {
+		t.Errorf("FromSourceEach differs from FromSource:\ngot  %+v %+v %+v\nwant %+v %+v %+v", rep, sum, pop, wantRep, wantSum, wantPop)
+	}
+	var scanned []labelled
+	if _, _, err := ScanSource(e, File(open), q, nil, func(l *backtest.Line, conv bool) error {
+		scanned = append(scanned, labelled{*l, conv})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(scanned) == 0 || !reflect.DeepEqual(each, scanned) {
+		t.Errorf("each got %d lines, ScanSource gives %d (or they differ)", len(each), len(scanned))
+	}
+	stop := errors.New("stop")
+	if _, _, _, err := FromSourceEach(e, File(open), q, nil, func(*backtest.Line, bool) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("each's error: got %v, want it returned", err)
 	}
 }

@@ -120,6 +120,13 @@ func FromHistory(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 
 // FromSource is FromHistory over any Source.
 func FromSource(e *scoring.Engine, run Source, q Query, badLine func(*events.LineError)) (Report, backtest.Summary, Population, error) {
+	return FromSourceEach(e, run, q, badLine, nil)
+}
+
+// FromSourceEach is FromSource that also calls each (when not nil) with
+// every line of the population and its label, as ScanSource does: one
+// scoring of the history serves the report and the caller's own counts.
+func FromSourceEach(e *scoring.Engine, run Source, q Query, badLine func(*events.LineError), each func(l *backtest.Line, converted bool) error) (Report, backtest.Summary, Population, error) {
 	hist := make([]map[rules.Points]*Bucket, len(e.Rules.Models))
 	index := map[string]int{}
 	for i, m := range e.Rules.Models {
@@ -137,6 +144,9 @@ func FromSource(e *scoring.Engine, run Source, q Query, badLine func(*events.Lin
 		b.Contacts++
 		if conv {
 			b.Converted++
+		}
+		if each != nil {
+			return each(l, conv)
 		}
 		return nil
 	})

@@ -101,14 +101,10 @@ func (s *Server) apiCalibration(w http.ResponseWriter, r *http.Request) {
 	// The held history: the one every other page answers from, not the
 	// file as it is now (it may have grown since it was read).
 	history := calibration.Held(s.history)
+	// One scoring gives the report and the simulator's buckets of the
+	// same population.
 	hist := map[string]map[float64]*SimBucket{}
-	rep, _, pop, err := calibration.FromSource(s.engine, history, query, nil)
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "calibration: %v", err)
-		return
-	}
-	// The same population again, bucketed for the simulator.
-	_, _, err = calibration.ScanSource(s.engine, history, query, nil, func(l *backtest.Line, conv bool) error {
+	rep, _, pop, err := calibration.FromSourceEach(s.engine, history, query, nil, func(l *backtest.Line, conv bool) error {
 		h := hist[l.Model]
 		if h == nil {
 			h = map[float64]*SimBucket{}
