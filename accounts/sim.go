@@ -75,22 +75,36 @@ func (s *Sim) AsOf(t time.Time) { s.scorer.AsOf = t.UnixNano() }
 
 // Add scores one event and delivers the changes it makes.
 func (s *Sim) Add(ev *events.Event) {
+	for _, ch := range s.Step(ev) {
+		s.Deliver(ch)
+	}
+}
+
+// Step scores one event for its contact and returns the changes it makes,
+// without delivering them. A contact's changes depend only on its own
+// events, so Sims of their own may Step disjoint contacts at once (each
+// contact's events in input order); one Sim then Delivers every change in
+// the input order of the events that made them, as Add would have.
+func (s *Sim) Step(ev *events.Event) []Change {
 	c := s.contacts[ev.ContactID]
 	if c == nil {
 		c = &simContact{}
 		s.contacts[ev.ContactID] = c
 	}
 	o := s.scorer.Apply(&c.state, ev)
-	for _, ch := range s.src.Step(&c.tracker, &c.state, ev, o) {
-		s.Received = append(s.Received, ch)
-		a := s.Aggs[ch.To]
-		if a == nil {
-			a = NewAggregate(ch.To)
-			s.Aggs[ch.To] = a
-		}
-		xs, _ := a.Apply(s.src.Set.Companies, &ch)
-		s.Crossings = append(s.Crossings, xs...)
+	return s.src.Step(&c.tracker, &c.state, ev, o)
+}
+
+// Deliver applies one change to its company.
+func (s *Sim) Deliver(ch Change) {
+	s.Received = append(s.Received, ch)
+	a := s.Aggs[ch.To]
+	if a == nil {
+		a = NewAggregate(ch.To)
+		s.Aggs[ch.To] = a
 	}
+	xs, _ := a.Apply(s.src.Set.Companies, &ch)
+	s.Crossings = append(s.Crossings, xs...)
 }
 
 // Forget deletes a contact (kind: its deletion's event type) at t: every

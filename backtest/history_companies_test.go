@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"github.com/scorebridge/scorebridge/accounts"
 	"io"
@@ -42,6 +43,12 @@ func TestHistoryCompanyScoresEqualsStream(t *testing.T) {
 			}
 			if !reflect.DeepEqual(gotX, wantX) {
 				t.Errorf("as of %v, %d shards: crossings differ", asOf, shards)
+			}
+			// What the studio serves of them, byte for byte.
+			gotJSON, _ := json.Marshal(CompanyLines(got, gotX))
+			wantJSON, _ := json.Marshal(CompanyLines(want, wantX))
+			if !bytes.Equal(gotJSON, wantJSON) {
+				t.Errorf("as of %v, %d shards: company lines differ:\n got %s\nwant %s", asOf, shards, gotJSON, wantJSON)
 			}
 		}
 	}

@@ -98,7 +98,8 @@ func benchHistory(b *testing.B) []byte {
 // BenchmarkPreview: "contacts" edits intent.yaml, which no company model
 // rolls up (the company part is skipped); "companies" edits engagement.yaml,
 // which account_engagement rolls up (its from model and the company model
-// are scored again over the held history, on one core).
+// are scored again over the held history, a shard per core, the changes
+// then delivered to the companies in input order).
 func BenchmarkPreviewCompanies(b *testing.B) {
 	data := benchHistory(b)
 	dir := b.TempDir()
