@@ -332,27 +332,8 @@ func (a *LocalAudit) Decisions(contactID string) ([]Decision, error) {
 
 // Prune forgets decisions made before cutoff.
 func (a *LocalAudit) Prune(cutoff time.Time) (int, error) {
-	n := 0
-	err := a.s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		var dead [][]byte
-		err := b.ForEach(func(k, _ []byte) error {
-			i := bytes.IndexByte(k, 0)
-			if i >= 0 && len(k) >= i+9 && int64(binary.BigEndian.Uint64(k[i+1:i+9])) < cutoff.UnixNano() {
-				dead = append(dead, slices.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(dead)
-		return nil
+	return a.s.prune(bucketAudit, func(k, _ []byte) (bool, error) {
+		i := bytes.IndexByte(k, 0)
+		return i >= 0 && len(k) >= i+9 && int64(binary.BigEndian.Uint64(k[i+1:i+9])) < cutoff.UnixNano(), nil
 	})
-	return n, err
 }

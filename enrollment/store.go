@@ -750,19 +750,28 @@ func (s *Store) ack(bucket []byte, keys []uint64) error {
 // idempotence memory; a crossing redelivered after that would be decided
 // again (and still meet the ledger and HubSpot's one-sequence rule).
 func (s *Store) PruneProcessed(cutoff time.Time) (int, error) {
+	return s.prune(bucketProcessed, func(_, v []byte) (bool, error) {
+		var d Decision
+		if err := json.Unmarshal(v, &d); err != nil {
+			return false, err
+		}
+		return d.DecidedAt.Before(cutoff), nil
+	})
+}
+
+// prune deletes, in one transaction, the entries of bucket that expired
+// says are expired, and returns how many.
+func (s *Store) prune(bucket []byte, expired func(k, v []byte) (bool, error)) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketProcessed)
+		b := tx.Bucket(bucket)
 		var dead [][]byte
 		err := b.ForEach(func(k, v []byte) error {
-			var d Decision
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			if d.DecidedAt.Before(cutoff) {
+			x, err := expired(k, v)
+			if x {
 				dead = append(dead, slices.Clone(k))
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
