@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -32,24 +31,12 @@ func TestRunGuardsScoresWithToken(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs lockedLog
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
-			HTTP: "0.0.0.0:0", APIToken: token, Log: zerolog.New(&logs), Ready: func(a string) { addr <- a },
-		})
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://127.0.0.1:" + a[strings.LastIndex(a, ":")+1:]
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not listening")
-	}
+	addr, done := serve(t, ctx, Options{
+		Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+		ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
+		HTTP: "0.0.0.0:0", APIToken: token, Log: zerolog.New(&logs),
+	})
+	base := "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
 	status := func(path, auth string) int {
 		req, _ := http.NewRequest("GET", base+path, nil)
 		if auth != "" {

@@ -33,25 +33,13 @@ func TestServiceCompanies(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
-			HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a }, ClickHouse: dsn,
-			CompanyScoresTopic: "company-scores",
-		})
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not listening")
-	}
+	addr, done := serve(t, ctx, Options{
+		Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+		ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
+		HTTP: "127.0.0.1:0", Log: zerolog.Nop(), ClickHouse: dsn,
+		CompanyScoresTopic: "company-scores",
+	})
+	base := "http://" + addr
 	wait := ctxFor(t, 90*time.Second)
 	for _, g := range [][2]string{{"scorer", "events"}, {"scorer-companies", "events-companies"}} {
 		for {

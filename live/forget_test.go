@@ -67,34 +67,22 @@ func newForgetEnv(t *testing.T) *forgetEnv {
 func (fe *forgetEnv) run(t *testing.T) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Brokers: fe.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", ScoresTopic: "lead-scores", Group: "scorer", Rules: []string{cmp.Or(fe.rules, "../testdata/rules")}, CompanyScoresTopic: "company-scores",
-			ClickHouse: fe.dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
-		})
-	}()
-	select {
-	case a := <-addr:
-		return "http://" + a, func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("did not stop")
+	addr, done := serve(t, ctx, Options{
+		Brokers: fe.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+		ChangelogTopic: "states", ScoresTopic: "lead-scores", Group: "scorer", Rules: []string{cmp.Or(fe.rules, "../testdata/rules")}, CompanyScoresTopic: "company-scores",
+		ClickHouse: fe.dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+	})
+	return "http://" + addr, func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("stop: %v", err)
 			}
+		case <-time.After(30 * time.Second):
+			t.Error("did not stop")
 		}
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not listening")
 	}
-	return "", nil
 }
 
 // produce writes events of the contact, minutes after the env's start

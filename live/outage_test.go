@@ -284,24 +284,12 @@ func TestServiceCompaniesClickHouseOutage(t *testing.T) {
 	e := setup(t, 60)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
-			ClickHouse: proxied, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
-		})
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not listening")
-	}
+	addr, done := serve(t, ctx, Options{
+		Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+		ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules-accounts"},
+		ClickHouse: proxied, HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+	})
+	base := "http://" + addr
 	running := func(what string) {
 		t.Helper()
 		select {

@@ -42,29 +42,17 @@ func TestRebuildCompaniesFromHistory(t *testing.T) {
 	}
 	run := func() (string, func()) {
 		ctx, cancel := context.WithCancel(context.Background())
-		addr := make(chan string, 1)
-		done := make(chan error, 1)
-		go func() {
-			done <- Run(ctx, Options{
-				Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-				ChangelogTopic: "states", Group: "scorer", Rules: []string{dir}, CompanyScoresTopic: "company-scores",
-				ClickHouse: dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
-			})
-		}()
-		select {
-		case a := <-addr:
-			return "http://" + a, func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("stop: %v", err)
-				}
+		addr, done := serve(t, ctx, Options{
+			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+			ChangelogTopic: "states", Group: "scorer", Rules: []string{dir}, CompanyScoresTopic: "company-scores",
+			ClickHouse: dsn, HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+		})
+		return "http://" + addr, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("stop: %v", err)
 			}
-		case err := <-done:
-			t.Fatalf("Run: %v", err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("not listening")
 		}
-		return "", nil
 	}
 	ctx := ctxFor(t, 3*time.Minute)
 	_, stop := run()

@@ -29,24 +29,12 @@ func get(t *testing.T, url string) (int, string) {
 func TestServiceHTTP(t *testing.T) {
 	e := setup(t, 30)
 	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
-			ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
-			HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a },
-		})
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not listening")
-	}
+	addr, done := serve(t, ctx, Options{
+		Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
+		ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
+		HTTP: "127.0.0.1:0", Log: zerolog.Nop(),
+	})
+	base := "http://" + addr
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Errorf("healthz %d", code)
 	}
@@ -100,4 +88,23 @@ func TestServiceHTTP(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("did not stop")
 	}
+}
+
+// serve starts Run(ctx, o) and waits until it listens: its address, and
+// the channel Run's error comes on.
+func serve(t *testing.T, ctx context.Context, o Options) (addr string, done chan error) {
+	t.Helper()
+	ready := make(chan string, 1)
+	done = make(chan error, 1)
+	o.Ready = func(a string) { ready <- a }
+	go func() { done <- Run(ctx, o) }()
+	select {
+	case addr = <-ready:
+		return addr, done
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not listening")
+	}
+	return "", nil
 }
