@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/leadscores"
 	"github.com/scorebridge/scorebridge/rules"
@@ -37,11 +36,7 @@ type forgetEnv struct {
 
 func newForgetEnv(t *testing.T) *forgetEnv {
 	t.Helper()
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: the privacy deletion is checked in ClickHouse")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_forget_%d", rand.Uint32())
+	dsn := analyticstest.DSN(t, "sb_forget")
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
@@ -55,10 +50,7 @@ func newForgetEnv(t *testing.T) *forgetEnv {
 	if fe.store, err = analytics.Open(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		fe.store.DropDatabase(context.Background())
-		fe.store.Close()
-	})
+	t.Cleanup(func() { fe.store.Close() })
 	fe.events = producer(t, fe.brokers, "events")
 	return fe
 }

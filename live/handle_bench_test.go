@@ -3,16 +3,13 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -125,21 +122,11 @@ func cpuTime() time.Duration {
 // the scorer's side of it (row building, the driver's encoding, the
 // garbage), the server's work is not counted.
 func BenchmarkHandleClickHouse(b *testing.B) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		b.Skip("CLICKHOUSE_DSN is not set")
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = fmt.Sprintf("/sb_bench_%d", rand.Uint32())
-	s, err := analytics.Open(b.Context(), u.String())
+	s, err := analytics.Open(b.Context(), analyticstest.DSN(b, "sb_bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	defer s.DropDatabase(context.Background())
 	w := s.NewWriter(HistoryWriterOptions)
 	defer w.Close(context.Background())
 	benchmarkHandle(b, w, nil)

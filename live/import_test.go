@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -20,21 +19,14 @@ import (
 // (dropped at its end) and loads testdata/rules.
 func importEnv(t *testing.T) (context.Context, *analytics.Store, *scoring.Engine) {
 	t.Helper()
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_import_%d", rand.Uint32())
+	dsn := analyticstest.DSN(t, "sb_import")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	store, err := analytics.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		store.DropDatabase(context.Background())
-		store.Close()
-	})
+	t.Cleanup(func() { store.Close() })
 	set, err := rules.Load("../testdata/rules")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
@@ -26,11 +27,7 @@ import (
 // a scorer started with the new rules answer the reference under them at
 // once, for every company, without any new event.
 func TestRebuildCompaniesFromHistory(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = uniqueDSN(t, dsn)
+	dsn := analyticstest.DSN(t, "sb_companies")
 	e := setup(t, 80)
 	dir := t.TempDir()
 	for _, f := range []string{"account_engagement.yaml", "engagement.yaml", "intent.yaml"} {

@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
@@ -27,18 +26,13 @@ import (
 // rules is what a backtest under those rules gives, and a scorer started
 // afterwards uses it, not its older local snapshot.
 func TestRebuildFromHistory(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + fmt.Sprintf("sb_rebuild_%d", rand.Uint32())
+	dsn := analyticstest.DSN(t, "sb_rebuild")
 	ctx := ctxFor(t, 3*time.Minute)
 	store, err := analytics.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	defer store.DropDatabase(context.Background())
 
 	e := setup(t, 120)
 	stateDir := t.TempDir()

@@ -2,18 +2,15 @@ package writeback
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 	"github.com/scorebridge/scorebridge/leadscores"
@@ -204,22 +201,11 @@ func (e *env) checkProperties(t *testing.T, c *Config, deleted map[string]bool) 
 }
 
 func openStore(t *testing.T) *analytics.Store {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: the writeback table is not checked")
-	}
-	u, err := url.Parse(dsn)
+	s, err := analytics.Open(ctxFor(t, 30*time.Second), analyticstest.DSN(t, "sb_test_wb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	u.Path = "/sb_test_wb_" + hex.EncodeToString(b)
-	s, err := analytics.Open(ctxFor(t, 30*time.Second), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.DropDatabase(context.Background()); s.Close() })
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 )
 
 // edges are hand-made contacts at the boundaries of the semantics,
@@ -35,11 +35,7 @@ func edges(t0 time.Time, window time.Duration) string {
 // history was imported from: windows, decay, first-match groups, caps and
 // the total clamp rebuilt from the ledger at several T0.
 func TestCalibrationFromClickHouse(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + "sb_calibration_" + strconv.Itoa(os.Getpid())
+	dsn := analyticstest.DSN(t, "sb_calibration")
 	gen, errOut, code := scorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
 	if code != 0 {
 		t.Fatal(errOut)
@@ -77,12 +73,6 @@ groups:
 	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", path, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
-	defer func() {
-		if s, err := openStore(context.Background(), dsn); err == nil {
-			s.DropDatabase(context.Background())
-			s.Close()
-		}
-	}()
 	for _, t0 := range t0s {
 		for _, c := range []struct{ conv, bands string }{{"meeting_booked", "7"}, {"form_submitted", "7"}, {"meeting_booked", "100000"}} {
 			// With more bands than contacts, each score is its own band:

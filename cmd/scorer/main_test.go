@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -224,20 +225,10 @@ func TestRescore(t *testing.T) {
 // The history stored in ClickHouse replays exactly as the file it was
 // imported from.
 func TestRescoreFromClickHouse(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + "sb_rescore_" + strconv.Itoa(os.Getpid())
+	dsn := analyticstest.DSN(t, "sb_rescore")
 	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
-	defer func() {
-		if s, err := openStore(context.Background(), dsn); err == nil {
-			s.DropDatabase(context.Background())
-			s.Close()
-		}
-	}()
 	dir := t.TempDir()
 	src, _ := os.ReadFile(rulesDir + "/engagement.yaml")
 	os.WriteFile(filepath.Join(dir, "engagement.yaml"), []byte(strings.Replace(string(src), "points: 6", "points: 9", 1)), 0o644)

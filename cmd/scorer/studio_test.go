@@ -2,18 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/studio"
 )
 
@@ -57,20 +56,10 @@ func getJSON(t *testing.T, method, url string, v any) int {
 // then every model's figures are those of a studio over the file of all
 // the events imported.
 func TestStudioReloadFromClickHouse(t *testing.T) {
-	dsn := os.Getenv("CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: run scripts/test.sh, which starts a ClickHouse server")
-	}
-	dsn = dsn[:strings.LastIndex(dsn, "/")+1] + "sb_studio_" + strconv.Itoa(os.Getpid())
+	dsn := analyticstest.DSN(t, "sb_studio")
 	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
-	defer func() {
-		if s, err := openStore(context.Background(), dsn); err == nil {
-			s.DropDatabase(context.Background())
-			s.Close()
-		}
-	}()
 	ts := studioOver(t, "", dsn)
 	var before studio.Overview
 	getJSON(t, "GET", ts.URL+"/api/overview", &before)
