@@ -23,7 +23,7 @@ func DSN(t testing.TB, prefix string) string {
 	t.Helper()
 	dsn := os.Getenv("CLICKHOUSE_DSN")
 	if dsn == "" {
-		t.Skip("CLICKHOUSE_DSN is not set: ClickHouse test skipped (scripts/clickhouse.sh start starts a local server)")
+		t.Skip("CLICKHOUSE_DSN is not set: ClickHouse test skipped (start a server with scripts/clickhouse.sh start; export CLICKHOUSE_DSN=$(scripts/clickhouse.sh dsn))")
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
