@@ -60,12 +60,15 @@ type wire struct {
 // many times faster); anything it does not take goes through the slower
 // path below, which is the reference and finds and names the field at
 // fault.
-func Decode(data []byte) (Event, error) {
+func Decode(data []byte) (Event, error) { return decode(data, nil) }
+
+// decode is Decode keeping only p's keys of the objects (p nil: all).
+func decode(data []byte, p *Projection) (Event, error) {
 	var ev Event
 	if len(data) > MaxEventBytes {
 		return ev, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
 	}
-	var s scanner
+	s := scanner{proj: p}
 	var out scanned
 	if s.event(data, &out) {
 		w, parsed := out.wire()
@@ -76,7 +79,11 @@ func Decode(data []byte) (Event, error) {
 	if err := checkDepth(data); err != nil {
 		return ev, err
 	}
-	return decodeSlow(data)
+	ev, err := decodeSlow(data)
+	if err == nil {
+		p.Apply(&ev)
+	}
+	return ev, err
 }
 
 // decodeSlow decodes field by field so that an error names its field.

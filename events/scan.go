@@ -28,6 +28,7 @@ import (
 type scanner struct {
 	data  []byte
 	depth int
+	proj  *Projection // nil: keep every key of properties and contact
 }
 
 // Each scanning method takes the index where its token starts and gives
@@ -123,17 +124,22 @@ func (s *scanner) field(key []byte, i int, out *scanned) int {
 	case "occurred_at":
 		slot = 4
 	case "properties":
-		return s.object(i, &out.ev.Properties)
+		if s.proj != nil {
+			return s.object(i, &out.ev.Properties, &s.proj.properties)
+		}
+		return s.object(i, &out.ev.Properties, nil)
 	case "contact":
-		return s.object(i, &out.ev.Contact)
+		if s.proj != nil {
+			return s.object(i, &out.ev.Contact, &s.proj.contact)
+		}
+		return s.object(i, &out.ev.Contact, nil)
 	default:
 		// encoding/json also matches field names case-insensitively (with
 		// Unicode folding); such keys are rare, so leave them to it.
 		if foldsToField(key) {
 			return -1
 		}
-		_, i = s.value(i)
-		return i
+		return s.drop(i)
 	}
 	d := s.data
 	if slot == 4 {
@@ -186,8 +192,9 @@ func foldsToField(key []byte) bool {
 }
 
 // object scans properties or contact: an object or null, as decodeSlow's
-// object() takes; anything else is its error to report.
-func (s *scanner) object(i int, dst *map[string]any) int {
+// object() takes; anything else is its error to report. keys, when not
+// nil, are the keys to keep.
+func (s *scanner) object(i int, dst *map[string]any, keys *keySet) int {
 	d := s.data
 	if literal(d, i, "null") {
 		*dst = nil
@@ -196,7 +203,11 @@ func (s *scanner) object(i int, dst *map[string]any) int {
 	if i == len(d) || d[i] != '{' {
 		return -1
 	}
-	*dst, i = s.obj(i)
+	if keys != nil {
+		*dst, i = s.objProjected(i, keys)
+	} else {
+		*dst, i = s.obj(i)
+	}
 	return i
 }
 
