@@ -72,6 +72,11 @@ type contact struct {
 // input through reopen, or, when reopen is nil, a temporary copy taken
 // while streaming.
 func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error) (Summary, error) {
+	return runProjected(e, in, reopen, opts, emit, projection(e.Rules, opts))
+}
+
+// runProjected is Run decoding events with proj.
+func runProjected(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error, proj *events.Projection) (Summary, error) {
 	sum := Summary{EvalErrors: map[string]int{}}
 	if reopen == nil {
 		spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
@@ -89,6 +94,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 	}
 	contacts := map[string]*contact{}
 	r := events.NewReader(in)
+	r.Project(proj)
 	badLine := func(le *events.LineError) {
 		sum.BadLines++
 		if opts.BadLine != nil {
@@ -135,7 +141,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 	}
 	sum.Lines = r.Line()
 	sum.Contacts = len(contacts)
-	if err := replayOutOfTime(e, contacts, reopen, opts, &sum); err != nil {
+	if err := replayOutOfTime(e, contacts, reopen, opts, &sum, proj); err != nil {
 		return sum, err
 	}
 	ids := make([]string, 0, len(contacts))
@@ -169,7 +175,7 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 
 // replayOutOfTime rereads the input for the contacts whose events came out
 // of order and scores each again from its events sorted by time.
-func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen func() (io.ReadCloser, error), opts Options, sum *Summary) error {
+func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen func() (io.ReadCloser, error), opts Options, sum *Summary, proj *events.Projection) error {
 	evs := map[string][]events.Event{}
 	for id, c := range contacts {
 		if c.outOfTime {
@@ -185,7 +191,9 @@ func replayOutOfTime(e *scoring.Engine, contacts map[string]*contact, reopen fun
 		return fmt.Errorf("reread the input for the second pass: %w", err)
 	}
 	defer rc.Close()
-	err = events.NewReader(rc).Each(func(ev events.Event) error {
+	r := events.NewReader(rc)
+	r.Project(proj)
+	err = r.Each(func(ev events.Event) error {
 		if list, ok := evs[ev.ContactID]; ok {
 			evs[ev.ContactID] = append(list, ev)
 		}

@@ -75,11 +75,18 @@ func CompanyLines(scores []accounts.Score, crossings map[[2]string][]accounts.Cr
 // then model) and each (company, model)'s crossings in order: what a
 // company line summarises, for those who show more of it (the studio).
 func CompanyScores(e *scoring.Engine, in io.Reader, asOf time.Time) ([]accounts.Score, map[[2]string][]accounts.Crossing, error) {
+	return companyScores(e, in, asOf, companyProjection(e.Rules))
+}
+
+// companyScores is CompanyScores decoding events with proj.
+func companyScores(e *scoring.Engine, in io.Reader, asOf time.Time, proj *events.Projection) ([]accounts.Score, map[[2]string][]accounts.Crossing, error) {
 	sim := accounts.NewSim(e)
 	if !asOf.IsZero() {
 		sim.AsOf(asOf)
 	}
-	err := events.NewReader(in).Each(func(ev events.Event) error {
+	r := events.NewReader(in)
+	r.Project(proj)
+	err := r.Each(func(ev events.Event) error {
 		sim.Add(&ev)
 		return nil
 	}, nil) // the contact pass reports bad lines

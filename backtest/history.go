@@ -237,7 +237,7 @@ func Load(in io.Reader, shards int) (*History, error) {
 	for i := range h.shards {
 		h.shards[i] = &shard{}
 	}
-	lines, err := decodeInOrder(in, h.add)
+	lines, err := decodeInOrder(in, nil, h.add)
 	if err != nil {
 		return nil, err
 	}
@@ -259,10 +259,10 @@ func Load(in io.Reader, shards int) (*History, error) {
 	return h, nil
 }
 
-// decodeInOrder reads in, decodes its lines on every core, and calls fn
-// with the decoded batches in input order. It returns the number of
-// lines read.
-func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
+// decodeInOrder reads in, decodes its lines on every core with proj, and
+// calls fn with the decoded batches in input order. It returns the number
+// of lines read.
+func decodeInOrder(in io.Reader, proj *events.Projection, fn func(decodedBatch)) (int, error) {
 	workers := runtime.GOMAXPROCS(0)
 	raws := make(chan rawBatch, workers)
 	done := make(chan decodedBatch, workers)
@@ -279,7 +279,7 @@ func decodeInOrder(in io.Reader, fn func(decodedBatch)) (int, error) {
 		go func() {
 			defer wg.Done()
 			for b := range raws {
-				done <- decode(b)
+				done <- decode(b, proj)
 			}
 		}()
 	}
@@ -343,7 +343,7 @@ func readBatches(r *events.Reader, out chan<- rawBatch, stop <-chan struct{}) er
 	}
 }
 
-func decode(b rawBatch) decodedBatch {
+func decode(b rawBatch, proj *events.Projection) decodedBatch {
 	d := decodedBatch{seq: b.seq, evs: make([]events.Event, 0, len(b.nums)), nums: make([]int32, 0, len(b.nums))}
 	start := 0
 	for i, end := range b.ends {
@@ -353,7 +353,7 @@ func decode(b rawBatch) decodedBatch {
 			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: b.early[i]})
 			continue
 		}
-		ev, err := events.Decode(raw)
+		ev, err := proj.Decode(raw)
 		if err != nil {
 			d.bad = append(d.bad, &events.LineError{Line: b.nums[i], Err: err})
 			continue

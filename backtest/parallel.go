@@ -21,9 +21,14 @@ import (
 // Options.Seen (which wants every event in input order as it is counted)
 // it is Run.
 func RunParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error) (Summary, error) {
+	return runParallel(e, in, reopen, opts, emit, projection(e.Rules, opts))
+}
+
+// runParallel is RunParallel decoding events with proj.
+func runParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error, proj *events.Projection) (Summary, error) {
 	n := runtime.GOMAXPROCS(0)
 	if opts.Seen != nil || n < 2 {
-		return Run(e, in, reopen, opts, emit)
+		return runProjected(e, in, reopen, opts, emit, proj)
 	}
 	if reopen == nil {
 		spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
@@ -47,7 +52,7 @@ func RunParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 		}()
 	}
 	bad := 0
-	lines, err := decodeInOrder(in, func(d decodedBatch) {
+	lines, err := decodeInOrder(in, proj, func(d decodedBatch) {
 		for _, le := range d.bad {
 			bad++
 			if opts.BadLine != nil {
@@ -76,7 +81,7 @@ func RunParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 	}
 	sum := mergeSummaries(runs)
 	sum.Lines, sum.BadLines, sum.Contacts = lines, bad, contacts
-	if err := replayShards(e, shards, reopen, opts, &sum); err != nil {
+	if err := replayShards(e, shards, reopen, opts, &sum, proj); err != nil {
 		return sum, err
 	}
 	s := newScorer(e, opts)
@@ -150,7 +155,7 @@ func (sh *streamShard) score(e *scoring.Engine, opts Options) {
 
 // replayShards scores again, from a second read of the input, the
 // contacts whose events came out of time order, as Run does.
-func replayShards(e *scoring.Engine, shards []*streamShard, reopen func() (io.ReadCloser, error), opts Options, sum *Summary) error {
+func replayShards(e *scoring.Engine, shards []*streamShard, reopen func() (io.ReadCloser, error), opts Options, sum *Summary, proj *events.Projection) error {
 	late := map[string]*contact{}
 	for _, sh := range shards {
 		for ci := range sh.run.contacts {
@@ -166,7 +171,7 @@ func replayShards(e *scoring.Engine, shards []*streamShard, reopen func() (io.Re
 	for id, c := range late {
 		replayed[id] = c
 	}
-	if err := replayOutOfTime(e, replayed, reopen, opts, sum); err != nil {
+	if err := replayOutOfTime(e, replayed, reopen, opts, sum, proj); err != nil {
 		return err
 	}
 	for id, c := range late {

@@ -80,9 +80,7 @@ func decode(data []byte, p *Projection) (Event, error) {
 		return ev, err
 	}
 	ev, err := decodeSlow(data)
-	if err == nil {
-		p.Apply(&ev)
-	}
+	p.Apply(&ev)
 	return ev, err
 }
 

@@ -20,9 +20,7 @@ var projections = []struct{ properties, contact []string }{
 // with only p's keys left in the objects.
 func projectedReference(p *Projection, data []byte) (Event, error) {
 	ev, err := reference(data)
-	if err == nil {
-		p.Apply(&ev)
-	}
+	p.Apply(&ev)
 	return ev, err
 }
 

@@ -25,12 +25,16 @@ type Reader struct {
 	r    *bufio.Reader
 	line int
 	buf  []byte
+	proj *Projection
 }
 
 // NewReader reads JSONL events from r.
 func NewReader(r io.Reader) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
 }
+
+// Project makes Next and Each decode with p (nil: every key).
+func (r *Reader) Project(p *Projection) { r.proj = p }
 
 // Line is the number of the line last read.
 func (r *Reader) Line() int { return r.line }
@@ -42,7 +46,7 @@ func (r *Reader) Next() (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	ev, err := Decode(raw)
+	ev, err := r.proj.Decode(raw)
 	if err != nil {
 		return Event{}, &LineError{Line: r.line, Err: err}
 	}
