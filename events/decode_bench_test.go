@@ -73,6 +73,8 @@ func benchmarkDecode(b *testing.B, data [][]byte) {
 		{"encoding_json", events.DecodeSlow},
 		{"goccy", events.DecodeGoccy},
 		{"Decode", events.Decode},
+		// What the backtest of synth.Rules and the sample rules keeps.
+		{"Projected", events.NewProjection([]string{"campaign", "channel", "duration_s", "form", "path"}, []string{"email", "lifecycle_stage"}).Decode},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -86,7 +88,7 @@ func benchmarkDecode(b *testing.B, data [][]byte) {
 			cpu := float64((cpuTime() - cpu0).Nanoseconds()) / float64(b.N)
 			b.ReportMetric(cpu, "cpu-ns/op")
 			cpuPerOp[bc.name] = cpu
-			if bc.name != "Decode" {
+			if bc.name != "Decode" && bc.name != "Projected" {
 				return
 			}
 			for _, base := range []string{"goccy", "encoding_json"} {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/binary"
 	"slices"
 	"strconv"
 )
@@ -12,7 +13,8 @@ import (
 // otherwise Decode's: every skipped value is still checked as Decode
 // checks it, so a line Decode refuses is refused with the same message,
 // and an object that is there gives a map (empty when it holds none of
-// the keys), one that is null or absent none.
+// the keys), one that is null or absent none. Its maps may be another
+// projected event's too (see sharedObject): they must not be changed.
 //
 // A nil *Projection keeps everything. A Projection is read-only once
 // made and safe for concurrent use.
@@ -100,18 +102,26 @@ func (ks *keySet) filter(m map[string]any) map[string]any {
 // do, giving up at exactly the same bytes (FuzzProjectedDecode holds them
 // to it), but build only what the projection keeps.
 
-// objProjected is obj keeping only keys' keys in the map it makes.
+// objProjected is obj keeping only keys' keys in the map it makes, or
+// giving the map of an earlier object that held the same kept keys with
+// the same bytes (see sharedObject).
 func (s *scanner) objProjected(i int, keys *keySet) (map[string]any, int) {
 	if s.depth++; s.depth > MaxDepth {
 		return nil, -1
 	}
 	d := s.data
-	var m map[string]any
 	i = space(d, i+1)
 	if i < len(d) && d[i] == '}' {
 		s.depth--
 		return make(map[string]any), i + 1
 	}
+	// The kept members, and their signature: each one's key and the bytes
+	// of its value, in order, each preceded by its length.
+	var spanBuf [maxSharedKeys]keptSpan
+	spans := spanBuf[:0]
+	var sigBuf [maxSigBytes]byte
+	sig := sigBuf[:0]
+	shareable := true
 	for {
 		if i == len(d) || d[i] != '"' {
 			return nil, -1
@@ -130,27 +140,37 @@ func (s *scanner) objProjected(i int, keys *keySet) (map[string]any, int) {
 		} else if i = colon(d, i); i < 0 {
 			return nil, -1
 		}
-		if keep {
-			var v any
-			if v, i = s.value(i); i < 0 {
-				return nil, -1
-			}
-			if m == nil {
-				m = make(map[string]any, 2)
-			}
-			m[k] = v
-		} else if i = s.drop(i); i < 0 {
+		start := i
+		if i = s.drop(i); i < 0 {
 			return nil, -1
+		}
+		if keep {
+			spans = append(spans, keptSpan{k, start})
+			if shareable && len(sig)+len(k)+(i-start)+2*binary.MaxVarintLen64 > cap(sig) {
+				shareable = false
+			}
+			if shareable {
+				sig = binary.AppendUvarint(sig, uint64(len(k)))
+				sig = append(sig, k...)
+				sig = binary.AppendUvarint(sig, uint64(i-start))
+				sig = append(sig, d[start:i]...)
+			}
 		}
 		if i = space(d, i); i == len(d) {
 			return nil, -1
 		}
 		switch d[i] {
 		case '}':
-			s.depth--
-			if m == nil {
-				m = make(map[string]any)
+			var m map[string]any
+			if shareable {
+				m = s.sharedObject(spans, sig)
+			} else {
+				m = s.build(spans)
 			}
+			if m == nil {
+				return nil, -1
+			}
+			s.depth--
 			return m, i + 1
 		case ',':
 			i = space(d, i+1)
@@ -160,6 +180,26 @@ func (s *scanner) objProjected(i int, keys *keySet) (map[string]any, int) {
 	}
 }
 
+// keptSpan is a kept member of an object: its key and where its value
+// starts.
+type keptSpan struct {
+	key   string
+	value int
+}
+
+// build makes the map of the kept members (the last of a key wins). Their
+// values were checked: decoding them cannot fail, nil is for safety.
+func (s *scanner) build(spans []keptSpan) map[string]any {
+	m := make(map[string]any, len(spans))
+	for _, sp := range spans {
+		v, end := s.value(sp.value)
+		if end < 0 {
+			return nil
+		}
+		m[sp.key] = v
+	}
+	return m
+}
 // drop scans any JSON value at i as value does, building nothing: it
 // takes and refuses what value takes and refuses.
 func (s *scanner) drop(i int) int {

@@ -1,7 +1,10 @@
 package events
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -89,4 +92,57 @@ func FuzzProjectedDecode(f *testing.F) {
 			t.Fatal(diff)
 		}
 	})
+}
+
+// TestProjectedObjectsShared: an object whose kept members come again
+// with the same bytes gets the map made for them before (once admitted,
+// on their second sighting); other bytes, another map.
+func TestProjectedObjectsShared(t *testing.T) {
+	p := NewProjection([]string{"campaign", "channel"}, []string{"email"})
+	line := func(campaign string) []byte {
+		return []byte(`{` + head + `,"properties":{"campaign":"` + campaign + `","email_id":"em-1","channel":"email"},"contact":{"email":"shared@example.com","owner_id":"u-1"}}`)
+	}
+	var evs []Event
+	for range 3 {
+		ev, err := p.Decode(line("q4-shared-test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	if !sameMapPtr(evs[1].Properties, evs[2].Properties) || !sameMapPtr(evs[1].Contact, evs[2].Contact) {
+		t.Error("the third decoding made new maps")
+	}
+	other, _ := p.Decode(line("another-campaign"))
+	if sameMapPtr(other.Properties, evs[2].Properties) || other.Properties["campaign"] != "another-campaign" {
+		t.Errorf("other bytes gave %v", other.Properties)
+	}
+	if !sameMapPtr(other.Contact, evs[2].Contact) {
+		t.Error("the same contact bytes gave a new map")
+	}
+}
+
+func sameMapPtr(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// TestProjectedDecodeConcurrently is for the race detector: the shared
+// objects' table is shared by all goroutines.
+func TestProjectedDecodeConcurrently(t *testing.T) {
+	p := NewProjection([]string{"k1", "k2", "n"}, []string{"c"})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				in := fmt.Sprintf(`{"id":"e%d","type":"t","contact_id":"c%d","occurred_at":"2026-03-01T10:00:00Z","properties":{"k%d":"v%d","n":%d},"contact":{"c":%d}}`, i, i%50, i%5, (i+g)%60, i%90, i%7)
+				ev, err := p.Decode([]byte(in))
+				want, werr := projectedReference(p, []byte(in))
+				if diff := sameAs(ev, err, want, werr); diff != "" {
+					t.Error(diff)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
