@@ -200,6 +200,7 @@ func (s *scanner) build(spans []keptSpan) map[string]any {
 	}
 	return m
 }
+
 // drop scans any JSON value at i as value does, building nothing: it
 // takes and refuses what value takes and refuses.
 func (s *scanner) drop(i int) int {
