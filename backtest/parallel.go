@@ -3,11 +3,11 @@ package backtest
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"runtime"
 	"sync"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/scoring"
 )
@@ -43,7 +43,8 @@ func runParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 	shards := make([]*streamShard, n)
 	var wg sync.WaitGroup
 	for i := range shards {
-		sh := &streamShard{index: map[string]int32{}, in: make(chan streamBatch, 4), run: &shardRun{sum: Summary{EvalErrors: map[string]int{}}}}
+		sh := &streamShard{in: make(chan streamBatch, 4), run: &shardRun{sum: Summary{EvalErrors: map[string]int{}}}}
+		sh.next = newStreamBatch()
 		shards[i] = sh
 		wg.Add(1)
 		go func() {
@@ -60,8 +61,7 @@ func runParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 			}
 		}
 		for i := range d.evs {
-			sh := shards[xxhash.Sum64String(d.evs[i].ContactID)%uint64(n)]
-			sh.route(&d.evs[i], d.nums[i])
+			shards[d.hash[i]%uint64(n)].route(&d.evs[i], d.nums[i], d.hash[i])
 		}
 	})
 	for _, sh := range shards {
@@ -92,11 +92,11 @@ func runParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 }
 
 // streamShard scores the events of its contacts as they come. The
-// decoding side gives each new contact its index (route); the scoring
-// goroutine grows the contacts to match.
+// decoding side hands it each event with its contact id's hash (route);
+// the scoring goroutine finds or adds the contact.
 type streamShard struct {
 	ids   []string
-	index map[string]int32
+	index contactIndex
 	in    chan streamBatch
 	next  streamBatch
 	run   *shardRun
@@ -106,20 +106,18 @@ type streamShard struct {
 // shards) rather than copying 100-odd bytes an event.
 type streamBatch struct {
 	evs   []*events.Event
-	who   []int32
+	hash  []uint64
 	lines []int32
 }
 
-func (sh *streamShard) route(ev *events.Event, line int32) {
-	ci, ok := sh.index[ev.ContactID]
-	if !ok {
-		ci = int32(len(sh.ids))
-		sh.ids = append(sh.ids, ev.ContactID)
-		sh.index[ev.ContactID] = ci
-	}
+func newStreamBatch() streamBatch {
+	return streamBatch{evs: make([]*events.Event, 0, batchSize), hash: make([]uint64, 0, batchSize), lines: make([]int32, 0, batchSize)}
+}
+
+func (sh *streamShard) route(ev *events.Event, line int32, hash uint64) {
 	b := &sh.next
 	b.evs = append(b.evs, ev)
-	b.who = append(b.who, ci)
+	b.hash = append(b.hash, hash)
 	b.lines = append(b.lines, line)
 	if len(b.evs) == batchSize {
 		sh.flush()
@@ -129,7 +127,7 @@ func (sh *streamShard) route(ev *events.Event, line int32) {
 func (sh *streamShard) flush() {
 	if len(sh.next.evs) > 0 {
 		sh.in <- sh.next
-		sh.next = streamBatch{evs: make([]*events.Event, 0, batchSize), who: make([]int32, 0, batchSize), lines: make([]int32, 0, batchSize)}
+		sh.next = newStreamBatch()
 	}
 }
 
@@ -137,19 +135,82 @@ func (sh *streamShard) score(e *scoring.Engine, opts Options) {
 	s := newScorer(e, opts)
 	r := sh.run
 	items := make([]scoring.Item, 0, batchSize)
+	who := make([]int32, 0, batchSize)
 	for b := range sh.in {
-		for _, ci := range b.who {
-			for int(ci) >= len(r.contacts) {
+		who = who[:0]
+		for k, ev := range b.evs {
+			ci, ok := sh.index.find(sh.ids, ev.ContactID, b.hash[k])
+			if !ok {
+				ci = int32(len(sh.ids))
+				sh.ids = append(sh.ids, ev.ContactID)
+				sh.index.add(b.hash[k], ci)
 				r.contacts = append(r.contacts, contact{})
 			}
+			who = append(who, ci)
 		}
 		items = items[:0]
 		for k := range b.evs {
-			items = append(items, scoring.Item{Contact: &r.contacts[b.who[k]].state, Event: b.evs[k]})
+			items = append(items, scoring.Item{Contact: &r.contacts[who[k]].state, Event: b.evs[k]})
 		}
 		s.ApplyBatch(items, func(k int, o *scoring.Outcome) {
-			r.count(e, &r.contacts[b.who[k]], b.evs[k], b.lines[k], o)
+			r.count(e, &r.contacts[who[k]], b.evs[k], b.lines[k], o)
 		})
+	}
+}
+
+// contactIndex finds a shard's contacts by id from the hash the decoding
+// cores computed for the id (which also chose the shard): the id is
+// hashed once. Open addressing, at most half full.
+type contactIndex struct {
+	slots []indexSlot
+	n     int
+	shift uint // 64 - log2(len(slots)): a slot is a hash's high bits
+}
+
+type indexSlot struct {
+	hash uint64
+	ci   int32 // the contact's index + 1; 0: empty
+}
+
+// find is the index of contact id, of hash h, among ids.
+func (x *contactIndex) find(ids []string, id string, h uint64) (int32, bool) {
+	if len(x.slots) == 0 {
+		return 0, false
+	}
+	mask := len(x.slots) - 1
+	for i := int(h >> x.shift); ; i = (i + 1) & mask {
+		sl := &x.slots[i]
+		if sl.ci == 0 {
+			return 0, false
+		}
+		if sl.hash == h && ids[sl.ci-1] == id {
+			return sl.ci - 1, true
+		}
+	}
+}
+
+// add indexes contact ci, of hash h, which find did not find.
+func (x *contactIndex) add(h uint64, ci int32) {
+	if 2*(x.n+1) > len(x.slots) {
+		x.grow()
+	}
+	mask := len(x.slots) - 1
+	i := int(h >> x.shift)
+	for x.slots[i].ci != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = indexSlot{h, ci + 1}
+	x.n++
+}
+
+func (x *contactIndex) grow() {
+	old := x.slots
+	size := max(2*len(old), 1024)
+	x.slots, x.n, x.shift = make([]indexSlot, size), 0, uint(64-bits.TrailingZeros(uint(size)))
+	for _, sl := range old {
+		if sl.ci != 0 {
+			x.add(sl.hash, sl.ci-1)
+		}
 	}
 }
 

@@ -152,3 +152,31 @@ func TestNoProjection(t *testing.T) {
 		t.Error("projected though an expression reads contact as a whole")
 	}
 }
+
+// TestContactIndex: contacts are found by id, whatever their hashes
+// share (here every id has the same hash, and some ids two hashes).
+func TestContactIndex(t *testing.T) {
+	var x contactIndex
+	var ids []string
+	for i := range 3000 {
+		id := fmt.Sprintf("c-%d", i)
+		h := uint64(7)
+		if i%3 == 0 {
+			h = uint64(i) << 40
+		}
+		if _, ok := x.find(ids, id, h); ok {
+			t.Fatalf("%s found before it was added", id)
+		}
+		x.add(h, int32(len(ids)))
+		ids = append(ids, id)
+	}
+	for i, id := range ids {
+		h := uint64(7)
+		if i%3 == 0 {
+			h = uint64(i) << 40
+		}
+		if ci, ok := x.find(ids, id, h); !ok || ci != int32(i) {
+			t.Fatalf("%s: %d %v, want %d", id, ci, ok, i)
+		}
+	}
+}
