@@ -69,8 +69,8 @@ type contact struct {
 // contact then model order. Events are applied as they stream; a contact
 // whose events came out of (occurred_at, id) order is replayed in order in
 // a second pass so its crossings are exact. The second pass rereads the
-// input through reopen, or, when reopen is nil, a temporary copy taken
-// while streaming.
+// input through reopen, or, when reopen is nil, in itself if it can seek
+// (from where it stood), else a temporary copy taken while streaming.
 func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error) (Summary, error) {
 	return runProjected(e, in, reopen, opts, emit, projection(e.Rules, opts))
 }
@@ -78,16 +78,11 @@ func Run(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), 
 // runProjected is Run decoding events with proj.
 func runProjected(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, error), opts Options, emit func(Line) error, proj *events.Projection) (Summary, error) {
 	sum := Summary{EvalErrors: map[string]int{}}
-	if reopen == nil {
-		spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
-		if err != nil {
-			return sum, fmt.Errorf("spool the input: %w", err)
-		}
-		defer os.Remove(spool.Name())
-		defer spool.Close()
-		in = io.TeeReader(in, spool)
-		reopen = func() (io.ReadCloser, error) { return os.Open(spool.Name()) }
+	in, reopen, done, err := rereadable(in, reopen)
+	if err != nil {
+		return sum, err
 	}
+	defer done()
 	s := scoring.NewScorer(e)
 	if !opts.AsOf.IsZero() {
 		s.AsOf = opts.AsOf.UnixNano()
@@ -101,7 +96,7 @@ func runProjected(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser,
 			opts.BadLine(le)
 		}
 	}
-	err := r.Each(func(ev events.Event) error {
+	err = r.Each(func(ev events.Event) error {
 		c := contacts[ev.ContactID]
 		if c == nil {
 			c = newContact(e)
@@ -243,4 +238,45 @@ func (s *Summary) countErrors(errs []scoring.EvalError) {
 			s.Examples = append(s.Examples, err)
 		}
 	}
+}
+
+// rereadable gives the input and a way to read it again for the second
+// pass: reopen when given; else, when in can seek (a file, stdin
+// redirected from one, bytes in memory), in again from where it stands
+// now, which spares copying the whole input; else a temporary copy taken
+// while in is read. done removes the copy.
+func rereadable(in io.Reader, reopen func() (io.ReadCloser, error)) (io.Reader, func() (io.ReadCloser, error), func(), error) {
+	if reopen != nil {
+		return in, reopen, func() {}, nil
+	}
+	if rs, ok := in.(io.ReadSeeker); ok && regular(in) {
+		if at, err := rs.Seek(0, io.SeekCurrent); err == nil {
+			return in, func() (io.ReadCloser, error) {
+				if _, err := rs.Seek(at, io.SeekStart); err != nil {
+					return nil, err
+				}
+				return io.NopCloser(rs), nil
+			}, func() {}, nil
+		}
+	}
+	spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("spool the input: %w", err)
+	}
+	done := func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}
+	return io.TeeReader(in, spool), func() (io.ReadCloser, error) { return os.Open(spool.Name()) }, done, nil
+}
+
+// regular says whether in, if it is a file, is a regular one: a pipe
+// cannot seek, and a terminal seems to but cannot be read again.
+func regular(in io.Reader) bool {
+	f, ok := in.(*os.File)
+	if !ok {
+		return true
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
 }

@@ -1,10 +1,8 @@
 package backtest
 
 import (
-	"fmt"
 	"io"
 	"math/bits"
-	"os"
 	"runtime"
 	"sync"
 
@@ -30,16 +28,11 @@ func runParallel(e *scoring.Engine, in io.Reader, reopen func() (io.ReadCloser, 
 	if opts.Seen != nil || n < 2 {
 		return runProjected(e, in, reopen, opts, emit, proj)
 	}
-	if reopen == nil {
-		spool, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
-		if err != nil {
-			return Summary{}, fmt.Errorf("spool the input: %w", err)
-		}
-		defer os.Remove(spool.Name())
-		defer spool.Close()
-		in = io.TeeReader(in, spool)
-		reopen = func() (io.ReadCloser, error) { return os.Open(spool.Name()) }
+	in, reopen, done, err := rereadable(in, reopen)
+	if err != nil {
+		return Summary{}, err
 	}
+	defer done()
 	shards := make([]*streamShard, n)
 	var wg sync.WaitGroup
 	for i := range shards {
