@@ -230,7 +230,10 @@ type decodedBatch struct {
 // (shards <= 0: one per core). Bad lines are kept, in line order, and
 // reported by every Run through Options.BadLine. It stops at the first
 // error of reading.
-func Load(in io.Reader, shards int) (*History, error) {
+func Load(in io.Reader, shards int) (*History, error) { return load(in, shards, nil) }
+
+// load is Load decoding events with proj.
+func load(in io.Reader, shards int, proj *events.Projection) (*History, error) {
 	if shards <= 0 {
 		shards = runtime.GOMAXPROCS(0)
 	}
@@ -238,7 +241,7 @@ func Load(in io.Reader, shards int) (*History, error) {
 	for i := range h.shards {
 		h.shards[i] = &shard{}
 	}
-	lines, err := decodeInOrder(in, nil, h.add)
+	lines, err := decodeInOrder(in, proj, h.add)
 	if err != nil {
 		return nil, err
 	}

@@ -30,3 +30,13 @@ func companyProjection(set *rules.Set) *events.Projection {
 	}
 	return events.NewProjection(r.Properties, append(r.Contact, accounts.Properties(set)...))
 }
+
+// projection2 is projection for a history scored under two rule sets:
+// the keys either reads.
+func projection2(a, b *rules.Set, opts Options) *events.Projection {
+	ra, rb := a.Reads(), b.Reads()
+	if ra.All || rb.All || opts.Seen != nil {
+		return nil
+	}
+	return events.NewProjection(append(ra.Properties, rb.Properties...), append(ra.Contact, rb.Contact...))
+}

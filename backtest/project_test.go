@@ -227,3 +227,36 @@ func TestRereadable(t *testing.T) {
 		}
 	}
 }
+
+// TestRescoreProjectionChangesNothing: Rescore, which decodes the keys
+// either rule set reads, gives what comparing over every key gives, for
+// rule sets that read different keys.
+func TestRescoreProjectionChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "bench.yaml", synth.Rules(40))
+	writeFile(t, dir, "errors.yaml", errorRules)
+	cur, next := engine(t, "../testdata/rules"), engine(t, dir)
+	p := projection2(cur.Rules, next.Rules, Options{})
+	if p == nil || !slices.Contains(p.Properties(), "path") || !slices.Contains(p.Properties(), "channel") {
+		t.Fatalf("projection %v: not the union of the two rule sets' keys", p)
+	}
+	data := history(t, 300, 20, 6, true)
+	for _, asOf := range []time.Time{{}, time.Date(2026, 10, 12, 0, 0, 0, 0, time.UTC)} {
+		opts := Options{AsOf: asOf}
+		changes, sum, err := Rescore(cur, next, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := Load(bytes.NewReader(data), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := h.Compare(cur, next, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) == 0 || !reflect.DeepEqual(changes, want.Changes) || !reflect.DeepEqual(sum, want.Summary) {
+			t.Fatalf("as of %v: %d changes, summary %+v; want %d, %+v", asOf, len(changes), sum, len(want.Changes), want.Summary)
+		}
+	}
+}

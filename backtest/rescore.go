@@ -34,14 +34,15 @@ type RescoreSummary struct {
 // Rescore backtests the same history under the current and the new rules
 // and reports every (contact, model) whose score or crossings change:
 // crossing changes first, then the largest moves. It changes nothing. The
-// history is read and decoded once (History) and scored on every core.
+// history is read and decoded once (History, keeping only the keys either
+// rule set reads) and scored on every core.
 func Rescore(current, next *scoring.Engine, open func() (io.ReadCloser, error), opts Options) ([]Change, RescoreSummary, error) {
 	in, err := open()
 	if err != nil {
 		return nil, RescoreSummary{}, err
 	}
 	defer in.Close()
-	h, err := Load(in, 0)
+	h, err := load(in, 0, projection2(current.Rules, next.Rules, opts))
 	if err != nil {
 		return nil, RescoreSummary{}, err
 	}
