@@ -509,7 +509,7 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		if !inWindow(g, t, T) {
 			return
 		}
-		if v, _ := contribution(m, pts, t, T); v == 0 && pts != 0 {
+		if s.value(int(cd.model), pts, t, T) == 0 && pts != 0 {
 			return
 		}
 		before := rules.Points(0) // the group's clamped sum, 0 with no entry
@@ -600,7 +600,7 @@ func (s *Scorer) prune(c *Contact, T int64) {
 			dropped = append(dropped, int(key>>16))
 			continue
 		}
-		if v, _ := contribution(m, pts, at, T); v == 0 && pts != 0 {
+		if s.value(int(key>>16), pts, at, T) == 0 && pts != 0 {
 			dropped = append(dropped, int(key>>16))
 			continue
 		}
@@ -710,7 +710,7 @@ func (s *Scorer) entrySum(w []uint64, i int, m *rules.Model, bs []bounds, T int6
 		}
 		if decays {
 			pts := v
-			if v, _ = contribution(m, pts, at, T); v == 0 && pts != 0 {
+			if v = s.value(int(key>>16), pts, at, T); v == 0 && pts != 0 {
 				continue
 			}
 		}
@@ -732,7 +732,7 @@ func (s *Scorer) firstSums(c *Contact, m *rules.Model, lo, hi uint32, T int64, f
 		if !inWindow(g, f.At, T) {
 			continue
 		}
-		v, _ := contribution(m, f.Points, f.At, T)
+		v := s.value(int(f.Group>>16), f.Points, f.At, T)
 		if v == 0 && f.Points != 0 {
 			continue
 		}

@@ -45,7 +45,8 @@ type Engine struct {
 	// thresholdBase[m] is the bit of model m's first threshold in a
 	// contact's disarmed set.
 	thresholdBase []int
-	timeDependent []bool // the model has a window or decays
+	timeDependent []bool    // the model has a window or decays
+	inverse       []float64 // 1 / the model's half-life (decayValue)
 
 	printsOnce sync.Once
 	print      *prints
@@ -125,6 +126,11 @@ func NewEngine(set *rules.Set) (*Engine, error) {
 		e.kinds = append(e.kinds, kinds)
 		e.bounds = append(e.bounds, bs)
 		e.timeDependent = append(e.timeDependent, td)
+		inv := 0.0
+		if m.Decays() {
+			inv = 1 / float64(m.HalfLife)
+		}
+		e.inverse = append(e.inverse, inv)
 	}
 	if bits > MaxThresholds {
 		return nil, fmt.Errorf("%d thresholds across models: at most %d", bits, MaxThresholds)
