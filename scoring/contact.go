@@ -512,15 +512,17 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		if s.value(int(cd.model), pts, t, T) == 0 && pts != 0 {
 			return
 		}
-		before := rules.Points(0) // the group's clamped sum, 0 with no entry
-		if !m.Decays() {
-			if sum, n := c.entriesSum(key); n > 0 {
-				before = s.bounds[cd.model][cd.group].clamp(sum)
-			}
-		}
+		// The group's entries: [lo, hi), sorted by time.
 		w := c.entryWords()
-		i := int(c.nEntries) // entries mostly arrive in time order: search from the end
-		for i > 0 && (entryKey(w, i-1) > key || entryKey(w, i-1) == key && entryAt(w, i-1) > t) {
+		lo := lowerBound(w, 1, key)
+		hi := lo
+		var raw rules.Points // their sum: for a model that does not decay, prune leaves only those inside their window at Latest
+		for hi < int(c.nEntries) && entryKey(w, hi) == key {
+			raw += entryPoints(w, hi)
+			hi++
+		}
+		i := hi // entries mostly arrive in time order: search from the group's end
+		for i > lo && entryAt(w, i-1) > t {
 			i--
 		}
 		at := c.entriesAt() + 2*i
@@ -529,56 +531,43 @@ func (s *Scorer) add(c *Contact, cd candidate, ev *events.Event, t, T int64, pts
 		c.arena[at+1] = entryWord(key, pts)
 		c.nEntries++
 		c.arena[0] = uint64(min(c.pruneAt(), s.expiry(m, g, t, pts)))
-		if !m.Decays() {
-			c.trimCapped(key, g)
-			sum, _ := c.entriesSum(key)
-			c.addToTotal(int(cd.model), s.bounds[cd.model][cd.group].clamp(sum)-before)
+		if m.Decays() {
+			return // Apply re-sums the model
 		}
+		b := &s.bounds[cd.model][cd.group]
+		before := rules.Points(0) // the group's clamped sum, 0 with no entry
+		if hi > lo {
+			before = b.clamp(raw)
+		}
+		after := b.clamp(c.trimCapped(lo, hi+1, b, raw+pts))
+		c.addToTotal(int(cd.model), after-before)
 	}
 }
 
-// entriesSum adds up the points of group key's entries, all of them: for
-// a model that does not decay, prune leaves only those inside their
-// window at Latest.
-func (c *Contact) entriesSum(key uint32) (sum rules.Points, n int) {
+// trimCapped drops matches of a capped window that can never count, among
+// a group's entries [lo, hi) whose points add up to raw, and returns the
+// sum of those left. When a group's points all share a sign and its newest
+// matches already reach its cap, an older match changes nothing: whenever
+// it is inside the window, so are the newer ones, and the sum is clamped
+// to the cap anyway. Exact, and it bounds the state of noisy capped groups
+// (e-mail opens) by cap / points entries.
+func (c *Contact) trimCapped(lo, hi int, b *bounds, raw rules.Points) rules.Points {
+	if !b.trims {
+		return raw
+	}
+	limit := b.limit
 	w := c.entryWords()
-	for i := lowerBound(w, 1, key); i < int(c.nEntries) && entryKey(w, i) == key; i++ {
-		sum += entryPoints(w, i)
-		n++
-	}
-	return sum, n
-}
-
-// trimCapped drops matches of a capped window that can never count. When
-// a group's points all share a sign and its newest matches already reach
-// its cap, an older match changes nothing: whenever it is inside the
-// window, so are the newer ones, and the sum is clamped to the cap anyway.
-// Exact, and it bounds the state of noisy capped groups (e-mail opens) by
-// cap / points entries.
-func (c *Contact) trimCapped(key uint32, g *rules.Group) {
-	limit := g.Max
-	if limit == nil || g.PointsSign() <= 0 {
-		limit = g.Min
-		if limit == nil || g.PointsSign() >= 0 {
-			return
-		}
-	}
-	w := c.entryWords()
-	lo := lowerBound(w, 1, key)
-	hi := lo
-	for hi < int(c.nEntries) && entryKey(w, hi) == key {
-		hi++
-	}
 	var sum rules.Points
 	for i := hi - 1; i > lo; i-- {
 		sum += entryPoints(w, i)
-		if sum >= *limit && *limit >= 0 || sum <= *limit && *limit <= 0 {
+		if sum >= limit && limit >= 0 || sum <= limit && limit <= 0 {
 			// entries lo..i-1 never count.
 			c.cut(c.entriesAt()+2*lo, 2*(i-lo))
 			c.nEntries -= uint32(i - lo)
-			return
+			return sum
 		}
 	}
+	return raw
 }
 
 // prune drops entries that can no longer count at T or any later time:

@@ -57,6 +57,10 @@ type Engine struct {
 type bounds struct {
 	lo, hi rules.Points
 	window int64
+	// trims: the group's points all share a sign and it has a cap on
+	// that side, limit (trimCapped).
+	trims bool
+	limit rules.Points
 }
 
 // clamp is rules' clamp: the floor wins over the cap.
@@ -71,6 +75,12 @@ func boundsOf(g *rules.Group) bounds {
 	}
 	if g.Max != nil {
 		b.hi = *g.Max
+	}
+	switch {
+	case g.Max != nil && g.PointsSign() > 0:
+		b.trims, b.limit = true, *g.Max
+	case g.Min != nil && g.PointsSign() < 0:
+		b.trims, b.limit = true, *g.Min
 	}
 	return b
 }
