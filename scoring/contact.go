@@ -677,36 +677,58 @@ func (s *Scorer) groupsSum(c *Contact, mi int, T int64) rules.Points {
 	w = c.entryWords()
 	for i := lowerBound(w, 1, lo); i < int(c.nEntries) && entryKey(w, i) < hi; {
 		var sum rules.Points
-		key, n := entryKey(w, i), 0
+		var n int
 		i, sum, n = s.entrySum(w, i, m, bs, T)
 		if n > 0 {
-			total += bs[key&0xffff].clamp(sum)
+			total += sum
 		}
 	}
 	return total
 }
 
-// entrySum adds up the counted entries of the group of entry i, returning
-// the index after them and how many counted.
+// entrySum is the clamped sum of the counted entries of the group of
+// entry i, returning the index after them and how many it counted (all of
+// them, or for a group whose points share a sign, those from the newest
+// back until the sum reaches its cap: the older ones cannot change the
+// clamped sum, as a decayed value keeps its points' sign). Each
+// counted entry of a decaying model is a decayValue, so stopping early
+// saves most of the cost of re-summing a busy contact's capped groups.
 func (s *Scorer) entrySum(w []uint64, i int, m *rules.Model, bs []bounds, T int64) (next int, sum rules.Points, n int) {
 	key := entryKey(w, i)
 	b := &bs[key&0xffff]
-	decays := m.Decays()
-	for ; 2*i < len(w) && entryKey(w, i) == key; i++ {
-		at, v := entryAt(w, i), entryPoints(w, i)
+	from := i
+	for 2*i < len(w) && entryKey(w, i) == key {
+		i++
+	}
+	if !m.Decays() {
+		for j := from; j < i; j++ {
+			if at := entryAt(w, j); b.inWindow(at, T) {
+				sum += entryPoints(w, j)
+				n++
+			}
+		}
+		return i, b.clamp(sum), n
+	}
+	inverse := s.inverse[key>>16]
+	limit := b.limit
+	for j := i - 1; j >= from; j-- {
+		at, pts := entryAt(w, j), entryPoints(w, j)
 		if !b.inWindow(at, T) {
 			continue
 		}
-		if decays {
-			pts := v
-			if v = s.value(int(key>>16), pts, at, T); v == 0 && pts != 0 {
+		v := pts
+		if at < T {
+			if v = decayValue(pts, T-at, m.HalfLife, inverse); v == 0 && pts != 0 {
 				continue
 			}
 		}
 		sum += v
 		n++
+		if b.trims && (sum >= limit && limit >= 0 || sum <= limit && limit <= 0) {
+			break
+		}
 	}
-	return i, sum, n
+	return i, b.clamp(sum), n
 }
 
 // firstSums adds up the clamped values of the first matches of the groups
@@ -756,7 +778,7 @@ func (s *Scorer) eachGroup(c *Contact, mi int, T int64, fn func(g int, sum rules
 		key, n := entryKey(w, i), 0
 		i, sum, n = s.entrySum(w, i, m, s.bounds[mi], T)
 		if n > 0 {
-			fn(int(key&0xffff), s.bounds[mi][key&0xffff].clamp(sum))
+			fn(int(key&0xffff), sum)
 		}
 	}
 }
