@@ -101,6 +101,7 @@ func compileWhen(g *Group) error {
 	}
 	types, rest, ok := deriveTypes(tree.Node)
 	if !ok {
+		g.contactOnly = g.ntest != nil && readsOnlyContact(tree.Node)
 		return nil
 	}
 	g.Types = types
@@ -111,7 +112,10 @@ func compileWhen(g *Group) error {
 		src := rest.String()
 		if p, err := expr.Compile(src, options(expr.AsBool())...); err == nil {
 			g.test, g.ntest, g.testSlot = p, compileNative(src), testSlots.slot(src)
+			g.contactOnly = g.ntest != nil && readsOnlyContact(rest)
 		}
+	default:
+		g.contactOnly = g.ntest != nil && readsOnlyContact(tree.Node)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/scorebridge/scorebridge/internal/dialect"
 )
@@ -26,20 +27,46 @@ type Env struct {
 // a condition (`contact.lifecycle_stage == "lead"` after the type test)
 // pay for it once per event. An Env no Evaluator bound (stamp 0)
 // remembers nothing.
+//
+// Conditions that read nothing but the contact (Group.contactOnly:
+// `contact.email endsWith "@competitor.com"`) are remembered for as long
+// as the events bound share one contact map: a history that keeps each
+// contact's map once for all its events (backtest.History) asks them once
+// per contact, not per event. A map bound to events must not change
+// while it is bound, as a held history's are not.
 type memo struct {
 	stamp uint32 // the bound event's
 	props stamped[any]
 	tests stamped[bool]
+
+	contactStamp uint32         // the bound contact map's
+	contact      map[string]any // that map: held, so no other takes its address
+	contactTests stamped[bool]
 }
 
-// next forgets everything: a new event is bound.
-func (m *memo) next() {
+// next forgets everything of the event bound before; what depends on the
+// contact alone is kept if contact is the map bound before.
+func (m *memo) next(contact map[string]any) {
 	m.stamp++
 	if m.stamp == 0 { // wrapped: clear the stamps
 		m.props.forget()
 		m.tests.forget()
 		m.stamp = 1
 	}
+	if m.contactStamp != 0 && sameMap(contact, m.contact) {
+		return
+	}
+	m.contact = contact
+	m.contactStamp++
+	if m.contactStamp == 0 {
+		m.contactTests.forget()
+		m.contactStamp = 1
+	}
+}
+
+// sameMap reports whether a and b are the same map (not equal ones).
+func sameMap(a, b map[string]any) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // prop is m[k], looked up once per event for slot.

@@ -20,7 +20,9 @@ func NewEvaluator() *Evaluator {
 	return &Evaluator{vm: *dialect.NewVM()}
 }
 
-// Bind makes ev the event that following Match calls see.
+// Bind makes ev the event that following Match calls see. Events bound one
+// after the other may share their contact map (conditions on the contact
+// alone are then asked once): such a map must not change meanwhile.
 func (e *Evaluator) Bind(ev *events.Event) {
 	e.env.Event = EventEnv{
 		ID:         ev.ID,
@@ -31,7 +33,7 @@ func (e *Evaluator) Bind(ev *events.Event) {
 		Properties: ev.Properties,
 	}
 	e.env.Contact = ev.Contact
-	e.env.memo.next()
+	e.env.memo.next(ev.Contact)
 }
 
 // Match evaluates the group for the bound event: whether it matches and the
@@ -57,7 +59,11 @@ func (e *Evaluator) test(g *Group) (bool, error) {
 	if g.test == nil {
 		return true, nil
 	}
-	if ok, seen := e.env.memo.tests.get(g.testSlot, e.env.memo.stamp); seen {
+	tests, stamp := &e.env.memo.tests, e.env.memo.stamp
+	if g.contactOnly {
+		tests, stamp = &e.env.memo.contactTests, e.env.memo.contactStamp
+	}
+	if ok, seen := tests.get(g.testSlot, stamp); seen {
 		return ok, nil
 	}
 	out, err := e.run(g.test, g.ntest)
@@ -68,7 +74,7 @@ func (e *Evaluator) test(g *Group) (bool, error) {
 	if !isBool {
 		return false, fmt.Errorf("when: gave %T, not true or false", out)
 	}
-	e.env.memo.tests.put(g.testSlot, e.env.memo.stamp, ok)
+	tests.put(g.testSlot, stamp, ok)
 	return ok, nil
 }
 

@@ -55,8 +55,11 @@ type Group struct {
 	// one give the same answer for an event, which the Evaluator
 	// remembers for the bound event.
 	testSlot int
-	fixed    Points
-	points   *vm.Program // nil: fixed points
+	// contactOnly: test is native and reads nothing but contact.*, so
+	// its answer holds for every event bound with the same contact map.
+	contactOnly bool
+	fixed       Points
+	points      *vm.Program // nil: fixed points
 	// Native forms of test and points, when they lie in the subset that
 	// compiles to closures (see native.go); nil: run the expr program.
 	ntest, npoints native

@@ -129,6 +129,27 @@ func nativeMember(n *ast.MemberNode) (native, bool) {
 	return nil, false
 }
 
+// readsOnlyContact reports whether an expression of the native subset
+// names nothing but contact: its value depends on the contact map alone.
+func readsOnlyContact(node ast.Node) bool {
+	v := contactOnlyVisitor{only: true}
+	ast.Walk(&node, &v)
+	return v.only
+}
+
+type contactOnlyVisitor struct{ only bool }
+
+func (v *contactOnlyVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		v.only = v.only && n.Value == "contact"
+	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode,
+		*ast.ArrayNode, *ast.MemberNode, *ast.UnaryNode, *ast.BinaryNode, *ast.ConditionalNode:
+	default:
+		v.only = false // anything outside the native subset's nodes
+	}
+}
+
 func isConst(n ast.Node) bool {
 	switch n.(type) {
 	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode, *ast.ArrayNode:

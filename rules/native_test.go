@@ -183,3 +183,85 @@ groups:
 		}
 	}
 }
+
+// Only native conditions naming nothing but contact are remembered per
+// contact map: after the type test (the residual is what counts) or
+// without one.
+func TestContactOnly(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`model: m
+groups:
+  - {name: email, when: 'contact.email endsWith "@competitor.com"', points: 1}
+  - {name: stage, when: 'event.type == "page_viewed" && contact.lifecycle_stage == "lead"', points: 1}
+  - {name: tiers, when: 'event.type in ["a", "b"] && (contact.tier in ["gold"] || !(contact["x"] == 2))', points: 1}
+  - {name: typed, when: 'event.type == "page_viewed"', points: 1}
+  - {name: path, when: 'event.type == "page_viewed" && event.properties.path startsWith "/pricing"', points: 1}
+  - {name: mixed, when: 'event.properties.x > 1 && contact.tier == "gold"', points: 1}
+  - {name: id, when: 'contact.email == event.contact_id', points: 1}
+  - {name: vm, when: 'len(contact.email) > 3', points: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"email": true, "stage": true, "tiers": true}
+	for _, g := range m.Groups {
+		if g.contactOnly != want[g.Name] {
+			t.Errorf("group %s: contactOnly %v, want %v", g.Name, g.contactOnly, want[g.Name])
+		}
+	}
+}
+
+// An Evaluator that remembers contact-only conditions while the events
+// bound share a contact map answers every group as a fresh one does, over
+// runs of events that share maps, alternate between maps (A, B, A: A's
+// answers are asked again), carry nil or equal-but-distinct maps.
+func TestContactMemoAgreesWithFresh(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`model: m
+groups:
+  - {name: email, when: 'contact.email endsWith "@competitor.com"', points: 1}
+  - {name: tier, when: 'event.type == "a" && contact.tier == "gold"', points: 1}
+  - {name: tiers, when: 'contact.tier in ["gold", "silver"] || contact.email == "x@competitor.com"', points: 1}
+  - {name: errs, when: 'contact.tier startsWith "g"', points: 1}
+  - {name: mixed, when: 'event.properties.x == 3 || contact.tier == "gold"', points: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	var pool []map[string]any
+	for range 6 {
+		pool = append(pool, randomEvent(r).Contact)
+	}
+	pool = append(pool, map[string]any{"email": "x@competitor.com", "tier": "gold"}, map[string]any{"email": "x@competitor.com", "tier": "gold"})
+	kept := NewEvaluator()
+	remembered := 0
+	var prev map[string]any
+	for i := range 20000 {
+		ev := randomEvent(r)
+		switch r.IntN(4) {
+		case 0, 1: // the same map as the event before
+			ev.Contact = prev
+		case 2:
+			ev.Contact = pool[r.IntN(len(pool))]
+		}
+		prev = ev.Contact
+		kept.Bind(&ev)
+		fresh := NewEvaluator()
+		fresh.Bind(&ev)
+		for _, g := range m.Groups {
+			if g.contactOnly {
+				if _, seen := kept.env.memo.contactTests.get(g.testSlot, kept.env.memo.contactStamp); seen {
+					remembered++
+				}
+			}
+			ok, pts, err := kept.Match(g)
+			wok, wpts, werr := fresh.Match(g)
+			if ok != wok || pts != wpts || (err == nil) != (werr == nil) {
+				t.Fatalf("event %d group %s on %v: remembered %v %v %v, fresh %v %v %v", i, g.Name, ev.Contact, ok, pts, err, wok, wpts, werr)
+			}
+		}
+	}
+	if remembered < 1000 {
+		t.Fatalf("only %d answers came from the contact memo: it is hardly tested", remembered)
+	}
+	t.Logf("%d answers from the contact memo", remembered)
+}
