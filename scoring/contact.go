@@ -360,6 +360,7 @@ type Scorer struct {
 	before  [][]rules.Points
 	after   []rules.Points
 	free    arenas // outgrown arenas, for contacts that grow to their size
+	ages    [8]decayAgeOf
 }
 
 // NewScorer returns a Scorer over e.
@@ -617,12 +618,31 @@ func (s *Scorer) expiry(m *rules.Model, g *rules.Group, t int64, pts rules.Point
 		at = t + int64(g.Window)
 	}
 	if m.Decays() && pts != 0 {
-		// |pts| x 2^-(age/h) < 0.5 once age > h x log2(2|pts|).
-		halfLives := math.Log2(2 * math.Abs(float64(pts)))
-		age := int64(float64(m.HalfLife)*halfLives) - int64(halfLives+1)*int64(time.Second)
-		at = min(at, t+max(age, 0))
+		at = min(at, t+s.decayAge(m.HalfLife, pts))
 	}
 	return at
+}
+
+// decayAge is how long pts can decay (with half-life h) before they may
+// round to nothing, as expiry takes it. A group's points are mostly the
+// same few numbers: the answers are kept in a small cache, by (h, pts).
+func (s *Scorer) decayAge(h time.Duration, pts rules.Points) int64 {
+	a := &s.ages[(uint64(pts)^uint64(h))*0x9e3779b97f4a7c15>>(64-3)]
+	if a.half == h && a.pts == pts {
+		return a.age
+	}
+	// |pts| x 2^-(age/h) < 0.5 once age > h x log2(2|pts|).
+	halfLives := math.Log2(2 * math.Abs(float64(pts)))
+	age := int64(float64(h)*halfLives) - int64(halfLives+1)*int64(time.Second)
+	*a = decayAgeOf{half: h, pts: pts, age: max(age, 0)}
+	return a.age
+}
+
+// decayAgeOf is one answer of decayAge.
+type decayAgeOf struct {
+	half time.Duration // 0: none yet (a decaying model's is > 0)
+	pts  rules.Points
+	age  int64
 }
 
 // Score is model mi's score for c at T (T >= c.Latest). A contact with no

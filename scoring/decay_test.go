@@ -210,3 +210,26 @@ groups:
 	}
 	t.Logf("%d running scores checked, %d capped group sums", checked, capped)
 }
+
+// decayAge's cache answers what the formula does, for points and
+// half-lives that collide in it and follow each other in any order.
+func TestDecayAgeCache(t *testing.T) {
+	s := NewScorer(sampleEngine(t))
+	rng := rand.New(rand.NewPCG(11, 12))
+	hs := []time.Duration{time.Hour, 14 * 24 * time.Hour, 3*24*time.Hour + 7}
+	var ps []rules.Points
+	for range 40 {
+		ps = append(ps, rules.Points(rng.Int64N(4001)-2000)*rules.Scale/4+rules.Points(rng.IntN(3)))
+	}
+	for range 20000 {
+		h, pts := hs[rng.IntN(len(hs))], ps[rng.IntN(len(ps))]
+		if pts == 0 {
+			continue
+		}
+		halfLives := math.Log2(2 * math.Abs(float64(pts)))
+		want := max(int64(float64(h)*halfLives)-int64(halfLives+1)*int64(time.Second), 0)
+		if got := s.decayAge(h, pts); got != want {
+			t.Fatalf("half-life %v, %d points: %d, want %d", h, pts, got, want)
+		}
+	}
+}
