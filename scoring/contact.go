@@ -361,6 +361,7 @@ type Scorer struct {
 	after   []rules.Points
 	free    arenas // outgrown arenas, for contacts that grow to their size
 	ages    [8]decayAgeOf
+	types   typeCache
 }
 
 // NewScorer returns a Scorer over e.
@@ -409,7 +410,7 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 	}
 	touched := uint64(0) // models with an award (first 64; the rest always recomputed)
 	s.eval.Bind(ev)
-	for _, cd := range s.candidates(ev.Type) {
+	for _, cd := range s.candidatesOfType(ev.Type) {
 		ok, pts, err := s.eval.Match(cd.g)
 		if err != nil {
 			o.Errors = append(o.Errors, EvalError{Model: models[cd.model].Name, Group: cd.g.Name, EventID: ev.ID, Err: err})

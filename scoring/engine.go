@@ -162,6 +162,38 @@ func (e *Engine) candidates(t string) []candidate {
 	return e.any
 }
 
+// typeCache keeps, per Scorer, the candidates of the event types seen
+// last, so that most events skip hashing their type into Engine.byType:
+// comparing a type with the one cached is a length and, as the decoder
+// interns types, a pointer.
+type typeCache struct {
+	engine *Engine // whose candidates; another empties the cache
+	slots  [16]struct {
+		t  string
+		cs []candidate
+		ok bool
+	}
+}
+
+// candidatesOfType is s.candidates(t), through s's cache.
+func (s *Scorer) candidatesOfType(t string) []candidate {
+	c := &s.types
+	if c.engine != s.Engine {
+		*c = typeCache{engine: s.Engine}
+	}
+	h := len(t)
+	if h > 0 {
+		h = h*31 + int(t[0]) + int(t[len(t)-1])*7
+	}
+	slot := &c.slots[h&15]
+	if slot.ok && slot.t == t {
+		return slot.cs
+	}
+	cs := s.candidates(t)
+	slot.t, slot.cs, slot.ok = t, cs, true
+	return cs
+}
+
 func (e *Engine) candidatesOf(refs []ref) []candidate {
 	cs := make([]candidate, len(refs))
 	for i, r := range refs {
