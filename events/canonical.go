@@ -13,10 +13,12 @@ import (
 // write exactly that; anything else (white space, keys out of order, an
 // escape, a float written another way) leaves the field empty.
 func DecodeKeepJSON(data []byte) (Event, error) {
-	ev, err := Decode(data)
-	if err != nil || (len(ev.Properties) == 0 && len(ev.Contact) == 0) {
+	ev, kept, err := decode(data, nil, true)
+	if kept || err != nil || (len(ev.Properties) == 0 && len(ev.Contact) == 0) {
 		return ev, err
 	}
+	// decodeSlow's event (the scanner gave up): find the text and check
+	// it in a second pass.
 	var s scanner
 	s.data = data
 	props, contact := s.topSpans()
@@ -27,6 +29,47 @@ func DecodeKeepJSON(data []byte) (Event, error) {
 		ev.ContactJSON = string(contact)
 	}
 	return ev, nil
+}
+
+// canonicalText says whether the bytes of a plain string (no escapes,
+// valid UTF-8) are what encoding/json writes for it: nothing it escapes
+// for HTML ('<', '>', '&', U+2028, U+2029).
+func canonicalText(b []byte) bool {
+	for j := 0; j < len(b); j++ {
+		switch b[j] {
+		case '<', '>', '&':
+			return false
+		case 0xE2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+			if j+2 < len(b) && b[j+1] == 0x80 && (b[j+2] == 0xA8 || b[j+2] == 0xA9) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// canonicalNumberText says whether a JSON number is what encoding/json
+// writes for its float64: an integer of up to 15 digits without a leading
+// zero always is; anything else is printed back to be compared.
+func canonicalNumberText(b []byte) bool {
+	d := b
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) > 0 && len(d) <= 15 && (d[0] != '0' || len(d) == 1) {
+		plain := true
+		for _, c := range d {
+			if c < '0' || '9' < c {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return true
+		}
+	}
+	end, ok := canonicalNumber(b, 0)
+	return ok && end == len(b)
 }
 
 // topSpans finds the text of the top-level properties and contact values
@@ -210,15 +253,8 @@ func canonicalString(b []byte, i int) (int, bool) {
 	if end < 0 || !plain {
 		return i, false
 	}
-	for j := i + 1; j < end; j++ {
-		switch b[j] {
-		case '<', '>', '&':
-			return i, false
-		case 0xE2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
-			if j+2 < end && b[j+1] == 0x80 && (b[j+2] == 0xA8 || b[j+2] == 0xA9) {
-				return i, false
-			}
-		}
+	if !canonicalText(b[i+1 : end]) {
+		return i, false
 	}
 	return end + 1, true
 }

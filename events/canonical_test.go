@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // DecodeKeepJSON keeps the text of properties and contact only where it
@@ -55,6 +57,29 @@ func TestDecodeKeepJSON(t *testing.T) {
 	if err != nil || ev.PropertiesJSON != "" {
 		t.Errorf("two spellings of properties: kept %q (%v)", ev.PropertiesJSON, err)
 	}
+	// A key given twice: the last is the one decoded, and its text is kept.
+	ev, err = DecodeKeepJSON([]byte(head + `"properties":{"a":1},"properties":{"b":2}}`))
+	if err != nil || ev.PropertiesJSON != `{"b":2}` {
+		t.Errorf("properties given twice: kept %q (%v), want the last", ev.PropertiesJSON, err)
+	}
+	ev, err = DecodeKeepJSON([]byte(head + `"properties":{"a":1},"properties":null}`))
+	if err != nil || ev.PropertiesJSON != "" || ev.Properties != nil {
+		t.Errorf("properties given twice, then null: kept %q (%v)", ev.PropertiesJSON, err)
+	}
+	// Numbers the fast check takes, and the rest compared in print.
+	for num, kept := range map[string]bool{"0": true, "-0": true, "-12": true, "123456789012345": true,
+		"1234567890123456": true, "12345678901234567890": false, "01": false, "1.5": true, "1.50": false, "-1e-7": true} {
+		ev, err := DecodeKeepJSON([]byte(head + `"properties":{"n":` + num + `}}`))
+		if err != nil {
+			if kept {
+				t.Errorf("number %s: %v", num, err)
+			}
+			continue
+		}
+		if (ev.PropertiesJSON != "") != kept {
+			t.Errorf("number %s: kept %q, want kept=%v", num, ev.PropertiesJSON, kept)
+		}
+	}
 	// Events written by encoding/json keep their text.
 	ev = Event{ID: "e2", Type: "t", ContactID: "c", OccurredAt: ev.OccurredAt,
 		Properties: map[string]any{"z": "1", "a": 2.5, "m": map[string]any{"y": []any{"q", 1.0}}},
@@ -84,6 +109,10 @@ func FuzzDecodeKeepJSON(f *testing.F) {
 			if want, _ := json.Marshal(ev.Properties); ev.PropertiesJSON != string(want) {
 				t.Fatalf("kept properties %q, encoding/json writes %q", ev.PropertiesJSON, want)
 			}
+		} else if want, _ := json.Marshal(ev.Properties); len(ev.Properties) > 0 && props == string(want) && !unusualKey(props) {
+			// Text that is encoding/json's is kept (the check is not
+			// merely safe but does its job).
+			t.Fatalf("properties %q are encoding/json's encoding and were not kept", props)
 		}
 		if ev.ContactJSON != "" {
 			if want, _ := json.Marshal(ev.Contact); ev.ContactJSON != string(want) {
@@ -91,6 +120,13 @@ func FuzzDecodeKeepJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// unusualKey: a key that spells a top-level field another way makes the
+// scanner give up, and the second pass keeps nothing where the event's
+// keys are ambiguous.
+func unusualKey(text string) bool {
+	return strings.ContainsFunc(text, func(r rune) bool { return r >= utf8.RuneSelf }) || foldsToField([]byte(strings.ToLower(text)))
 }
 
 // BenchmarkDecodeKeepJSON is the cost of keeping the objects' text over

@@ -60,28 +60,42 @@ type wire struct {
 // many times faster); anything it does not take goes through the slower
 // path below, which is the reference and finds and names the field at
 // fault.
-func Decode(data []byte) (Event, error) { return decode(data, nil) }
+func Decode(data []byte) (Event, error) {
+	ev, _, err := decode(data, nil, false)
+	return ev, err
+}
 
-// decode is Decode keeping only p's keys of the objects (p nil: all).
-func decode(data []byte, p *Projection) (Event, error) {
-	var ev Event
+// decode is Decode keeping only p's keys of the objects (p nil: all);
+// with keep (and no p), the scanner also keeps the canonical text of
+// properties and contact, and kept says it ran (false: decodeSlow
+// decided, which keeps nothing).
+func decode(data []byte, p *Projection, keep bool) (ev Event, kept bool, err error) {
 	if len(data) > MaxEventBytes {
-		return ev, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
+		return ev, false, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventBytes)
 	}
-	s := scanner{proj: p}
+	s := scanner{proj: p, keep: keep && p == nil}
 	var out scanned
 	if s.event(data, &out) {
 		w, parsed := out.wire()
-		return validate(out.ev, &w, parsed, nil)
+		ev, err = validate(out.ev, &w, parsed, nil)
+		if err == nil && keep {
+			if len(ev.Properties) > 0 && out.props != nil {
+				ev.PropertiesJSON = string(out.props)
+			}
+			if len(ev.Contact) > 0 && out.contact != nil {
+				ev.ContactJSON = string(out.contact)
+			}
+		}
+		return ev, true, err
 	}
 	// The scanner keeps to MaxDepth itself; what it accepts, checkDepth
 	// passes.
 	if err := checkDepth(data); err != nil {
-		return ev, err
+		return ev, false, err
 	}
-	ev, err := decodeSlow(data)
+	ev, err = decodeSlow(data)
 	p.Apply(&ev)
-	return ev, err
+	return ev, false, err
 }
 
 // decodeSlow decodes field by field so that an error names its field.

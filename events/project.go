@@ -36,7 +36,8 @@ func (p *Projection) Decode(data []byte) (Event, error) {
 	if p == nil {
 		return Decode(data)
 	}
-	return decode(data, p)
+	ev, _, err := decode(data, p, false)
+	return ev, err
 }
 
 // Apply leaves only p's keys in ev's objects (new maps; ev's are not

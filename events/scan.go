@@ -29,6 +29,11 @@ type scanner struct {
 	data  []byte
 	depth int
 	proj  *Projection // nil: keep every key of properties and contact
+	// keep (DecodeKeepJSON) makes the scan also check, as it goes, that
+	// the text of properties and contact is what encoding/json writes for
+	// the decoded object (canonicalObject's rules): canon turns false at
+	// the first thing it would write otherwise.
+	keep, canon bool
 }
 
 // Each scanning method takes the index where its token starts and gives
@@ -43,6 +48,10 @@ type scanned struct {
 	// at is occurred_at as it stands in the JSON, when that is also its
 	// value, so that the common timestamp needs no string of its own.
 	at []byte
+	// props and contact, with keep, are the text of the decoded objects
+	// where it is encoding/json's encoding of them (the last occurrence
+	// of the key is the one decoded); nil otherwise.
+	props, contact []byte
 }
 
 // wire gives the top-level strings as decodeSlow's wire holds them, and
@@ -127,12 +136,12 @@ func (s *scanner) field(key []byte, i int, out *scanned) int {
 		if s.proj != nil {
 			return s.object(i, &out.ev.Properties, &s.proj.properties)
 		}
-		return s.object(i, &out.ev.Properties, nil)
+		return s.keptObject(i, &out.ev.Properties, &out.props)
 	case "contact":
 		if s.proj != nil {
 			return s.object(i, &out.ev.Contact, &s.proj.contact)
 		}
-		return s.object(i, &out.ev.Contact, nil)
+		return s.keptObject(i, &out.ev.Contact, &out.contact)
 	default:
 		// encoding/json also matches field names case-insensitively (with
 		// Unicode folding); such keys are rare, so leave them to it.
@@ -191,6 +200,21 @@ func foldsToField(key []byte) bool {
 	return false
 }
 
+// keptObject is object that, with keep, sets *text to the object's text
+// where it is canonical, else to nil.
+func (s *scanner) keptObject(i int, dst *map[string]any, text *[]byte) int {
+	if !s.keep {
+		return s.object(i, dst, nil)
+	}
+	s.canon = true
+	end := s.object(i, dst, nil)
+	*text = nil
+	if end >= 0 && s.canon && s.data[i] == '{' {
+		*text = s.data[i:end]
+	}
+	return end
+}
+
 // object scans properties or contact: an object or null, as decodeSlow's
 // object() takes; anything else is its error to report. keys, when not
 // nil, are the keys to keep.
@@ -247,15 +271,23 @@ func (s *scanner) value(i int) (any, int) {
 		case end < 0:
 			return nil, -1
 		case plain:
+			if s.keep && s.canon {
+				s.canon = canonicalText(d[i+1 : end])
+			}
 			return internStringValue(d[i+1 : end]), end + 1
 		}
+		s.canon = false // an escape: encoding/json may write it otherwise
 		return string(unquote(d[i+1 : end])), end + 1
 	case c == '{':
 		return s.obj(i)
 	case c == '[':
 		return s.array(i)
 	case c == '-' || '0' <= c && c <= '9':
-		return s.number(i)
+		v, end := s.number(i)
+		if s.keep && s.canon && end >= 0 {
+			s.canon = canonicalNumberText(d[i:end])
+		}
+		return v, end
 	case literal(d, i, "true"):
 		return true, i + len("true")
 	case literal(d, i, "false"):
@@ -274,11 +306,16 @@ func (s *scanner) obj(i int) (map[string]any, int) {
 	}
 	d := s.data
 	m := make(map[string]any)
+	open := i
 	i = space(d, i+1)
+	if s.keep && i != open+1 {
+		s.canon = false // white space
+	}
 	if i < len(d) && d[i] == '}' {
 		s.depth--
 		return m, i + 1
 	}
+	var prev []byte // the last key, with keep: keys must come in byte order
 	for {
 		if i == len(d) || d[i] != '"' {
 			return nil, -1
@@ -289,21 +326,40 @@ func (s *scanner) obj(i int) (map[string]any, int) {
 		}
 		var k string
 		if plain {
-			k = internString(d[i+1 : end])
+			raw := d[i+1 : end]
+			k = internString(raw)
+			if s.keep && s.canon {
+				// Sorted, no duplicate, nothing encoding/json escapes.
+				s.canon = (prev == nil || string(prev) < string(raw)) && canonicalText(raw)
+				prev = raw
+			}
 		} else {
 			k = string(unquote(d[i+1 : end]))
+			s.canon = false
 		}
 		if i = end + 1; i < len(d) && d[i] == ':' { // as encoding/json writes it
-			i = space(d, i+1)
+			at := i + 1
+			if i = space(d, at); s.keep && i != at {
+				s.canon = false
+			}
 		} else if i = colon(d, i); i < 0 {
 			return nil, -1
+		} else {
+			s.canon = false // white space before the colon
 		}
 		var v any
 		if v, i = s.value(i); i < 0 {
 			return nil, -1
 		}
 		m[k] = v
-		if i = space(d, i); i == len(d) {
+		if at := i; s.keep {
+			if i = space(d, i); i != at {
+				s.canon = false
+			}
+		} else {
+			i = space(d, i)
+		}
+		if i == len(d) {
 			return nil, -1
 		}
 		switch d[i] {
@@ -311,7 +367,10 @@ func (s *scanner) obj(i int) (map[string]any, int) {
 			s.depth--
 			return m, i + 1
 		case ',':
-			i = space(d, i+1)
+			at := i + 1
+			if i = space(d, at); s.keep && i != at {
+				s.canon = false
+			}
 		default:
 			return nil, -1
 		}
@@ -327,7 +386,10 @@ func (s *scanner) array(i int) ([]any, int) {
 	d := s.data
 	var buf [8]any
 	items := buf[:0]
-	i = space(d, i+1)
+	at := i + 1
+	if i = space(d, at); s.keep && i != at {
+		s.canon = false
+	}
 	if i < len(d) && d[i] == ']' {
 		i++
 	} else {
@@ -337,7 +399,11 @@ func (s *scanner) array(i int) ([]any, int) {
 				return nil, -1
 			}
 			items = append(items, v)
-			if i = space(d, i); i == len(d) {
+			at := i
+			if i = space(d, i); s.keep && i != at {
+				s.canon = false
+			}
+			if i == len(d) {
 				return nil, -1
 			}
 			if d[i] == ']' {
@@ -347,7 +413,10 @@ func (s *scanner) array(i int) ([]any, int) {
 			if d[i] != ',' {
 				return nil, -1
 			}
-			i = space(d, i+1)
+			at = i + 1
+			if i = space(d, at); s.keep && i != at {
+				s.canon = false
+			}
 		}
 	}
 	s.depth--
