@@ -393,9 +393,14 @@ func (s *Scorer) Apply(c *Contact, ev *events.Event) *Outcome {
 
 	models := s.Rules.Models
 	if s.Ledger && !first {
-		s.before = s.before[:0]
+		// Each model's group sums in the arrays of the last event: no
+		// garbage per event and model.
+		if cap(s.before) < len(models) {
+			s.before = make([][]rules.Points, len(models))
+		}
+		s.before = s.before[:len(models)]
 		for mi := range models {
-			s.before = append(s.before, s.groupValues(c, mi, prev, nil))
+			s.before[mi] = s.groupValues(c, mi, prev, s.before[mi])
 		}
 	}
 	s.fit(c)
