@@ -50,15 +50,15 @@ var companyScoreTable = tableDef[CompanyScoreRow]{
 		one(strCol("model", func(r *CompanyScoreRow) string { return r.Model })),
 		one(i64Col("score", func(r *CompanyScoreRow) int64 { return r.Score })),
 		one(i64Col("rollup", func(r *CompanyScoreRow) int64 { return r.Rollup })),
-		one(colDef[CompanyScoreRow]{"members", func(rows []CompanyScoreRow) any {
-			out := make([]uint32, len(rows))
+		one(colDef[CompanyScoreRow]{"members", func(rows []CompanyScoreRow, into any) any {
+			out := reuse[uint32](into, len(rows))
 			for i := range rows {
 				out[i] = rows[i].Members
 			}
 			return out
 		}}),
-		one(colDef[CompanyScoreRow]{"coverage", func(rows []CompanyScoreRow) any {
-			out := make([][]string, len(rows))
+		one(colDef[CompanyScoreRow]{"coverage", func(rows []CompanyScoreRow, into any) any {
+			out := reuse[[]string](into, len(rows))
 			for i := range rows {
 				if out[i] = rows[i].Coverage; out[i] == nil {
 					out[i] = []string{}

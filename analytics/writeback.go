@@ -65,7 +65,7 @@ func (s *Store) InsertWriteback(ctx context.Context, rows []WritebackRow) error 
 	for i := range rows {
 		writebackTable.stamp(&rows[i], now)
 	}
-	if err := s.db.insert(ctx, writebackTable.name, writebackTable.columnNames(), writebackTable.columns(rows)); err != nil {
+	if err := s.db.insert(ctx, writebackTable.name, writebackTable.columnNames(), writebackTable.columns(rows, nil)); err != nil {
 		return fmt.Errorf("insert %d writeback rows: %w", len(rows), err)
 	}
 	return nil

@@ -151,6 +151,9 @@ type tableBuf[R any] struct {
 	// spare is the array of the last rows inserted, emptied, for the
 	// next rows: the buffer does not grow from nothing every flush.
 	spare []R
+	// cols are the column slices of the last insert (the driver copies
+	// them), reused by the next: one flush of a table at a time uses them.
+	cols []any
 }
 
 func (b *tableBuf[R]) size() int { return len(b.rows) }
@@ -159,11 +162,15 @@ func (b *tableBuf[R]) take() chunk {
 	rows := b.rows
 	b.rows, b.spare = b.spare[:0], nil
 	return chunk{table: b.def.name, columns: b.def.columnNames(), n: len(rows),
-		build: func(lo, hi int) []any { return b.def.columns(rows[lo:hi]) },
+		build: func(lo, hi int) []any {
+			b.cols = b.def.columns(rows[lo:hi], b.cols)
+			return b.cols
+		},
 		// Under the writer's lock, once the rows are stored.
 		release: func() {
+			clearColumns(b.cols) // no strings kept alive
 			if b.spare == nil {
-				clear(rows) // no strings kept alive
+				clear(rows)
 				b.spare = rows[:0]
 			}
 		}}
