@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,13 +51,59 @@ func (n nativeDB) insert(ctx context.Context, table string, columns []string, da
 	if err != nil {
 		return err
 	}
-	for i, col := range data {
-		if err := batch.Column(i).Append(col); err != nil {
+	rows := 0
+	if len(data) > 0 {
+		rows = reflect.ValueOf(data[0]).Len()
+	}
+	// Sent in blocks of insertBlockRows: the driver's column buffers grow
+	// to one block and are reused for the next (Flush resets them), not
+	// grown by doubling to the whole insert and copied each time. The
+	// server squashes an INSERT's blocks (min_insert_block_size_rows,
+	// about a million rows) before it writes parts, so the parts are the
+	// same as from one block.
+	for lo := 0; lo < rows || lo == 0; lo += insertBlockRows {
+		hi := min(lo+insertBlockRows, rows)
+		for i, col := range data {
+			if err := batch.Column(i).Append(sliceColumn(col, lo, hi)); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("column %s: %w", columns[i], err)
+			}
+		}
+		if hi == rows {
+			break
+		}
+		if err := batch.Flush(); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("column %s: %w", columns[i], err)
+			return err
 		}
 	}
 	return batch.Send()
+}
+
+// insertBlockRows is the rows of one block the native driver sends:
+// BenchmarkWriterInsert, 50,000 touches an insert, measured the client's
+// CPU at 510 ns a row in blocks of 1,024, 640-700 of 2,048, 730-820 of
+// 8,192, 1,300-1,570 in one block, the server's no higher (a variable for
+// the benchmark).
+var insertBlockRows = 1024
+
+// sliceColumn is rows [lo, hi) of a column slice.
+func sliceColumn(col any, lo, hi int) any {
+	switch c := col.(type) {
+	case []string:
+		return c[lo:hi]
+	case []int64:
+		return c[lo:hi]
+	case []uint64:
+		return c[lo:hi]
+	case []uint32:
+		return c[lo:hi]
+	case []time.Time:
+		return c[lo:hi]
+	case [][]string:
+		return c[lo:hi]
+	}
+	return reflect.ValueOf(col).Slice(lo, hi).Interface()
 }
 
 // Store is a connection to the analytics database.

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -206,4 +207,70 @@ func TestWriterLingerJoinsFlushes(t *testing.T) {
 	if got := countRows(t, s, "SELECT count() FROM touches"); got != 6 {
 		t.Errorf("%d touches stored, want 6", got)
 	}
+}
+
+// An insert larger than one block of the driver arrives whole, and the
+// server writes it as one part per monthly partition (it squashes the
+// INSERT's blocks), as one block would: no more parts for ClickHouse to
+// write and merge.
+func TestInsertInBlocksIsOnePart(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	w := s.NewWriter(WriterOptions{BatchSize: 100_000})
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	n := 2*insertBlockRows + 123 // three blocks, all in March
+	rows := make([]Touch, n)
+	for i := range rows {
+		rows[i] = touchN(i, base)
+	}
+	must(t, w.AddTouches(rows...))
+	must(t, w.Close(ctx))
+	if got := countRows(t, s, "SELECT count() FROM touches"); got != uint64(n) {
+		t.Fatalf("%d rows, want %d", got, n)
+	}
+	if got := countRows(t, s, "SELECT uniqExact(event_id) FROM touches"); got != uint64(n) {
+		t.Fatalf("%d distinct event ids, want %d", got, n)
+	}
+	// Parts written by inserts have level 0 (merges make higher levels
+	// and leave the old parts listed, inactive, for minutes).
+	q := "SELECT count() FROM system.parts WHERE database = " + quote(s.Database()) + " AND table = 'touches' AND level = 0"
+	if got := countRows(t, s, q); got != 1 {
+		t.Errorf("the insert wrote %d parts, want 1", got)
+	}
+}
+
+// BenchmarkWriterInsert is the writer's CPU (this process: row columns,
+// the driver's encoding, the garbage) per touch for inserts of 50,000
+// touches with their contact snapshots, sent in blocks of
+// insertBlockRows and in one block, alternated.
+func BenchmarkWriterInsert(b *testing.B) {
+	s := openTestStore(b)
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([]Touch, 50_000)
+	for i := range rows {
+		rows[i] = touchN(i, base)
+		rows[i].Contact = fmt.Sprintf(`{"company":"Acme %d","email":"c%d@example.com","jobtitle":"VP Sales","lifecyclestage":"lead"}`, i%97, i)
+	}
+	for _, blockRows := range []int{insertBlockRows, len(rows)} {
+		b.Run(fmt.Sprintf("block=%d", blockRows), func(b *testing.B) {
+			defer func(n int) { insertBlockRows = n }(insertBlockRows)
+			insertBlockRows = blockRows
+			w := s.NewWriter(WriterOptions{BatchSize: len(rows)})
+			defer w.Close(context.Background())
+			cpu0 := processCPU()
+			for b.Loop() {
+				must(b, w.AddTouches(rows...))
+				must(b, w.Flush(b.Context()))
+			}
+			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N*len(rows)), "cpu-ns/row")
+		})
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
