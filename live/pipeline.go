@@ -34,6 +34,7 @@ type pending struct {
 	// saved before the contacts' state.
 	memberMsgs []stream.Record
 	next       int64  // the offset after the batch
+	events     int    // messages in the batch (Processor.events)
 	done       func() // marks next once every batch before is done too
 	start      time.Time
 }
@@ -136,14 +137,14 @@ func (f *inflight) finish(group []*pending) {
 
 // fail records the first failure: the partition's memory is now ahead of
 // what is durable, and nothing queued after it may be written. It returns
-// how many queued batches it dropped.
-func (f *inflight) fail(err error) (dropped int) {
+// the queued batches it dropped.
+func (f *inflight) fail(err error) (dropped []*pending) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err == nil {
 		f.err = err
 	}
-	dropped = len(f.queue)
+	dropped = f.queue
 	f.queue, f.n, f.running = nil, 0, false
 	f.signalLocked()
 	return dropped
@@ -177,4 +178,68 @@ func (f *inflight) buffer() *stateBuf {
 		return b
 	}
 	return &stateBuf{}
+}
+
+// groupEvents is the messages of a group of batches.
+func groupEvents(group []*pending) (n int) {
+	for _, pd := range group {
+		n += pd.events
+	}
+	return n
+}
+
+// eventBudget counts the events of every partition scored and not yet
+// durable, and makes a batch wait for room under a limit. Its zero value
+// is ready.
+type eventBudget struct {
+	mu      sync.Mutex
+	n       int
+	peak    int           // the most in flight at once, for tests
+	changed chan struct{} // closed and replaced whenever n falls
+}
+
+// take waits until n more events fit under limit (always when none is in
+// flight: a batch larger than limit still goes, alone), then counts them;
+// it fails when the generation ends first.
+func (b *eventBudget) take(n, limit int, ended <-chan struct{}) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.n > 0 && b.n+n > limit {
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ended:
+			b.mu.Lock()
+			return errGenerationEnded
+		}
+		b.mu.Lock()
+	}
+	b.n += n
+	b.peak = max(b.peak, b.n)
+	return nil
+}
+
+// give hands back n events made durable, or dropped.
+func (b *eventBudget) give(n int) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n -= n
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
+}
+
+// inFlight is the events in flight now and the most at once so far.
+func (b *eventBudget) inFlight() (now, peak int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n, b.peak
 }

@@ -67,3 +67,58 @@ func TestPipelineScoresAheadAndCommitsOnlyDurable(t *testing.T) {
 	in.stop(t)
 	checkAgainstBacktest(t, e)
 }
+
+// MaxInFlightEvents bounds the events scored ahead of what is durable
+// across every partition, however many batches each may queue: with the
+// history blocked, the partitions fill the budget and wait, commit
+// nothing, and once the history is written finish as the backtest does.
+func TestPipelineBoundsEventsInFlight(t *testing.T) {
+	e, msgs := prepare(t, 400)
+	rec := &gatedRecorder{gate: make(chan struct{})}
+	const budget = 250 // under two batches of 97 a partition, over two batches
+	in := &instance{name: "p", log: &logBuffer{}, done: make(chan error, 1), handled: map[int]int{}}
+	in.Processor = NewProcessor(Config{
+		Brokers: e.brokers, Changelog: "states", Topic: "events",
+		Crossings:   producer(t, e.brokers, "crossings"),
+		DeadLetters: producer(t, e.brokers, "dlq"),
+		States:      producer(t, e.brokers, "states"),
+		Recorder:    rec, MaxInFlight: 50, MaxInFlightEvents: budget,
+		Log: zerolog.New(in.log),
+	}, e.engine)
+	in.g = e.consumer(t, in) // batches of at most 97
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	go func() { in.done <- in.g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	waitFor(t, "every partition owned", func() (bool, error) { return len(in.g.Assignment()) == partitions, nil }, in)
+	e.produce(t, msgs)
+	// Scored ahead until one more batch would not fit.
+	waitFor(t, "the budget filled", func() (bool, error) {
+		now, _ := in.Processor.events.inFlight()
+		return now > budget-97, nil
+	}, in)
+	time.Sleep(300 * time.Millisecond) // several commit intervals and fetches
+	now, peak := in.Processor.events.inFlight()
+	if peak > budget {
+		t.Errorf("%d events in flight at once, over the budget of %d", peak, budget)
+	}
+	if now >= len(msgs) {
+		t.Errorf("%d events in flight: all of them, the budget did not hold", now)
+	}
+	if lag, err := e.committedLag(ctx); err != nil || lag != int64(len(msgs)) {
+		t.Fatalf("committed lag %d (%v) while nothing is durable, want %d: an offset ran ahead of its history", lag, err, len(msgs))
+	}
+	close(rec.gate)
+	waitFor(t, "everything committed once the history is written", e.done(t), in)
+	if now, peak := in.Processor.events.inFlight(); now != 0 || peak > budget {
+		t.Errorf("after the end: %d events in flight, %d at most, want 0 and at most %d", now, peak, budget)
+	}
+	in.stop(t)
+	checkAgainstBacktest(t, e)
+}

@@ -65,6 +65,12 @@ type Config struct {
 	// ahead of what is durable (default 8, up to 16,000 events; see
 	// pipeline.go).
 	MaxInFlight int
+	// MaxInFlightEvents bounds the events of all partitions scored and
+	// not yet durable (default DefaultMaxInFlightEvents): a batch waits
+	// while it would take more, unless nothing is in flight. With
+	// MaxInFlight it bounds the memory the pipelining holds, whatever the
+	// partitions owned, and the size of the group commits behind it.
+	MaxInFlightEvents int
 	// Erase, when set, deletes the ClickHouse rows of contacts a privacy
 	// deletion forgets (forget.go); *analytics.Store.EraseContacts.
 	Erase func(ctx context.Context, contactIDs ...string) error
@@ -78,6 +84,16 @@ func (c Config) maxInFlight() int {
 		return c.MaxInFlight
 	}
 	return 8
+}
+
+// DefaultMaxInFlightEvents is Config.MaxInFlightEvents' default.
+const DefaultMaxInFlightEvents = 64_000
+
+func (c Config) maxInFlightEvents() int {
+	if c.MaxInFlightEvents > 0 {
+		return c.MaxInFlightEvents
+	}
+	return DefaultMaxInFlightEvents
 }
 
 func (c Config) stateWriteTimeout() time.Duration {
@@ -99,6 +115,7 @@ type Processor struct {
 	restoring atomic.Int32       // partitions being restored now
 
 	batchesInFlight atomic.Int64 // scored, not yet durable
+	events          eventBudget  // events scored, not yet durable
 }
 
 // Restoring is the number of partitions whose state is being restored.
@@ -264,13 +281,16 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []stream.R
 	if err := part.flight.room(p.cfg.maxInFlight(), c.Done()); err != nil {
 		return p.failed(c, part, err)
 	}
+	if err := p.events.take(len(msgs), p.cfg.maxInFlightEvents(), c.Done()); err != nil {
+		return p.failed(c, part, err)
+	}
 	part.mu.Lock()
 	part.adopt(p.Engine())
 	if part.dirty == nil {
 		part.dirty = make(map[*scoring.Contact]string, len(msgs))
 	}
 	clear(part.dirty)
-	pd := &pending{batch: batch{dirty: part.dirty}, next: msgs[len(msgs)-1].Offset + 1, start: start}
+	pd := &pending{batch: batch{dirty: part.dirty}, next: msgs[len(msgs)-1].Offset + 1, start: start, events: len(msgs)}
 	pd.states = part.flight.buffer()
 	pd.touches, pd.ledger = pd.states.touches[:0], pd.states.ledger[:0]
 	p.scoreBatch(part, msgs, &pd.batch)
@@ -285,6 +305,7 @@ func (p *Processor) Handle(ctx context.Context, c *stream.Claim, msgs []stream.R
 	pd.done = c.Track(pd.next)
 	run, err := part.flight.push(pd)
 	if err != nil {
+		p.events.give(pd.events)
 		return p.failed(c, part, err)
 	}
 	p.inFlight(1)
@@ -421,7 +442,8 @@ func (p *Processor) drain(ctx context.Context, c *stream.Claim, part *partition)
 		}
 		if err := p.durable(ctx, c, part, group); err != nil {
 			dropped := part.flight.fail(err)
-			p.inFlight(-len(group) - dropped)
+			p.events.give(groupEvents(group) + groupEvents(dropped))
+			p.inFlight(-len(group) - len(dropped))
 			if !ended(c) {
 				p.failedStep(c, err)
 			}
@@ -434,6 +456,7 @@ func (p *Processor) drain(ctx context.Context, c *stream.Claim, part *partition)
 			}
 		}
 		p.inFlight(-len(group))
+		p.events.give(groupEvents(group))
 		part.flight.finish(group)
 	}
 }
