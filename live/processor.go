@@ -86,8 +86,10 @@ func (c Config) maxInFlight() int {
 	return 8
 }
 
-// DefaultMaxInFlightEvents is Config.MaxInFlightEvents' default.
-const DefaultMaxInFlightEvents = 64_000
+// DefaultMaxInFlightEvents is Config.MaxInFlightEvents' default: six
+// partitions' 8 batches of MaxBatch fit (more in flight measured no
+// cheaper: the server's inserts grew, and so did the scorer's garbage).
+const DefaultMaxInFlightEvents = 100_000
 
 func (c Config) maxInFlightEvents() int {
 	if c.MaxInFlightEvents > 0 {
