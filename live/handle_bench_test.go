@@ -1,8 +1,12 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -120,7 +124,8 @@ func cpuTime() time.Duration {
 // written to ClickHouse (CLICKHOUSE_DSN, a database of its own, dropped
 // after) by the writer `scorer run --clickhouse` uses: cpu-ns/event is
 // the scorer's side of it (row building, the driver's encoding, the
-// garbage), the server's work is not counted.
+// garbage); with CLICKHOUSE_PID (the server's process id, on this
+// machine) server-cpu-ns/event is the server's.
 func BenchmarkHandleClickHouse(b *testing.B) {
 	s, err := analytics.Open(b.Context(), analyticstest.DSN(b, "sb_bench"))
 	if err != nil {
@@ -129,8 +134,37 @@ func BenchmarkHandleClickHouse(b *testing.B) {
 	defer s.Close()
 	w := s.NewWriter(HistoryWriterOptions)
 	defer w.Close(context.Background())
+	server := serverCPU(b)
 	benchmarkHandle(b, w, nil)
 	st := w.Stats()
 	b.ReportMetric(float64(st.Durable)/float64(b.N*50_000), "rows/event")
 	b.ReportMetric(float64(st.Durable)/float64(max(1, st.Inserts)), "rows/insert")
+	if server != nil {
+		b.ReportMetric(float64(server().Nanoseconds())/float64(b.N*50_000), "server-cpu-ns/event")
+	}
+}
+
+// serverCPU, when CLICKHOUSE_PID names the server's process (on this
+// machine), returns a function that gives the server's user and system
+// time since the call: its side of the inserts, merges started meanwhile
+// included. Nil without CLICKHOUSE_PID.
+func serverCPU(b *testing.B) func() time.Duration {
+	pid := os.Getenv("CLICKHOUSE_PID")
+	if pid == "" {
+		return nil
+	}
+	read := func() time.Duration {
+		data, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			b.Fatalf("CLICKHOUSE_PID: %v", err)
+		}
+		// Fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th, in clock ticks (100 a second).
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	t0 := read()
+	return func() time.Duration { return read() - t0 }
 }
