@@ -186,7 +186,10 @@ func TestWriterSurvivesServerRestart(t *testing.T) {
 func TestWriterLingerJoinsFlushes(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
-	w := s.NewWriter(WriterOptions{Linger: 300 * time.Millisecond})
+	// A linger far above the loop's five 20 ms sleeps, so a loaded
+	// machine stretching them (a loaded run failed so at 300 ms) still
+	// finishes the loop inside one linger.
+	w := s.NewWriter(WriterOptions{Linger: 2 * time.Second})
 	defer w.Close(ctx)
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	must(t, w.AddTouches(touchN(0, base)))
