@@ -24,6 +24,23 @@ func get(t *testing.T, url string) (int, string) {
 	return res.StatusCode, string(body)
 }
 
+// getWithin is get with a deadline for the whole request, body included:
+// a request not answered within d gives status 0 and the error.
+func getWithin(t *testing.T, url string, d time.Duration) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: d}
+	res, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return res.StatusCode, string(body)
+}
+
 // scorer run's HTTP side: ready once it holds its partitions, metrics, and
 // the score endpoint answering backtest lines.
 func TestServiceHTTP(t *testing.T) {
