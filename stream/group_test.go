@@ -353,7 +353,11 @@ func TestGroupConfigValidation(t *testing.T) {
 }
 
 // asyncFailer hands each batch's effect to the background and, once
-// told to, fails one there: after Handle returned.
+// told to, fails one there: after Handle returned. Each effect waits for
+// the word until its claim's generation ends, not for a fixed time: with
+// a 50 ms wait, a test goroutine descheduled that long under load after
+// producing the last message would leave the error unread, and Run would
+// not return.
 type asyncFailer struct {
 	*recorder
 	failAsync chan error
@@ -367,7 +371,7 @@ func (a *asyncFailer) Handle(ctx context.Context, c *Claim, msgs []Record) error
 		select {
 		case err := <-a.failAsync:
 			c.Fail(err)
-		case <-time.After(50 * time.Millisecond):
+		case <-c.Done():
 		}
 	}()
 	return nil
