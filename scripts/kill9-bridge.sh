@@ -29,7 +29,7 @@
 # database on), KILLS (5), CROSSINGS (240), CAP (5), SEED (random),
 # ANSWER_DELAY (300ms: the sandbox holds each stored enrollment's answer
 # this long during the kills, so kills cut enrollment calls),
-# PORT_BASE (34000: the bridge's HTTP port and the sandbox's are taken
+# PORT_BASE (31400, below the kernel's ephemeral range 32768-60999: the bridge's HTTP port and the sandbox's are taken
 # from it), KEEP=1 keeps the work directory (always kept on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ KILLS=${KILLS:-5}
 CROSSINGS=${CROSSINGS:-240}
 CAP=${CAP:-5}
 SEED=${SEED:-$(( $(date +%s) % 32768 ))}
-PORT_BASE=${PORT_BASE:-34000}
+PORT_BASE=${PORT_BASE:-31400}
 ANSWER_DELAY=${ANSWER_DELAY:-300ms}
 RANDOM=$SEED
 START=$SECONDS

@@ -24,7 +24,7 @@
 # Prints PASS or FAIL; exits non-zero on failure.
 #
 # Environment: KILLS (4), CONTACTS (400), DAYS (10), RATE (120), SEED
-# (random), PORT_BASE (38000: the sandbox and the bridge's HTTP port are
+# (random), PORT_BASE (31500, below the kernel's ephemeral range 32768-60999: the sandbox and the bridge's HTTP port are
 # taken from it), RULES (testdata/rules-accounts; rules without a company
 # model skip the company part), KEEP=1 keeps the work directory (always
 # on failure).
@@ -39,7 +39,7 @@ CONTACTS=${CONTACTS:-400}
 DAYS=${DAYS:-10}
 RATE=${RATE:-120}
 SEED=${SEED:-$(( $(date +%s) % 32768 ))}
-PORT_BASE=${PORT_BASE:-38000}
+PORT_BASE=${PORT_BASE:-31500}
 RANDOM=$SEED
 START=$SECONDS
 RULES=${RULES:-testdata/rules-accounts}
