@@ -310,36 +310,9 @@ const maxSafeDigits = 308
 // dropNumber is number building nothing: the same grammar, and a number
 // out of float64's range refused as strconv.ParseFloat refuses it.
 func dropNumber(d []byte, start int) int {
-	i := start
-	if d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		i = digits(d, i)
-	default:
+	i, whole, exp := numberEnd(d, start)
+	if i < 0 {
 		return -1
-	}
-	whole := i - start
-	if i < len(d) && d[i] == '.' {
-		if i++; i == len(d) || d[i] < '0' || '9' < d[i] {
-			return -1
-		}
-		i = digits(d, i)
-	}
-	exp := false
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		exp = true
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if i == len(d) || d[i] < '0' || '9' < d[i] {
-			return -1
-		}
-		i = digits(d, i)
 	}
 	if exp || whole > maxSafeDigits {
 		// Underflow is no error for ParseFloat (it gives 0); overflow is.

@@ -428,7 +428,21 @@ func (s *scanner) array(i int) ([]any, int) {
 // number scans a number at i with JSON's grammar and converts it as
 // encoding/json does (strconv.ParseFloat), giving up where that fails.
 func (s *scanner) number(start int) (any, int) {
-	d := s.data
+	i, _, _ := numberEnd(s.data, start)
+	if i < 0 {
+		return nil, -1
+	}
+	v, ok := internNumber(s.data[start:i])
+	if !ok {
+		return nil, -1
+	}
+	return v, i
+}
+
+// numberEnd is the end of the number at start by JSON's grammar (-1 where
+// it breaks the grammar), with the length of its sign and integer part
+// and whether it has an exponent.
+func numberEnd(d []byte, start int) (end, whole int, exp bool) {
 	i := start
 	if d[i] == '-' {
 		i++
@@ -439,29 +453,27 @@ func (s *scanner) number(start int) (any, int) {
 	case i < len(d) && '1' <= d[i] && d[i] <= '9':
 		i = digits(d, i)
 	default:
-		return nil, -1
+		return -1, 0, false
 	}
+	whole = i - start
 	if i < len(d) && d[i] == '.' {
 		if i++; i == len(d) || d[i] < '0' || '9' < d[i] {
-			return nil, -1
+			return -1, 0, false
 		}
 		i = digits(d, i)
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		exp = true
 		i++
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
 			i++
 		}
 		if i == len(d) || d[i] < '0' || '9' < d[i] {
-			return nil, -1
+			return -1, 0, false
 		}
 		i = digits(d, i)
 	}
-	v, ok := internNumber(d[start:i])
-	if !ok {
-		return nil, -1
-	}
-	return v, i
+	return i, whole, exp
 }
 
 // digits is the index of the first non-digit at or after i.
