@@ -17,27 +17,7 @@ func TestPipelineScoresAheadAndCommitsOnlyDurable(t *testing.T) {
 	e, msgs := prepare(t, 120)
 	rec := &gatedRecorder{gate: make(chan struct{})}
 	const inFlight = 3
-	in := &instance{name: "p", log: &logBuffer{}, done: make(chan error, 1), handled: map[int]int{}}
-	in.Processor = NewProcessor(Config{
-		Brokers: e.brokers, Changelog: "states", Topic: "events",
-		Crossings:   producer(t, e.brokers, "crossings"),
-		DeadLetters: producer(t, e.brokers, "dlq"),
-		States:      producer(t, e.brokers, "states"),
-		Recorder:    rec, MaxInFlight: inFlight,
-		Log: zerolog.New(in.log),
-	}, e.engine)
-	in.g = e.consumer(t, in) // batches of at most 97
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
-	go func() { in.done <- in.g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-in.done:
-		case <-time.After(20 * time.Second):
-		}
-	})
-	waitFor(t, "every partition owned", func() (bool, error) { return len(in.g.Assignment()) == partitions, nil }, in)
+	in := startGated(t, e, rec, func(c *Config) { c.MaxInFlight = inFlight })
 	e.produce(t, msgs)
 	waitFor(t, "batches scored ahead of the blocked history", func() (bool, error) {
 		return in.Processor.batchesInFlight.Load() == partitions*inFlight, nil
@@ -69,7 +49,7 @@ func TestPipelineScoresAheadAndCommitsOnlyDurable(t *testing.T) {
 		t.Fatal("a score read did not answer within 10 s while the history was blocked: reads are held by the blocked batch")
 	}
 	time.Sleep(300 * time.Millisecond) // several commit intervals
-	if lag, err := e.committedLag(ctx); err != nil || lag != int64(len(msgs)) {
+	if lag, err := e.committedLag(t.Context()); err != nil || lag != int64(len(msgs)) {
 		t.Fatalf("committed lag %d (%v) while nothing is durable, want %d: an offset ran ahead of its history", lag, err, len(msgs))
 	}
 
@@ -87,27 +67,7 @@ func TestPipelineBoundsEventsInFlight(t *testing.T) {
 	e, msgs := prepare(t, 400)
 	rec := &gatedRecorder{gate: make(chan struct{})}
 	const budget = 250 // under two batches of 97 a partition, over two batches
-	in := &instance{name: "p", log: &logBuffer{}, done: make(chan error, 1), handled: map[int]int{}}
-	in.Processor = NewProcessor(Config{
-		Brokers: e.brokers, Changelog: "states", Topic: "events",
-		Crossings:   producer(t, e.brokers, "crossings"),
-		DeadLetters: producer(t, e.brokers, "dlq"),
-		States:      producer(t, e.brokers, "states"),
-		Recorder:    rec, MaxInFlight: 50, MaxInFlightEvents: budget,
-		Log: zerolog.New(in.log),
-	}, e.engine)
-	in.g = e.consumer(t, in) // batches of at most 97
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
-	go func() { in.done <- in.g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-in.done:
-		case <-time.After(20 * time.Second):
-		}
-	})
-	waitFor(t, "every partition owned", func() (bool, error) { return len(in.g.Assignment()) == partitions, nil }, in)
+	in := startGated(t, e, rec, func(c *Config) { c.MaxInFlight, c.MaxInFlightEvents = 50, budget })
 	e.produce(t, msgs)
 	// Scored ahead until one more batch would not fit.
 	waitFor(t, "the budget filled", func() (bool, error) {
@@ -122,7 +82,7 @@ func TestPipelineBoundsEventsInFlight(t *testing.T) {
 	if now >= len(msgs) {
 		t.Errorf("%d events in flight: all of them, the budget did not hold", now)
 	}
-	if lag, err := e.committedLag(ctx); err != nil || lag != int64(len(msgs)) {
+	if lag, err := e.committedLag(t.Context()); err != nil || lag != int64(len(msgs)) {
 		t.Fatalf("committed lag %d (%v) while nothing is durable, want %d: an offset ran ahead of its history", lag, err, len(msgs))
 	}
 	close(rec.gate)
@@ -132,4 +92,35 @@ func TestPipelineBoundsEventsInFlight(t *testing.T) {
 	}
 	in.stop(t)
 	checkAgainstBacktest(t, e)
+}
+
+// startGated runs one processor over e's partitions in batches of at most
+// 97, its history written through rec, with cfg adjusting its Config, and
+// returns once it owns every partition.
+func startGated(t *testing.T, e *env, rec *gatedRecorder, cfg func(*Config)) *instance {
+	t.Helper()
+	in := &instance{name: "p", log: &logBuffer{}, done: make(chan error, 1), handled: map[int]int{}}
+	c := Config{
+		Brokers: e.brokers, Changelog: "states", Topic: "events",
+		Crossings:   producer(t, e.brokers, "crossings"),
+		DeadLetters: producer(t, e.brokers, "dlq"),
+		States:      producer(t, e.brokers, "states"),
+		Recorder:    rec,
+		Log:         zerolog.New(in.log),
+	}
+	cfg(&c)
+	in.Processor = NewProcessor(c, e.engine)
+	in.g = e.consumer(t, in)
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	go func() { in.done <- in.g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	waitFor(t, "every partition owned", func() (bool, error) { return len(in.g.Assignment()) == partitions, nil }, in)
+	return in
 }
