@@ -141,9 +141,12 @@ func (s *Server) reloadLocked(ctx context.Context, force, history bool) bool {
 	if rescore && next.set != nil {
 		// The scoring slot, not the lock: requests go on meanwhile on the
 		// state they have, and none waits for a swap while holding the slot.
+		s.waiting.Add(1)
 		select {
 		case s.scoring <- struct{}{}:
+			s.waiting.Add(-1)
 		case <-ctx.Done():
+			s.waiting.Add(-1)
 			return false
 		}
 		err := next.score()

@@ -292,7 +292,7 @@ func TestReloadDoesNotStallRequests(t *testing.T) {
 		f.post(t, "/api/preview", PreviewRequest{File: "intent.yaml", Text: replaced(t, intent, "points: ", "points: 1")}, &res)
 		previewDone <- res
 	}()
-	time.Sleep(200 * time.Millisecond) // the preview is in, waiting for the slot
+	waitForWaiters(t, f.srv, 1) // the preview is in, waiting for the slot
 
 	// A reload that scores nothing (a rule file touched, same rules)
 	// answers at once, and so do the requests after it.
@@ -318,7 +318,7 @@ func TestReloadDoesNotStallRequests(t *testing.T) {
 	eng := filepath.Join(f.dir, "engagement.yaml")
 	os.WriteFile(eng, []byte(replaced(t, eng, "threshold: 40\n", "threshold: 35\n")), 0o644)
 	go func() { reloaded <- f.post(t, "/api/reload", nil, new(map[string]any)) }()
-	time.Sleep(200 * time.Millisecond) // the reload is in, waiting for the slot
+	waitForWaiters(t, f.srv, 2) // the reload is in, waiting for the slot too
 	for _, path := range []string{"/", "/contacts/" + f.lines[0].ContactID, "/api/overview", "/api/contacts/" + f.lines[0].ContactID} {
 		page, ok := answers(path)
 		if !ok {
@@ -342,5 +342,18 @@ func TestReloadDoesNotStallRequests(t *testing.T) {
 	o := checkOverview(t, f, f.data, f.dir)
 	if o.RulesVersion == first.RulesVersion {
 		t.Error("after the reload, the overview still has the old rules")
+	}
+}
+
+// waitForWaiters waits until n requests or reloads wait for the scoring
+// slot.
+func waitForWaiters(t *testing.T, srv *Server, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.waiting.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting for the scoring slot after 10 s, want %d", srv.waiting.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -89,6 +89,8 @@ type shared struct {
 	// every core, and two at once would only make both slow and double
 	// the memory.
 	scoring chan struct{}
+	// waiting counts the requests and reloads waiting for the slot.
+	waiting atomic.Int32
 }
 
 // current is the Server a request runs on: the state in force now.
@@ -140,6 +142,8 @@ type asOfCache struct {
 
 // busy waits for the scoring slot, or gives up with the request.
 func (s *Server) busy(r *http.Request) (release func(), ok bool) {
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	select {
 	case s.scoring <- struct{}{}:
 		return func() { <-s.scoring }, true
