@@ -47,7 +47,7 @@ func TestRunEnrollsOnceAndDeadLetters(t *testing.T) {
 		}
 	}
 	// The sandbox sees an enrollment before the bridge counts its decision.
-	bt.WaitFor(t, 5*time.Second, "6 enrolled decisions counted", func() bool {
+	bt.WaitFor(t, 20*time.Second, "6 enrolled decisions counted", func() bool {
 		return r.Metric(t, `bridge_decisions_total{kind="enrolled",reason=""}`) == 6
 	})
 	bt.WaitFor(t, 10*time.Second, "decisions in the local audit", func() bool {
@@ -170,8 +170,8 @@ func TestRunCrashAndRestart(t *testing.T) {
 	// Run 3: everyone enrolled once; the held crossing still held.
 	r = bt.Start(t, e.Options(nil))
 	bt.WaitFor(t, 30*time.Second, "every enrollable contact enrolled", func() bool { return len(e.Enrollments()) == 8 })
-	bt.WaitFor(t, 5*time.Second, "the held crossing counted", func() bool { return r.Metric(t, "bridge_held_crossings") == 1 })
-	bt.WaitFor(t, 5*time.Second, "b3's decision", func() bool {
+	bt.WaitFor(t, 20*time.Second, "the held crossing counted", func() bool { return r.Metric(t, "bridge_held_crossings") == 1 })
+	bt.WaitFor(t, 20*time.Second, "b3's decision", func() bool {
 		// The crash left the call ambiguous and its status unknown (held with
 		// its intent); released after the restart, the status call finds
 		// the enrollment and claims it instead of enrolling again.
@@ -264,7 +264,7 @@ func TestRunWorkflowRouting(t *testing.T) {
 		return slices.Equal(e.WorkflowLog("n3"), []string{"ENROLLED:5001"}) &&
 			slices.Equal(e.WorkflowLog("n4"), []string{"ENROLLED:5001", "UNENROLLED:5001"})
 	})
-	bt.WaitFor(t, 5*time.Second, "the delayed exit recorded", func() bool {
+	bt.WaitFor(t, 20*time.Second, "the delayed exit recorded", func() bool {
 		return slices.Contains(r.Decisions(t, "n4").Outcomes(), "workflow_unenrolled")
 	})
 }
