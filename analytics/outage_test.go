@@ -233,3 +233,104 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(b)
 }
+
+// An erasure during an outage waits for ClickHouse instead of failing:
+// it retries with backoff, saying so (Failing, OnError per attempt, a
+// warning with the wait), and once ClickHouse is back it succeeds, the
+// rows are gone and the failure clears. Its caller stopping ends the wait
+// at once, also while ClickHouse accepts and never answers.
+func TestEraserWaitsForClickHouse(t *testing.T) {
+	p, dsn := proxied(t)
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	must(t, err)
+	defer s.Close()
+	addContactRows(t, s, "9311")
+	addContactRows(t, s, "9312")
+	var mu sync.Mutex
+	failed := 0
+	var logs strings.Builder
+	log := zerolog.New(&syncWriter{w: &logs, mu: &mu})
+	e := s.NewEraser(EraserOptions{MaxRetryInterval: 100 * time.Millisecond, Logger: &log,
+		OnError: func(error) {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+		}})
+	failures := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed
+	}
+
+	p.Set(tcpcut.Refuse)
+	cut := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- e.EraseContacts(ctx, "9311") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for failures() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("EraseContacts returned while ClickHouse was down: %v", err)
+	default:
+	}
+	since, lastErr := e.Failing()
+	if failures() < 3 || since.Before(cut) || lastErr == nil {
+		t.Fatalf("during the outage: %d failed attempts, failing since %v (cut at %v), last error %v", failures(), since, cut, lastErr)
+	}
+	mu.Lock()
+	if !strings.Contains(logs.String(), "ClickHouse erasure failed; retrying") || !strings.Contains(logs.String(), `"retry_in"`) {
+		t.Errorf("no warning with the backoff: %q", logs.String())
+	}
+	mu.Unlock()
+
+	p.Set(tcpcut.Up)
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("EraseContacts did not return 30 s after ClickHouse came back")
+	}
+	if since, lastErr := e.Failing(); !since.IsZero() || lastErr != nil {
+		t.Errorf("after the outage: failing since %v, last error %v", since, lastErr)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	must(t, s.WaitMutations(wctx))
+	left, err := s.ContactRows(wctx, "9311")
+	must(t, err)
+	for table, n := range left {
+		if n != 0 {
+			t.Errorf("%d rows of 9311 left in %s", n, table)
+		}
+	}
+	if kept, _ := s.ContactRows(wctx, "9312"); kept["touches"] == 0 {
+		t.Errorf("9312's rows were erased: %v", kept)
+	}
+
+	// A stop while ClickHouse hangs: the wait ends with the context, and
+	// nothing is left failing.
+	p.Set(tcpcut.Hang)
+	sctx, stop := context.WithCancel(ctx)
+	go func() { done <- e.EraseCompanyScores(sctx, "9312") }()
+	time.Sleep(300 * time.Millisecond)
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("EraseCompanyScores stopped: %v, want context.Canceled", err)
+		}
+		if took := time.Since(stopped); took > 5*time.Second {
+			t.Errorf("EraseCompanyScores returned %v after its context ended", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("EraseCompanyScores did not return 10 s after its context ended, ClickHouse hanging")
+	}
+	if since, _ := e.Failing(); !since.IsZero() {
+		t.Errorf("nothing waits any more, yet failing since %v", since)
+	}
+	p.Set(tcpcut.Up)
+}
