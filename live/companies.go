@@ -37,7 +37,9 @@ type CompanyConfig struct {
 	States    StateWriter // writes to Changelog
 	Recorder  CompanyRecorder
 	// Erase deletes the company_scores rows of contacts a privacy
-	// deletion forgot, once the batch's rows are stored.
+	// deletion forgot, once the batch's rows are stored: the service's
+	// *analytics.Eraser.EraseCompanyScores, which waits through an outage
+	// until ctx ends (the claim's generation).
 	Erase   func(ctx context.Context, contactIDs ...string) error
 	Metrics *CompanyMetrics
 	Log     zerolog.Logger

@@ -62,7 +62,7 @@ func newCompanyTopics(ctx context.Context, o *Options, parts int) (*companyServi
 
 // start builds the producers, the aggregator and its consumer; it returns
 // the processor's Members and a function closing the producers.
-func (c *companyService) start(o Options, set *rules.Set, crossings Producer, store *analytics.Store, w *analytics.Writer, reg prometheus.Registerer) (*Members, func(), error) {
+func (c *companyService) start(o Options, set *rules.Set, crossings Producer, eraser *analytics.Eraser, w *analytics.Writer, reg prometheus.Registerer) (*Members, func(), error) {
 	var producers []*stream.Producer
 	closeAll := func() {
 		for _, p := range producers {
@@ -87,8 +87,8 @@ func (c *companyService) start(o Options, set *rules.Set, crossings Producer, st
 		Brokers: o.Brokers, Changelog: c.changelog, Crossings: crossings, States: named[c.changelog],
 		Metrics: NewCompanyMetrics(reg), Log: o.Log.With().Str("component", "companies").Logger(),
 	}
-	if store != nil && w != nil {
-		cfg.Recorder, cfg.Erase = w, store.EraseCompanyScores
+	if eraser != nil && w != nil {
+		cfg.Recorder, cfg.Erase = w, eraser.EraseCompanyScores
 	}
 	if c.scores != "" {
 		cfg.Scores = named[c.scores]

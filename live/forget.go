@@ -275,10 +275,12 @@ func changelogMsgs(group []*pending) []stream.Record {
 	return out
 }
 
-// erase is the service's Config.Erase: the store's, when it has one.
+// erase is the service's Config.Erase: its eraser's, which waits through
+// a ClickHouse outage, when it has ClickHouse.
 func (s *Service) erase() func(ctx context.Context, ids ...string) error {
-	if s.store == nil {
+	e := s.eraser.Load()
+	if e == nil {
 		return nil
 	}
-	return s.store.EraseContacts
+	return e.EraseContacts
 }

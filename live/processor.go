@@ -72,7 +72,9 @@ type Config struct {
 	// partitions owned, and the size of the group commits behind it.
 	MaxInFlightEvents int
 	// Erase, when set, deletes the ClickHouse rows of contacts a privacy
-	// deletion forgets (forget.go); *analytics.Store.EraseContacts.
+	// deletion forgets (forget.go): the service's
+	// *analytics.Eraser.EraseContacts, which waits through an outage
+	// until ctx ends; an error fails the batch.
 	Erase func(ctx context.Context, contactIDs ...string) error
 	// fault, in tests, fails a batch at a named step to stand in for a
 	// crash there.

@@ -94,7 +94,8 @@ type Service struct {
 	ready     atomic.Bool
 
 	writer       atomic.Pointer[analytics.Writer]
-	waitingSince atomic.Pointer[time.Time] // ClickHouse unreachable at start
+	eraser       atomic.Pointer[analytics.Eraser] // privacy erasures, retried through outages
+	waitingSince atomic.Pointer[time.Time]        // ClickHouse unreachable at start
 }
 
 // openClickHouse connects, waiting with backoff while ClickHouse is down
@@ -121,6 +122,11 @@ func (s *Service) openClickHouse(ctx context.Context, m *Metrics, addr string) (
 	opts.OnError = func(string, error) { m.Errors.WithLabelValues("clickhouse").Inc() }
 	w := store.NewWriter(opts)
 	s.writer.Store(w)
+	// A privacy deletion's erasure waits for ClickHouse as the inserts
+	// do: its batch's offset is not committed until it succeeded, and a
+	// stop or a rebalance ends the wait (processor.durable's context).
+	s.eraser.Store(store.NewEraser(analytics.EraserOptions{Logger: &log,
+		OnError: func(error) { m.Errors.WithLabelValues("clickhouse").Inc() }}))
 	closeStore := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
@@ -132,16 +138,37 @@ func (s *Service) openClickHouse(ctx context.Context, m *Metrics, addr string) (
 	return w, closeStore, nil
 }
 
-// sinkFailingSince is when ClickHouse began failing (inserts, or the
-// connection at start); zero while healthy or not configured.
+// sinkFailingSince is when ClickHouse began failing (inserts, pings,
+// erasures, or the connection at start); zero while healthy or not
+// configured.
 func (s *Service) sinkFailingSince() time.Time {
 	if t := s.waitingSince.Load(); t != nil {
 		return *t
 	}
+	var since time.Time
 	if w := s.writer.Load(); w != nil {
-		return w.Stats().FailingSince
+		since = w.Stats().FailingSince
 	}
-	return time.Time{}
+	if e := s.eraser.Load(); e != nil {
+		if t, _ := e.Failing(); !t.IsZero() && (since.IsZero() || t.Before(since)) {
+			since = t
+		}
+	}
+	return since
+}
+
+// erasureFailing says, for /readyz, why an erasure waits; "" when none
+// does.
+func (s *Service) erasureFailing() string {
+	e := s.eraser.Load()
+	if e == nil {
+		return ""
+	}
+	since, err := e.Failing()
+	if since.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("ClickHouse failing for %s (erasing a privacy deletion; last error: %v): its batch waits for it, offsets are not committed", time.Since(since).Round(time.Second), err)
 }
 
 // Run starts the scorer and blocks until ctx ends or a fatal error.
@@ -287,7 +314,7 @@ func Run(ctx context.Context, o Options) error {
 	var members *Members
 	if s.companies != nil {
 		var closeAll func()
-		if members, closeAll, err = s.companies.start(o, set, producers[o.CrossingsTopic], s.store, s.writer.Load(), reg); err != nil {
+		if members, closeAll, err = s.companies.start(o, set, producers[o.CrossingsTopic], s.eraser.Load(), s.writer.Load(), reg); err != nil {
 			return err
 		}
 		defer closeAll()
@@ -339,6 +366,8 @@ func (s *Service) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, fmt.Sprintf("waiting for ClickHouse since %s: scoring starts once it answers", s.waitingSince.Load().Format(time.RFC3339)), http.StatusServiceUnavailable)
 		case !s.ready.Load():
 			http.Error(w, "not consuming", http.StatusServiceUnavailable)
+		case s.erasureFailing() != "":
+			http.Error(w, s.erasureFailing(), http.StatusServiceUnavailable)
 		case s.writer.Load() != nil && !s.writer.Load().Stats().FailingSince.IsZero():
 			st := s.writer.Load().Stats()
 			http.Error(w, fmt.Sprintf("ClickHouse failing for %s (last error: %v): batches wait for it, offsets are not committed", time.Since(st.FailingSince).Round(time.Second), st.LastErr), http.StatusServiceUnavailable)
