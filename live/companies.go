@@ -250,8 +250,11 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		}
 		return fmt.Errorf("company partition %d: a batch before its state was restored", c.Partition)
 	}
+	// part.mu is held while the batch changes the companies, not while
+	// its steps wait (for ClickHouse, say): score reads go on meanwhile.
+	// Handle is the only writer of the partition's companies, called
+	// once at a time.
 	part.mu.Lock()
-	defer part.mu.Unlock()
 	set := a.set.Load()
 	var crossings []stream.Record
 	var rows []analytics.CompanyScoreRow
@@ -352,6 +355,14 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 				Str("crossing_id", x.ID).Msg("company threshold crossed")
 		}
 	}
+	// What the steps write is built here, under the lock: building a
+	// company's figures may fill its rollups.
+	var scoreMsgs []stream.Record
+	if a.cfg.Scores != nil {
+		scoreMsgs = scoreMessages(set, dirty, before)
+	}
+	stateMsgs := companyStateMsgs(dirty, dirtyMembers)
+	part.mu.Unlock()
 	gctx, stop := untilDone(ctx, c.Done())
 	defer stop()
 	steps := []struct {
@@ -359,7 +370,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		run  func() error
 	}{
 		{"company_crossings", func() error { return write(gctx, a.cfg.Crossings, crossings) }},
-		{"company_score_messages", func() error { return write(gctx, a.cfg.Scores, scoreMessages(set, dirty, before)) }},
+		{"company_score_messages", func() error { return write(gctx, a.cfg.Scores, scoreMsgs) }},
 		{"company_scores", func() error {
 			if a.cfg.Recorder == nil || len(rows) == 0 {
 				return nil
@@ -381,32 +392,12 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			if ended(c) {
 				return errGenerationEnded
 			}
-			if len(dirty)+len(dirtyMembers) == 0 || a.cfg.States == nil {
+			if len(stateMsgs) == 0 || a.cfg.States == nil {
 				return nil
-			}
-			// Members first: a company's tombstone comes after its last
-			// contact's.
-			out := make([]stream.Record, 0, len(dirty)+len(dirtyMembers))
-			var buf []byte
-			for k, mb := range dirtyMembers {
-				m := stream.Record{Key: memberKey(k[0], k[1])}
-				if mb != nil {
-					start := len(buf)
-					buf = accounts.AppendMember(buf, mb)
-					m.Value = buf[start:len(buf):len(buf)]
-				}
-				out = append(out, m)
-			}
-			for id, agg := range dirty {
-				m := stream.Record{Key: []byte(id)}
-				if agg != nil {
-					m.Value = accounts.AppendStanding(nil, agg)
-				}
-				out = append(out, m)
 			}
 			sctx, cancel := context.WithTimeout(gctx, 4*time.Second)
 			defer cancel()
-			return a.cfg.States.WritePartition(sctx, c.Partition, out...)
+			return a.cfg.States.WritePartition(sctx, c.Partition, stateMsgs...)
 		}},
 	}
 	for _, s := range steps {
@@ -419,10 +410,41 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 			return a.failed(part, c, s.name, err)
 		}
 	}
+	part.mu.Lock()
 	part.next = msgs[len(msgs)-1].Offset + 1
-	c.Commit(part.next)
+	part.mu.Unlock()
+	c.Commit(msgs[len(msgs)-1].Offset + 1)
 	a.gauge()
 	return nil
+}
+
+// companyStateMsgs is what the state step writes for a batch: the views
+// of the contacts it changed (nil: dropped), then the standing of the
+// companies it changed (nil: the company is gone), so a company's
+// tombstone comes after its last contact's.
+func companyStateMsgs(dirty map[string]*accounts.Aggregate, dirtyMembers map[[2]string]*accounts.Member) []stream.Record {
+	if len(dirty)+len(dirtyMembers) == 0 {
+		return nil
+	}
+	out := make([]stream.Record, 0, len(dirty)+len(dirtyMembers))
+	var buf []byte
+	for k, mb := range dirtyMembers {
+		m := stream.Record{Key: memberKey(k[0], k[1])}
+		if mb != nil {
+			start := len(buf)
+			buf = accounts.AppendMember(buf, mb)
+			m.Value = buf[start:len(buf):len(buf)]
+		}
+		out = append(out, m)
+	}
+	for id, agg := range dirty {
+		m := stream.Record{Key: []byte(id)}
+		if agg != nil {
+			m.Value = accounts.AppendStanding(nil, agg)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // failed drops the partition's in-memory state, which is ahead of what was

@@ -235,6 +235,11 @@ func TestServiceCompaniesPrivacyDeletionClickHouseOutage(t *testing.T) {
 	proxy.Set(tcpcut.Refuse)
 	change("9801", "", 0, accounts.PrivacyDeleted)
 	erasureWaits(t, base, logs, done, companyCommitted)
+	// The company's score answers from memory meanwhile: the wait holds
+	// no lock a read needs.
+	if code, body := getWithin(t, base+"/companies/eco/score?model=account_engagement", 10*time.Second); code != 200 || strings.Contains(body, `"9801"`) {
+		t.Errorf("company score read while the erasure waits: %d %s, want 200 without 9801", code, body)
+	}
 
 	proxy.Set(tcpcut.Up)
 	waitFor(t, "the deletion committed after the outage", companyCommitted)
