@@ -232,7 +232,7 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scorer_clickhouse_failing_seconds",
-			Help: "How long ClickHouse inserts, idle pings (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
+			Help: "How long ClickHouse inserts, idle pings, privacy erasures (or, at start, connecting) have been failing; 0 while healthy or without --clickhouse.",
 		}, func() float64 {
 			if since := s.sinkFailingSince(); !since.IsZero() {
 				return time.Since(since).Seconds()
