@@ -55,8 +55,16 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 		p.cfg.Log.Debug().Str("event_id", ev.ID).Str("contact_id", ev.ContactID).Err(o.Errors[0]).Msg("expression error: no match")
 	}
 	b.dirty[st] = ev.ContactID
+	// A contact crossing names the contact's company: with company models,
+	// its membership (the latest event naming one), so that an event
+	// without company_id (or a late one naming a company it left) still
+	// gives the bridge the company company_exclusive must hold; without,
+	// the event's.
+	company := ev.CompanyID
 	if p.cfg.Members != nil {
-		p.cfg.Members.observe(part.id, part.engine.Rules, st, ev, o, &b.members)
+		if c := p.cfg.Members.observe(part.id, part.engine.Rules, st, ev, o, &b.members); c != "" {
+			company = c
+		}
 	}
 	version := part.engine.Rules.Version
 	if part.scorer.Ledger {
@@ -69,7 +77,7 @@ func (p *Processor) collect(part *partition, st *scoring.Contact, ev *events.Eve
 		x := events.Crossing{
 			CrossingID:    events.CrossingID(ev.ContactID, m.Name, th.Name, ev.ID),
 			ContactID:     ev.ContactID,
-			CompanyID:     ev.CompanyID,
+			CompanyID:     company,
 			Model:         m.Name,
 			Score:         rules.Float(h.Score),
 			Threshold:     rules.Float(th.At),

@@ -87,17 +87,19 @@ func (m *Members) restore(ctx context.Context, partition int) error {
 }
 
 // observe takes a scored event: the contact's tracker follows it, and the
-// changes it makes join the batch.
-func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev *events.Event, o *scoring.Outcome, b *memberBatch) {
+// changes it makes join the batch. It returns the contact's company after
+// the event (membership: its latest event naming one), "" when it has none
+// or the rules have no company model.
+func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev *events.Event, o *scoring.Outcome, b *memberBatch) string {
 	src := m.sourceFor(set)
 	if src == nil {
-		return
+		return ""
 	}
 	m.mu.Lock()
 	trackers := m.parts[partition]
 	m.mu.Unlock()
 	if trackers == nil {
-		return // not restored: Assigned failed, and the batch will not run
+		return "" // not restored: Assigned failed, and the batch will not run
 	}
 	t := trackers[ev.ContactID]
 	if t == nil {
@@ -116,6 +118,7 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 	for i := range changes {
 		b.changes = append(b.changes, stream.Message(changes[i].To, accounts.AppendChange(nil, &changes[i])))
 	}
+	return t.Company.Value
 }
 
 // forget drops a deleted contact's tracker and sends each company holding
