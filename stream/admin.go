@@ -172,6 +172,28 @@ func (a *Admin) AlterTopicConfigs(ctx context.Context, topic string, configs map
 	return nil
 }
 
+// TopicConfig answers a topic's value of one config (e.g. cleanup.policy):
+// its own, or the broker's default when the topic sets none.
+func (a *Admin) TopicConfig(ctx context.Context, topic, name string) (string, error) {
+	res, err := a.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{name}},
+	}})
+	if err != nil {
+		return "", fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			return "", fmt.Errorf("describe configs of %s: %w", topic, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == name {
+				return e.ConfigValue, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("describe configs of %s: no %s", topic, name)
+}
+
 // murmur2 is the Java client's default partitioner (and the producer's),
 // consistent: a nil key maps like an empty one rather than at random.
 var murmur2 = kafka.Murmur2Balancer{Consistent: true}

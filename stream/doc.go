@@ -114,6 +114,7 @@
 //	func (a *Admin) Topics(ctx) ([]string, error)
 //	func (a *Admin) DeleteTopics(ctx, topics ...string) error
 //	func (a *Admin) AlterTopicConfigs(ctx, topic string, configs map[string]string) error
+//	func (a *Admin) TopicConfig(ctx, topic, name string) (string, error)
 //	func (a *Admin) AddPartitions(ctx, counts map[string]int) error
 //
 // For `scorer state lag`, the rebuild's idle-group check, tests and
