@@ -63,6 +63,16 @@ colour: red
 	write("d_level.yaml", "model: x\nlevel: account\ngroups:\n  - {name: g, when: 'true', points: 1}\n")
 	write("e_topn.yaml", "model: acct3\nlevel: company\nfrom: engagement\nrollup: avg_top_n\ntop_n: 0\nthreshold: 10\nrearm_below: 20\n")
 	write("f_dup.yaml", "model: engagement\nlevel: company\nfrom: engagement\n")
+	write("g_cov.yaml", `model: acct5
+level: company
+from: engagement
+coverage:
+  roles: {champion: 15, champion: 3, buyer: lots}
+min_contact_score: high
+max_score: 10
+min_score: 20
+`)
+	write("h_cov.yaml", "model: acct6\nlevel: company\ncoverage: job_role\n")
 	_, err := Load(dir)
 	ps, ok := err.(Problems)
 	if !ok {
@@ -80,6 +90,13 @@ colour: red
 		`e_topn.yaml:5: company model "acct3": top_n must be an integer from 1 to 1000, got "0"`,
 		`e_topn.yaml:6: company model "acct3": rearm_below 20 is above the threshold 10`,
 		`f_dup.yaml:1: company model "engagement": the name is also defined in`,
+		`g_cov.yaml:5: company model "acct5": coverage needs property (the contact property holding the role)`,
+		`g_cov.yaml:5: company model "acct5": duplicate role "champion"`,
+		`g_cov.yaml:5: company model "acct5": coverage.roles.buyer must be a number, got "lots"`,
+		`g_cov.yaml:6: company model "acct5": min_contact_score must be a number, got "high"`,
+		`g_cov.yaml:8: company model "acct5": min_score 20 is above max_score 10`,
+		`h_cov.yaml:1: company model "acct6": missing required key "from"`,
+		`h_cov.yaml:3: company model "acct6": coverage must be a mapping {property, roles}`,
 	}
 	var got []string
 	for _, p := range ps {
@@ -97,9 +114,14 @@ colour: red
 			t.Errorf("problem %d:\n got %s\nwant %s", i, g, w)
 		}
 	}
+	// Every problem of a company model's file names the model (the
+	// Problem's field, which rules check prints and the studio shows).
+	models := map[string]string{"b_bad": "acct", "c_chain": "acct2", "e_topn": "acct3", "g_cov": "acct5", "h_cov": "acct6"}
 	for _, p := range ps {
-		if strings.Contains(p.File, "_bad") && p.Model != "acct" {
-			t.Errorf("%v: model %q", p, p.Model)
+		for file, model := range models {
+			if strings.Contains(p.File, file) && p.Model != model {
+				t.Errorf("%v: model %q, want %q", p, p.Model, model)
+			}
 		}
 	}
 }
