@@ -142,6 +142,73 @@ func TestAccountRouting(t *testing.T) {
 	})
 }
 
+// An account crossing goes, as its chosen member's, through the stages a
+// contact's does: the company's suppression, the member's lifecycle
+// stage, the member's sender's daily quota, the member's business hours.
+func TestAccountRoutingStages(t *testing.T) {
+	route := Route{Level: "company", Model: "acct", SequenceID: "9001"}
+	// of is accountCrossing for company co with its members renamed, so
+	// that crossings of several companies choose distinct contacts.
+	of := func(id, co string, mods ...func(*events.CompanyMember)) events.Crossing {
+		x := accountCrossing(id)
+		x.CompanyID = co
+		for i := range x.Members {
+			m := &x.Members[i]
+			m.ContactID = co + "-" + m.ContactID
+			m.Contact["email"] = "contact-" + m.ContactID + "@example.net"
+			for _, f := range mods {
+				f(m)
+			}
+		}
+		return x
+	}
+	t.Run("a suppressed company", func(t *testing.T) {
+		b, box := accountRig(t, route)
+		if d := handle(t, b, of("s1", "c-bad")).Decision; d.Kind != KindSuppressed || d.Reason != ReasonCompanyList || d.ContactID != "c-bad-32" {
+			t.Fatalf("decision %+v", d)
+		}
+		if len(enrolledIn(box)) != 0 {
+			t.Error("enrolled someone")
+		}
+	})
+	t.Run("the member's lifecycle stage", func(t *testing.T) {
+		b, box := accountRig(t, route)
+		customer := func(m *events.CompanyMember) { m.Contact["lifecycle_stage"] = "customer" }
+		if d := handle(t, b, of("s2", "co-7", customer)).Decision; d.Kind != KindSuppressed || d.Reason != ReasonLifecycleStage || d.ContactID != "co-7-32" {
+			t.Fatalf("decision %+v", d)
+		}
+		if len(enrolledIn(box)) != 0 {
+			t.Error("enrolled someone")
+		}
+	})
+	t.Run("the member's sender's daily quota", func(t *testing.T) {
+		b, box := accountRig(t, route)
+		// u-1 may enroll 2 a day: the third company's member waits.
+		for i, co := range []string{"co-a", "co-b", "co-c"} {
+			d := handle(t, b, of("q"+co, co)).Decision
+			if i < 2 && (d.Outcome != "enrolled" || d.ContactID != co+"-32") {
+				t.Fatalf("%s: decision %+v", co, d)
+			}
+			if i == 2 && (d.Kind != KindHeld || d.Reason != ReasonQuota || d.ContactID != "co-c-32") {
+				t.Fatalf("%s: decision %+v, want held:quota", co, d)
+			}
+		}
+		if got := enrolledIn(box); len(got) != 2 || got["co-a-32"] != "101" || got["co-b-32"] != "101" {
+			t.Errorf("sandbox enrollments %v", got)
+		}
+	})
+	t.Run("the member's business hours", func(t *testing.T) {
+		b, box := accountRig(t, route)
+		tokyo := func(m *events.CompanyMember) { m.Contact["timezone"] = "Asia/Tokyo" } // 23:00 there
+		if d := handle(t, b, of("h1", "co-8", tokyo)).Decision; d.Kind != KindHeld || d.Reason != ReasonBusinessHours || d.ContactID != "co-8-32" {
+			t.Fatalf("decision %+v", d)
+		}
+		if len(enrolledIn(box)) != 0 {
+			t.Error("enrolled someone")
+		}
+	})
+}
+
 func TestRouteLevelChecked(t *testing.T) {
 	src := strings.Replace(testConfig, "  - {model: fit,", "  - {model: fit, level: account,", 1)
 	_, err := ParseConfig("bad.yaml", []byte(src))
