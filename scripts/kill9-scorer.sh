@@ -24,7 +24,10 @@
 #   - with company models (the default rules, testdata/rules-accounts),
 #     GET /companies/{id}/score agrees with the backtest's company lines
 #     for every company (score, members' scores, coverage) once the
-#     company group has caught up;
+#     company group has caught up, and the company crossings on the
+#     crossings topic are exactly accounts.Crossings over the changes each
+#     company received on the company topic, content included (scorer
+#     state dump --companies-topic);
 #   - graceful stops exit 0, and the snapshot path was taken;
 #   - two instances (REBALANCE_ROUNDS, below): with a second, long-lived
 #     instance in the group, a newcomer is killed in the middle of its
@@ -248,8 +251,12 @@ graceful=$((graceful + 1))
 log "SIGTERM: final run $run stopped gracefully in $stop_ms ms"
 
 dump_rc=0
+# With company models the company crossings are checked too: the reference
+# over the changes each company received on the company topic.
+dump_companies=()
+[[ $companies -gt 0 ]] && dump_companies=(--companies-topic engagement-events-companies)
 "$work/scorer" state dump --brokers "$addr" --topic engagement-events-scorer-state --rules "$RULES" \
-  --crossings-topic lead-score-crossings --events "$work/history.jsonl" >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
+  --crossings-topic lead-score-crossings --events "$work/history.jsonl" "${dump_companies[@]}" >"$work/state.jsonl" 2>"$work/dump.log" || dump_rc=$?
 cat "$work/dump.log" >&2
 
 scores_rc=0
@@ -280,6 +287,11 @@ printf '  contacts compared           %d (changelog vs backtest; lines differing
 printf '  lead-scores contacts        %d (differing from the backtest: %s, missing: %s, extra: %s)\n' "$scores_contacts" "${scores_differ:-?}" "${scores_missing:-?}" "${scores_extra:-?}"
 printf '  contacts over HTTP          %d (lines differing: %d)\n' "$sampled" "$http_bad"
 printf '  companies over HTTP         %d (company lines differing from the backtest: %d)\n' "$companies" "$companies_bad"
+if [[ $companies -gt 0 ]]; then
+  read -r cx_expected cx_missing cx_unexpected cx_differing cx_conflicting < <(sed -n 's/^company crossings in .*: \([0-9]*\) expected, \([0-9]*\) missing, \([0-9]*\) unexpected, \([0-9]*\) differing, \([0-9]*\) conflicting$/\1 \2 \3 \4 \5/p' "$work/dump.log")
+  printf '  company crossings           %s from the reference over the company topic: %s missing, %s unexpected, %s differing, %s conflicting\n' \
+    "${cx_expected:-?}" "${cx_missing:-?}" "${cx_unexpected:-?}" "${cx_differing:-?}" "${cx_conflicting:-?}"
+fi
 printf '  crossings compared          %d (backtest) vs %s distinct ids on the topic (lines differing: %d)\n' "$crossings" "${distinct:-?}" "$cross_bad"
 printf '  crossing ids compared       %s expected from the history: %s missing, %s unexpected\n' "${expected:-?}" "${missing:-?}" "${unexpected:-?}"
 printf '  duplicate crossings seen    %s (same id)\n' "${dups:-?}"
@@ -290,6 +302,7 @@ printf '  two-instance rounds         %d of %d (two newcomers killed mid-rebalan
 
 problems=()
 [[ $dump_rc -eq 0 ]] || problems+=("state dump reported inconsistent crossings or states (exit $dump_rc)")
+[[ $companies -eq 0 || "${cx_expected:-0}" -gt 0 ]] || problems+=("no company crossing was checked against the reference")
 [[ $scores_rc -eq 0 && "${scores_differ:-x}" == 0 && "${scores_missing:-x}" == 0 && "${scores_extra:-x}" == 0 ]] ||
   problems+=("lead-scores differs from the backtest: ${scores_differ:-?} differ, ${scores_missing:-?} missing, ${scores_extra:-?} extra (exit $scores_rc)")
 [[ $scores_contacts -eq $contacts ]] || problems+=("lead-scores holds $scores_contacts contacts, the backtest $contacts")

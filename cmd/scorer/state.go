@@ -62,6 +62,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	topic := fs.String("topic", envOr("SCORER_CHANGELOG_TOPIC", "engagement-events-scorer-state"), "the scorer's changelog topic")
 	crossTopic := fs.String("crossings-topic", "", "also read this crossings topic and fill in each line's crossings")
 	history := fs.String("events", "", "with --crossings-topic: a JSONL history; check the topic holds exactly the crossing ids the rules give on it")
+	companiesTopic := fs.String("companies-topic", "", "with --crossings-topic and company models: the scorer's company topic; check the company crossings are the reference's over the changes it holds")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -102,6 +103,16 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	}
 	if cs != nil {
 		problems = append(problems, crossingProblems(stderr, cs, *crossTopic, states)...)
+	}
+	if *companiesTopic != "" {
+		if cs == nil || len(e.Rules.Companies) == 0 {
+			return errors.New("--companies-topic needs --crossings-topic and rules with a company model")
+		}
+		ps, err := companyCrossingProblems(ctx, bs, e.Rules, *crossTopic, *companiesTopic, stderr)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, ps...)
 	}
 	if want != nil {
 		missing, unexpected := cs.Compare(want)
