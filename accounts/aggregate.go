@@ -19,8 +19,10 @@ type Tracker struct {
 	Company Keyed            `json:"company"`
 	Props   map[string]Keyed `json:"props,omitempty"`
 	// Sent lists the companies the contact has sent a change to (each
-	// keeps its view of the contact, members and contacts that left):
-	// where a deletion of the contact must reach.
+	// keeps its view of the contact, members and contacts that left). A
+	// deletion no longer depends on it (it reaches every company, see
+	// Forget); it is kept so that a scorer rolled back to a version that
+	// sends deletions where the tracker says still reaches them.
 	Sent []string `json:"sent,omitempty"`
 }
 
@@ -31,9 +33,9 @@ func (t *Tracker) sent(company string) {
 	}
 }
 
-// Reached are the companies that hold a view of the contact: those it
-// sent a change to (a tracker saved before Sent existed knows only its
-// current company).
+// Reached are the companies the tracker knows to hold a view of the
+// contact: those it sent a change to (a tracker saved before Sent existed
+// knows only its current company).
 func (t *Tracker) Reached() []string {
 	out := slices.Clone(t.Sent)
 	if c := t.Company.Value; c != "" && !slices.Contains(out, c) {
@@ -110,19 +112,20 @@ func Changes(m Member, left string, ev *events.Event) []Change {
 	return out
 }
 
-// Forgets are the changes a deletion of the contact sends: one to each
-// company holding a view of it, which drops the contact. kind is the
-// deletion's event type (contact_deleted or privacy_deleted); at its time.
-func Forgets(t *Tracker, contactID, kind, eventID string, at time.Time) []Change {
-	var out []Change
-	for _, c := range t.Reached() {
-		ch := Change{To: c, Member: Member{ContactID: contactID}, Forget: kind, At: at}
-		if kind != PrivacyDeleted {
-			ch.EventID = eventID
-		}
-		out = append(out, ch)
+// Forget is the change a deletion of the contact sends: one for every
+// company, whatever the contact's tracker lists (To is empty). The scorer
+// sends it to every partition of the company topic, and each company
+// aggregator drops the contact from every company it holds, so a company
+// the tracker does not know of (a tracker saved by an older scorer, or
+// lost) is reached too. kind is the deletion's event type
+// (contact_deleted or privacy_deleted); at its time. A privacy deletion
+// carries no event id (Cause).
+func Forget(contactID, kind, eventID string, at time.Time) Change {
+	ch := Change{Member: Member{ContactID: contactID}, Forget: kind, At: at}
+	if kind != PrivacyDeleted {
+		ch.EventID = eventID
 	}
-	return out
+	return ch
 }
 
 // PrivacyDeleted is the event type of a privacy deletion: a company drops

@@ -54,7 +54,10 @@ type Sim struct {
 	src      *Source
 	scorer   *scoring.Scorer
 	contacts map[string]*simContact
-	Aggs     map[string]*Aggregate
+	// erased are the contacts a privacy deletion forgot: their later
+	// events and changes are dropped, as the live scorer's markers do.
+	erased map[string]bool
+	Aggs   map[string]*Aggregate
 	// Received is every change, in the order delivered.
 	Received  []Change
 	Crossings []Crossing
@@ -86,6 +89,9 @@ func (s *Sim) Add(ev *events.Event) {
 // contact's events in input order); one Sim then Delivers every change in
 // the input order of the events that made them, as Add would have.
 func (s *Sim) Step(ev *events.Event) []Change {
+	if s.erased[ev.ContactID] {
+		return nil
+	}
 	c := s.contacts[ev.ContactID]
 	if c == nil {
 		c = &simContact{}
@@ -97,6 +103,9 @@ func (s *Sim) Step(ev *events.Event) []Change {
 
 // Deliver applies one change to its company.
 func (s *Sim) Deliver(ch Change) {
+	if s.erased[ch.ContactID] {
+		return
+	}
 	s.Received = append(s.Received, ch)
 	a := s.Aggs[ch.To]
 	if a == nil {
@@ -108,20 +117,32 @@ func (s *Sim) Deliver(ch Change) {
 }
 
 // Forget deletes a contact (kind: its deletion's event type) at t: every
-// company holding a view of it drops it, as the live scorer does; a later
-// event of the contact starts it from nothing.
+// company holding a view of it drops it, in company id order, whatever its
+// tracker lists, as the live aggregator does with a deletion (Received
+// gets the deletion as each of those companies receives it). After a
+// plain deletion a later event of the contact starts it from nothing;
+// after a privacy deletion its later events and changes are dropped.
 func (s *Sim) Forget(contactID, kind, eventID string, at time.Time) {
-	c := s.contacts[contactID]
-	if c == nil {
-		return
-	}
 	delete(s.contacts, contactID)
-	for _, ch := range Forgets(&c.tracker, contactID, kind, eventID, at) {
-		s.Received = append(s.Received, ch)
-		if a := s.Aggs[ch.To]; a != nil {
-			xs, _ := a.Apply(s.src.Set.Companies, &ch)
-			s.Crossings = append(s.Crossings, xs...)
+	if kind == PrivacyDeleted {
+		if s.erased == nil {
+			s.erased = map[string]bool{}
 		}
+		s.erased[contactID] = true
+	}
+	var ids []string
+	for id, a := range s.Aggs {
+		if a.Contacts[contactID] != nil {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		ch := Forget(contactID, kind, eventID, at)
+		ch.To = id
+		s.Received = append(s.Received, ch)
+		xs, _ := s.Aggs[id].Apply(s.src.Set.Companies, &ch)
+		s.Crossings = append(s.Crossings, xs...)
 	}
 }
 

@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -79,6 +80,18 @@ type companyPart struct {
 	// held is len(aggs), for the gauge: other partitions' batches change
 	// aggs while it sums every partition's.
 	held atomic.Int64
+	// holders indexes aggs: for each contact, the companies holding a
+	// view of it, where its deletion goes. nil until index builds it
+	// (after a restore).
+	holders map[string][]string
+	// erased are the contacts a privacy deletion forgot (the markers on
+	// the changelog), with the deletion's time (Unix ns): their changes
+	// are dropped, whatever their time.
+	erased map[string]int64
+	// pending are erased contacts still held after a restore: a batch
+	// wrote their markers, then failed before it saved the companies
+	// without them. The next batch drops them first (index).
+	pending []string
 }
 
 // CompanyMetrics are the aggregator's series.
@@ -165,9 +178,39 @@ func (part *companyPart) agg(id string) *accounts.Aggregate {
 	return agg
 }
 
+// index builds holders from aggs when a restore left it unbuilt, and
+// lists the erased contacts a company still holds as pending.
+func (part *companyPart) index() {
+	if part.holders != nil {
+		return
+	}
+	part.holders = map[string][]string{}
+	part.pending = part.pending[:0]
+	for id, agg := range part.aggs {
+		for cid := range agg.Contacts {
+			part.holders[cid] = append(part.holders[cid], id)
+			if _, gone := part.erased[cid]; gone && len(part.holders[cid]) == 1 {
+				part.pending = append(part.pending, cid)
+			}
+		}
+	}
+	sort.Strings(part.pending)
+}
+
+// hold records that company holds a view of contact.
+func (part *companyPart) hold(contact, company string) {
+	if !slices.Contains(part.holders[contact], company) {
+		part.holders[contact] = append(part.holders[contact], company)
+	}
+}
+
 // restore takes a changelog record into the partition; false when it is
 // unreadable.
 func (part *companyPart) restore(m stream.Record) bool {
+	part.holders = nil
+	if IsMarker(m.Key) {
+		return part.restoreMarker(m)
+	}
 	key := string(m.Key)
 	if company, contact, ok := strings.Cut(key, "\x00"); ok {
 		if m.Value == nil {
@@ -255,10 +298,12 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	// Handle is the only writer of the partition's companies, called
 	// once at a time.
 	part.mu.Lock()
+	part.index()
 	set := a.set.Load()
 	var crossings []stream.Record
 	var rows []analytics.CompanyScoreRow
-	var erase []string // contacts a privacy deletion of the batch forgot
+	var erase []string          // contacts a privacy deletion of the batch forgot
+	var markers []stream.Record // the markers of the contacts it erased
 	// What the state step writes: the views of contacts the batch changed
 	// (nil: dropped) and the standing of the companies it changed (nil:
 	// the company is gone).
@@ -267,7 +312,7 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 	before := map[string]companyscores.Message{} // each company's message before the batch
 	changes := make([]accounts.Change, len(msgs))
 	ok := make([]bool, len(msgs))
-	var lastForget map[[2]string]int // the batch's last deletion of each (company, contact)
+	var lastForget map[string]int // the batch's last deletion of each contact
 	for i := range msgs {
 		var err error
 		if changes[i], err = decodeChange(&msgs[i]); err != nil {
@@ -278,45 +323,14 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		ok[i] = true
 		if changes[i].Forget != "" {
 			if lastForget == nil {
-				lastForget = map[[2]string]int{}
+				lastForget = map[string]int{}
 			}
-			lastForget[[2]string{changes[i].To, changes[i].ContactID}] = i
+			lastForget[changes[i].ContactID] = i
 		}
 	}
-	for i := range msgs {
-		if !ok[i] {
-			continue
-		}
-		ch := &changes[i]
-		agg := part.aggs[ch.To]
-		if ch.Forget != "" {
-			if ch.Forget == accounts.PrivacyDeleted {
-				erase = append(erase, ch.ContactID)
-			}
-			if agg == nil || agg.Contacts[ch.ContactID] == nil {
-				a.changeOutcome("stale")
-				continue
-			}
-			a.changeOutcome("forgotten")
-		} else {
-			// A change before its contact's deletion in the same batch is
-			// dropped with it: a replay of the batch must not bring the
-			// contact back for a moment (its rows, a crossing naming it).
-			if j, found := lastForget[[2]string{ch.To, ch.ContactID}]; found && i < j {
-				a.changeOutcome("stale")
-				continue
-			}
-			if agg == nil {
-				agg = accounts.NewAggregate(ch.To)
-				part.aggs[ch.To] = agg
-				part.held.Add(1)
-			}
-			if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
-				a.changeOutcome("stale")
-				continue
-			}
-			a.changeOutcome("applied")
-		}
+	// apply takes one change (a deletion: as one company receives it)
+	// into agg, and queues what it does.
+	apply := func(ch *accounts.Change, agg *accounts.Aggregate) {
 		// The company's message before the batch, to tell whether the
 		// batch changed it: taken before the first change that may move
 		// it (the ones before did not), or a deletion (which may take
@@ -324,7 +338,11 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		if _, ok := before[ch.To]; !ok && a.cfg.Scores != nil && (ch.Forget != "" || agg.Moves(set.Companies, ch)) {
 			before[ch.To] = companyscores.Build(set, agg)
 		}
+		had := agg.Contacts[ch.ContactID] != nil
 		xs, changed := agg.Apply(set.Companies, ch)
+		if !had && agg.Contacts[ch.ContactID] != nil {
+			part.hold(ch.ContactID, ch.To)
+		}
 		// The contact's view, and the company's standing (small: its
 		// scores are as of this change now).
 		dirtyMembers[[2]string{ch.To, ch.ContactID}] = agg.Contacts[ch.ContactID]
@@ -355,6 +373,87 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 				Str("crossing_id", x.ID).Msg("company threshold crossed")
 		}
 	}
+	// forget drops a deleted contact from every company of the partition
+	// holding a view of it, in company order.
+	forget := func(ch *accounts.Change) bool {
+		id := ch.ContactID
+		if ch.Forget == accounts.PrivacyDeleted {
+			erase = append(erase, id)
+			if _, done := part.erased[id]; !done {
+				if part.erased == nil {
+					part.erased = map[string]int64{}
+				}
+				part.erased[id] = ch.At.UnixNano()
+				markers = append(markers, markerMessage(id, marker{At: ch.At.UnixNano(), Kind: privacy}))
+			}
+		}
+		held := part.holders[id]
+		if len(held) == 0 {
+			return false
+		}
+		delete(part.holders, id)
+		slices.Sort(held)
+		for _, company := range held {
+			if agg := part.aggs[company]; agg != nil {
+				one := *ch
+				one.To = company
+				apply(&one, agg)
+			}
+		}
+		return true
+	}
+	// The batch's deletions go first: those a failed batch left pending
+	// (their markers are saved, the companies without them not), then the
+	// batch's. No crossing, company-scores message or row the batch makes
+	// names a contact it forgets, however a replay splits the batches.
+	for _, id := range part.pending {
+		if at, ok := part.erased[id]; ok {
+			ch := accounts.Forget(id, accounts.PrivacyDeleted, "", time.Unix(0, at).UTC())
+			forget(&ch)
+		}
+	}
+	part.pending = part.pending[:0]
+	for i := range msgs {
+		if !ok[i] || changes[i].Forget == "" {
+			continue
+		}
+		if forget(&changes[i]) {
+			a.changeOutcome("forgotten")
+		} else {
+			a.changeOutcome("stale")
+		}
+	}
+	for i := range msgs {
+		ch := &changes[i]
+		if !ok[i] || ch.Forget != "" {
+			continue
+		}
+		// A change of a contact forgotten for privacy is dropped, whatever
+		// its time (a replay of the contact's events upstream).
+		if _, gone := part.erased[ch.ContactID]; gone {
+			a.changeOutcome("suppressed")
+			continue
+		}
+		// A change before its contact's deletion in the same batch is
+		// dropped with it: a replay of the batch must not bring the
+		// contact back.
+		if j, found := lastForget[ch.ContactID]; found && i < j {
+			a.changeOutcome("stale")
+			continue
+		}
+		agg := part.aggs[ch.To]
+		if agg == nil {
+			agg = accounts.NewAggregate(ch.To)
+			part.aggs[ch.To] = agg
+			part.held.Add(1)
+		}
+		if old := agg.Contacts[ch.ContactID]; old != nil && old.Seq >= ch.Seq {
+			a.changeOutcome("stale")
+			continue
+		}
+		a.changeOutcome("applied")
+		apply(ch, agg)
+	}
 	// What the steps write is built here, under the lock: building a
 	// company's figures may fill its rollups.
 	var scoreMsgs []stream.Record
@@ -369,6 +468,16 @@ func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []
 		name string
 		run  func() error
 	}{
+		{"company_markers", func() error {
+			// Before any effect: from now on a replay of the batch, however
+			// split, knows the contacts it erases (restore, index).
+			if len(markers) == 0 || a.cfg.States == nil {
+				return nil
+			}
+			sctx, cancel := context.WithTimeout(gctx, 4*time.Second)
+			defer cancel()
+			return a.cfg.States.WritePartition(sctx, c.Partition, markers...)
+		}},
 		{"company_crossings", func() error { return write(gctx, a.cfg.Crossings, crossings) }},
 		{"company_score_messages", func() error { return write(gctx, a.cfg.Scores, scoreMsgs) }},
 		{"company_scores", func() error {
@@ -504,7 +613,9 @@ func decodeChange(m *stream.Record) (accounts.Change, error) {
 	if err != nil {
 		return ch, fmt.Errorf("malformed change: %w", err)
 	}
-	if ch.To == "" || ch.ContactID == "" || ch.Seq == 0 && ch.Forget == "" {
+	// A deletion is every company's (To empty, no key); one from an older
+	// scorer names a company, and is every company's all the same.
+	if ch.To == "" && ch.Forget == "" || ch.ContactID == "" || ch.Seq == 0 && ch.Forget == "" {
 		return ch, fmt.Errorf("change without to, contact_id or seq")
 	}
 	if ch.Forget != "" && ch.Forget != TypeContactDeleted && ch.Forget != TypePrivacyDeleted {
@@ -592,4 +703,24 @@ func (a *CompanyAggregator) CompanyIDs() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// restoreMarker takes an erased contact's marker (the contact processor's
+// form, forget.go) into the partition; a plain deletion's is not kept.
+func (part *companyPart) restoreMarker(m stream.Record) bool {
+	if m.Value == nil {
+		delete(part.erased, string(m.Key[len(markerPrefix):]))
+		return true
+	}
+	id, mk, _, err := markerOf(m)
+	if err != nil {
+		return false
+	}
+	if mk.Kind == privacy {
+		if part.erased == nil {
+			part.erased = map[string]int64{}
+		}
+		part.erased[id] = mk.At
+	}
+	return true
 }

@@ -145,7 +145,7 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 		return NewProcessor(Config{
 			Brokers: brokers, Changelog: "states",
 			Crossings: producer(t, brokers, "crossings"), DeadLetters: producer(t, brokers, "dlq"), States: producer(t, brokers, "states"),
-			Members: &Members{Brokers: brokers, Changelog: "members", Changes: producer(t, brokers, "companies"), States: producer(t, brokers, "members")},
+			Members: &Members{Brokers: brokers, Changelog: "members", Changes: producer(t, brokers, "companies"), States: producer(t, brokers, "members"), Partitions: partitions},
 			Log:     zerolog.Nop(),
 			fault:   crash("crossings", "company_changes", "members", "state"),
 		}, engine)
@@ -314,4 +314,164 @@ func TestCompanyStateFromAnOlderScorer(t *testing.T) {
 	if want.Models["acct"].Score == 75*rules.Scale {
 		t.Error("the change did not move acme's score: the test checks no standing record")
 	}
+}
+
+// A privacy deletion and the changes before it, replayed after a crash in
+// batches split otherwise: the aggregator first reads them in one batch
+// (the contact's change that makes a crossing, another contact's change
+// that makes one naming it among the top members, its deletion), crashes
+// after publishing the batch's crossings and before saving the companies,
+// and a new aggregator replays the changes one batch each. No crossing
+// and no company-scores message published once the aggregator has read the
+// deletion names the contact; the deletion (one for every company) drops
+// it from each company of the partition holding a view of it, the company
+// it left too; the changelog keeps of it only its marker.
+func TestReplayAfterADeletionNamesNoErasedContact(t *testing.T) {
+	set := accountSet(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx := ctxFor(t, 2*time.Minute)
+	err = stream.EnsureTopics(ctx, brokers, stream.Topic{Name: "crossings", Partitions: 1},
+		stream.Topic{Name: "company-states", Partitions: 1, Compacted: true}, stream.Topic{Name: "company-scores", Partitions: 1, Compacted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var offset int64
+	// change is the contact's view (at company) as company to receives it.
+	changeTo := func(to, contact, company string, seq uint32, eng int, role string) stream.Record {
+		ch := accounts.Change{To: to, Member: accounts.Member{ContactID: contact, CompanyID: company, Seq: seq,
+			Scores: map[string]rules.Points{"eng": rules.Points(eng) * rules.Scale}, Props: map[string]string{"job_role": role}},
+			EventID: fmt.Sprintf("ev-%s-%d", contact, seq), At: at.Add(time.Duration(offset) * time.Minute)}
+		m := stream.Message(to, accounts.AppendChange(nil, &ch))
+		m.Offset = offset
+		offset++
+		return m
+	}
+	change := func(contact, company string, seq uint32, eng int, role string) stream.Record {
+		return changeTo(company, contact, company, seq, eng, role)
+	}
+	var crash bool
+	newAgg := func() *CompanyAggregator {
+		a := NewCompanyAggregator(CompanyConfig{
+			Brokers: brokers, Changelog: "company-states", States: producer(t, brokers, "company-states"),
+			Crossings: producer(t, brokers, "crossings"), Scores: producer(t, brokers, "company-scores"), Log: zerolog.Nop(),
+			fault: func(step string) error {
+				if crash && step == "company_state" {
+					return errors.New("injected crash at " + step)
+				}
+				return nil
+			},
+		}, set)
+		if err := a.Assigned(ctx, &stream.Claim{Partition: 0, Committed: offset}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	handle := func(a *CompanyAggregator, msgs ...stream.Record) error {
+		return a.Handle(ctx, &stream.Claim{Partition: 0}, msgs)
+	}
+	// x1 at globex, then at acme with y1: acme 20, under every threshold.
+	a := newAgg()
+	setup := []stream.Record{change("x1", "globex", 1, 10, "intern"), changeTo("globex", "x1", "acme", 2, 10, "intern"),
+		change("x1", "acme", 2, 10, "intern"), change("y1", "acme", 1, 10, "intern")}
+	if err := handle(a, setup...); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readTopic(t, brokers, "crossings", 1)); n != 0 {
+		t.Fatalf("%d crossings before the deletion: the setup must cross nothing", n)
+	}
+	scoresBefore := len(readTopic(t, brokers, "company-scores", 1))
+
+	// x1's change crosses acct's warm (50 + 10 + champion 15), y1's
+	// crosses hot with x1 among the top members, then x1 is erased.
+	committed := offset
+	batch := []stream.Record{change("x1", "acme", 3, 50, "champion"), change("y1", "acme", 2, 60, "economic_buyer")}
+	del := accounts.Forget("x1", accounts.PrivacyDeleted, "webhook-x1", at.Add(time.Hour))
+	d := stream.Record{Value: accounts.AppendChange(nil, &del), Offset: offset}
+	offset++
+	batch = append(batch, d)
+	crash = true
+	if err := handle(a, batch...); err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("the batch did not crash: %v", err)
+	}
+	crash = false
+	offset = committed
+	b := newAgg() // restores from the changelog: what the crash left
+	for _, m := range batch {
+		if err := handle(b, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offset = committed + int64(len(batch))
+
+	crossings := readTopic(t, brokers, "crossings", 1)
+	if len(crossings) == 0 {
+		t.Fatal("no crossing: y1's change should cross acct's warm threshold, the test checks nothing")
+	}
+	for _, m := range crossings {
+		x, err := events.DecodeCrossing(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(m.Value), "x1") {
+			t.Errorf("a crossing published after x1's deletion names it: %s", m.Value)
+		}
+		if x.ContactID != "y1" {
+			t.Errorf("crossing %s caused by %q, want y1", x.CrossingID, x.ContactID)
+		}
+	}
+	for _, m := range readTopic(t, brokers, "company-scores", 1)[scoresBefore:] {
+		if strings.Contains(string(m.Value), "x1") {
+			t.Errorf("a company-scores message published after x1's deletion names it: %s", m.Value)
+		}
+	}
+	states := latest1(t, brokers, "company-states")
+	for k, v := range states {
+		if v != nil && strings.Contains(k+string(v), "x1") && !IsMarker([]byte(k)) {
+			t.Errorf("company state %q names x1: %q", k, v)
+		}
+	}
+	for _, k := range []string{"acme\x00x1", "globex\x00x1", "globex"} {
+		if v, ok := states[k]; !ok || v != nil {
+			t.Errorf("company state %q: %q, want a tombstone", k, v)
+		}
+	}
+	if states[string(MarkerKey("x1"))] == nil {
+		t.Error("no marker of x1 on the company changelog")
+	}
+	want := accounts.Evaluate(set.Company("acct"), "acme", []*accounts.Member{{ContactID: "y1", CompanyID: "acme", Seq: 2,
+		Scores: map[string]rules.Points{"eng": 60 * rules.Scale}, Props: map[string]string{"job_role": "economic_buyer"}}})
+	if got, ok := b.CompanyScore("acme", "acct"); !ok || got.Score != want.Score || len(got.Contacts) != 1 {
+		t.Errorf("acme: %+v, want %+v", got, want)
+	}
+	if ids := b.CompanyIDs(); !reflect.DeepEqual(ids, []string{"acme"}) {
+		t.Errorf("companies held: %v, want acme only (globex held only x1's view)", ids)
+	}
+
+	// A change of x1 read after its deletion (a replay upstream) brings
+	// nothing back, also after a restore.
+	if err := handle(newAgg(), change("x1", "acme", 9, 90, "champion")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readTopic(t, brokers, "crossings", 1)); n != len(crossings) {
+		t.Errorf("%d crossings after x1's replayed change, want %d", n, len(crossings))
+	}
+	if v := latest1(t, brokers, "company-states")["acme\x00x1"]; v != nil {
+		t.Errorf("x1's replayed change is back in acme: %q", v)
+	}
+}
+
+// latest1 is latest for a topic of one partition.
+func latest1(t *testing.T, brokers []string, topic string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, m := range readTopic(t, brokers, topic, 1) {
+		out[string(m.Key)] = m.Value
+	}
+	return out
 }

@@ -19,6 +19,7 @@ import (
 type companyService struct {
 	topic, changelog, members string
 	scores                    string // company-scores; "": none published
+	partitions                int    // the company topic's
 	aggregator                *CompanyAggregator
 	consumer                  *stream.GroupConsumer
 }
@@ -54,6 +55,7 @@ func newCompanyTopics(ctx context.Context, o *Options, parts int) (*companyServi
 	if err != nil {
 		return nil, err
 	}
+	c.partitions = cp
 	if n, err := stream.Partitions(ctx, o.Brokers, c.changelog); err != nil || n != cp {
 		return nil, fmt.Errorf("%s has %d partitions, %s %d: company state would not follow its changes (%v)", c.changelog, n, c.topic, cp, err)
 	}
@@ -103,7 +105,7 @@ func (c *companyService) start(o Options, set *rules.Set, crossings Producer, er
 		closeAll()
 		return nil, nil, err
 	}
-	m := &Members{Brokers: o.Brokers, Changelog: c.members, Changes: named[c.topic], States: named[c.members]}
+	m := &Members{Brokers: o.Brokers, Changelog: c.members, Changes: named[c.topic], States: named[c.members], Partitions: c.partitions}
 	return m, closeAll, nil
 }
 

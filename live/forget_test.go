@@ -602,7 +602,9 @@ func TestPrivacyDeletionLeavesNothingInCompanies(t *testing.T) {
 			var named []string
 			for k, v := range states {
 				for _, c := range []string{"9501", "9503"} {
-					if v != nil && (strings.Contains(k, c) || strings.Contains(string(v), c)) {
+					// The erased contacts' markers are all that is kept
+					// (companies.go), as on the contacts' changelog.
+					if v != nil && !IsMarker([]byte(k)) && (strings.Contains(k, c) || strings.Contains(string(v), c)) {
 						named = append(named, fmt.Sprintf("%q", k))
 					}
 				}

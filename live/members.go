@@ -30,18 +30,31 @@ import (
 // observed again, which a tracker shrugs off (the latest by time wins).
 type Members struct {
 	Brokers   []string
-	Changelog string      // compacted, co-partitioned with the events
-	Changes   Producer    // the company topic, keyed by company_id
-	States    StateWriter // writes to Changelog
+	Changelog string        // compacted, co-partitioned with the events
+	Changes   ChangesWriter // the company topic, keyed by company_id
+	States    StateWriter   // writes to Changelog
+	// Partitions is the company topic's partition count: a contact's
+	// deletion goes to each of them.
+	Partitions int
 
 	mu     sync.Mutex
 	parts  map[int]map[string]*accounts.Tracker
 	source *accounts.Source // for the rule set in use
 }
 
+// ChangesWriter writes to the company topic: changes through the
+// partitioner (by company_id), deletions to each partition;
+// *stream.Producer in production.
+type ChangesWriter interface {
+	Producer
+	StateWriter
+}
+
 // memberBatch is what a batch did to members: the changes to send and the
 // trackers to save.
 type memberBatch struct {
+	// changes are in the order made; a deletion (every company's) has
+	// no key and goes to every partition (send).
 	changes []stream.Record
 	dirty   map[string]*accounts.Tracker
 	// gone are the contacts the batch forgot: their trackers' tombstones.
@@ -121,24 +134,56 @@ func (m *Members) observe(partition int, set *rules.Set, st *scoring.Contact, ev
 	return t.Company.Value
 }
 
-// forget drops a deleted contact's tracker and sends each company holding
-// a view of it a deletion, which drops it there too (the company's score
-// is taken again without it). The tracker's tombstone is saved with the
-// batch's trackers.
+// forget drops a deleted contact's tracker and sends the deletion to
+// every partition of the company topic, whatever the tracker lists (it may
+// have been saved by an older scorer that did not list the companies the
+// contact left, or be missing): each company aggregator drops the contact
+// from every company it holds, whose score is taken again without it. The
+// tracker's tombstone is saved with the batch's trackers.
 func (m *Members) forget(partition int, id, kind, eventID string, at time.Time, b *memberBatch) {
 	m.mu.Lock()
 	trackers := m.parts[partition]
 	m.mu.Unlock()
-	t := trackers[id]
-	if t == nil {
-		return
+	if t := trackers[id]; t != nil {
+		delete(trackers, id)
+		delete(b.dirty, id)
+		b.gone = append(b.gone, id)
 	}
-	delete(trackers, id)
-	delete(b.dirty, id)
-	b.gone = append(b.gone, id)
-	for _, ch := range accounts.Forgets(t, id, kind, eventID, at) {
-		b.changes = append(b.changes, stream.Message(ch.To, accounts.AppendChange(nil, &ch)))
+	ch := accounts.Forget(id, kind, eventID, at)
+	b.changes = append(b.changes, stream.Record{Value: accounts.AppendChange(nil, &ch)})
+}
+
+// send writes a group's changes in order: a run of changes through the
+// partitioner (keyed by company), a run of deletions (no key) to every
+// partition of the company topic, one partition after the other. Each
+// write returns once acknowledged, so a company's partition gets a
+// contact's changes and deletions in the order they were made.
+func (m *Members) send(ctx context.Context, msgs []stream.Record) error {
+	for len(msgs) > 0 {
+		n := 0
+		for n < len(msgs) && len(msgs[n].Key) > 0 {
+			n++
+		}
+		if err := write(ctx, m.Changes, msgs[:n]); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+		for n = 0; n < len(msgs) && len(msgs[n].Key) == 0; n++ {
+		}
+		if n == 0 {
+			continue
+		}
+		if m.Partitions <= 0 {
+			return fmt.Errorf("%d contact deletions for the company topic, whose partition count is not known (Members.Partitions)", n)
+		}
+		for p := range m.Partitions {
+			if err := m.Changes.WritePartition(ctx, p, msgs[:n]...); err != nil {
+				return err
+			}
+		}
+		msgs = msgs[n:]
 	}
+	return nil
 }
 
 // encode marshals the trackers a batch changed, while the batch still

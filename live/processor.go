@@ -507,7 +507,7 @@ func (p *Processor) durable(ctx context.Context, c *stream.Claim, part *partitio
 			if p.cfg.Members == nil {
 				return nil
 			}
-			return write(ctx, p.cfg.Members.Changes, gather(group, func(pd *pending) []stream.Record { return pd.members.changes }))
+			return p.cfg.Members.send(ctx, gather(group, func(pd *pending) []stream.Record { return pd.members.changes }))
 		}},
 		{"members", func() error {
 			if p.cfg.Members == nil {

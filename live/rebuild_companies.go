@@ -18,7 +18,8 @@ import (
 // over every event, as the backtest's company lines): the member
 // changelog gets every contact's tracker, the company changelog every
 // company's aggregate, and a tombstone goes to every key of either that
-// the history no longer gives; with a company-scores topic, every
+// the history no longer gives (but the markers of contacts forgotten for
+// privacy); with a company-scores topic, every
 // company's message under the new rules. It refuses while the company group has
 // members. It returns how many trackers and companies it wrote.
 func rebuildCompanies(ctx context.Context, o RebuildOptions, e *scoring.Engine, open func() (io.ReadCloser, error)) (trackers, companies int, err error) {
@@ -122,7 +123,8 @@ func replaceTopic(ctx context.Context, brokers []string, topic string, msgs []st
 		}
 		var out []stream.Record
 		for k, live := range held {
-			if live && !keep[k] {
+			// An erased contact's marker stays (companies.go).
+			if live && !keep[k] && !IsMarker([]byte(k)) {
 				out = append(out, stream.Record{Key: []byte(k)})
 			}
 		}

@@ -137,7 +137,7 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 		Crossings: producers[out], DeadLetters: producers[topics[1]], States: producers[topics[2]], Log: zerolog.Nop()}
 	with := len(e.Rules.Companies) > 0
 	if with {
-		cfg.Members = &live.Members{Brokers: brokers, Changelog: topics[3], Changes: producers[topics[4]], States: producers[topics[3]]}
+		cfg.Members = &live.Members{Brokers: brokers, Changelog: topics[3], Changes: producers[topics[4]], States: producers[topics[3]], Partitions: parts}
 	}
 	type run struct{ group, topic string }
 	runs := []run{{"bench-accounts-scorer-" + tag, in}}
