@@ -504,7 +504,8 @@ func TestTombstoneLastInAGroup(t *testing.T) {
 }
 
 // A privacy deletion reaches the company models: the contact leaves every
-// company that holds a view of it (its company, and one it left), whose
+// company that holds a view of it (its company, and one it left, which its
+// member tracker, saved by an older scorer, does not list), whose
 // scores are taken again without it (the reference over the history
 // without the contact); the member tracker's and, for a company left with
 // no contact, the company state's latest record is a tombstone; no
@@ -582,6 +583,26 @@ func TestPrivacyDeletionLeavesNothingInCompanies(t *testing.T) {
 		}
 	}
 
+	// 9503's tracker as an older scorer saved it, listing no company it
+	// left: the deletion must reach acme all the same. Written while the
+	// scorer is stopped, and restored when it starts again.
+	stop()
+	tr, err := accounts.DecodeTracker(latest(t, fe.brokers, "states-members")["9503"])
+	if err != nil || !slices.Contains(tr.Reached(), "acme") {
+		t.Fatalf("9503's tracker %+v (%v) does not list acme, the company it left: the test would check nothing", tr, err)
+	}
+	tr.Sent = nil
+	if slices.Contains(tr.Reached(), "acme") {
+		t.Fatalf("9503's tracker without Sent still lists acme: %+v", tr)
+	}
+	if err := producer(t, fe.brokers, "states-members").WritePartition(ctx, stream.KeyPartition([]byte("9503"), partitions),
+		stream.Message("9503", accounts.AppendTracker(nil, &tr))); err != nil {
+		t.Fatal(err)
+	}
+	if v := latest(t, fe.brokers, "events-companies-state")["acme\x009503"]; v == nil {
+		t.Fatal("acme holds no view of 9503 before the deletion: the test would check nothing")
+	}
+	base, stop = fe.run(t)
 	fe.send(t, events.Event{ID: "webhook-9501", Type: TypePrivacyDeleted, ContactID: "9501", OccurredAt: fe.at.Add(5 * time.Minute)},
 		events.Event{ID: "webhook-9503", Type: TypePrivacyDeleted, ContactID: "9503", OccurredAt: fe.at.Add(5 * time.Minute)})
 	after := want("9501", "9503")
