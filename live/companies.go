@@ -55,10 +55,18 @@ type CompanyConfig struct {
 // durable first (crossings, then company_scores rows), then the
 // companies' state on its compacted changelog, then the offset: a crash
 // replays the batch from the saved state and re-announces its crossings
-// under the same ids. A contact's deletion (accounts.Change.Forget) drops
-// it from the company, whose score is taken again without it; after a
-// privacy deletion the rows of the company_scores it caused are erased,
-// and the rows and crossings of the change name no contact.
+// under the same ids.
+//
+// A contact's deletion (accounts.Forget: every company's, sent to every
+// partition) drops it from every company of the partition holding a view
+// of it (companyPart.holders), whose scores are taken again without it; a
+// batch applies its deletions before its other changes. After a privacy
+// deletion the rows of the company_scores it caused are erased, the rows
+// and crossings of the change name no contact, and a marker of the
+// contact, written to the changelog before the batch's effects, drops its
+// later changes and, after a restore, the views a failed batch did not
+// save without it: nothing published once the partition has read the
+// deletion names the contact.
 type CompanyAggregator struct {
 	cfg CompanyConfig
 	set atomic.Pointer[rules.Set]
@@ -96,7 +104,7 @@ type companyPart struct {
 
 // CompanyMetrics are the aggregator's series.
 type CompanyMetrics struct {
-	Changes   *prometheus.CounterVec // by outcome: applied, stale, malformed
+	Changes   *prometheus.CounterVec // by outcome: applied, forgotten, stale, suppressed, malformed
 	Crossings *prometheus.CounterVec // by model, threshold
 	Companies prometheus.Gauge
 }
@@ -105,7 +113,7 @@ type CompanyMetrics struct {
 func NewCompanyMetrics(reg prometheus.Registerer) *CompanyMetrics {
 	m := &CompanyMetrics{
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scorer_company_changes_total", Help: "Contact changes the company aggregator read, by outcome (applied, stale, malformed).",
+			Name: "scorer_company_changes_total", Help: "Contact changes the company aggregator read, by outcome (applied, forgotten, stale, suppressed, malformed).",
 		}, []string{"outcome"}),
 		Crossings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scorer_company_crossings_total", Help: "Company threshold crossings announced, by company model and threshold.",
@@ -163,7 +171,8 @@ func (a *CompanyAggregator) Assigned(ctx context.Context, c *stream.Claim) error
 // holds a view of (key: company NUL contact, value accounts.AppendMember)
 // and one of its standing in its models (key: company, value
 // accounts.AppendStanding): a batch writes the contacts it changed and the
-// companies whose scores moved, not whole companies.
+// companies whose scores moved, not whole companies. Beside them are the
+// markers of contacts forgotten for privacy (MarkerKey, forget.go).
 func memberKey(company, contact string) []byte {
 	k := make([]byte, 0, len(company)+1+len(contact))
 	return append(append(append(k, company...), 0), contact...)
@@ -280,9 +289,10 @@ func (a *CompanyAggregator) gauge() {
 	a.cfg.Metrics.Companies.Set(float64(n))
 }
 
-// Handle applies a batch of changes, then makes its effects durable in
-// order: crossings, company_scores rows, their erasure for privacy
-// deletions, the companies' state, the offset.
+// Handle applies a batch of changes, deletions first, then makes its
+// effects durable in order: the markers of the contacts it erases,
+// crossings, company-scores messages, company_scores rows, their erasure
+// for privacy deletions, the companies' state, the offset.
 func (a *CompanyAggregator) Handle(ctx context.Context, c *stream.Claim, msgs []stream.Record) error {
 	a.mu.Lock()
 	part := a.parts[c.Partition]
