@@ -475,3 +475,66 @@ func latest1(t *testing.T, brokers []string, topic string) map[string][]byte {
 	}
 	return out
 }
+
+// calls records a ChangesWriter's calls: "w" for Write, the partition for
+// WritePartition, with the keys written.
+type calls struct{ log []string }
+
+func (c *calls) Write(_ context.Context, msgs ...stream.Record) error {
+	c.add("w", msgs)
+	return nil
+}
+
+func (c *calls) WritePartition(_ context.Context, p int, msgs ...stream.Record) error {
+	c.add(fmt.Sprint(p), msgs)
+	return nil
+}
+
+func (c *calls) add(to string, msgs []stream.Record) {
+	var keys []string
+	for _, m := range msgs {
+		ch, err := accounts.DecodeChange(m.Value)
+		if err != nil {
+			keys = append(keys, "malformed")
+			continue
+		}
+		keys = append(keys, string(m.Key)+"/"+ch.ContactID)
+	}
+	c.log = append(c.log, to+":"+strings.Join(keys, ","))
+}
+
+// A contact's deletion goes to every partition of the company topic, with
+// no key, also for a contact whose member tracker is missing, in order
+// with the changes around it.
+func TestMemberDeletionsGoToEveryPartition(t *testing.T) {
+	var w calls
+	m := &Members{Changes: &w, Partitions: 3, parts: map[int]map[string]*accounts.Tracker{0: {"c1": {}}}}
+	var b memberBatch
+	ch := accounts.Change{To: "acme", Member: accounts.Member{ContactID: "c0", CompanyID: "acme", Seq: 1}}
+	b.changes = append(b.changes, stream.Message("acme", accounts.AppendChange(nil, &ch)))
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	m.forget(0, "c1", TypePrivacyDeleted, "del-c1", at, &b)
+	m.forget(0, "c2", TypeContactDeleted, "del-c2", at, &b) // no tracker
+	ch.To, ch.CompanyID = "globex", "globex"
+	b.changes = append(b.changes, stream.Message("globex", accounts.AppendChange(nil, &ch)))
+	if err := m.send(context.Background(), b.changes); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"w:acme/c0", "0:/c1,/c2", "1:/c1,/c2", "2:/c1,/c2", "w:globex/c0"}
+	if !reflect.DeepEqual(w.log, want) {
+		t.Errorf("writes %q, want %q", w.log, want)
+	}
+	if !reflect.DeepEqual(b.gone, []string{"c1"}) || m.parts[0]["c1"] != nil {
+		t.Errorf("tracker tombstones %v, trackers %v: want c1's dropped", b.gone, m.parts[0])
+	}
+	for _, msg := range b.changes[1:3] {
+		d, err := decodeChange(&msg)
+		if err != nil || d.To != "" || d.Forget == "" {
+			t.Errorf("deletion %+v: %v", d, err)
+		}
+	}
+	m.Partitions = 0
+	if err := m.send(context.Background(), b.changes); err == nil || !strings.Contains(err.Error(), "Partitions") {
+		t.Errorf("deletions with no partition count: %v", err)
+	}
+}
