@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/accounts"
+	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
@@ -91,11 +92,54 @@ func TestCompanyAggregatorEqualsReference(t *testing.T) {
 		order := append([]events.Event(nil), evs...)
 		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		order = append(order, order[:100]...) // replays
-		runAccounts(t, seed, set, engine, evs, order)
+		runAccounts(t, seed, set, engine, evs, order, nil)
 	}
 }
 
-func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engine, evs, order []events.Event) {
+// Deletions under crashes: the histories of
+// TestCompanyAggregatorEqualsReference with privacy deletions of some
+// contacts at random places in the order (their events after it, replays
+// included, are dropped) and a plain deletion at the end, every step of
+// both groups crashing at random. The final company scores equal
+// accounts.Companies over the events of the contacts kept; no company
+// state, company view or latest company-scores message names a deleted
+// contact (the company changelog keeps the markers of those erased).
+func TestCompanyAggregatorForgetsUnderCrashes(t *testing.T) {
+	set := accountSet(t)
+	engine, err := scoring.NewEngine(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range uint64(3) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		evs := accounts.History(r, 60, 12, 1500)
+		order := append([]events.Event(nil), evs...)
+		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		order = append(order, order[:100]...) // replays
+		gone := map[string]string{}
+		for _, c := range []string{"c001", "c007", "c013", "c042"} {
+			at := r.IntN(len(order))
+			del := events.Event{ID: "del-" + c, Type: TypePrivacyDeleted, ContactID: c, OccurredAt: evs[0].OccurredAt}
+			order = append(order[:at], append([]events.Event{del}, order[at:]...)...)
+			gone[c] = TypePrivacyDeleted
+		}
+		order = append(order, events.Event{ID: "del-c020", Type: TypeContactDeleted, ContactID: "c020",
+			OccurredAt: evs[0].OccurredAt.Add(1000 * time.Hour)})
+		gone["c020"] = TypeContactDeleted
+		var kept []events.Event
+		for _, ev := range evs {
+			if gone[ev.ContactID] == "" {
+				kept = append(kept, ev)
+			}
+		}
+		runAccounts(t, seed, set, engine, kept, order, gone)
+	}
+}
+
+// runAccounts runs order through the scorer and the company aggregator,
+// crashing, and holds the outcome to the reference over evs; gone are the
+// contacts order deletes (evs holds none of their events).
+func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engine, evs, order []events.Event, gone map[string]string) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +201,7 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 			Brokers: brokers, Changelog: "company-states",
 			Crossings: producer(t, brokers, "crossings"), States: producer(t, brokers, "company-states"),
 			Scores: producer(t, brokers, "company-scores"),
-			Log:    zerolog.Nop(), fault: crash("company_crossings", "company_score_messages", "company_state"),
+			Log:    zerolog.Nop(), fault: crash("company_markers", "company_crossings", "company_score_messages", "company_state"),
 		}, set)
 		aggMu.Lock()
 		agg = a
@@ -196,6 +240,15 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 		}
 	}
 
+	if len(gone) > 0 {
+		checkGone(t, brokers, gone, restored, agg)
+		if crashes == 0 {
+			t.Error("no crash injected")
+		}
+		t.Logf("seed %d: %d companies x models, %d changes received, %d crashes", seed, len(want), len(readTopic(t, brokers, "companies", partitions)), crashes)
+		return
+	}
+
 	// Crossings: the reference over what each company received, with
 	// the reference's content (score, cause, top members).
 	crossed := checkCompanyCrossings(t, set, brokers, "companies")
@@ -204,6 +257,74 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 		t.Error("no crash injected")
 	}
 	t.Logf("seed %d: %d companies x models, %d changes received, %d company crossings, %d crashes", seed, len(want), len(readTopic(t, brokers, "companies", partitions)), crossed, crashes)
+}
+
+// checkGone checks that nothing of the deleted contacts is left in the
+// aggregators, the company changelog and the company-scores topic's
+// latest messages, and that every erased contact has its marker.
+func checkGone(t *testing.T, brokers []string, gone map[string]string, aggs ...*CompanyAggregator) {
+	t.Helper()
+	for _, a := range aggs {
+		for _, part := range a.parts {
+			for id, agg := range part.aggs {
+				for c := range gone {
+					if agg.Contacts[c] != nil {
+						t.Errorf("company %s holds a view of deleted contact %s", id, c)
+					}
+				}
+			}
+			for c := range part.holders {
+				if gone[c] != "" {
+					t.Errorf("partition %d indexes deleted contact %s", part.id, c)
+				}
+			}
+		}
+	}
+	markers := map[string]int{}
+	states := map[[2]string][]byte{} // (partition, key): the latest value
+	for _, m := range readTopic(t, brokers, "company-states", partitions) {
+		states[[2]string{fmt.Sprint(m.Partition), string(m.Key)}] = m.Value
+	}
+	for pk, v := range states {
+		k := pk[1]
+		if v == nil {
+			continue
+		}
+		if IsMarker([]byte(k)) {
+			markers[k[len(markerPrefix):]]++
+			continue
+		}
+		_, contact, _ := strings.Cut(k, "\x00")
+		if gone[contact] != "" {
+			t.Errorf("company state %q of a deleted contact", k)
+		}
+	}
+	for c, kind := range gone {
+		if want := map[bool]int{true: partitions}[kind == TypePrivacyDeleted]; markers[c] != want {
+			t.Errorf("%s (%s): %d markers on the company changelog, want %d", c, kind, markers[c], want)
+		}
+	}
+	n := 0
+	for k, v := range latest(t, brokers, "company-scores") {
+		if v == nil {
+			continue
+		}
+		msg, _, err := companyscores.Decode([]byte(k), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msg.Models {
+			for _, c := range m.Top {
+				if gone[c.ContactID] != "" {
+					t.Errorf("company-scores of %s names deleted contact %s", k, c.ContactID)
+				}
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("no company-scores message")
+	}
 }
 
 // runGroup runs one consumer group, restarting it after each injected
