@@ -113,11 +113,12 @@ func Changes(m Member, left string, ev *events.Event) []Change {
 }
 
 // Forget is the change a deletion of the contact sends: one for every
-// company, whatever the contact's tracker lists (To is empty). The scorer
-// sends it to every partition of the company topic, and each company
-// aggregator drops the contact from every company it holds, so a company
-// the tracker does not know of (a tracker saved by an older scorer, or
-// lost) is reached too. kind is the deletion's event type
+// company, whatever the contact's tracker lists (To is empty; the scorer
+// sets the contact's current company, which an aggregator of an older
+// scorer takes it for). The scorer sends it to every partition of the
+// company topic, and each company aggregator drops the contact from every
+// company it holds, so a company the tracker does not know of (a tracker
+// saved by an older scorer, or lost) is reached too. kind is the deletion's event type
 // (contact_deleted or privacy_deleted); at its time. A privacy deletion
 // carries no event id (Cause).
 func Forget(contactID, kind, eventID string, at time.Time) Change {

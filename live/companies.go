@@ -623,8 +623,9 @@ func decodeChange(m *stream.Record) (accounts.Change, error) {
 	if err != nil {
 		return ch, fmt.Errorf("malformed change: %w", err)
 	}
-	// A deletion is every company's (To empty, no key); one from an older
-	// scorer names a company, and is every company's all the same.
+	// A deletion is every company's of the partition, whether it names
+	// one (the contact's current company, or an older scorer's deletion
+	// for one company) or none.
 	if ch.To == "" && ch.Forget == "" || ch.ContactID == "" || ch.Seq == 0 && ch.Forget == "" {
 		return ch, fmt.Errorf("change without to, contact_id or seq")
 	}

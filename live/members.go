@@ -53,8 +53,8 @@ type ChangesWriter interface {
 // memberBatch is what a batch did to members: the changes to send and the
 // trackers to save.
 type memberBatch struct {
-	// changes are in the order made; a deletion (every company's) has
-	// no key and goes to every partition (send).
+	// changes are in the order made; a deletion (every company's) goes
+	// to every partition (everyPartition, send).
 	changes []stream.Record
 	dirty   map[string]*accounts.Tracker
 	// gone are the contacts the batch forgot: their trackers' tombstones.
@@ -144,31 +144,39 @@ func (m *Members) forget(partition int, id, kind, eventID string, at time.Time, 
 	m.mu.Lock()
 	trackers := m.parts[partition]
 	m.mu.Unlock()
+	ch := accounts.Forget(id, kind, eventID, at)
 	if t := trackers[id]; t != nil {
 		delete(trackers, id)
 		delete(b.dirty, id)
 		b.gone = append(b.gone, id)
+		// For an aggregator of an older scorer (a rolling upgrade), which
+		// takes a deletion as its company's only: the contact's current
+		// company at least.
+		ch.To = t.Company.Value
 	}
-	ch := accounts.Forget(id, kind, eventID, at)
-	b.changes = append(b.changes, stream.Record{Value: accounts.AppendChange(nil, &ch)})
+	b.changes = append(b.changes, stream.Record{Key: []byte(ch.To), Value: accounts.AppendChange(nil, &ch), Partition: everyPartition})
 }
 
+// everyPartition marks, in a memberBatch's changes, a deletion to write to
+// every partition of the company topic (the partitioner never sees it).
+const everyPartition = -1
+
 // send writes a group's changes in order: a run of changes through the
-// partitioner (keyed by company), a run of deletions (no key) to every
-// partition of the company topic, one partition after the other. Each
+// partitioner (keyed by company), a run of deletions to every partition of
+// the company topic, one partition after the other. Each
 // write returns once acknowledged, so a company's partition gets a
 // contact's changes and deletions in the order they were made.
 func (m *Members) send(ctx context.Context, msgs []stream.Record) error {
 	for len(msgs) > 0 {
 		n := 0
-		for n < len(msgs) && len(msgs[n].Key) > 0 {
+		for n < len(msgs) && msgs[n].Partition != everyPartition {
 			n++
 		}
 		if err := write(ctx, m.Changes, msgs[:n]); err != nil {
 			return err
 		}
 		msgs = msgs[n:]
-		for n = 0; n < len(msgs) && len(msgs[n].Key) == 0; n++ {
+		for n = 0; n < len(msgs) && msgs[n].Partition == everyPartition; n++ {
 		}
 		if n == 0 {
 			continue
