@@ -25,7 +25,8 @@ import (
 // rescore --apply with company models: after a change to the contact
 // model a company model rolls up, the rebuilt member trackers and company states make
 // a scorer started with the new rules answer the reference under them at
-// once, for every company, without any new event.
+// once, for every company, without any new event; the markers of contacts
+// forgotten for privacy stay on the company changelog.
 func TestRebuildCompaniesFromHistory(t *testing.T) {
 	dsn := analyticstest.DSN(t, "sb_companies")
 	e := setup(t, 80)
@@ -84,9 +85,18 @@ func TestRebuildCompaniesFromHistory(t *testing.T) {
 	defer store.Close()
 	history := historyFile(t, ctx, store)
 	open := func() (io.ReadCloser, error) { return os.Open(history) }
+	// A marker of a contact forgotten for privacy on the company
+	// changelog (companies.go) outlives the rebuild.
+	erased := markerMessage("erased-1", marker{At: time.Now().UnixNano(), Kind: privacy})
+	if err := producer(t, e.brokers, "events-companies-state").WritePartition(ctx, 1, erased); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Rebuild(ctx, RebuildOptions{Brokers: e.brokers, EventsTopic: "events", Changelog: "states", Group: "scorer",
 		CompanyScoresTopic: "company-scores"}, next, open); err != nil {
 		t.Fatal(err)
+	}
+	if v := latest(t, e.brokers, "events-companies-state")[string(erased.Key)]; v == nil {
+		t.Error("the rebuild dropped the marker of a contact forgotten for privacy from the company changelog")
 	}
 	// The company-scores topic says the new scores before any scorer runs.
 	published := latest(t, e.brokers, "company-scores")
