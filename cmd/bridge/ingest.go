@@ -20,6 +20,8 @@ import (
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/ingest"
+	"github.com/scorebridge/scorebridge/internal/cli"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/stream"
 )
 
@@ -34,16 +36,12 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 	dlq := fs.String("dlq-topic", envOr("INGEST_DLQ_TOPIC", "hubspot-webhooks-dlq"), "webhook items that cannot be events (env INGEST_DLQ_TOPIC)")
 	secretFile := fs.String("secret-file", envOr("HUBSPOT_CLIENT_SECRET_FILE", ""), "file holding the app's client secret; else HUBSPOT_CLIENT_SECRET")
 	config := fs.String("config", envOr("BRIDGE_CONFIG", ""), "bridge configuration: its writeback properties are not ingested (loop guard); its hubspot section is where the email poller reads")
-	emailPollS := fs.String("email-poll", envOr("INGEST_EMAIL_POLL", "0"), "poll HubSpot's email events this often (env INGEST_EMAIL_POLL, e.g. 1m); 0: no poller. Needs --config and --state-dir")
+	emailPoll := cli.Duration(fs, "email-poll", "INGEST_EMAIL_POLL", 0, "poll HubSpot's email events this often (env INGEST_EMAIL_POLL, e.g. 1m); 0: no poller. Needs --config and --state-dir")
 	emailSince := fs.String("email-since", envOr("INGEST_EMAIL_SINCE", "24h"), "without a stored cursor, the first poll starts here: an RFC 3339 time or a duration ago (env INGEST_EMAIL_SINCE)")
 	emailRate := fs.Int("email-rate", 10, "the poller's requests per 10 s, out of the portal's budget it shares with bridge run")
 	stateDir := fs.String("state-dir", envOr("INGEST_STATE_DIR", ""), "directory of the email poller's cursor (email-events-cursor.json) (env INGEST_STATE_DIR)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
-	}
-	emailPoll, err := time.ParseDuration(*emailPollS)
-	if err != nil || emailPoll < 0 {
-		return fmt.Errorf("--email-poll (env INGEST_EMAIL_POLL) %q: want a duration such as 1m, or 0 for no poller", *emailPollS)
 	}
 	secret, err := clientSecret(*secretFile)
 	if err != nil {
@@ -62,13 +60,13 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 		if cfg.Writeback != nil {
 			h.Owned = cfg.Writeback.Owns
 		}
-		if emailPoll > 0 {
+		if *emailPoll > 0 {
 			if poller, err = emailPoller(cfg, *emailSince, *emailRate, *stateDir); err != nil {
 				return err
 			}
-			poller.Interval, poller.Log, poller.Metrics = emailPoll, log.With().Str("source", "email").Logger(), metrics
+			poller.Interval, poller.Log, poller.Metrics = *emailPoll, log.With().Str("source", "email").Logger(), metrics
 		}
-	} else if emailPoll > 0 {
+	} else if *emailPoll > 0 {
 		return errors.New("--email-poll needs --config (its hubspot section: base_url and token_file or HUBSPOT_TOKEN)")
 	}
 	bs := splitList(*brokers)
@@ -104,7 +102,7 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("topic", *topic).Dur("email_poll", emailPoll).Msg("ingest running")
+	log.Info().Str("addr", ln.Addr().String()).Str("topic", *topic).Dur("email_poll", *emailPoll).Msg("ingest running")
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -156,14 +154,15 @@ func emailPoller(cfg *enrollment.Config, since string, rate int, stateDir string
 	return &ingest.EmailPoller{Client: client, Since: start, Cursor: ingest.CursorFile{Path: filepath.Join(stateDir, "email-events-cursor.json")}}, nil
 }
 
-// sinceTime reads an RFC 3339 time or a duration before now.
+// sinceTime reads a time (dialect.ParseTime: RFC 3339 or a date) or a
+// duration before now in the dialect's syntax (24h, 7d, 1w).
 func sinceTime(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, err := dialect.ParseTime(s); err == nil && !t.IsZero() {
 		return t, nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("--email-since %q: want an RFC 3339 time or a duration ago such as 24h", s)
+	d, err := dialect.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--email-since %q: want an RFC 3339 time, a date, or a duration ago such as 24h or 7d", s)
 	}
 	return now.Add(-d), nil
 }

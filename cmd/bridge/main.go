@@ -34,7 +34,11 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int { return commands.Main(args, stdout, stderr) }
 
-func flags(name string, stderr io.Writer) *flag.FlagSet { return cli.Flags("bridge", name, stderr) }
+// newFlagSet makes every command's flag set; a test wraps it to see them
+// all (TestDurationFlagsSpeakTheDialect).
+var newFlagSet = cli.Flags
+
+func flags(name string, stderr io.Writer) *flag.FlagSet { return newFlagSet("bridge", name, stderr) }
 
 func splitList(s string) []string {
 	var out []string

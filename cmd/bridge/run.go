@@ -11,6 +11,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/internal/bearer"
+	"github.com/scorebridge/scorebridge/internal/cli"
 )
 
 // cmdRun maps `bridge run`'s flags and environment to bridge.Options and
@@ -30,10 +31,10 @@ func cmdRun(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&o.Config, "config", envOr("BRIDGE_CONFIG", ""), "bridge configuration, YAML (env BRIDGE_CONFIG)")
 	fs.StringVar(&o.StateDir, "state-dir", envOr("BRIDGE_STATE_DIR", "bridge-state"), "directory of the durable state bridge.db (env BRIDGE_STATE_DIR)")
 	fs.IntVar(&o.Workers, "workers", 32, "crossings decided at once (a worker may wait on a sender's lock)")
-	fs.DurationVar(&o.Tick, "tick", 2*time.Second, "period of held releases, workflow-exit retries and the audit flush")
-	fs.DurationVar(&o.Grace, "grace", 5*time.Second, "on SIGTERM, how long calls in flight may finish")
-	fs.DurationVar(&o.Retain, "retain", 30*24*time.Hour, "how long final decisions are remembered for de-duplication (and kept in the local audit)")
-	if err := fs.Parse(args); err != nil {
+	cli.DurationVar(fs, &o.Tick, "tick", "", 2*time.Second, "period of held releases, workflow-exit retries and the audit flush (e.g. 500ms, 2s)")
+	cli.DurationVar(fs, &o.Grace, "grace", "", 5*time.Second, "on SIGTERM, how long calls in flight may finish")
+	cli.DurationVar(fs, &o.Retain, "retain", "", 30*24*time.Hour, "how long final decisions are remembered for de-duplication (and kept in the local audit), e.g. 30d or 4w")
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.Config == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/internal/demo"
 )
 
@@ -33,7 +34,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	scorerURL := fs.String("scorer", "http://127.0.0.1:8080", "scorer run's HTTP base URL")
 	bridgeURL := fs.String("bridge", "http://127.0.0.1:8081", "bridge run's HTTP base URL")
 	events := fs.String("events", "", "the JSONL history the demo produced")
-	timeout := fs.Duration("timeout", 5*time.Minute, "watch: give up after this long")
+	timeout := cli.Duration(fs, "timeout", "", 5*time.Minute, "watch: give up after this long")
 	config := fs.String("config", "testdata/demo/sandbox.yaml", "sandbox: the sandbox configuration without contacts")
 	bridgeConfig := fs.String("bridge-config", "testdata/demo/bridge.yaml", "summary: the bridge's configuration, which the notes on decisions quote")
 	example := fs.String("example-out", "", "summary: write the id of a contact enrolled in a sequence to this file")

@@ -28,7 +28,7 @@ func forgetCmd(args []string, stdout, stderr io.Writer) error {
 	eventsTopic := fs.String("events-topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic the scorer reads (env EVENTS_TOPIC)")
 	changelog := fs.String("changelog-topic", envOr("SCORER_CHANGELOG_TOPIC", ""), "the scorer's changelog (env SCORER_CHANGELOG_TOPIC; default EVENTS-TOPIC-scorer-state)")
 	ch := fs.String("clickhouse", envOr("CLICKHOUSE_DSN", ""), "ClickHouse DSN (env CLICKHOUSE_DSN): erase the contacts' rows now and report what is left; empty: the scorer's erasure only")
-	wait := fs.Duration("wait", 2*time.Minute, "wait this long for the running scorer to apply the deletion; 0: do not wait")
+	wait := cli.Duration(fs, "wait", "", 2*time.Minute, "wait this long for the running scorer to apply the deletion; 0: do not wait")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

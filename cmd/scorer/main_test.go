@@ -243,11 +243,12 @@ func TestRescoreFromClickHouse(t *testing.T) {
 }
 
 // --accept-ahead 0 is refused at start, naming the flag, rather than
-// silently meaning the default 24h; so is a negative duration.
+// silently meaning the default 24h; so is a negative duration (the flag
+// package names it with one dash).
 func TestRunRefusesAcceptAheadZero(t *testing.T) {
 	for _, v := range []string{"0", "0s", "-1m"} {
 		_, errOut, code := scorer(t, "", "run", "--rules", rulesDir, "--brokers", "127.0.0.1:1", "--http", "127.0.0.1:0", "--accept-ahead", v)
-		if code == 0 || !strings.Contains(errOut, "--accept-ahead") {
+		if code == 0 || !strings.Contains(errOut, "-accept-ahead") {
 			t.Errorf("--accept-ahead %s: exit %d, stderr %q: want it refused, naming the flag", v, code, errOut)
 		}
 	}

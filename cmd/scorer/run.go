@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/internal/cli"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/live"
 )
 
@@ -58,8 +59,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	stateDir := fs.String("state-dir", envOr("SCORER_STATE_DIR", ""), "directory for local state snapshots (fast restarts); empty: restore from the changelog")
 	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", live.DefaultNotBefore.Format(time.DateOnly)),
 		"earliest occurred_at accepted, a date or an RFC 3339 time (env SCORER_ACCEPT_SINCE); earlier events are dead-lettered")
-	acceptAhead := fs.String("accept-ahead", envOr("SCORER_ACCEPT_AHEAD", "24h"),
-		"how far after the scorer's clock an occurred_at is accepted, more than 0 (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
+	ahead := cli.Duration(fs, "accept-ahead", "SCORER_ACCEPT_AHEAD", 24*time.Hour,
+		"how far after the scorer's clock an occurred_at is accepted, more than 0, e.g. 1m, 24h or 1d (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
 	logFormat := fs.String("log-format", "json", "json or console")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.Parse(fs, args); err != nil {
@@ -72,23 +73,17 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			return errors.New("--rules is required (or SCORER_RULES): a rule file or a directory of *.yaml")
 		}
 	}
-	since, err := time.Parse(time.RFC3339, *acceptSince)
-	if err != nil {
-		if since, err = time.Parse(time.DateOnly, *acceptSince); err != nil {
-			return fmt.Errorf("--accept-since %q: want a date (2000-01-01) or an RFC 3339 time", *acceptSince)
-		}
+	since, err := dialect.ParseTime(*acceptSince)
+	if err != nil || since.IsZero() {
+		return fmt.Errorf("--accept-since %q: want a date (2000-01-01) or an RFC 3339 time", *acceptSince)
 	}
-	ahead, err := time.ParseDuration(*acceptAhead)
-	if err != nil {
-		return fmt.Errorf("--accept-ahead %q: want a duration such as 24h: %w", *acceptAhead, err)
-	}
-	if ahead == 0 {
+	if *ahead == 0 {
 		// Refused rather than taken literally: producers' clocks run a
 		// little ahead of the scorer's, and 0 would dead-letter live events
 		// at random. Nor does it fall back to the default silently.
-		return fmt.Errorf("--accept-ahead %q: must be more than 0 (events stamped even a moment after the scorer's clock would be dead-lettered); give the clock skew you tolerate, e.g. 1m, or leave the default 24h", *acceptAhead)
+		return errors.New("--accept-ahead 0: must be more than 0 (events stamped even a moment after the scorer's clock would be dead-lettered); give the clock skew you tolerate, e.g. 1m, or leave the default 24h")
 	}
-	accept := live.TimeWindow{NotBefore: since.UTC(), MaxAhead: ahead}
+	accept := live.TimeWindow{NotBefore: since.UTC(), MaxAhead: *ahead}
 	if err := accept.Validate(); err != nil {
 		return fmt.Errorf("--accept-since/--accept-ahead: %w", err)
 	}

@@ -54,7 +54,7 @@ func stateLatest[M any](args []string, stdout, stderr io.Writer, t latestTopic[M
 	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr(t.env, t.what), fmt.Sprintf("the %s topic (env %s)", t.what, t.env))
 	history := fs.String("events", "", "a JSONL history: check the topic against its backtest")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	timeout := cli.Duration(fs, "timeout", "", 2*time.Minute, "give up after this long")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

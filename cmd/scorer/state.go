@@ -63,7 +63,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	crossTopic := fs.String("crossings-topic", "", "also read this crossings topic and fill in each line's crossings")
 	history := fs.String("events", "", "with --crossings-topic: a JSONL history; check the topic holds exactly the crossing ids the rules give on it")
 	companiesTopic := fs.String("companies-topic", "", "with --crossings-topic and company models: the scorer's company topic; check the company crossings are the reference's over the changes it holds")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	timeout := cli.Duration(fs, "timeout", "", 2*time.Minute, "give up after this long")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func stateLag(args []string, stdout, stderr io.Writer) error {
 	brokers := cli.Brokers(fs, "Kafka brokers (env KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("EVENTS_TOPIC", "engagement-events"), "events topic (env EVENTS_TOPIC)")
 	group := fs.String("group", envOr("SCORER_GROUP", "scorer"), "consumer group")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	timeout := cli.Duration(fs, "timeout", "", 30*time.Second, "give up after this long")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

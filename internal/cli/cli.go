@@ -12,6 +12,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // Command is one subcommand.
@@ -87,14 +90,67 @@ func Flags(program, name string, stderr io.Writer) *flag.FlagSet {
 
 // Parse parses args into fs and refuses any argument left after the
 // flags: a command that takes none says so rather than ignore a typo.
+// A duration flag's environment default that does not parse is an error
+// here, unless the command line gave the flag.
 func Parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return nil
+}
+
+// ParseFlags is fs.Parse, then the check of environment defaults that
+// Parse makes, for a command that takes arguments after its flags.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if d, ok := f.Value.(*envDuration); ok && d.err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", f.Name, d.err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Duration defines a duration flag in the configuration dialect's syntax
+// (dialect.ParseDuration: 500ms, 90s, 5m, 24h, 7d, 1w; "0" for zero), the
+// syntax of rule files and the bridge configuration. flag.Duration would
+// refuse 7d. With env not empty, that environment variable, when set,
+// gives the default in the same syntax.
+func Duration(fs *flag.FlagSet, name, env string, def time.Duration, usage string) *time.Duration {
+	p := new(time.Duration)
+	DurationVar(fs, p, name, env, def, usage)
+	return p
+}
+
+// DurationVar is Duration storing into p.
+func DurationVar(fs *flag.FlagSet, p *time.Duration, name, env string, def time.Duration, usage string) {
+	*p = def
+	v := &envDuration{DurationValue: (*dialect.DurationValue)(p)}
+	if s, ok := os.LookupEnv(env); ok && env != "" && s != "" {
+		if err := v.DurationValue.Set(s); err != nil {
+			*p = def
+			v.err = fmt.Errorf("env %s: %w", env, err)
+		}
+	}
+	fs.Var(v, name, usage)
+}
+
+// envDuration is a dialect duration flag that remembers a bad default
+// from the environment until the command line sets the flag.
+type envDuration struct {
+	*dialect.DurationValue
+	err error
+}
+
+func (v *envDuration) Set(s string) error {
+	v.err = nil
+	return v.DurationValue.Set(s)
 }
 
 // Brokers adds the --brokers flag of the commands that reach Kafka: a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(t *testing.T) {
@@ -92,5 +93,29 @@ func TestBrokers(t *testing.T) {
 		if got := strings.Join(brokers(), "|"); got != c.want {
 			t.Errorf("env %q args %v: brokers %q, want %q", c.env, c.args, got, c.want)
 		}
+	}
+}
+
+// A duration flag's environment default is in the dialect too; a bad one
+// is an error naming the variable, unless the command line sets the flag.
+func TestDurationFromEnv(t *testing.T) {
+	parse := func(env string, args ...string) (time.Duration, error) {
+		t.Setenv("TEST_AHEAD", env)
+		fs := Flags("prog", "run", io.Discard)
+		d := Duration(fs, "ahead", "TEST_AHEAD", 24*time.Hour, "")
+		err := Parse(fs, args)
+		return *d, err
+	}
+	if d, err := parse("1w"); err != nil || d != 7*24*time.Hour {
+		t.Errorf("env 1w: %v, %v", d, err)
+	}
+	if d, err := parse(""); err != nil || d != 24*time.Hour {
+		t.Errorf("env empty: %v, %v; want the default", d, err)
+	}
+	if _, err := parse("1h30m"); err == nil || !strings.Contains(err.Error(), "TEST_AHEAD") || !strings.Contains(err.Error(), "--ahead") {
+		t.Errorf("env 1h30m: %v; want an error naming the variable and the flag", err)
+	}
+	if d, err := parse("1h30m", "--ahead", "7d"); err != nil || d != 7*24*time.Hour {
+		t.Errorf("bad env, flag 7d: %v, %v", d, err)
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // Usage runs a command's -h and returns its flags' defaults by name.
@@ -123,7 +124,10 @@ func Check(t *testing.T, rows []DocRow, usage Usage, indirect map[string]bool, s
 				t.Errorf("%s: $%s in a row of several flags", r.Where, env)
 				continue
 			}
-			const sentinel = "from-env-7c1"
+			sentinel := "from-env-7c1"
+			if _, err := dialect.ParseDuration(flags[r.Flags[0]]); err == nil {
+				sentinel = "13w" // a duration flag keeps its default for anything else
+			}
 			t.Setenv(env, sentinel)
 			got := usage(t)[r.Flags[0]]
 			os.Unsetenv(env)
@@ -138,7 +142,7 @@ func sameDefault(code, doc string) bool {
 	if code == doc {
 		return true
 	}
-	a, errA := time.ParseDuration(code)
-	b, errB := time.ParseDuration(doc)
+	a, errA := dialect.ParseDuration(code)
+	b, errB := dialect.ParseDuration(doc)
 	return errA == nil && errB == nil && a == b
 }
