@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -204,10 +205,13 @@ func (p *Producer) WritePartition(ctx context.Context, partition int, msgs ...Re
 
 func (p *Producer) produce(ctx context.Context, partition int, msgs []Record) error {
 	const attempts = 10
+	// 100 ms doubling to 1 s: a leader election takes about that long.
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0))
 	var err error
 	for attempt := 0; attempt < attempts; attempt++ {
 		if attempt > 0 {
-			delay := min(time.Second, 100*time.Millisecond<<(attempt-1))
+			delay := b.NextBackOff()
 			select {
 			case <-time.After(delay):
 			case <-ctx.Done():

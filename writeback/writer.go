@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/companyscores"
@@ -454,19 +455,20 @@ func Permanent(err error) bool {
 // EnsureUntil is EnsureProperties, tried again with backoff while it fails
 // for a passing reason (429, 5xx, the network), until ctx ends.
 func (w *Writer) EnsureUntil(ctx context.Context, models []string) error {
-	wait := time.Second
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second),
+		backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
 	for {
 		err := w.EnsureProperties(ctx, models)
 		if err == nil || Permanent(err) || ctx.Err() != nil {
 			return err
 		}
+		wait := b.NextBackOff()
 		w.o.Log.Warn().Err(err).Dur("retry_in", wait).Msg("write-back: could not check the properties; retrying")
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return err
 		}
-		wait = min(2*wait, 30*time.Second)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/scorebridge/scorebridge/hubspot"
 )
 
@@ -151,6 +152,9 @@ func (s *Sandbox) sendWebhooks(evs ...hubspot.WebhookEvent) {
 	a.inFlight.Add(1)
 	go func() {
 		defer a.inFlight.Done()
+		// As HubSpot does, on a schedule of its own: 100 ms doubling.
+		b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+			backoff.WithRandomizationFactor(0), backoff.WithMaxElapsedTime(0))
 		for attempt := 0; attempt < 4; attempt++ {
 			for i := range evs {
 				evs[i].AttemptNumber = attempt
@@ -167,7 +171,7 @@ func (s *Sandbox) sendWebhooks(evs ...hubspot.WebhookEvent) {
 			if ok {
 				return
 			}
-			time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+			time.Sleep(b.NextBackOff())
 		}
 		a.mu.Lock()
 		a.failed++
