@@ -39,10 +39,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 	}
 	if unit == 0 {
-		if s == "" || strings.Trim(s, "0123456789") == "" {
+		rest := strings.TrimLeft(s, "+-0123456789.")
+		if rest == "" || rest == s {
 			return 0, fmt.Errorf("duration %q: want an integer and a unit (ms, s, m, h, d, w), e.g. 30d", s)
 		}
-		return 0, fmt.Errorf("duration %q: unknown unit %q (use ms, s, m, h, d or w)", s, strings.TrimLeft(s, "+-0123456789. "))
+		return 0, fmt.Errorf("duration %q: unknown unit %q (use ms, s, m, h, d or w)", s, rest)
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n <= 0 || num[0] == '+' {
