@@ -1,7 +1,6 @@
 package enrollment
 
 import (
-	"slices"
 	"time"
 
 	"github.com/scorebridge/scorebridge/events"
@@ -28,37 +27,40 @@ const (
 	KindWorkflowUnenrolled Kind = "workflow_unenrolled"
 )
 
-// Reasons used with the kinds above.
-const (
-	ReasonLifecycleStage  = "lifecycle_stage"
-	ReasonEmailDomain     = "email_domain"
-	ReasonContactList     = "contact_list"
-	ReasonCompanyList     = "company_list"
-	ReasonCompanyActive   = "company_active"       // excluded: another contact of the company is in a sequence
-	ReasonConflictingSeq  = "conflicting_sequence" // excluded: workflow blocked by an active sequence of the same theme
-	ReasonQuota           = "quota"
-	ReasonBusinessHours   = "business_hours"
-	ReasonSinkUnavailable = "sink_unavailable"
-	ReasonHoldExpired     = "hold_expired"
-	ReasonNoEmail         = "no_email"
-	ReasonLedger          = "ledger" // already_enrolled: known from the bridge's ledger
-	ReasonStatus          = "status" // already_enrolled: confirmed by the sink's status call
-	ReasonUnenroll        = "unenroll"
+// Reasons used with the kinds above, each declared once, here, through
+// reason: that fills the table the bridge_decisions_total reason label is
+// derived from, so a new reason has its own label and cannot fall into
+// "remote" by accident. Any other reason (failed:<HubSpot's message>) is
+// labelled "remote".
+var (
+	ReasonLifecycleStage  = reason("lifecycle_stage")
+	ReasonEmailDomain     = reason("email_domain")
+	ReasonContactList     = reason("contact_list")
+	ReasonCompanyList     = reason("company_list")
+	ReasonCompanyActive   = reason("company_active")       // excluded: another contact of the company is in a sequence
+	ReasonConflictingSeq  = reason("conflicting_sequence") // excluded: workflow blocked by an active sequence of the same theme
+	ReasonQuota           = reason("quota")
+	ReasonBusinessHours   = reason("business_hours")
+	ReasonSinkUnavailable = reason("sink_unavailable")
+	ReasonHoldExpired     = reason("hold_expired")
+	ReasonNoEmail         = reason("no_email")
+	ReasonLedger          = reason("ledger") // already_enrolled: known from the bridge's ledger
+	ReasonStatus          = reason("status") // already_enrolled: confirmed by the sink's status call
+	ReasonUnenroll        = reason("unenroll")
 )
 
-// reasons declares every reason the bridge gives itself, once; the
-// bridge_decisions_total reason label takes these values, and any other
-// reason (failed:<HubSpot's message>) is counted as "remote". A test
-// checks that every Reason constant is here.
-var reasons = []string{
-	"", ReasonLifecycleStage, ReasonEmailDomain, ReasonContactList, ReasonCompanyList, ReasonCompanyActive,
-	ReasonConflictingSeq, ReasonQuota, ReasonBusinessHours, ReasonSinkUnavailable, ReasonHoldExpired,
-	ReasonNoEmail, ReasonLedger, ReasonStatus, ReasonUnenroll,
+// reasons is the table of the bridge's own reasons ("" for none).
+var reasons = map[string]bool{"": true}
+
+// reason declares a reason of the bridge's own.
+func reason(name string) string {
+	reasons[name] = true
+	return name
 }
 
 // reasonLabel is the metrics label of a reason.
 func reasonLabel(reason string) string {
-	if slices.Contains(reasons, reason) {
+	if reasons[reason] {
 		return reason
 	}
 	return "remote" // HubSpot's message: unbounded, kept out of labels

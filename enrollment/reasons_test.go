@@ -4,46 +4,67 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"slices"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// Every Reason constant of the package is in the reasons table, so its
-// metrics label is its own and never "remote" by accident.
+// Every Reason of the package is declared through reason(), in the one
+// table the metrics label derives from: none is a bare string that would
+// be labelled "remote".
 func TestEveryReasonIsDeclared(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "decision.go", nil, 0)
+	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	fset := token.NewFileSet()
 	n := 0
-	ast.Inspect(f, func(node ast.Node) bool {
-		vs, ok := node.(*ast.ValueSpec)
-		if !ok {
-			return true
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
 		}
-		for i, name := range vs.Names {
-			if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
-				continue
-			}
-			lit, ok := vs.Values[i].(*ast.BasicLit)
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			vs, ok := node.(*ast.ValueSpec)
 			if !ok {
-				continue
+				return true
 			}
-			v, _ := strconv.Unquote(lit.Value)
-			n++
-			if !slices.Contains(reasons, v) || reasonLabel(v) != v {
-				t.Errorf("%s = %q is not in the reasons table", name.Name, v)
+			for i, id := range vs.Names {
+				if !strings.HasPrefix(id.Name, "Reason") {
+					continue
+				}
+				n++
+				declared := false
+				if call, ok := valueAt(vs, i).(*ast.CallExpr); ok {
+					fn, _ := call.Fun.(*ast.Ident)
+					declared = fn != nil && fn.Name == "reason"
+				}
+				if !declared {
+					t.Errorf("%s: %s is not declared through reason(): its label would be %q", fset.Position(id.Pos()), id.Name, "remote")
+				}
 			}
-		}
-		return true
-	})
+			return true
+		})
+	}
 	if n < 10 {
-		t.Fatalf("found %d Reason constants; the parse missed them", n)
+		t.Fatalf("found %d Reason declarations; the parse missed them", n)
+	}
+	for _, r := range []string{ReasonQuota, ReasonUnenroll, ReasonStatus, ""} {
+		if reasonLabel(r) != r {
+			t.Errorf("reasonLabel(%q) = %q", r, reasonLabel(r))
+		}
 	}
 	if reasonLabel("Sequence 9001 not found") != "remote" {
 		t.Error("a remote message must be labelled remote")
 	}
+}
+
+func valueAt(vs *ast.ValueSpec, i int) ast.Expr {
+	if i < len(vs.Values) {
+		return vs.Values[i]
+	}
+	return nil
 }
