@@ -54,22 +54,10 @@ func (s *SendStage) unavailable(a *Attempt, what string, err error) *Decision {
 func (s *SendStage) checker() StatusChecker { return StatusChecker{Sink: s.Sink, Retry: s.Retry} }
 
 func (s *SendStage) sequence(ctx context.Context, a *Attempt) (*Decision, error) {
+	// An earlier run's call was settled by the Resume stage, the one
+	// that verifies it; this stage verifies only its own calls.
 	c := a.Crossing
 	target := a.Route.SequenceID
-	if !a.settled {
-		// Resume did not run (a direct call): settle an earlier run's call.
-		prior, ok, err := s.Ledger.Intent(c.CrossingID)
-		if err != nil {
-			return nil, err
-		}
-		if ok && prior.MayHaveEnrolled() {
-			a.maybeEnrolled = true
-			if d, done := s.settle(ctx, a, "resumed: "); done {
-				return d, nil
-			}
-		}
-		a.settled = true
-	}
 	intent := Intent{Crossing: c, Target: a.Route.Target(), OwnerID: a.Sender.OwnerID,
 		UserID: a.Sender.UserID, At: a.Now, Sends: a.Schedule}
 	// The intent is on disk before the request leaves. A hooked sink

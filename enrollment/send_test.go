@@ -73,10 +73,12 @@ func TestSendSequence(t *testing.T) {
 				}
 			}
 			var slept []time.Duration
-			s := &SendStage{Config: cfg, Ledger: store, Sink: sink,
-				Retry: Retry{Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}}
+			retry := Retry{Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+			s := &SendStage{Config: cfg, Ledger: store, Sink: sink, Retry: retry}
+			// An earlier run's call is Resume's to settle, as in the pipeline.
+			stages := MultiStage{&ResumeStage{Config: cfg, Ledger: store, Sink: sink, Retry: retry, Sequences: NewSequenceCache(sink)}, s}
 			a := routed(t, cfg, c, t0)
-			d, err := s.Exec(context.Background(), a)
+			d, err := stages.Exec(context.Background(), a)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,5 +273,28 @@ func TestClassify(t *testing.T) {
 	}
 	if ClassifyStatus(400, true) != AlreadyEnrolled {
 		t.Errorf("already enrolled 400 not recognised")
+	}
+}
+
+// An earlier run's call is verified once, by Resume, even when the sink
+// cannot report enrollments (a webhook): Send does not ask again.
+func TestPriorCallVerifiedOnce(t *testing.T) {
+	cfg := testCfg(t)
+	store := openStore(t, t.TempDir())
+	sink := newFakeSink()
+	sink.statusErr = ErrStatusUnknown
+	c := crossing("a")
+	if err := store.PutIntent(Intent{Crossing: c, Target: Target{TargetSequence, "9001"}, At: t0.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Pipeline(cfg, store, sink, Retry{Sleep: noSleep}).Exec(context.Background(), &Attempt{Crossing: c, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(d); got != "enrolled" || sink.enrollCalls != 1 {
+		t.Fatalf("got %s after %d enroll calls, want enrolled after 1", got, sink.enrollCalls)
+	}
+	if sink.statusCalls != 1 {
+		t.Errorf("%d status calls for one earlier call, want 1", sink.statusCalls)
 	}
 }
