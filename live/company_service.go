@@ -46,20 +46,31 @@ func newCompanyTopics(ctx context.Context, o *Options, parts int) (*companyServi
 	if err := stream.EnsureTopics(ctx, o.Brokers, topics...); err != nil {
 		return nil, err
 	}
-	for _, t := range []string{c.members} {
-		if n, err := stream.Partitions(ctx, o.Brokers, t); err != nil || n != parts {
-			return nil, fmt.Errorf("%s has %d partitions, the events topic %d: members would not follow their events (%v)", t, n, parts, err)
-		}
+	if err := samePartitions(ctx, o.Brokers, c.members, parts, "the events topic", "members would not follow their events"); err != nil {
+		return nil, err
 	}
 	cp, err := stream.Partitions(ctx, o.Brokers, c.topic)
 	if err != nil {
 		return nil, err
 	}
 	c.partitions = cp
-	if n, err := stream.Partitions(ctx, o.Brokers, c.changelog); err != nil || n != cp {
-		return nil, fmt.Errorf("%s has %d partitions, %s %d: company state would not follow its changes (%v)", c.changelog, n, c.topic, cp, err)
+	if err := samePartitions(ctx, o.Brokers, c.changelog, cp, c.topic, "company state would not follow its changes"); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// samePartitions checks that topic has want partitions, as other (named
+// for the message) has, and says why it matters when not.
+func samePartitions(ctx context.Context, brokers []string, topic string, want int, other, why string) error {
+	n, err := stream.Partitions(ctx, brokers, topic)
+	if err != nil {
+		return fmt.Errorf("%s: partitions: %w", topic, err)
+	}
+	if n != want {
+		return fmt.Errorf("%s has %d partitions, %s %d: %s", topic, n, other, want, why)
+	}
+	return nil
 }
 
 // start builds the producers, the aggregator and its consumer; it returns

@@ -163,8 +163,11 @@ func readSnapshot(dir, topic string, id int, next, changelogEnd int64, e *scorin
 			return nil, false, fmt.Errorf("%s: marker of %q: %w", f.Name(), id, err)
 		}
 		k, err := r.ReadByte()
-		if err != nil || forgetKind(k) != deleted && forgetKind(k) != privacy {
-			return nil, false, fmt.Errorf("%s: marker of %q: bad kind %d (%v)", f.Name(), id, k, err)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: marker of %q: %w", f.Name(), id, err)
+		}
+		if forgetKind(k) != deleted && forgetKind(k) != privacy {
+			return nil, false, fmt.Errorf("%s: marker of %q: bad kind %d", f.Name(), id, k)
 		}
 		part.forgotten[string(id)] = marker{At: at, Kind: forgetKind(k)}
 	}
