@@ -11,12 +11,11 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 )
 
-// The live scorer writes changes, trackers and company state in a compact
-// binary form: a format byte (never '{'), then fields as uvarint-prefixed
-// strings and varints. Decoders also read the JSON form written before it
-// (a value starting with '{'), so topics written by an older scorer stay
-// readable.
-
+// binaryFormat is the first byte of the compact binary form the live
+// scorer writes changes, trackers and company state in (never '{'); then
+// come fields as uvarint-prefixed strings and varints. Decoders also read
+// the JSON form written before it (a value starting with '{'), so topics
+// written by an older scorer stay readable.
 const binaryFormat = 0xB1
 
 var errShort = errors.New("truncated binary record")

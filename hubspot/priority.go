@@ -5,17 +5,15 @@ import (
 	"time"
 )
 
-// Calls share one limiter, and HubSpot's budget is the portal's. A caller
-// that can wait (the write-back of scores) marks its context with
-// WithLowPriority: its calls take a slot of the limiter only when one is
-// free and no ordinary call (an enrollment) is waiting, so a write-back
-// backlog delays an enrollment by at most the one slot a low-priority
-// call may just have taken.
-
 type lowPriorityKey struct{}
 
 // WithLowPriority marks the calls made with ctx as yielding to every other
-// call waiting for the limiter.
+// call waiting for the limiter. Calls share one limiter, and HubSpot's
+// budget is the portal's: a caller that can wait (the write-back of
+// scores) marks its context so, and its calls take a slot of the limiter
+// only when one is free and no ordinary call (an enrollment) is waiting.
+// A write-back backlog then delays an enrollment by at most the one slot
+// a low-priority call may just have taken.
 func WithLowPriority(ctx context.Context) context.Context {
 	return context.WithValue(ctx, lowPriorityKey{}, true)
 }

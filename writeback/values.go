@@ -10,10 +10,10 @@ import (
 	"github.com/scorebridge/scorebridge/leadscores"
 )
 
-// The HubSpot values of a model's properties. HubSpot holds every value as
-// a string: numbers in decimal, datetimes in milliseconds since the epoch,
-// and "" clears a value.
-
+// scoreValue and the *Value functions below are the HubSpot values of a
+// model's properties. HubSpot holds every value as a string: numbers in
+// decimal, datetimes in milliseconds since the epoch, and "" clears a
+// value.
 func scoreValue(m leadscores.Model) string { return strconv.FormatFloat(m.Score, 'f', -1, 64) }
 
 func thresholdValue(m leadscores.Model) string {
