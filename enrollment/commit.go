@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // groupCommit makes concurrent writes to the store share one transaction
@@ -49,7 +50,7 @@ func (g *groupCommit) write(fn func(*bolt.Tx) error) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return bolt.ErrDatabaseNotOpen
+		return berrors.ErrDatabaseNotOpen
 	}
 	g.queue <- w
 	g.mu.RUnlock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Writes that arrive while a commit runs share the next transaction (one
@@ -91,7 +92,7 @@ func TestGroupCommit(t *testing.T) {
 		return nil
 	})
 	st.Close()
-	if err := st.gc.write(put("late")); !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err := st.gc.write(put("late")); !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Errorf("a write after Close: %v", err)
 	}
 }

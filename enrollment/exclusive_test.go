@@ -8,6 +8,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/events"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 func putState(t *testing.T, s *Store, bucket []byte, key string, v any) {
@@ -117,7 +118,7 @@ func TestExclusiveStoreFailureIsAnError(t *testing.T) {
 	store.Close()
 	a := routed(t, cfg, crossing("a"), t0)
 	_, err := ExclusiveStage{Config: cfg, Ledger: store, Sink: newFakeSink()}.Exec(context.Background(), a)
-	if err == nil || !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err == nil || !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Fatalf("got %v", err)
 	}
 }
