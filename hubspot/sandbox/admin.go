@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // FaultsPatch changes some faults at run time; absent fields keep
@@ -92,9 +94,9 @@ func (s *Sandbox) registerAdmin(m *http.ServeMux) {
 			adminError(w, http.StatusBadRequest, "clock: "+err.Error())
 			return
 		}
-		d, err := time.ParseDuration(body.Advance)
-		if err != nil || d < 0 {
-			adminError(w, http.StatusBadRequest, fmt.Sprintf("clock: advance %q: want a positive Go duration", body.Advance))
+		d, err := adminDuration(body.Advance)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, fmt.Sprintf("clock: advance %q: want a duration such as 25h or 1d", body.Advance))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]time.Time{"now": s.Advance(d)})
@@ -148,14 +150,14 @@ func (s *Sandbox) PatchFaults(p FaultsPatch) (Faults, error) {
 		f.FailNext = *p.FailNext
 	}
 	if p.Latency != nil {
-		d, err := time.ParseDuration(*p.Latency)
+		d, err := adminDuration(*p.Latency)
 		if err != nil {
 			return s.faults, fmt.Errorf("faults: latency: %w", err)
 		}
 		f.Latency = d
 	}
 	if p.AnswerDelay != nil {
-		d, err := time.ParseDuration(*p.AnswerDelay)
+		d, err := adminDuration(*p.AnswerDelay)
 		if err != nil {
 			return s.faults, fmt.Errorf("faults: answer_delay: %w", err)
 		}
@@ -254,4 +256,12 @@ func (st State) forContact(id string) State {
 		}
 	}
 	return out
+}
+
+// adminDuration reads a duration of the admin API as the configuration
+// file's (the dialect's: 150ms, 25h, 1d; 0 of any unit is zero).
+func adminDuration(s string) (time.Duration, error) {
+	var v dialect.DurationValue
+	err := v.Set(s)
+	return time.Duration(v), err
 }

@@ -1,19 +1,16 @@
 package sandbox
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/mail"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot"
-	"gopkg.in/yaml.v3"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
 // Config is the sandbox's YAML file. Unknown keys are errors.
@@ -159,35 +156,42 @@ type Faults struct {
 }
 
 // LoadConfig reads and validates a sandbox YAML file, reporting every
-// problem at once.
+// problem at once, each at its file:line where it has one.
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := dialect.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox config: %w", err)
 	}
-	cfg, err := ParseConfig(b)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox config %s: %w", path, err)
-	}
-	return cfg, nil
+	return parseConfig(path, b)
 }
 
 // ParseConfig decodes and validates a sandbox YAML document.
-func ParseConfig(b []byte) (*Config, error) {
+func ParseConfig(b []byte) (*Config, error) { return parseConfig("sandbox config", b) }
+
+// parseConfig reads the sandbox's YAML as the bridge configuration and
+// rule files are read (internal/dialect): unknown and duplicate keys,
+// values of the wrong type and durations not in the dialect (7d, 1w,
+// 500ms) are problems at their lines, the checks of Validate problems of
+// the file, all of them in one error.
+func parseConfig(name string, b []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty document")
+	root, probs := dialect.Document(b, false)
+	if root != nil {
+		probs = append(probs, dialect.Decode(root, &cfg)...)
+		cfg.applyDefaults()
+		if err := cfg.Validate(); err != nil {
+			for _, msg := range strings.Split(err.Error(), "\n") {
+				probs = append(probs, dialect.Problem{Msg: msg})
+			}
 		}
-		return nil, err
 	}
-	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	if len(probs) == 0 {
+		return &cfg, nil
 	}
-	return &cfg, nil
+	for i := range probs {
+		probs[i].File = name
+	}
+	return nil, dialect.Problems(probs)
 }
 
 func (c *Config) applyDefaults() {

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
 )
@@ -31,9 +32,11 @@ func TestConfigErrors(t *testing.T) {
 		yaml string
 		want []string // every fragment must appear in the one error
 	}{
-		{"empty", "", []string{"empty document"}},
-		{"unknown key", "token: x\nbogus: 1\n", []string{"field bogus not found"}},
-		{"unknown nested key", "token: x\nsenders:\n  - {user_id: '1', email: a@b.c, cap: 3}\n", []string{"field cap not found"}},
+		{"empty", "", []string{"empty file"}},
+		{"unknown key", "token: x\nbogus: 1\n", []string{`config:2: unknown key "bogus"`}},
+		{"unknown nested key", "token: x\nsenders:\n  - {user_id: '1', email: a@b.c, cap: 3}\n", []string{`config:3: senders[0]: unknown key "cap"`}},
+		{"durations in the dialect, at their lines", "token: x\nrate_limit: {interval: 1h30m}\nfaults: {latency: soon}\n",
+			[]string{`config:2: rate_limit.interval: duration "1h30m": want a positive integer`, `config:3: faults.latency: duration "soon"`}},
 		{"everything at once", `
 senders:
   - {user_id: "1", email: "not-an-email"}
@@ -103,4 +106,26 @@ func FuzzParseSandboxConfig(f *testing.F) {
 			t.Fatalf("loaded but New failed: %v", err)
 		}
 	})
+}
+
+// The sandbox's durations are the configuration dialect's, as in rule
+// files and the bridge configuration: 1d, 1w and 500ms read, zero is zero.
+func TestConfigDurations(t *testing.T) {
+	cfg, err := sandbox.ParseConfig([]byte(`token: x
+rate_limit: {interval: 10s}
+faults: {latency: 500ms, answer_delay: 0}
+sequences:
+  - id: "1"
+    name: n
+    steps: [{action: EMAIL}, {action: TASK, task_type: CALL, delay: 1d}, {action: EMAIL, delay: 1w}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RateLimit.Interval != 10*time.Second || cfg.Faults.Latency != 500*time.Millisecond || cfg.Faults.AnswerDelay != 0 {
+		t.Errorf("interval %v, latency %v, answer_delay %v", cfg.RateLimit.Interval, cfg.Faults.Latency, cfg.Faults.AnswerDelay)
+	}
+	if steps := cfg.Sequences[0].Steps; steps[1].Delay != 24*time.Hour || steps[2].Delay != 7*24*time.Hour {
+		t.Errorf("step delays %v, %v; want 1d and 1w", steps[1].Delay, steps[2].Delay)
+	}
 }

@@ -178,7 +178,7 @@ func TestSandboxWebhooksFromConfig(t *testing.T) {
 	for yaml, want := range map[string]string{
 		base + "webhooks: {url: ftp://x/hooks}\n":       "not an http(s) URL",
 		base + "webhooks: {secret_file: /x}\n":          "secret_file without webhooks.url",
-		base + "webhooks: {url: http://x, secret: s}\n": "field secret not found",
+		base + "webhooks: {url: http://x, secret: s}\n": `unknown key "secret"`,
 	} {
 		if _, err := sandbox.ParseConfig([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", yaml, err, want)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -181,6 +182,8 @@ func strict(n *yaml.Node, t reflect.Type, path string, report func(string) func(
 		t = t.Elem()
 	}
 	switch {
+	case n.Kind == yaml.ScalarNode && t == durationType:
+		duration(n, report(path))
 	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		for i, item := range n.Content {
 			strict(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), report)
@@ -209,4 +212,25 @@ func strict(n *yaml.Node, t reflect.Type, path string, report func(string) func(
 			}
 		}
 	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// duration reads a time.Duration field's value in the dialect's syntax
+// (7d, 1w, 500ms; 0 of any unit is zero) and rewrites it in Go's, which
+// yaml.v3 decodes such a field from; a bad one is a problem at its line.
+func duration(n *yaml.Node, report func(int, string)) {
+	if n.Tag == "!!null" {
+		return
+	}
+	if isZero(n.Value) {
+		n.Value, n.Tag = "0s", "!!str"
+		return
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil {
+		report(n.Line, err.Error())
+		d = 0 // reported here; not again by the decoder
+	}
+	n.Value, n.Tag = d.String(), "!!str"
 }
