@@ -8,8 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/scorebridge/scorebridge/rules"
-	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -54,14 +52,7 @@ func TestWriteBoundedAfterAPartialRefusal(t *testing.T) {
 	}
 	msgs = append(msgs, stream.DeadLetter(stream.Record{Topic: "events", Key: []byte(large), Value: []byte(strings.Repeat("x", 80_000)), Offset: 9}, "malformed"))
 
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := testEngine(t)
 	p := NewProcessor(Config{Log: zerolog.Nop(), Metrics: NewMetrics(prometheus.NewRegistry(), func() float64 { return 0 })}, engine)
 	if err := p.writeBounded(ctxFor(t, 30*time.Second), w, msgs, "dead_letter", stream.StripDeadLetter); err != nil {
 		t.Fatal(err)

@@ -446,14 +446,7 @@ func TestTombstoneLastInAGroup(t *testing.T) {
 		stream.Topic{Name: "lead-scores", Partitions: partitions, Compacted: true}); err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := testEngine(t)
 	scores, states := producer(t, brokers, "lead-scores"), producer(t, brokers, "states")
 	p := NewProcessor(Config{Scores: scores, States: states, Log: zerolog.Nop()}, engine)
 	part := &partition{id: 1, engine: engine, scorer: scoring.NewScorer(engine), contacts: map[string]*scoring.Contact{}}

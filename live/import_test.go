@@ -27,14 +27,7 @@ func importEnv(t *testing.T) (context.Context, *analytics.Store, *scoring.Engine
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testEngine(t)
 	return ctx, store, e
 }
 

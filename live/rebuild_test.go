@@ -180,14 +180,7 @@ func TestRebuildRefusesAMisshapenChangelog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testEngine(t)
 	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
 	_, err = Rebuild(ctx, RebuildOptions{Brokers: brokers, EventsTopic: "events", Changelog: "states", Group: "scorer"}, e, open)
 	want := "changelog states has 1 partitions, the events topic events 2: the state is keyed to 1 partitions"

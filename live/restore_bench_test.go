@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
@@ -21,14 +20,7 @@ import (
 //
 //	go test -run '^$' -bench RestorePartition -benchtime 5x ./live/
 func BenchmarkRestorePartition(b *testing.B) {
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := scoring.NewEngine(set)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := testEngine(b)
 	for _, n := range []int{5000, 25000} {
 		// A month of synthetic history per contact, scored.
 		cfg := synth.Default()

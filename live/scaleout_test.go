@@ -14,8 +14,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
-	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -45,13 +43,7 @@ func prepare(t *testing.T, contacts int) (*env, []stream.Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.engine, err = scoring.NewEngine(set); err != nil {
-		t.Fatal(err)
-	}
+	e.engine = testEngine(t)
 	cfg := synth.Default()
 	cfg.Contacts, cfg.Days, cfg.DuplicateRate = contacts, 30, 0.02
 	var msgs []stream.Record

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -15,14 +14,7 @@ import (
 // A snapshot whose marker kind is corrupt, or cut short there, is refused
 // with what is wrong: never an error ending in "(<nil>)".
 func TestSnapshotCorruptMarker(t *testing.T) {
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testEngine(t)
 	part := &partition{id: 1, engine: e, scorer: scoring.NewScorer(e), contacts: map[string]*scoring.Contact{},
 		forgotten: map[string]marker{"9501": {At: 42, Kind: privacy}}, next: 7}
 	for _, tc := range []struct {
