@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -177,13 +176,7 @@ func poisonEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.engine, err = scoring.NewEngine(set); err != nil {
-		t.Fatal(err)
-	}
+	e.engine = testEngine(t)
 	e.metrics = NewMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
 	return e
 }
@@ -351,14 +344,7 @@ func TestTimestampsOutsideTheWindowDeadLettered(t *testing.T) {
 // as_of outside what the state can answer is a bad request, not 200 with
 // an overflowed time.
 func TestScoreAsOfOutOfRange(t *testing.T) {
-	set, err := rules.Load("../testdata/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := scoring.NewEngine(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := testEngine(t)
 	p := NewProcessor(Config{Log: zerolog.Nop()}, engine)
 	part := &partition{id: 0, engine: engine, scorer: scoring.NewScorer(engine), contacts: map[string]*scoring.Contact{}}
 	ev := events.Event{ID: "e1", Type: "form_submitted", ContactID: "c-1", OccurredAt: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
@@ -370,7 +356,7 @@ func TestScoreAsOfOutOfRange(t *testing.T) {
 	srv := httptest.NewServer(svc.routes(prometheus.NewRegistry()))
 	defer srv.Close()
 	for asOf, want := range map[string]int{
-		"2026-10-02T00:00:00Z": 200, "2100-01-01T00:00:00Z": 200,
+		"2026-10-02T00:00:00Z": 200, "2026-10-02": 200, "2100-01-01T00:00:00Z": 200,
 		"2200-01-01T00:00:00Z": 400, "2300-01-01T00:00:00Z": 400, "9999-12-31T23:59:59Z": 400,
 		"1999-12-31T23:59:59Z": 400, "0001-01-01T00:00:00Z": 400, "nonsense": 400,
 	} {

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/internal/bearer"
+	"github.com/scorebridge/scorebridge/internal/dialect"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
@@ -397,9 +398,9 @@ func (s *Service) score(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var asOf time.Time
 	if v := r.URL.Query().Get("as_of"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
+		t, err := dialect.ParseTime(v) // as the studio's as_of and --as-of take it
 		if err != nil {
-			httpError(w, http.StatusBadRequest, fmt.Sprintf("as_of %q is not an RFC 3339 time", v))
+			httpError(w, http.StatusBadRequest, "as_of "+err.Error())
 			return
 		}
 		if err := s.processor.cfg.Accept.CheckAsOf(t); err != nil {
