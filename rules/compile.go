@@ -22,18 +22,20 @@ const (
 // options is the dialect's expression policy (node and memory bounds,
 // disabled builtins, bounded string growth) plus the property lookups.
 func options(extra ...expr.Option) []expr.Option {
-	return dialect.Options(Env{}, append([]expr.Option{
-		expr.Function(propFunc, prop, new(func(map[string]any, string) any)),
-		expr.Patch(propPatcher{}),
-	}, extra...)...)
+	return dialect.Options(Env{}, lookups(extra)...)
 }
 
 // compile compiles a rule expression under the dialect's policy.
 func compile(src string, extra ...expr.Option) (*vm.Program, error) {
-	return dialect.Compile(src, Env{}, append([]expr.Option{
+	return dialect.Compile(src, Env{}, lookups(extra)...)
+}
+
+// lookups is the property lookups of rule expressions, then extra.
+func lookups(extra []expr.Option) []expr.Option {
+	return append([]expr.Option{
 		expr.Function(propFunc, prop, new(func(map[string]any, string) any)),
 		expr.Patch(propPatcher{}),
-	}, extra...)...)
+	}, extra...)
 }
 
 // propFunc reads a key of event.properties or contact. expr reads maps
