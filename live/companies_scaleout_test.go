@@ -15,7 +15,6 @@ import (
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // checkCompanyCrossings holds the company crossings on the crossings
@@ -219,26 +218,7 @@ func TestCompaniesTwoInstancesSplitBothGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	ctx := ctxFor(t, 4*time.Minute)
-	err = stream.EnsureTopics(ctx, brokers,
-		stream.Topic{Name: "events", Partitions: partitions},
-		stream.Topic{Name: "crossings", Partitions: partitions},
-		stream.Topic{Name: "dlq", Partitions: 1},
-		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
-		stream.Topic{Name: "members", Partitions: partitions, Compacted: true},
-		stream.Topic{Name: "companies", Partitions: partitions},
-		stream.Topic{Name: "company-states", Partitions: partitions, Compacted: true},
-		stream.Topic{Name: "company-scores", Partitions: partitions, Compacted: true},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	brokers, ctx := accountCluster(t, 4*time.Minute)
 	r := rand.New(rand.NewPCG(11, 3))
 	evs := accounts.History(r, 150, 25, 3000)
 	order := append([]events.Event(nil), evs...)

@@ -136,18 +136,16 @@ func TestCompanyAggregatorForgetsUnderCrashes(t *testing.T) {
 	}
 }
 
-// runAccounts runs order through the scorer and the company aggregator,
-// crashing, and holds the outcome to the reference over evs; gone are the
-// contacts order deletes (evs holds none of their events).
-func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engine, evs, order []events.Event, gone map[string]string) {
+// accountCluster starts a broker holding the topics of a scorer with
+// company models, and a context ending after d.
+func accountCluster(t *testing.T, d time.Duration) ([]string, context.Context) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	ctx := ctxFor(t, 3*time.Minute)
-	err = stream.EnsureTopics(ctx, brokers,
+	t.Cleanup(c.Close)
+	ctx := ctxFor(t, d)
+	err = stream.EnsureTopics(ctx, c.ListenAddrs(),
 		stream.Topic{Name: "events", Partitions: partitions},
 		stream.Topic{Name: "crossings", Partitions: partitions},
 		stream.Topic{Name: "dlq", Partitions: 1},
@@ -160,6 +158,14 @@ func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engi
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c.ListenAddrs(), ctx
+}
+
+// runAccounts runs order through the scorer and the company aggregator,
+// crashing, and holds the outcome to the reference over evs; gone are the
+// contacts order deletes (evs holds none of their events).
+func runAccounts(t *testing.T, seed uint64, set *rules.Set, engine *scoring.Engine, evs, order []events.Event, gone map[string]string) {
+	brokers, ctx := accountCluster(t, 3*time.Minute)
 	var msgs []stream.Record
 	for _, ev := range order {
 		data, _ := json.Marshal(ev)

@@ -10,7 +10,6 @@ import (
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // With company models, a contact crossing names the contact's company by
@@ -25,24 +24,7 @@ func TestContactCrossingNamesTheMembersCompany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
-	ctx := ctxFor(t, time.Minute)
-	err = stream.EnsureTopics(ctx, brokers,
-		stream.Topic{Name: "events", Partitions: partitions},
-		stream.Topic{Name: "crossings", Partitions: partitions},
-		stream.Topic{Name: "dlq", Partitions: 1},
-		stream.Topic{Name: "states", Partitions: partitions, Compacted: true},
-		stream.Topic{Name: "members", Partitions: partitions, Compacted: true},
-		stream.Topic{Name: "companies", Partitions: partitions},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	brokers, ctx := accountCluster(t, time.Minute)
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	ev := func(id, contact, company string, h int) events.Event {
 		return events.Event{ID: id, ContactID: contact, Type: "call", CompanyID: company, OccurredAt: t0.Add(time.Duration(h) * time.Hour)}
