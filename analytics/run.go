@@ -7,18 +7,17 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/scorebridge/scorebridge/calibration"
 	"github.com/scorebridge/scorebridge/internal/dialect"
-	"github.com/scorebridge/scorebridge/rules"
 )
 
 // RunReport runs `scorer report` with args (the words after "report"),
 // e.g. ["attribution", "--model", "w", "--by", "utm_source", "--format", "json"],
 // and writes the report to w. Subcommands: attribution, cadence, touches,
-// decisions (one contact's, or --summary), api-calls. --sql prints the SQL it ran before the report.
+// decisions (one contact's, or --summary), api-calls. --sql prints the SQL
+// it ran before the report. (`scorer report calibration`, which needs the
+// rules, is calibration.FromStore.)
 func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("report: want a subcommand: attribution, cadence, touches, decisions or api-calls")
@@ -124,38 +123,8 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 		if err != nil {
 			return err
 		}
-	case "calibration":
-		var rulePaths, models multiFlag
-		fs.Var(&rulePaths, "rules", "rule file or directory whose scores the ledger holds (repeatable, required)")
-		fs.Var(&models, "model", "calibrate only this model (repeatable; default: every model)")
-		asOf := fs.String("as-of", "", "score at this time T0 (RFC 3339 or YYYY-MM-DD; required)")
-		conv := fs.String("conversion", DefaultConversion, "event type of conversions")
-		window := fs.String("window", "30d", "conversions counted in (T0, T0 + window]")
-		bands := fs.Int("bands", calibration.DefaultBands, "score bands of equal size (ties kept in one band)")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		q, err := calibration.ParseQuery(*asOf, *conv, *window, *bands)
-		if err != nil {
-			return err
-		}
-		if len(rulePaths) == 0 {
-			return errors.New("report calibration: --rules is required (the rules whose scores the ledger holds)")
-		}
-		set, err := rules.Load(rulePaths...)
-		if err != nil {
-			return fmt.Errorf("rules:\n%w", err)
-		}
-		if s == nil {
-			return errors.New("report calibration: no ClickHouse connection")
-		}
-		r, err := s.Calibration(ctx, CalibrationQuery{Query: q, Rules: set, Models: models})
-		if err != nil {
-			return err
-		}
-		rep, sqls = r, r.SQL
 	default:
-		return fmt.Errorf("report: unknown subcommand %q (want attribution, cadence, touches, decisions, api-calls or calibration)", cmd)
+		return fmt.Errorf("report: unknown subcommand %q (want attribution, cadence, touches, decisions or api-calls)", cmd)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("report %s: unexpected arguments %q", cmd, fs.Args())
@@ -167,11 +136,6 @@ func RunReport(ctx context.Context, s *Store, args []string, w io.Writer) error 
 	}
 	return Write(w, *format, rep)
 }
-
-type multiFlag []string
-
-func (l *multiFlag) String() string     { return strings.Join(*l, ",") }
-func (l *multiFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 // flagTime reads a time flag in the dialect's one form.
 func flagTime(name, s string) (time.Time, error) {

@@ -246,6 +246,20 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	return s.db.exec(ctx, "DROP DATABASE IF EXISTS "+s.database)
 }
 
+// Rows are the rows of a Query.
+type Rows = rows
+
+// Query runs a SELECT that a package above this one renders over the
+// tables documented in docs/analysts.md (calibration's over touches and
+// score_ledger, say), with literals made by Quote: the server-side
+// parameters 18.16 lacks are never used. The caller closes the rows.
+func (s *Store) Query(ctx context.Context, sql string) (Rows, error) {
+	return s.db.query(ctx, sql)
+}
+
+// Quote renders s as a ClickHouse string literal for a Query.
+func Quote(s string) string { return quote(s) }
+
 // quote renders s as a ClickHouse string literal. Backslash and quote are
 // the only characters the parser treats specially inside '...'.
 func quote(s string) string {

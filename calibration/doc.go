@@ -4,6 +4,8 @@
 // window after it, and a regularised logistic fit of a model's points.
 //
 // The summaries are computed from (score, contacts, converted) buckets, so
-// a history file and the ClickHouse ledger share the same arithmetic. It
-// reads files and rule sources; it must not talk to Kafka or ClickHouse.
+// a history file (FromHistory) and the ClickHouse ledger (FromStore, whose
+// SQL rebuilds the scores at T0) share the same arithmetic. It reads files,
+// rule sources and the stored history through analytics.Store's Query; it
+// must not talk to Kafka, or to ClickHouse other than through analytics.
 package calibration

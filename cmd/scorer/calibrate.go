@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +33,53 @@ func queryFlags(fs interface {
 	window := fs.String("window", "30d", "conversions counted in (T0, T0 + window]")
 	bands := fs.Int("bands", calibration.DefaultBands, "score bands of equal size (ties kept in one band)")
 	return func() (calibration.Query, error) { return calibration.ParseQuery(*asOf, *conv, *window, *bands) }
+}
+
+// reportCalibration is `scorer report calibration` (args[0] is
+// "calibration"): calibrate over the history s stores, with the flags of
+// the other reports (analytics.RunReport).
+func reportCalibration(ctx context.Context, s *analytics.Store, args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("report "+args[0], flag.ContinueOnError)
+	fs.SetOutput(w)
+	format := fs.String("format", "table", "output: table, csv or json")
+	showSQL := fs.Bool("sql", false, "print the SQL before the report")
+	var rulePaths, models listFlag
+	fs.Var(&rulePaths, "rules", "rule file or directory whose scores the ledger holds (repeatable, required)")
+	fs.Var(&models, "model", "calibrate only this model (repeatable; default: every model)")
+	asOf := fs.String("as-of", "", "score at this time T0 (RFC 3339 or YYYY-MM-DD; required)")
+	conv := fs.String("conversion", analytics.DefaultConversion, "event type of conversions")
+	window := fs.String("window", "30d", "conversions counted in (T0, T0 + window]")
+	bands := fs.Int("bands", calibration.DefaultBands, "score bands of equal size (ties kept in one band)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	q, err := calibration.ParseQuery(*asOf, *conv, *window, *bands)
+	if err != nil {
+		return err
+	}
+	if len(rulePaths) == 0 {
+		return errors.New("report calibration: --rules is required (the rules whose scores the ledger holds)")
+	}
+	set, err := rules.Load(rulePaths...)
+	if err != nil {
+		return fmt.Errorf("rules:\n%w", err)
+	}
+	if s == nil {
+		return errors.New("report calibration: no ClickHouse connection")
+	}
+	rep, err := calibration.FromStore(ctx, s, calibration.StoredQuery{Query: q, Rules: set, Models: models})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("report calibration: unexpected arguments %q", fs.Args())
+	}
+	if *showSQL {
+		for _, q := range rep.SQL {
+			fmt.Fprintf(w, "%s;\n\n", q)
+		}
+	}
+	return analytics.Write(w, *format, rep)
 }
 
 func calibrateCmd(args []string, stdout, stderr io.Writer) error {

@@ -116,9 +116,13 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	for _, a := range rest {
 		wantsHelp = wantsHelp || a == "-h" || a == "--help" || a == "-help"
 	}
+	report := analytics.RunReport
+	if len(rest) > 0 && rest[0] == "calibration" {
+		report = reportCalibration
+	}
 	if wantsHelp && len(rest) > 0 && rest[0] != "-h" && rest[0] != "--help" {
 		// A report's own flags: answered without a server.
-		return analytics.RunReport(ctx, nil, rest, stdout)
+		return report(ctx, nil, rest, stdout)
 	}
 	if len(rest) == 0 || rest[0] == "-h" || rest[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: scorer report attribution|cadence|touches|decisions|api-calls|calibration [--format table|csv|json] [--sql] [--clickhouse DSN] ...\nRun 'scorer report SUBCOMMAND -h' for its flags.")
@@ -129,5 +133,5 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	return analytics.RunReport(ctx, s, rest, stdout)
+	return report(ctx, s, rest, stdout)
 }

@@ -1,38 +1,33 @@
-package analytics
+package calibration
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
-	"github.com/scorebridge/scorebridge/calibration"
+	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/rules"
 )
 
-// CalibrationQuery is `scorer report calibration`: the models of Rules
-// (all, or those named in Models) calibrated at AsOf.
-type CalibrationQuery struct {
-	calibration.Query
+// StoredQuery is `scorer report calibration`: the models of Rules (all,
+// or those named in Models) calibrated at AsOf over the stored history.
+type StoredQuery struct {
+	Query
 	Rules  *rules.Set
 	Models []string
 }
 
-// Calibration measures how well each model's score at AsOf predicts a
+// FromStore measures how well each model's score at AsOf predicts a
 // conversion in the window after it, from the touches and the score
-// ledger. The SQL rebuilds each score at AsOf from the ledger's awards
-// with the rules' windows, first-match groups, decay and caps (the ledger's
-// running deltas give the score at a contact's last event, not at AsOf),
-// so it equals `scorer calibrate` over the same history scored by the same
-// rules.
-func (s *Store) Calibration(ctx context.Context, q CalibrationQuery) (CalibrationReport, error) {
-	return calibrate(ctx, s.db, q)
-}
-
-// CalibrationReport is calibration.Report, printable by Write.
-type CalibrationReport struct{ calibration.Report }
-
-func calibrate(ctx context.Context, d db, q CalibrationQuery) (CalibrationReport, error) {
-	rep := CalibrationReport{calibration.NewReport(q.Query)}
+// ledger that s keeps. The SQL rebuilds each score at AsOf from the
+// ledger's awards with the rules' windows, first-match groups, decay and
+// caps (the ledger's running deltas give the score at a contact's last
+// event, not at AsOf), so it equals FromHistory (`scorer calibrate`) over
+// the same history scored by the same rules. The report's SQL holds the
+// queries it ran, one a model.
+func FromStore(ctx context.Context, s *analytics.Store, q StoredQuery) (Report, error) {
+	rep := NewReport(q.Query)
 	if err := q.Validate(); err != nil {
 		return rep, err
 	}
@@ -41,13 +36,13 @@ func calibrate(ctx context.Context, d db, q CalibrationQuery) (CalibrationReport
 		return rep, err
 	}
 	for _, m := range models {
-		sql := CalibrationSQL(m, q.Query)
+		sql := StoredSQL(m, q.Query)
 		rep.SQL = append(rep.SQL, sql)
-		bs, err := scoreBuckets(ctx, d, sql)
+		bs, err := scoreBuckets(ctx, s, sql)
 		if err != nil {
 			return rep, fmt.Errorf("calibration query of model %s: %w", m.Name, err)
 		}
-		rep.Models = append(rep.Models, calibration.Summarize(m.Name, bs, m.Thresholds, q.Bands))
+		rep.Models = append(rep.Models, Summarize(m.Name, bs, m.Thresholds, q.Bands))
 	}
 	return rep, nil
 }
@@ -78,25 +73,25 @@ func modelNames(set *rules.Set) string {
 	return strings.Join(names, ", ")
 }
 
-func scoreBuckets(ctx context.Context, d db, sql string) ([]calibration.Bucket, error) {
-	rows, err := d.query(ctx, sql)
+func scoreBuckets(ctx context.Context, s *analytics.Store, sql string) ([]Bucket, error) {
+	rows, err := s.Query(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []calibration.Bucket
+	var out []Bucket
 	for rows.Next() {
 		var score int64
 		var contacts, converted uint64
 		if err := rows.Scan(&score, &contacts, &converted); err != nil {
 			return nil, err
 		}
-		out = append(out, calibration.Bucket{Score: score, Contacts: int64(contacts), Converted: int64(converted)})
+		out = append(out, Bucket{Score: score, Contacts: int64(contacts), Converted: int64(converted)})
 	}
 	return out, rows.Err()
 }
 
-// CalibrationSQL is one model's query: a row per distinct score at AsOf,
+// StoredSQL is one model's query: a row per distinct score at AsOf,
 // with the contacts of the population at that score and how many of them
 // converted. Times are compared in microseconds, as the tables keep them.
 //
@@ -109,23 +104,23 @@ func scoreBuckets(ctx context.Context, d db, sql string) ([]calibration.Bucket, 
 //     round(points * 2^(-(T0 - t) / half_life)); a non-repeatable group
 //     keeps only its first match by (occurred_us, event_id); each group sum
 //     is clamped to its min/max, the total to min_score/max_score.
-func CalibrationSQL(m *rules.Model, q calibration.Query) string {
+func StoredSQL(m *rules.Model, q Query) string {
 	t0 := q.AsOf.UnixMicro()
 	t1 := q.AsOf.Add(q.Window).UnixMicro()
-	conv := quote(q.Conversion)
+	conv := analytics.Quote(q.Conversion)
 	names := make([]string, len(m.Groups))
 	var firsts []string
 	var window, clamp []string
 	for i, g := range m.Groups {
-		names[i] = quote(g.Name)
+		names[i] = analytics.Quote(g.Name)
 		if !g.Repeatable {
-			firsts = append(firsts, quote(g.Name))
+			firsts = append(firsts, analytics.Quote(g.Name))
 		}
 		if g.Window > 0 {
-			window = append(window, "group_name = "+quote(g.Name), lit(t0-g.Window.Microseconds()))
+			window = append(window, "group_name = "+analytics.Quote(g.Name), lit(t0-g.Window.Microseconds()))
 		}
 		if g.Max != nil || g.Min != nil {
-			clamp = append(clamp, "group_name = "+quote(g.Name), clampExpr("gsum", g.Min, g.Max))
+			clamp = append(clamp, "group_name = "+analytics.Quote(g.Name), clampExpr("gsum", g.Min, g.Max))
 		}
 	}
 	value := "points"
@@ -174,7 +169,7 @@ FROM (
 GROUP BY score
 ORDER BY score DESC`,
 		clampExpr("raw", m.MinScore, m.MaxScore), conv, t0, t1, t0, conv, t0,
-		groupClamp, gsum, value, quote(m.Name), t0, strings.Join(names, ", "))
+		groupClamp, gsum, value, analytics.Quote(m.Name), t0, strings.Join(names, ", "))
 	return b.String()
 }
 
@@ -192,3 +187,5 @@ func clampExpr(x string, lo, hi *rules.Points) string {
 // lit is an Int64 literal: bare literals are UInt64 when positive, and
 // 18.16 finds no common type for UInt64 and Int64 in multiIf or least.
 func lit(v int64) string { return "toInt64(" + i64(v) + ")" }
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
