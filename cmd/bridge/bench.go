@@ -5,7 +5,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/scorebridge/scorebridge/internal/bridgebench"
+	"github.com/scorebridge/scorebridge/cmd/internal/bridgebench"
 )
 
 // cmdBench maps `bridge bench`'s flags to bridgebench.Options.

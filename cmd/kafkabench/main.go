@@ -10,7 +10,7 @@
 // printing msgs/s and ratios to kafka-go. Latency: produces at --rate for
 // --duration through the pipeline and prints p50/p90/p99. To measure the
 // scorer, call kafkabench.Run/RunLatency with its Pipeline (see
-// internal/kafkabench).
+// cmd/internal/kafkabench).
 package main
 
 import (
@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scorebridge/scorebridge/internal/kafkabench"
+	"github.com/scorebridge/scorebridge/cmd/internal/kafkabench"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 

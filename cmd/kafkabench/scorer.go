@@ -8,8 +8,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/cmd/internal/kafkabench"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/internal/kafkabench"
 	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
 	"github.com/scorebridge/scorebridge/scoring"

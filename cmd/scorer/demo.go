@@ -11,17 +11,17 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/analytics"
+	"github.com/scorebridge/scorebridge/cmd/internal/demo"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/internal/cli"
-	"github.com/scorebridge/scorebridge/internal/demo"
 )
 
 func init() {
 	register("demo-report", "scripts/demo.sh's helper: reset, watch (progress line), summary (the closing report) and the HubSpot loop (hubspot-activity, -wait, -report)", demoCmd)
 }
 
-// demoCmd is `scorer demo-report`, scripts/demo.sh's helper; internal/demo
+// demoCmd is `scorer demo-report`, scripts/demo.sh's helper; cmd/internal/demo
 // does the work.
 func demoCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -1,5 +1,5 @@
 // Package baseline is kafka-go used directly, without stream's adapters:
-// the floor benchmarks (internal/kafkabench) measure stream's cost
+// the floor benchmarks (cmd/internal/kafkabench) measure stream's cost
 // against. It lives under stream/ because only stream knows the Kafka
 // client; nothing in a service may use it.
 package baseline

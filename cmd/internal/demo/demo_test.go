@@ -70,7 +70,7 @@ func TestScrape(t *testing.T) {
 
 // The notes quote the configuration the bridge runs with.
 func TestNotes(t *testing.T) {
-	cfg, err := enrollment.LoadConfig("../../testdata/demo/bridge.yaml")
+	cfg, err := enrollment.LoadConfig("../../../testdata/demo/bridge.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
