@@ -67,16 +67,9 @@ func (p *Processor) restore(ctx context.Context, c *stream.Claim) (*partition, e
 		if p.restoreRecord(part, m) {
 			return nil
 		}
-		if m.Value == nil {
-			delete(part.contacts, string(m.Key))
-			return nil
-		}
-		st, err := e.Decode(m.Value)
-		if err != nil {
+		if applyState(part.contacts, e, m) != nil {
 			bad++ // a state we cannot read is rebuilt from the events that follow
-			return nil
 		}
-		part.contacts[string(m.Key)] = st
 		return nil
 	})
 	if err != nil {
@@ -92,6 +85,44 @@ func (p *Processor) restore(ctx context.Context, c *stream.Claim) (*partition, e
 	p.cfg.Log.Info().Int("partition", c.Partition).Int("contacts", len(part.contacts)).
 		Dur("took", time.Since(start)).Int64("offset", c.Committed).Msg("restored partition state")
 	return part, nil
+}
+
+// applyState applies a changelog record that is no marker to contacts:
+// a tombstone deletes the contact, a state replaces it; a state that does
+// not decode changes nothing and is the error.
+func applyState(contacts map[string]*scoring.Contact, e *scoring.Engine, m stream.Record) error {
+	if m.Value == nil {
+		delete(contacts, string(m.Key))
+		return nil
+	}
+	st, err := e.Decode(m.Value)
+	if err != nil {
+		return err
+	}
+	contacts[string(m.Key)] = st
+	return nil
+}
+
+// ReadStates reads a scorer changelog to its end, every partition, as an
+// instance restores one on assignment: the latest state of every contact
+// (a tombstone deletes; a forgotten contact's marker is no state). A state
+// that does not decode with e is left out and passed to bad, when not nil.
+// It returns the changelog's partition count.
+func ReadStates(ctx context.Context, brokers []string, changelog string, e *scoring.Engine, bad func(m stream.Record, err error)) (states map[string]*scoring.Contact, partitions int, err error) {
+	states = map[string]*scoring.Contact{}
+	n, err := stream.ReadTopic(ctx, brokers, changelog, func(m stream.Record) error {
+		if IsMarker(m.Key) {
+			return nil
+		}
+		if err := applyState(states, e, m); err != nil && bad != nil {
+			bad(m, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return states, n, nil
 }
 
 // checkHomes refuses a partition's state that holds contacts whose home

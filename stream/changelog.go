@@ -54,6 +54,23 @@ func RestorePartition(ctx context.Context, brokers []string, topic string, parti
 	}
 }
 
+// ReadTopic reads every partition of topic, in partition order, from its
+// first offset to its end as it stands when that partition is reached
+// (RestorePartition on each), passing each message to fn. It returns the
+// topic's partition count.
+func ReadTopic(ctx context.Context, brokers []string, topic string, fn func(Record) error) (partitions int, err error) {
+	n, err := Partitions(ctx, brokers, topic)
+	if err != nil {
+		return 0, err
+	}
+	for p := 0; p < n; p++ {
+		if _, err := RestorePartition(ctx, brokers, topic, p, fn); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
 // partitionBounds answers the first and the end (next to be written)
 // offsets of a partition.
 func partitionBounds(ctx context.Context, brokers []string, topic string, partition int) (first, end int64, err error) {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 )
@@ -52,6 +53,25 @@ func TestChangelogIsCoPartitionedAndRestores(t *testing.T) {
 	}
 	if _, ok := restored["contact-0"]; ok {
 		t.Fatal("the tombstone did not delete contact-0")
+	}
+	// ReadTopic restores every partition, in partition order, and answers
+	// their count.
+	read := map[string]string{}
+	last := -1
+	n, err := ReadTopic(ctx, brokers, "state", func(m Record) error {
+		if m.Partition < last {
+			t.Errorf("ReadTopic: partition %d after %d", m.Partition, last)
+		}
+		last = m.Partition
+		if m.Value == nil {
+			delete(read, string(m.Key))
+		} else {
+			read[string(m.Key)] = string(m.Value)
+		}
+		return nil
+	})
+	if err != nil || n != testPartitions || !maps.Equal(read, restored) {
+		t.Fatalf("ReadTopic: %d partitions, err %v, %d contacts; want %d partitions and the %d contacts RestorePartition gave", n, err, len(read), testPartitions, len(restored))
 	}
 	// An empty partition restores at once.
 	if err := EnsureTopics(ctx, brokers, Topic{Name: "empty", Partitions: 1, Compacted: true}); err != nil {

@@ -95,6 +95,8 @@
 //	func StripDeadLetter(d Record) Record              // key and dlq-* headers only
 //	func RestorePartition(ctx context.Context, brokers []string, topic string, partition int,
 //		fn func(Record) error) (end int64, err error)
+//	func ReadTopic(ctx context.Context, brokers []string, topic string,
+//		fn func(Record) error) (partitions int, err error)   // RestorePartition on every partition
 //
 // Dead letters carry the headers dlq-reason, dlq-source-topic,
 // dlq-partition and dlq-offset; one over MaxDeadLetterBytes keeps only the

@@ -62,7 +62,7 @@ func stateLatest[M any](args []string, stdout, stderr io.Writer, t latestTopic[M
 	defer cancel()
 	latest := map[string]M{}
 	messages, bad := 0, 0
-	n, err := readTopic(ctx, brokers(), *topic, func(m stream.Record) error {
+	n, err := stream.ReadTopic(ctx, brokers(), *topic, func(m stream.Record) error {
 		messages++
 		msg, ok, err := t.decode(m.Key, m.Value)
 		switch {

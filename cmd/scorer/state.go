@@ -81,7 +81,7 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	var cs *events.CrossingLog
 	if *crossTopic != "" {
 		cs = events.NewCrossingLog()
-		if _, err := readTopic(ctx, bs, *crossTopic, func(m stream.Record) error { cs.Add(m.Key, m.Value); return nil }); err != nil {
+		if _, err := stream.ReadTopic(ctx, bs, *crossTopic, func(m stream.Record) error { cs.Add(m.Key, m.Value); return nil }); err != nil {
 			return err
 		}
 	}
@@ -128,28 +128,13 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// readStates reads a scorer changelog to its end, as an instance does on
-// assignment: the latest state of every contact not forgotten since, and
-// how many states could not be decoded (each named on stderr).
+// readStates reads a scorer changelog to its end (live.ReadStates),
+// naming each state that cannot be decoded and the counts on stderr.
 func readStates(ctx context.Context, brokers []string, topic string, e *scoring.Engine, stderr io.Writer) (map[string]*scoring.Contact, int, error) {
-	states := map[string]*scoring.Contact{}
 	bad := 0
-	n, err := readTopic(ctx, brokers, topic, func(m stream.Record) error {
-		if live.IsMarker(m.Key) {
-			return nil // a forgotten contact's marker, not a state
-		}
-		if m.Value == nil {
-			delete(states, string(m.Key))
-			return nil
-		}
-		c, err := e.Decode(m.Value)
-		if err != nil {
-			bad++
-			fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
-			return nil
-		}
-		states[string(m.Key)] = c
-		return nil
+	states, n, err := live.ReadStates(ctx, brokers, topic, e, func(m stream.Record, err error) {
+		bad++
+		fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -219,20 +204,6 @@ func expectedCrossings(path string, set *rules.Set) (map[string]bool, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return scoring.ExpectedCrossingIDs(set, evs), nil
-}
-
-// readTopic reads every partition of topic to its current end.
-func readTopic(ctx context.Context, brokers []string, topic string, fn func(stream.Record) error) (partitions int, err error) {
-	n, err := stream.Partitions(ctx, brokers, topic)
-	if err != nil {
-		return 0, err
-	}
-	for p := 0; p < n; p++ {
-		if _, err := stream.RestorePartition(ctx, brokers, topic, p, fn); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
 }
 
 // stateLag prints, per partition of the events topic, its end, the
