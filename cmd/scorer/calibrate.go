@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
-	"text/tabwriter"
 
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/calibration"
@@ -172,26 +169,14 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *out != "" && !*force && !improves(res) {
-		printFit(stderr, res)
-		return fmt.Errorf("no file written: the suggested points do not raise the holdout AUC (%s before, %s after); keep the current points, or give --force to write them anyway",
-			optAUC(res.AUCBefore), optAUC(res.AUCAfter))
-	}
 	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return err
+		path, err := calibration.WriteRuleFile(*out, res, *force)
+		if errors.Is(err, calibration.ErrNoGain) {
+			res.WriteTable(stderr)
+			return fmt.Errorf("%w; keep the current points, or give --force to write them anyway", err)
 		}
-		path := filepath.Join(*out, filepath.Base(m.File))
-		if abs1, _ := filepath.Abs(path); abs1 == mustAbs(m.File) {
-			return fmt.Errorf("--out %s would overwrite %s: write elsewhere, then rules check and rescore", *out, m.File)
-		}
-		if err := os.WriteFile(path, res.Source, 0o644); err != nil {
-			return err
-		}
-		if _, err := rules.Load(path); err != nil {
-			// Never leave a rule file behind that does not load.
-			_ = os.Remove(path)
-			return fmt.Errorf("%s (removed): %w", path, err)
+		if err != nil {
+			return fmt.Errorf("--out %s: %w", *out, err)
 		}
 		defer fmt.Fprintf(stderr, "wrote %s: check it with `scorer rules check %s` and `scorer rescore --current %s --rules %s --events %s` before publishing\n",
 			path, path, m.File, path, *input)
@@ -203,7 +188,7 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		printFit(stdout, res)
+		res.WriteTable(stdout)
 		if *out == "" {
 			fmt.Fprintln(stdout, "(no file written: give --out DIR)")
 		}
@@ -212,40 +197,4 @@ func fitCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError(1)
 	}
 	return nil
-}
-
-// improves reports whether the fitted points rank the holdout better than
-// the current ones.
-func improves(r calibration.FitResult) bool {
-	return r.AUCBefore != nil && r.AUCAfter != nil && *r.AUCAfter > *r.AUCBefore
-}
-
-func mustAbs(p string) string {
-	a, _ := filepath.Abs(p)
-	return a
-}
-
-func printFit(w io.Writer, r calibration.FitResult) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "group\told points\tnew points\tmatched\tconverted\trate")
-	for _, g := range r.Groups {
-		old, nw := g.Old, g.New
-		if _, err := strconv.ParseFloat(old, 64); err != nil {
-			old, nw = "(expression)", "(expression)"
-		}
-		if !g.Fitted {
-			nw += " kept"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.4f\n", g.Group, old, nw, g.Matched, g.Converted, g.Rate)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nholdout: %d contacts, %d conversions; AUC %s before, %s after (fit on %d contacts, %d conversions)\n",
-		r.HoldoutContacts, r.HoldoutConversions, optAUC(r.AUCBefore), optAUC(r.AUCAfter), r.FitContacts, r.FitConversions)
-}
-
-func optAUC(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.4f", *p)
 }
