@@ -1,9 +1,10 @@
-// Package ingest turns HubSpot's own activity into engagement events on
-// the events topic: webhooks (contact creation, property changes,
-// deletions), validated with X-HubSpot-Signature-v3 and acknowledged only
-// once Kafka has the events. Event ids are derived from HubSpot's, so its
-// retries and our replays are de-duplicated by the scorer.
+// Package ingest puts engagement events on the events topic from outside
+// the scorer. It turns HubSpot's own activity into events: webhooks
+// (contact creation, property changes, deletions), validated with
+// X-HubSpot-Signature-v3 and acknowledged only once Kafka has the events,
+// and the email-events poller. Event ids are derived from HubSpot's, so its
+// retries and our replays are de-duplicated by the scorer. Lines sends a
+// JSONL history as it is (`scorer produce`).
 //
-// It does not score and does not call HubSpot; cmd/bridge wires it
-// (`bridge ingest`).
+// It does not score; cmd/bridge wires the HubSpot side (`bridge ingest`).
 package ingest

@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
+	"github.com/scorebridge/scorebridge/ingest"
 	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/stream"
-	"golang.org/x/time/rate"
 )
 
 func init() {
@@ -45,65 +41,15 @@ func produceCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer p.Close()
-	var limit *rate.Limiter
-	if *perSec > 0 {
-		limit = rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec/100)))
-	}
-	r := bufio.NewReaderSize(in, 1<<20)
-	var batch []stream.Record
-	sent, unkeyed, line := 0, 0, 0
 	start := time.Now()
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := p.Write(ctx, batch...)
-		sent += len(batch)
-		batch = batch[:0]
-		return err
-	}
-	for {
-		raw, err := r.ReadBytes('\n')
-		if len(raw) > 0 {
-			line++
-			raw = []byte(strings.TrimRight(string(raw), "\r\n"))
-			if len(raw) == 0 {
-				continue
-			}
-			// Lines pass through as they are: a malformed one reaches the
-			// scorer's dead-letter topic with its reason.
-			var key struct {
-				ContactID string `json:"contact_id"`
-			}
-			if json.Unmarshal(raw, &key) != nil || key.ContactID == "" {
-				unkeyed++
-			}
-			batch = append(batch, stream.Message(key.ContactID, raw))
-			if limit != nil {
-				if err := limit.Wait(ctx); err != nil {
-					return err
-				}
-			}
-			if len(batch) >= 1000 || limit != nil && len(batch) >= limit.Burst() {
-				if err := flush(); err != nil {
-					return fmt.Errorf("line %d: %w", line, err)
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := flush(); err != nil {
+	sum, err := ingest.Lines(ctx, in, p, *perSec)
+	if err != nil {
 		return err
 	}
 	el := time.Since(start)
-	fmt.Fprintf(stderr, "produced %d events to %s in %s (%.0f/s)", sent, *topic, el.Round(time.Millisecond), float64(sent)/el.Seconds())
-	if unkeyed > 0 {
-		fmt.Fprintf(stderr, "; %d lines without a contact_id (the scorer will dead-letter them)", unkeyed)
+	fmt.Fprintf(stderr, "produced %d events to %s in %s (%.0f/s)", sum.Sent, *topic, el.Round(time.Millisecond), float64(sum.Sent)/el.Seconds())
+	if sum.Unkeyed > 0 {
+		fmt.Fprintf(stderr, "; %d lines without a contact_id (the scorer will dead-letter them)", sum.Unkeyed)
 	}
 	fmt.Fprintln(stderr)
 	return nil
