@@ -18,7 +18,13 @@ func spoolStdin(input string, e *scoring.Engine) (string, func(), error) {
 	if input != "-" || len(e.Rules.Companies) == 0 {
 		return input, func() {}, nil
 	}
-	f, err := os.CreateTemp("", "scorer-backtest-*.jsonl")
+	return spool()
+}
+
+// spool copies stdin to a temporary file, to be read more than once; it
+// returns the file's path and a cleanup that removes it.
+func spool() (string, func(), error) {
+	f, err := os.CreateTemp("", "scorer-stdin-*.jsonl")
 	if err != nil {
 		return "", nil, fmt.Errorf("spool stdin: %w", err)
 	}
@@ -32,6 +38,26 @@ func spoolStdin(input string, e *scoring.Engine) (string, func(), error) {
 		return "", nil, fmt.Errorf("spool stdin: %w", err)
 	}
 	return f.Name(), cleanup, nil
+}
+
+// replayable opens a history that a command reads more than once: the
+// file input, stdin ("-") spooled to a temporary file, or, with dsn, the
+// history stored in ClickHouse exported to one (historyFile). cleanup
+// removes what it made.
+func replayable(input, dsn string) (open func() (io.ReadCloser, error), cleanup func(), err error) {
+	path, cleanup := input, func() {}
+	switch {
+	case dsn != "":
+		if path, err = historyFile(dsn); err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.Remove(path) }
+	case input == "-":
+		if path, cleanup, err = spool(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return func() (io.ReadCloser, error) { return os.Open(path) }, cleanup, nil
 }
 
 // companyLines prints the company lines of a backtest, after the contact

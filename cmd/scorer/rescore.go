@@ -64,27 +64,11 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("new %w", err)
 	}
-	open := func() (io.ReadCloser, error) { return os.Open(*input) }
-	if *dsn != "" {
-		path, err := historyFile(*dsn)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(path)
-		open = func() (io.ReadCloser, error) { return os.Open(path) }
+	open, cleanup, err := replayable(*input, *dsn)
+	if err != nil {
+		return err
 	}
-	if *input == "-" {
-		spool, err := os.CreateTemp("", "scorer-rescore-*.jsonl")
-		if err != nil {
-			return err
-		}
-		defer os.Remove(spool.Name())
-		if _, err := io.Copy(spool, stdin); err != nil {
-			return err
-		}
-		spool.Close()
-		open = func() (io.ReadCloser, error) { return os.Open(spool.Name()) }
-	}
+	defer cleanup()
 	changes, sum, err := backtest.Rescore(cur, nxt, open, backtest.Options{
 		BadLine: func(le *events.LineError) { fmt.Fprintln(stderr, le) },
 	})
