@@ -6,5 +6,6 @@
 // retries and our replays are de-duplicated by the scorer. Lines sends a
 // JSONL history as it is (`scorer produce`).
 //
-// It does not score; cmd/bridge wires the HubSpot side (`bridge ingest`).
+// Run is the `bridge ingest` service (topics, producers, the poller, the
+// HTTP server); cmd/bridge maps its flags to Options. It does not score.
 package ingest

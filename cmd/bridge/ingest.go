@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,14 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/hubspot"
 	"github.com/scorebridge/scorebridge/ingest"
 	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/internal/dialect"
-	"github.com/scorebridge/scorebridge/stream"
 )
 
 // cmdIngest serves POST /hubspot/webhooks: HubSpot's signed webhooks
@@ -69,44 +65,12 @@ func cmdIngest(args []string, stdout, stderr io.Writer) error {
 	} else if *emailPoll > 0 {
 		return errors.New("--email-poll needs --config (its hubspot section: base_url and token_file or HUBSPOT_TOKEN)")
 	}
-	bs := splitList(*brokers)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := stream.EnsureTopics(ctx, bs, stream.Topic{Name: *topic, Partitions: 6}, stream.Topic{Name: *dlq, Partitions: 1}); err != nil {
-		return fmt.Errorf("topics: %w", err)
-	}
-	for name, p := range map[string]*ingest.Producer{*topic: &h.Events, *dlq: &h.DeadLetters} {
-		sp, err := stream.NewProducer(stream.ProducerConfig{Brokers: bs, Topic: name})
-		if err != nil {
-			return err
-		}
-		defer sp.Close()
-		*p = sp
-	}
-	if poller != nil {
-		poller.Events, poller.DeadLetters = h.Events, h.DeadLetters
-		go poller.Run(ctx)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("POST /hubspot/webhooks", h)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("topic", *topic).Dur("email_poll", *emailPoll).Msg("ingest running")
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return ingest.Run(ctx, ingest.Options{
+		Addr: *addr, Brokers: splitList(*brokers), EventsTopic: *topic, DLQTopic: *dlq,
+		Webhooks: h, Poller: poller, Registry: reg, Log: log,
+	})
 }
 
 // clientSecret comes from a file or HUBSPOT_CLIENT_SECRET; never logged.
