@@ -7,5 +7,7 @@
 // and the bridge's write-back reads it.
 //
 // Build derives a message from a company's aggregate alone, so the
-// aggregator and a replay after a crash agree on it. It does no I/O.
+// aggregator and a replay after a crash agree on it. Compare holds the
+// messages to the reference of a history (accounts.Companies), as `scorer
+// state company-scores --events` does. It does no I/O.
 package companyscores

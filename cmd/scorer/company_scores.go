@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
-	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/companyscores"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/rules"
 )
 
 // stateCompanyScores reads the company-scores topic to its end and prints
@@ -50,65 +47,6 @@ func compareCompanyScores(history string, rulePaths []string, latest map[string]
 	if err := events.NewReader(f).Each(func(ev events.Event) error { evs = append(evs, ev); return nil }, func(*events.LineError) {}); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", history, err)
 	}
-	want := map[string]map[string]accounts.Score{}
-	for _, s := range accounts.Companies(set, evs) {
-		if want[s.CompanyID] == nil {
-			want[s.CompanyID] = map[string]accounts.Score{}
-		}
-		want[s.CompanyID][s.Model] = s
-	}
-	ids := sortedKeys(want)
-	for id := range latest {
-		if want[id] == nil {
-			ids = append(ids, id) // on the topic, no member left: scores of nothing
-		}
-	}
-	for _, id := range ids {
-		got, ok := latest[id]
-		if !ok {
-			missing++
-			fmt.Fprintf(stderr, "  %s: no message on the topic\n", id)
-			continue
-		}
-		for _, cm := range set.Companies {
-			ref, ok := want[id][cm.Name]
-			if !ok {
-				ref = accounts.Evaluate(cm, id, nil)
-			}
-			if why := companyDiffers(got.Models[cm.Name], ref); why != "" {
-				differ++
-				fmt.Fprintf(stderr, "  %s %s: %s\n", id, cm.Name, why)
-				break
-			}
-		}
-	}
+	differ, missing = companyscores.Compare(set, evs, latest, func(line string) { fmt.Fprintln(stderr, line) })
 	return differ, missing, nil
-}
-
-// companyDiffers says how a message's model differs from the reference;
-// "" when it does not.
-func companyDiffers(got companyscores.Model, ref accounts.Score) string {
-	counted := 0
-	for _, c := range ref.Contacts {
-		if c.Counted {
-			counted++
-		}
-	}
-	var top []companyscores.Contact
-	for _, c := range accounts.Top(ref) {
-		top = append(top, companyscores.Contact{ContactID: c.ContactID, Score: rules.Float(c.Score), Role: c.Role})
-	}
-	switch {
-	case got.Score != rules.Float(ref.Score):
-		return fmt.Sprintf("score %v, backtest %v", got.Score, rules.Float(ref.Score))
-	case got.Rollup != rules.Float(ref.Rollup):
-		return fmt.Sprintf("rollup %v, backtest %v", got.Rollup, rules.Float(ref.Rollup))
-	case !slices.Equal(got.Coverage, append([]string{}, ref.Coverage...)):
-		return fmt.Sprintf("coverage %v, backtest %v", got.Coverage, ref.Coverage)
-	case got.Members != len(ref.Contacts) || got.Counted != counted:
-		return fmt.Sprintf("%d members (%d counted), backtest %d (%d)", got.Members, got.Counted, len(ref.Contacts), counted)
-	case !slices.Equal(got.Top, top) && !(len(got.Top) == 0 && len(top) == 0):
-		return fmt.Sprintf("top %v, backtest %v", got.Top, top)
-	}
-	return ""
 }
