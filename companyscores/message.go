@@ -121,3 +121,9 @@ func Marshal(m *Message) []byte {
 func Decode(key, value []byte) (m Message, ok bool, err error) {
 	return leadscores.DecodeKeyed("company-scores", "company_id", key, value, func(m *Message) (string, bool) { return m.CompanyID, m.Models != nil })
 }
+
+// ReadFile reads a file of messages, one JSON line each, as `scorer
+// state company-scores` prints them. Errors name the file and line.
+func ReadFile(path string) ([]Message, error) {
+	return leadscores.ReadFileKeyed(path, "company_id", Decode)
+}

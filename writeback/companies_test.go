@@ -129,9 +129,9 @@ func TestCompanyWriteback(t *testing.T) {
 	for _, id := range []string{"700", "707", "801", "949"} {
 		last = append(last, latest[id])
 	}
-	problems, missing, err := VerifyCompanies(context.Background(), cfg.Companies, e.client(t, 1000), last)
-	if err != nil || len(problems) > 0 || len(missing) != 1 || missing[0] != "707" {
-		t.Fatalf("VerifyCompanies: %v, missing %v, %v", problems, missing, err)
+	check, err := VerifyCompanies(context.Background(), cfg.Companies, e.client(t, 1000), last)
+	if err != nil || len(check.Problems) > 0 || check.Differ != 0 || len(check.Missing) != 1 || check.Missing[0] != "707" || check.Checked != 4 {
+		t.Fatalf("VerifyCompanies: %+v, %v", check, err)
 	}
 	if got, _ := e.sb.CompanyProperties("949"); got["scorebridge_acct_top"] != "5001 30 (champion); 5002 2" || got["scorebridge_acct_coverage"] != "champion" ||
 		got["scorebridge_acct_contacts"] != "2" || got["scorebridge_acct_threshold"] != "warm" || got["scorebridge_acct_score"] != "23" || got["scorebridge_reach_score"] != "" {

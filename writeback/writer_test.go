@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,9 +235,25 @@ func TestWriteback(t *testing.T) {
 	for _, id := range []string{"5000", "5007", "5101", "5249"} {
 		last = append(last, latest[id])
 	}
-	problems, missing, err := Verify(context.Background(), cfg, e.client(t, 1000), last)
-	if err != nil || len(problems) > 0 || len(missing) != 1 || missing[0] != "5007" {
-		t.Fatalf("Verify: %v, missing %v, %v", problems, missing, err)
+	check, err := Verify(context.Background(), cfg, e.client(t, 1000), last)
+	if err != nil || len(check.Problems) > 0 || check.Differ != 0 || len(check.Missing) != 1 || check.Missing[0] != "5007" || check.Checked != 4 {
+		t.Fatalf("Verify: %+v, %v", check, err)
+	}
+	// Scores HubSpot does not hold: a line per property, a record counted
+	// once however many of its properties differ.
+	moved := slices.Clone(last)
+	for _, i := range []int{0, 2} {
+		models := map[string]leadscores.Model{}
+		for name, m := range moved[i].Models {
+			m.Score += 1000
+			models[name] = m
+		}
+		moved[i].Models = models
+	}
+	check, err = Verify(context.Background(), cfg, e.client(t, 1000), moved)
+	if err != nil || check.Differ != 2 || len(check.Problems) < 2 || !strings.HasPrefix(check.Problems[0], "contact 5000: ") ||
+		!strings.Contains(check.Problems[0], "in HubSpot, the scores say") || check.String() != "4 contacts checked: 2 with properties that differ, 1 missing in HubSpot (5007)" {
+		t.Fatalf("Verify of moved scores: %+v (%s), %v", check, check, err)
 	}
 
 	calls := e.sb.BatchUpdates()

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -48,23 +45,13 @@ func cmdWritebackCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	var msgs []leadscores.Message
 	if *scores != "" {
-		err = eachLine(*scores, "contact_id", func(key, line []byte) error {
-			m, _, err := leadscores.Decode(key, line)
-			msgs = append(msgs, m)
-			return err
-		})
-		if err != nil {
+		if msgs, err = leadscores.ReadFile(*scores); err != nil {
 			return err
 		}
 	}
 	var companies []companyscores.Message
 	if *companyScores != "" {
-		err = eachLine(*companyScores, "company_id", func(key, line []byte) error {
-			m, _, err := companyscores.Decode(key, line)
-			companies = append(companies, m)
-			return err
-		})
-		if err != nil {
+		if companies, err = companyscores.ReadFile(*companyScores); err != nil {
 			return err
 		}
 	}
@@ -80,68 +67,26 @@ func cmdWritebackCheck(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	differ := false
-	if *scores != "" {
-		problems, missing, err := writeback.Verify(ctx, cfg.Writeback, client, msgs)
-		for _, p := range problems {
+	show := func(c writeback.Check, err error) error {
+		for _, p := range c.Problems {
 			fmt.Fprintln(stdout, p)
 		}
-		fmt.Fprintf(stderr, "%d contacts checked: %d with properties that differ, %d missing in HubSpot (%s)\n",
-			len(msgs), countRecords(problems, "contact "), len(missing), strings.Join(missing, ", "))
-		if err != nil {
+		fmt.Fprintln(stderr, c)
+		differ = differ || c.Differ > 0
+		return err
+	}
+	if *scores != "" {
+		if err := show(writeback.Verify(ctx, cfg.Writeback, client, msgs)); err != nil {
 			return err
 		}
-		differ = len(problems) > 0
 	}
 	if *companyScores != "" {
-		problems, missing, err := writeback.VerifyCompanies(ctx, cfg.Writeback.Companies, client, companies)
-		for _, p := range problems {
-			fmt.Fprintln(stdout, p)
-		}
-		fmt.Fprintf(stderr, "%d companies checked: %d with properties that differ, %d missing in HubSpot (%s)\n",
-			len(companies), countRecords(problems, "company "), len(missing), strings.Join(missing, ", "))
-		if err != nil {
+		if err := show(writeback.VerifyCompanies(ctx, cfg.Writeback.Companies, client, companies)); err != nil {
 			return err
 		}
-		differ = differ || len(problems) > 0
 	}
 	if differ {
 		return errors.New("HubSpot's properties differ from the scores")
 	}
 	return nil
-}
-
-// eachLine calls fn with every JSON line of file and the value of its key
-// field; errors name the file and line.
-func eachLine(file, keyField string, fn func(key, line []byte) error) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		var key map[string]json.RawMessage
-		var id string
-		if err := json.Unmarshal(sc.Bytes(), &key); err != nil {
-			return fmt.Errorf("%s:%d: %w", file, line, err)
-		}
-		json.Unmarshal(key[keyField], &id)
-		if err := fn([]byte(id), sc.Bytes()); err != nil {
-			return fmt.Errorf("%s:%d: %w", file, line, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	return nil
-}
-
-func countRecords(problems []string, prefix string) int {
-	seen := map[string]bool{}
-	for _, p := range problems {
-		id, _, _ := strings.Cut(strings.TrimPrefix(p, prefix), ":")
-		seen[id] = true
-	}
-	return len(seen)
 }
