@@ -7,7 +7,9 @@
 // queries run on Debian's ClickHouse 18.16 and on modern servers (26.x); only
 // the DDL differs (LowCardinality, codecs and TTL when the server has them).
 // It must not score events, talk to Kafka or call HubSpot: callers hand it
-// rows.
+// rows. It imports no package of the scoring side (rules, scoring,
+// calibration): reports that need the rules are built above it and run
+// through Query.
 //
 // Stable API (other packages and cmd/ wire these):
 //
@@ -23,6 +25,7 @@
 //	(*Store).Decisions(ctx, contactID) (DecisionsReport, error)
 //	(*Store).APICalls(ctx, contactID) (APICallsReport, error)
 //	(*Store).Score(ctx, contactID, model) (int64, error)  micro-points, from the ledger
+//	(*Store).Query(ctx, sql) (Rows, error)  a SELECT rendered above this package (calibration's), literals by Quote
 //	RunReport(ctx, store, args, w) error  the `scorer report ...` command line
 //	Write(w, format, report) error        table | csv | json
 //	TouchFromEvent(events.Event, ruleVersion) Touch
