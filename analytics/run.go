@@ -12,6 +12,9 @@ import (
 	"github.com/scorebridge/scorebridge/internal/dialect"
 )
 
+// Reports are the subcommands RunReport answers.
+var Reports = []string{"attribution", "cadence", "touches", "decisions", "api-calls"}
+
 // RunReport runs `scorer report` with args (the words after "report"),
 // e.g. ["attribution", "--model", "w", "--by", "utm_source", "--format", "json"],
 // and writes the report to w. Subcommands: attribution, cadence, touches,

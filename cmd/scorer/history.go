@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
@@ -117,8 +119,12 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		wantsHelp = wantsHelp || a == "-h" || a == "--help" || a == "-help"
 	}
 	report := analytics.RunReport
-	if len(rest) > 0 && rest[0] == "calibration" {
+	switch {
+	case len(rest) == 0 || strings.HasPrefix(rest[0], "-") || slices.Contains(analytics.Reports, rest[0]):
+	case rest[0] == "calibration":
 		report = reportCalibration
+	default:
+		return fmt.Errorf("report: unknown subcommand %q (want %s or calibration)", rest[0], strings.Join(analytics.Reports, ", "))
 	}
 	if wantsHelp && len(rest) > 0 && rest[0] != "-h" && rest[0] != "--help" {
 		// A report's own flags: answered without a server.
