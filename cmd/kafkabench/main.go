@@ -8,9 +8,9 @@
 // them raw with kafka-go's group Reader, stream.GroupConsumer and franz-go's
 // kgo, and runs the pipeline (consume -> produce -> commit) over them,
 // printing msgs/s and ratios to kafka-go. Latency: produces at --rate for
-// --duration through the pipeline and prints p50/p90/p99. To measure the
-// scorer, call kafkabench.Run/RunLatency with its Pipeline (see
-// cmd/internal/kafkabench).
+// --duration through the pipeline and prints p50/p90/p99. The harness is
+// cmd/internal/kafkabench; the scorer's pipelines and the company-model
+// benchmark (--pipeline accounts) are cmd/internal/scorerbench.
 package main
 
 import (
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/scorebridge/scorebridge/cmd/internal/kafkabench"
+	"github.com/scorebridge/scorebridge/cmd/internal/scorerbench"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	footer := func() { fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg()) }
 	if o.pipeline == "accounts" {
 		header()
-		if err := accountsBench(ctx, addrs, o.events, o.partitions, o.contacts, o.days, o.rounds, stdout, stderr); err != nil {
+		if err := scorerbench.Accounts(ctx, addrs, o.events, o.partitions, o.contacts, o.days, o.rounds, stdout, stderr); err != nil {
 			return fail(err)
 		}
 		footer()
@@ -208,15 +209,15 @@ func (o options) pipelines() (benchPipelines, error) {
 	case "passthrough":
 		p.pipe = kafkabench.PassThrough()
 	case "scorer":
-		e, err := scorerEngine(100)
+		e, err := scorerbench.Engine(100)
 		if err != nil {
 			return p, fmt.Errorf("rules: %w", err)
 		}
-		p.pipe = scorerPipeline(e)
+		p.pipe = scorerbench.Pipeline(e)
 		p.name = "scorer end to end (decode, 100 groups, crossings, state, commit)"
-		p.source, p.latencySource = synthSource(1, o.contacts, o.days), synthSource(2, o.contacts, o.days)
+		p.source, p.latencySource = scorerbench.Source(1, o.contacts, o.days), scorerbench.Source(2, o.contacts, o.days)
 		if o.clickhouse != "" {
-			p.more = append(p.more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerClickHousePipeline(e, o.clickhouse)})
+			p.more = append(p.more, kafkabench.NamedPipeline{Name: "scorer end to end + ClickHouse history (touches, ledger, crossings)", Pipeline: scorerbench.ClickHousePipeline(e, o.clickhouse)})
 		}
 	}
 	return p, nil

@@ -1,4 +1,4 @@
-package main
+package scorerbench
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // its model: sum over contacts from 5 points, coverage on the contacts'
 // lifecycle stage, a threshold.
 func accountsEngine(groups int) (*scoring.Engine, error) {
-	e, err := scorerEngine(groups)
+	e, err := Engine(groups)
 	if err != nil {
 		return nil, err
 	}
@@ -32,14 +32,14 @@ func accountsEngine(groups int) (*scoring.Engine, error) {
 	return scoring.NewEngine(set)
 }
 
-// accountsBench measures what company models cost the scorer end to end:
+// Accounts measures what company models cost the scorer end to end:
 // the same events through `scorer run`'s processor without company models
 // and with one (member tracking, the company topic, the company
 // aggregator's group with its changelog and crossings), rounds
 // interleaved, each timed until every group it runs has committed the end
 // of its input. It prints events/s of each and the ratio.
-func accountsBench(ctx context.Context, brokers []string, n, partitions, contacts, days, rounds int, out io.Writer, log io.Writer) error {
-	plain, err := scorerEngine(100)
+func Accounts(ctx context.Context, brokers []string, n, partitions, contacts, days, rounds int, out io.Writer, log io.Writer) error {
+	plain, err := Engine(100)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func accountsBench(ctx context.Context, brokers []string, n, partitions, contact
 		batch = batch[:0]
 		return err
 	}
-	err = synthSource(1, contacts, days)(n, func(key string, value []byte) error {
+	err = Source(1, contacts, days)(n, func(key string, value []byte) error {
 		batch = append(batch, stream.Message(key, value))
 		if len(batch) == 2000 {
 			return flush()

@@ -1,4 +1,4 @@
-package main
+package scorerbench
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"github.com/scorebridge/scorebridge/synth"
 )
 
-// scorerEngine compiles the benchmark rule set: one model of 100 filter
+// Engine compiles the benchmark rule set: one model of 100 filter
 // groups in the shapes rule authors write (synth.Rules).
-func scorerEngine(groups int) (*scoring.Engine, error) {
+func Engine(groups int) (*scoring.Engine, error) {
 	m, err := rules.Parse(fmt.Sprintf("bench-%d.yaml", groups), []byte(synth.Rules(groups)))
 	if err != nil {
 		return nil, err
@@ -27,18 +27,18 @@ func scorerEngine(groups int) (*scoring.Engine, error) {
 	return scoring.NewEngine(&rules.Set{Models: []*rules.Model{m}, Version: fmt.Sprintf("bench%d", groups)})
 }
 
-// scorerPipeline is `scorer run` without ClickHouse and HTTP: the same
+// Pipeline is `scorer run` without ClickHouse and HTTP: the same
 // processor consuming in, announcing crossings to out, dead-lettering,
 // saving each batch's changed contact states to a compacted changelog and
 // committing after them.
-func scorerPipeline(e *scoring.Engine) kafkabench.Pipeline {
+func Pipeline(e *scoring.Engine) kafkabench.Pipeline {
 	return scorerWith(e, "")
 }
 
-// scorerClickHousePipeline is scorerPipeline recording the touch history
+// ClickHousePipeline is Pipeline recording the touch history
 // in ClickHouse as `scorer run --clickhouse` does: each round writes to a
 // database of its own (dsn's, suffixed), dropped after it.
-func scorerClickHousePipeline(e *scoring.Engine, dsn string) kafkabench.Pipeline {
+func ClickHousePipeline(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 	return scorerWith(e, dsn)
 }
 
@@ -113,9 +113,9 @@ func benchDatabase(dsn, out string) string {
 	return strings.TrimSuffix(dsn, "/") + "/" + db
 }
 
-// synthSource feeds the bench realistic engagement events (synth), whose
+// Source feeds the bench realistic engagement events (synth), whose
 // types and properties the benchmark rules match.
-func synthSource(seed uint64, contacts, days int) kafkabench.Source {
+func Source(seed uint64, contacts, days int) kafkabench.Source {
 	return func(n int, emit func(string, []byte) error) error {
 		cfg := synth.Default()
 		cfg.Seed, cfg.Contacts, cfg.Companies, cfg.Days, cfg.Events, cfg.DuplicateRate = seed, contacts, max(1, contacts/7), days, n, 0.01
