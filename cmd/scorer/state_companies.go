@@ -28,7 +28,7 @@ func companyCrossingProblems(ctx context.Context, brokers []string, set *rules.S
 	received := map[string][]accounts.Change{}
 	seen := map[int][]string{} // per partition, the companies with changes so far
 	malformed, deletions := 0, 0
-	if _, err := readTopic(ctx, brokers, companiesTopic, func(m stream.Record) error {
+	if _, err := stream.ReadTopic(ctx, brokers, companiesTopic, func(m stream.Record) error {
 		ch, err := accounts.DecodeChange(m.Value)
 		if err != nil {
 			malformed++
@@ -69,7 +69,7 @@ func companyCrossingProblems(ctx context.Context, brokers []string, set *rules.S
 			examples = append(examples, fmt.Sprintf(format, args...))
 		}
 	}
-	if _, err := readTopic(ctx, brokers, crossTopic, func(m stream.Record) error {
+	if _, err := stream.ReadTopic(ctx, brokers, crossTopic, func(m stream.Record) error {
 		x, err := events.DecodeCrossing(m.Value)
 		if err != nil || x.Level != events.LevelCompany {
 			return nil // malformed ones are counted with the contacts'
