@@ -1,4 +1,4 @@
-// Package bridge is the bridge service, as package live is the scorer's:
+// Package bridge is the bridge service, as package scorer is the scorer's:
 // it consumes threshold crossings from Kafka, hands them to the
 // enrollment pipeline and commits a batch's offset only once every
 // crossing in it and before it is durably decided; it runs the periodic

@@ -13,7 +13,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 	"github.com/scorebridge/scorebridge/synth"
 )
 
@@ -39,7 +39,7 @@ func TestFromStoreEqualsFromHistory(t *testing.T) {
 	}
 	defer s.Close()
 	w := s.NewWriter(analytics.WriterOptions{})
-	if _, err := live.Import(ctx, e, bytes.NewReader(history.Bytes()), w, s.EraseContacts, nil); err != nil {
+	if _, err := scorer.Import(ctx, e, bytes.NewReader(history.Bytes()), w, s.EraseContacts, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(ctx); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/hubspot"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 )
 
 const hubspotRules = `model: hubspot
@@ -54,7 +54,7 @@ func TestReplaysScoredOnce(t *testing.T) {
 	done := make(chan error, 1)
 	addr := make(chan string, 1)
 	go func() {
-		done <- live.Run(ctx, live.Options{Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "events-dlq",
+		done <- scorer.Run(ctx, scorer.Options{Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "events-dlq",
 			Group: "scorer", Rules: []string{dir}, HTTP: "127.0.0.1:0", Log: zerolog.Nop(), Ready: func(a string) { addr <- a }})
 	}()
 	defer func() {

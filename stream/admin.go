@@ -222,7 +222,7 @@ func KeyPartition(key []byte, n int) int {
 
 // AddPartitions raises each named topic's partition count to its value.
 // Keys then map to other partitions: consumers keeping state by partition
-// must be stopped first and refuse the change (see live's check).
+// must be stopped first and refuse the change (see package scorer's check).
 func (a *Admin) AddPartitions(ctx context.Context, counts map[string]int) error {
 	var topics []kafka.TopicPartitionsConfig
 	for name, n := range counts {

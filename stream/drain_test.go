@@ -8,7 +8,7 @@ import (
 )
 
 // slowDurable makes each batch durable in the background, delay after
-// Handle, as live's pipeline does; like live it gives up once the claim's
+// Handle, as the scorer's pipeline does; like the scorer it gives up once the claim's
 // generation ended (Claim.Done), when a late write could overwrite a new
 // owner's.
 type slowDurable struct {

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scorebridge/scorebridge/calibration"
 	"github.com/scorebridge/scorebridge/enrollment"
-	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scorer"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -336,7 +336,7 @@ func TestBrowserServices(t *testing.T) {
 	bridge := httptest.NewServer(promhttp.HandlerFor(breg, promhttp.HandlerOpts{}))
 	defer bridge.Close()
 	sreg := prometheus.NewRegistry()
-	sm := live.NewMetrics(sreg, func() float64 { return 12 })
+	sm := scorer.NewMetrics(sreg, func() float64 { return 12 })
 	sm.Events.WithLabelValues("scored").Add(1000)
 	sm.Crossings.WithLabelValues("engagement", "default").Add(5)
 	mux := http.NewServeMux()

@@ -38,7 +38,7 @@ func TestAccountsDocExamples(t *testing.T) {
 			}
 			args = append(args, f)
 		}
-		out, errOut, code := scorer(t, "", args...)
+		out, errOut, code := runScorer(t, "", args...)
 		if code != 0 {
 			t.Errorf("scorer %s: exit %d: %s", cmd, code, errOut)
 			continue

@@ -36,7 +36,7 @@ func edges(t0 time.Time, window time.Duration) string {
 // the total clamp rebuilt from the ledger at several T0.
 func TestCalibrationFromClickHouse(t *testing.T) {
 	dsn := analyticstest.DSN(t, "sb_calibration")
-	gen, errOut, code := scorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
+	gen, errOut, code := runScorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
@@ -70,7 +70,7 @@ groups:
 	if err := os.WriteFile(path, []byte(history), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", path, "--clickhouse", dsn); code != 0 {
+	if _, errOut, code := runScorer(t, "", "import", "--rules", rulesDir, "--events", path, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
 	for _, t0 := range t0s {
@@ -79,11 +79,11 @@ groups:
 			// the whole score histogram is compared.
 			conv := c.conv
 			args := []string{"--rules", rulesDir, "--as-of", t0.Format(time.RFC3339), "--conversion", conv, "--window", "5d", "--bands", c.bands, "--format", "json"}
-			fromFile, errOut, code1 := scorer(t, "", append([]string{"calibrate", "--events", path}, args...)...)
+			fromFile, errOut, code1 := runScorer(t, "", append([]string{"calibrate", "--events", path}, args...)...)
 			if code1 != 0 {
 				t.Fatalf("calibrate: %s", errOut)
 			}
-			fromCH, errOut, code2 := scorer(t, "", append([]string{"report", "calibration", "--clickhouse", dsn}, args...)...)
+			fromCH, errOut, code2 := runScorer(t, "", append([]string{"report", "calibration", "--clickhouse", dsn}, args...)...)
 			if code2 != 0 {
 				t.Fatalf("report calibration: %s", errOut)
 			}
@@ -99,7 +99,7 @@ groups:
 		}
 	}
 	// --sql shows the query, --model narrows.
-	out, errOut, code := scorer(t, "", "report", "calibration", "--clickhouse", dsn, "--rules", rulesDir, "--model", "intent",
+	out, errOut, code := runScorer(t, "", "report", "calibration", "--clickhouse", dsn, "--rules", rulesDir, "--model", "intent",
 		"--as-of", t0s[0].Format(time.RFC3339), "--conversion", "meeting_booked", "--sql")
 	if code != 0 || !strings.Contains(out, "FROM score_ledger FINAL") || !strings.Contains(out, "exp2(") || strings.Contains(out, "engagement") {
 		t.Errorf("--sql --model intent (exit %d, %s):\n%s", code, errOut, out)

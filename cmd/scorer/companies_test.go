@@ -22,15 +22,15 @@ const acme = "../../testdata/events/acme.jsonl"
 
 // The worked example of docs/accounts.md: why Acme has 95 points.
 func TestExplainCompanyGolden(t *testing.T) {
-	out, errOut, code := scorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "acme")
+	out, errOut, code := runScorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "acme")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "explain-company-acme.txt", out)
-	if _, errOut, code := scorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "nosuch"); code == 0 || !strings.Contains(errOut, `no event names company "nosuch"`) {
+	if _, errOut, code := runScorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "nosuch"); code == 0 || !strings.Contains(errOut, `no event names company "nosuch"`) {
 		t.Errorf("unknown company: exit %d, %q", code, errOut)
 	}
-	if _, errOut, code := scorer(t, "", "explain", "--rules", rulesDir, "--events", acme, "--company", "acme"); code == 0 || !strings.Contains(errOut, "no company model") {
+	if _, errOut, code := runScorer(t, "", "explain", "--rules", rulesDir, "--events", acme, "--company", "acme"); code == 0 || !strings.Contains(errOut, "no company model") {
 		t.Errorf("no company model: exit %d, %q", code, errOut)
 	}
 }
@@ -38,19 +38,19 @@ func TestExplainCompanyGolden(t *testing.T) {
 // Company lines follow the contact lines, from a file or from stdin, and
 // say what the reference says for the same events.
 func TestBacktestCompanyLines(t *testing.T) {
-	out, errOut, code := scorer(t, "", "backtest", "--rules", accountRules, "--events", acme)
+	out, errOut, code := runScorer(t, "", "backtest", "--rules", accountRules, "--events", acme)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "backtest-accounts.jsonl", out)
 	data, _ := os.ReadFile(acme)
-	fromStdin, _, _ := scorer(t, string(data), "backtest", "--rules", accountRules, "--events", "-")
+	fromStdin, _, _ := runScorer(t, string(data), "backtest", "--rules", accountRules, "--events", "-")
 	if fromStdin != out {
 		t.Error("stdin gave other lines than the file")
 	}
 
 	sample, _ := os.ReadFile("../../testdata/events/sample.jsonl")
-	out, _, code = scorer(t, string(sample), "backtest", "--rules", accountRules, "--events", "-")
+	out, _, code = runScorer(t, string(sample), "backtest", "--rules", accountRules, "--events", "-")
 	if code != 0 {
 		t.Fatal("backtest failed")
 	}
@@ -109,7 +109,7 @@ func TestRescoreCompanies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, errOut, code := scorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme, "--format", "json")
+	out, errOut, code := runScorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme, "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -124,7 +124,7 @@ func TestRescoreCompanies(t *testing.T) {
 	if len(got) != 1 || got[0]["company_id"] != "acme" || got[0]["old"].(float64) != 95 || got[0]["new"].(float64) != 109 || got[0]["delta"].(float64) != 14 {
 		t.Errorf("company changes %v", got)
 	}
-	table, _, _ := scorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme)
+	table, _, _ := runScorer(t, "", "rescore", "--current", accountRules, "--rules", dir, "--events", acme)
 	if !strings.Contains(table, "company models: 1 (company, model) pairs change") {
 		t.Errorf("table:\n%s", table)
 	}
@@ -174,14 +174,14 @@ func TestExplainCompanyAsOf(t *testing.T) {
 		if at != "" {
 			args = append(args, "--as-of", at)
 		}
-		out, errOut, code := scorer(t, "", append([]string{"explain", "--company", "acme"}, args...)...)
+		out, errOut, code := runScorer(t, "", append([]string{"explain", "--company", "acme"}, args...)...)
 		if code != 0 {
 			t.Fatalf("explain as of %q: exit %d: %s", at, code, errOut)
 		}
 		if at != "" && !strings.Contains(out, "company acme as of ") {
 			t.Errorf("as of %q: the explanation does not say its time:\n%s", at, out)
 		}
-		lines, errOut, code := scorer(t, "", append([]string{"backtest"}, args...)...)
+		lines, errOut, code := runScorer(t, "", append([]string{"backtest"}, args...)...)
 		if code != 0 {
 			t.Fatalf("backtest as of %q: exit %d: %s", at, code, errOut)
 		}
@@ -208,7 +208,7 @@ func TestExplainCompanyAsOf(t *testing.T) {
 			t.Fatalf("as of %q: no company line for acme", at)
 		}
 	}
-	if _, errOut, code := scorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "acme", "--as-of", "2026-10-01"); code == 0 || !strings.Contains(errOut, `company "acme" has no members as of 2026-10-01T00:00:00Z`) {
+	if _, errOut, code := runScorer(t, "", "explain", "--rules", accountRules, "--events", acme, "--company", "acme", "--as-of", "2026-10-01"); code == 0 || !strings.Contains(errOut, `company "acme" has no members as of 2026-10-01T00:00:00Z`) {
 		t.Errorf("before the first member: exit %d, %q", code, errOut)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // fitHistory is a generated history with a malformed line at its end.
 func fitHistory(t *testing.T) string {
 	t.Helper()
-	gen, errOut, code := scorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
+	gen, errOut, code := runScorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
@@ -29,7 +29,7 @@ func TestFitBadLinesAndFormat(t *testing.T) {
 	args := []string{"fit", "--rules", "../../testdata/rules", "--events", path, "--model", "engagement",
 		"--as-of", "2026-10-26", "--conversion", "meeting_booked", "--window", "5d", "--min-conversions", "5"}
 	for _, format := range []string{"table", "json"} {
-		out, errOut, code := scorer(t, "", append(args, "--format", format)...)
+		out, errOut, code := runScorer(t, "", append(args, "--format", format)...)
 		if code != 1 || !strings.Contains(errOut, "line ") {
 			t.Errorf("--format %s with a malformed line: exit %d, want 1\nstderr: %s", format, code, errOut)
 		}
@@ -40,7 +40,7 @@ func TestFitBadLinesAndFormat(t *testing.T) {
 			}
 		}
 	}
-	out, errOut, code := scorer(t, "", append(args, "--format", "csv")...)
+	out, errOut, code := runScorer(t, "", append(args, "--format", "csv")...)
 	if code == 0 || !strings.Contains(errOut, "--format") || out != "" {
 		t.Errorf("--format csv: exit %d, stdout %q, stderr %s", code, out, errOut)
 	}
@@ -50,7 +50,7 @@ func TestFitBadLinesAndFormat(t *testing.T) {
 // than the current ones (here 0.81 -> 0.74 on a 5-day window), and says
 // so; --force writes them anyway, and the file loads.
 func TestFitOutRefusesAWorseFit(t *testing.T) {
-	gen, errOut, code := scorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
+	gen, errOut, code := runScorer(t, "", "generate", "--contacts", "1500", "--days", "40", "--seed", "7")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
@@ -61,14 +61,14 @@ func TestFitOutRefusesAWorseFit(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"fit", "--rules", "../../testdata/rules", "--events", history, "--model", "engagement",
 		"--as-of", "2026-10-26", "--conversion", "meeting_booked", "--window", "5d", "--min-conversions", "5", "--out", dir}
-	_, errOut, code = scorer(t, "", args...)
+	_, errOut, code = runScorer(t, "", args...)
 	if code == 0 || !strings.Contains(errOut, "no file written: the suggested points do not raise the holdout AUC") {
 		t.Fatalf("a worse fit with --out: exit %d, stderr: %s", code, errOut)
 	}
 	if files, _ := os.ReadDir(dir); len(files) != 0 {
 		t.Fatalf("a worse fit wrote %d files", len(files))
 	}
-	_, errOut, code = scorer(t, "", append(args, "--force")...)
+	_, errOut, code = runScorer(t, "", append(args, "--force")...)
 	if code != 0 {
 		t.Fatalf("--force: exit %d, stderr: %s", code, errOut)
 	}

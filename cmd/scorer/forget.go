@@ -13,7 +13,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/internal/cli"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 )
 
 func init() {
@@ -43,7 +43,7 @@ func forgetCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o := live.ForgetOptions{Brokers: brokers(), EventsTopic: *eventsTopic, Changelog: *changelog, Wait: *wait}
+	o := scorer.ForgetOptions{Brokers: brokers(), EventsTopic: *eventsTopic, Changelog: *changelog, Wait: *wait}
 	if *ch != "" {
 		s, err := analytics.Open(ctx, *ch)
 		if err != nil {
@@ -52,7 +52,7 @@ func forgetCmd(args []string, stdout, stderr io.Writer) error {
 		defer s.Close()
 		o.Store = s
 	}
-	res, err := live.Forget(ctx, o, ids)
+	res, err := scorer.Forget(ctx, o, ids)
 	for _, r := range res {
 		line := fmt.Sprintf("contact %s: privacy deletion %s produced to %s", r.ContactID, r.EventID, *eventsTopic)
 		if r.Applied {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 )
 
 func init() {
@@ -79,7 +79,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	w := s.NewWriter(analytics.WriterOptions{})
 	defer w.Close(context.Background())
-	sum, err := live.Import(ctx, e, in, w, s.EraseContacts, func(le *events.LineError) { fmt.Fprintln(stderr, le) })
+	sum, err := scorer.Import(ctx, e, in, w, s.EraseContacts, func(le *events.LineError) { fmt.Fprintln(stderr, le) })
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func scorer(t *testing.T, in string, args ...string) (stdout, stderr string, code int) {
+func runScorer(t *testing.T, in string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
 	stdin = strings.NewReader(in)
@@ -58,7 +58,7 @@ const rulesDir = "../../testdata/rules"
 const sample = "../../testdata/events/sample.jsonl"
 
 func TestBacktestGolden(t *testing.T) {
-	out, errOut, code := scorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
+	out, errOut, code := runScorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -66,7 +66,7 @@ func TestBacktestGolden(t *testing.T) {
 	if !strings.Contains(errOut, "duplicates ignored") {
 		t.Errorf("no summary on stderr: %q", errOut)
 	}
-	asOf, _, _ := scorer(t, "", "backtest", "--rules", rulesDir, "--events", sample, "--as-of", "2026-10-20T00:00:00Z")
+	asOf, _, _ := runScorer(t, "", "backtest", "--rules", rulesDir, "--events", sample, "--as-of", "2026-10-20T00:00:00Z")
 	golden(t, "backtest-asof.jsonl", asOf)
 }
 
@@ -77,13 +77,13 @@ func TestBacktestOrderIndependent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _, _ := scorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
+	want, _, _ := runScorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	// Duplicates keep their first-in-stream position: move only the
 	// first occurrences around, keeping each id's first copy first.
 	r := rand.New(rand.NewPCG(3, 4))
 	r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
-	got, errOut, code := scorer(t, strings.Join(lines, "\n"), "backtest", "--rules", rulesDir, "--events", "-")
+	got, errOut, code := runScorer(t, strings.Join(lines, "\n"), "backtest", "--rules", rulesDir, "--events", "-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -96,7 +96,7 @@ func TestBacktestOrderIndependent(t *testing.T) {
 }
 
 func TestBacktestBadLines(t *testing.T) {
-	out, errOut, code := scorer(t, "", "backtest", "--rules", rulesDir, "--events", "../../testdata/events/bad.jsonl")
+	out, errOut, code := runScorer(t, "", "backtest", "--rules", rulesDir, "--events", "../../testdata/events/bad.jsonl")
 	if code != 1 {
 		t.Errorf("exit %d, want 1 when a line is bad", code)
 	}
@@ -120,25 +120,25 @@ func TestBacktestBadLines(t *testing.T) {
 }
 
 func TestExplainGolden(t *testing.T) {
-	out, errOut, code := scorer(t, "", "explain", "--rules", rulesDir, "--events", sample, "--contact", "c-000003")
+	out, errOut, code := runScorer(t, "", "explain", "--rules", rulesDir, "--events", sample, "--contact", "c-000003")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "explain-c-000003.txt", out)
-	_, errOut, code = scorer(t, "", "explain", "--rules", rulesDir, "--events", sample, "--contact", "nobody")
+	_, errOut, code = runScorer(t, "", "explain", "--rules", rulesDir, "--events", sample, "--contact", "nobody")
 	if code != 1 || !strings.Contains(errOut, `no events for contact "nobody"`) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
 
 func TestRulesCheck(t *testing.T) {
-	out, _, code := scorer(t, "", "rules", "check", rulesDir)
+	out, _, code := runScorer(t, "", "rules", "check", rulesDir)
 	if code != 0 || !strings.Contains(out, "ok: 2 models") {
 		t.Errorf("exit %d: %s", code, out)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("model: m\ngroups:\n  - {name: g, when: 'event.type == 1', points: x}\n  - {name: g, when: 'true', points: 1, windw: 1d}\n"), 0o644)
-	_, errOut, code := scorer(t, "", "rules", "check", dir)
+	_, errOut, code := runScorer(t, "", "rules", "check", dir)
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -151,7 +151,7 @@ func TestRulesCheck(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	_, errOut, code := scorer(t, "", "frobnicate")
+	_, errOut, code := runScorer(t, "", "frobnicate")
 	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) || !strings.Contains(errOut, "backtest") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
@@ -170,12 +170,12 @@ func TestRescore(t *testing.T) {
 	data, _ := os.ReadFile(rulesDir + "/intent.yaml")
 	os.WriteFile(filepath.Join(dir, "intent.yaml"), data, 0o644)
 
-	out, errOut, code := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
+	out, errOut, code := runScorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	// Which contacts should move: those whose backtest counts a meeting.
-	bt, _, _ := scorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
+	bt, _, _ := runScorer(t, "", "backtest", "--rules", rulesDir, "--events", sample)
 	withMeeting := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(bt), "\n") {
 		if strings.Contains(l, `"model":"engagement"`) && strings.Contains(l, `"meeting_booked":`) {
@@ -216,7 +216,7 @@ func TestRescore(t *testing.T) {
 	if !strings.Contains(lines[len(lines)-1], fmt.Sprintf(`"newly_crossing":%d`, newly)) {
 		t.Errorf("summary %s, newly %d", lines[len(lines)-1], newly)
 	}
-	table, _, _ := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--top", "3")
+	table, _, _ := runScorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--top", "3")
 	if !strings.Contains(table, "scores move)") || !strings.Contains(table, "+default") {
 		t.Errorf("table:\n%s", table)
 	}
@@ -226,14 +226,14 @@ func TestRescore(t *testing.T) {
 // imported from.
 func TestRescoreFromClickHouse(t *testing.T) {
 	dsn := analyticstest.DSN(t, "sb_rescore")
-	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
+	if _, errOut, code := runScorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
 	dir := t.TempDir()
 	src, _ := os.ReadFile(rulesDir + "/engagement.yaml")
 	os.WriteFile(filepath.Join(dir, "engagement.yaml"), []byte(strings.Replace(string(src), "points: 6", "points: 9", 1)), 0o644)
-	fromFile, _, code1 := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
-	fromCH, errOut, code2 := scorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--clickhouse", dsn, "--format", "json")
+	fromFile, _, code1 := runScorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--events", sample, "--format", "json")
+	fromCH, errOut, code2 := runScorer(t, "", "rescore", "--current", rulesDir, "--rules", dir, "--clickhouse", dsn, "--format", "json")
 	if code1 != 0 || code2 != 0 {
 		t.Fatalf("exit %d/%d: %s", code1, code2, errOut)
 	}
@@ -247,7 +247,7 @@ func TestRescoreFromClickHouse(t *testing.T) {
 // package names it with one dash).
 func TestRunRefusesAcceptAheadZero(t *testing.T) {
 	for _, v := range []string{"0", "0s", "-1m"} {
-		_, errOut, code := scorer(t, "", "run", "--rules", rulesDir, "--brokers", "127.0.0.1:1", "--http", "127.0.0.1:0", "--accept-ahead", v)
+		_, errOut, code := runScorer(t, "", "run", "--rules", rulesDir, "--brokers", "127.0.0.1:1", "--http", "127.0.0.1:0", "--accept-ahead", v)
 		if code == 0 || !strings.Contains(errOut, "-accept-ahead") {
 			t.Errorf("--accept-ahead %s: exit %d, stderr %q: want it refused, naming the flag", v, code, errOut)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/internal/cli"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 	"github.com/scorebridge/scorebridge/scoring"
 )
 
@@ -86,7 +86,7 @@ func rescoreCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	n, err := live.Rebuild(ctx, live.RebuildOptions{
+	n, err := scorer.Rebuild(ctx, scorer.RebuildOptions{
 		Brokers: brokers(), EventsTopic: *eventsTopic, Changelog: *changelog, Group: *group, CompaniesTopic: *companies,
 		CompanyScoresTopic: *companyScores,
 	}, nxt, open)

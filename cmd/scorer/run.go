@@ -15,7 +15,7 @@ import (
 	"github.com/scorebridge/scorebridge/internal/bearer"
 	"github.com/scorebridge/scorebridge/internal/cli"
 	"github.com/scorebridge/scorebridge/internal/dialect"
-	"github.com/scorebridge/scorebridge/live"
+	"github.com/scorebridge/scorebridge/scorer"
 )
 
 func init() {
@@ -57,7 +57,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	apiToken := fs.String("api-token", "", "bearer token for /contacts/{id}/score (visible in process listings: prefer env SCORER_API_TOKEN or --api-token-file); required when --http is not loopback")
 	apiTokenFile := fs.String("api-token-file", envOr("SCORER_API_TOKEN_FILE", ""), "file holding the API token (env SCORER_API_TOKEN_FILE)")
 	stateDir := fs.String("state-dir", envOr("SCORER_STATE_DIR", ""), "directory for local state snapshots (fast restarts); empty: restore from the changelog")
-	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", live.DefaultNotBefore.Format(time.DateOnly)),
+	acceptSince := fs.String("accept-since", envOr("SCORER_ACCEPT_SINCE", scorer.DefaultNotBefore.Format(time.DateOnly)),
 		"earliest occurred_at accepted, a date or an RFC 3339 time (env SCORER_ACCEPT_SINCE); earlier events are dead-lettered")
 	ahead := cli.Duration(fs, "accept-ahead", "SCORER_ACCEPT_AHEAD", 24*time.Hour,
 		"how far after the scorer's clock an occurred_at is accepted, more than 0, e.g. 1m, 24h or 1d (env SCORER_ACCEPT_AHEAD); later events are dead-lettered")
@@ -83,7 +83,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		// at random. Nor does it fall back to the default silently.
 		return errors.New("--accept-ahead 0: must be more than 0 (events stamped even a moment after the scorer's clock would be dead-lettered); give the clock skew you tolerate, e.g. 1m, or leave the default 24h")
 	}
-	accept := live.TimeWindow{NotBefore: since.UTC(), MaxAhead: *ahead}
+	accept := scorer.TimeWindow{NotBefore: since.UTC(), MaxAhead: *ahead}
 	if err := accept.Validate(); err != nil {
 		return fmt.Errorf("--accept-since/--accept-ahead: %w", err)
 	}
@@ -97,7 +97,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return live.Run(ctx, live.Options{
+	return scorer.Run(ctx, scorer.Options{
 		Brokers: brokers(), EventsTopic: *eventsTopic, CrossingsTopic: *crossings,
 		DLQTopic: *dlq, ChangelogTopic: *changelog, ScoresTopic: *scoresTopic, Partitions: *partitions, Group: *group,
 		Rules: rulePaths, ClickHouse: *ch, HTTP: *addr, APIToken: token, StateDir: *stateDir, Accept: accept, Log: log,

@@ -13,8 +13,8 @@ import (
 	"github.com/scorebridge/scorebridge/backtest"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/internal/cli"
-	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scorer"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 )
@@ -128,11 +128,11 @@ func stateDump(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// readStates reads a scorer changelog to its end (live.ReadStates),
+// readStates reads a scorer changelog to its end (scorer.ReadStates),
 // naming each state that cannot be decoded and the counts on stderr.
 func readStates(ctx context.Context, brokers []string, topic string, e *scoring.Engine, stderr io.Writer) (map[string]*scoring.Contact, int, error) {
 	bad := 0
-	states, n, err := live.ReadStates(ctx, brokers, topic, e, func(m stream.Record, err error) {
+	states, n, err := scorer.ReadStates(ctx, brokers, topic, e, func(m stream.Record, err error) {
 		bad++
 		fmt.Fprintf(stderr, "%s/%d offset %d: contact %q: %v\n", m.Topic, m.Partition, m.Offset, m.Key, err)
 	})

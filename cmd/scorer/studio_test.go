@@ -57,7 +57,7 @@ func getJSON(t *testing.T, method, url string, v any) int {
 // the events imported.
 func TestStudioReloadFromClickHouse(t *testing.T) {
 	dsn := analyticstest.DSN(t, "sb_studio")
-	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
+	if _, errOut, code := runScorer(t, "", "import", "--rules", rulesDir, "--events", sample, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import: %s", errOut)
 	}
 	ts := studioOver(t, "", dsn)
@@ -76,7 +76,7 @@ func TestStudioReloadFromClickHouse(t *testing.T) {
 	more := strings.NewReplacer(`"contact_id":"`, `"contact_id":"more-`, `"id":"`, `"id":"more-`).Replace(string(data))
 	morePath := filepath.Join(t.TempDir(), "more.jsonl")
 	os.WriteFile(morePath, []byte(more), 0o644)
-	if _, errOut, code := scorer(t, "", "import", "--rules", rulesDir, "--events", morePath, "--clickhouse", dsn); code != 0 {
+	if _, errOut, code := runScorer(t, "", "import", "--rules", rulesDir, "--events", morePath, "--clickhouse", dsn); code != 0 {
 		t.Fatalf("import more: %s", errOut)
 	}
 	newContact := "more-c-000145"

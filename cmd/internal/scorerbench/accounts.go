@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scorer"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 )
@@ -133,18 +133,18 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 		defer p.Close()
 		producers[t] = p
 	}
-	cfg := live.Config{Brokers: brokers, Changelog: topics[2], Topic: in,
+	cfg := scorer.Config{Brokers: brokers, Changelog: topics[2], Topic: in,
 		Crossings: producers[out], DeadLetters: producers[topics[1]], States: producers[topics[2]], Log: zerolog.Nop()}
 	with := len(e.Rules.Companies) > 0
 	if with {
-		cfg.Members = &live.Members{Brokers: brokers, Changelog: topics[3], Changes: producers[topics[4]], States: producers[topics[3]], Partitions: parts}
+		cfg.Members = &scorer.Members{Brokers: brokers, Changelog: topics[3], Changes: producers[topics[4]], States: producers[topics[3]], Partitions: parts}
 	}
 	type run struct{ group, topic string }
 	runs := []run{{"bench-accounts-scorer-" + tag, in}}
-	handlers := []stream.Handler{live.NewProcessor(cfg, e)}
+	handlers := []stream.Handler{scorer.NewProcessor(cfg, e)}
 	if with {
 		runs = append(runs, run{"bench-accounts-companies-" + tag, topics[4]})
-		handlers = append(handlers, live.NewCompanyAggregator(live.CompanyConfig{Brokers: brokers, Changelog: topics[5],
+		handlers = append(handlers, scorer.NewCompanyAggregator(scorer.CompanyConfig{Brokers: brokers, Changelog: topics[5],
 			Crossings: producers[out], States: producers[topics[5]], Log: zerolog.Nop()}, e.Rules))
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -153,7 +153,7 @@ func accountsRound(ctx context.Context, brokers []string, in, tag string, e *sco
 	start := time.Now()
 	for i, r := range runs {
 		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: r.group, Topic: r.topic,
-			MaxBatch: live.MaxBatch, CommitInterval: 100 * time.Millisecond}, handlers[i])
+			MaxBatch: scorer.MaxBatch, CommitInterval: 100 * time.Millisecond}, handlers[i])
 		if err != nil {
 			return 0, 0, err
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/cmd/internal/kafkabench"
 	"github.com/scorebridge/scorebridge/events"
-	"github.com/scorebridge/scorebridge/live"
 	"github.com/scorebridge/scorebridge/rules"
+	"github.com/scorebridge/scorebridge/scorer"
 	"github.com/scorebridge/scorebridge/scoring"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
@@ -68,7 +68,7 @@ func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 			defer p.Close()
 			producers[t] = p
 		}
-		var recorder live.Recorder
+		var recorder scorer.Recorder
 		if dsn != "" {
 			store, err := analytics.Open(ctx, benchDatabase(dsn, out))
 			if err != nil {
@@ -76,7 +76,7 @@ func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 			}
 			defer store.Close()
 			defer store.DropDatabase(context.WithoutCancel(ctx))
-			w := store.NewWriter(live.HistoryWriterOptions)
+			w := store.NewWriter(scorer.HistoryWriterOptions)
 			// Everything the scorer waited for is stored; what is left
 			// (nothing, once the bench saw every offset committed) is
 			// not worth waiting for.
@@ -87,7 +87,7 @@ func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 			}()
 			recorder = w
 		}
-		p := live.NewProcessor(live.Config{
+		p := scorer.NewProcessor(scorer.Config{
 			Brokers: brokers, Changelog: changelog, Topic: in,
 			Crossings: producers[out], DeadLetters: producers[dlq], States: producers[changelog],
 			Recorder: recorder, Log: zerolog.Nop(),
@@ -95,7 +95,7 @@ func scorerWith(e *scoring.Engine, dsn string) kafkabench.Pipeline {
 		// A short commit interval, as in kafkabench.Transform: the bench
 		// counts the pipeline done when its commits reach the end of in,
 		// and the default 1s would add up to a second to each round.
-		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: live.MaxBatch, CommitInterval: 100 * time.Millisecond}, p)
+		g, err := stream.NewGroupConsumer(stream.GroupConfig{Brokers: brokers, Group: group, Topic: in, MaxBatch: scorer.MaxBatch, CommitInterval: 100 * time.Millisecond}, p)
 		if err != nil {
 			return err
 		}
