@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/scorebridge/scorebridge/accounts"
 	"io"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/accounts"
 
 	"github.com/scorebridge/scorebridge/events"
 )

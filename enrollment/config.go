@@ -3,7 +3,6 @@ package enrollment
 import (
 	"bufio"
 	"fmt"
-	"github.com/scorebridge/scorebridge/events"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scorebridge/scorebridge/events"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"

@@ -3,6 +3,7 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -680,10 +681,7 @@ func (a *CompanyAggregator) CompanyScore(companyID, model string) (accounts.Scor
 		return accounts.Score{}, false
 	}
 	a.mu.Lock()
-	parts := make([]*companyPart, 0, len(a.parts))
-	for _, p := range a.parts {
-		parts = append(parts, p)
-	}
+	parts := slices.Collect(maps.Values(a.parts))
 	a.mu.Unlock()
 	for _, p := range parts {
 		p.mu.Lock()

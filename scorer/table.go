@@ -3,6 +3,8 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -199,10 +201,7 @@ func (part *partition) encodeStates(dirty map[*scoring.Contact]string, sb *state
 // the contact.
 func (p *Processor) ScoreOf(contactID string, asOf time.Time) (lines []backtest.Line, latest time.Time, ok bool) {
 	p.mu.Lock()
-	parts := make([]*partition, 0, len(p.parts))
-	for _, part := range p.parts {
-		parts = append(parts, part)
-	}
+	parts := slices.Collect(maps.Values(p.parts))
 	p.mu.Unlock()
 	for _, part := range parts {
 		part.mu.Lock()

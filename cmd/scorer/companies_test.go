@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/scorebridge/scorebridge/backtest"
 	"os"
 	"reflect"
 	"regexp"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scorebridge/scorebridge/backtest"
 
 	"github.com/scorebridge/scorebridge/accounts"
 	"github.com/scorebridge/scorebridge/events"
