@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -111,9 +112,12 @@ func (e *Eraser) retry(ctx context.Context, what string, n int, erase func(conte
 	op := func() error {
 		attempt++
 		err := e.attempt(ctx, erase)
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			// Stopping: not ClickHouse's failure.
-			return backoff.Permanent(fmt.Errorf("erase %d %s: %w (last error: %v)", n, what, ctx.Err(), err))
+			if errors.Is(err, ctx.Err()) {
+				return backoff.Permanent(fmt.Errorf("erase %d %s: %w", n, what, err))
+			}
+			return backoff.Permanent(fmt.Errorf("erase %d %s: %w (last attempt: %v)", n, what, ctx.Err(), err))
 		}
 		e.mu.Lock()
 		if err != nil {
