@@ -391,15 +391,20 @@ func (w *Writer) done(ctx context.Context, batch map[string]*entry, ids []string
 		rows = append(rows, row)
 	}
 	if w.o.Recorder != nil {
-		// The rows are the record of a failure: the offset waits for them.
+		// The rows are the record of a failure: the offset waits for them,
+		// retried with backoff (up to 30 s apart) until ClickHouse takes
+		// them or the writer stops.
+		b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second),
+			backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
 		for {
 			err := w.o.Recorder.InsertWriteback(ctx, rows)
 			if err == nil || ctx.Err() != nil {
 				break
 			}
-			w.o.Log.Warn().Err(err).Msg("write-back: could not record writes in ClickHouse; retrying")
+			wait := b.NextBackOff()
+			w.o.Log.Warn().Err(err).Int("rows", len(rows)).Dur("retry_in", wait).Msg("write-back: could not record writes in ClickHouse; retrying")
 			select {
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			case <-ctx.Done():
 			}
 		}
