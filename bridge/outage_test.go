@@ -11,6 +11,7 @@ import (
 	"github.com/scorebridge/scorebridge/analytics/analyticstest"
 	"github.com/scorebridge/scorebridge/bridge"
 	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 )
 
@@ -27,7 +28,7 @@ func TestRunWaitsForClickHouseAndStopsDuringOutage(t *testing.T) {
 	proxy.Set(tcpcut.Refuse)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := &bt.Running{Cancel: cancel, Done: make(chan error, 1), Log: &bt.SyncBuffer{}}
+	r := &bt.Running{Cancel: cancel, Done: make(chan error, 1), Log: &syncbuf.Buffer{}}
 	o.Log = r.Log
 	ready := make(chan string, 1)
 	o.OnReady = func(addr string) { ready <- addr }

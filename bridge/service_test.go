@@ -19,6 +19,7 @@ import (
 	"github.com/scorebridge/scorebridge/enrollment"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 )
 
 // Crossings produced become enrollments in the sandbox, each decision is
@@ -142,7 +143,7 @@ func TestRunCrashAndRestart(t *testing.T) {
 	defer cancel()
 	ct := &crashTransport{victim: "b3", crash: cancel}
 	o.Transport = ct
-	var log bt.SyncBuffer
+	var log syncbuf.Buffer
 	o.Log = &log
 	var sales []events.Crossing
 	for _, id := range []string{"b1", "b2", "b3", "b4", "b5", "b6"} {

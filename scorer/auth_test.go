@@ -5,10 +5,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 )
 
 // A score endpoint reachable beyond loopback without a token is refused at
@@ -30,7 +30,7 @@ func TestRunGuardsScoresWithToken(t *testing.T) {
 	e := setup(t, 5)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	addr, done := serve(t, ctx, Options{
 		Brokers: e.brokers, EventsTopic: "events", CrossingsTopic: "crossings", DLQTopic: "dlq",
 		ChangelogTopic: "states", Group: "scorer", Rules: []string{"../testdata/rules"},
@@ -82,22 +82,4 @@ func containsInt(list []int, v int) bool {
 		}
 	}
 	return false
-}
-
-// lockedLog is a log sink the service's goroutines may share.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

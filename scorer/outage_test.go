@@ -35,9 +35,7 @@ func metric(body, series string) float64 {
 
 // line is the first log line with this message, or "".
 func (l *logBuffer) line(msg string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range strings.Split(l.buf.String(), "\n") {
+	for _, line := range strings.Split(l.String(), "\n") {
 		if strings.Contains(line, `"message":"`+msg+`"`) {
 			return line
 		}

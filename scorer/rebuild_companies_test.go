@@ -177,7 +177,7 @@ func TestReloadRefusesTheFirstCompanyModel(t *testing.T) {
 	}
 	if line := logs.line("new rules add the first company model, which a reload cannot start: keeping the running version. " +
 		"Stop the scorers, run scorer rescore --apply with the new rules (it builds the member trackers and company states from the history), then start them with the new rules"); line == "" {
-		t.Errorf("no refusal logged: %s", logs.buf.String())
+		t.Errorf("no refusal logged: %s", logs.String())
 	}
 	if n := testutil.ToFloat64(m.Reloads.WithLabelValues("invalid")); n != 1 {
 		t.Errorf("invalid reloads %v, want 1", n)
@@ -187,6 +187,6 @@ func TestReloadRefusesTheFirstCompanyModel(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "extra.yaml"), []byte("model: extra\ngroups:\n  - {name: x, when: 'event.type == \"x\"', points: 1}\n"), 0o644)
 	s.reload(context.Background(), m, "test")
 	if testutil.ToFloat64(m.Reloads.WithLabelValues("ok")) != 1 {
-		t.Errorf("a reload without company models was not applied: %s", logs.buf.String())
+		t.Errorf("a reload without company models was not applied: %s", logs.String())
 	}
 }

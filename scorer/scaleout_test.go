@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/events"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/scorebridge/scorebridge/synth"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -75,22 +76,11 @@ func (e *env) produce(t *testing.T, msgs []stream.Record) {
 
 // logBuffer collects an instance's log lines; zerolog writes from the
 // partition goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // count reports how many log lines carry exactly this message.
 func (l *logBuffer) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), `"message":"`+msg+`"`)
+	return strings.Count(l.String(), `"message":"`+msg+`"`)
 }
 
 // instance is one scorer in the group: a processor, its consumer, and

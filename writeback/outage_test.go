@@ -1,36 +1,17 @@
 package writeback
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/scorebridge/scorebridge/analytics"
 	"github.com/scorebridge/scorebridge/analytics/analyticstest"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 	"github.com/scorebridge/scorebridge/internal/tcpcut"
 )
-
-// syncBuffer is a log destination the writer's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // While ClickHouse is down the write-back goes on writing HubSpot but
 // commits no offset past writes it has not recorded: it retries the
@@ -47,7 +28,7 @@ func TestWritebackWaitsForClickHouse(t *testing.T) {
 	e := newEnv(t, 1000)
 	e.produce(t, 50, 1)
 	cfg := config(t, nil)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	proxy.Set(tcpcut.Refuse)
 	w := New(Options{Config: cfg, CRM: e.client(t, 200), Recorder: store, Log: zerolog.New(&logs), Consumer: testGroup})
 	runCtx, cancel := context.WithCancel(ctx)

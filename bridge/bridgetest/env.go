@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/scorebridge/scorebridge/bridge"
 	"github.com/scorebridge/scorebridge/events"
 	"github.com/scorebridge/scorebridge/hubspot/sandbox"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 	"github.com/scorebridge/scorebridge/stream"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -136,14 +136,14 @@ type Running struct {
 	Addr   string
 	Cancel context.CancelFunc
 	Done   chan error
-	Log    *SyncBuffer
+	Log    *syncbuf.Buffer
 }
 
 // Start runs the bridge and waits until /readyz says ready.
 func Start(t *testing.T, o bridge.Options) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Running{Cancel: cancel, Done: make(chan error, 1), Log: &SyncBuffer{}}
+	r := &Running{Cancel: cancel, Done: make(chan error, 1), Log: &syncbuf.Buffer{}}
 	if o.Log == nil {
 		o.Log = r.Log
 	}
@@ -311,22 +311,4 @@ func (e *Env) DeadLetters(t *testing.T) []stream.Record {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// SyncBuffer is a log a bridge writes while a test reads it.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

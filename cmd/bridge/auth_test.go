@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bt "github.com/scorebridge/scorebridge/bridge/bridgetest"
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 )
 
 const testAPIToken = "bridge-api-token-7f3a"
@@ -57,7 +58,7 @@ func TestRunGuardsDecisionsWithToken(t *testing.T) {
 		"--crossings-topic", bt.Topic, "--dlq-topic", bt.DLQ, "--tick", "200ms")
 	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "KAFKA_BROKERS="+strings.Join(e.Brokers, ","),
 		"HUBSPOT_TOKEN="+bt.Token, "CLICKHOUSE_DSN=")
-	var out bt.SyncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestRunGuardsDecisionsWithToken(t *testing.T) {
 func TestSandboxListensOnLoopbackByDefault(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "sandbox", "--config", "../../testdata/sandbox.yaml")
 	cmd.Env = append(os.Environ(), "BRIDGE_TEST_MAIN=1", "SANDBOX_ADDR=")
-	var out bt.SyncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,38 +15,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scorebridge/scorebridge/internal/syncbuf"
 	"github.com/scorebridge/scorebridge/stream"
 )
 
 // broker is a localkafka started in-process by run.
 type broker struct {
 	addr   string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	stop   func() int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startBroker(t *testing.T, args ...string) *broker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, args, pw, stderr)
@@ -255,14 +239,14 @@ func buildBinary(t *testing.T) string {
 }
 
 // startProcess runs the binary and returns once it printed its ready line.
-func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -61,17 +61,7 @@ func TestStateDumpChecksCompanyCrossings(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	write := func(topic string, recs ...stream.Record) {
-		t.Helper()
-		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: c.ListenAddrs(), Topic: topic})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if err := p.Write(ctx, recs...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(topic string, recs ...stream.Record) { writeTopic(ctx, t, c.ListenAddrs(), topic, recs...) }
 	var changes []stream.Record
 	for i := range sim.Received {
 		changes = append(changes, stream.Message(sim.Received[i].To, accounts.AppendChange(nil, &sim.Received[i])))

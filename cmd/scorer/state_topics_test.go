@@ -27,17 +27,7 @@ func TestStateScoresAndCompanyScores(t *testing.T) {
 	brokers := strings.Join(c.ListenAddrs(), ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	write := func(topic string, recs ...stream.Record) {
-		t.Helper()
-		p, err := stream.NewProducer(stream.ProducerConfig{Brokers: c.ListenAddrs(), Topic: topic})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if err := p.Write(ctx, recs...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(topic string, recs ...stream.Record) { writeTopic(ctx, t, c.ListenAddrs(), topic, recs...) }
 	lead := func(id string, score float64) stream.Record {
 		return stream.Record{Key: []byte(id), Value: leadscores.Marshal(&leadscores.Message{ContactID: id, RuleVersion: "v1", Models: map[string]leadscores.Model{"m": {Score: score}}})}
 	}
@@ -102,5 +92,18 @@ func TestStateScoresAndCompanyScores(t *testing.T) {
 				t.Errorf("%s: stderr %q, want %q", tc.name, stderr.String(), s)
 			}
 		}
+	}
+}
+
+// writeTopic writes recs to topic, failing the test if it cannot.
+func writeTopic(ctx context.Context, t *testing.T, brokers []string, topic string, recs ...stream.Record) {
+	t.Helper()
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: brokers, Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Write(ctx, recs...); err != nil {
+		t.Fatal(err)
 	}
 }
