@@ -159,7 +159,10 @@ curl -sf --max-time 5 "http://$http/contacts/$contact/score" >"$work/score.json"
 outage_read_ms=$((($(date +%s%N) - t0) / 1000000))
 [[ $outage_read_ms -lt 1000 ]] || fail "score read took $outage_read_ms ms during the outage"
 grep -q '"message":"ClickHouse insert failed; retrying"' "$work/scorer.$run.log" || fail "no log line for the failed inserts"
-grep '"message":"ClickHouse insert failed; retrying"' "$work/scorer.$run.log" | head -n1 | grep -q '"retry_in"' || fail "the log line has no backoff"
+# The first such line, read whole (with pipefail, `grep | head -n1` fails
+# when head closes the pipe before grep has written the rest).
+first=$(grep -m1 '"message":"ClickHouse insert failed; retrying"' "$work/scorer.$run.log")
+[[ $first == *'"retry_in"'* ]] || fail "the log line has no backoff"
 log "lag gauge = committed lag = $outage_lag; score read in $outage_read_ms ms"
 kill9_scorer
 kills=$((kills + 1))
